@@ -1,0 +1,58 @@
+/*
+ * util.h - small helpers shared by the daemons and tools: clocks, hex,
+ * checked number parsing, organisation ids, whole-file I/O, and the
+ * out-of-memory policy of the daemons.
+ */
+#ifndef KR_UTIL_H
+#define KR_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kr.h"
+
+#define KR_ID_LEN 16           /* msg_id, referral_id, case_id, trace_id */
+#define KR_ID_HEX_LEN 33       /* 32 hex digits and a NUL */
+#define KR_ORG_ID_MAX 64       /* longest "scheme:value" accepted */
+
+/* Wall clock and monotonic clock in milliseconds. */
+uint64_t util_now_ms(void);
+uint64_t util_mono_ms(void);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes). Returns out. */
+char *util_hex(const uint8_t *in, size_t len, char *out);
+/* Parse exactly 2*len hex digits. KR_EINVAL on anything else. */
+int util_unhex(const char *hex, uint8_t *out, size_t len);
+/* A fresh random 16-byte id. */
+void util_random_id(uint8_t id[KR_ID_LEN]);
+
+/* Checked parsing: the whole string must be a number within [min, max]. */
+int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int util_parse_bool(const char *s, bool *out);
+
+/* "scheme:value" with scheme ura, agb, oin or kvk and a value of digits
+ * (and, for oin, at most 20 of them). Returns true if valid. */
+bool util_org_id_valid(const char *org_id);
+
+/* Category names as used in config, JSON and krctl ("verloskunde", "jgz",
+ * "veilig-thuis" ...). 'cat' is a kr.v1.OrgCategory value. */
+const char *util_category_name(int cat);
+int util_category_parse(const char *name);   /* -1 if unknown */
+
+/* Read a whole file (at most max bytes) into a malloc'd, NUL-terminated
+ * buffer. */
+int util_read_file(const char *path, size_t max, char **out, size_t *len);
+/* Write a file atomically: a temporary file in the same directory, fsync,
+ * rename, fsync of the directory. 'mode' as for open(2). */
+int util_write_file_atomic(const char *path, const void *data, size_t len,
+                           unsigned mode);
+
+/* The daemons' out-of-memory policy: abort with a log line. libkr never
+ * uses these; it returns KR_ENOMEM instead. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+#endif
