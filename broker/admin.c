@@ -1,0 +1,262 @@
+/*
+ * admin.c - krctl's requests on the admin socket: the directory and the
+ * queues. Each change commits in its own transaction, with its event,
+ * before the answer goes out.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "admin.pb-c.h"
+#include "broker.h"
+#include "bstore.h"
+#include "crypto.h"
+#include "log.h"
+#include "names.h"
+
+static int
+s_fail(Kr__V1__AdminResponse *resp, int err, const char *detail)
+{
+    resp->error = err;
+    resp->detail = (char *)detail;
+    return err;
+}
+
+static int
+s_commit(struct broker *b, Kr__V1__AdminResponse *resp)
+{
+    int rc = bstore_commit(b->txn);
+
+    b->txn = NULL;
+    if (rc != 0) {
+        bstore_reload_after_abort(b->store);
+        return s_fail(resp, rc, "store: commit failed");
+    }
+    return KR_OK;
+}
+
+static int
+s_org_add(struct broker *b, const Kr__V1__OrgAdd *req,
+          Kr__V1__AdminResponse *resp)
+{
+    Kr__V1__OrgEntry *e = req->entry;
+
+    if (e == NULL || !util_org_id_valid(e->org_id))
+        return s_fail(resp, KR_EINVAL,
+                      "org id must be ura:, agb:, kvk: (8 digits at most) "
+                      "or oin: (20 digits at most)");
+    if (util_category_name(e->category)[0] == 'u')
+        return s_fail(resp, KR_EINVAL, "unknown category");
+    if (e->name == NULL || e->name[0] == '\0' || strlen(e->name) > 200)
+        return s_fail(resp, KR_EINVAL, "name must be 1 to 200 characters");
+    if (e->curve_public.len != 32 || e->box_public.len != 32 ||
+        e->sign_public.len != 32)
+        return s_fail(resp, KR_EINVAL, "each public key must be 32 bytes");
+    if (orgs_find(b, e->org_id) != NULL)
+        return s_fail(resp, KR_EEXIST, "organisation already in directory");
+    if (orgs_find_curve(b, e->curve_public.data) != NULL)
+        return s_fail(resp, KR_EEXIST,
+                      "transport key already belongs to another organisation");
+
+    Kr__V1__OrgEntry copy = *e;
+    copy.suspended = false;
+    copy.added_at_ms = copy.changed_at_ms = b->now_ms;
+    MDB_txn *txn = broker_txn(b);
+    int rc;
+    if (txn == NULL)
+        return s_fail(resp, KR_ESTORE, "store unavailable");
+    if ((rc = bstore_org_put(b->store, txn, &copy)) != 0 ||
+        (rc = broker_event(b, "org.added", "", NULL, NULL, e->org_id, 0,
+                           util_category_name(e->category))) != 0) {
+        bstore_abort(b->txn);
+        b->txn = NULL;
+        bstore_reload_after_abort(b->store);
+        return s_fail(resp, rc, "store: write failed");
+    }
+    if ((rc = s_commit(b, resp)) != 0)
+        return rc;
+    orgs_upsert(b, &copy);
+    char kid[KR_KEY_ID_LEN];
+    kcrypto_key_id(e->sign_public.data, kid);
+    log_info("admin: org added org=%s category=%s sign_key=%s", e->org_id,
+             util_category_name(e->category), kid);
+    return KR_OK;
+}
+
+static int
+s_org_status(struct broker *b, const char *id, bool suspend,
+             Kr__V1__AdminResponse *resp)
+{
+    Kr__V1__OrgEntry *e = NULL;
+    MDB_txn *txn = broker_txn(b);
+    int rc;
+
+    if (txn == NULL)
+        return s_fail(resp, KR_ESTORE, "store unavailable");
+    if ((rc = bstore_org_get(b->store, txn, id, &e)) != 0) {
+        bstore_abort(b->txn);
+        b->txn = NULL;
+        return s_fail(resp, rc,
+                      rc == KR_ENOTFOUND ? "no such organisation"
+                                         : "store: read failed");
+    }
+    e->suspended = suspend;
+    e->changed_at_ms = b->now_ms;
+    if ((rc = bstore_org_put(b->store, txn, e)) != 0 ||
+        (rc = broker_event(b, suspend ? "org.suspended" : "org.resumed", "",
+                           NULL, NULL, id, 0, "")) != 0) {
+        bstore_abort(b->txn);
+        b->txn = NULL;
+        bstore_reload_after_abort(b->store);
+        kr__v1__org_entry__free_unpacked(e, NULL);
+        return s_fail(resp, rc, "store: write failed");
+    }
+    if ((rc = s_commit(b, resp)) != 0) {
+        kr__v1__org_entry__free_unpacked(e, NULL);
+        return rc;
+    }
+    struct org *o = orgs_upsert(b, e);
+    kr__v1__org_entry__free_unpacked(e, NULL);
+    if (suspend && o->connected) {
+        /* libzmq cannot drop one ROUTER peer: tell the node to go, and
+         * serve nothing more on that link (loop.c refuses its frames). */
+        broker_send_error(b, o->rid, o->rid_len,
+                          KR__V1__REASON__SENDER_SUSPENDED,
+                          "organisation suspended by the administrator",
+                          true);
+        o->connected = false;
+    }
+    log_info("admin: org %s org=%s", suspend ? "suspended" : "resumed", id);
+    return KR_OK;
+}
+
+struct s_list_arg {
+    Kr__V1__AdminResponse *resp;
+    size_t cap;
+};
+
+static void
+s_list_one(const Kr__V1__OrgEntry *e, void *arg)
+{
+    struct s_list_arg *a = arg;
+    Kr__V1__AdminResponse *r = a->resp;
+
+    if (r->n_orgs == a->cap) {
+        a->cap = a->cap ? 2 * a->cap : 32;
+        r->orgs = xrealloc(r->orgs, a->cap * sizeof(*r->orgs));
+    }
+    size_t len = protobuf_c_message_get_packed_size(&e->base);
+    uint8_t *tmp = xmalloc(len);
+    protobuf_c_message_pack(&e->base, tmp);
+    r->orgs[r->n_orgs++] = kr__v1__org_entry__unpack(NULL, len, tmp);
+    free(tmp);
+}
+
+static void
+s_queues(struct broker *b, Kr__V1__AdminResponse *resp)
+{
+    MDB_txn *txn;
+
+    if (bstore_begin(b->store, true, &txn) != 0) {
+        s_fail(resp, KR_ESTORE, "store unavailable");
+        return;
+    }
+    resp->queues = xcalloc(b->norgs ? b->norgs : 1, sizeof(*resp->queues));
+    ORGS_FOREACH(b, o)
+    {
+        Kr__V1__QueueStat *q = xmalloc(sizeof(*q));
+        kr__v1__queue_stat__init(q);
+        uint64_t first = 0;
+        q->org_id = o->id;
+        bstore_queue_stat(b->store, txn, o->id, &q->depth, &first);
+        if (q->depth > 0) {
+            const uint8_t *data;
+            size_t len;
+            if (bstore_queue_get(b->store, txn, o->id, first, &data, &len) ==
+                0) {
+                Kr__V1__QueueItem *it =
+                    kr__v1__queue_item__unpack(NULL, len, data);
+                if (it != NULL && it->enqueued_at_ms <= b->now_ms)
+                    q->oldest_age_ms = b->now_ms - it->enqueued_at_ms;
+                if (it != NULL)
+                    kr__v1__queue_item__free_unpacked(it, NULL);
+            }
+        }
+        q->connected = o->connected;
+        q->inflight = o->inflight;
+        resp->queues[resp->n_queues++] = q;
+    }
+    bstore_abort(txn);
+}
+
+void
+admin_handle(struct broker *b)
+{
+    for (int budget = 0; budget < 16; budget++) {
+        zmq_msg_t rid, body;
+        zmq_msg_init(&rid);
+        zmq_msg_init(&body);
+        if (zmq_msg_recv(&rid, b->admin, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            zmq_msg_close(&body);
+            return;
+        }
+        if (!zmq_msg_more(&rid) ||
+            zmq_msg_recv(&body, b->admin, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            zmq_msg_close(&body);
+            continue;
+        }
+        Kr__V1__AdminResponse resp = KR__V1__ADMIN_RESPONSE__INIT;
+        struct s_list_arg la = {&resp, 0};
+        Kr__V1__AdminRequest *req = kr__v1__admin_request__unpack(
+            NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+        b->now_ms = util_now_ms();
+        if (req == NULL) {
+            s_fail(&resp, KR_EPROTO, "request does not parse");
+        } else {
+            switch (req->op_case) {
+            case KR__V1__ADMIN_REQUEST__OP_ORG_ADD:
+                s_org_add(b, req->org_add, &resp);
+                break;
+            case KR__V1__ADMIN_REQUEST__OP_ORG_LIST: {
+                MDB_txn *txn;
+                if (bstore_begin(b->store, true, &txn) == 0) {
+                    bstore_org_foreach(b->store, txn, s_list_one, &la);
+                    bstore_abort(txn);
+                }
+                break;
+            }
+            case KR__V1__ADMIN_REQUEST__OP_ORG_SUSPEND:
+                s_org_status(b, req->org_suspend, true, &resp);
+                break;
+            case KR__V1__ADMIN_REQUEST__OP_ORG_RESUME:
+                s_org_status(b, req->org_resume, false, &resp);
+                break;
+            case KR__V1__ADMIN_REQUEST__OP_QUEUES:
+                s_queues(b, &resp);
+                break;
+            default:
+                s_fail(&resp, KR_EINVAL, "unknown admin operation");
+                break;
+            }
+        }
+        size_t len = protobuf_c_message_get_packed_size(&resp.base);
+        uint8_t *out = xmalloc(len ? len : 1);
+        protobuf_c_message_pack(&resp.base, out);
+        zmq_send(b->admin, zmq_msg_data(&rid), zmq_msg_size(&rid),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(b->admin, out, len, ZMQ_DONTWAIT);
+        free(out);
+        for (size_t i = 0; i < resp.n_orgs; i++)
+            kr__v1__org_entry__free_unpacked(resp.orgs[i], NULL);
+        free(resp.orgs);
+        for (size_t i = 0; i < resp.n_queues; i++)
+            free(resp.queues[i]);
+        free(resp.queues);
+        if (req != NULL)
+            kr__v1__admin_request__free_unpacked(req, NULL);
+        zmq_msg_close(&rid);
+        zmq_msg_close(&body);
+    }
+}

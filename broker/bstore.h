@@ -1,0 +1,113 @@
+/*
+ * bstore.h - the broker's LMDB store. The only module that calls LMDB.
+ *
+ * One environment, one named database per kind of record:
+ *   directory  org_id                  -> kr.v1.OrgEntry
+ *   messages   msg_id (16)             -> kr.v1.StoredMessage (metadata)
+ *   payloads   msg_id (16)             -> signature (64) || envelope bytes
+ *   queue      org_id NUL seq (8, BE)  -> kr.v1.QueueItem
+ *   expiry     not_after (8, BE) msg_id -> (empty)
+ *   events     seq (8, BE)             -> kr.v1.EventRecord
+ *   meta       name                    -> value ("schema" = "1", counters)
+ * The ciphertext sits apart from the metadata so that state changes never
+ * rewrite it and so that deleting it leaves the message's history intact.
+ *
+ * Write functions work inside a caller's transaction; the caller commits.
+ * Every function returns 0 or a KR_E* code; MDB_MAP_FULL becomes KR_EFULL.
+ */
+#ifndef KR_BSTORE_H
+#define KR_BSTORE_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.pb-c.h"
+#include "wire.pb-c.h"
+
+#define BSTORE_SCHEMA "1"
+
+struct broker_store;
+
+int bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
+                struct broker_store **out);
+void bstore_close(struct broker_store **stp);
+
+int bstore_begin(struct broker_store *st, bool rdonly, MDB_txn **out);
+/* Commit; on failure the transaction is gone either way. */
+int bstore_commit(MDB_txn *txn);
+void bstore_abort(MDB_txn *txn);
+
+/* Directory. */
+int bstore_org_put(struct broker_store *st, MDB_txn *txn,
+                   const Kr__V1__OrgEntry *e);
+/* Calls fn for each entry (unpacked; freed after fn returns). */
+int bstore_org_foreach(struct broker_store *st, MDB_txn *txn,
+                       void (*fn)(const Kr__V1__OrgEntry *, void *), void *arg);
+int bstore_org_get(struct broker_store *st, MDB_txn *txn, const char *id,
+                   Kr__V1__OrgEntry **out);
+
+/* Messages: metadata. *out is freed with kr__v1__stored_message__free_unpacked. */
+int bstore_msg_get(struct broker_store *st, MDB_txn *txn,
+                   const uint8_t msg_id[16], Kr__V1__StoredMessage **out);
+int bstore_msg_put(struct broker_store *st, MDB_txn *txn,
+                   const uint8_t msg_id[16], const Kr__V1__StoredMessage *m);
+
+/* Payloads: the signed envelope. bstore_payload_get's pointers point into
+ * the map and stay valid until the transaction ends. */
+int bstore_payload_put(struct broker_store *st, MDB_txn *txn,
+                       const uint8_t msg_id[16], const uint8_t *sig,
+                       size_t sig_len, const uint8_t *env, size_t env_len);
+int bstore_payload_get(struct broker_store *st, MDB_txn *txn,
+                       const uint8_t msg_id[16], const uint8_t **sig,
+                       const uint8_t **env, size_t *env_len);
+int bstore_payload_del(struct broker_store *st, MDB_txn *txn,
+                       const uint8_t msg_id[16]);
+
+/* Queues. */
+int bstore_queue_put(struct broker_store *st, MDB_txn *txn, const char *org,
+                     uint64_t seq, const Kr__V1__QueueItem *item);
+/* The raw item (pointing into the map) or KR_ENOTFOUND. */
+int bstore_queue_get(struct broker_store *st, MDB_txn *txn, const char *org,
+                     uint64_t seq, const uint8_t **data, size_t *len);
+int bstore_queue_del(struct broker_store *st, MDB_txn *txn, const char *org,
+                     uint64_t seq);
+/* Highest seq in org's queue, or 0 if it is empty. */
+int bstore_queue_last(struct broker_store *st, MDB_txn *txn, const char *org,
+                      uint64_t *seq);
+/* Count of items and the first item's seq (0 if empty). */
+int bstore_queue_stat(struct broker_store *st, MDB_txn *txn, const char *org,
+                      uint64_t *count, uint64_t *first_seq);
+/* Calls fn(seq, item bytes) for org's items from seq 'from' on, in order,
+ * until fn returns non-zero or the queue ends. */
+int bstore_queue_scan(struct broker_store *st, MDB_txn *txn, const char *org,
+                      uint64_t from,
+                      int (*fn)(uint64_t seq, const uint8_t *data, size_t len,
+                                void *arg),
+                      void *arg);
+
+/* Expiry index. */
+int bstore_expiry_put(struct broker_store *st, MDB_txn *txn,
+                      uint64_t not_after, const uint8_t msg_id[16]);
+int bstore_expiry_del(struct broker_store *st, MDB_txn *txn,
+                      uint64_t not_after, const uint8_t msg_id[16]);
+/* Calls fn(msg_id) for entries with not_after <= now, at most 'max'. The
+ * callback must not delete the entry itself: scan collects, then calls. */
+int bstore_expiry_due(struct broker_store *st, MDB_txn *txn, uint64_t now,
+                      size_t max, uint8_t (*ids)[16], uint64_t *when,
+                      size_t *n);
+
+/* Events: the record's seq is assigned here. */
+int bstore_event_append(struct broker_store *st, MDB_txn *txn,
+                        Kr__V1__EventRecord *ev);
+
+/* After an aborted write transaction: forget counters it advanced. */
+void bstore_reload_after_abort(struct broker_store *st);
+
+/* Meta counters. */
+int bstore_meta_get_u64(struct broker_store *st, MDB_txn *txn,
+                        const char *name, uint64_t *out);
+int bstore_meta_put_u64(struct broker_store *st, MDB_txn *txn,
+                        const char *name, uint64_t v);
+
+#endif

@@ -1,0 +1,39 @@
+/* config.c - krbroker's options: file [broker], flags --key, defaults. */
+#include <stddef.h>
+
+#include "broker.h"
+#include "config.h"
+
+#define O(f) offsetof(struct broker_config, f)
+
+const struct cfg_option broker_config_options[] = {
+    {"data_dir", CFG_STR, O(data_dir), NULL, 0, 0, 1,
+     "directory of the LMDB store and the admin socket"},
+    {"keys", CFG_STR, O(keys), NULL, 0, 0, 1,
+     "the broker's .secret key file (krctl keygen), mode 0600"},
+    {"listen", CFG_STR, O(listen), "tcp://127.0.0.1:7700", 0, 0, 0,
+     "endpoint where nodes connect (CURVE)"},
+    {"admin", CFG_STR, O(admin), "", 0, 0, 0,
+     "admin endpoint for krctl; empty: ipc://<data_dir>/admin.sock"},
+    {"instance", CFG_STR, O(instance), "krbroker", 0, 0, 0,
+     "name of this broker in events and logs"},
+    {"log_level", CFG_STR, O(log_level), "info", 0, 0, 0,
+     "debug, info, warn or error"},
+    {"map_size_mb", CFG_U64, O(map_size_mb), "4096", 1, 1u << 24, 0,
+     "LMDB map size in MiB: the most the store may hold"},
+    {"max_envelope_bytes", CFG_U64, O(max_envelope_bytes), "1048576", 1024,
+     8u << 20, 0, "largest envelope accepted"},
+    {"window", CFG_U64, O(window), "256", 1, 65536, 0,
+     "most unacknowledged deliveries per node"},
+    {"resend_ms", CFG_U64, O(resend_ms), "5000", 50, 600000, 0,
+     "first resend timeout for unacknowledged deliveries (doubles to 60 s)"},
+    {"heartbeat_ms", CFG_U64, O(heartbeat_ms), "1000", 100, 60000, 0,
+     "ZMTP heartbeat interval"},
+    {"heartbeat_timeout_ms", CFG_U64, O(heartbeat_timeout_ms), "5000", 200,
+     600000, 0, "a connection silent this long is dead"},
+    {"max_frames_per_pass", CFG_U64, O(max_frames_per_pass), "1024", 1,
+     100000, 0, "frames read per loop pass (one commit each pass)"},
+    {"unsafe_nosync", CFG_BOOL, O(unsafe_nosync), "false", 0, 0, 0,
+     "BENCHMARK ONLY: skip fsync; a crash loses accepted messages"},
+    {NULL, 0, 0, NULL, 0, 0, 0, NULL},
+};

@@ -1,0 +1,301 @@
+/*
+ * deliver.c - per-organisation queues: enqueue, the pump that sends them
+ * within each node's window, resends, and expiry.
+ *
+ * The backlog lives in LMDB, never in memory: the pump reads at most
+ * 'window' items per node from a read transaction and sends them straight
+ * from the map. What the broker remembers per node is a cursor, a count in
+ * flight and a timer.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "broker.h"
+#include "bstore.h"
+#include "log.h"
+#include "names.h"
+
+#define S_MAX_RESEND_MS 60000
+#define S_DELIVERIES_PER_FRAME 64
+#define S_FRAME_BYTES (1u << 20)
+#define S_EXPIRE_PER_PASS 256
+
+int
+deliver_enqueue(struct broker *b, struct org *o, const uint8_t msg_id[16],
+                const Kr__V1__Receipt *receipt, uint64_t *seq_out)
+{
+    Kr__V1__QueueItem item = KR__V1__QUEUE_ITEM__INIT;
+    MDB_txn *txn = broker_txn(b);
+    uint64_t seq = o->next_seq;
+    int rc;
+
+    if (txn == NULL)
+        return KR_ESTORE;
+    item.msg_id.data = (uint8_t *)msg_id;
+    item.msg_id.len = 16;
+    item.enqueued_at_ms = b->now_ms;
+    if (receipt != NULL) {
+        item.is_receipt = true;
+        item.receipt = (Kr__V1__Receipt *)receipt;
+    }
+    if ((rc = bstore_queue_put(b->store, txn, o->id, seq, &item)) != 0)
+        return rc;
+    o->next_seq++;
+    o->dirty = true;
+    if (seq_out != NULL)
+        *seq_out = seq;
+    return KR_OK;
+}
+
+int
+deliver_final_receipt(struct broker *b, const char *sender,
+                      const uint8_t msg_id[16], int outcome, int reason,
+                      const char *detail)
+{
+    Kr__V1__Receipt r = KR__V1__RECEIPT__INIT;
+    struct org *o = orgs_find(b, sender);
+
+    if (o == NULL) {
+        log_errorx("deliver: receipt for unknown sender org=%s", sender);
+        return KR_ENOTFOUND;
+    }
+    r.msg_id.data = (uint8_t *)msg_id;
+    r.msg_id.len = 16;
+    r.outcome = outcome;
+    r.reason = reason;
+    r.detail = (char *)(detail ? detail : "");
+    r.at_ms = b->now_ms;
+    return deliver_enqueue(b, o, msg_id, &r, NULL);
+}
+
+int
+deliver_persist_seqs(struct broker *b)
+{
+    /* One put per organisation whose queue grew in this pass, so that seqs
+     * are never reused after a restart, even when a queue ran empty. */
+    ORGS_FOREACH(b, o)
+    {
+        if (o->next_seq == o->seq_persisted)
+            continue;
+        char name[KR_ORG_ID_MAX + 8];
+        snprintf(name, sizeof(name), "seq:%s", o->id);
+        int rc = bstore_meta_put_u64(b->store, b->txn, name, o->next_seq);
+        if (rc != 0)
+            return rc;
+        o->seq_persisted = o->next_seq;
+    }
+    return KR_OK;
+}
+
+void
+deliver_rewind(struct org *o)
+{
+    o->cursor = 0;
+    o->inflight = 0;
+    o->dirty = true;
+    o->progress_ms = util_mono_ms();
+}
+
+/* The pump's batch for one node: deliveries and receipts in queue order. */
+struct s_pump {
+    struct broker *b;
+    struct org *o;
+    MDB_txn *txn;
+    Kr__V1__Delivery deliveries[S_DELIVERIES_PER_FRAME];
+    Kr__V1__Delivery *dptrs[S_DELIVERIES_PER_FRAME];
+    Kr__V1__QueueItem *items[S_DELIVERIES_PER_FRAME];
+    Kr__V1__Receipt *rptrs[S_DELIVERIES_PER_FRAME];
+    size_t nd, nr, ni, bytes;
+    uint64_t last_seq;
+    bool blocked;       /* the peer's pipe is full or it is gone */
+};
+
+static void
+s_pump_flush(struct s_pump *p)
+{
+    if (p->nd + p->nr > 0) {
+        Kr__V1__Frame f = KR__V1__FRAME__INIT;
+        f.version = KR__V1__VERSION__VERSION_1;
+        f.delivery = p->dptrs;
+        f.n_delivery = p->nd;
+        f.receipt = p->rptrs;
+        f.n_receipt = p->nr;
+        int rc = broker_send_frame(p->b, p->o->rid, p->o->rid_len, &f);
+        if (rc == KR_OK) {
+            p->o->inflight += (uint32_t)(p->nd + p->nr);
+            p->o->cursor = p->last_seq + 1;
+        } else {
+            p->blocked = true;
+            if (rc == KR_EUNAVAIL) {
+                log_info("deliver: org=%s: link gone", p->o->id);
+                p->o->connected = false;
+            }
+        }
+    }
+    for (size_t i = 0; i < p->ni; i++)
+        kr__v1__queue_item__free_unpacked(p->items[i], NULL);
+    p->nd = p->nr = p->ni = p->bytes = 0;
+}
+
+static int
+s_pump_item(uint64_t seq, const uint8_t *data, size_t len, void *arg)
+{
+    struct s_pump *p = arg;
+    Kr__V1__QueueItem *item;
+
+    if (p->o->inflight + p->nd + p->nr >= p->o->window)
+        return 1;
+    item = kr__v1__queue_item__unpack(NULL, len, data);
+    if (item == NULL || item->msg_id.len != 16) {
+        log_errorx("deliver: org=%s seq=%llu: queue item does not parse",
+                   p->o->id, (unsigned long long)seq);
+        if (item)
+            kr__v1__queue_item__free_unpacked(item, NULL);
+        return 0;
+    }
+    p->items[p->ni++] = item;
+    if (item->is_receipt && item->receipt != NULL) {
+        item->receipt->seq = seq;
+        p->rptrs[p->nr++] = item->receipt;
+        p->bytes += 64;
+    } else {
+        const uint8_t *sig, *env;
+        size_t env_len;
+        if (bstore_payload_get(p->b->store, p->txn, item->msg_id.data, &sig,
+                               &env, &env_len) != 0) {
+            char hex[KR_ID_HEX_LEN];
+            log_errorx("deliver: org=%s msg=%s: payload missing", p->o->id,
+                       util_hex(item->msg_id.data, 16, hex));
+            return 0;
+        }
+        Kr__V1__Delivery *d = &p->deliveries[p->nd];
+        kr__v1__delivery__init(d);
+        d->seq = seq;
+        d->envelope.data = (uint8_t *)env;
+        d->envelope.len = env_len;
+        d->signature.data = (uint8_t *)sig;
+        d->signature.len = 64;
+        p->dptrs[p->nd++] = d;
+        p->bytes += env_len + 96;
+    }
+    p->last_seq = seq;
+    if (p->ni == S_DELIVERIES_PER_FRAME || p->bytes >= S_FRAME_BYTES) {
+        s_pump_flush(p);
+        if (p->blocked)
+            return 1;
+    }
+    return 0;
+}
+
+void
+deliver_pump(struct broker *b)
+{
+    struct s_pump p;
+    MDB_txn *txn = NULL;
+
+    ORGS_FOREACH(b, o)
+    {
+        if (!o->connected || !o->dirty || o->suspended)
+            continue;
+        if (o->inflight >= o->window)
+            continue;   /* an ack will make room and set dirty again */
+        if (txn == NULL && bstore_begin(b->store, true, &txn) != 0)
+            return;
+        memset(&p, 0, sizeof(p));
+        p.b = b;
+        p.o = o;
+        p.txn = txn;
+        if (o->inflight == 0)
+            o->progress_ms = util_mono_ms();
+        bstore_queue_scan(b->store, txn, o->id, o->cursor, s_pump_item, &p);
+        s_pump_flush(&p);
+        /* Clean until something changes: an enqueue, an ack, a rewind. A
+         * full pipe stays dirty so the next pass tries again. */
+        o->dirty = p.blocked && o->connected;
+    }
+    bstore_abort(txn);
+}
+
+/* Expire messages whose not_after passed before they were delivered. A
+ * message already sent to the connected recipient waits for its ack: the
+ * node may have committed it in time. */
+static void
+s_expire(struct broker *b)
+{
+    uint8_t ids[S_EXPIRE_PER_PASS][16];
+    uint64_t when[S_EXPIRE_PER_PASS];
+    size_t n = 0;
+    MDB_txn *txn = broker_txn(b);
+
+    if (txn == NULL ||
+        bstore_expiry_due(b->store, txn, b->now_ms, S_EXPIRE_PER_PASS, ids,
+                          when, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        Kr__V1__StoredMessage *m = NULL;
+        if (bstore_msg_get(b->store, txn, ids[i], &m) != 0) {
+            bstore_expiry_del(b->store, txn, when[i], ids[i]);
+            continue;
+        }
+        struct org *to = orgs_find(b, m->recipient);
+        bool in_flight = to != NULL && to->connected &&
+                         m->queue_seq < to->cursor;
+        if (m->state == KR__V1__MESSAGE_STATE__QUEUED && !in_flight) {
+            m->state = KR__V1__MESSAGE_STATE__STATE_EXPIRED;
+            m->reason = KR__V1__REASON__EXPIRED;
+            m->final_at_ms = b->now_ms;
+            if (bstore_msg_put(b->store, txn, ids[i], m) == 0 &&
+                (to == NULL ||
+                 bstore_queue_del(b->store, txn, to->id, m->queue_seq) ==
+                     0) &&
+                bstore_payload_del(b->store, txn, ids[i]) == 0) {
+                deliver_final_receipt(b, m->sender, ids[i],
+                                      KR__V1__OUTCOME__EXPIRED_OUTCOME,
+                                      KR__V1__REASON__EXPIRED,
+                                      "not delivered before not_after");
+                broker_event(b, "message.expired", m->sender, ids[i],
+                             m->referral_id.len == 16 ? m->referral_id.data
+                                                      : NULL,
+                             m->recipient, KR__V1__REASON__EXPIRED, "");
+                bstore_expiry_del(b->store, txn, when[i], ids[i]);
+            }
+        } else if (m->state != KR__V1__MESSAGE_STATE__QUEUED) {
+            bstore_expiry_del(b->store, txn, when[i], ids[i]);
+        }
+        kr__v1__stored_message__free_unpacked(m, NULL);
+    }
+}
+
+/* Nodes that have not acknowledged within the resend timeout get the
+ * unacknowledged part of their queue again, with a doubling timeout. */
+static void
+s_resend(struct broker *b)
+{
+    uint64_t now = util_mono_ms();
+
+    ORGS_FOREACH(b, o)
+    {
+        if (!o->connected || o->inflight == 0)
+            continue;
+        uint64_t t = b->cfg.resend_ms << (o->resend_attempt < 10
+                                              ? o->resend_attempt
+                                              : 10);
+        if (t > S_MAX_RESEND_MS)
+            t = S_MAX_RESEND_MS;
+        if (now - o->progress_ms < t)
+            continue;
+        log_info("deliver: org=%s: no ack for %llu ms: resending "
+                 "inflight=%u",
+                 o->id, (unsigned long long)t, o->inflight);
+        o->resend_attempt++;
+        deliver_rewind(o);
+    }
+}
+
+void
+deliver_cron(struct broker *b)
+{
+    s_expire(b);
+    s_resend(b);
+}

@@ -1,0 +1,84 @@
+/*
+ * handle_ack.c - a node has committed (or refused) a delivery or a durable
+ * receipt. The queue entry goes, the message's state moves, and the sender
+ * gets a durable receipt, all in the pass's transaction.
+ */
+#include <string.h>
+
+#include "broker.h"
+#include "bstore.h"
+#include "log.h"
+#include "names.h"
+
+void
+handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a)
+{
+    MDB_txn *txn = broker_txn(b);
+    Kr__V1__QueueItem *item = NULL;
+    Kr__V1__StoredMessage *m = NULL;
+    const uint8_t *data;
+    size_t len;
+    char hex[KR_ID_HEX_LEN];
+
+    if (txn == NULL || a->msg_id.len != 16)
+        return;
+    /* An ack for a seq that is gone is a duplicate (the item was resent):
+     * harmless. One whose msg_id does not match is a confused node. */
+    if (bstore_queue_get(b->store, txn, o->id, a->seq, &data, &len) != 0)
+        return;
+    item = kr__v1__queue_item__unpack(NULL, len, data);
+    if (item == NULL || item->msg_id.len != 16 ||
+        memcmp(item->msg_id.data, a->msg_id.data, 16) != 0) {
+        log_warnx("ack: org=%s seq=%llu: msg_id does not match the queue",
+                  o->id, (unsigned long long)a->seq);
+        goto done;
+    }
+    if (bstore_queue_del(b->store, txn, o->id, a->seq) != 0)
+        goto done;
+    if (o->inflight > 0)
+        o->inflight--;
+    o->progress_ms = util_mono_ms();
+    o->resend_attempt = 0;
+    o->dirty = true;
+    if (item->is_receipt)
+        goto done;      /* the sender has its receipt: nothing else moves */
+
+    if (bstore_msg_get(b->store, txn, item->msg_id.data, &m) != 0) {
+        log_warnx("ack: org=%s msg=%s: no such message", o->id,
+                  util_hex(item->msg_id.data, 16, hex));
+        goto done;
+    }
+    if (m->state != KR__V1__MESSAGE_STATE__QUEUED)
+        goto done;      /* already final (expired or withdrawn meanwhile) */
+    int outcome, reason = 0;
+    const char *code;
+    if (a->refused) {
+        m->state = KR__V1__MESSAGE_STATE__STATE_REFUSED;
+        m->reason = a->reason ? a->reason : KR__V1__REASON__INTERNAL;
+        reason = m->reason;
+        outcome = KR__V1__OUTCOME__REFUSED;
+        code = "message.refused-by-recipient";
+        log_warnx("ack: org=%s refused msg=%s from=%s reason=%s", o->id,
+                  util_hex(item->msg_id.data, 16, hex), m->sender,
+                  reason_name(reason));
+    } else {
+        m->state = KR__V1__MESSAGE_STATE__STATE_DELIVERED;
+        outcome = KR__V1__OUTCOME__DELIVERED;
+        code = "message.delivered";
+    }
+    m->final_at_ms = b->now_ms;
+    if (bstore_msg_put(b->store, txn, item->msg_id.data, m) != 0)
+        goto done;
+    if (m->not_after_ms != 0)
+        bstore_expiry_del(b->store, txn, m->not_after_ms, item->msg_id.data);
+    deliver_final_receipt(b, m->sender, item->msg_id.data, outcome, reason,
+                          a->refused ? "refused by the recipient" : "");
+    broker_event(b, code, o->id, item->msg_id.data,
+                 m->referral_id.len == 16 ? m->referral_id.data : NULL,
+                 m->sender, reason, "");
+done:
+    if (m != NULL)
+        kr__v1__stored_message__free_unpacked(m, NULL);
+    if (item != NULL)
+        kr__v1__queue_item__free_unpacked(item, NULL);
+}

@@ -1,0 +1,346 @@
+/*
+ * loop.c - the event loop and the group commit.
+ *
+ * A pass: wait on the sockets; read up to max_frames_per_pass frames and
+ * apply them in ONE LMDB write transaction; commit; only then send the
+ * receipts the commit made true; then pump deliveries. A receipt that says
+ * ACCEPTED is therefore never sent for a message that is not on disk, and
+ * one fsync covers every message of the pass.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "broker.h"
+#include "bstore.h"
+#include "log.h"
+#include "names.h"
+
+/* Receipts waiting for the pass to commit. */
+struct s_reply {
+    size_t conn;                 /* index into s_conns */
+    Kr__V1__Receipt r;
+    uint8_t id[16];
+    char detail[256];
+};
+
+struct s_conn {
+    uint8_t rid[BROKER_ROUTING_ID_MAX];
+    size_t len;
+};
+
+/* Reused across passes so that the hot path does not allocate. */
+static struct s_reply *s_replies;
+static size_t s_nreplies, s_replies_cap;
+static struct s_conn *s_conns;
+static size_t s_nconns, s_conns_cap;
+static Kr__V1__Receipt **s_rptrs;
+static size_t s_rptrs_cap;
+
+MDB_txn *
+broker_txn(struct broker *b)
+{
+    if (b->txn == NULL && bstore_begin(b->store, false, &b->txn) != 0)
+        b->txn = NULL;
+    return b->txn;
+}
+
+static size_t
+s_conn_index(const uint8_t *rid, size_t len)
+{
+    for (size_t i = 0; i < s_nconns; i++)
+        if (s_conns[i].len == len && memcmp(s_conns[i].rid, rid, len) == 0)
+            return i;
+    if (s_nconns == s_conns_cap) {
+        s_conns_cap = s_conns_cap ? 2 * s_conns_cap : 16;
+        s_conns = xrealloc(s_conns, s_conns_cap * sizeof(*s_conns));
+    }
+    memcpy(s_conns[s_nconns].rid, rid, len);
+    s_conns[s_nconns].len = len;
+    return s_nconns++;
+}
+
+void
+broker_reply_receipt(struct broker *b, const uint8_t *rid, size_t rid_len,
+                     const uint8_t msg_id[16], int outcome, int reason,
+                     const char *detail)
+{
+    if (s_nreplies == s_replies_cap) {
+        s_replies_cap = s_replies_cap ? 2 * s_replies_cap : 256;
+        s_replies = xrealloc(s_replies, s_replies_cap * sizeof(*s_replies));
+    }
+    struct s_reply *p = &s_replies[s_nreplies++];
+    p->conn = s_conn_index(rid, rid_len);
+    kr__v1__receipt__init(&p->r);
+    if (msg_id != NULL)
+        memcpy(p->id, msg_id, 16);
+    p->r.msg_id.data = p->id;
+    p->r.msg_id.len = msg_id != NULL ? 16 : 0;
+    p->r.outcome = outcome;
+    p->r.reason = reason;
+    snprintf(p->detail, sizeof(p->detail), "%s", detail ? detail : "");
+    p->r.detail = p->detail;
+    p->r.at_ms = b->now_ms;
+}
+
+int
+broker_send_frame(struct broker *b, const uint8_t *rid, size_t rid_len,
+                  const Kr__V1__Frame *f)
+{
+    buf_pack(&b->packbuf, &f->base);
+    if (zmq_send(b->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return errno == EAGAIN ? KR_EFULL : KR_EUNAVAIL;
+    if (zmq_send(b->router, b->packbuf.data, b->packbuf.len, ZMQ_DONTWAIT) <
+        0)
+        return errno == EAGAIN ? KR_EFULL : KR_EUNAVAIL;
+    return KR_OK;
+}
+
+void
+broker_send_error(struct broker *b, const uint8_t *rid, size_t rid_len,
+                  int reason, const char *detail, bool fatal)
+{
+    Kr__V1__Frame f = KR__V1__FRAME__INIT;
+    Kr__V1__FrameError e = KR__V1__FRAME_ERROR__INIT;
+
+    f.version = KR__V1__VERSION__VERSION_1;
+    e.reason = reason;
+    e.detail = (char *)detail;
+    e.fatal = fatal;
+    f.error = &e;
+    broker_send_frame(b, rid, rid_len, &f);
+}
+
+int
+broker_event(struct broker *b, const char *code, const char *org_id,
+             const uint8_t *msg_id, const uint8_t *referral_id,
+             const char *object, int reason, const char *detail)
+{
+    Kr__V1__EventRecord ev = KR__V1__EVENT_RECORD__INIT;
+    MDB_txn *txn = broker_txn(b);
+
+    if (txn == NULL)
+        return KR_ESTORE;
+    ev.at_ms = b->now_ms;
+    ev.code = (char *)code;
+    ev.org_id = (char *)(org_id ? org_id : "");
+    if (msg_id != NULL) {
+        ev.msg_id.data = (uint8_t *)msg_id;
+        ev.msg_id.len = 16;
+    }
+    if (referral_id != NULL) {
+        ev.referral_id.data = (uint8_t *)referral_id;
+        ev.referral_id.len = 16;
+    }
+    ev.object = (char *)(object ? object : "");
+    ev.reason = reason;
+    ev.detail = (char *)(detail ? detail : "");
+    return bstore_event_append(b->store, txn, &ev);
+}
+
+/* Commit the pass. On failure nothing of it happened: every ACCEPTED
+ * becomes a refusal the sender retries, and every node is rewound so that
+ * acknowledgements lost with the pass are asked for again. */
+static void
+s_commit(struct broker *b)
+{
+    int rc = KR_OK;
+
+    if (b->txn != NULL) {
+        rc = deliver_persist_seqs(b);
+        if (rc == KR_OK)
+            rc = bstore_commit(b->txn);
+        else
+            bstore_abort(b->txn);
+        b->txn = NULL;
+    }
+    if (rc == KR_OK)
+        return;
+    int reason = rc == KR_EFULL ? KR__V1__REASON__STORE_FULL
+                                : KR__V1__REASON__INTERNAL;
+    if (rc == KR_EFULL) {
+        /* Stop taking new messages for a moment so that acknowledgements,
+         * which free space, can commit on their own. */
+        b->store_full_until = b->now_ms + 1000;
+    }
+    log_errorx("loop: pass not committed: %s: refusing its messages "
+               "reason=%s",
+               kr_strerror(rc), reason_name(reason));
+    for (size_t i = 0; i < s_nreplies; i++) {
+        if (s_replies[i].r.outcome == KR__V1__OUTCOME__ACCEPTED) {
+            s_replies[i].r.outcome = KR__V1__OUTCOME__REFUSED;
+            s_replies[i].r.reason = reason;
+            snprintf(s_replies[i].detail, sizeof(s_replies[i].detail),
+                     "not stored: %s; retry later", kr_strerror(rc));
+        }
+    }
+    ORGS_FOREACH(b, o)
+    deliver_rewind(o);
+    bstore_reload_after_abort(b->store);
+}
+
+/* Send the pass's receipts, one frame per connection. */
+static void
+s_flush(struct broker *b)
+{
+    if (s_rptrs_cap < s_nreplies) {
+        s_rptrs_cap = s_nreplies;
+        s_rptrs = xrealloc(s_rptrs, s_rptrs_cap * sizeof(*s_rptrs));
+    }
+    for (size_t c = 0; c < s_nconns; c++) {
+        size_t n = 0;
+        for (size_t i = 0; i < s_nreplies; i++)
+            if (s_replies[i].conn == c)
+                s_rptrs[n++] = &s_replies[i].r;
+        if (n == 0)
+            continue;
+        Kr__V1__Frame f = KR__V1__FRAME__INIT;
+        f.version = KR__V1__VERSION__VERSION_1;
+        f.n_receipt = n;
+        f.receipt = s_rptrs;
+        if (broker_send_frame(b, s_conns[c].rid, s_conns[c].len, &f) != 0)
+            log_debug("loop: receipts not sent: peer gone or full n=%zu", n);
+    }
+    s_nreplies = 0;
+    s_nconns = 0;
+}
+
+static void
+s_handle_frame(struct broker *b, const uint8_t *rid, size_t rid_len,
+               zmq_msg_t *body)
+{
+    const char *user = zmq_msg_gets(body, "User-Id");
+    struct org *o = orgs_find(b, user);
+
+    if (o == NULL || o->suspended) {
+        /* Suspended after its handshake: it is served no more. libzmq
+         * cannot close one ROUTER peer, so the node is told to go. */
+        broker_send_error(b, rid, rid_len,
+                          o ? KR__V1__REASON__SENDER_SUSPENDED
+                            : KR__V1__REASON__NOT_AUTHORISED,
+                          o ? "organisation suspended"
+                            : "connection has no organisation",
+                          true);
+        if (o != NULL && o->connected && o->rid_len == rid_len &&
+            memcmp(o->rid, rid, rid_len) == 0)
+            o->connected = false;
+        return;
+    }
+    Kr__V1__Frame *f =
+        kr__v1__frame__unpack(NULL, zmq_msg_size(body), zmq_msg_data(body));
+    if (f == NULL) {
+        log_warnx("loop: org=%s: frame does not parse bytes=%zu", o->id,
+                  zmq_msg_size(body));
+        broker_send_error(b, rid, rid_len, KR__V1__REASON__MALFORMED,
+                          "frame does not parse as kr.v1.Frame", false);
+        return;
+    }
+    if (f->version != KR__V1__VERSION__VERSION_1) {
+        broker_send_error(b, rid, rid_len, KR__V1__REASON__BAD_VERSION,
+                          "frame version is not 1", false);
+        goto done;
+    }
+    if (f->hello != NULL)
+        handle_hello(b, o, rid, rid_len, f->hello);
+    if (f->dir_request != NULL)
+        handle_dir_request(b, rid, rid_len, f->dir_request);
+    for (size_t i = 0; i < f->n_ack; i++)
+        handle_ack(b, o, f->ack[i]);
+    for (size_t i = 0; i < f->n_submit; i++)
+        handle_submit(b, o, rid, rid_len, f->submit[i]);
+done:
+    kr__v1__frame__free_unpacked(f, NULL);
+}
+
+/* Read at most 'max' frames without blocking. */
+static void
+s_read_router(struct broker *b, uint64_t max)
+{
+    for (uint64_t n = 0; n < max; n++) {
+        zmq_msg_t rid, body;
+        zmq_msg_init(&rid);
+        if (zmq_msg_recv(&rid, b->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            return;
+        }
+        zmq_msg_init(&body);
+        if (!zmq_msg_more(&rid) ||
+            zmq_msg_recv(&body, b->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            zmq_msg_close(&body);
+            continue;
+        }
+        if (zmq_msg_more(&body)) {
+            /* One frame per message is the protocol: drop extra parts. */
+            int more = 1;
+            while (more) {
+                zmq_msg_t extra;
+                zmq_msg_init(&extra);
+                if (zmq_msg_recv(&extra, b->router, ZMQ_DONTWAIT) < 0)
+                    more = 0;
+                else
+                    more = zmq_msg_more(&extra);
+                zmq_msg_close(&extra);
+            }
+            broker_send_error(b, zmq_msg_data(&rid), zmq_msg_size(&rid),
+                              KR__V1__REASON__MALFORMED,
+                              "a message must be one frame", false);
+        } else if (zmq_msg_size(&rid) <= BROKER_ROUTING_ID_MAX) {
+            s_handle_frame(b, zmq_msg_data(&rid), zmq_msg_size(&rid), &body);
+        }
+        zmq_msg_close(&rid);
+        zmq_msg_close(&body);
+    }
+}
+
+static void
+s_drain_signals(struct broker *b)
+{
+    char c[16];
+
+    while (read(b->sig_fd, c, sizeof(c)) > 0)
+        b->stopping = true;
+}
+
+int
+broker_run(struct broker *b)
+{
+    zmq_pollitem_t items[] = {
+        {b->router, 0, ZMQ_POLLIN, 0},
+        {b->admin, 0, ZMQ_POLLIN, 0},
+        {b->zap, 0, ZMQ_POLLIN, 0},
+        {NULL, b->sig_fd, ZMQ_POLLIN, 0},
+    };
+
+    log_info("loop: serving");
+    while (!b->stopping) {
+        uint64_t mono = util_mono_ms();
+        long timeout = b->next_cron_ms > mono ? (long)(b->next_cron_ms - mono)
+                                              : 0;
+        if (zmq_poll(items, 4, timeout) < 0 && errno != EINTR) {
+            log_errorx("loop: poll: %s", zmq_strerror(errno));
+            return KR_ESYS;
+        }
+        b->now_ms = util_now_ms();
+        if (items[3].revents & ZMQ_POLLIN)
+            s_drain_signals(b);
+        if (items[2].revents & ZMQ_POLLIN)
+            auth_handle(b);
+        if (items[0].revents & ZMQ_POLLIN)
+            s_read_router(b, b->cfg.max_frames_per_pass);
+        if (util_mono_ms() >= b->next_cron_ms) {
+            deliver_cron(b);
+            b->next_cron_ms = util_mono_ms() + 100;
+        }
+        s_commit(b);
+        s_flush(b);
+        if (items[1].revents & ZMQ_POLLIN)
+            admin_handle(b);
+        deliver_pump(b);
+    }
+    log_info("loop: stopping: pass committed, exiting");
+    return KR_OK;
+}

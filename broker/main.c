@@ -1,0 +1,215 @@
+/*
+ * krbroker - the kansrijk broker: routes sealed messages between the
+ * organisations' nodes and keeps their delivery state in LMDB.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "broker.h"
+#include "bstore.h"
+#include "crypto.h"
+#include "log.h"
+
+static int s_sig_pipe[2] = {-1, -1};
+
+static void
+s_on_signal(int sig)
+{
+    int saved = errno;
+    char c = (char)sig;
+
+    /* Only async-signal-safe work here: the loop reads the pipe. */
+    if (write(s_sig_pipe[1], &c, 1) < 0) {
+        /* The pipe is full: a stop is already pending. */
+    }
+    errno = saved;
+}
+
+static void
+s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: krbroker [-c FILE] [--key VALUE ...]\n"
+            "\n"
+            "The kansrijk broker. Options come from FILE (section [broker],\n"
+            "key = value) and from flags, which win. Exit status: 0 after a\n"
+            "clean stop (SIGTERM, SIGINT), 1 on a start-up error, 2 on a\n"
+            "usage or configuration error.\n\n"
+            "  -c, --config FILE        read options from FILE\n"
+            "  -h, --help               show this help\n"
+            "      --version            show the version\n");
+    cfg_print_help(f, broker_config_options);
+}
+
+static int
+s_set_curve(void *sock, const kr_keys_t *keys)
+{
+    int one = 1;
+
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, keys->curve_secret, 32) !=
+            0 ||
+        zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "kansrijk", 8) != 0)
+        return KR_ESYS;
+    return KR_OK;
+}
+
+static int
+s_open_sockets(struct broker *b, const kr_keys_t *keys)
+{
+    int one = 1, linger = 1000;
+    int ivl = (int)b->cfg.heartbeat_ms, tmo = (int)b->cfg.heartbeat_timeout_ms;
+    int64_t maxmsg = 16 << 20;
+    char admin[4096];
+
+    b->zctx = zmq_ctx_new();
+    /* The ZAP handler must be bound before the first CURVE handshake. */
+    b->zap = zmq_socket(b->zctx, ZMQ_REP);
+    if (zmq_bind(b->zap, "inproc://zeromq.zap.01") != 0) {
+        log_errorx("main: zap: bind: %s", zmq_strerror(errno));
+        return KR_ESYS;
+    }
+    b->router = zmq_socket(b->zctx, ZMQ_ROUTER);
+    if (s_set_curve(b->router, keys) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) ||
+        zmq_setsockopt(b->router, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl)) ||
+        zmq_setsockopt(b->router, ZMQ_HEARTBEAT_TIMEOUT, &tmo, sizeof(tmo)) ||
+        zmq_setsockopt(b->router, ZMQ_HEARTBEAT_TTL, &tmo, sizeof(tmo)) ||
+        zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||
+        zmq_setsockopt(b->router, ZMQ_LINGER, &linger, sizeof(linger))) {
+        log_errorx("main: router: options: %s", zmq_strerror(errno));
+        return KR_ESYS;
+    }
+    if (zmq_bind(b->router, b->cfg.listen) != 0) {
+        log_errorx("main: listen %s: %s", b->cfg.listen, zmq_strerror(errno));
+        return KR_ESYS;
+    }
+    if (b->cfg.admin[0] != '\0')
+        snprintf(admin, sizeof(admin), "%s", b->cfg.admin);
+    else
+        snprintf(admin, sizeof(admin), "ipc://%s/admin.sock",
+                 b->cfg.data_dir);
+    b->admin = zmq_socket(b->zctx, ZMQ_ROUTER);
+    zmq_setsockopt(b->admin, ZMQ_LINGER, &linger, sizeof(linger));
+    /* The admin socket is guarded by file permissions: owner only. */
+    mode_t old = umask(077);
+    int rc = zmq_bind(b->admin, admin);
+    umask(old);
+    if (rc != 0) {
+        log_errorx("main: admin %s: %s", admin, zmq_strerror(errno));
+        return KR_ESYS;
+    }
+    log_info("main: ready listen=%s admin=%s instance=%s", b->cfg.listen,
+             admin, b->cfg.instance);
+    return KR_OK;
+}
+
+/* One broker per data directory: LMDB itself would let a second process
+ * in, and two brokers would each believe they own the queues. */
+static int
+s_lock_data_dir(const char *dir)
+{
+    char path[4096];
+    int fd;
+
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        log_errorx("main: data_dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/krbroker.lock", dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        log_errorx("main: data_dir %s: in use by another krbroker", dir);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct broker b;
+    kr_keys_t *keys = NULL;
+    char err[512];
+    int rc, lock_fd, level;
+
+    memset(&b, 0, sizeof(b));
+    log_init("krbroker", LOG_LEVEL_INFO);
+    if (cfg_defaults(broker_config_options, &b.cfg, err, sizeof(err)) != 0)
+        fatalx("config: defaults: %s", err);
+    rc = cfg_parse_args(argc, argv, "broker", broker_config_options, &b.cfg,
+                        err, sizeof(err));
+    if (rc == 1) {
+        s_usage(stdout);
+        return 0;
+    }
+    if (rc == 2) {
+        printf("krbroker %s\n", "0.1.0");
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "krbroker: %s\n", err);
+        fprintf(stderr, "Try 'krbroker --help'.\n");
+        return 2;
+    }
+    if ((level = log_level_parse(b.cfg.log_level)) < 0) {
+        fprintf(stderr, "krbroker: log_level: '%s' is not debug, info, warn "
+                        "or error\n",
+                b.cfg.log_level);
+        return 2;
+    }
+    log_init("krbroker", (enum log_level)level);
+    if (b.cfg.unsafe_nosync)
+        log_warnx("main: unsafe_nosync is ON: accepted messages can be lost "
+                  "in a crash; for benchmarks only");
+    if (kcrypto_init() != 0)
+        fatalx("main: libsodium does not start");
+    if ((rc = kcrypto_keys_load(b.cfg.keys, &keys)) != 0) {
+        log_errorx("main: keys %s: %s", b.cfg.keys, kr_strerror(rc));
+        return 1;
+    }
+    if ((lock_fd = s_lock_data_dir(b.cfg.data_dir)) < 0)
+        return 1;
+    if (pipe2(s_sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        fatalx("main: pipe: %s", strerror(errno));
+    b.sig_fd = s_sig_pipe[0];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if ((rc = bstore_open(b.cfg.data_dir, b.cfg.map_size_mb,
+                          b.cfg.unsafe_nosync, &b.store)) != 0)
+        return 1;
+    if ((rc = orgs_load(&b)) != 0)
+        return 1;
+    if ((rc = s_open_sockets(&b, keys)) != 0)
+        return 1;
+    kcrypto_keys_destroy(&keys);
+    rc = broker_run(&b);
+
+    zmq_close(b.router);
+    zmq_close(b.admin);
+    zmq_close(b.zap);
+    zmq_ctx_term(b.zctx);
+    bstore_close(&b.store);
+    orgs_free(&b);
+    buf_free(&b.packbuf);
+    cfg_free(broker_config_options, &b.cfg);
+    close(lock_fd);
+    log_info("main: stopped");
+    return rc == 0 ? 0 : 1;
+}
