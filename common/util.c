@@ -86,7 +86,9 @@ util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     char *end;
     unsigned long long v;
 
-    if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+    /* strtoull() skips any leading white space and accepts a sign (and
+     * wraps "-1" to the largest value): only a digit may start a number. */
+    if (s == NULL || *s < '0' || *s > '9')
         return KR_EINVAL;
     errno = 0;
     v = strtoull(s, &end, 10);
