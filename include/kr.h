@@ -73,6 +73,23 @@ int kr_call(kr_client_t *c, const uint8_t *req, size_t req_len,
 
 void kr_buf_free(uint8_t *buf);
 
+/* The transport under kr_call(), without interpreting the reply: send one
+ * frame and return the one frame that answers it (*resp, *resp_len; free
+ * with kr_buf_free()). Usable for any endpoint that speaks "one request
+ * frame, one response frame" on a ROUTER socket; krctl uses it for the
+ * broker's admin socket (kr.v1.AdminRequest / AdminResponse).
+ *
+ * Errors of this and every call above: KR_EUNAVAIL if no connection to the
+ * endpoint came up within the timeout (the request was not handed over, so
+ * it cannot have taken effect); KR_ETIMEDOUT if the request was sent but no
+ * reply came in time (it may have taken effect: repeat a send with the same
+ * msg_id). After KR_ETIMEDOUT the client opens a fresh socket, so that a
+ * late reply is never taken for the answer to the next call. KR_EPROTO if
+ * the reply is not one frame (kr_call: not a LocalResponse). A client is
+ * not thread-safe: use one per thread. */
+int kr_call_raw(kr_client_t *c, const uint8_t *req, size_t req_len,
+                uint8_t **resp, size_t *resp_len);
+
 #ifdef __cplusplus
 }
 #endif

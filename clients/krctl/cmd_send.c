@@ -1,0 +1,214 @@
+/*
+ * cmd_send.c - krctl send: read a message description (JSON), hand it to
+ * the local krnode, print the msg_id once the node has it in its outbox.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json_map.h"
+#include "krctl.h"
+#include "util.h"
+
+/* A description is a few kilobytes; this bound only stops a wrong file
+ * (an image, a database) from being read into memory whole. */
+#define S_FILE_MAX (1024 * 1024)
+
+static const char s_usage[] =
+    "usage: krctl [--node ENDPOINT] send [--check] FILE.json\n"
+    "\n"
+    "Send the message FILE describes (\"-\": standard input) through this\n"
+    "organisation's krnode. krctl prints the message's msg_id (32 hex\n"
+    "digits) once the node has committed it to its outbox; from then on the\n"
+    "node delivers it, and 'krctl receipts' shows its fate.\n"
+    "\n"
+    "The description is one JSON object. Every key is checked: an unknown\n"
+    "key, a wrong type or a bad value is an error that names the key.\n"
+    "  type           referral (default), referral-status, supplement,\n"
+    "                 handover, subject-link, signal, communication,\n"
+    "                 consent-grant, consent-revoke, erasure-request\n"
+    "  recipient      organisation id, e.g. \"ura:87654321\" (required)\n"
+    "  msg_id         32 hex digits; makes a repeated send idempotent. If\n"
+    "                 absent, krctl picks one (and prints it even when the\n"
+    "                 node does not answer, so that the send can be\n"
+    "                 repeated safely with it)\n"
+    "  referral_id, case_id, in_reply_to\n"
+    "                 32 hex digits each (optional; a new referral gets a\n"
+    "                 referral_id from the node)\n"
+    "  subject_bsn    the subject's BSN when there is no referral.mother\n"
+    "  purpose        a code, e.g. \"prenataal-huisbezoek\"\n"
+    "  data_category  medisch | sociaal\n"
+    "  legal_basis    consent | meldrecht\n"
+    "  consent_id     hex (optional)\n"
+    "  priority       routine | urgent\n"
+    "  not_after      ISO 8601 UTC, e.g. \"2026-12-31T00:00:00Z\" (optional)\n"
+    "  actor_ref      opaque text that only your organisation can resolve\n"
+    "  referral       the sealed content of a referral (below)\n"
+    "  opaque         sealed free text, for types without a schema\n"
+    "A referral needs purpose, data_category, legal_basis and referral with\n"
+    "at least mother.bsn. Its content:\n"
+    "  {\"mother\": {\"bsn\", \"given_name\", \"family_name\", "
+    "\"birth_date\",\n"
+    "              \"address\": {\"street\", \"house_number\", "
+    "\"postal_code\",\n"
+    "                          \"city\"},\n"
+    "              \"phone\"},\n"
+    "   \"expected_delivery_date\", \"reason_codes\": [...], \"reason_text\",\n"
+    "   \"requested_service\", \"urgency\": routine | urgent,\n"
+    "   \"referrer\": {\"name\", \"role\", \"phone\", \"email\", \"agb\"}}\n"
+    "Dates are YYYY-MM-DD. The mother's BSN is sealed with the content and\n"
+    "given to the node, which turns it into the subject pseudonym; it never\n"
+    "leaves the node in clear. See examples/referral.json.\n"
+    "\n"
+    "Options:\n"
+    "  --check     only check FILE; print nothing, send nothing\n"
+    "  -h, --help  print this text and exit\n"
+    "\n"
+    "Exit status: 0 sent (or, with --check, valid); 1 FILE is invalid or the\n"
+    "node refused the message; 2 usage error; 3 the node did not answer.\n";
+
+enum {
+    S_OPT_CHECK = KRCTL_OPT_CMD,
+};
+
+static int
+s_read(struct krctl *k, const char *path, char **text, size_t *len)
+{
+    size_t cap = 4096, n = 0;
+    char *buf;
+    int rc;
+
+    if (strcmp(path, "-") != 0) {
+        if ((rc = util_read_file(path, S_FILE_MAX, text, len)) == KR_OK)
+            return KRCTL_EXIT_OK;
+        krctl_err(k, "%s: %s", path,
+                  rc == KR_EINVAL      ? "larger than 1 MiB"
+                  : rc == KR_ENOTFOUND ? "no such file"
+                                       : strerror(errno != 0 ? errno : EIO));
+        return KRCTL_EXIT_FAIL;
+    }
+    buf = xmalloc(cap);
+    for (;;) {
+        size_t got = fread(buf + n, 1, cap - n, stdin);
+        n += got;
+        if (n > S_FILE_MAX) {
+            krctl_err(k, "standard input: larger than 1 MiB");
+            free(buf);
+            return KRCTL_EXIT_FAIL;
+        }
+        if (got == 0)
+            break;
+        if (n == cap)
+            buf = xrealloc(buf, cap *= 2);
+    }
+    if (ferror(stdin)) {
+        krctl_err(k, "standard input: %s", strerror(errno));
+        free(buf);
+        return KRCTL_EXIT_FAIL;
+    }
+    *text = buf;
+    *len = n;
+    return KRCTL_EXIT_OK;
+}
+
+int
+cmd_send(struct krctl *k, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"check", no_argument, NULL, S_OPT_CHECK},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    Kr__V1__LocalResponse *resp = NULL;
+    json_object *in = NULL, *v;
+    char *text = NULL, err[512], hex[KR_ID_HEX_LEN];
+    uint8_t *req = NULL, id[KR_ID_LEN];
+    size_t len = 0, req_len = 0;
+    int check = 0, c, rc;
+    const char *path;
+
+    krctl_getopt_reset();
+    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
+        switch (c) {
+        case S_OPT_CHECK:
+            check = 1;
+            break;
+        case 'h':
+            fputs(s_usage, stdout);
+            return KRCTL_EXIT_OK;
+        default:
+            return KRCTL_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc)
+        return krctl_usage_err(k, "missing FILE.json");
+    if (optind + 1 < argc)
+        return krctl_usage_err(k, "unexpected argument '%s'", argv[optind + 1]);
+    path = argv[optind];
+    if (!check && k->node == NULL)
+        return krctl_usage_err(k, "no krnode socket: use --node ENDPOINT or "
+                                  "set KR_NODE");
+
+    if ((rc = s_read(k, path, &text, &len)) != KRCTL_EXIT_OK)
+        return rc;
+    rc = KRCTL_EXIT_FAIL;
+    if (json_map_parse_text(text, len, &in, err, sizeof(err)) != KR_OK) {
+        krctl_err(k, "%s: %s", path, err);
+        goto done;
+    }
+    /* Without an id of our own, a send that times out could only be
+     * repeated blindly, and might then arrive twice. */
+    if (json_object_is_type(in, json_type_object) &&
+        !json_object_object_get_ex(in, "msg_id", &v)) {
+        util_random_id(id);
+        json_object_object_add(
+            in, "msg_id", json_object_new_string(util_hex(id, KR_ID_LEN, hex)));
+    }
+    if (json_map_send_parse(in, util_now_ms(), &req, &req_len, err,
+                            sizeof(err)) != KR_OK) {
+        krctl_err(k, "%s: %s", path, err);
+        goto done;
+    }
+    if (check) {
+        rc = KRCTL_EXIT_OK;
+        goto done;
+    }
+    /* The parse has checked it: 32 hex digits. */
+    json_object_object_get_ex(in, "msg_id", &v);
+    snprintf(hex, sizeof(hex), "%s", json_object_get_string(v));
+    rc = krctl_node_packed(k, req, req_len, &resp);
+    if (rc == KRCTL_EXIT_UNREACHABLE && k->maybe_done) {
+        krctl_err(k,
+                  "msg_id %s: the node may or may not have it; repeat "
+                  "the send with \"msg_id\": \"%s\" to be sure it is "
+                  "sent once",
+                  hex, hex);
+        goto done;
+    }
+    if (rc != KRCTL_EXIT_OK)
+        goto done;
+    if (resp->msg_id.len != KR_ID_LEN) {
+        krctl_err(k, "krnode answered without a msg_id");
+        rc = KRCTL_EXIT_FAIL;
+        goto done;
+    }
+    printf("%s\n", util_hex(resp->msg_id.data, KR_ID_LEN, hex));
+    rc = fflush(stdout) == 0 ? KRCTL_EXIT_OK : KRCTL_EXIT_FAIL;
+done:
+    if (resp != NULL)
+        kr__v1__local_response__free_unpacked(resp, NULL);
+    if (req != NULL) {
+        /* The request holds the BSN and the content in plain text. */
+        explicit_bzero(req, req_len);
+        free(req);
+    }
+    json_object_put(in);
+    if (text != NULL) {
+        explicit_bzero(text, len);
+        free(text);
+    }
+    return rc;
+}

@@ -1,0 +1,71 @@
+/*
+ * json_map.h - krctl's JSON <-> protobuf mapping: the referral description
+ * that `krctl send` reads, the opened kr.v1.Content of received messages,
+ * and the directory, queue, outbox and status records that krctl prints.
+ *
+ * These are pure functions (no sockets, no clock: "now" is an argument), so
+ * that every rule can be tested. Every parse error is written into 'err'
+ * as "<path>: <problem>", e.g. "referral.mother.birth_date: not a date
+ * (YYYY-MM-DD)". Errors never quote the value that was given: it may be a
+ * BSN or a name in the wrong place, and stderr ends up in logs.
+ *
+ * JSON conventions: ids and other bytes as lower-case hex, times as ISO
+ * 8601 UTC ("2026-12-31T00:00:00Z", with ".mmm" only when the milliseconds
+ * are not zero), codes by their names in common/names.h.
+ */
+#ifndef KRCTL_JSON_MAP_H
+#define KRCTL_JSON_MAP_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "admin.pb-c.h"
+#include "content.pb-c.h"
+#include "local.pb-c.h"
+
+/* "2026-12-31T00:00:00.123Z" and a NUL. */
+#define JSON_MAP_TIME_LEN 25
+
+/* Parse JSON text strictly (RFC 8259, valid UTF-8, one value and nothing
+ * but white space after it). On error, 'err' gives line and column. */
+int json_map_parse_text(const char *text, size_t len, json_object **out,
+                        char *err, size_t errlen);
+
+/* A referral description (see `krctl send --help`) into a packed
+ * kr.v1.LocalRequest whose op is 'send' (*req, *req_len; free()). Every
+ * key is checked: unknown keys, wrong types and bad values are errors that
+ * name the key. 'now_ms' is the current time, against which not_after is
+ * checked. The mother's BSN goes into the sealed Content and into
+ * SendRequest.subject_bsn. KR_EINVAL on bad input. */
+int json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
+                        size_t *req_len, char *err, size_t errlen);
+
+/* The reverse: a SendRequest as a description, with only the fields that
+ * are set, so that parse -> pack -> unpack -> this gives the input back.
+ * NULL (err set) if its content does not parse. */
+json_object *json_map_send_to_json(const Kr__V1__SendRequest *s, char *err,
+                                   size_t errlen);
+
+/* Opened content: {"referral": {...}} or {"opaque": "..."} (text), or
+ * {"opaque_hex": "..."} for bytes that are not UTF-8 text; {} if empty. */
+json_object *json_map_content_to_json(const Kr__V1__Content *c);
+
+/* Records for krctl's output. Every key is always present (null when the
+ * record does not carry it), so that a consumer sees one stable shape.
+ * json_map_inbox_item() sets *content_ok to 0 (and "content" to null) when
+ * the item's content does not parse as a kr.v1.Content. */
+json_object *json_map_inbox_item(const Kr__V1__InboxItem *it, int *content_ok);
+json_object *json_map_outbox_item(const Kr__V1__OutboxItem *it);
+json_object *json_map_org(const Kr__V1__OrgEntry *e);
+json_object *json_map_queue(const Kr__V1__QueueStat *q);
+json_object *json_map_status(const Kr__V1__NodeStatus *st);
+
+/* ISO 8601 UTC times ("YYYY-MM-DDTHH:MM:SS[.fff]Z") <-> Unix ms. */
+int json_map_time_parse(const char *s, uint64_t *ms);
+/* KR_EINVAL if 'ms' lies after the year 9999. */
+int json_map_time_format(uint64_t ms, char out[JSON_MAP_TIME_LEN]);
+/* 1 if 's' is a calendar date "YYYY-MM-DD" (years 1900 to 2199). */
+int json_map_date_valid(const char *s);
+
+#endif

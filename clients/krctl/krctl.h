@@ -1,0 +1,97 @@
+/*
+ * krctl.h - what krctl's command modules share: the global options, the
+ * exit codes, and the request/reply helpers for the two daemons.
+ *
+ * Each command lives in its own cmd_*.c and has the signature of
+ * krctl_cmd_fn: it parses its own arguments (argv[0] is the command name),
+ * does its work, prints its result on stdout and its errors on stderr, and
+ * returns one of the KRCTL_EXIT_* codes, which main() passes to exit().
+ */
+#ifndef KRCTL_H
+#define KRCTL_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "admin.pb-c.h"
+#include "local.pb-c.h"
+
+/* Exit codes; the usage text documents the same list. */
+enum krctl_exit {
+    KRCTL_EXIT_OK = 0,          /* success */
+    KRCTL_EXIT_FAIL = 1,        /* the operation failed or was refused */
+    KRCTL_EXIT_USAGE = 2,       /* unknown command or flag, bad value */
+    KRCTL_EXIT_UNREACHABLE = 3, /* the daemon did not answer in time */
+};
+
+/* Global options, from the command line or the environment. */
+struct krctl {
+    const char *admin; /* broker admin endpoint, or NULL */
+    const char *node;  /* krnode local endpoint, or NULL */
+    int timeout_ms;    /* bound on each request, > 0 */
+    const char *cmd;   /* "org add": the command, for messages */
+    int maybe_done;    /* the last request went out but its answer did
+                          not come: it may have taken effect */
+};
+
+typedef int krctl_cmd_fn(struct krctl *k, int argc, char **argv);
+
+krctl_cmd_fn cmd_keygen;
+krctl_cmd_fn cmd_org;
+krctl_cmd_fn cmd_queues;
+krctl_cmd_fn cmd_send;
+krctl_cmd_fn cmd_inbox;
+krctl_cmd_fn cmd_processed;
+krctl_cmd_fn cmd_receipts;
+krctl_cmd_fn cmd_status;
+
+/* "krctl: <cmd>: <message>" on stderr. Never pass a BSN or content. */
+void krctl_err(const struct krctl *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Like krctl_err, plus a pointer to --help; returns KRCTL_EXIT_USAGE. */
+int krctl_usage_err(const struct krctl *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Values of long-only options (struct option.val): >= 256, so that they
+ * are never mistaken for a short option's character. Each command numbers
+ * its own from KRCTL_OPT_CMD. */
+enum krctl_opt {
+    KRCTL_OPT_ADMIN = 256,
+    KRCTL_OPT_NODE,
+    KRCTL_OPT_TIMEOUT,
+    KRCTL_OPT_VERSION,
+    KRCTL_OPT_CMD = 300,
+};
+
+/* getopt_long over a command's arguments, with errors reported as usage
+ * errors naming the command. Returns like getopt_long, but '?' only after
+ * it has printed the message. Call krctl_getopt_reset() first. */
+struct option;
+void krctl_getopt_reset(void);
+int krctl_getopt(const struct krctl *k, int argc, char **argv,
+                 const char *shortopts, const struct option *longopts);
+
+/* Checked number arguments: KRCTL_EXIT_USAGE with a message naming 'what'
+ * if 's' is not a whole number within [min, max]. */
+int krctl_parse_u64(const struct krctl *k, const char *what, const char *s,
+                    uint64_t min, uint64_t max, uint64_t *out);
+
+/* One request to the broker's admin socket. On KRCTL_EXIT_OK *out holds
+ * the response (free with kr__v1__admin_response__free_unpacked); any other
+ * return has been reported on stderr and *out is NULL. A response with a
+ * non-zero error is reported as "<cmd>: <error>: <detail>" (exit 1). */
+int krctl_admin(struct krctl *k, const Kr__V1__AdminRequest *req,
+                Kr__V1__AdminResponse **out);
+/* The same for the node's local socket. */
+int krctl_node(struct krctl *k, const Kr__V1__LocalRequest *req,
+               Kr__V1__LocalResponse **out);
+/* The same with a request that is already packed. */
+int krctl_node_packed(struct krctl *k, const uint8_t *req, size_t len,
+                      Kr__V1__LocalResponse **out);
+
+/* Print a JSON value on stdout, pretty and stable, with a newline. */
+int krctl_print_json(const struct krctl *k, json_object *j);
+
+#endif

@@ -1,0 +1,290 @@
+/*
+ * test_libkr.c - libkr's request/reply against a scripted ROUTER in a
+ * thread: replies and error codes, a reply that comes too late (it must
+ * never be taken for the next call's), no peer at all, and replies that
+ * are not one LocalResponse frame.
+ *
+ * The first byte of each request tells the fake node what to do:
+ *   'O' answer with msg_id 16 x 0x42     'E' answer error KR_EREFUSED
+ *   'S' keep silent, remember the peer   'L' first answer the remembered
+ *   'M' answer with two frames               peer ("late"), then this one
+ *   'G' answer with bytes that do not parse  'N' answer ok without msg_id
+ *   'Q' answer and stop
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <zmq.h>
+
+#include "kr.h"
+#include "local.pb-c.h"
+
+static char s_endpoint[128];
+static void *s_zctx;
+
+static void
+s_reply(void *router, const uint8_t *rid, size_t rid_len, int error,
+        const char *detail, int with_id)
+{
+    Kr__V1__LocalResponse r = KR__V1__LOCAL_RESPONSE__INIT;
+    uint8_t id[16], buf[256];
+    size_t n;
+
+    memset(id, 0x42, sizeof(id));
+    r.error = error;
+    r.detail = (char *)detail;
+    if (with_id)
+        r.msg_id = (ProtobufCBinaryData){16, id};
+    n = kr__v1__local_response__pack(&r, buf);
+    zmq_send(router, rid, rid_len, ZMQ_SNDMORE);
+    zmq_send(router, buf, n, 0);
+}
+
+static void *
+s_node(void *arg)
+{
+    void *router = arg;
+    uint8_t rid[256], held[256], req[64];
+    int rid_len, held_len = 0, n;
+
+    for (;;) {
+        if ((rid_len = zmq_recv(router, rid, sizeof(rid), 0)) < 0)
+            break;
+        if ((n = zmq_recv(router, req, sizeof(req), 0)) < 1)
+            continue;
+        switch (req[0]) {
+        case 'O':
+            s_reply(router, rid, (size_t)rid_len, 0, "", 1);
+            break;
+        case 'N':
+            s_reply(router, rid, (size_t)rid_len, 0, "", 0);
+            break;
+        case 'E':
+            s_reply(router, rid, (size_t)rid_len, KR_EREFUSED,
+                    "recipient not in directory", 0);
+            break;
+        case 'S':
+            memcpy(held, rid, (size_t)rid_len);
+            held_len = rid_len;
+            break;
+        case 'L':
+            if (held_len > 0)
+                s_reply(router, held, (size_t)held_len, 0, "late", 1);
+            s_reply(router, rid, (size_t)rid_len, 0, "second", 1);
+            break;
+        case 'M':
+            zmq_send(router, rid, (size_t)rid_len, ZMQ_SNDMORE);
+            zmq_send(router, "a", 1, ZMQ_SNDMORE);
+            zmq_send(router, "b", 1, 0);
+            break;
+        case 'G':
+            zmq_send(router, rid, (size_t)rid_len, ZMQ_SNDMORE);
+            zmq_send(router, "\xff\xff\xff", 3, 0);
+            break;
+        case 'Q':
+            s_reply(router, rid, (size_t)rid_len, 0, "", 0);
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static int
+s_setup(void **state)
+{
+    static pthread_t thread;
+    void *router;
+    int linger = 0;
+
+    snprintf(s_endpoint, sizeof(s_endpoint), "ipc:///tmp/test_libkr.%ld",
+             (long)getpid());
+    s_zctx = zmq_ctx_new();
+    router = zmq_socket(s_zctx, ZMQ_ROUTER);
+    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_bind(router, s_endpoint) != 0)
+        return -1;
+    pthread_create(&thread, NULL, s_node, router);
+    state[0] = &thread;
+    state[1] = router;
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    kr_client_t *c = NULL;
+    uint8_t *resp = NULL;
+    size_t len;
+
+    /* Outside a test: no cmocka asserts, just stop the thread. */
+    if (kr_client_connect(s_endpoint, 2000, &c) != KR_OK ||
+        kr_call(c, (const uint8_t *)"Q", 1, &resp, &len) != KR_OK) {
+        fprintf(stderr, "test_libkr: cannot stop the fake node\n");
+        exit(1);
+    }
+    kr_buf_free(resp);
+    kr_client_destroy(&c);
+    pthread_join(*(pthread_t *)state[0], NULL);
+    zmq_close(state[1]);
+    zmq_ctx_term(s_zctx);
+    unlink(s_endpoint + strlen("ipc://"));
+    return 0;
+}
+
+static void
+test_send_ok(void **state)
+{
+    kr_client_t *c = NULL;
+    uint8_t id[16], want[16];
+
+    (void)state;
+    assert_int_equal(kr_client_connect(s_endpoint, 2000, &c), KR_OK);
+    memset(want, 0x42, sizeof(want));
+    for (int i = 0; i < 3; i++) {
+        memset(id, 0, sizeof(id));
+        assert_int_equal(kr_send(c, (const uint8_t *)"O", 1, id), KR_OK);
+        assert_memory_equal(id, want, 16);
+    }
+    /* An answer without an id is not a successful send. */
+    assert_int_equal(kr_send(c, (const uint8_t *)"N", 1, id), KR_EPROTO);
+    kr_client_destroy(&c);
+    assert_null(c);
+    kr_client_destroy(&c);
+}
+
+static void
+test_error_keeps_bytes(void **state)
+{
+    kr_client_t *c = NULL;
+    Kr__V1__LocalResponse *r;
+    uint8_t *resp = NULL, id[16];
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(kr_client_connect(s_endpoint, 2000, &c), KR_OK);
+    assert_int_equal(kr_call(c, (const uint8_t *)"E", 1, &resp, &len),
+                     KR_EREFUSED);
+    assert_non_null(resp);
+    r = kr__v1__local_response__unpack(NULL, len, resp);
+    assert_non_null(r);
+    assert_string_equal(r->detail, "recipient not in directory");
+    kr__v1__local_response__free_unpacked(r, NULL);
+    kr_buf_free(resp);
+    assert_int_equal(kr_send(c, (const uint8_t *)"E", 1, id), KR_EREFUSED);
+    kr_client_destroy(&c);
+}
+
+static void
+test_late_reply_is_not_the_next_answer(void **state)
+{
+    kr_client_t *c = NULL;
+    Kr__V1__LocalResponse *r;
+    uint8_t *resp = NULL;
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(kr_client_connect(s_endpoint, 300, &c), KR_OK);
+    assert_int_equal(kr_call(c, (const uint8_t *)"S", 1, &resp, &len),
+                     KR_ETIMEDOUT);
+    assert_null(resp);
+    /* The node now answers the first request, then the second: the
+     * client must read "second", never "late". */
+    assert_int_equal(kr_call(c, (const uint8_t *)"L", 1, &resp, &len), KR_OK);
+    r = kr__v1__local_response__unpack(NULL, len, resp);
+    assert_non_null(r);
+    assert_string_equal(r->detail, "second");
+    kr__v1__local_response__free_unpacked(r, NULL);
+    kr_buf_free(resp);
+    /* And the client goes on working. */
+    assert_int_equal(kr_call(c, (const uint8_t *)"O", 1, &resp, &len), KR_OK);
+    kr_buf_free(resp);
+    kr_client_destroy(&c);
+}
+
+static void
+test_bad_replies(void **state)
+{
+    kr_client_t *c = NULL;
+    uint8_t *resp = (uint8_t *)"x";
+    size_t len = 1;
+
+    (void)state;
+    assert_int_equal(kr_client_connect(s_endpoint, 2000, &c), KR_OK);
+    assert_int_equal(kr_call_raw(c, (const uint8_t *)"M", 1, &resp, &len),
+                     KR_EPROTO);
+    assert_null(resp);
+    resp = (uint8_t *)"x";
+    assert_int_equal(kr_call(c, (const uint8_t *)"G", 1, &resp, &len),
+                     KR_EPROTO);
+    assert_null(resp);
+    assert_int_equal(len, 0);
+    /* kr_call_raw hands over whatever came, without judging it. */
+    assert_int_equal(kr_call_raw(c, (const uint8_t *)"G", 1, &resp, &len),
+                     KR_OK);
+    assert_int_equal(len, 3);
+    kr_buf_free(resp);
+    /* The socket is clean after the two-frame reply. */
+    assert_int_equal(kr_call(c, (const uint8_t *)"O", 1, &resp, &len), KR_OK);
+    kr_buf_free(resp);
+    kr_client_destroy(&c);
+}
+
+static void
+test_no_peer(void **state)
+{
+    kr_client_t *c = NULL;
+    uint8_t *resp = NULL, id[16];
+    size_t len;
+
+    (void)state;
+    assert_int_equal(kr_client_connect("ipc:///tmp/test_libkr.nobody", 200, &c),
+                     KR_OK);
+    assert_int_equal(kr_call(c, (const uint8_t *)"O", 1, &resp, &len),
+                     KR_EUNAVAIL);
+    assert_int_equal(kr_send(c, (const uint8_t *)"O", 1, id), KR_EUNAVAIL);
+    kr_client_destroy(&c);
+}
+
+static void
+test_bad_arguments(void **state)
+{
+    kr_client_t *c = (kr_client_t *)0x1;
+
+    (void)state;
+    assert_int_equal(kr_client_connect(NULL, 0, &c), KR_EINVAL);
+    assert_int_equal(kr_client_connect("", 0, &c), KR_EINVAL);
+    assert_int_equal(kr_client_connect("ipc:///tmp/x", -1, &c), KR_EINVAL);
+    assert_int_equal(kr_client_connect("nonsense", 0, &c), KR_EINVAL);
+    assert_null(c);
+    assert_string_equal(kr_strerror(KR_ETIMEDOUT), "timed out");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_send_ok),
+        cmocka_unit_test(test_error_keeps_bytes),
+        cmocka_unit_test(test_late_reply_is_not_the_next_answer),
+        cmocka_unit_test(test_bad_replies),
+        cmocka_unit_test(test_no_peer),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    void *state[2];
+
+    if (s_setup(state) != 0) {
+        fprintf(stderr, "test_libkr: cannot bind %s\n", s_endpoint);
+        return 1;
+    }
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    s_teardown(state);
+    return rc;
+}
