@@ -93,6 +93,18 @@ s_open_sockets(struct broker *b, const kr_keys_t *keys)
         log_errorx("main: listen %s: %s", b->cfg.listen, zmq_strerror(errno));
         return KR_ESYS;
     }
+    /* With a wildcard port ("tcp://127.0.0.1:*") the kernel picks one;
+     * tell operators and tests which, in a file beside the store. */
+    char endpoint[1024], path[4096];
+    size_t elen = sizeof(endpoint);
+    if (zmq_getsockopt(b->router, ZMQ_LAST_ENDPOINT, endpoint, &elen) == 0) {
+        snprintf(path, sizeof(path), "%s/endpoint", b->cfg.data_dir);
+        size_t n = strnlen(endpoint, sizeof(endpoint));
+        endpoint[n < sizeof(endpoint) - 1 ? n : sizeof(endpoint) - 2] = '\n';
+        if (util_write_file_atomic(path, endpoint, n + 1, 0644) != 0)
+            log_warnx("main: cannot write %s", path);
+        endpoint[n] = '\0';
+    }
     if (b->cfg.admin[0] != '\0')
         snprintf(admin, sizeof(admin), "%s", b->cfg.admin);
     else
@@ -108,8 +120,8 @@ s_open_sockets(struct broker *b, const kr_keys_t *keys)
         log_errorx("main: admin %s: %s", admin, zmq_strerror(errno));
         return KR_ESYS;
     }
-    log_info("main: ready listen=%s admin=%s instance=%s", b->cfg.listen,
-             admin, b->cfg.instance);
+    log_info("main: ready listen=%s admin=%s instance=%s", endpoint, admin,
+             b->cfg.instance);
     return KR_OK;
 }
 

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The kansrijk hand-off, end to end, on this machine: install what is
+# missing, build, start a broker and two organisation nodes in a temporary
+# directory, send a referral from a verloskunde practice to JGZ, show what
+# JGZ opened and what the practice saw, and stop everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$(pwd)
+
+scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+bin=$src/build
+krctl=$bin/clients/krctl/krctl
+
+work=$(mktemp -d /tmp/kansrijk-demo.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# Wait until a command succeeds: at most $1 tenths of a second.
+wait_for() {
+  local tries=$1; shift
+  for _ in $(seq "$tries"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "demo: gave up waiting for: $*" >&2
+  return 1
+}
+
+mid=ura:00001234      # the verloskunde practice
+jgz=ura:00005678      # the JGZ organisation
+
+say "keys: the broker, two organisations, the coalition's pseudonym key"
+mkdir -p "$work/keys"
+$krctl keygen --out "$work/keys/broker" >/dev/null
+$krctl keygen --out "$work/keys/verloskunde" >/dev/null
+$krctl keygen --out "$work/keys/jgz" >/dev/null
+$krctl keygen --coalition "$work/keys/coalition.key" >/dev/null
+ls -l "$work/keys" | sed 's/^/  /'
+
+say "krbroker: listening on a free port of 127.0.0.1"
+"$bin/broker/krbroker" --data_dir "$work/broker" --keys "$work/keys/broker.secret" \
+  --listen "tcp://127.0.0.1:*" 2>"$work/broker.log" &
+pids+=($!)
+export KR_ADMIN="ipc://$work/broker/admin.sock"
+wait_for 100 $krctl org list
+endpoint=$(cat "$work/broker/endpoint")
+echo "  nodes connect to $endpoint (CURVE)"
+
+say "directory: the practice and JGZ are registered with their public keys"
+$krctl org add --id $mid --category verloskunde --name "Verloskundigenpraktijk De Wieg" \
+  --keys "$work/keys/verloskunde.public"
+$krctl org add --id $jgz --category jgz --name "JGZ Regio Voorbeeld" \
+  --keys "$work/keys/jgz.public"
+$krctl org list | sed 's/^/  /'
+
+start_node() {
+  local name=$1 org=$2
+  "$bin/clients/krnode/krnode" --org "$org" --data_dir "$work/$name" \
+    --keys "$work/keys/$name.secret" --broker "$endpoint" \
+    --broker_key "$work/keys/broker.public" \
+    --coalition_key "$work/keys/coalition.key" 2>"$work/$name.log" &
+  pids+=($!)
+}
+connected() { $krctl --node "ipc://$work/$1/node.sock" status | grep -q '"connected": true'; }
+
+say "krnode: one for each organisation"
+start_node verloskunde $mid
+start_node jgz $jgz
+wait_for 100 connected verloskunde
+wait_for 100 connected jgz
+echo "  both nodes connected"
+
+say "the practice sends a referral for a prenatal home visit"
+sed -n '1,200p' examples/referral.json | sed 's/^/  /'
+msg=$($krctl --node "ipc://$work/verloskunde/node.sock" send examples/referral.json)
+echo "  committed to the practice's outbox as msg_id $msg"
+
+say "JGZ's node received, verified and opened it"
+has_inbox() { $krctl --node "ipc://$work/jgz/node.sock" inbox | grep -q "$msg"; }
+wait_for 100 has_inbox
+$krctl --node "ipc://$work/jgz/node.sock" inbox | sed 's/^/  /'
+
+say "the practice sees the receipt"
+delivered() { $krctl --node "ipc://$work/verloskunde/node.sock" receipts | grep -q '"delivered"'; }
+wait_for 100 delivered
+$krctl --node "ipc://$work/verloskunde/node.sock" receipts | sed 's/^/  /'
+
+if [ -f examples/referral-accepted.json ]; then
+  say "JGZ accepts the referral and plans the home visit"
+  ref=$($krctl --node "ipc://$work/jgz/node.sock" inbox | grep -m1 '"referral_id"' |
+    sed 's/.*: *"\([0-9a-f]*\)".*/\1/')
+  sed -e "s/@REFERRAL_ID@/$ref/" -e "s/@IN_REPLY_TO@/$msg/" \
+    examples/referral-accepted.json >"$work/accepted.json"
+  $krctl --node "ipc://$work/jgz/node.sock" send "$work/accepted.json" >/dev/null
+  answered() { $krctl --node "ipc://$work/verloskunde/node.sock" inbox | grep -q '"accepted"'; }
+  wait_for 100 answered
+  $krctl --node "ipc://$work/verloskunde/node.sock" inbox | sed 's/^/  /'
+fi
+
+say "what the broker saw (its log: no names, no BSN, no content)"
+sed 's/^/  /' "$work/broker.log"
+if grep -q 111222333 "$work/broker.log" "$work"/broker/data.mdb 2>/dev/null; then
+  echo "demo: the BSN appears at the broker: this is a bug" >&2
+  exit 1
+fi
+say "done: delivered, opened and answered; stopping"
