@@ -36,7 +36,7 @@ wait_for() {
 }
 
 mid=ura:00001234      # the verloskunde practice
-jgz=ura:00005678      # the JGZ organisation
+jgz=ura:87654321      # the JGZ organisation
 
 say "keys: the broker, two organisations, the coalition's pseudonym key"
 mkdir -p "$work/keys"
@@ -48,7 +48,7 @@ ls -l "$work/keys" | sed 's/^/  /'
 
 say "krbroker: listening on a free port of 127.0.0.1"
 "$bin/broker/krbroker" --data_dir "$work/broker" --keys "$work/keys/broker.secret" \
-  --listen "tcp://127.0.0.1:*" 2>"$work/broker.log" &
+  --listen "tcp://127.0.0.1:*" --log_level debug 2>"$work/broker.log" &
 pids+=($!)
 export KR_ADMIN="ipc://$work/broker/admin.sock"
 wait_for 100 $krctl org list

@@ -508,6 +508,8 @@ struct s_build {
     Kr__V1__Person mother;
     Kr__V1__Address address;
     Kr__V1__Professional referrer;
+    Kr__V1__ReferralStatus status;
+    Kr__V1__Professional contact;
     uint8_t msg_id[KR_ID_LEN];
     uint8_t referral_id[KR_ID_LEN];
     uint8_t case_id[KR_ID_LEN];
@@ -708,6 +710,53 @@ s_parse_referral(json_object *o, const char *path, struct s_build *b, char *err,
     return KR_OK;
 }
 
+/* A performer's answer: a FHIR Task status code and what goes with it. */
+static int
+s_parse_referral_status(json_object *o, const char *path, struct s_build *b,
+                        char *err, size_t errlen)
+{
+    static const char *const keys[] = {"status",       "status_reason", "note",
+                                       "planned_date", "contact",       NULL};
+    static const char *const codes[] = {
+        "received",  "accepted", "rejected",  "in-progress",      "on-hold",
+        "completed", "failed",   "cancelled", "entered-in-error", NULL};
+    Kr__V1__ReferralStatus *r = &b->status;
+    json_object *v;
+    char sub[S_PATH_MAX];
+    const char *s;
+    size_t i;
+    int rc;
+
+    if ((rc = s_check_keys(o, path, keys, err, errlen)) != KR_OK ||
+        (rc = s_get_str(o, path, "status", 1, S_CODE_MAX, &s, err, errlen)) !=
+            KR_OK)
+        return rc;
+    for (i = 0; codes[i] != NULL && strcmp(codes[i], s) != 0; i++)
+        ;
+    if (codes[i] == NULL)
+        return s_fail(err, errlen, path, "status",
+                      "not a FHIR Task status: received, accepted, rejected, "
+                      "in-progress, on-hold, completed, failed, cancelled, "
+                      "entered-in-error");
+    r->status = (char *)s;
+    if ((rc = s_take_str(o, path, "status_reason", S_TEXT_MAX,
+                         &r->status_reason, err, errlen)) != KR_OK ||
+        (rc = s_take_str(o, path, "note", S_TEXT_MAX, &r->note, err, errlen)) !=
+            KR_OK ||
+        (rc = s_take_date(o, path, "planned_date", &r->planned_date, err,
+                          errlen)) != KR_OK ||
+        (rc = s_get_obj(o, path, "contact", 0, &v, err, errlen)) != KR_OK)
+        return rc;
+    if (v != NULL) {
+        s_join(sub, path, "contact");
+        if ((rc = s_parse_professional(v, sub, &b->contact, err, errlen)) !=
+            KR_OK)
+            return rc;
+        r->contact = &b->contact;
+    }
+    return KR_OK;
+}
+
 /* The clear envelope fields of the description. */
 static int
 s_parse_envelope(json_object *in, uint64_t now_ms, struct s_build *b, char *err,
@@ -821,10 +870,31 @@ static int
 s_parse_content(json_object *in, struct s_build *b, char *err, size_t errlen)
 {
     Kr__V1__SendRequest *sr = &b->send;
-    json_object *ref, *opq;
+    json_object *ref, *opq, *st;
     const char *s = NULL;
     int rc;
 
+    if ((rc = s_get_obj(in, "", "referral_status", 0, &st, err, errlen)) !=
+        KR_OK)
+        return rc;
+    if (st != NULL) {
+        if (json_object_object_length(in) > 0 &&
+            (json_object_object_get_ex(in, "referral", NULL) ||
+             json_object_object_get_ex(in, "opaque", NULL)))
+            return s_fail(err, errlen, "", "referral_status",
+                          "not allowed together with \"referral\" or "
+                          "\"opaque\"");
+        if (sr->type != KR__V1__MESSAGE_TYPE__REFERRAL_STATUS)
+            return s_fail(err, errlen, "", "referral_status",
+                          "only in a message of type referral-status");
+        if ((rc = s_parse_referral_status(st, "referral_status", b, err,
+                                          errlen)) != KR_OK)
+            return rc;
+        b->content.version = KR__V1__VERSION__VERSION_1;
+        b->content.body_case = KR__V1__CONTENT__BODY_REFERRAL_STATUS;
+        b->content.referral_status = &b->status;
+        return KR_OK;
+    }
     if ((rc = s_get_obj(in, "", "referral", 0, &ref, err, errlen)) != KR_OK ||
         (rc = s_get(in, "", "opaque", json_type_string, "a string", 0, &opq,
                     err, errlen)) != KR_OK)
@@ -864,12 +934,12 @@ json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
                     size_t *req_len, char *err, size_t errlen)
 {
     static const char *const keys[] = {
-        "type",        "recipient",  "msg_id",
-        "referral_id", "case_id",    "in_reply_to",
-        "subject_bsn", "purpose",    "data_category",
-        "legal_basis", "consent_id", "priority",
-        "not_after",   "actor_ref",  "referral",
-        "opaque",      NULL};
+        "type",        "recipient",       "msg_id",
+        "referral_id", "case_id",         "in_reply_to",
+        "subject_bsn", "purpose",         "data_category",
+        "legal_basis", "consent_id",      "priority",
+        "not_after",   "actor_ref",       "referral",
+        "opaque",      "referral_status", NULL};
     struct s_build *b;
     int rc;
 
@@ -887,6 +957,8 @@ json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
     kr__v1__person__init(&b->mother);
     kr__v1__address__init(&b->address);
     kr__v1__professional__init(&b->referrer);
+    kr__v1__referral_status__init(&b->status);
+    kr__v1__professional__init(&b->contact);
 
     if ((rc = s_check_keys(in, "", keys, err, errlen)) != KR_OK ||
         (rc = s_parse_envelope(in, now_ms, b, err, errlen)) != KR_OK ||
@@ -1100,6 +1172,20 @@ s_referral_json(const Kr__V1__Referral *r)
     return o;
 }
 
+static json_object *
+s_referral_status_json(const Kr__V1__ReferralStatus *r)
+{
+    json_object *o = json_object_new_object();
+
+    s_put_str(o, "status", r->status);
+    s_put_str(o, "status_reason", r->status_reason);
+    s_put_str(o, "note", r->note);
+    s_put_str(o, "planned_date", r->planned_date);
+    if (r->contact != NULL)
+        json_object_object_add(o, "contact", s_professional_json(r->contact));
+    return o;
+}
+
 /* The body of a Content into 'o' ("referral", "opaque" or "opaque_hex"),
  * so that the same keys serve the inbox and the send description. */
 static void
@@ -1109,6 +1195,11 @@ s_content_into(json_object *o, const Kr__V1__Content *c)
     case KR__V1__CONTENT__BODY_REFERRAL:
         if (c->referral != NULL)
             json_object_object_add(o, "referral", s_referral_json(c->referral));
+        break;
+    case KR__V1__CONTENT__BODY_REFERRAL_STATUS:
+        if (c->referral_status != NULL)
+            json_object_object_add(o, "referral_status",
+                                   s_referral_status_json(c->referral_status));
         break;
     case KR__V1__CONTENT__BODY_OPAQUE:
         if (s_utf8_text(c->opaque.data, c->opaque.len))
