@@ -122,8 +122,7 @@ s_org_status(struct broker *b, const char *id, bool suspend,
          * serve nothing more on that link (loop.c refuses its frames). */
         broker_send_error(b, o->rid, o->rid_len,
                           KR__V1__REASON__SENDER_SUSPENDED,
-                          "organisation suspended by the administrator",
-                          true);
+                          "organisation suspended by the administrator", true);
         o->connected = false;
     }
     log_info("admin: org %s org=%s", suspend ? "suspended" : "resumed", id);

@@ -29,7 +29,7 @@ auth_handle(struct broker *b)
             if (zmq_msg_recv(&m, b->zap, ZMQ_DONTWAIT) < 0) {
                 zmq_msg_close(&m);
                 if (n == 0)
-                    return;     /* nothing (more) to handle */
+                    return; /* nothing (more) to handle */
                 break;
             }
             more = zmq_msg_more(&m);

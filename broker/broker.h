@@ -25,20 +25,20 @@
 
 /* config.c: every option, its default and meaning, in one table. */
 struct broker_config {
-    char *data_dir;            /* LMDB environment and admin socket */
-    char *listen;              /* ROUTER endpoint for nodes */
-    char *admin;               /* admin endpoint; "" = ipc://<data_dir>/admin.sock */
-    char *keys;                /* broker's .secret key file */
-    char *instance;            /* name of this broker in events and logs */
+    char *data_dir; /* LMDB environment and admin socket */
+    char *listen;   /* ROUTER endpoint for nodes */
+    char *admin;    /* admin endpoint; "" = ipc://<data_dir>/admin.sock */
+    char *keys;     /* broker's .secret key file */
+    char *instance; /* name of this broker in events and logs */
     char *log_level;
-    uint64_t map_size_mb;      /* LMDB map size */
+    uint64_t map_size_mb; /* LMDB map size */
     uint64_t max_envelope_bytes;
-    uint64_t window;           /* max unacknowledged items per node */
-    uint64_t resend_ms;        /* first resend timeout, doubling to 60 s */
+    uint64_t window;    /* max unacknowledged items per node */
+    uint64_t resend_ms; /* first resend timeout, doubling to 60 s */
     uint64_t heartbeat_ms;
     uint64_t heartbeat_timeout_ms;
     uint64_t max_frames_per_pass; /* bound on the work of one loop pass */
-    bool unsafe_nosync;        /* BENCHMARK ONLY: no fsync; loses data */
+    bool unsafe_nosync;           /* BENCHMARK ONLY: no fsync; loses data */
 };
 extern const struct cfg_option broker_config_options[];
 
@@ -46,23 +46,23 @@ extern const struct cfg_option broker_config_options[];
  * Kept in memory for every organisation: the directory is small (a region
  * has hundreds), and validation must not cost an LMDB read per field. */
 struct org {
-    char id[KR_ORG_ID_MAX];     /* "scheme:value" */
-    int category;               /* kr.v1.OrgCategory */
+    char id[KR_ORG_ID_MAX]; /* "scheme:value" */
+    int category;           /* kr.v1.OrgCategory */
     bool suspended;
-    uint8_t curve[32];          /* for ZAP */
+    uint8_t curve[32]; /* for ZAP */
 
     /* Connection state (lost on restart: nodes say Hello again). */
-    bool connected;             /* a Hello came and sends still succeed */
+    bool connected; /* a Hello came and sends still succeed */
     uint8_t rid[BROKER_ROUTING_ID_MAX]; /* ROUTER routing id of its link */
     size_t rid_len;
-    uint32_t window;            /* min(node's, broker's) */
-    uint32_t inflight;          /* sent since the last rewind, not acked */
-    uint64_t cursor;            /* next queue seq to send */
-    uint64_t next_seq;          /* next seq to assign in its queue */
-    uint64_t seq_persisted;     /* next_seq as last written to meta */
-    bool dirty;                 /* the pump should look at this org */
-    uint64_t progress_ms;       /* last ack, or the send that began a burst */
-    uint32_t resend_attempt;    /* doubles the resend timeout */
+    uint32_t window;         /* min(node's, broker's) */
+    uint32_t inflight;       /* sent since the last rewind, not acked */
+    uint64_t cursor;         /* next queue seq to send */
+    uint64_t next_seq;       /* next seq to assign in its queue */
+    uint64_t seq_persisted;  /* next_seq as last written to meta */
+    bool dirty;              /* the pump should look at this org */
+    uint64_t progress_ms;    /* last ack, or the send that began a burst */
+    uint32_t resend_attempt; /* doubles the resend timeout */
 
     struct org *hash_next;
 };
@@ -73,23 +73,23 @@ struct broker {
     struct broker_config cfg;
     struct broker_store *store;
     void *zctx;
-    void *router;               /* nodes */
-    void *admin;                /* krctl */
-    void *zap;                  /* ZAP handler (REP on inproc) */
-    int sig_fd;                 /* self-pipe read end: a signal arrived */
+    void *router; /* nodes */
+    void *admin;  /* krctl */
+    void *zap;    /* ZAP handler (REP on inproc) */
+    int sig_fd;   /* self-pipe read end: a signal arrived */
     bool stopping;
 
-    struct org **orgs;          /* hash table by id */
+    struct org **orgs; /* hash table by id */
     size_t norgs_buckets;
     size_t norgs;
 
     /* The pass in progress. */
-    MDB_txn *txn;               /* opened lazily by broker_txn() */
-    uint64_t now_ms;            /* wall clock at the start of the pass */
-    uint64_t store_full_until;  /* refuse submits until then (ms) */
+    MDB_txn *txn;              /* opened lazily by broker_txn() */
+    uint64_t now_ms;           /* wall clock at the start of the pass */
+    uint64_t store_full_until; /* refuse submits until then (ms) */
     uint64_t next_cron_ms;
 
-    struct kr_buf packbuf;      /* reused for every frame sent */
+    struct kr_buf packbuf; /* reused for every frame sent */
 };
 
 /* orgs.c */
@@ -98,8 +98,8 @@ struct org *orgs_find_curve(struct broker *b, const uint8_t curve[32]);
 struct org *orgs_upsert(struct broker *b, const Kr__V1__OrgEntry *e);
 int orgs_load(struct broker *b);
 void orgs_free(struct broker *b);
-#define ORGS_FOREACH(b, o)                                                    \
-    for (size_t o##_i = 0; o##_i < (b)->norgs_buckets; o##_i++)              \
+#define ORGS_FOREACH(b, o)                                                     \
+    for (size_t o##_i = 0; o##_i < (b)->norgs_buckets; o##_i++)                \
         for (struct org *o = (b)->orgs[o##_i]; o != NULL; o = o->hash_next)
 
 /* loop.c: the pass and its replies. */
@@ -108,9 +108,9 @@ int broker_run(struct broker *b);
 MDB_txn *broker_txn(struct broker *b);
 /* Queue a receipt for the connection 'rid' of this pass; it is sent after
  * the pass commits. If the commit fails, an ACCEPTED becomes REFUSED. */
-void broker_reply_receipt(struct broker *b, const uint8_t *rid,
-                          size_t rid_len, const uint8_t msg_id[16],
-                          int outcome, int reason, const char *detail);
+void broker_reply_receipt(struct broker *b, const uint8_t *rid, size_t rid_len,
+                          const uint8_t msg_id[16], int outcome, int reason,
+                          const char *detail);
 /* Send a frame now, to a routing id. 0, or KR_EUNAVAIL if the peer is gone
  * (ROUTER_MANDATORY) and KR_EFULL if its pipe is full. */
 int broker_send_frame(struct broker *b, const uint8_t *rid, size_t rid_len,

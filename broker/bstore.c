@@ -14,7 +14,7 @@
 struct broker_store {
     MDB_env *env;
     MDB_dbi directory, messages, payloads, queue, expiry, events, meta;
-    uint64_t next_event;        /* next event seq, loaded at open */
+    uint64_t next_event; /* next event seq, loaded at open */
 };
 
 static int
@@ -112,9 +112,8 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
         goto fail;
     } else if (v.mv_size != strlen(BSTORE_SCHEMA) ||
                memcmp(v.mv_data, BSTORE_SCHEMA, v.mv_size) != 0) {
-        log_errorx("store: %s: schema version %.*s, this broker reads %s",
-                   dir, (int)v.mv_size, (const char *)v.mv_data,
-                   BSTORE_SCHEMA);
+        log_errorx("store: %s: schema version %.*s, this broker reads %s", dir,
+                   (int)v.mv_size, (const char *)v.mv_data, BSTORE_SCHEMA);
         mdb_txn_abort(txn);
         mdb_env_close(st->env);
         free(st);
@@ -196,8 +195,7 @@ s_put_msg(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const ProtobufCMessage *m)
 }
 
 int
-bstore_org_put(struct broker_store *st, MDB_txn *txn,
-               const Kr__V1__OrgEntry *e)
+bstore_org_put(struct broker_store *st, MDB_txn *txn, const Kr__V1__OrgEntry *e)
 {
     MDB_val k = {strlen(e->org_id), e->org_id};
 
@@ -245,8 +243,8 @@ bstore_org_foreach(struct broker_store *st, MDB_txn *txn,
 }
 
 int
-bstore_msg_get(struct broker_store *st, MDB_txn *txn,
-               const uint8_t msg_id[16], Kr__V1__StoredMessage **out)
+bstore_msg_get(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
+               Kr__V1__StoredMessage **out)
 {
     MDB_val k = {16, (void *)msg_id}, v;
     int rc = mdb_get(txn, st->messages, &k, &v);
@@ -258,8 +256,8 @@ bstore_msg_get(struct broker_store *st, MDB_txn *txn,
 }
 
 int
-bstore_msg_put(struct broker_store *st, MDB_txn *txn,
-               const uint8_t msg_id[16], const Kr__V1__StoredMessage *m)
+bstore_msg_put(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
+               const Kr__V1__StoredMessage *m)
 {
     MDB_val k = {16, (void *)msg_id};
 
@@ -268,8 +266,8 @@ bstore_msg_put(struct broker_store *st, MDB_txn *txn,
 
 int
 bstore_payload_put(struct broker_store *st, MDB_txn *txn,
-                   const uint8_t msg_id[16], const uint8_t *sig,
-                   size_t sig_len, const uint8_t *env, size_t env_len)
+                   const uint8_t msg_id[16], const uint8_t *sig, size_t sig_len,
+                   const uint8_t *env, size_t env_len)
 {
     MDB_val k = {16, (void *)msg_id}, v = {64 + env_len, NULL};
     int rc;
@@ -381,7 +379,7 @@ bstore_queue_last(struct broker_store *st, MDB_txn *txn, const char *org,
         return s_from_mdb(rc);
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     if (rc == 0 && s_is_org_key(&k, org, n)) {
-        *seq = UINT64_MAX;  /* cannot happen: seqs stay far below */
+        *seq = UINT64_MAX; /* cannot happen: seqs stay far below */
     } else {
         rc = mdb_cursor_get(cur, &k, &v,
                             rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);

@@ -47,7 +47,8 @@ int bstore_org_foreach(struct broker_store *st, MDB_txn *txn,
 int bstore_org_get(struct broker_store *st, MDB_txn *txn, const char *id,
                    Kr__V1__OrgEntry **out);
 
-/* Messages: metadata. *out is freed with kr__v1__stored_message__free_unpacked. */
+/* Messages: metadata. *out is freed with kr__v1__stored_message__free_unpacked.
+ */
 int bstore_msg_get(struct broker_store *st, MDB_txn *txn,
                    const uint8_t msg_id[16], Kr__V1__StoredMessage **out);
 int bstore_msg_put(struct broker_store *st, MDB_txn *txn,
@@ -87,10 +88,10 @@ int bstore_queue_scan(struct broker_store *st, MDB_txn *txn, const char *org,
                       void *arg);
 
 /* Expiry index. */
-int bstore_expiry_put(struct broker_store *st, MDB_txn *txn,
-                      uint64_t not_after, const uint8_t msg_id[16]);
-int bstore_expiry_del(struct broker_store *st, MDB_txn *txn,
-                      uint64_t not_after, const uint8_t msg_id[16]);
+int bstore_expiry_put(struct broker_store *st, MDB_txn *txn, uint64_t not_after,
+                      const uint8_t msg_id[16]);
+int bstore_expiry_del(struct broker_store *st, MDB_txn *txn, uint64_t not_after,
+                      const uint8_t msg_id[16]);
 /* Calls fn(msg_id) for entries with not_after <= now, at most 'max'. The
  * callback must not delete the entry itself: scan collects, then calls. */
 int bstore_expiry_due(struct broker_store *st, MDB_txn *txn, uint64_t now,
@@ -105,9 +106,9 @@ int bstore_event_append(struct broker_store *st, MDB_txn *txn,
 void bstore_reload_after_abort(struct broker_store *st);
 
 /* Meta counters. */
-int bstore_meta_get_u64(struct broker_store *st, MDB_txn *txn,
-                        const char *name, uint64_t *out);
-int bstore_meta_put_u64(struct broker_store *st, MDB_txn *txn,
-                        const char *name, uint64_t v);
+int bstore_meta_get_u64(struct broker_store *st, MDB_txn *txn, const char *name,
+                        uint64_t *out);
+int bstore_meta_put_u64(struct broker_store *st, MDB_txn *txn, const char *name,
+                        uint64_t v);
 
 #endif

@@ -108,7 +108,7 @@ struct s_pump {
     Kr__V1__Receipt *rptrs[S_DELIVERIES_PER_FRAME];
     size_t nd, nr, ni, bytes;
     uint64_t last_seq;
-    bool blocked;       /* the peer's pipe is full or it is gone */
+    bool blocked; /* the peer's pipe is full or it is gone */
 };
 
 static void
@@ -199,7 +199,7 @@ deliver_pump(struct broker *b)
         if (!o->connected || !o->dirty || o->suspended)
             continue;
         if (o->inflight >= o->window)
-            continue;   /* an ack will make room and set dirty again */
+            continue; /* an ack will make room and set dirty again */
         if (txn == NULL && bstore_begin(b->store, true, &txn) != 0)
             return;
         memset(&p, 0, sizeof(p));
@@ -228,9 +228,8 @@ s_expire(struct broker *b)
     size_t n = 0;
     MDB_txn *txn = broker_txn(b);
 
-    if (txn == NULL ||
-        bstore_expiry_due(b->store, txn, b->now_ms, S_EXPIRE_PER_PASS, ids,
-                          when, &n) != 0)
+    if (txn == NULL || bstore_expiry_due(b->store, txn, b->now_ms,
+                                         S_EXPIRE_PER_PASS, ids, when, &n) != 0)
         return;
     for (size_t i = 0; i < n; i++) {
         Kr__V1__StoredMessage *m = NULL;
@@ -239,21 +238,19 @@ s_expire(struct broker *b)
             continue;
         }
         struct org *to = orgs_find(b, m->recipient);
-        bool in_flight = to != NULL && to->connected &&
-                         m->queue_seq < to->cursor;
+        bool in_flight =
+            to != NULL && to->connected && m->queue_seq < to->cursor;
         if (m->state == KR__V1__MESSAGE_STATE__QUEUED && !in_flight) {
             m->state = KR__V1__MESSAGE_STATE__STATE_EXPIRED;
             m->reason = KR__V1__REASON__EXPIRED;
             m->final_at_ms = b->now_ms;
             if (bstore_msg_put(b->store, txn, ids[i], m) == 0 &&
                 (to == NULL ||
-                 bstore_queue_del(b->store, txn, to->id, m->queue_seq) ==
-                     0) &&
+                 bstore_queue_del(b->store, txn, to->id, m->queue_seq) == 0) &&
                 bstore_payload_del(b->store, txn, ids[i]) == 0) {
-                deliver_final_receipt(b, m->sender, ids[i],
-                                      KR__V1__OUTCOME__EXPIRED_OUTCOME,
-                                      KR__V1__REASON__EXPIRED,
-                                      "not delivered before not_after");
+                deliver_final_receipt(
+                    b, m->sender, ids[i], KR__V1__OUTCOME__EXPIRED_OUTCOME,
+                    KR__V1__REASON__EXPIRED, "not delivered before not_after");
                 broker_event(b, "message.expired", m->sender, ids[i],
                              m->referral_id.len == 16 ? m->referral_id.data
                                                       : NULL,
@@ -278,9 +275,8 @@ s_resend(struct broker *b)
     {
         if (!o->connected || o->inflight == 0)
             continue;
-        uint64_t t = b->cfg.resend_ms << (o->resend_attempt < 10
-                                              ? o->resend_attempt
-                                              : 10);
+        uint64_t t = b->cfg.resend_ms
+                     << (o->resend_attempt < 10 ? o->resend_attempt : 10);
         if (t > S_MAX_RESEND_MS)
             t = S_MAX_RESEND_MS;
         if (now - o->progress_ms < t)

@@ -41,7 +41,7 @@ handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a)
     o->resend_attempt = 0;
     o->dirty = true;
     if (item->is_receipt)
-        goto done;      /* the sender has its receipt: nothing else moves */
+        goto done; /* the sender has its receipt: nothing else moves */
 
     if (bstore_msg_get(b->store, txn, item->msg_id.data, &m) != 0) {
         log_warnx("ack: org=%s msg=%s: no such message", o->id,
@@ -49,7 +49,7 @@ handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a)
         goto done;
     }
     if (m->state != KR__V1__MESSAGE_STATE__QUEUED)
-        goto done;      /* already final (expired or withdrawn meanwhile) */
+        goto done; /* already final (expired or withdrawn meanwhile) */
     int outcome, reason = 0;
     const char *code;
     if (a->refused) {

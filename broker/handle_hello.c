@@ -89,10 +89,10 @@ handle_hello(struct broker *b, struct org *o, const uint8_t *rid,
     memcpy(o->rid, rid, rid_len);
     o->rid_len = rid_len;
     o->connected = true;
-    o->window = h->window == 0 ? (uint32_t)b->cfg.window
-                               : (h->window < b->cfg.window
-                                      ? h->window
-                                      : (uint32_t)b->cfg.window);
+    o->window =
+        h->window == 0
+            ? (uint32_t)b->cfg.window
+            : (h->window < b->cfg.window ? h->window : (uint32_t)b->cfg.window);
     deliver_rewind(o);
     o->resend_attempt = 0;
     log_info("hello: org=%s connected window=%u", o->id, o->window);

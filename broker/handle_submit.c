@@ -40,9 +40,8 @@ s_id_ok(ProtobufCBinaryData d)
 
 /* A message already stored under this id: answer with its state. */
 static void
-s_duplicate(struct broker *b, struct org *o, const uint8_t *rid,
-            size_t rid_len, const uint8_t *msg_id,
-            const Kr__V1__StoredMessage *m)
+s_duplicate(struct broker *b, struct org *o, const uint8_t *rid, size_t rid_len,
+            const uint8_t *msg_id, const Kr__V1__StoredMessage *m)
 {
     if (strcmp(m->sender, o->id) != 0) {
         s_refuse(b, o, rid, rid_len, msg_id, KR__V1__REASON__DUPLICATE_ID,
@@ -94,8 +93,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         snprintf(detail, sizeof(detail), "envelope of %zu bytes, limit %llu",
                  s->envelope.len,
                  (unsigned long long)b->cfg.max_envelope_bytes);
-        s_refuse(b, o, rid, rid_len, msg_id, KR__V1__REASON__TOO_LARGE,
-                 detail);
+        s_refuse(b, o, rid, rid_len, msg_id, KR__V1__REASON__TOO_LARGE, detail);
         goto done;
     }
     if (env->version != KR__V1__VERSION__VERSION_1) {
@@ -146,8 +144,8 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
     if (to == NULL) {
         snprintf(detail, sizeof(detail), "recipient %.64s not in directory",
                  env->recipient);
-        s_refuse(b, o, rid, rid_len, msg_id,
-                 KR__V1__REASON__UNKNOWN_RECIPIENT, detail);
+        s_refuse(b, o, rid, rid_len, msg_id, KR__V1__REASON__UNKNOWN_RECIPIENT,
+                 detail);
         goto done;
     }
     if (to->suspended) {
@@ -162,8 +160,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         goto done;
     }
     if ((txn = broker_txn(b)) == NULL) {
-        broker_reply_receipt(b, rid, rid_len, msg_id,
-                             KR__V1__OUTCOME__REFUSED,
+        broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__REFUSED,
                              KR__V1__REASON__INTERNAL,
                              "store unavailable; retry later");
         goto done;
@@ -174,8 +171,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         goto done;
     }
     if (b->now_ms < b->store_full_until) {
-        broker_reply_receipt(b, rid, rid_len, msg_id,
-                             KR__V1__OUTCOME__REFUSED,
+        broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__REFUSED,
                              KR__V1__REASON__STORE_FULL,
                              "broker store is full; retry later");
         goto done;
@@ -204,12 +200,12 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         /* The transaction is now unusable (LMDB marks it failed); the
          * commit will fail and turn every ACCEPTED of the pass into a
          * refusal. This one says why. */
-        broker_reply_receipt(b, rid, rid_len, msg_id,
-                             KR__V1__OUTCOME__ACCEPTED, 0, "");
+        broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__ACCEPTED,
+                             0, "");
         goto done;
     }
-    broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__ACCEPTED,
-                         0, "");
+    broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__ACCEPTED, 0,
+                         "");
     if (log_enabled(LOG_LEVEL_DEBUG)) {
         char hex[KR_ID_HEX_LEN];
         log_debug("submit: accepted org=%s msg=%s to=%s type=%s", o->id,

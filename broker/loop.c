@@ -21,7 +21,7 @@
 
 /* Receipts waiting for the pass to commit. */
 struct s_reply {
-    size_t conn;                 /* index into s_conns */
+    size_t conn; /* index into s_conns */
     Kr__V1__Receipt r;
     uint8_t id[16];
     char detail[256];
@@ -93,8 +93,7 @@ broker_send_frame(struct broker *b, const uint8_t *rid, size_t rid_len,
     buf_pack(&b->packbuf, &f->base);
     if (zmq_send(b->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return errno == EAGAIN ? KR_EFULL : KR_EUNAVAIL;
-    if (zmq_send(b->router, b->packbuf.data, b->packbuf.len, ZMQ_DONTWAIT) <
-        0)
+    if (zmq_send(b->router, b->packbuf.data, b->packbuf.len, ZMQ_DONTWAIT) < 0)
         return errno == EAGAIN ? KR_EFULL : KR_EUNAVAIL;
     return KR_OK;
 }
@@ -159,8 +158,8 @@ s_commit(struct broker *b)
     }
     if (rc == KR_OK)
         return;
-    int reason = rc == KR_EFULL ? KR__V1__REASON__STORE_FULL
-                                : KR__V1__REASON__INTERNAL;
+    int reason =
+        rc == KR_EFULL ? KR__V1__REASON__STORE_FULL : KR__V1__REASON__INTERNAL;
     if (rc == KR_EFULL) {
         /* Stop taking new messages for a moment so that acknowledgements,
          * which free space, can commit on their own. */
@@ -318,8 +317,8 @@ broker_run(struct broker *b)
     log_info("loop: serving");
     while (!b->stopping) {
         uint64_t mono = util_mono_ms();
-        long timeout = b->next_cron_ms > mono ? (long)(b->next_cron_ms - mono)
-                                              : 0;
+        long timeout =
+            b->next_cron_ms > mono ? (long)(b->next_cron_ms - mono) : 0;
         if (zmq_poll(items, 4, timeout) < 0 && errno != EINTR) {
             log_errorx("loop: poll: %s", zmq_strerror(errno));
             return KR_ESYS;

@@ -108,8 +108,7 @@ s_open_sockets(struct broker *b, const kr_keys_t *keys)
     if (b->cfg.admin[0] != '\0')
         snprintf(admin, sizeof(admin), "%s", b->cfg.admin);
     else
-        snprintf(admin, sizeof(admin), "ipc://%s/admin.sock",
-                 b->cfg.data_dir);
+        snprintf(admin, sizeof(admin), "ipc://%s/admin.sock", b->cfg.data_dir);
     b->admin = zmq_socket(b->zctx, ZMQ_ROUTER);
     zmq_setsockopt(b->admin, ZMQ_LINGER, &linger, sizeof(linger));
     /* The admin socket is guarded by file permissions: owner only. */
@@ -176,8 +175,9 @@ main(int argc, char **argv)
         return 2;
     }
     if ((level = log_level_parse(b.cfg.log_level)) < 0) {
-        fprintf(stderr, "krbroker: log_level: '%s' is not debug, info, warn "
-                        "or error\n",
+        fprintf(stderr,
+                "krbroker: log_level: '%s' is not debug, info, warn "
+                "or error\n",
                 b.cfg.log_level);
         return 2;
     }

@@ -9,7 +9,7 @@
 static size_t
 s_hash(const char *id)
 {
-    size_t h = 1469598103934665603ull;  /* FNV-1a */
+    size_t h = 1469598103934665603ull; /* FNV-1a */
 
     for (; *id; id++)
         h = (h ^ (unsigned char)*id) * 1099511628211ull;

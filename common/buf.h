@@ -11,8 +11,8 @@
 
 struct kr_buf {
     uint8_t *data;
-    size_t len;   /* bytes in use */
-    size_t cap;   /* bytes allocated */
+    size_t len; /* bytes in use */
+    size_t cap; /* bytes allocated */
 };
 
 /* Make room for n bytes in total (daemons: aborts on out of memory). */

@@ -12,20 +12,20 @@
 #include <stdio.h>
 
 enum cfg_type {
-    CFG_STR,    /* char *, malloc'd */
-    CFG_U64,    /* uint64_t within [min, max] */
-    CFG_BOOL,   /* bool: true/false, yes/no, on/off, 1/0 */
+    CFG_STR,  /* char *, malloc'd */
+    CFG_U64,  /* uint64_t within [min, max] */
+    CFG_BOOL, /* bool: true/false, yes/no, on/off, 1/0 */
 };
 
 struct cfg_option {
-    const char *key;        /* also the flag: --key */
+    const char *key; /* also the flag: --key */
     enum cfg_type type;
-    size_t offset;          /* of the field in the config struct */
-    const char *def;        /* default as text; NULL: no default (required
-                               if 'required') */
-    uint64_t min, max;      /* bounds for CFG_U64 */
-    int required;           /* must be set by file or flag */
-    const char *help;       /* one line for --help and the docs */
+    size_t offset;     /* of the field in the config struct */
+    const char *def;   /* default as text; NULL: no default (required
+                          if 'required') */
+    uint64_t min, max; /* bounds for CFG_U64 */
+    int required;      /* must be set by file or flag */
+    const char *help;  /* one line for --help and the docs */
 };
 
 /* Set every option to its default. */

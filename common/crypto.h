@@ -18,16 +18,16 @@
 #define KR_SIGN_SK_LEN 64
 #define KR_SIG_LEN 64
 #define KR_NONCE_LEN 24
-#define KR_MAC_LEN 16        /* added to a sealed payload */
+#define KR_MAC_LEN 16 /* added to a sealed payload */
 #define KR_PSEUDONYM_LEN 32
-#define KR_KEY_ID_LEN 17     /* 16 hex digits and a NUL */
-#define KR_Z85_KEY_LEN 41    /* 40 Z85 characters and a NUL */
+#define KR_KEY_ID_LEN 17  /* 16 hex digits and a NUL */
+#define KR_Z85_KEY_LEN 41 /* 40 Z85 characters and a NUL */
 
 /* An organisation's (or the broker's) three public keys. */
 typedef struct {
-    uint8_t curve[KR_KEY_LEN];   /* ZeroMQ CURVE transport key */
-    uint8_t box[KR_KEY_LEN];     /* X25519 payload sealing key */
-    uint8_t sign[KR_KEY_LEN];    /* Ed25519 signature key */
+    uint8_t curve[KR_KEY_LEN]; /* ZeroMQ CURVE transport key */
+    uint8_t box[KR_KEY_LEN];   /* X25519 payload sealing key */
+    uint8_t sign[KR_KEY_LEN];  /* Ed25519 signature key */
 } kr_pubkeys_t;
 
 /* The public keys and their secret halves. Always in sodium_malloc memory:
@@ -41,7 +41,7 @@ typedef struct {
 
 /* The coalition key for subject pseudonyms, held only by nodes. */
 typedef struct {
-    uint32_t version;            /* carried in envelopes as key version */
+    uint32_t version; /* carried in envelopes as key version */
     uint8_t key[KR_KEY_LEN];
 } kr_coalition_key_t;
 

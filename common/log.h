@@ -8,7 +8,12 @@
 #ifndef KR_LOG_H
 #define KR_LOG_H
 
-enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
+enum log_level {
+    LOG_LEVEL_DEBUG,
+    LOG_LEVEL_INFO,
+    LOG_LEVEL_WARN,
+    LOG_LEVEL_ERROR
+};
 
 /* Set the program name shown on each line and the lowest level printed. */
 void log_init(const char *prog, enum log_level level);
@@ -19,17 +24,18 @@ int log_enabled(enum log_level level);
 void log_emit(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Like log_emit at error level, then exit(1). For daemon start-up only. */
-void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 
-#define log_debug(...)                                                        \
-    do {                                                                      \
-        if (log_enabled(LOG_LEVEL_DEBUG))                                     \
-            log_emit(LOG_LEVEL_DEBUG, __VA_ARGS__);                           \
+#define log_debug(...)                                                         \
+    do {                                                                       \
+        if (log_enabled(LOG_LEVEL_DEBUG))                                      \
+            log_emit(LOG_LEVEL_DEBUG, __VA_ARGS__);                            \
     } while (0)
-#define log_info(...)                                                         \
-    do {                                                                      \
-        if (log_enabled(LOG_LEVEL_INFO))                                      \
-            log_emit(LOG_LEVEL_INFO, __VA_ARGS__);                            \
+#define log_info(...)                                                          \
+    do {                                                                       \
+        if (log_enabled(LOG_LEVEL_INFO))                                       \
+            log_emit(LOG_LEVEL_INFO, __VA_ARGS__);                             \
     } while (0)
 #define log_warnx(...) log_emit(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_errorx(...) log_emit(LOG_LEVEL_ERROR, __VA_ARGS__)

@@ -143,8 +143,8 @@ util_org_id_valid(const char *org_id)
 }
 
 static const char *s_categories[] = {
-    NULL,         "verloskunde", "kraamzorg",    "ziekenhuis", "jgz",
-    "wijkteam",   "gemeente",    "veilig-thuis", "coordinator",
+    NULL,       "verloskunde", "kraamzorg",    "ziekenhuis",  "jgz",
+    "wijkteam", "gemeente",    "veilig-thuis", "coordinator",
 };
 #define S_NCATEGORIES (sizeof(s_categories) / sizeof(s_categories[0]))
 

@@ -12,9 +12,9 @@
 
 #include "kr.h"
 
-#define KR_ID_LEN 16           /* msg_id, referral_id, case_id, trace_id */
-#define KR_ID_HEX_LEN 33       /* 32 hex digits and a NUL */
-#define KR_ORG_ID_MAX 64       /* longest "scheme:value" accepted */
+#define KR_ID_LEN 16     /* msg_id, referral_id, case_id, trace_id */
+#define KR_ID_HEX_LEN 33 /* 32 hex digits and a NUL */
+#define KR_ORG_ID_MAX 64 /* longest "scheme:value" accepted */
 
 /* Wall clock and monotonic clock in milliseconds. */
 uint64_t util_now_ms(void);
@@ -38,7 +38,7 @@ bool util_org_id_valid(const char *org_id);
 /* Category names as used in config, JSON and krctl ("verloskunde", "jgz",
  * "veilig-thuis" ...). 'cat' is a kr.v1.OrgCategory value. */
 const char *util_category_name(int cat);
-int util_category_parse(const char *name);   /* -1 if unknown */
+int util_category_parse(const char *name); /* -1 if unknown */
 
 /* Read a whole file (at most max bytes) into a malloc'd, NUL-terminated
  * buffer. */
