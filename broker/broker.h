@@ -87,6 +87,8 @@ struct broker {
     MDB_txn *txn;              /* opened lazily by broker_txn() */
     uint64_t now_ms;           /* wall clock at the start of the pass */
     uint64_t store_full_until; /* refuse submits until then (ms) */
+    uint64_t store_free_est;   /* bytes free, estimated (see deliver.c) */
+    uint64_t store_reserve;    /* kept free for acks and receipts */
     uint64_t next_cron_ms;
 
     struct kr_buf packbuf; /* reused for every frame sent */
@@ -139,6 +141,16 @@ int deliver_enqueue(struct broker *b, struct org *o, const uint8_t msg_id[16],
 int deliver_final_receipt(struct broker *b, const char *sender,
                           const uint8_t msg_id[16], int outcome, int reason,
                           const char *detail);
+/* Make a queued message final (delivered, refused, expired, withdrawn):
+ * its state, the hash of its payload kept and the payload deleted, its
+ * expiry entry gone, and a durable receipt queued for its sender. The
+ * caller has removed (or is removing) its queue entry. */
+int deliver_finalize(struct broker *b, const uint8_t msg_id[16],
+                     Kr__V1__StoredMessage *m, int state, int outcome,
+                     int reason, const char *detail);
+/* Room for one more message of env_len bytes? Refreshes nothing. */
+bool deliver_has_room(struct broker *b, size_t env_len);
+void deliver_took_room(struct broker *b, size_t env_len);
 void deliver_pump(struct broker *b);
 void deliver_cron(struct broker *b);
 /* Persist changed queue counters in the pass's transaction. */

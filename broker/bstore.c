@@ -562,3 +562,36 @@ bstore_reload_after_abort(struct broker_store *st)
     }
     mdb_txn_abort(txn);
 }
+
+int
+bstore_space(struct broker_store *st, uint64_t *used, uint64_t *map)
+{
+    MDB_envinfo info;
+    MDB_stat stat;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t free_pages = 0;
+    int rc;
+
+    if ((rc = mdb_env_info(st->env, &info)) != 0 ||
+        (rc = mdb_env_stat(st->env, &stat)) != 0)
+        return s_from_mdb(rc);
+    if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+        return s_from_mdb(rc);
+    /* The free list is database 0; each record is a list of page numbers
+     * whose first word is its length (as mdb_stat -f reads it). */
+    if ((rc = mdb_cursor_open(txn, 0, &cur)) == 0) {
+        while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+            if (v.mv_size >= sizeof(size_t))
+                free_pages += *(const size_t *)v.mv_data;
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return s_from_mdb(rc);
+    uint64_t pages = (uint64_t)info.me_last_pgno + 1;
+    *used = (pages > free_pages ? pages - free_pages : 0) * stat.ms_psize;
+    *map = info.me_mapsize;
+    return KR_OK;
+}

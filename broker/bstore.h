@@ -105,6 +105,10 @@ int bstore_event_append(struct broker_store *st, MDB_txn *txn,
 /* After an aborted write transaction: forget counters it advanced. */
 void bstore_reload_after_abort(struct broker_store *st);
 
+/* Bytes in use (pages written and not on the free list) and the map size.
+ * Walks the free list: call it from the cron, not per message. */
+int bstore_space(struct broker_store *st, uint64_t *used, uint64_t *map);
+
 /* Meta counters. */
 int bstore_meta_get_u64(struct broker_store *st, MDB_txn *txn, const char *name,
                         uint64_t *out);

@@ -13,6 +13,7 @@
 
 #include "broker.h"
 #include "bstore.h"
+#include "crypto.h"
 #include "log.h"
 #include "names.h"
 
@@ -86,6 +87,78 @@ deliver_persist_seqs(struct broker *b)
         o->seq_persisted = o->next_seq;
     }
     return KR_OK;
+}
+
+int
+deliver_finalize(struct broker *b, const uint8_t msg_id[16],
+                 Kr__V1__StoredMessage *m, int state, int outcome, int reason,
+                 const char *detail)
+{
+    MDB_txn *txn = broker_txn(b);
+    const uint8_t *sig, *env;
+    size_t env_len;
+    uint8_t hash[32];
+    int rc;
+
+    if (txn == NULL)
+        return KR_ESTORE;
+    /* The ciphertext has done its work: keep only what proves what was
+     * accepted (hash and signature), never the sealed content itself. */
+    if (bstore_payload_get(b->store, txn, msg_id, &sig, &env, &env_len) == 0) {
+        kcrypto_hash(env, env_len, hash);
+        m->envelope_hash.data = hash;
+        m->envelope_hash.len = 32;
+        m->signature.data = (uint8_t *)sig;
+        m->signature.len = 64;
+    }
+    m->state = state;
+    m->reason = reason;
+    m->final_at_ms = b->now_ms;
+    /* Write the metadata while sig still points into the map, then delete. */
+    if ((rc = bstore_msg_put(b->store, txn, msg_id, m)) != 0)
+        return rc;
+    m->envelope_hash.data = NULL;
+    m->envelope_hash.len = 0;
+    m->signature.data = NULL;
+    m->signature.len = 0;
+    if ((rc = bstore_payload_del(b->store, txn, msg_id)) != 0)
+        return rc;
+    if (m->not_after_ms != 0 &&
+        (rc = bstore_expiry_del(b->store, txn, m->not_after_ms, msg_id)) != 0)
+        return rc;
+    return deliver_final_receipt(b, m->sender, msg_id, outcome, reason, detail);
+}
+
+/* Space: the estimate is refreshed from the store's free list by the cron
+ * and lowered by every message accepted in between, so that a burst
+ * cannot run the map full before the next refresh. What stays free is the
+ * reserve: acks, receipts and events need pages too, and a store that
+ * cannot take an ack can never drain. */
+#define S_COST(len) (2 * (uint64_t)(len) + 1024)
+
+bool
+deliver_has_room(struct broker *b, size_t env_len)
+{
+    return b->store_free_est >= b->store_reserve + S_COST(env_len);
+}
+
+void
+deliver_took_room(struct broker *b, size_t env_len)
+{
+    uint64_t c = S_COST(env_len);
+
+    b->store_free_est = b->store_free_est > c ? b->store_free_est - c : 0;
+}
+
+static void
+s_refresh_space(struct broker *b)
+{
+    uint64_t used, map;
+
+    if (bstore_space(b->store, &used, &map) != 0)
+        return;
+    b->store_free_est = map > used ? map - used : 0;
+    b->store_reserve = map / 16 > (128u << 10) ? map / 16 : (128u << 10);
 }
 
 void
@@ -241,22 +314,16 @@ s_expire(struct broker *b)
         bool in_flight =
             to != NULL && to->connected && m->queue_seq < to->cursor;
         if (m->state == KR__V1__MESSAGE_STATE__QUEUED && !in_flight) {
-            m->state = KR__V1__MESSAGE_STATE__STATE_EXPIRED;
-            m->reason = KR__V1__REASON__EXPIRED;
-            m->final_at_ms = b->now_ms;
-            if (bstore_msg_put(b->store, txn, ids[i], m) == 0 &&
-                (to == NULL ||
+            if ((to == NULL ||
                  bstore_queue_del(b->store, txn, to->id, m->queue_seq) == 0) &&
-                bstore_payload_del(b->store, txn, ids[i]) == 0) {
-                deliver_final_receipt(
-                    b, m->sender, ids[i], KR__V1__OUTCOME__EXPIRED_OUTCOME,
-                    KR__V1__REASON__EXPIRED, "not delivered before not_after");
+                deliver_finalize(
+                    b, ids[i], m, KR__V1__MESSAGE_STATE__STATE_EXPIRED,
+                    KR__V1__OUTCOME__EXPIRED_OUTCOME, KR__V1__REASON__EXPIRED,
+                    "not delivered before not_after") == 0)
                 broker_event(b, "message.expired", m->sender, ids[i],
                              m->referral_id.len == 16 ? m->referral_id.data
                                                       : NULL,
                              m->recipient, KR__V1__REASON__EXPIRED, "");
-                bstore_expiry_del(b->store, txn, when[i], ids[i]);
-            }
         } else if (m->state != KR__V1__MESSAGE_STATE__QUEUED) {
             bstore_expiry_del(b->store, txn, when[i], ids[i]);
         }
@@ -292,6 +359,7 @@ s_resend(struct broker *b)
 void
 deliver_cron(struct broker *b)
 {
+    s_refresh_space(b);
     s_expire(b);
     s_resend(b);
 }

@@ -50,32 +50,27 @@ handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a)
     }
     if (m->state != KR__V1__MESSAGE_STATE__QUEUED)
         goto done; /* already final (expired or withdrawn meanwhile) */
-    int outcome, reason = 0;
-    const char *code;
-    if (a->refused) {
-        m->state = KR__V1__MESSAGE_STATE__STATE_REFUSED;
-        m->reason = a->reason ? a->reason : KR__V1__REASON__INTERNAL;
-        reason = m->reason;
-        outcome = KR__V1__OUTCOME__REFUSED;
-        code = "message.refused-by-recipient";
+    int reason =
+        a->refused ? (a->reason ? a->reason : KR__V1__REASON__INTERNAL) : 0;
+    if (!a->refused)
+        log_debug("ack: delivered msg=%s to=%s from=%s",
+                  util_hex(item->msg_id.data, 16, hex), o->id, m->sender);
+    if (a->refused)
         log_warnx("ack: org=%s refused msg=%s from=%s reason=%s", o->id,
                   util_hex(item->msg_id.data, 16, hex), m->sender,
                   reason_name(reason));
-    } else {
-        m->state = KR__V1__MESSAGE_STATE__STATE_DELIVERED;
-        outcome = KR__V1__OUTCOME__DELIVERED;
-        code = "message.delivered";
-    }
-    m->final_at_ms = b->now_ms;
-    if (bstore_msg_put(b->store, txn, item->msg_id.data, m) != 0)
+    if (deliver_finalize(
+            b, item->msg_id.data, m,
+            a->refused ? KR__V1__MESSAGE_STATE__STATE_REFUSED
+                       : KR__V1__MESSAGE_STATE__STATE_DELIVERED,
+            a->refused ? KR__V1__OUTCOME__REFUSED : KR__V1__OUTCOME__DELIVERED,
+            reason, a->refused ? "refused by the recipient" : "") != 0)
         goto done;
-    if (m->not_after_ms != 0)
-        bstore_expiry_del(b->store, txn, m->not_after_ms, item->msg_id.data);
-    deliver_final_receipt(b, m->sender, item->msg_id.data, outcome, reason,
-                          a->refused ? "refused by the recipient" : "");
-    broker_event(b, code, o->id, item->msg_id.data,
-                 m->referral_id.len == 16 ? m->referral_id.data : NULL,
-                 m->sender, reason, "");
+    broker_event(
+        b, a->refused ? "message.refused-by-recipient" : "message.delivered",
+        o->id, item->msg_id.data,
+        m->referral_id.len == 16 ? m->referral_id.data : NULL, m->sender,
+        reason, "");
 done:
     if (m != NULL)
         kr__v1__stored_message__free_unpacked(m, NULL);

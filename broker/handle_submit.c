@@ -170,7 +170,8 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         s_duplicate(b, o, rid, rid_len, msg_id, old);
         goto done;
     }
-    if (b->now_ms < b->store_full_until) {
+    if (b->now_ms < b->store_full_until ||
+        !deliver_has_room(b, s->envelope.len)) {
         broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__REFUSED,
                              KR__V1__REASON__STORE_FULL,
                              "broker store is full; retry later");

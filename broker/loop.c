@@ -314,6 +314,11 @@ broker_run(struct broker *b)
         {NULL, b->sig_fd, ZMQ_POLLIN, 0},
     };
 
+    /* The cron measures the store's free space before the first submit. */
+    b->now_ms = util_now_ms();
+    deliver_cron(b);
+    s_commit(b);
+    b->next_cron_ms = util_mono_ms() + 100;
     log_info("loop: serving");
     while (!b->stopping) {
         uint64_t mono = util_mono_ms();

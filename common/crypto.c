@@ -521,6 +521,12 @@ fail:
 }
 
 void
+kcrypto_hash(const uint8_t *in, size_t len, uint8_t out[32])
+{
+    crypto_generichash(out, 32, in, len, NULL, 0);
+}
+
+void
 kcrypto_key_id(const uint8_t pk[KR_KEY_LEN], char out[KR_KEY_ID_LEN])
 {
     uint8_t h[crypto_generichash_BYTES];

@@ -70,6 +70,9 @@ int kcrypto_pubkeys_load(const char *public_path, kr_pubkeys_t *out);
  * BLAKE2b-256 hash. Used in envelopes and logs ("fingerprint"). */
 void kcrypto_key_id(const uint8_t pk[KR_KEY_LEN], char out[KR_KEY_ID_LEN]);
 
+/* BLAKE2b-256 of len bytes. */
+void kcrypto_hash(const uint8_t *in, size_t len, uint8_t out[32]);
+
 /* Z85 for 32-byte keys (as ZeroMQ's CURVE options take them). */
 int kcrypto_z85_encode(const uint8_t key[KR_KEY_LEN], char out[KR_Z85_KEY_LEN]);
 int kcrypto_z85_decode(const char *z85, uint8_t key[KR_KEY_LEN]);
