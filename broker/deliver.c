@@ -102,25 +102,24 @@ deliver_finalize(struct broker *b, const uint8_t msg_id[16],
 
     if (txn == NULL)
         return KR_ESTORE;
-    /* The ciphertext has done its work: keep only what proves what was
-     * accepted (hash and signature), never the sealed content itself. */
-    if (bstore_payload_get(b->store, txn, msg_id, &sig, &env, &env_len) == 0) {
-        kcrypto_hash(env, env_len, hash);
-        m->envelope_hash.data = hash;
-        m->envelope_hash.len = 32;
-        m->signature.data = (uint8_t *)sig;
-        m->signature.len = 64;
-    }
     m->state = state;
     m->reason = reason;
     m->final_at_ms = b->now_ms;
+    /* The ciphertext has done its work: keep only what proves what was
+     * accepted (hash and signature), never the sealed content itself. The
+     * copy borrows the map and a stack buffer; 'm' itself stays the
+     * caller's unpacked message, safe to free whatever happens here. */
+    Kr__V1__StoredMessage copy = *m;
+    if (bstore_payload_get(b->store, txn, msg_id, &sig, &env, &env_len) == 0) {
+        kcrypto_hash(env, env_len, hash);
+        copy.envelope_hash.data = hash;
+        copy.envelope_hash.len = 32;
+        copy.signature.data = (uint8_t *)sig;
+        copy.signature.len = 64;
+    }
     /* Write the metadata while sig still points into the map, then delete. */
-    if ((rc = bstore_msg_put(b->store, txn, msg_id, m)) != 0)
+    if ((rc = bstore_msg_put(b->store, txn, msg_id, &copy)) != 0)
         return rc;
-    m->envelope_hash.data = NULL;
-    m->envelope_hash.len = 0;
-    m->signature.data = NULL;
-    m->signature.len = 0;
     if ((rc = bstore_payload_del(b->store, txn, msg_id)) != 0)
         return rc;
     if (m->not_after_ms != 0 &&

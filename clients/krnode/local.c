@@ -1,0 +1,762 @@
+/* local.c - the adapters' socket: a ROUTER on ipc:// (by default) that
+ * answers each LocalRequest with one LocalResponse (local.proto).
+ *
+ * The socket carries plain text of sealed content, so it never leaves the
+ * machine and its file is not accessible to others. A send is answered only
+ * after the pass that stored it has committed (loop.c); a send to an
+ * organisation we have no keys for waits (parked) for a directory answer,
+ * at most NODE_PARK_MS. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "names.h"
+#include "node.h"
+
+/* The routing envelope of a request: who gets the reply. */
+struct origin {
+    uint8_t rid[NODE_RID_MAX];
+    size_t rid_len;
+    bool delim; /* REQ clients put an empty frame first */
+};
+
+struct parked {
+    struct origin from;
+    uint8_t *req; /* the LocalRequest as received */
+    size_t len;
+    char org[KR_ORG_ID_MAX]; /* the recipient we wait for */
+    uint64_t deadline_mono;
+};
+
+static void s_handle(struct node *n, const struct origin *from,
+                     const uint8_t *data, size_t len);
+
+/*
+ * Replies
+ */
+
+static void
+s_reply(struct node *n, const struct origin *from,
+        const Kr__V1__LocalResponse *resp)
+{
+    size_t len = kr__v1__local_response__get_packed_size(resp);
+    uint8_t *data = xmalloc(len);
+
+    kr__v1__local_response__pack(resp, data);
+    pass_add_reply(n, from->rid, from->rid_len, from->delim, data, len);
+}
+
+static void s_reply_err(struct node *n, const struct origin *from, int err,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+s_reply_err(struct node *n, const struct origin *from, int err, const char *fmt,
+            ...)
+{
+    Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
+    char detail[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    resp.error = err;
+    resp.detail = detail;
+    s_reply(n, from, &resp);
+}
+
+static void
+s_reply_id(struct node *n, const struct origin *from, const uint8_t *msg_id)
+{
+    Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
+
+    resp.msg_id.data = (uint8_t *)msg_id;
+    resp.msg_id.len = KR_ID_LEN;
+    s_reply(n, from, &resp);
+}
+
+/*
+ * Setup
+ */
+
+int
+local_open(struct node *n)
+{
+    struct local *lo = &n->local;
+    int64_t maxmsg = NODE_FRAME_MAX;
+    /* Replies of the last pass before a stop still get out. */
+    int linger = 500;
+    const char *ipc_path = NULL;
+    mode_t old;
+    int rc;
+
+    memset(lo, 0, sizeof(*lo));
+    if (n->cfg->local[0] != '\0') {
+        lo->endpoint = xstrdup(n->cfg->local);
+    } else {
+        size_t len = strlen(n->cfg->data_dir) + 32;
+        lo->endpoint = xmalloc(len);
+        snprintf(lo->endpoint, len, "ipc://%s/node.sock", n->cfg->data_dir);
+    }
+    if (strncmp(lo->endpoint, "ipc://", 6) == 0) {
+        struct sockaddr_un sun;
+        ipc_path = lo->endpoint + 6;
+        if (strlen(ipc_path) >= sizeof(sun.sun_path)) {
+            log_errorx("local: socket path is too long (at most %zu bytes): "
+                       "%s",
+                       sizeof(sun.sun_path) - 1, ipc_path);
+            return KR_ECONFIG;
+        }
+    } else {
+        log_warnx("local: endpoint %s is not ipc://: whoever reaches it "
+                  "can send as %s",
+                  lo->endpoint, n->cfg->org);
+    }
+    lo->parked = xcalloc(NODE_PARK_MAX, sizeof(*lo->parked));
+    if ((lo->sock = zmq_socket(n->zctx, ZMQ_ROUTER)) == NULL ||
+        zmq_setsockopt(lo->sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+        zmq_setsockopt(lo->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) !=
+            0) {
+        log_errorx("local: socket: %s", zmq_strerror(errno));
+        return KR_ESYS;
+    }
+    /* The socket file is created by bind() in this thread: a umask of 077
+     * makes it ours alone from its first moment; the chmod is for file
+     * systems that ignore the umask on sockets. */
+    old = umask(077);
+    rc = zmq_bind(lo->sock, lo->endpoint);
+    umask(old);
+    if (rc != 0) {
+        log_errorx("local: bind %s: %s", lo->endpoint, zmq_strerror(errno));
+        return KR_ESYS;
+    }
+    if (ipc_path != NULL && chmod(ipc_path, 0600) != 0) {
+        log_errorx("local: chmod 0600 %s: %s", ipc_path, strerror(errno));
+        return KR_ESYS;
+    }
+    return KR_OK;
+}
+
+void
+local_close(struct node *n)
+{
+    struct local *lo = &n->local;
+
+    if (lo->sock != NULL)
+        zmq_close(lo->sock);
+    lo->sock = NULL;
+    for (size_t i = 0; i < lo->nparked; i++)
+        free(lo->parked[i].req);
+    free(lo->parked);
+    lo->parked = NULL;
+    lo->nparked = 0;
+    free(lo->endpoint);
+    lo->endpoint = NULL;
+}
+
+/*
+ * send
+ */
+
+static bool
+s_id_len_ok(const ProtobufCBinaryData *b)
+{
+    return b->len == 0 || b->len == KR_ID_LEN;
+}
+
+/* Check a send before anything is sealed. Returns 0 or the error with
+ * 'why' set for the adapter. */
+static int
+s_send_check(const Kr__V1__SendRequest *sr, const char **why)
+{
+    Kr__V1__Content *c;
+
+    if (sr->type <= KR__V1__MESSAGE_TYPE__MESSAGE_TYPE_UNSPECIFIED ||
+        sr->type > KR__V1__MESSAGE_TYPE__ERASURE_REQUEST) {
+        *why = "type is not set or not known";
+        return KR_EINVAL;
+    }
+    if (!util_org_id_valid(sr->recipient)) {
+        *why = "recipient is not an organisation id";
+        return KR_EINVAL;
+    }
+    if (sr->content.len == 0) {
+        *why = "content is empty";
+        return KR_EINVAL;
+    }
+    if (sr->content.len > NODE_CONTENT_MAX) {
+        *why = "content is larger than 8 MiB";
+        return KR_EINVAL;
+    }
+    if (!s_id_len_ok(&sr->msg_id) || !s_id_len_ok(&sr->referral_id) ||
+        !s_id_len_ok(&sr->case_id) || !s_id_len_ok(&sr->in_reply_to)) {
+        *why = "msg_id, referral_id, case_id and in_reply_to are 16 bytes "
+               "when given";
+        return KR_EINVAL;
+    }
+    if (sr->subject_bsn[0] != '\0' && !kcrypto_bsn_valid(sr->subject_bsn)) {
+        *why = "subject_bsn is not a valid BSN (9 digits, eleven-test)";
+        return KR_EINVAL;
+    }
+    /* The recipient refuses content it cannot parse; tell the adapter now
+     * rather than in a receipt later. */
+    c = kr__v1__content__unpack(NULL, sr->content.len, sr->content.data);
+    if (c == NULL) {
+        *why = "content is not a serialized kr.v1.Content";
+        return KR_EINVAL;
+    }
+    kr__v1__content__free_unpacked(c, NULL);
+    return KR_OK;
+}
+
+/* A send whose msg_id the outbox holds: the same message again (return its
+ * id) or another one under a taken id (KR_EEXIST). */
+static void
+s_send_again(struct node *n, const struct origin *from,
+             const Kr__V1__SendRequest *sr, const uint8_t *v, size_t vlen)
+{
+    Kr__V1__OutboxRecord *rec = kr__v1__outbox_record__unpack(NULL, vlen, v);
+    char hex[KR_ID_HEX_LEN];
+
+    util_hex(sr->msg_id.data, KR_ID_LEN, hex);
+    if (rec == NULL || rec->item == NULL) {
+        s_reply_err(n, from, KR_ESTORE, "outbox record of %s does not parse",
+                    hex);
+    } else if (strcmp(rec->item->recipient, sr->recipient) != 0 ||
+               (int)rec->item->type != (int)sr->type) {
+        log_warnx("outbox: msg_id taken msg=%s to=%s", hex, sr->recipient);
+        s_reply_err(n, from, KR_EEXIST, "msg_id %s belongs to another message",
+                    hex);
+    } else {
+        log_debug("outbox: send again msg=%s to=%s", hex, sr->recipient);
+        s_reply_id(n, from, sr->msg_id.data);
+    }
+    if (rec != NULL)
+        kr__v1__outbox_record__free_unpacked(rec, NULL);
+}
+
+static void
+s_park(struct node *n, const struct origin *from, const char *org,
+       const uint8_t *data, size_t len)
+{
+    struct local *lo = &n->local;
+    struct parked *pk;
+
+    if (lo->nparked == NODE_PARK_MAX) {
+        s_reply_err(n, from, KR_EUNAVAIL,
+                    "too many sends wait for directory lookups; retry");
+        return;
+    }
+    pk = &lo->parked[lo->nparked++];
+    pk->from = *from;
+    pk->req = xmalloc(len ? len : 1);
+    memcpy(pk->req, data, len);
+    pk->len = len;
+    snprintf(pk->org, sizeof(pk->org), "%s", org);
+    pk->deadline_mono = n->pass.now_mono + NODE_PARK_MS;
+    link_want_directory(n, org);
+    log_info("outbox: waiting for directory to=%s", org);
+}
+
+static void
+s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
+       const uint8_t *data, size_t len)
+{
+    Kr__V1__OutboxItem item = KR__V1__OUTBOX_ITEM__INIT;
+    Kr__V1__OutboxRecord rec = KR__V1__OUTBOX_RECORD__INIT;
+    uint8_t msg_id[KR_ID_LEN], referral_id[KR_ID_LEN], trace_id[KR_ID_LEN];
+    uint8_t pseudonym[KR_PSEUDONYM_LEN], sig[KR_SIG_LEN];
+    struct seal_fields f = {0};
+    char hex[KR_ID_HEX_LEN];
+    const uint8_t *env, *v;
+    size_t env_len, vlen;
+    const char *why = NULL;
+    struct peer *peer;
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = s_send_check(sr, &why)) != KR_OK) {
+        s_reply_err(n, from, rc, "%s", why);
+        return;
+    }
+    if (sr->subject_bsn[0] != '\0' && n->coalition == NULL) {
+        s_reply_err(n, from, KR_ECONFIG, "no coalition key configured");
+        return;
+    }
+    if ((rc = pass_txn(n, &txn)) != KR_OK) {
+        s_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
+        return;
+    }
+    if (sr->msg_id.len == KR_ID_LEN) {
+        rc = nstore_outbox_get(n->store, txn, sr->msg_id.data, &v, &vlen);
+        if (rc == KR_OK) {
+            s_send_again(n, from, sr, v, vlen);
+            return;
+        }
+        if (rc != KR_ENOTFOUND) {
+            s_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
+            return;
+        }
+    }
+    if (nstore_nearly_full(n->store)) {
+        log_warnx("outbox: store nearly full (map_size_mb=%llu): send "
+                  "refused to=%s",
+                  (unsigned long long)n->cfg->map_size_mb, sr->recipient);
+        s_reply_err(n, from, KR_EFULL,
+                    "the node's store is nearly full: send refused");
+        return;
+    }
+    peer = peers_find(&n->peers, sr->recipient);
+    if (peer == NULL || !peer->known) {
+        s_park(n, from, sr->recipient, data, len);
+        return;
+    }
+
+    if (sr->msg_id.len == KR_ID_LEN)
+        memcpy(msg_id, sr->msg_id.data, KR_ID_LEN);
+    else
+        util_random_id(msg_id);
+    util_random_id(trace_id);
+    f.sender = n->cfg->org;
+    f.msg_id = msg_id;
+    f.created_at_ms = n->pass.now_ms;
+    f.trace_id = trace_id;
+    if (sr->type == KR__V1__MESSAGE_TYPE__REFERRAL &&
+        sr->referral_id.len == 0) {
+        util_random_id(referral_id); /* a new referral gets its id */
+        f.referral_id = referral_id;
+    }
+    if (sr->subject_bsn[0] != '\0') {
+        rc = kcrypto_pseudonym(n->coalition, sr->subject_bsn, pseudonym);
+        if (rc != KR_OK) {
+            s_reply_err(n, from, rc, "subject_bsn: no pseudonym");
+            return;
+        }
+        f.pseudonym = pseudonym;
+        f.key_version = n->coalition->version;
+    }
+    rc = seal_build(&n->seal, peer, sr, &f, &env, &env_len, sig);
+    if (rc != KR_OK) {
+        s_reply_err(n, from, rc, "cannot seal for %s: %s", sr->recipient,
+                    kr_strerror(rc));
+        return;
+    }
+
+    item.msg_id.data = msg_id;
+    item.msg_id.len = KR_ID_LEN;
+    item.recipient = sr->recipient;
+    item.type = sr->type;
+    item.referral_id = f.referral_id != NULL
+                           ? (ProtobufCBinaryData){KR_ID_LEN, referral_id}
+                           : sr->referral_id;
+    item.created_at_ms = f.created_at_ms;
+    rec.envelope.data = (uint8_t *)env;
+    rec.envelope.len = env_len;
+    rec.signature.data = sig;
+    rec.signature.len = KR_SIG_LEN;
+    rec.item = &item;
+    util_hex(msg_id, KR_ID_LEN, hex);
+    rc = nstore_outbox_add(n->store, txn, &rec);
+    if (rc == KR_EEXIST) {
+        s_reply_err(n, from, rc, "msg_id %s is taken", hex);
+        return;
+    }
+    if (rc != KR_OK) {
+        pass_fail(n, rc);
+        s_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
+        return;
+    }
+    log_info("outbox: queued msg=%s to=%s type=%s seq=%llu bytes=%zu", hex,
+             sr->recipient, message_type_name(sr->type),
+             (unsigned long long)rec.seq, env_len);
+    link_outbox_changed(n);
+    s_reply_id(n, from, msg_id);
+}
+
+/*
+ * Listings, processed, status
+ */
+
+static uint32_t
+s_limit(const Kr__V1__ListRequest *lr)
+{
+    if (lr->limit == 0)
+        return NODE_LIST_DEFAULT;
+    return lr->limit > NODE_LIST_MAX ? NODE_LIST_MAX : lr->limit;
+}
+
+static void
+s_list_inbox(struct node *n, const struct origin *from,
+             const Kr__V1__ListRequest *lr)
+{
+    Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
+    uint32_t limit = s_limit(lr);
+    Kr__V1__InboxRecord **recs = xmalloc(limit * sizeof(*recs));
+    Kr__V1__InboxItem **items = xmalloc(limit * sizeof(*items));
+    struct nstore_iter it;
+    size_t count = 0, bytes = 0;
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = pass_txn(n, &txn)) != KR_OK)
+        goto fail;
+    rc = nstore_iter_open(n->store, txn,
+                          lr->unprocessed_only ? NSTORE_INBOX_UNPROCESSED
+                                               : NSTORE_INBOX_ALL,
+                          lr->after_seq, &it);
+    if (rc != KR_OK)
+        goto fail;
+    /* A page ends at 'limit' items or, with large content, at about
+     * NODE_LIST_BYTES: the adapter asks again after the last seq. */
+    while (count < limit && bytes < NODE_LIST_BYTES) {
+        const uint8_t *id, *v;
+        size_t len;
+        uint64_t seq;
+
+        if ((rc = nstore_iter_next(&it, &seq, &id, &v, &len)) != KR_OK)
+            break;
+        Kr__V1__InboxRecord *rec = kr__v1__inbox_record__unpack(NULL, len, v);
+        if (rec == NULL || rec->item == NULL) {
+            log_errorx("local: inbox record seq=%llu does not parse: skipped",
+                       (unsigned long long)seq);
+            if (rec != NULL)
+                kr__v1__inbox_record__free_unpacked(rec, NULL);
+            continue;
+        }
+        recs[count] = rec;
+        items[count] = rec->item;
+        bytes += len;
+        count++;
+    }
+    nstore_iter_close(&it);
+    if (rc != KR_OK && rc != KR_ENOTFOUND)
+        goto fail;
+    resp.inbox = items;
+    resp.n_inbox = count;
+    s_reply(n, from, &resp);
+    goto done;
+fail:
+    s_reply_err(n, from, rc, "inbox: %s", kr_strerror(rc));
+done:
+    for (size_t i = 0; i < count; i++)
+        kr__v1__inbox_record__free_unpacked(recs[i], NULL);
+    free(recs);
+    free(items);
+}
+
+static void
+s_list_outbox(struct node *n, const struct origin *from,
+              const Kr__V1__ListRequest *lr)
+{
+    Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
+    uint32_t limit = s_limit(lr);
+    Kr__V1__OutboxRecord **recs = xmalloc(limit * sizeof(*recs));
+    Kr__V1__OutboxItem **items = xmalloc(limit * sizeof(*items));
+    struct nstore_iter it;
+    size_t count = 0;
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = pass_txn(n, &txn)) != KR_OK)
+        goto fail;
+    rc = nstore_iter_open(n->store, txn, NSTORE_OUTBOX_ALL, lr->after_seq, &it);
+    if (rc != KR_OK)
+        goto fail;
+    while (count < limit) {
+        const uint8_t *id, *v;
+        size_t len;
+        uint64_t seq;
+
+        if ((rc = nstore_iter_next(&it, &seq, &id, &v, &len)) != KR_OK)
+            break;
+        Kr__V1__OutboxRecord *rec = kr__v1__outbox_record__unpack(NULL, len, v);
+        if (rec == NULL || rec->item == NULL) {
+            log_errorx("local: outbox record seq=%llu does not parse: "
+                       "skipped",
+                       (unsigned long long)seq);
+            if (rec != NULL)
+                kr__v1__outbox_record__free_unpacked(rec, NULL);
+            continue;
+        }
+        recs[count] = rec;
+        items[count] = rec->item;
+        count++;
+    }
+    nstore_iter_close(&it);
+    if (rc != KR_OK && rc != KR_ENOTFOUND)
+        goto fail;
+    resp.outbox = items;
+    resp.n_outbox = count;
+    s_reply(n, from, &resp);
+    goto done;
+fail:
+    s_reply_err(n, from, rc, "outbox: %s", kr_strerror(rc));
+done:
+    for (size_t i = 0; i < count; i++)
+        kr__v1__outbox_record__free_unpacked(recs[i], NULL);
+    free(recs);
+    free(items);
+}
+
+static void
+s_processed(struct node *n, const struct origin *from,
+            const ProtobufCBinaryData *id)
+{
+    char hex[KR_ID_HEX_LEN];
+    bool changed;
+    MDB_txn *txn;
+    int rc;
+
+    if (id->len != KR_ID_LEN) {
+        s_reply_err(n, from, KR_EINVAL, "processed: msg_id is 16 bytes");
+        return;
+    }
+    util_hex(id->data, KR_ID_LEN, hex);
+    if ((rc = pass_txn(n, &txn)) != KR_OK) {
+        s_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
+        return;
+    }
+    rc = nstore_inbox_set_processed(n->store, txn, id->data, &changed);
+    if (rc == KR_ENOTFOUND) {
+        s_reply_err(n, from, rc, "no message %s in the inbox", hex);
+        return;
+    }
+    if (rc != KR_OK) {
+        pass_fail(n, rc);
+        s_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
+        return;
+    }
+    if (changed)
+        log_info("inbox: processed msg=%s", hex);
+    s_reply_id(n, from, id->data);
+}
+
+static void
+s_status(struct node *n, const struct origin *from)
+{
+    Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
+    Kr__V1__NodeStatus st = KR__V1__NODE_STATUS__INIT;
+    struct nstore_counts c;
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = pass_txn(n, &txn)) != KR_OK ||
+        (rc = nstore_counts(n->store, txn, &c)) != KR_OK) {
+        s_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
+        return;
+    }
+    st.org_id = n->cfg->org;
+    st.connected = n->link.connected;
+    st.outbox_pending = c.outbox_pending;
+    st.outbox_open = c.outbox_open;
+    st.inbox_unprocessed = c.inbox_unprocessed;
+    resp.status = &st;
+    s_reply(n, from, &resp);
+}
+
+static void
+s_handle(struct node *n, const struct origin *from, const uint8_t *data,
+         size_t len)
+{
+    Kr__V1__LocalRequest *req = kr__v1__local_request__unpack(NULL, len, data);
+
+    if (req == NULL) {
+        log_warnx("local: request does not parse bytes=%zu", len);
+        s_reply_err(n, from, KR_EPROTO,
+                    "request does not parse as kr.v1.LocalRequest");
+        return;
+    }
+    if (req->version != KR__V1__VERSION__VERSION_UNSPECIFIED &&
+        req->version != KR__V1__VERSION__VERSION_1) {
+        s_reply_err(n, from, KR_EPROTO, "version %d is not supported",
+                    (int)req->version);
+        goto done;
+    }
+    switch (req->op_case) {
+    case KR__V1__LOCAL_REQUEST__OP_SEND:
+        s_send(n, from, req->send, data, len);
+        break;
+    case KR__V1__LOCAL_REQUEST__OP_INBOX:
+        s_list_inbox(n, from, req->inbox);
+        break;
+    case KR__V1__LOCAL_REQUEST__OP_OUTBOX:
+        s_list_outbox(n, from, req->outbox);
+        break;
+    case KR__V1__LOCAL_REQUEST__OP_PROCESSED:
+        s_processed(n, from, &req->processed);
+        break;
+    case KR__V1__LOCAL_REQUEST__OP_STATUS:
+        s_status(n, from);
+        break;
+    default:
+        s_reply_err(n, from, KR_EPROTO, "request names no operation");
+        break;
+    }
+done:
+    kr__v1__local_request__free_unpacked(req, NULL);
+}
+
+void
+local_drain(struct node *n)
+{
+    struct local *lo = &n->local;
+
+    for (int i = 0; i < NODE_DRAIN_MAX; i++) {
+        zmq_msg_t parts[3], extra;
+        size_t np = 0, nall = 1;
+        bool bad = false, more;
+
+        zmq_msg_init(&parts[0]);
+        if (zmq_msg_recv(&parts[0], lo->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&parts[0]);
+            return;
+        }
+        np = 1;
+        more = zmq_msg_more(&parts[0]);
+        /* [routing id] [empty, from REQ] body. The rest of a message with
+         * more parts is read (a multi-part message arrives whole) and the
+         * message dropped. */
+        while (more) {
+            zmq_msg_t *m = np < 3 ? &parts[np] : &extra;
+            zmq_msg_init(m);
+            if (zmq_msg_recv(m, lo->sock, 0) < 0) {
+                zmq_msg_close(m);
+                bad = true;
+                break;
+            }
+            more = zmq_msg_more(m);
+            nall++;
+            if (m == &extra) {
+                zmq_msg_close(m);
+                bad = true;
+            } else {
+                np++;
+            }
+        }
+        if (!bad && np == 3 && zmq_msg_size(&parts[1]) != 0)
+            bad = true;
+        if (!bad && np >= 2 && zmq_msg_size(&parts[0]) < NODE_RID_MAX) {
+            struct origin from;
+            from.rid_len = zmq_msg_size(&parts[0]);
+            memcpy(from.rid, zmq_msg_data(&parts[0]), from.rid_len);
+            from.delim = np == 3;
+            s_handle(n, &from, zmq_msg_data(&parts[np - 1]),
+                     zmq_msg_size(&parts[np - 1]));
+        } else {
+            log_warnx("local: request of %zu parts (1 or 2 after the "
+                      "routing id): dropped",
+                      nall);
+        }
+        for (size_t k = 0; k < np; k++)
+            zmq_msg_close(&parts[k]);
+    }
+}
+
+void
+local_on_directory(struct node *n)
+{
+    struct local *lo = &n->local;
+    struct pass *p = &n->pass;
+    size_t count = lo->nparked, j = 0;
+
+    /* Sends that may go now are taken out first: handling them again may
+     * park new ones, which are appended behind. */
+    for (size_t i = 0; i < count; i++) {
+        struct parked pk = lo->parked[i];
+        struct peer *peer = peers_find(&n->peers, pk.org);
+        bool unknown = false;
+
+        for (size_t k = 0; k < p->nunknown && !unknown; k++)
+            unknown = strcmp(p->unknown[k], pk.org) == 0;
+        if (peer != NULL && peer->known) {
+            lo->parked[i].req = NULL;
+            s_handle(n, &pk.from, pk.req, pk.len);
+            free(pk.req);
+        } else if (unknown) {
+            log_warnx("outbox: recipient not in directory to=%s", pk.org);
+            s_reply_err(n, &pk.from, KR_ENOKEY,
+                        "recipient %s is not in the directory", pk.org);
+            free(pk.req);
+            lo->parked[i].req = NULL;
+        }
+    }
+    for (size_t i = 0; i < lo->nparked; i++)
+        if (lo->parked[i].req != NULL)
+            lo->parked[j++] = lo->parked[i];
+    lo->nparked = j;
+}
+
+void
+local_timers(struct node *n)
+{
+    struct local *lo = &n->local;
+    size_t j = 0;
+
+    for (size_t i = 0; i < lo->nparked; i++) {
+        struct parked *pk = &lo->parked[i];
+        if (n->pass.now_mono < pk->deadline_mono) {
+            lo->parked[j++] = *pk;
+            continue;
+        }
+        log_warnx("outbox: recipient not in directory to=%s (no answer "
+                  "within %d ms)",
+                  pk->org, NODE_PARK_MS);
+        s_reply_err(n, &pk->from, KR_ENOKEY, "recipient not in directory");
+        free(pk->req);
+    }
+    lo->nparked = j;
+}
+
+void
+local_stop(struct node *n)
+{
+    struct local *lo = &n->local;
+
+    for (size_t i = 0; i < lo->nparked; i++) {
+        s_reply_err(n, &lo->parked[i].from, KR_EUNAVAIL,
+                    "the node is stopping: nothing was stored; retry");
+        free(lo->parked[i].req);
+    }
+    lo->nparked = 0;
+}
+
+void
+local_flush(struct node *n, int commit_rc)
+{
+    struct pass *p = &n->pass;
+
+    for (size_t i = 0; i < p->nreplies; i++) {
+        struct reply *r = &p->replies[i];
+
+        if (commit_rc != KR_OK) {
+            /* Nothing of this pass was saved, and what it read may have
+             * included its own lost writes: every answer is the error. */
+            Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
+            char detail[128];
+            snprintf(detail, sizeof(detail),
+                     "store: %s: nothing was saved; retry",
+                     kr_strerror(commit_rc));
+            resp.error = commit_rc;
+            resp.detail = detail;
+            free(r->data);
+            r->len = kr__v1__local_response__get_packed_size(&resp);
+            r->data = xmalloc(r->len);
+            kr__v1__local_response__pack(&resp, r->data);
+        }
+        /* A client that left has no route: ROUTER drops the reply. */
+        if (zmq_send(n->local.sock, r->rid, r->rid_len, ZMQ_SNDMORE) < 0 ||
+            (r->delim && zmq_send(n->local.sock, "", 0, ZMQ_SNDMORE) < 0) ||
+            zmq_send(n->local.sock, r->data, r->len, ZMQ_DONTWAIT) < 0)
+            log_debug("local: reply: %s", zmq_strerror(errno));
+        free(r->data);
+        r->data = NULL;
+    }
+    p->nreplies = 0;
+}

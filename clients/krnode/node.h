@@ -1,0 +1,447 @@
+/*
+ * node.h - krnode, the organisation's node daemon: its modules and the state
+ * they share.
+ *
+ * One thread, one event loop (loop.c). Each pass of the loop drains what the
+ * broker link (link.c) and the adapters' local socket (local.c) hold,
+ * applies every write of that pass to LMDB (nstore.c) in ONE write
+ * transaction, commits, and only then sends what the commit makes true: the
+ * acknowledgements to the broker and the replies to adapters (persist
+ * before acknowledge). After the commit the submission pump sends pending
+ * outbox entries to the broker within the window.
+ *
+ * seal.c builds, seals and signs envelopes and verifies and opens
+ * deliveries; peers.c caches the broker's directory; config.c holds the one
+ * table of options.
+ */
+#ifndef KRNODE_NODE_H
+#define KRNODE_NODE_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "content.pb-c.h"
+#include "crypto.h"
+#include "envelope.pb-c.h"
+#include "local.pb-c.h"
+#include "store.pb-c.h"
+#include "util.h"
+#include "wire.pb-c.h"
+
+/* Frames read from each socket in one pass: bounds the work (and the
+ * latency of the replies) of one group commit. */
+#define NODE_DRAIN_MAX 256
+/* Submit items per frame, and the bytes after which a frame is closed
+ * (at least one item always goes). */
+#define NODE_SUBMIT_BATCH 64
+#define NODE_BATCH_BYTES (1u << 20)
+/* The protocol's frame limit (ZMQ_MAXMSGSIZE). */
+#define NODE_FRAME_MAX (16u << 20)
+/* The largest content an adapter may send: its envelope must fit in one
+ * frame with room to spare. */
+#define NODE_CONTENT_MAX (8u << 20)
+/* Inbox and outbox listings. */
+#define NODE_LIST_DEFAULT 100
+#define NODE_LIST_MAX 1000
+#define NODE_LIST_BYTES (8u << 20)
+/* Sends that wait for a directory lookup, and for how long. */
+#define NODE_PARK_MAX 256
+#define NODE_PARK_MS 5000
+/* Resend timeouts double up to this. */
+#define NODE_RESEND_MAX_MS 60000
+/* The same organisation is asked about at most this often. */
+#define NODE_DIR_RETRY_MS 1000
+/* A delivery signed with a key we do not know makes us ask the broker,
+ * unless its entry is younger than this: then the key is refused. */
+#define NODE_KEY_REFRESH_MS 30000
+/* A ZeroMQ routing id is at most 255 bytes. */
+#define NODE_RID_MAX 256
+
+/*
+ * config.c
+ */
+
+struct node_config {
+    char *org;           /* own organisation id */
+    char *data_dir;      /* LMDB environment, lock, local socket */
+    char *keys;          /* the organisation's .secret key file */
+    char *broker;        /* broker endpoint */
+    char *broker_key;    /* the broker's .public key file */
+    char *local;         /* adapters' endpoint; "" = ipc in data_dir */
+    char *coalition_key; /* coalition key file; "" = none */
+    char *log_level;
+    uint64_t map_size_mb;          /* LMDB map size */
+    uint64_t window;               /* submits in flight; deliveries we take */
+    uint64_t resend_ms;            /* first resend timeout, doubling to 60 s */
+    uint64_t heartbeat_ms;         /* ZMTP PING interval */
+    uint64_t heartbeat_timeout_ms; /* a silent connection is dead after */
+};
+extern const struct cfg_option node_config_options[];
+
+/* Checks beyond the table's: the org id's form, the log level. */
+int node_config_check(const struct node_config *cfg, char *err, size_t errlen);
+
+/*
+ * nstore.c - the node's LMDB environment. One env, named databases:
+ *   outbox             msg_id -> OutboxRecord
+ *   outbox_all         seq -> msg_id, every message in submission order
+ *   outbox_order       seq -> msg_id, pending: not yet accepted
+ *   outbox_open        seq -> msg_id, accepted without a final outcome
+ *   inbox              msg_id -> InboxRecord
+ *   inbox_order        seq -> msg_id, every arrival in order
+ *   inbox_unprocessed  seq -> msg_id, not yet processed by an adapter
+ *   peers              org id -> OrgEntry
+ *   meta               "schema" -> "1"
+ * Sequence numbers are 8-byte big-endian keys, so that LMDB's byte order is
+ * their numeric order; they start at 1. Every function that writes takes
+ * the caller's write transaction and returns KR_EFULL when the map is full
+ * (the transaction is then dead and must be aborted) and KR_ESTORE for any
+ * other LMDB failure.
+ */
+
+typedef struct nstore nstore_t;
+
+enum nstore_index {
+    NSTORE_OUTBOX_ALL,
+    NSTORE_OUTBOX_PENDING,
+    NSTORE_OUTBOX_OPEN,
+    NSTORE_INBOX_ALL,
+    NSTORE_INBOX_UNPROCESSED,
+    NSTORE_PEERS, /* key: org id, not a seq */
+};
+
+struct nstore_counts {
+    uint64_t outbox_total;
+    uint64_t outbox_pending;
+    uint64_t outbox_open;
+    uint64_t inbox_total;
+    uint64_t inbox_unprocessed;
+};
+
+/* What nstore_outbox_set_outcome() found and did. */
+struct nstore_outcome {
+    bool changed;     /* the record was updated */
+    uint64_t seq;     /* the message's outbox seq */
+    int prev_outcome; /* kr.v1.Outcome before the update */
+    int type;         /* kr.v1.MessageType */
+    char recipient[KR_ORG_ID_MAX];
+};
+
+/* Open (creating if need be) the environment in the file 'path' (plus
+ * "path-lock"), with a map of 'map_size' bytes. KR_ESTORE if the schema
+ * version is not ours. */
+int nstore_open(const char *path, size_t map_size, nstore_t **out);
+void nstore_close(nstore_t **sp);
+
+/* Transactions. A read-only one for the pump and listings, a write one for
+ * each pass. nstore_commit() ends *txn whatever happens. */
+int nstore_begin(nstore_t *st, bool write, MDB_txn **out);
+int nstore_commit(MDB_txn **txn);
+void nstore_abort(MDB_txn **txn);
+
+/* Whether the map is nearly full (seven eighths used): new sends are
+ * refused before that, so that receipts and deliveries still fit. */
+bool nstore_nearly_full(nstore_t *st);
+
+/* The stored bytes of a record, borrowed until the next write in txn or
+ * its end. KR_ENOTFOUND if absent. */
+int nstore_outbox_get(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
+                      const uint8_t **val, size_t *len);
+int nstore_inbox_get(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
+                     const uint8_t **val, size_t *len);
+
+/* Add a new message: assigns rec->seq, writes the record (keyed by
+ * rec->item->msg_id, 16 bytes) and puts it in the pending order.
+ * KR_EEXIST if the msg_id is taken. */
+int nstore_outbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__OutboxRecord *rec);
+/* Record an outcome. ACCEPTED applies only to a pending message (it leaves
+ * the pending order and becomes open); a final outcome applies to any
+ * message that has none yet. Anything else changes nothing: receipts come
+ * more than once. KR_ENOTFOUND for an unknown msg_id. */
+int nstore_outbox_set_outcome(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
+                              int outcome, int reason, const char *detail,
+                              uint64_t at_ms, struct nstore_outcome *out);
+
+/* Add a received message: assigns rec->item->seq (arrival order) and
+ * marks it unprocessed. KR_EEXIST if the msg_id is there already. */
+int nstore_inbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__InboxRecord *rec);
+/* Mark a message processed (idempotent: *changed says whether it was
+ * not). KR_ENOTFOUND for an unknown msg_id. */
+int nstore_inbox_set_processed(nstore_t *st, MDB_txn *txn,
+                               const uint8_t *msg_id, bool *changed);
+
+/* Store a directory entry, replacing an older one of that org. */
+int nstore_peer_put(nstore_t *st, MDB_txn *txn, const Kr__V1__OrgEntry *e);
+
+int nstore_counts(nstore_t *st, MDB_txn *txn, struct nstore_counts *out);
+
+/* Walk an index in key order from the first seq after 'after_seq' (for
+ * NSTORE_PEERS: from the start). Each step yields the seq, the msg_id
+ * (NULL for peers) and the record's bytes, borrowed as for _get. */
+struct nstore_iter {
+    nstore_t *st;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    enum nstore_index idx;
+    uint64_t after;
+    bool started;
+};
+int nstore_iter_open(nstore_t *st, MDB_txn *txn, enum nstore_index idx,
+                     uint64_t after_seq, struct nstore_iter *it);
+/* 0 with a record, KR_ENOTFOUND at the end, or an error. */
+int nstore_iter_next(struct nstore_iter *it, uint64_t *seq,
+                     const uint8_t **msg_id, const uint8_t **val, size_t *len);
+void nstore_iter_close(struct nstore_iter *it);
+
+/*
+ * peers.c - the directory cache: every organisation the broker told us
+ * about, in memory (a region has hundreds) and in the peers database.
+ */
+
+struct peer {
+    char org_id[KR_ORG_ID_MAX];
+    bool known; /* false: asked about, no entry yet */
+    bool suspended;
+    int category;             /* kr.v1.OrgCategory */
+    uint8_t box[KR_KEY_LEN];  /* X25519 sealing key */
+    uint8_t sign[KR_KEY_LEN]; /* Ed25519 signature key */
+    char box_key_id[KR_KEY_ID_LEN];
+    char sign_key_id[KR_KEY_ID_LEN];
+    int shared_slot;         /* seal.c's cache slot, -1: none yet */
+    uint64_t refreshed_mono; /* when the directory last described it */
+    uint64_t asked_mono;     /* when we last asked the broker about it */
+    uint64_t denied_mono;    /* when the broker said it has no such org */
+};
+
+struct peers {
+    struct peer **slots; /* open addressing, NULL = free */
+    size_t cap;          /* a power of two */
+    size_t n;
+};
+
+void peers_init(struct peers *ps);
+void peers_fini(struct peers *ps);
+/* The entry of an organisation (possibly not 'known'), or NULL. */
+struct peer *peers_find(struct peers *ps, const char *org_id);
+/* Take a directory entry into memory. KR_EINVAL for a malformed entry
+ * (bad org id, keys not 32 bytes). */
+int peers_update(struct peers *ps, const Kr__V1__OrgEntry *e,
+                 uint64_t now_mono);
+/* Whether to ask the broker about org_id now (rate-limited per org);
+ * records the question. */
+bool peers_should_ask(struct peers *ps, const char *org_id, uint64_t now_mono);
+/* The broker's directory has no such organisation (as of now_mono). */
+void peers_mark_unknown(struct peers *ps, const char *org_id,
+                        uint64_t now_mono);
+/* Fill the cache from the peers database at start. */
+int peers_load(struct peers *ps, nstore_t *st);
+
+/*
+ * seal.c - envelopes: build, seal and sign; verify and open. Holds the
+ * precomputed crypto_box keys per peer in secure memory.
+ */
+
+struct seal_slot;
+
+struct seal {
+    const kr_keys_t *keys; /* borrowed from the node */
+    char sign_key_id[KR_KEY_ID_LEN];
+    char box_key_id[KR_KEY_ID_LEN];
+    struct seal_slot *slots; /* sodium_malloc'd: shared keys */
+    size_t nslots, capslots;
+    struct kr_buf cipher; /* reused: a payload being sealed/opened */
+    struct kr_buf env;    /* reused: the envelope being signed */
+};
+
+/* Everything an outgoing envelope needs besides the adapter's request. */
+struct seal_fields {
+    const char *sender;         /* own org id */
+    const uint8_t *msg_id;      /* 16 bytes */
+    const uint8_t *referral_id; /* 16 bytes, or NULL: none */
+    const uint8_t *pseudonym;   /* 32 bytes, or NULL: none */
+    uint32_t key_version;       /* of the coalition key used */
+    uint64_t created_at_ms;
+    const uint8_t *trace_id; /* 16 bytes */
+};
+
+int seal_init(struct seal *s, const kr_keys_t *keys);
+void seal_fini(struct seal *s);
+/* Seal req->content for peer p, build the envelope, sign it. On success
+ * *env / *env_len are the signed bytes, valid until the next seal_* call,
+ * and sig holds the signature. */
+int seal_build(struct seal *s, struct peer *p, const Kr__V1__SendRequest *req,
+               const struct seal_fields *f, const uint8_t **env,
+               size_t *env_len, uint8_t sig[KR_SIG_LEN]);
+/* Verify a delivery from peer p (whose entry is known) and open its
+ * payload. On success *content / *content_len are the opened bytes (a
+ * serialized kr.v1.Content, checked to parse), valid until the next seal_*
+ * call. On failure *reason is the kr.v1.Reason to refuse with. */
+int seal_open(struct seal *s, struct peer *p, const Kr__V1__Envelope *env,
+              const uint8_t *env_bytes, size_t env_len, const uint8_t *sig,
+              size_t sig_len, const uint8_t **content, size_t *content_len,
+              int *reason);
+
+/*
+ * The pass (loop.c): what one loop pass wrote and what it may send after
+ * its commit.
+ */
+
+/* A reply to an adapter, sent after the pass's commit. */
+struct reply {
+    uint8_t rid[NODE_RID_MAX]; /* ROUTER routing id */
+    size_t rid_len;
+    bool delim;    /* a REQ client: an empty frame follows */
+    uint8_t *data; /* packed LocalResponse (malloc'd) */
+    size_t len;
+};
+
+/* An acknowledgement to the broker, sent after the pass's commit. */
+struct pass_ack {
+    uint64_t seq;
+    uint8_t msg_id[KR_ID_LEN];
+    size_t msg_id_len; /* 0 if the delivery had none */
+    bool refused;
+    int reason; /* kr.v1.Reason when refused */
+};
+
+struct pass {
+    MDB_txn *txn;    /* the write transaction, opened on need */
+    int err;         /* first store failure: nothing commits */
+    uint64_t now_ms; /* wall clock at the start of the pass */
+    uint64_t now_mono;
+    struct reply *replies;
+    size_t nreplies, capreplies;
+    struct pass_ack *acks;
+    size_t nacks, capacks;
+    bool dir_changed;               /* a directory response came */
+    char (*unknown)[KR_ORG_ID_MAX]; /* orgs the directory does not know */
+    size_t nunknown, capunknown;
+};
+
+struct node;
+
+/* The pass's write transaction, begun on first use. Returns the pass's
+ * error once a write failed: the rest of the pass then writes nothing. */
+int pass_txn(struct node *n, MDB_txn **out);
+/* Record a store failure (KR_EFULL, KR_ESTORE) that killed the txn. */
+void pass_fail(struct node *n, int err);
+void pass_add_ack(struct node *n, uint64_t seq, const uint8_t *msg_id,
+                  size_t msg_id_len, bool refused, int reason);
+/* Queue a reply; data is consumed (freed by the pass). */
+void pass_add_reply(struct node *n, const uint8_t *rid, size_t rid_len,
+                    bool delim, uint8_t *data, size_t len);
+void pass_add_unknown(struct node *n, const char *org_id);
+
+/*
+ * link.c - the broker connection.
+ */
+
+struct inflight_slot;
+
+struct inflight {
+    struct inflight_slot *slots; /* open addressing by msg_id */
+    size_t cap;                  /* a power of two, >= 2 * window */
+    size_t n;
+};
+
+struct link {
+    void *sock;                 /* DEALER, CURVE client */
+    void *mon;                  /* PAIR: the DEALER's monitor events */
+    bool connected;             /* handshake done, not refused fatally */
+    bool hello_due;             /* a Hello must go before anything else */
+    bool attached;              /* zmq_connect() is in effect */
+    struct inflight inflight;   /* submits without a receipt */
+    uint64_t cursor;            /* highest pending seq sent this round */
+    bool more;                  /* pending submits may wait after cursor */
+    uint64_t resend_ivl;        /* current resend timeout, doubling */
+    uint64_t resend_check_mono; /* next look at the oldest in flight */
+    uint64_t retry_mono;        /* rewind for temporary refusals, or 0 */
+    uint64_t retry_backoff;     /* their backoff, doubling */
+    uint64_t reconnect_mono;    /* connect again then (after a refusal), or 0 */
+    uint64_t reconnect_backoff; /* its backoff, doubling */
+    char (*want)[KR_ORG_ID_MAX]; /* orgs to ask the directory about */
+    size_t nwant, capwant;
+    struct kr_buf out;         /* reused: frames being packed */
+    unsigned refusals;         /* handshakes refused since connected */
+    uint64_t refusal_log_mono; /* last log line about them */
+};
+
+int link_open(struct node *n);
+void link_close(struct node *n);
+/* Read the monitor's events: connected, disconnected, refused. */
+void link_on_monitor(struct node *n);
+/* Read and handle up to NODE_DRAIN_MAX frames from the broker. */
+void link_drain(struct node *n);
+/* After the pass's commit (commit_rc): send Hello, directory requests and,
+ * if the commit held, the acknowledgements, in one frame. */
+void link_flush(struct node *n, int commit_rc);
+/* Send pending submits within the window; resend on timeouts. */
+void link_pump(struct node *n);
+/* Ask the broker about org_id in the next flush (rate-limited). */
+void link_want_directory(struct node *n, const char *org_id);
+/* A local send was committed: the pump has work. */
+void link_outbox_changed(struct node *n);
+/* Whether timers of the link want the loop to wake up soon. */
+bool link_busy(const struct node *n);
+
+/*
+ * local.c - the adapters' socket.
+ */
+
+struct parked;
+
+struct local {
+    void *sock;            /* ROUTER */
+    char *endpoint;        /* as bound */
+    struct parked *parked; /* sends waiting for a directory lookup */
+    size_t nparked;
+};
+
+int local_open(struct node *n);
+void local_close(struct node *n);
+/* Read and handle up to NODE_DRAIN_MAX requests. */
+void local_drain(struct node *n);
+/* The directory changed (or named unknown orgs): retry parked sends. */
+void local_on_directory(struct node *n);
+/* Parked sends past their deadline fail. */
+void local_timers(struct node *n);
+/* The node stops: parked sends are answered KR_EUNAVAIL (not stored). */
+void local_stop(struct node *n);
+/* After the pass's commit: send the replies; if the commit failed, every
+ * reply becomes that error (nothing of the pass was saved). */
+void local_flush(struct node *n, int commit_rc);
+
+/*
+ * The node (loop.c).
+ */
+
+struct node {
+    struct node_config *cfg; /* borrowed from main */
+    kr_keys_t *keys;         /* own keys, secure memory */
+    kr_pubkeys_t broker_pub;
+    kr_coalition_key_t *coalition; /* NULL: none configured */
+    nstore_t *store;
+    void *zctx;
+    struct peers peers;
+    struct seal seal;
+    struct link link;
+    struct local local;
+    struct pass pass;
+    int lock_fd;            /* flock on data_dir/node.lock */
+    uint64_t full_passes;   /* passes lost to a full store */
+    uint64_t full_log_mono; /* last log line about it */
+};
+
+/* Load keys, open the store, bind the local socket, connect the broker.
+ * Logs why it fails; KR_EPERM for a key file others can read. */
+int node_open(struct node_config *cfg, struct node **out);
+void node_close(struct node **np);
+/* Run the loop until stop_fd becomes readable (a signal arrived), then
+ * finish the pass and return 0. */
+int node_run(struct node *n, int stop_fd);
+
+#endif

@@ -1,0 +1,661 @@
+/* nstore.c - the node's LMDB store; see node.h for its databases. The only
+ * module of krnode that speaks LMDB: it turns LMDB's errors into ours. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "node.h"
+
+#define S_SCHEMA "1"
+
+enum {
+    S_DBI_OUTBOX,
+    S_DBI_OUTBOX_ALL,
+    S_DBI_OUTBOX_ORDER,
+    S_DBI_OUTBOX_OPEN,
+    S_DBI_INBOX,
+    S_DBI_INBOX_ORDER,
+    S_DBI_INBOX_UNPROCESSED,
+    S_DBI_PEERS,
+    S_DBI_META,
+    S_NDBI
+};
+
+static const char *s_dbi_names[S_NDBI] = {
+    "outbox",      "outbox_all",        "outbox_order", "outbox_open", "inbox",
+    "inbox_order", "inbox_unprocessed", "peers",        "meta",
+};
+
+struct nstore {
+    MDB_env *env;
+    MDB_dbi dbi[S_NDBI];
+};
+
+/* LMDB's errors in ours, once. A full map and any failure of a write leave
+ * the transaction unusable; the caller's pass then aborts. */
+static int
+s_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return KR_OK;
+    case MDB_NOTFOUND:
+        return KR_ENOTFOUND;
+    case MDB_KEYEXIST:
+        return KR_EEXIST;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+        return KR_EFULL;
+    default:
+        return KR_ESTORE;
+    }
+}
+
+/* A failed write. A full map is the caller's to report, once per pass
+ * rather than once per record. */
+static void
+s_log_fail(const char *op, int rc)
+{
+    if (rc == MDB_MAP_FULL)
+        log_debug("store: %s: %s", op, mdb_strerror(rc));
+    else
+        log_errorx("store: %s: %s", op, mdb_strerror(rc));
+}
+
+static void
+s_seq_key(uint64_t seq, uint8_t out[8])
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)(seq & 0xff);
+        seq >>= 8;
+    }
+}
+
+static uint64_t
+s_seq_from(const uint8_t in[8])
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | in[i];
+    return v;
+}
+
+static int
+s_index_dbi(enum nstore_index idx)
+{
+    switch (idx) {
+    case NSTORE_OUTBOX_ALL:
+        return S_DBI_OUTBOX_ALL;
+    case NSTORE_OUTBOX_PENDING:
+        return S_DBI_OUTBOX_ORDER;
+    case NSTORE_OUTBOX_OPEN:
+        return S_DBI_OUTBOX_OPEN;
+    case NSTORE_INBOX_ALL:
+        return S_DBI_INBOX_ORDER;
+    case NSTORE_INBOX_UNPROCESSED:
+        return S_DBI_INBOX_UNPROCESSED;
+    case NSTORE_PEERS:
+        return S_DBI_PEERS;
+    }
+    return -1;
+}
+
+/* The record database an index points into. */
+static int
+s_index_target(enum nstore_index idx)
+{
+    switch (idx) {
+    case NSTORE_OUTBOX_ALL:
+    case NSTORE_OUTBOX_PENDING:
+    case NSTORE_OUTBOX_OPEN:
+        return S_DBI_OUTBOX;
+    case NSTORE_INBOX_ALL:
+    case NSTORE_INBOX_UNPROCESSED:
+        return S_DBI_INBOX;
+    case NSTORE_PEERS:
+        return S_DBI_PEERS;
+    }
+    return -1;
+}
+
+/* Pack a message straight into the page LMDB reserves for it: no copy. */
+static int
+s_put_msg(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, const ProtobufCMessage *m,
+          unsigned flags)
+{
+    MDB_val val;
+    int rc;
+
+    val.mv_size = protobuf_c_message_get_packed_size(m);
+    val.mv_data = NULL;
+    rc = mdb_put(txn, dbi, key, &val, flags | MDB_RESERVE);
+    if (rc != MDB_SUCCESS)
+        return rc;
+    protobuf_c_message_pack(m, val.mv_data);
+    return MDB_SUCCESS;
+}
+
+static int
+s_put_index(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, const uint8_t *msg_id)
+{
+    uint8_t k[8];
+    MDB_val key = {sizeof(k), k}, val = {KR_ID_LEN, (void *)msg_id};
+
+    s_seq_key(seq, k);
+    return mdb_put(txn, dbi, &key, &val, 0);
+}
+
+static int
+s_del_index(MDB_txn *txn, MDB_dbi dbi, uint64_t seq)
+{
+    uint8_t k[8];
+    MDB_val key = {sizeof(k), k};
+    int rc;
+
+    s_seq_key(seq, k);
+    rc = mdb_del(txn, dbi, &key, NULL);
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+/* The next seq of an order index: one after its last key. Records are
+ * never removed from the "all" indexes, so a seq is never reused. */
+static int
+s_next_seq(MDB_txn *txn, MDB_dbi dbi, uint64_t *out)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)) != MDB_SUCCESS)
+        return rc;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) {
+        *out = 1;
+        return MDB_SUCCESS;
+    }
+    if (rc != MDB_SUCCESS)
+        return rc;
+    if (key.mv_size != 8)
+        return MDB_CORRUPTED;
+    *out = s_seq_from(key.mv_data) + 1;
+    return MDB_SUCCESS;
+}
+
+static int
+s_get(nstore_t *st, MDB_txn *txn, int dbi, const uint8_t *msg_id,
+      const uint8_t **val, size_t *len)
+{
+    MDB_val key = {KR_ID_LEN, (void *)msg_id}, v;
+    int rc;
+
+    if ((rc = mdb_get(txn, st->dbi[dbi], &key, &v)) != MDB_SUCCESS)
+        return s_err(rc);
+    *val = v.mv_data;
+    *len = v.mv_size;
+    return KR_OK;
+}
+
+static int
+s_init_dbs(nstore_t *st)
+{
+    MDB_txn *txn = NULL;
+    MDB_val key = {6, "schema"}, val;
+    int rc;
+
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != MDB_SUCCESS)
+        goto fail;
+    for (int i = 0; i < S_NDBI; i++) {
+        rc = mdb_dbi_open(txn, s_dbi_names[i], MDB_CREATE, &st->dbi[i]);
+        if (rc != MDB_SUCCESS)
+            goto fail;
+    }
+    rc = mdb_get(txn, st->dbi[S_DBI_META], &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        val.mv_size = strlen(S_SCHEMA);
+        val.mv_data = S_SCHEMA;
+        rc = mdb_put(txn, st->dbi[S_DBI_META], &key, &val, 0);
+    } else if (rc == MDB_SUCCESS &&
+               (val.mv_size != strlen(S_SCHEMA) ||
+                memcmp(val.mv_data, S_SCHEMA, val.mv_size) != 0)) {
+        log_errorx("store: open: schema version '%.*s' is not '%s': "
+                   "refusing a store this krnode does not know",
+                   (int)(val.mv_size > 16 ? 16 : val.mv_size),
+                   (const char *)val.mv_data, S_SCHEMA);
+        mdb_txn_abort(txn);
+        return KR_ESTORE;
+    }
+    if (rc != MDB_SUCCESS)
+        goto fail;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != MDB_SUCCESS)
+        goto fail;
+    return KR_OK;
+fail:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    log_errorx("store: open: %s", mdb_strerror(rc));
+    return s_err(rc);
+}
+
+int
+nstore_open(const char *path, size_t map_size, nstore_t **out)
+{
+    nstore_t *st = xcalloc(1, sizeof(*st));
+    int rc;
+
+    if ((rc = mdb_env_create(&st->env)) != MDB_SUCCESS)
+        goto fail;
+    if ((rc = mdb_env_set_maxdbs(st->env, S_NDBI)) != MDB_SUCCESS)
+        goto fail;
+    if ((rc = mdb_env_set_mapsize(st->env, map_size)) != MDB_SUCCESS)
+        goto fail;
+    /* Full sync, always: a commit that returned is on disk, because what
+     * it makes true (an ack, a reply) goes out right after it. MDB_NOTLS:
+     * read transactions are not tied to a thread's slot. */
+    rc = mdb_env_open(st->env, path, MDB_NOSUBDIR | MDB_NOTLS, 0600);
+    if (rc != MDB_SUCCESS)
+        goto fail;
+    if ((rc = s_init_dbs(st)) != KR_OK) {
+        mdb_env_close(st->env);
+        free(st);
+        return rc;
+    }
+    *out = st;
+    return KR_OK;
+fail:
+    log_errorx("store: open: %s: %s", path, mdb_strerror(rc));
+    if (st->env != NULL)
+        mdb_env_close(st->env);
+    free(st);
+    return s_err(rc);
+}
+
+void
+nstore_close(nstore_t **sp)
+{
+    nstore_t *st = *sp;
+
+    if (st == NULL)
+        return;
+    mdb_env_close(st->env);
+    free(st);
+    *sp = NULL;
+}
+
+int
+nstore_begin(nstore_t *st, bool write, MDB_txn **out)
+{
+    int rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, out);
+
+    if (rc != MDB_SUCCESS) {
+        log_errorx("store: begin: %s", mdb_strerror(rc));
+        return s_err(rc);
+    }
+    return KR_OK;
+}
+
+int
+nstore_commit(MDB_txn **txn)
+{
+    int rc = mdb_txn_commit(*txn);
+
+    *txn = NULL;
+    if (rc != MDB_SUCCESS) {
+        log_errorx("store: commit: %s", mdb_strerror(rc));
+        return s_err(rc);
+    }
+    return KR_OK;
+}
+
+void
+nstore_abort(MDB_txn **txn)
+{
+    if (*txn != NULL)
+        mdb_txn_abort(*txn);
+    *txn = NULL;
+}
+
+bool
+nstore_nearly_full(nstore_t *st)
+{
+    MDB_envinfo info;
+    MDB_stat stat;
+
+    if (mdb_env_info(st->env, &info) != MDB_SUCCESS ||
+        mdb_env_stat(st->env, &stat) != MDB_SUCCESS)
+        return false;
+    /* Pages ever used, as LMDB grows the file; freed pages are reused
+     * first, and the node frees few. An eighth of the map stays for the
+     * receipts and deliveries that let the node's work drain. */
+    return (uint64_t)(info.me_last_pgno + 1) * stat.ms_psize >
+           (uint64_t)info.me_mapsize / 8 * 7;
+}
+
+int
+nstore_outbox_get(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
+                  const uint8_t **val, size_t *len)
+{
+    return s_get(st, txn, S_DBI_OUTBOX, msg_id, val, len);
+}
+
+int
+nstore_inbox_get(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
+                 const uint8_t **val, size_t *len)
+{
+    return s_get(st, txn, S_DBI_INBOX, msg_id, val, len);
+}
+
+int
+nstore_outbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__OutboxRecord *rec)
+{
+    MDB_val key;
+    uint64_t seq;
+    int rc;
+
+    if (rec->item == NULL || rec->item->msg_id.len != KR_ID_LEN)
+        return KR_EINVAL;
+    key.mv_size = KR_ID_LEN;
+    key.mv_data = rec->item->msg_id.data;
+    if ((rc = s_next_seq(txn, st->dbi[S_DBI_OUTBOX_ALL], &seq)) != 0)
+        goto fail;
+    rec->seq = seq;
+    rec->item->seq = seq;
+    rc = s_put_msg(txn, st->dbi[S_DBI_OUTBOX], &key, &rec->base,
+                   MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+        return KR_EEXIST;
+    if (rc != MDB_SUCCESS)
+        goto fail;
+    rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_ALL], seq, key.mv_data);
+    if (rc != MDB_SUCCESS)
+        goto fail;
+    /* A record that arrives with its outcome (not the node's own path,
+     * but cheap to get right) is not pending. */
+    if (rec->item->outcome == KR__V1__OUTCOME__OUTCOME_UNSPECIFIED)
+        rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_ORDER], seq, key.mv_data);
+    else if (rec->item->outcome == KR__V1__OUTCOME__ACCEPTED)
+        rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], seq, key.mv_data);
+    if (rc != MDB_SUCCESS)
+        goto fail;
+    return KR_OK;
+fail:
+    s_log_fail("outbox add", rc);
+    return s_err(rc);
+}
+
+static bool
+s_outcome_final(int outcome)
+{
+    return outcome == KR__V1__OUTCOME__DELIVERED ||
+           outcome == KR__V1__OUTCOME__REFUSED ||
+           outcome == KR__V1__OUTCOME__EXPIRED_OUTCOME ||
+           outcome == KR__V1__OUTCOME__WITHDRAWN;
+}
+
+int
+nstore_outbox_set_outcome(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
+                          int outcome, int reason, const char *detail,
+                          uint64_t at_ms, struct nstore_outcome *out)
+{
+    Kr__V1__OutboxRecord *rec = NULL;
+    Kr__V1__OutboxItem *it;
+    MDB_val key = {KR_ID_LEN, (void *)msg_id};
+    const uint8_t *v;
+    size_t vlen;
+    char *old_detail;
+    int rc, prev;
+
+    memset(out, 0, sizeof(*out));
+    if (outcome != KR__V1__OUTCOME__ACCEPTED && !s_outcome_final(outcome))
+        return KR_EINVAL;
+    if ((rc = nstore_outbox_get(st, txn, msg_id, &v, &vlen)) != KR_OK)
+        return rc;
+    rec = kr__v1__outbox_record__unpack(NULL, vlen, v);
+    if (rec == NULL || rec->item == NULL) {
+        log_errorx("store: outbox record does not parse: leaving it as is");
+        rc = KR_ESTORE;
+        goto done;
+    }
+    it = rec->item;
+    prev = it->outcome;
+    out->seq = rec->seq;
+    out->prev_outcome = prev;
+    out->type = it->type;
+    snprintf(out->recipient, sizeof(out->recipient), "%s", it->recipient);
+    /* Receipts come more than once and in any order after a reconnect:
+     * only a step forward changes the record. */
+    if (outcome == KR__V1__OUTCOME__ACCEPTED
+            ? prev != KR__V1__OUTCOME__OUTCOME_UNSPECIFIED
+            : s_outcome_final(prev)) {
+        rc = KR_OK;
+        goto done;
+    }
+    it->outcome = outcome;
+    it->reason = reason;
+    /* A final outcome straight from pending (refused at submission, or the
+     * answer to a resent submit whose ACCEPTED we missed) leaves
+     * accepted_at_ms 0: we do not know it. */
+    if (outcome == KR__V1__OUTCOME__ACCEPTED)
+        it->accepted_at_ms = at_ms;
+    else
+        it->final_at_ms = at_ms;
+    old_detail = it->detail;
+    it->detail = (char *)(detail != NULL ? detail : "");
+    rc = s_put_msg(txn, st->dbi[S_DBI_OUTBOX], &key, &rec->base, 0);
+    /* The unpacked record owns its own string; give it back before free. */
+    it->detail = old_detail;
+    if (rc != MDB_SUCCESS)
+        goto store_fail;
+    if (prev == KR__V1__OUTCOME__OUTCOME_UNSPECIFIED) {
+        rc = s_del_index(txn, st->dbi[S_DBI_OUTBOX_ORDER], rec->seq);
+        if (rc != MDB_SUCCESS)
+            goto store_fail;
+    }
+    if (outcome == KR__V1__OUTCOME__ACCEPTED)
+        rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], rec->seq, msg_id);
+    else if (prev == KR__V1__OUTCOME__ACCEPTED)
+        rc = s_del_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], rec->seq);
+    if (rc != MDB_SUCCESS)
+        goto store_fail;
+    out->changed = true;
+    rc = KR_OK;
+    goto done;
+store_fail:
+    s_log_fail("outbox outcome", rc);
+    rc = s_err(rc);
+done:
+    if (rec != NULL)
+        kr__v1__outbox_record__free_unpacked(rec, NULL);
+    return rc;
+}
+
+int
+nstore_inbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__InboxRecord *rec)
+{
+    MDB_val key;
+    uint64_t seq;
+    int rc;
+
+    if (rec->item == NULL || rec->item->msg_id.len != KR_ID_LEN)
+        return KR_EINVAL;
+    key.mv_size = KR_ID_LEN;
+    key.mv_data = rec->item->msg_id.data;
+    if ((rc = s_next_seq(txn, st->dbi[S_DBI_INBOX_ORDER], &seq)) != 0)
+        goto fail;
+    rec->item->seq = seq;
+    rec->item->processed = 0;
+    rc =
+        s_put_msg(txn, st->dbi[S_DBI_INBOX], &key, &rec->base, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+        return KR_EEXIST;
+    if (rc != MDB_SUCCESS)
+        goto fail;
+    rc = s_put_index(txn, st->dbi[S_DBI_INBOX_ORDER], seq, key.mv_data);
+    if (rc != MDB_SUCCESS)
+        goto fail;
+    rc = s_put_index(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], seq, key.mv_data);
+    if (rc != MDB_SUCCESS)
+        goto fail;
+    return KR_OK;
+fail:
+    s_log_fail("inbox add", rc);
+    return s_err(rc);
+}
+
+int
+nstore_inbox_set_processed(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
+                           bool *changed)
+{
+    Kr__V1__InboxRecord *rec = NULL;
+    MDB_val key = {KR_ID_LEN, (void *)msg_id};
+    const uint8_t *v;
+    size_t vlen;
+    int rc;
+
+    *changed = false;
+    if ((rc = nstore_inbox_get(st, txn, msg_id, &v, &vlen)) != KR_OK)
+        return rc;
+    rec = kr__v1__inbox_record__unpack(NULL, vlen, v);
+    if (rec == NULL || rec->item == NULL) {
+        log_errorx("store: inbox record does not parse: leaving it as is");
+        rc = KR_ESTORE;
+        goto done;
+    }
+    if (rec->item->processed) {
+        rc = KR_OK;
+        goto done;
+    }
+    rec->item->processed = 1;
+    rc = s_put_msg(txn, st->dbi[S_DBI_INBOX], &key, &rec->base, 0);
+    if (rc == MDB_SUCCESS)
+        rc = s_del_index(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], rec->item->seq);
+    if (rc != MDB_SUCCESS) {
+        s_log_fail("inbox processed", rc);
+        rc = s_err(rc);
+        goto done;
+    }
+    *changed = true;
+    rc = KR_OK;
+done:
+    if (rec != NULL)
+        kr__v1__inbox_record__free_unpacked(rec, NULL);
+    return rc;
+}
+
+int
+nstore_peer_put(nstore_t *st, MDB_txn *txn, const Kr__V1__OrgEntry *e)
+{
+    MDB_val key;
+    int rc;
+
+    if (e->org_id == NULL || e->org_id[0] == '\0' ||
+        strlen(e->org_id) >= KR_ORG_ID_MAX)
+        return KR_EINVAL;
+    key.mv_size = strlen(e->org_id);
+    key.mv_data = e->org_id;
+    rc = s_put_msg(txn, st->dbi[S_DBI_PEERS], &key, &e->base, 0);
+    if (rc != MDB_SUCCESS) {
+        s_log_fail("peer put", rc);
+        return s_err(rc);
+    }
+    return KR_OK;
+}
+
+static int
+s_entries(MDB_txn *txn, MDB_dbi dbi, uint64_t *out)
+{
+    MDB_stat ms;
+    int rc = mdb_stat(txn, dbi, &ms);
+
+    if (rc != MDB_SUCCESS)
+        return s_err(rc);
+    *out = ms.ms_entries;
+    return KR_OK;
+}
+
+int
+nstore_counts(nstore_t *st, MDB_txn *txn, struct nstore_counts *out)
+{
+    int rc;
+
+    /* Each count is an index's size: one read of its root, no walk. */
+    if ((rc = s_entries(txn, st->dbi[S_DBI_OUTBOX_ALL], &out->outbox_total)) ||
+        (rc = s_entries(txn, st->dbi[S_DBI_OUTBOX_ORDER],
+                        &out->outbox_pending)) ||
+        (rc = s_entries(txn, st->dbi[S_DBI_OUTBOX_OPEN], &out->outbox_open)) ||
+        (rc = s_entries(txn, st->dbi[S_DBI_INBOX_ORDER], &out->inbox_total)) ||
+        (rc = s_entries(txn, st->dbi[S_DBI_INBOX_UNPROCESSED],
+                        &out->inbox_unprocessed)))
+        return rc;
+    return KR_OK;
+}
+
+int
+nstore_iter_open(nstore_t *st, MDB_txn *txn, enum nstore_index idx,
+                 uint64_t after_seq, struct nstore_iter *it)
+{
+    int dbi = s_index_dbi(idx), rc;
+
+    memset(it, 0, sizeof(*it));
+    if (dbi < 0)
+        return KR_EINVAL;
+    if ((rc = mdb_cursor_open(txn, st->dbi[dbi], &it->cur)) != MDB_SUCCESS)
+        return s_err(rc);
+    it->st = st;
+    it->txn = txn;
+    it->idx = idx;
+    it->after = after_seq;
+    return KR_OK;
+}
+
+int
+nstore_iter_next(struct nstore_iter *it, uint64_t *seq, const uint8_t **msg_id,
+                 const uint8_t **val, size_t *len)
+{
+    MDB_val key, v;
+    uint8_t k[8];
+    int rc;
+
+    if (it->cur == NULL)
+        return KR_ENOTFOUND;
+    if (!it->started) {
+        it->started = true;
+        if (it->idx == NSTORE_PEERS) {
+            rc = mdb_cursor_get(it->cur, &key, &v, MDB_FIRST);
+        } else {
+            if (it->after == UINT64_MAX)
+                return KR_ENOTFOUND;
+            s_seq_key(it->after + 1, k);
+            key.mv_size = sizeof(k);
+            key.mv_data = k;
+            rc = mdb_cursor_get(it->cur, &key, &v, MDB_SET_RANGE);
+        }
+    } else {
+        rc = mdb_cursor_get(it->cur, &key, &v, MDB_NEXT);
+    }
+    if (rc != MDB_SUCCESS)
+        return s_err(rc);
+    if (it->idx == NSTORE_PEERS) {
+        *seq = 0;
+        *msg_id = NULL;
+        *val = v.mv_data;
+        *len = v.mv_size;
+        return KR_OK;
+    }
+    if (key.mv_size != 8 || v.mv_size != KR_ID_LEN)
+        return KR_ESTORE;
+    *seq = s_seq_from(key.mv_data);
+    *msg_id = v.mv_data;
+    return s_get(it->st, it->txn, s_index_target(it->idx), v.mv_data, val, len);
+}
+
+void
+nstore_iter_close(struct nstore_iter *it)
+{
+    if (it->cur != NULL)
+        mdb_cursor_close(it->cur);
+    it->cur = NULL;
+}
