@@ -89,6 +89,8 @@ struct broker {
     uint64_t store_full_until; /* refuse submits until then (ms) */
     uint64_t store_free_est;   /* bytes free, estimated (see deliver.c) */
     uint64_t store_reserve;    /* kept free for acks and receipts */
+    uint32_t ack_limit;        /* acks applied per pass (adaptive, loop.c) */
+    uint32_t acks_in_pass;     /* acks applied in this pass so far */
     uint64_t next_cron_ms;
 
     struct kr_buf packbuf; /* reused for every frame sent */

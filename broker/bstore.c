@@ -17,9 +17,24 @@ struct broker_store {
     uint64_t next_event; /* next event seq, loaded at open */
 };
 
+/* Set when any call saw MDB_MAP_FULL: LMDB then fails every later call in
+ * that transaction with MDB_BAD_TXN, which would hide the cause. */
+static bool s_full_seen;
+
+bool
+bstore_full_seen(void)
+{
+    bool seen = s_full_seen;
+
+    s_full_seen = false;
+    return seen;
+}
+
 static int
 s_from_mdb(int rc)
 {
+    if (rc == MDB_MAP_FULL)
+        s_full_seen = true;
     switch (rc) {
     case 0:
         return KR_OK;

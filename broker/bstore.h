@@ -102,6 +102,9 @@ int bstore_expiry_due(struct broker_store *st, MDB_txn *txn, uint64_t now,
 int bstore_event_append(struct broker_store *st, MDB_txn *txn,
                         Kr__V1__EventRecord *ev);
 
+/* Whether a call since the last check hit MDB_MAP_FULL (and clear it). */
+bool bstore_full_seen(void);
+
 /* After an aborted write transaction: forget counters it advanced. */
 void bstore_reload_after_abort(struct broker_store *st);
 

@@ -157,7 +157,7 @@ s_refresh_space(struct broker *b)
     if (bstore_space(b->store, &used, &map) != 0)
         return;
     b->store_free_est = map > used ? map - used : 0;
-    b->store_reserve = map / 16 > (128u << 10) ? map / 16 : (128u << 10);
+    b->store_reserve = map / 8 > (256u << 10) ? map / 8 : (256u << 10);
 }
 
 void

@@ -19,6 +19,8 @@
 #include "log.h"
 #include "names.h"
 
+#define S_ACK_LIMIT_MAX (1u << 20)
+
 /* Receipts waiting for the pass to commit. */
 struct s_reply {
     size_t conn; /* index into s_conns */
@@ -148,6 +150,9 @@ s_commit(struct broker *b)
 {
     int rc = KR_OK;
 
+    uint32_t acks = b->acks_in_pass;
+
+    b->acks_in_pass = 0;
     if (b->txn != NULL) {
         rc = deliver_persist_seqs(b);
         if (rc == KR_OK)
@@ -156,8 +161,18 @@ s_commit(struct broker *b)
             bstore_abort(b->txn);
         b->txn = NULL;
     }
-    if (rc == KR_OK)
+    if (bstore_full_seen() && rc != KR_OK)
+        rc = KR_EFULL;
+    if (rc == KR_OK) {
+        if (acks > 0 && b->ack_limit < S_ACK_LIMIT_MAX)
+            b->ack_limit *= 2;
         return;
+    }
+    /* Deleting needs pages too (copy on write), so in a full store a pass
+     * of many acks can fail where a few would fit. Halve the acks per pass
+     * until they fit: a full broker must still be able to drain. */
+    if (rc == KR_EFULL && acks > 1)
+        b->ack_limit = acks / 2;
     int reason =
         rc == KR_EFULL ? KR__V1__REASON__STORE_FULL : KR__V1__REASON__INTERNAL;
     if (rc == KR_EFULL) {
@@ -246,8 +261,17 @@ s_handle_frame(struct broker *b, const uint8_t *rid, size_t rid_len,
         handle_hello(b, o, rid, rid_len, f->hello);
     if (f->dir_request != NULL)
         handle_dir_request(b, rid, rid_len, f->dir_request);
-    for (size_t i = 0; i < f->n_ack; i++)
+    for (size_t i = 0; i < f->n_ack; i++) {
+        if (b->acks_in_pass >= b->ack_limit) {
+            /* Over this pass's budget: leave the rest unapplied and send
+             * the node its unacknowledged items again, so that their acks
+             * come back in a later pass. */
+            deliver_rewind(o);
+            break;
+        }
+        b->acks_in_pass++;
         handle_ack(b, o, f->ack[i]);
+    }
     for (size_t i = 0; i < f->n_submit; i++)
         handle_submit(b, o, rid, rid_len, f->submit[i]);
 done:
@@ -314,6 +338,7 @@ broker_run(struct broker *b)
         {NULL, b->sig_fd, ZMQ_POLLIN, 0},
     };
 
+    b->ack_limit = S_ACK_LIMIT_MAX;
     /* The cron measures the store's free space before the first submit. */
     b->now_ms = util_now_ms();
     deliver_cron(b);
