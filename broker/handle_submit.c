@@ -172,6 +172,17 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
     }
     if (b->now_ms < b->store_full_until ||
         !deliver_has_room(b, s->envelope.len)) {
+        /* The operator must hear of this; once a minute is enough. */
+        static uint64_t last_alert;
+        if (b->now_ms - last_alert >= 60000) {
+            last_alert = b->now_ms;
+            log_warnx("submit: ALERT store full: refusing new messages "
+                      "reason=store-full free_est=%llu reserve=%llu "
+                      "map_size_mb=%llu",
+                      (unsigned long long)b->store_free_est,
+                      (unsigned long long)b->store_reserve,
+                      (unsigned long long)b->cfg.map_size_mb);
+        }
         broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__REFUSED,
                              KR__V1__REASON__STORE_FULL,
                              "broker store is full; retry later");

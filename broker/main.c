@@ -161,15 +161,16 @@ main(int argc, char **argv)
         fatalx("config: defaults: %s", err);
     rc = cfg_parse_args(argc, argv, "broker", broker_config_options, &b.cfg,
                         err, sizeof(err));
-    if (rc == 1) {
-        s_usage(stdout);
-        return 0;
-    }
-    if (rc == 2) {
-        printf("krbroker %s\n", "0.1.0");
-        return 0;
-    }
     if (rc != 0) {
+        cfg_free(broker_config_options, &b.cfg);
+        if (rc == 1) {
+            s_usage(stdout);
+            return 0;
+        }
+        if (rc == 2) {
+            printf("krbroker %s\n", "0.1.0");
+            return 0;
+        }
         fprintf(stderr, "krbroker: %s\n", err);
         fprintf(stderr, "Try 'krbroker --help'.\n");
         return 2;
@@ -179,6 +180,7 @@ main(int argc, char **argv)
                 "krbroker: log_level: '%s' is not debug, info, warn "
                 "or error\n",
                 b.cfg.log_level);
+        cfg_free(broker_config_options, &b.cfg);
         return 2;
     }
     log_init("krbroker", (enum log_level)level);
