@@ -189,12 +189,15 @@ main(int argc, char **argv)
                   "in a crash; for benchmarks only");
     if (kcrypto_init() != 0)
         fatalx("main: libsodium does not start");
+    lock_fd = -1;
+    rc = KR_ESYS;
     if ((rc = kcrypto_keys_load(b.cfg.keys, &keys)) != 0) {
         log_errorx("main: keys %s: %s", b.cfg.keys, kr_strerror(rc));
-        return 1;
+        goto out;
     }
+    rc = KR_ESYS;
     if ((lock_fd = s_lock_data_dir(b.cfg.data_dir)) < 0)
-        return 1;
+        goto out;
     if (pipe2(s_sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
         fatalx("main: pipe: %s", strerror(errno));
     b.sig_fd = s_sig_pipe[0];
@@ -206,24 +209,29 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if ((rc = bstore_open(b.cfg.data_dir, b.cfg.map_size_mb,
-                          b.cfg.unsafe_nosync, &b.store)) != 0)
-        return 1;
-    if ((rc = orgs_load(&b)) != 0)
-        return 1;
-    if ((rc = s_open_sockets(&b, keys)) != 0)
-        return 1;
+                          b.cfg.unsafe_nosync, &b.store)) != 0 ||
+        (rc = orgs_load(&b)) != 0 || (rc = s_open_sockets(&b, keys)) != 0)
+        goto out;
     kcrypto_keys_destroy(&keys);
     rc = broker_run(&b);
-
-    zmq_close(b.router);
-    zmq_close(b.admin);
-    zmq_close(b.zap);
-    zmq_ctx_term(b.zctx);
+    log_info("main: stopped");
+out:
+    /* One way out, so that every start-up failure also leaves nothing
+     * behind for the leak checker of the sanitizer build. */
+    kcrypto_keys_destroy(&keys);
+    if (b.router != NULL)
+        zmq_close(b.router);
+    if (b.admin != NULL)
+        zmq_close(b.admin);
+    if (b.zap != NULL)
+        zmq_close(b.zap);
+    if (b.zctx != NULL)
+        zmq_ctx_term(b.zctx);
     bstore_close(&b.store);
     orgs_free(&b);
     buf_free(&b.packbuf);
     cfg_free(broker_config_options, &b.cfg);
-    close(lock_fd);
-    log_info("main: stopped");
+    if (lock_fd >= 0)
+        close(lock_fd);
     return rc == 0 ? 0 : 1;
 }
