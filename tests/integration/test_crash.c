@@ -226,44 +226,48 @@ main(void)
     H_ENSURE(h_proc_fork(&sender, "sender", log, s_sender, &t) == KR_OK,
              "fork the sender");
 
-    /* The broker dies with submits, receipts and deliveries in flight;
-     * the sender's node keeps taking messages meanwhile. */
-    H_POLL(ok, 30000, s_received(&t) >= 300);
-    s_until(ok, "300 received");
-    h_note("killing the broker at %llu received",
-           (unsigned long long)s_received(&t));
-    h_broker_kill9(&t.c);
-    uint64_t pending = s_vl_pending(&t);
-    H_POLL(ok, 10000, s_vl_pending(&t) >= pending + 200);
-    s_until(ok, "200 more pending at the sender");
-    h_broker_start(&t.c);
-
-    /* The sender's node dies with a full pipeline behind it. */
-    H_POLL(ok, 30000, s_received(&t) >= 900);
-    s_until(ok, "900 received");
-    h_note("killing the sending node at %llu received",
-           (unsigned long long)s_received(&t));
-    h_node_kill9(&t.c, t.vl);
-    h_node_start(&t.c, t.vl);
-
-    /* The recipient dies while it receives. */
-    H_POLL(ok, 30000, s_received(&t) >= 1300);
-    s_until(ok, "1300 received");
-    h_note("killing the receiving node at %llu received",
-           (unsigned long long)s_received(&t));
-    h_node_kill9(&t.c, t.jgz);
-    uint64_t open = s_vl_open(&t);
-    H_POLL(ok, 10000, s_vl_open(&t) >= open + 200);
-    s_until(ok, "200 more waiting for delivery");
-    h_node_start(&t.c, t.jgz);
-
-    /* Once more the broker, while the backlog drains, if it still does. */
-    H_POLL(ok, 30000, s_received(&t) >= 1700);
-    s_until(ok, "1700 received");
-    h_note("killing the broker at %llu received",
-           (unsigned long long)s_received(&t));
-    h_broker_kill9(&t.c);
-    h_broker_start(&t.c);
+    /* Nine kills at random points of the flow, each victim three times:
+     * the broker (submits, receipts and deliveries in flight), the sending
+     * node (a full pipeline behind it) and the receiving node (while it
+     * commits and acknowledges). The seed is printed: KR_TEST_SEED=N
+     * replays a run. */
+    unsigned seed = (unsigned)h_mono_ms();
+    const char *env = getenv("KR_TEST_SEED");
+    if (env != NULL)
+        seed = (unsigned)strtoul(env, NULL, 10);
+    h_note("random kill points: KR_TEST_SEED=%u", seed);
+    srand(seed);
+    static const char *const victims[] = {"broker", "sending node",
+                                          "receiving node"};
+    uint64_t target = 0;
+    for (int k = 0; k < 9; k++) {
+        /* Spread the kills over the run: each one past the last. */
+        target += 50 + (uint64_t)(rand() % (S_COUNT / 9 - 50));
+        H_POLL(ok, 30000, s_received(&t) >= target);
+        s_until(ok, "the next kill point");
+        /* A random extra moment, so that kills do not line up with the
+         * test's own polling. */
+        h_sleep_ms(rand() % 40);
+        int v = k % 3;
+        h_note("kill -9 of the %s at %llu received", victims[v],
+               (unsigned long long)s_received(&t));
+        if (v == 0) {
+            h_broker_kill9(&t.c);
+            /* The sender's node keeps taking messages meanwhile. */
+            uint64_t pending = s_vl_pending(&t);
+            H_POLL(ok, 5000, s_vl_pending(&t) >= pending + 50);
+            h_broker_start(&t.c);
+        } else if (v == 1) {
+            h_node_kill9(&t.c, t.vl);
+            h_node_start(&t.c, t.vl);
+        } else {
+            h_node_kill9(&t.c, t.jgz);
+            /* Deliveries wait at the broker meanwhile. */
+            uint64_t open = s_vl_open(&t);
+            H_POLL(ok, 5000, s_vl_open(&t) >= open + 50);
+            h_node_start(&t.c, t.jgz);
+        }
+    }
 
     H_CHECK(h_proc_wait(&sender, 60000, &status) == KR_OK &&
                 WIFEXITED(status) && WEXITSTATUS(status) == 0,
