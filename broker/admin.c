@@ -66,8 +66,12 @@ s_org_add(struct broker *b, const Kr__V1__OrgAdd *req,
     if (txn == NULL)
         return s_fail(resp, KR_ESTORE, "store unavailable");
     if ((rc = bstore_org_put(b->store, txn, &copy)) != 0 ||
-        (rc = broker_event(b, "org.added", "", NULL, NULL, e->org_id, 0,
-                           util_category_name(e->category))) != 0) {
+        (rc = audit_write(
+             b, &(struct audit_ev){.event = "org.added",
+                                   .action = 'C',
+                                   .object = e->org_id,
+                                   .detail = util_category_name(e->category),
+                                   .check = "admin socket"})) != 0) {
         bstore_abort(b->txn);
         b->txn = NULL;
         bstore_reload_after_abort(b->store);
@@ -103,8 +107,12 @@ s_org_status(struct broker *b, const char *id, bool suspend,
     e->suspended = suspend;
     e->changed_at_ms = b->now_ms;
     if ((rc = bstore_org_put(b->store, txn, e)) != 0 ||
-        (rc = broker_event(b, suspend ? "org.suspended" : "org.resumed", "",
-                           NULL, NULL, id, 0, "")) != 0) {
+        (rc = audit_write(b,
+                          &(struct audit_ev){.event = suspend ? "org.suspended"
+                                                              : "org.resumed",
+                                             .action = 'U',
+                                             .object = id,
+                                             .check = "admin socket"})) != 0) {
         bstore_abort(b->txn);
         b->txn = NULL;
         bstore_reload_after_abort(b->store);
@@ -188,6 +196,98 @@ s_queues(struct broker *b, Kr__V1__AdminResponse *resp)
     bstore_abort(txn);
 }
 
+static void
+s_consents(struct broker *b, const Kr__V1__AdminRequest *req,
+           Kr__V1__AdminResponse *resp)
+{
+    MDB_txn *txn;
+
+    if (bstore_begin(b->store, true, &txn) != 0) {
+        s_fail(resp, KR_ESTORE, "store unavailable");
+        return;
+    }
+    if (req->op_case == KR__V1__ADMIN_REQUEST__OP_CONSENT_SHOW) {
+        Kr__V1__ConsentRecord *r;
+        if (req->consent_show.len != 16)
+            s_fail(resp, KR_EINVAL, "consent id: 16 bytes");
+        else if (bstore_consent_get(b->store, txn, req->consent_show.data,
+                                    &r) != 0)
+            s_fail(resp, KR_ENOTFOUND, "no such consent");
+        else {
+            resp->consents = xmalloc(sizeof(*resp->consents));
+            resp->consents[0] = r;
+            resp->n_consents = 1;
+        }
+    } else {
+        const Kr__V1__ConsentQuery *q = req->consent_list;
+        if (q == NULL || q->subject_pseudonym.len != 32)
+            s_fail(resp, KR_EINVAL, "subject pseudonym: 32 bytes");
+        else if (bstore_consent_by_subject(
+                     b->store, txn, q->subject_pseudonym.data, &resp->consents,
+                     &resp->n_consents) != 0)
+            s_fail(resp, KR_ESTORE, "consent ledger unreadable");
+    }
+    bstore_abort(txn);
+}
+
+#define S_AUDIT_PAGE 1000
+
+static void
+s_audit(struct broker *b, const Kr__V1__AdminRequest *req,
+        Kr__V1__AdminResponse *resp)
+{
+    MDB_txn *txn;
+    uint64_t after = 0;
+    size_t max = S_AUDIT_PAGE;
+
+    if (bstore_begin(b->store, true, &txn) != 0) {
+        s_fail(resp, KR_ESTORE, "store unavailable");
+        return;
+    }
+    switch (req->op_case) {
+    case KR__V1__ADMIN_REQUEST__OP_AUDIT_VERIFY: {
+        static char why[160];
+        Kr__V1__AuditVerifyResult *v = xmalloc(sizeof(*v));
+        kr__v1__audit_verify_result__init(v);
+        why[0] = '\0';
+        int rc = bstore_audit_verify(b->store, txn, &v->checked,
+                                     &v->first_bad_seq, why, sizeof(why));
+        v->ok = rc == KR_OK;
+        v->detail = why;
+        resp->verify = v;
+        if (rc != KR_OK && rc != KR_ECRYPTO)
+            s_fail(resp, rc, "audit trail unreadable");
+        log_info("admin: audit verify: %s checked=%llu%s%s",
+                 v->ok ? "intact" : "BROKEN", (unsigned long long)v->checked,
+                 why[0] ? " " : "", why);
+        break;
+    }
+    case KR__V1__ADMIN_REQUEST__OP_AUDIT_TAIL: {
+        uint64_t last = bstore_audit_last(b->store);
+        size_t n = req->audit_tail ? req->audit_tail : 20;
+        if (n > S_AUDIT_PAGE)
+            n = S_AUDIT_PAGE;
+        after = last > n ? last - n : 0;
+        max = n;
+        goto range;
+    }
+    case KR__V1__ADMIN_REQUEST__OP_AUDIT_EXPORT:
+        after = req->audit_export ? req->audit_export->after_seq : 0;
+        if (req->audit_export && req->audit_export->limit > 0 &&
+            req->audit_export->limit < S_AUDIT_PAGE)
+            max = req->audit_export->limit;
+    range:
+        resp->audit = xcalloc(max, sizeof(*resp->audit));
+        if (bstore_audit_range(b->store, txn, after, max, resp->audit,
+                               &resp->n_audit) != 0)
+            s_fail(resp, KR_ESTORE, "audit trail unreadable");
+        break;
+    default:
+        break;
+    }
+    bstore_abort(txn);
+}
+
 void
 admin_handle(struct broker *b)
 {
@@ -235,6 +335,15 @@ admin_handle(struct broker *b)
             case KR__V1__ADMIN_REQUEST__OP_QUEUES:
                 s_queues(b, &resp);
                 break;
+            case KR__V1__ADMIN_REQUEST__OP_CONSENT_LIST:
+            case KR__V1__ADMIN_REQUEST__OP_CONSENT_SHOW:
+                s_consents(b, req, &resp);
+                break;
+            case KR__V1__ADMIN_REQUEST__OP_AUDIT_TAIL:
+            case KR__V1__ADMIN_REQUEST__OP_AUDIT_VERIFY:
+            case KR__V1__ADMIN_REQUEST__OP_AUDIT_EXPORT:
+                s_audit(b, req, &resp);
+                break;
             default:
                 s_fail(&resp, KR_EINVAL, "unknown admin operation");
                 break;
@@ -253,6 +362,13 @@ admin_handle(struct broker *b)
         for (size_t i = 0; i < resp.n_queues; i++)
             free(resp.queues[i]);
         free(resp.queues);
+        for (size_t i = 0; i < resp.n_consents; i++)
+            kr__v1__consent_record__free_unpacked(resp.consents[i], NULL);
+        free(resp.consents);
+        for (size_t i = 0; i < resp.n_audit; i++)
+            kr__v1__audit_record__free_unpacked(resp.audit[i], NULL);
+        free(resp.audit);
+        free(resp.verify);
         if (req != NULL)
             kr__v1__admin_request__free_unpacked(req, NULL);
         zmq_msg_close(&rid);

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "envelope.pb-c.h"
 #include "store.pb-c.h"
 #include "util.h"
 #include "wire.pb-c.h"
@@ -121,10 +122,25 @@ int broker_send_frame(struct broker *b, const uint8_t *rid, size_t rid_len,
                       const Kr__V1__Frame *f);
 void broker_send_error(struct broker *b, const uint8_t *rid, size_t rid_len,
                        int reason, const char *detail, bool fatal);
-/* Append an event record in the pass's transaction. */
-int broker_event(struct broker *b, const char *code, const char *org_id,
-                 const uint8_t *msg_id, const uint8_t *referral_id,
-                 const char *object, int reason, const char *detail);
+/* audit.c: one record per accepted or refused event, in the pass's
+ * transaction, hash-chained by the store. Only ids, codes and the subject
+ * pseudonym go in: never a payload, a name or a BSN. */
+struct audit_ev {
+    const char *event;           /* "message.accepted", "consent.revoked" */
+    char action;                 /* C, R, U, D or E(xecute) */
+    bool refused;                /* result: refused, else success */
+    const char *check;           /* the check that decided */
+    const char *org_id;          /* the organisation that acted */
+    const Kr__V1__Envelope *env; /* fills the object fields, if given */
+    const Kr__V1__StoredMessage *msg; /* or these, from a stored message */
+    const uint8_t *msg_id;            /* overrides, 16 bytes */
+    const uint8_t *consent_id;        /* overrides, 16 bytes */
+    const char *object;               /* another object (an org id) */
+    int reason;
+    const char *detail;
+    bool noodknop; /* the meldrecht exception was used */
+};
+int audit_write(struct broker *b, const struct audit_ev *ev);
 
 /* handle_*.c: one per kind of item in an inbound frame. */
 void handle_hello(struct broker *b, struct org *o, const uint8_t *rid,
@@ -135,10 +151,33 @@ void handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
                    size_t rid_len, const Kr__V1__Submit *s);
 void handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a);
 
+/* handle_consent.c: the ledger. check_* return 0 or a kr.v1.Reason with
+ * a why; apply_* write in the pass's transaction. */
+struct Kr__V1__ConsentRecord;
+int consent_check_grant(struct broker *b, struct org *o,
+                        const Kr__V1__Envelope *env, const char **why,
+                        Kr__V1__ConsentRecord **superseded);
+int consent_apply_grant(struct broker *b, struct org *o,
+                        const Kr__V1__Envelope *env,
+                        Kr__V1__ConsentRecord *superseded);
+int consent_check_revoke(struct broker *b, struct org *o,
+                         const Kr__V1__Envelope *env, const char **why,
+                         Kr__V1__ConsentRecord **rec);
+int consent_apply_revoke(struct broker *b, struct org *o,
+                         const Kr__V1__Envelope *env,
+                         Kr__V1__ConsentRecord *rec);
+/* The gate: 0 if env may pass now (*cid_out: the consent that decided, or
+ * NULL; *noodknop: the meldrecht exception), else a kr.v1.Reason and the
+ * check that failed in *why. 'to' is the recipient. */
+int consent_gate(struct broker *b, struct org *from, struct org *to,
+                 const Kr__V1__Envelope *env, uint8_t cid_out[16],
+                 bool *has_cid, bool *noodknop, const char **why);
+
 /* deliver.c: queues, the pump, resends and expiry. */
-/* Append an item to org's queue in the pass's transaction. */
-int deliver_enqueue(struct broker *b, struct org *o, const uint8_t msg_id[16],
-                    const Kr__V1__Receipt *receipt, uint64_t *seq_out);
+/* Append an item (a delivery, a receipt or a notice) to org's queue in
+ * the pass's transaction. */
+int deliver_enqueue(struct broker *b, struct org *o, Kr__V1__QueueItem *item,
+                    uint64_t *seq_out);
 /* Queue a durable final receipt for the sender of a message. */
 int deliver_final_receipt(struct broker *b, const char *sender,
                           const uint8_t msg_id[16], int outcome, int reason,

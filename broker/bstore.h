@@ -7,7 +7,10 @@
  *   payloads   msg_id (16)             -> signature (64) || envelope bytes
  *   queue      org_id NUL seq (8, BE)  -> kr.v1.QueueItem
  *   expiry     not_after (8, BE) msg_id -> (empty)
- *   events     seq (8, BE)             -> kr.v1.EventRecord
+ *   audit      seq (8, BE)             -> hash (32) || kr.v1.AuditRecord
+ *   consents   consent_id (16)         -> kr.v1.ConsentRecord
+ *   consent_subject  pseudonym (32) consent_id (16) -> (empty)
+ *   consent_msgs     consent_id (16) msg_id (16) -> state (1) || recipient
  *   meta       name                    -> value ("schema" = "1", counters)
  * The ciphertext sits apart from the metadata so that state changes never
  * rewrite it and so that deleting it leaves the message's history intact.
@@ -98,9 +101,49 @@ int bstore_expiry_due(struct broker_store *st, MDB_txn *txn, uint64_t now,
                       size_t max, uint8_t (*ids)[16], uint64_t *when,
                       size_t *n);
 
-/* Events: the record's seq is assigned here. */
-int bstore_event_append(struct broker_store *st, MDB_txn *txn,
-                        Kr__V1__EventRecord *ev);
+/* Audit: the record's seq, prev_hash and hash are assigned here, so that
+ * the chain has one keeper. */
+int bstore_audit_append(struct broker_store *st, MDB_txn *txn,
+                        Kr__V1__AuditRecord *rec);
+/* Records after 'after' (0: from the first), at most max, unpacked with
+ * their hash filled in; the caller frees each with
+ * kr__v1__audit_record__free_unpacked. */
+int bstore_audit_range(struct broker_store *st, MDB_txn *txn, uint64_t after,
+                       size_t max, Kr__V1__AuditRecord **out, size_t *n);
+/* The last record's seq (0 if none). */
+uint64_t bstore_audit_last(struct broker_store *st);
+/* Walk the whole chain: 0 if intact; else KR_ECRYPTO with the first record
+ * that does not fit in *bad_seq and why in 'why'. */
+int bstore_audit_verify(struct broker_store *st, MDB_txn *txn,
+                        uint64_t *checked, uint64_t *bad_seq, char *why,
+                        size_t whylen);
+
+/* Consent ledger. */
+int bstore_consent_get(struct broker_store *st, MDB_txn *txn,
+                       const uint8_t consent_id[16],
+                       Kr__V1__ConsentRecord **out);
+/* Write the record and its subject index entry. */
+int bstore_consent_put(struct broker_store *st, MDB_txn *txn,
+                       const Kr__V1__ConsentRecord *r);
+/* All records of a subject, unpacked (free each, and the array). */
+int bstore_consent_by_subject(struct broker_store *st, MDB_txn *txn,
+                              const uint8_t subject[32],
+                              Kr__V1__ConsentRecord ***out, size_t *n);
+/* Messages that passed the gate under a consent: state 'q' (queued) or
+ * 'd' (delivered), and the recipient. */
+int bstore_consent_msg_put(struct broker_store *st, MDB_txn *txn,
+                           const uint8_t consent_id[16],
+                           const uint8_t msg_id[16], char state,
+                           const char *recipient);
+int bstore_consent_msg_del(struct broker_store *st, MDB_txn *txn,
+                           const uint8_t consent_id[16],
+                           const uint8_t msg_id[16]);
+/* Calls fn for each message of a consent; fn must not write. */
+int bstore_consent_msg_scan(struct broker_store *st, MDB_txn *txn,
+                            const uint8_t consent_id[16],
+                            void (*fn)(const uint8_t msg_id[16], char state,
+                                       const char *recipient, void *arg),
+                            void *arg);
 
 /* Whether a call since the last check hit MDB_MAP_FULL (and clear it). */
 bool bstore_full_seen(void);

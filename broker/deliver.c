@@ -23,24 +23,17 @@
 #define S_EXPIRE_PER_PASS 256
 
 int
-deliver_enqueue(struct broker *b, struct org *o, const uint8_t msg_id[16],
-                const Kr__V1__Receipt *receipt, uint64_t *seq_out)
+deliver_enqueue(struct broker *b, struct org *o, Kr__V1__QueueItem *item,
+                uint64_t *seq_out)
 {
-    Kr__V1__QueueItem item = KR__V1__QUEUE_ITEM__INIT;
     MDB_txn *txn = broker_txn(b);
     uint64_t seq = o->next_seq;
     int rc;
 
     if (txn == NULL)
         return KR_ESTORE;
-    item.msg_id.data = (uint8_t *)msg_id;
-    item.msg_id.len = 16;
-    item.enqueued_at_ms = b->now_ms;
-    if (receipt != NULL) {
-        item.is_receipt = true;
-        item.receipt = (Kr__V1__Receipt *)receipt;
-    }
-    if ((rc = bstore_queue_put(b->store, txn, o->id, seq, &item)) != 0)
+    item->enqueued_at_ms = b->now_ms;
+    if ((rc = bstore_queue_put(b->store, txn, o->id, seq, item)) != 0)
         return rc;
     o->next_seq++;
     o->dirty = true;
@@ -67,7 +60,12 @@ deliver_final_receipt(struct broker *b, const char *sender,
     r.reason = reason;
     r.detail = (char *)(detail ? detail : "");
     r.at_ms = b->now_ms;
-    return deliver_enqueue(b, o, msg_id, &r, NULL);
+    Kr__V1__QueueItem item = KR__V1__QUEUE_ITEM__INIT;
+    item.msg_id.data = (uint8_t *)msg_id;
+    item.msg_id.len = 16;
+    item.is_receipt = true;
+    item.receipt = &r;
+    return deliver_enqueue(b, o, &item, NULL);
 }
 
 int
@@ -125,6 +123,17 @@ deliver_finalize(struct broker *b, const uint8_t msg_id[16],
     if (m->not_after_ms != 0 &&
         (rc = bstore_expiry_del(b->store, txn, m->not_after_ms, msg_id)) != 0)
         return rc;
+    /* Under a consent: remember where it was delivered (a revoke tells
+     * them); anything else is no longer the consent's business. */
+    if (m->consent_id.len == 16) {
+        rc = state == KR__V1__MESSAGE_STATE__STATE_DELIVERED
+                 ? bstore_consent_msg_put(b->store, txn, m->consent_id.data,
+                                          msg_id, 'd', m->recipient)
+                 : bstore_consent_msg_del(b->store, txn, m->consent_id.data,
+                                          msg_id);
+        if (rc != 0)
+            return rc;
+    }
     return deliver_final_receipt(b, m->sender, msg_id, outcome, reason, detail);
 }
 
@@ -178,24 +187,95 @@ struct s_pump {
     Kr__V1__Delivery *dptrs[S_DELIVERIES_PER_FRAME];
     Kr__V1__QueueItem *items[S_DELIVERIES_PER_FRAME];
     Kr__V1__Receipt *rptrs[S_DELIVERIES_PER_FRAME];
-    size_t nd, nr, ni, bytes;
+    Kr__V1__Notice *nptrs[S_DELIVERIES_PER_FRAME];
+    size_t nd, nr, nn, ni, bytes;
     uint64_t last_seq;
     bool blocked; /* the peer's pipe is full or it is gone */
 };
 
+/* Messages the pump found no longer covered by their consent. They are
+ * withdrawn by the next pass (the pump only reads). Bounded: what does not
+ * fit is found again by a later pump. */
+#define S_WITHDRAW_MAX 1024
+static uint8_t s_withdraw[S_WITHDRAW_MAX][16];
+static size_t s_nwithdraw;
+
+static void
+s_withdraw_later(struct broker *b, const uint8_t msg_id[16])
+{
+    (void)b;
+    for (size_t i = 0; i < s_nwithdraw; i++)
+        if (memcmp(s_withdraw[i], msg_id, 16) == 0)
+            return;
+    if (s_nwithdraw < S_WITHDRAW_MAX)
+        memcpy(s_withdraw[s_nwithdraw++], msg_id, 16);
+}
+
+/* The gate once more, at delivery: the consent that let the message in
+ * must still be active and within its period now. A revoke has already
+ * withdrawn what it covered; this catches the period that ran out while
+ * the message waited. */
+static bool
+s_consent_holds(struct s_pump *p, const Kr__V1__QueueItem *item)
+{
+    Kr__V1__ConsentRecord *r = NULL;
+    bool ok;
+
+    if (bstore_consent_get(p->b->store, p->txn, item->consent_id.data, &r) != 0)
+        return false;
+    ok = r->status == KR__V1__CONSENT_STATUS__CONSENT_ACTIVE &&
+         r->scope != NULL && p->b->now_ms >= r->scope->valid_from_ms &&
+         p->b->now_ms <= r->scope->valid_until_ms;
+    kr__v1__consent_record__free_unpacked(r, NULL);
+    return ok;
+}
+
+/* Withdraw what the pump set aside, in the pass's transaction. */
+static void
+s_withdraw_pending(struct broker *b)
+{
+    MDB_txn *txn = s_nwithdraw ? broker_txn(b) : NULL;
+
+    for (size_t i = 0; txn != NULL && i < s_nwithdraw; i++) {
+        Kr__V1__StoredMessage *m = NULL;
+        if (bstore_msg_get(b->store, txn, s_withdraw[i], &m) != 0)
+            continue;
+        struct org *to = orgs_find(b, m->recipient);
+        if (m->state == KR__V1__MESSAGE_STATE__QUEUED &&
+            (to == NULL ||
+             bstore_queue_del(b->store, txn, to->id, m->queue_seq) == 0) &&
+            deliver_finalize(
+                b, s_withdraw[i], m, KR__V1__MESSAGE_STATE__STATE_WITHDRAWN,
+                KR__V1__OUTCOME__WITHDRAWN, KR__V1__REASON__NO_CONSENT,
+                "consent no longer covers it at delivery") == 0)
+            audit_write(b, &(struct audit_ev){
+                               .event = "message.withdrawn",
+                               .action = 'D',
+                               .org_id = m->recipient,
+                               .msg = m,
+                               .msg_id = s_withdraw[i],
+                               .reason = KR__V1__REASON__NO_CONSENT,
+                               .check = "consent checked again at delivery"});
+        kr__v1__stored_message__free_unpacked(m, NULL);
+    }
+    s_nwithdraw = 0;
+}
+
 static void
 s_pump_flush(struct s_pump *p)
 {
-    if (p->nd + p->nr > 0) {
+    if (p->nd + p->nr + p->nn > 0) {
         Kr__V1__Frame f = KR__V1__FRAME__INIT;
         f.version = KR__V1__VERSION__VERSION_1;
         f.delivery = p->dptrs;
         f.n_delivery = p->nd;
         f.receipt = p->rptrs;
         f.n_receipt = p->nr;
+        f.notice = p->nptrs;
+        f.n_notice = p->nn;
         int rc = broker_send_frame(p->b, p->o->rid, p->o->rid_len, &f);
         if (rc == KR_OK) {
-            p->o->inflight += (uint32_t)(p->nd + p->nr);
+            p->o->inflight += (uint32_t)(p->nd + p->nr + p->nn);
             p->o->cursor = p->last_seq + 1;
         } else {
             p->blocked = true;
@@ -207,7 +287,7 @@ s_pump_flush(struct s_pump *p)
     }
     for (size_t i = 0; i < p->ni; i++)
         kr__v1__queue_item__free_unpacked(p->items[i], NULL);
-    p->nd = p->nr = p->ni = p->bytes = 0;
+    p->nd = p->nr = p->nn = p->ni = p->bytes = 0;
 }
 
 static int
@@ -216,7 +296,7 @@ s_pump_item(uint64_t seq, const uint8_t *data, size_t len, void *arg)
     struct s_pump *p = arg;
     Kr__V1__QueueItem *item;
 
-    if (p->o->inflight + p->nd + p->nr >= p->o->window)
+    if (p->o->inflight + p->nd + p->nr + p->nn >= p->o->window)
         return 1;
     item = kr__v1__queue_item__unpack(NULL, len, data);
     if (item == NULL || item->msg_id.len != 16) {
@@ -226,11 +306,22 @@ s_pump_item(uint64_t seq, const uint8_t *data, size_t len, void *arg)
             kr__v1__queue_item__free_unpacked(item, NULL);
         return 0;
     }
+    if (item->consent_id.len == 16 && !s_consent_holds(p, item)) {
+        /* The consent no longer covers it (its period ended): it is not
+         * sent, and the next pass withdraws it. */
+        s_withdraw_later(p->b, item->msg_id.data);
+        kr__v1__queue_item__free_unpacked(item, NULL);
+        return 0;
+    }
     p->items[p->ni++] = item;
     if (item->is_receipt && item->receipt != NULL) {
         item->receipt->seq = seq;
         p->rptrs[p->nr++] = item->receipt;
         p->bytes += 64;
+    } else if (item->notice != NULL) {
+        item->notice->seq = seq;
+        p->nptrs[p->nn++] = item->notice;
+        p->bytes += 64 + 16 * item->notice->n_msg_ids;
     } else {
         const uint8_t *sig, *env;
         size_t env_len;
@@ -319,10 +410,14 @@ s_expire(struct broker *b)
                     b, ids[i], m, KR__V1__MESSAGE_STATE__STATE_EXPIRED,
                     KR__V1__OUTCOME__EXPIRED_OUTCOME, KR__V1__REASON__EXPIRED,
                     "not delivered before not_after") == 0)
-                broker_event(b, "message.expired", m->sender, ids[i],
-                             m->referral_id.len == 16 ? m->referral_id.data
-                                                      : NULL,
-                             m->recipient, KR__V1__REASON__EXPIRED, "");
+                audit_write(
+                    b, &(struct audit_ev){.event = "message.expired",
+                                          .action = 'U',
+                                          .org_id = m->sender,
+                                          .msg = m,
+                                          .msg_id = ids[i],
+                                          .reason = KR__V1__REASON__EXPIRED,
+                                          .check = "not_after passed"});
         } else if (m->state != KR__V1__MESSAGE_STATE__QUEUED) {
             bstore_expiry_del(b->store, txn, when[i], ids[i]);
         }
@@ -359,6 +454,7 @@ void
 deliver_cron(struct broker *b)
 {
     s_refresh_space(b);
+    s_withdraw_pending(b);
     s_expire(b);
     s_resend(b);
 }

@@ -40,8 +40,8 @@ handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a)
     o->progress_ms = util_mono_ms();
     o->resend_attempt = 0;
     o->dirty = true;
-    if (item->is_receipt)
-        goto done; /* the sender has its receipt: nothing else moves */
+    if (item->is_receipt || item->notice != NULL)
+        goto done; /* a receipt or notice committed: nothing else moves */
 
     if (bstore_msg_get(b->store, txn, item->msg_id.data, &m) != 0) {
         log_warnx("ack: org=%s msg=%s: no such message", o->id,
@@ -66,11 +66,18 @@ handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a)
             a->refused ? KR__V1__OUTCOME__REFUSED : KR__V1__OUTCOME__DELIVERED,
             reason, a->refused ? "refused by the recipient" : "") != 0)
         goto done;
-    broker_event(
-        b, a->refused ? "message.refused-by-recipient" : "message.delivered",
-        o->id, item->msg_id.data,
-        m->referral_id.len == 16 ? m->referral_id.data : NULL, m->sender,
-        reason, "");
+    audit_write(b, &(struct audit_ev){
+                       .event = a->refused ? "message.refused-by-recipient"
+                                           : "message.delivered",
+                       .action = 'U',
+                       .refused = a->refused,
+                       .org_id = o->id,
+                       .msg = m,
+                       .msg_id = item->msg_id.data,
+                       .object = m->sender,
+                       .reason = reason,
+                       .check = a->refused ? "recipient verification"
+                                           : "recipient committed"});
 done:
     if (m != NULL)
         kr__v1__stored_message__free_unpacked(m, NULL);

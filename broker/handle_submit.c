@@ -16,7 +16,8 @@
 
 static void
 s_refuse(struct broker *b, struct org *o, const uint8_t *rid, size_t rid_len,
-         const uint8_t *msg_id, int reason, const char *detail)
+         const Kr__V1__Envelope *env, const uint8_t *msg_id, int reason,
+         const char *detail)
 {
     char hex[KR_ID_HEX_LEN] = "-";
 
@@ -26,10 +27,17 @@ s_refuse(struct broker *b, struct org *o, const uint8_t *rid, size_t rid_len,
              hex, reason_name(reason), detail);
     broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__REFUSED,
                          reason, detail);
-    /* Refusals are events too; a failed write here only loses the record
+    /* Refusals are audited too; a failed write here only loses the record
      * of a refusal, never a message. */
-    broker_event(b, "message.refused", o->id, msg_id, NULL, NULL, reason,
-                 detail);
+    audit_write(b, &(struct audit_ev){.event = "message.refused",
+                                      .action = 'C',
+                                      .refused = true,
+                                      .org_id = o->id,
+                                      .env = env,
+                                      .msg_id = msg_id,
+                                      .reason = reason,
+                                      .check = detail,
+                                      .detail = detail});
 }
 
 static bool
@@ -44,7 +52,7 @@ s_duplicate(struct broker *b, struct org *o, const uint8_t *rid, size_t rid_len,
             const uint8_t *msg_id, const Kr__V1__StoredMessage *m)
 {
     if (strcmp(m->sender, o->id) != 0) {
-        s_refuse(b, o, rid, rid_len, msg_id, KR__V1__REASON__DUPLICATE_ID,
+        s_refuse(b, o, rid, rid_len, NULL, msg_id, KR__V1__REASON__DUPLICATE_ID,
                  "this msg_id belongs to another sender's message");
         return;
     }
@@ -76,6 +84,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
 {
     Kr__V1__Envelope *env = NULL;
     Kr__V1__StoredMessage *old = NULL;
+    Kr__V1__ConsentRecord *crec = NULL;
     const uint8_t *msg_id = NULL;
     char detail[256];
     MDB_txn *txn;
@@ -83,7 +92,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
 
     env = kr__v1__envelope__unpack(NULL, s->envelope.len, s->envelope.data);
     if (env == NULL) {
-        s_refuse(b, o, rid, rid_len, NULL, KR__V1__REASON__MALFORMED,
+        s_refuse(b, o, rid, rid_len, NULL, NULL, KR__V1__REASON__MALFORMED,
                  "envelope does not parse as kr.v1.Envelope");
         return;
     }
@@ -93,11 +102,12 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         snprintf(detail, sizeof(detail), "envelope of %zu bytes, limit %llu",
                  s->envelope.len,
                  (unsigned long long)b->cfg.max_envelope_bytes);
-        s_refuse(b, o, rid, rid_len, msg_id, KR__V1__REASON__TOO_LARGE, detail);
+        s_refuse(b, o, rid, rid_len, env, msg_id, KR__V1__REASON__TOO_LARGE,
+                 detail);
         goto done;
     }
     if (env->version != KR__V1__VERSION__VERSION_1) {
-        s_refuse(b, o, rid, rid_len, msg_id, KR__V1__REASON__BAD_VERSION,
+        s_refuse(b, o, rid, rid_len, env, msg_id, KR__V1__REASON__BAD_VERSION,
                  "envelope version is not 1");
         goto done;
     }
@@ -124,7 +134,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         missing = "referral_id, case_id, in_reply_to: 16 bytes when set";
     if (missing != NULL) {
         snprintf(detail, sizeof(detail), "missing or invalid: %s", missing);
-        s_refuse(b, o, rid, rid_len, msg_id, KR__V1__REASON__MISSING_FIELD,
+        s_refuse(b, o, rid, rid_len, env, msg_id, KR__V1__REASON__MISSING_FIELD,
                  detail);
         goto done;
     }
@@ -136,26 +146,26 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
                  env->sender, o->id);
         log_warnx("submit: forged sender org=%s claimed=%.64s", o->id,
                   env->sender);
-        s_refuse(b, o, rid, rid_len, msg_id, KR__V1__REASON__SENDER_MISMATCH,
-                 detail);
+        s_refuse(b, o, rid, rid_len, env, msg_id,
+                 KR__V1__REASON__SENDER_MISMATCH, detail);
         goto done;
     }
     struct org *to = orgs_find(b, env->recipient);
     if (to == NULL) {
         snprintf(detail, sizeof(detail), "recipient %.64s not in directory",
                  env->recipient);
-        s_refuse(b, o, rid, rid_len, msg_id, KR__V1__REASON__UNKNOWN_RECIPIENT,
-                 detail);
+        s_refuse(b, o, rid, rid_len, env, msg_id,
+                 KR__V1__REASON__UNKNOWN_RECIPIENT, detail);
         goto done;
     }
     if (to->suspended) {
         snprintf(detail, sizeof(detail), "recipient %s is suspended", to->id);
-        s_refuse(b, o, rid, rid_len, msg_id,
+        s_refuse(b, o, rid, rid_len, env, msg_id,
                  KR__V1__REASON__RECIPIENT_SUSPENDED, detail);
         goto done;
     }
     if (env->not_after_ms != 0 && env->not_after_ms <= b->now_ms) {
-        s_refuse(b, o, rid, rid_len, msg_id, KR__V1__REASON__EXPIRED,
+        s_refuse(b, o, rid, rid_len, env, msg_id, KR__V1__REASON__EXPIRED,
                  "not_after has passed");
         goto done;
     }
@@ -189,8 +199,27 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         goto done;
     }
 
-    /* Store: metadata, payload, queue entry, expiry, event. */
+    /* What the message is allowed to do: a consent grant or revoke must
+     * make sense to the ledger; anything else must pass the gate. */
+    uint8_t cid[16];
+    bool has_cid = false, noodknop = false;
+    const char *why = NULL;
+    int reason;
+    if (env->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT)
+        reason = consent_check_grant(b, o, env, &why, &crec);
+    else if (env->type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE)
+        reason = consent_check_revoke(b, o, env, &why, &crec);
+    else
+        reason = consent_gate(b, o, to, env, cid, &has_cid, &noodknop, &why);
+    if (reason != 0) {
+        s_refuse(b, o, rid, rid_len, env, msg_id, reason, why);
+        goto done;
+    }
+
+    /* Store: metadata, payload, queue entry, expiry, consent index, the
+     * ledger change, the audit record: one transaction, one commit. */
     Kr__V1__StoredMessage m = KR__V1__STORED_MESSAGE__INIT;
+    Kr__V1__QueueItem item = KR__V1__QUEUE_ITEM__INIT;
     m.sender = o->id;
     m.recipient = to->id;
     m.state = KR__V1__MESSAGE_STATE__QUEUED;
@@ -198,7 +227,15 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
     m.not_after_ms = env->not_after_ms;
     m.type = env->type;
     m.referral_id = env->referral_id;
-    if ((rc = deliver_enqueue(b, to, msg_id, NULL, &m.queue_seq)) != 0 ||
+    m.noodknop = noodknop;
+    item.msg_id.data = (uint8_t *)msg_id;
+    item.msg_id.len = 16;
+    if (has_cid) {
+        m.consent_id.data = cid;
+        m.consent_id.len = 16;
+        item.consent_id = m.consent_id;
+    }
+    if ((rc = deliver_enqueue(b, to, &item, &m.queue_seq)) != 0 ||
         (rc = bstore_msg_put(b->store, txn, msg_id, &m)) != 0 ||
         (rc = bstore_payload_put(b->store, txn, msg_id, s->signature.data,
                                  s->signature.len, s->envelope.data,
@@ -206,16 +243,31 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         (env->not_after_ms != 0 &&
          (rc = bstore_expiry_put(b->store, txn, env->not_after_ms, msg_id)) !=
              0) ||
-        (rc = broker_event(b, "message.accepted", o->id, msg_id,
-                           env->referral_id.len ? env->referral_id.data : NULL,
-                           to->id, 0, message_type_name(env->type))) != 0) {
+        (has_cid && (rc = bstore_consent_msg_put(b->store, txn, cid, msg_id,
+                                                 'q', to->id)) != 0) ||
+        (env->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT &&
+         (rc = consent_apply_grant(b, o, env, crec)) != 0) ||
+        (env->type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE &&
+         (rc = consent_apply_revoke(b, o, env, crec)) != 0) ||
+        (rc = audit_write(b,
+                          &(struct audit_ev){.event = "message.accepted",
+                                             .action = 'C',
+                                             .org_id = o->id,
+                                             .env = env,
+                                             .consent_id = has_cid ? cid : NULL,
+                                             .check = why,
+                                             .noodknop = noodknop})) != 0) {
         /* The transaction is now unusable (LMDB marks it failed); the
          * commit will fail and turn every ACCEPTED of the pass into a
-         * refusal. This one says why. */
+         * refusal, this one included. */
         broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__ACCEPTED,
                              0, "");
         goto done;
     }
+    deliver_took_room(b, s->envelope.len);
+    if (noodknop)
+        log_warnx("submit: meldrecht used org=%s to=%s (noodknop, audited)",
+                  o->id, to->id);
     broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__ACCEPTED, 0,
                          "");
     if (log_enabled(LOG_LEVEL_DEBUG)) {
@@ -225,6 +277,8 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
                   message_type_name(env->type));
     }
 done:
+    if (crec != NULL)
+        kr__v1__consent_record__free_unpacked(crec, NULL);
     if (old != NULL)
         kr__v1__stored_message__free_unpacked(old, NULL);
     kr__v1__envelope__free_unpacked(env, NULL);

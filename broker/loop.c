@@ -115,33 +115,6 @@ broker_send_error(struct broker *b, const uint8_t *rid, size_t rid_len,
     broker_send_frame(b, rid, rid_len, &f);
 }
 
-int
-broker_event(struct broker *b, const char *code, const char *org_id,
-             const uint8_t *msg_id, const uint8_t *referral_id,
-             const char *object, int reason, const char *detail)
-{
-    Kr__V1__EventRecord ev = KR__V1__EVENT_RECORD__INIT;
-    MDB_txn *txn = broker_txn(b);
-
-    if (txn == NULL)
-        return KR_ESTORE;
-    ev.at_ms = b->now_ms;
-    ev.code = (char *)code;
-    ev.org_id = (char *)(org_id ? org_id : "");
-    if (msg_id != NULL) {
-        ev.msg_id.data = (uint8_t *)msg_id;
-        ev.msg_id.len = 16;
-    }
-    if (referral_id != NULL) {
-        ev.referral_id.data = (uint8_t *)referral_id;
-        ev.referral_id.len = 16;
-    }
-    ev.object = (char *)(object ? object : "");
-    ev.reason = reason;
-    ev.detail = (char *)(detail ? detail : "");
-    return bstore_event_append(b->store, txn, &ev);
-}
-
 /* Commit the pass. On failure nothing of it happened: every ACCEPTED
  * becomes a refusal the sender retries, and every node is rewound so that
  * acknowledgements lost with the pass are asked for again. */
