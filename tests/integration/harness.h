@@ -263,6 +263,10 @@ int h_krctl(struct h_run *r, const char *arg0, ...) __attribute__((sentinel));
  * (failure). Returns the test's exit code. */
 int h_finish(struct h_cluster *c);
 
+/* Record the woman's consent for the default referral from node 'from' to
+ * node 'to' (a year long), and wait until the broker has accepted it. */
+bool h_consent_default(struct h_cluster *c, int from, int to);
+
 /*
  * libkr helpers (harness_kr.c).
  */
@@ -315,12 +319,39 @@ struct h_status {
 };
 int h_status(kr_client_t *kc, struct h_status *out);
 
+/* Consent, as a node sends it. A grant for 'bsn' and the purpose the
+ * default referral uses (prenataal-huisbezoek, medisch), from from_org to
+ * to_org (or, if to_org is NULL, to every organisation of to_category),
+ * valid [from_ms, until_ms]. consent_id: 16 bytes to use, or NULL for a
+ * fresh one (written to consent_out if not NULL). */
+struct h_consent {
+    const char *recipient; /* who receives the sealed evidence */
+    const char *bsn;
+    const char *purpose; /* NULL: prenataal-huisbezoek */
+    const char *from_org;
+    const char *to_org;
+    int to_category;
+    uint64_t from_ms, until_ms;
+    const uint8_t *consent_id;
+    const uint8_t *supersedes;
+};
+int h_send_consent(kr_client_t *kc, const struct h_consent *g,
+                   uint8_t consent_out[16], uint8_t msg_id[16]);
+int h_send_revoke(kr_client_t *kc, const char *recipient,
+                  const uint8_t consent_id[16], uint8_t msg_id[16]);
+/* The outcome of one outbox message (0 while pending), or -1. */
+int h_outcome(kr_client_t *kc, const uint8_t msg_id[16]);
+
 /* Walk the whole inbox (outbox) in seq order, page by page. fn returns
  * non-zero to stop early. The item is valid during the call only. */
 typedef int h_inbox_fn(const Kr__V1__InboxItem *it, void *arg);
 typedef int h_outbox_fn(const Kr__V1__OutboxItem *it, void *arg);
+/* The referral traffic: consent grants, revokes and notices left out. */
 int h_inbox_foreach(kr_client_t *kc, h_inbox_fn *fn, void *arg);
 int h_outbox_foreach(kr_client_t *kc, h_outbox_fn *fn, void *arg);
+/* Everything, the ledger's traffic included. */
+int h_inbox_foreach_all(kr_client_t *kc, h_inbox_fn *fn, void *arg);
+int h_outbox_foreach_all(kr_client_t *kc, h_outbox_fn *fn, void *arg);
 
 /* Outbox totals by outcome (kr.v1.Outcome 0..5) and by reason. */
 struct h_outbox_stats {
@@ -430,7 +461,7 @@ struct h_env_spec {
     const kr_pubkeys_t *rcpt; /* recipient's keys, for sealing */
     const uint8_t *content;   /* serialized Content */
     size_t content_len;
-    int type;              /* kr.v1.MessageType; 0: REFERRAL */
+    int type;              /* kr.v1.MessageType; 0: COMMUNICATION */
     int version;           /* envelope version; 0: 1 */
     const uint8_t *msg_id; /* 16 bytes to use, or NULL: a new one */
     enum h_tamper tamper;

@@ -25,6 +25,7 @@
 
 #include "harness.h"
 #include "harness_internal.h"
+#include "util.h"
 
 #define S_MAX_ARGS 64
 
@@ -587,4 +588,31 @@ h_finish(struct h_cluster *c)
     printf("FAIL %s: %d of %d checks failed; first: %s\n", test, h_failures(),
            h_internal_checks(), h_internal_first_failure());
     return 1;
+}
+
+bool
+h_consent_default(struct h_cluster *c, int from, int to)
+{
+    struct h_referral ref;
+    struct h_consent g = {0};
+    uint8_t msg_id[16];
+    uint64_t now = util_now_ms();
+    bool ok;
+
+    h_referral_default(&ref);
+    g.recipient = c->nodes[to].org;
+    g.bsn = ref.bsn;
+    g.from_org = c->nodes[from].org;
+    g.to_org = c->nodes[to].org;
+    g.from_ms = now - 3600 * 1000ull;
+    g.until_ms = now + 365 * 24 * 3600 * 1000ull;
+    int rc = h_send_consent(h_node_client(c, from), &g, NULL, msg_id);
+    if (!H_CHECK(rc == KR_OK, "record the woman's consent %s -> %s (%s)",
+                 c->nodes[from].org, c->nodes[to].org, kr_strerror(rc)))
+        return false;
+    H_POLL(ok, 20000,
+           h_outcome(h_node_client(c, from), msg_id) >=
+               KR__V1__OUTCOME__ACCEPTED);
+    return H_CHECK(ok, "the broker accepts the consent (outcome %d)",
+                   h_outcome(h_node_client(c, from), msg_id));
 }

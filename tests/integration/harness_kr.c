@@ -9,6 +9,7 @@
 
 #include "harness.h"
 #include "harness_internal.h"
+#include "util.h"
 
 /* Pages of at most this many items (the node's maximum is 1000). */
 #define S_PAGE 500
@@ -295,15 +296,66 @@ s_walk(kr_client_t *kc, bool inbox, h_inbox_fn *ifn, h_outbox_fn *ofn,
 }
 
 int
-h_inbox_foreach(kr_client_t *kc, h_inbox_fn *fn, void *arg)
+h_inbox_foreach_all(kr_client_t *kc, h_inbox_fn *fn, void *arg)
 {
     return s_walk(kc, true, fn, NULL, arg);
 }
 
 int
-h_outbox_foreach(kr_client_t *kc, h_outbox_fn *fn, void *arg)
+h_outbox_foreach_all(kr_client_t *kc, h_outbox_fn *fn, void *arg)
 {
     return s_walk(kc, false, NULL, fn, arg);
+}
+
+/* Consent messages and the broker's notices are the ledger's traffic, not
+ * the referrals a test counts: the plain walkers leave them out. */
+static bool
+s_is_ledger(int type)
+{
+    return type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT ||
+           type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE;
+}
+
+struct s_filter {
+    h_inbox_fn *in;
+    h_outbox_fn *out;
+    void *arg;
+};
+
+static int
+s_filter_in(const Kr__V1__InboxItem *it, void *arg)
+{
+    struct s_filter *f = arg;
+
+    if (s_is_ledger(it->type) || it->notice != NULL)
+        return 0;
+    return f->in(it, f->arg);
+}
+
+static int
+s_filter_out(const Kr__V1__OutboxItem *it, void *arg)
+{
+    struct s_filter *f = arg;
+
+    if (s_is_ledger(it->type))
+        return 0;
+    return f->out(it, f->arg);
+}
+
+int
+h_inbox_foreach(kr_client_t *kc, h_inbox_fn *fn, void *arg)
+{
+    struct s_filter f = {fn, NULL, arg};
+
+    return s_walk(kc, true, s_filter_in, NULL, &f);
+}
+
+int
+h_outbox_foreach(kr_client_t *kc, h_outbox_fn *fn, void *arg)
+{
+    struct s_filter f = {NULL, fn, arg};
+
+    return s_walk(kc, false, NULL, s_filter_out, &f);
 }
 
 static int
@@ -458,4 +510,132 @@ h_json_str(json_object *o, const char *path)
     return v != NULL && json_object_is_type(v, json_type_string)
                ? json_object_get_string(v)
                : NULL;
+}
+
+static int
+s_send_request(kr_client_t *kc, Kr__V1__SendRequest *s, uint8_t msg_id[16])
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    uint8_t *buf;
+    size_t len;
+    int rc;
+
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_SEND;
+    req.send = s;
+    len = kr__v1__local_request__get_packed_size(&req);
+    if ((buf = malloc(len)) == NULL)
+        return KR_ENOMEM;
+    kr__v1__local_request__pack(&req, buf);
+    rc = kr_send(kc, buf, len, msg_id);
+    free(buf);
+    return rc;
+}
+
+int
+h_send_consent(kr_client_t *kc, const struct h_consent *g,
+               uint8_t consent_out[16], uint8_t msg_id[16])
+{
+    Kr__V1__SendRequest s = KR__V1__SEND_REQUEST__INIT;
+    Kr__V1__ConsentScope sc = KR__V1__CONSENT_SCOPE__INIT;
+    Kr__V1__Content c = KR__V1__CONTENT__INIT;
+    Kr__V1__ConsentEvidence ev = KR__V1__CONSENT_EVIDENCE__INIT;
+    uint8_t cid[16], *content;
+    size_t clen;
+    int rc;
+
+    if (g->consent_id != NULL)
+        memcpy(cid, g->consent_id, 16);
+    else
+        util_random_id(cid);
+    if (consent_out != NULL)
+        memcpy(consent_out, cid, 16);
+    sc.consent_id.data = cid;
+    sc.consent_id.len = 16;
+    sc.purpose = (char *)(g->purpose ? g->purpose : "prenataal-huisbezoek");
+    sc.data_category = KR__V1__DATA_CATEGORY__MEDISCH;
+    sc.from_org = (char *)g->from_org;
+    if (g->to_org != NULL)
+        sc.to_org = (char *)g->to_org;
+    else
+        sc.to_category = g->to_category;
+    sc.valid_from_ms = g->from_ms;
+    sc.valid_until_ms = g->until_ms;
+    sc.grantor = KR__V1__GRANTOR__SELF;
+    if (g->supersedes != NULL) {
+        sc.supersedes.data = (uint8_t *)g->supersedes;
+        sc.supersedes.len = 16;
+    }
+    /* The evidence is sealed: fictional, and never seen by the broker. */
+    ev.given_on = "2026-11-23";
+    ev.given_by_name = "A. Voorbeeld";
+    ev.given_by_role = "zwangere";
+    ev.form_reference = "epd:toestemming/0001";
+    c.version = KR__V1__VERSION__VERSION_1;
+    c.body_case = KR__V1__CONTENT__BODY_CONSENT_EVIDENCE;
+    c.consent_evidence = &ev;
+    clen = kr__v1__content__get_packed_size(&c);
+    if ((content = malloc(clen)) == NULL)
+        return KR_ENOMEM;
+    kr__v1__content__pack(&c, content);
+    s.type = KR__V1__MESSAGE_TYPE__CONSENT_GRANT;
+    s.recipient = (char *)g->recipient;
+    s.subject_bsn = (char *)g->bsn;
+    s.purpose = sc.purpose;
+    s.data_category = sc.data_category;
+    s.legal_basis = KR__V1__LEGAL_BASIS__CONSENT;
+    s.consent_id = sc.consent_id;
+    s.consent_scope = &sc;
+    s.content.data = content;
+    s.content.len = clen;
+    rc = s_send_request(kc, &s, msg_id);
+    free(content);
+    return rc;
+}
+
+int
+h_send_revoke(kr_client_t *kc, const char *recipient,
+              const uint8_t consent_id[16], uint8_t msg_id[16])
+{
+    Kr__V1__SendRequest s = KR__V1__SEND_REQUEST__INIT;
+    Kr__V1__Content c = KR__V1__CONTENT__INIT;
+    uint8_t content[64];
+    static const char note[] = "revoked at the woman's request";
+
+    c.version = KR__V1__VERSION__VERSION_1;
+    c.body_case = KR__V1__CONTENT__BODY_OPAQUE;
+    c.opaque.data = (uint8_t *)note;
+    c.opaque.len = sizeof(note) - 1;
+    s.type = KR__V1__MESSAGE_TYPE__CONSENT_REVOKE;
+    s.recipient = (char *)recipient;
+    s.consent_id.data = (uint8_t *)consent_id;
+    s.consent_id.len = 16;
+    s.content.data = content;
+    s.content.len = kr__v1__content__pack(&c, content);
+    return s_send_request(kc, &s, msg_id);
+}
+
+struct s_find {
+    const uint8_t *id;
+    int outcome;
+};
+
+static int
+s_find_one(const Kr__V1__OutboxItem *it, void *arg)
+{
+    struct s_find *f = arg;
+
+    if (it->msg_id.len == 16 && memcmp(it->msg_id.data, f->id, 16) == 0)
+        f->outcome = (int)it->outcome;
+    return 0;
+}
+
+int
+h_outcome(kr_client_t *kc, const uint8_t msg_id[16])
+{
+    struct s_find f = {msg_id, -1};
+
+    if (h_outbox_foreach_all(kc, s_find_one, &f) != KR_OK)
+        return -1;
+    return f.outcome;
 }

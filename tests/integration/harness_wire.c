@@ -396,7 +396,10 @@ h_envelope_build(const kr_keys_t *keys, const struct h_env_spec *spec,
     e.version = spec->version != 0 ? spec->version : KR__V1__VERSION__VERSION_1;
     e.msg_id.data = msg_id;
     e.msg_id.len = 16;
-    e.type = spec->type != 0 ? spec->type : KR__V1__MESSAGE_TYPE__REFERRAL;
+    /* By default a COMMUNICATION: it carries no person data for the consent
+     * gate to judge, so these transport tests test the transport. A test
+     * of the gate sets the type and the fields it needs. */
+    e.type = spec->type != 0 ? spec->type : KR__V1__MESSAGE_TYPE__COMMUNICATION;
     e.created_at_ms = util_now_ms();
     e.sender = (char *)spec->sender;
     e.sender_key_id = sign_kid;

@@ -762,6 +762,8 @@ main(void)
     if (!h_node_wait_connected(&t.c, t.vl, H_CONNECT_MS) ||
         !h_node_wait_connected(&t.c, t.jgz, H_CONNECT_MS))
         h_abort();
+    /* Deny by default: the woman's consent comes first. */
+    H_REQUIRE(h_consent_default(&t.c, t.vl, t.jgz), "consent recorded");
 
     /* A message of vl's, whose msg_id the tester will try to reuse. */
     uint8_t vl_id[16];

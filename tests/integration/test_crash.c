@@ -212,6 +212,8 @@ main(void)
     if (!h_node_wait_connected(&t.c, t.vl, H_CONNECT_MS) ||
         !h_node_wait_connected(&t.c, t.jgz, H_CONNECT_MS))
         h_abort();
+    /* Deny by default: the woman's consent comes first. */
+    H_REQUIRE(h_consent_default(&t.c, t.vl, t.jgz), "consent recorded");
 
     h_idset_init(&t.sent);
     for (int i = 0; i < S_COUNT; i++) {

@@ -208,6 +208,8 @@ main(void)
     if (!h_node_wait_connected(&c, vl, H_CONNECT_MS) ||
         !h_node_wait_connected(&c, jgz, H_CONNECT_MS))
         h_abort();
+    /* Deny by default: the woman's consent comes first. */
+    H_REQUIRE(h_consent_default(&c, vl, jgz), "consent recorded");
 
     /* The directory as the administrator sees it. */
     h_krctl(&r, "--admin", c.admin, "org", "list", "--json", NULL);

@@ -122,6 +122,8 @@ main(void)
     if (!h_node_wait_connected(&c, vl, H_CONNECT_MS) ||
         !h_node_wait_connected(&c, jgz, H_CONNECT_MS))
         h_abort();
+    /* Deny by default: the woman's consent comes first. */
+    H_REQUIRE(h_consent_default(&c, vl, jgz), "consent recorded");
     H_REQUIRE(h_node_stop(&c, jgz), "the JGZ node stops cleanly");
 
     /* Fill the broker: batches until a refusal says store-full. */
