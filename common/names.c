@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "envelope.pb-c.h"
+#include "store.pb-c.h"
 #include "wire.pb-c.h"
 
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -30,10 +31,15 @@ static const char *const s_reasons[] = {
     "internal",
     "unknown-sender-key",
     "not-authorised",
+    "unknown-consent",
+    "not-party",
+    "invalid-scope",
+    "missing-justification",
 };
-_Static_assert(S_COUNT(s_reasons) == KR__V1__REASON__NOT_AUTHORISED + 1,
+_Static_assert(S_COUNT(s_reasons) == KR__V1__REASON__MISSING_JUSTIFICATION + 1,
                "s_reasons must name every kr.v1.Reason");
 _Static_assert(KR__V1__REASON__BAD_SIGNATURE == 12, "Reason renumbered");
+_Static_assert(KR__V1__REASON__UNKNOWN_CONSENT == 18, "Reason renumbered");
 
 static const char *const s_outcomes[] = {
     "pending", "accepted", "delivered", "refused", "expired", "withdrawn",
@@ -75,6 +81,33 @@ static const char *const s_priorities[] = {
 };
 _Static_assert(S_COUNT(s_priorities) == KR__V1__PRIORITY__URGENT + 1,
                "s_priorities must name every kr.v1.Priority");
+
+static const char *const s_grantors[] = {
+    "unspecified",
+    "self",
+    "parent-with-authority",
+    "guardian",
+};
+_Static_assert(S_COUNT(s_grantors) == KR__V1__GRANTOR__GUARDIAN + 1,
+               "s_grantors must name every kr.v1.Grantor");
+
+static const char *const s_consent_statuses[] = {
+    "unspecified",
+    "active",
+    "revoked",
+    "superseded",
+};
+_Static_assert(S_COUNT(s_consent_statuses) ==
+                   KR__V1__CONSENT_STATUS__CONSENT_SUPERSEDED + 1,
+               "s_consent_statuses must name every kr.v1.ConsentStatus");
+
+static const char *const s_notice_kinds[] = {
+    "unspecified",
+    "consent-revoked",
+};
+_Static_assert(S_COUNT(s_notice_kinds) ==
+                   KR__V1__NOTICE_KIND__NOTICE_CONSENT_REVOKED + 1,
+               "s_notice_kinds must name every kr.v1.NoticeKind");
 
 static const char *
 s_name(const char *const *table, size_t n, int value)
@@ -167,4 +200,40 @@ int
 priority_parse(const char *name)
 {
     return s_parse(s_priorities, S_COUNT(s_priorities), name);
+}
+
+const char *
+grantor_name(int grantor)
+{
+    return s_name(s_grantors, S_COUNT(s_grantors), grantor);
+}
+
+int
+grantor_parse(const char *name)
+{
+    return s_parse(s_grantors, S_COUNT(s_grantors), name);
+}
+
+const char *
+consent_status_name(int status)
+{
+    return s_name(s_consent_statuses, S_COUNT(s_consent_statuses), status);
+}
+
+int
+consent_status_parse(const char *name)
+{
+    return s_parse(s_consent_statuses, S_COUNT(s_consent_statuses), name);
+}
+
+const char *
+notice_kind_name(int kind)
+{
+    return s_name(s_notice_kinds, S_COUNT(s_notice_kinds), kind);
+}
+
+int
+notice_kind_parse(const char *name)
+{
+    return s_parse(s_notice_kinds, S_COUNT(s_notice_kinds), name);
 }

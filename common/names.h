@@ -14,8 +14,9 @@
 #ifndef KR_NAMES_H
 #define KR_NAMES_H
 
-/* kr.v1.Reason: "malformed", "too-large", ... "not-authorised"; 0 is
- * "none". */
+/* kr.v1.Reason: "malformed", "too-large", ... "not-authorised",
+ * "unknown-consent", "not-party", "invalid-scope", "missing-justification";
+ * 0 is "none". */
 const char *reason_name(int reason);
 int reason_parse(const char *name);
 
@@ -41,5 +42,18 @@ int legal_basis_parse(const char *name);
 /* kr.v1.Priority: "routine", "urgent". */
 const char *priority_name(int prio);
 int priority_parse(const char *name);
+
+/* kr.v1.Grantor: "self", "parent-with-authority", "guardian". */
+const char *grantor_name(int grantor);
+int grantor_parse(const char *name);
+
+/* kr.v1.ConsentStatus (a broker's consent record): "active", "revoked",
+ * "superseded". */
+const char *consent_status_name(int status);
+int consent_status_parse(const char *name);
+
+/* kr.v1.NoticeKind: "consent-revoked". */
+const char *notice_kind_name(int kind);
+int notice_kind_parse(const char *name);
 
 #endif

@@ -79,6 +79,10 @@ krctl_getopt(const struct krctl *k, int argc, char **argv,
             krctl_usage_err(k, "--%s needs an argument", o->name);
         else
             krctl_usage_err(k, "--%s takes no argument", o->name);
+    } else if (optopt != 0 && optopt < 256 && optopt != ':' &&
+               strchr(shortopts, optopt) != NULL) {
+        /* A short option of ours without the argument it takes. */
+        krctl_usage_err(k, "-%c needs an argument", optopt);
     } else if (optopt != 0 && optopt < 256) {
         krctl_usage_err(k, "unknown option '-%c'", optopt);
     } else if (optind > 0 && optind <= argc) {
@@ -120,6 +124,19 @@ krctl_print_json(const struct krctl *k, json_object *j)
 
     /* A full disk or a closed pipe must not look like success to the
      * script that reads us. */
+    if (s == NULL || printf("%s\n", s) < 0 || fflush(stdout) != 0) {
+        krctl_err(k, "cannot write output: %s", strerror(errno));
+        return KRCTL_EXIT_FAIL;
+    }
+    return KRCTL_EXIT_OK;
+}
+
+int
+krctl_print_json_line(const struct krctl *k, json_object *j)
+{
+    const char *s = json_object_to_json_string_ext(
+        j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
     if (s == NULL || printf("%s\n", s) < 0 || fflush(stdout) != 0) {
         krctl_err(k, "cannot write output: %s", strerror(errno));
         return KRCTL_EXIT_FAIL;

@@ -39,15 +39,22 @@ static const char s_usage[] =
     "                 32 hex digits each (optional; a new referral gets a\n"
     "                 referral_id from the node)\n"
     "  subject_bsn    the subject's BSN when there is no referral.mother\n"
+    "                 (required for consent-grant)\n"
     "  purpose        a code, e.g. \"prenataal-huisbezoek\"\n"
     "  data_category  medisch | sociaal\n"
     "  legal_basis    consent | meldrecht\n"
-    "  consent_id     hex (optional)\n"
+    "  consent_id     32 hex digits: the consent this message relies on;\n"
+    "                 for consent-revoke (required) the one to revoke\n"
+    "  justification  why the meldrecht is used: required with legal_basis\n"
+    "                 meldrecht and allowed only there; sealed, and its\n"
+    "                 hash goes into the envelope\n"
     "  priority       routine | urgent\n"
     "  not_after      ISO 8601 UTC, e.g. \"2026-12-31T00:00:00Z\" (optional)\n"
     "  actor_ref      opaque text that only your organisation can resolve\n"
     "  referral       the sealed content of a referral (below)\n"
     "  opaque         sealed free text, for types without a schema\n"
+    "  consent_scope, consent_evidence\n"
+    "                 consent-grant only, and required there (below)\n"
     "A referral needs purpose, data_category, legal_basis and referral with\n"
     "at least mother.bsn. Its content:\n"
     "  {\"mother\": {\"bsn\", \"given_name\", \"family_name\", "
@@ -62,6 +69,24 @@ static const char s_usage[] =
     "Dates are YYYY-MM-DD. The mother's BSN is sealed with the content and\n"
     "given to the node, which turns it into the subject pseudonym; it never\n"
     "leaves the node in clear. See examples/referral.json.\n"
+    "\n"
+    "A consent-grant (see also 'krctl consent grant') records a consent\n"
+    "at the broker. Its scope travels in clear, for the broker to enforce:\n"
+    "  \"consent_scope\": {\"consent_id\" (optional, 32 hex digits),\n"
+    "     \"purpose\", \"data_category\",\n"
+    "     \"from_org\" | \"from_category\", \"to_org\" | \"to_category\",\n"
+    "     \"valid_from\", \"valid_until\", \"grantor\": self |\n"
+    "     parent-with-authority | guardian, \"supersedes\" (optional)}\n"
+    "The parties are an organisation id or a category (verloskunde, jgz,\n"
+    "...). valid_from and valid_until are ISO 8601 UTC times or dates\n"
+    "(YYYY-MM-DD: from 00:00Z, until 23:59:59.999Z, both inclusive). The\n"
+    "subject is subject_bsn, which the node turns into the pseudonym. The\n"
+    "evidence is sealed for the recipient:\n"
+    "  \"consent_evidence\": {\"given_on\" (date), \"given_by_name\",\n"
+    "     \"given_by_role\", \"representation_checked\" (required unless\n"
+    "     grantor is self), \"form_reference\", \"recorded_by\", \"notes\"}\n"
+    "See examples/consent-grant.json and examples/veilig-thuis-melding.json\n"
+    "(a meldrecht message with its justification).\n"
     "\n"
     "Options:\n"
     "  --check     only check FILE; print nothing, send nothing\n"
@@ -114,6 +139,146 @@ s_read(struct krctl *k, const char *path, char **text, size_t *len)
     return KRCTL_EXIT_OK;
 }
 
+/* Give a consent-grant its consent_id here unless the file names one, for
+ * the same reason as the msg_id: an answer lost to a timeout must not
+ * leave the operator without the id to repeat the send with. */
+static int
+s_grant_defaults(struct krctl *k, const char *path, json_object *in)
+{
+    json_object *v, *scope;
+    uint8_t id[KR_ID_LEN];
+    char hex[KR_ID_HEX_LEN];
+
+    if (!json_object_object_get_ex(in, "type", &v) || v == NULL) {
+        json_object_object_add(in, "type",
+                               json_object_new_string("consent-grant"));
+    } else if (!json_object_is_type(v, json_type_string) ||
+               strcmp(json_object_get_string(v), "consent-grant") != 0) {
+        krctl_err(k, "%s: type: must be consent-grant (or left out)", path);
+        return KRCTL_EXIT_FAIL;
+    }
+    if (json_object_object_get_ex(in, "consent_scope", &scope) &&
+        json_object_is_type(scope, json_type_object) &&
+        !json_object_object_get_ex(scope, "consent_id", NULL) &&
+        !json_object_object_get_ex(in, "consent_id", NULL)) {
+        util_random_id(id);
+        json_object_object_add(
+            scope, "consent_id",
+            json_object_new_string(util_hex(id, KR_ID_LEN, hex)));
+    }
+    return KRCTL_EXIT_OK;
+}
+
+/* The consent_id a parsed grant carries (the scope's, else the top-level
+ * one), as hex into out; "" if none. */
+static void
+s_grant_consent_id(json_object *in, char out[KR_ID_HEX_LEN])
+{
+    json_object *scope, *v;
+
+    out[0] = '\0';
+    if ((json_object_object_get_ex(in, "consent_scope", &scope) &&
+         json_object_object_get_ex(scope, "consent_id", &v)) ||
+        json_object_object_get_ex(in, "consent_id", &v))
+        snprintf(out, KR_ID_HEX_LEN, "%s", json_object_get_string(v));
+}
+
+int
+krctl_send_file(struct krctl *k, const char *path, int check, int grant)
+{
+    Kr__V1__LocalResponse *resp = NULL;
+    json_object *in = NULL, *v, *o;
+    char *text = NULL, err[512], hex[KR_ID_HEX_LEN], chex[KR_ID_HEX_LEN];
+    uint8_t *req = NULL, id[KR_ID_LEN];
+    size_t len = 0, req_len = 0;
+    int rc;
+
+    if ((rc = s_read(k, path, &text, &len)) != KRCTL_EXIT_OK)
+        return rc;
+    rc = KRCTL_EXIT_FAIL;
+    if (json_map_parse_text(text, len, &in, err, sizeof(err)) != KR_OK) {
+        krctl_err(k, "%s: %s", path, err);
+        goto done;
+    }
+    /* Without an id of our own, a send that times out could only be
+     * repeated blindly, and might then arrive twice. */
+    if (json_object_is_type(in, json_type_object) &&
+        !json_object_object_get_ex(in, "msg_id", &v)) {
+        util_random_id(id);
+        json_object_object_add(
+            in, "msg_id", json_object_new_string(util_hex(id, KR_ID_LEN, hex)));
+    }
+    if (grant && json_object_is_type(in, json_type_object) &&
+        s_grant_defaults(k, path, in) != KRCTL_EXIT_OK)
+        goto done;
+    if (json_map_send_parse(in, util_now_ms(), &req, &req_len, err,
+                            sizeof(err)) != KR_OK) {
+        krctl_err(k, "%s: %s", path, err);
+        goto done;
+    }
+    if (check) {
+        rc = KRCTL_EXIT_OK;
+        goto done;
+    }
+    /* The parse has checked them: 32 hex digits. */
+    json_object_object_get_ex(in, "msg_id", &v);
+    snprintf(hex, sizeof(hex), "%s", json_object_get_string(v));
+    s_grant_consent_id(in, chex);
+    rc = krctl_node_packed(k, req, req_len, &resp);
+    if (rc == KRCTL_EXIT_UNREACHABLE && k->maybe_done) {
+        if (grant && chex[0] != '\0')
+            krctl_err(k,
+                      "msg_id %s (consent_id %s): the node may or may not "
+                      "have it; repeat the send with \"msg_id\": \"%s\" to "
+                      "be sure it is sent once",
+                      hex, chex, hex);
+        else
+            krctl_err(k,
+                      "msg_id %s: the node may or may not have it; repeat "
+                      "the send with \"msg_id\": \"%s\" to be sure it is "
+                      "sent once",
+                      hex, hex);
+        goto done;
+    }
+    if (rc != KRCTL_EXIT_OK)
+        goto done;
+    if (resp->msg_id.len != KR_ID_LEN) {
+        krctl_err(k, "krnode answered without a msg_id");
+        rc = KRCTL_EXIT_FAIL;
+        goto done;
+    }
+    util_hex(resp->msg_id.data, KR_ID_LEN, hex);
+    if (!grant) {
+        printf("%s\n", hex);
+        rc = fflush(stdout) == 0 ? KRCTL_EXIT_OK : KRCTL_EXIT_FAIL;
+        goto done;
+    }
+    /* The node's word on the consent_id is final (a node that predates it
+     * says nothing: then it used ours). */
+    if (resp->consent_id.len == KR_ID_LEN)
+        util_hex(resp->consent_id.data, KR_ID_LEN, chex);
+    o = json_object_new_object();
+    json_object_object_add(
+        o, "consent_id", chex[0] != '\0' ? json_object_new_string(chex) : NULL);
+    json_object_object_add(o, "msg_id", json_object_new_string(hex));
+    rc = krctl_print_json(k, o);
+    json_object_put(o);
+done:
+    if (resp != NULL)
+        kr__v1__local_response__free_unpacked(resp, NULL);
+    if (req != NULL) {
+        /* The request holds the BSN and the content in plain text. */
+        explicit_bzero(req, req_len);
+        free(req);
+    }
+    json_object_put(in);
+    if (text != NULL) {
+        explicit_bzero(text, len);
+        free(text);
+    }
+    return rc;
+}
+
 int
 cmd_send(struct krctl *k, int argc, char **argv)
 {
@@ -122,13 +287,7 @@ cmd_send(struct krctl *k, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    Kr__V1__LocalResponse *resp = NULL;
-    json_object *in = NULL, *v;
-    char *text = NULL, err[512], hex[KR_ID_HEX_LEN];
-    uint8_t *req = NULL, id[KR_ID_LEN];
-    size_t len = 0, req_len = 0;
-    int check = 0, c, rc;
-    const char *path;
+    int check = 0, c;
 
     krctl_getopt_reset();
     while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
@@ -147,68 +306,8 @@ cmd_send(struct krctl *k, int argc, char **argv)
         return krctl_usage_err(k, "missing FILE.json");
     if (optind + 1 < argc)
         return krctl_usage_err(k, "unexpected argument '%s'", argv[optind + 1]);
-    path = argv[optind];
     if (!check && k->node == NULL)
         return krctl_usage_err(k, "no krnode socket: use --node ENDPOINT or "
                                   "set KR_NODE");
-
-    if ((rc = s_read(k, path, &text, &len)) != KRCTL_EXIT_OK)
-        return rc;
-    rc = KRCTL_EXIT_FAIL;
-    if (json_map_parse_text(text, len, &in, err, sizeof(err)) != KR_OK) {
-        krctl_err(k, "%s: %s", path, err);
-        goto done;
-    }
-    /* Without an id of our own, a send that times out could only be
-     * repeated blindly, and might then arrive twice. */
-    if (json_object_is_type(in, json_type_object) &&
-        !json_object_object_get_ex(in, "msg_id", &v)) {
-        util_random_id(id);
-        json_object_object_add(
-            in, "msg_id", json_object_new_string(util_hex(id, KR_ID_LEN, hex)));
-    }
-    if (json_map_send_parse(in, util_now_ms(), &req, &req_len, err,
-                            sizeof(err)) != KR_OK) {
-        krctl_err(k, "%s: %s", path, err);
-        goto done;
-    }
-    if (check) {
-        rc = KRCTL_EXIT_OK;
-        goto done;
-    }
-    /* The parse has checked it: 32 hex digits. */
-    json_object_object_get_ex(in, "msg_id", &v);
-    snprintf(hex, sizeof(hex), "%s", json_object_get_string(v));
-    rc = krctl_node_packed(k, req, req_len, &resp);
-    if (rc == KRCTL_EXIT_UNREACHABLE && k->maybe_done) {
-        krctl_err(k,
-                  "msg_id %s: the node may or may not have it; repeat "
-                  "the send with \"msg_id\": \"%s\" to be sure it is "
-                  "sent once",
-                  hex, hex);
-        goto done;
-    }
-    if (rc != KRCTL_EXIT_OK)
-        goto done;
-    if (resp->msg_id.len != KR_ID_LEN) {
-        krctl_err(k, "krnode answered without a msg_id");
-        rc = KRCTL_EXIT_FAIL;
-        goto done;
-    }
-    printf("%s\n", util_hex(resp->msg_id.data, KR_ID_LEN, hex));
-    rc = fflush(stdout) == 0 ? KRCTL_EXIT_OK : KRCTL_EXIT_FAIL;
-done:
-    if (resp != NULL)
-        kr__v1__local_response__free_unpacked(resp, NULL);
-    if (req != NULL) {
-        /* The request holds the BSN and the content in plain text. */
-        explicit_bzero(req, req_len);
-        free(req);
-    }
-    json_object_put(in);
-    if (text != NULL) {
-        explicit_bzero(text, len);
-        free(text);
-    }
-    return rc;
+    return krctl_send_file(k, argv[optind], check, 0);
 }

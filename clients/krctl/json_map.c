@@ -18,7 +18,6 @@
 #define S_TEXT_MAX (64 * 1024) /* free text */
 #define S_OPAQUE_MAX (512 * 1024)
 #define S_REASON_CODES_MAX 64
-#define S_CONSENT_ID_MAX 64 /* bytes */
 #define S_ACTOR_REF_MAX 128 /* bytes */
 #define S_PATH_MAX 128
 
@@ -398,6 +397,23 @@ json_map_time_parse(const char *s, uint64_t *ms)
 }
 
 int
+json_map_period_parse(const char *s, int end_of_day, uint64_t *ms)
+{
+    int y, m, d;
+
+    if (s != NULL && strlen(s) == 10) {
+        if (!s_date_prefix(s, 1970, 9999, &y, &m, &d))
+            return KR_EINVAL;
+        /* A date is the whole day: from its first millisecond, until its
+         * last one (inclusive, as the scope's bounds are). */
+        *ms = (uint64_t)s_days_from_civil(y, m, d) * 86400000u +
+              (end_of_day ? 86399999u : 0u);
+        return KR_OK;
+    }
+    return json_map_time_parse(s, ms);
+}
+
+int
 json_map_time_format(uint64_t ms, char out[JSON_MAP_TIME_LEN])
 {
     /* 9999-12-31T23:59:59.999Z */
@@ -510,11 +526,15 @@ struct s_build {
     Kr__V1__Professional referrer;
     Kr__V1__ReferralStatus status;
     Kr__V1__Professional contact;
+    Kr__V1__ConsentScope scope;
+    Kr__V1__ConsentEvidence evidence;
     uint8_t msg_id[KR_ID_LEN];
     uint8_t referral_id[KR_ID_LEN];
     uint8_t case_id[KR_ID_LEN];
     uint8_t in_reply_to[KR_ID_LEN];
-    uint8_t consent_id[S_CONSENT_ID_MAX];
+    uint8_t consent_id[KR_ID_LEN];
+    uint8_t scope_consent_id[KR_ID_LEN];
+    uint8_t supersedes[KR_ID_LEN];
     char **reason_codes;  /* malloc'd array of borrowed strings */
     uint8_t *content_buf; /* the packed Content, holds the BSN */
     size_t content_len;
@@ -757,6 +777,232 @@ s_parse_referral_status(json_object *o, const char *path, struct s_build *b,
     return KR_OK;
 }
 
+/* One party of a consent scope: "<side>_org" or "<side>_category",
+ * exactly one of them. */
+static int
+s_parse_party(json_object *o, const char *path, const char *side, char **org,
+              Kr__V1__OrgCategory *category, char *err, size_t errlen)
+{
+    char korg[16], kcat[16];
+    const char *so = NULL, *sc = NULL;
+    int rc, cat;
+
+    snprintf(korg, sizeof(korg), "%s_org", side);
+    snprintf(kcat, sizeof(kcat), "%s_category", side);
+    if ((rc = s_get_str(o, path, korg, 0, KR_ORG_ID_MAX, &so, err, errlen)) !=
+            KR_OK ||
+        (rc = s_get_str(o, path, kcat, 0, S_CODE_MAX, &sc, err, errlen)) !=
+            KR_OK)
+        return rc;
+    if (so != NULL && sc != NULL)
+        return s_fail(err, errlen, path, kcat,
+                      "not allowed together with \"%s\": a party is one "
+                      "organisation or one category",
+                      korg);
+    if (so == NULL && sc == NULL)
+        return s_fail(err, errlen, path, korg, "missing (or \"%s\")", kcat);
+    if (so != NULL) {
+        if (!util_org_id_valid(so))
+            return s_fail(err, errlen, path, korg,
+                          "not an organisation id (ura:, agb:, kvk: or oin: "
+                          "and digits)");
+        *org = (char *)so;
+        return KR_OK;
+    }
+    if ((cat = util_category_parse(sc)) <= 0)
+        return s_fail(err, errlen, path, kcat,
+                      "must be one of: verloskunde, kraamzorg, ziekenhuis, "
+                      "jgz, wijkteam, gemeente, veilig-thuis, coordinator");
+    *category = (Kr__V1__OrgCategory)cat;
+    return KR_OK;
+}
+
+/* valid_from or valid_until: an ISO 8601 UTC time, or a date meaning the
+ * start (from) or the end (until) of that day. */
+static int
+s_parse_period_end(json_object *o, const char *path, const char *key,
+                   int end_of_day, uint64_t *ms, char *err, size_t errlen)
+{
+    const char *s = NULL;
+    int rc;
+
+    if ((rc = s_get_str(o, path, key, 1, 32, &s, err, errlen)) != KR_OK)
+        return rc;
+    if (json_map_period_parse(s, end_of_day, ms) != KR_OK)
+        return s_fail(err, errlen, path, key,
+                      "not an ISO 8601 UTC time such as "
+                      "2026-12-31T00:00:00Z, nor a date (YYYY-MM-DD)");
+    return KR_OK;
+}
+
+/* The clear scope of a consent-grant: what the broker enforces. The
+ * subject is not here: it is the description's subject_bsn, which the node
+ * turns into the pseudonym. */
+static int
+s_parse_scope(json_object *o, const char *path, uint64_t now_ms,
+              struct s_build *b, char *err, size_t errlen)
+{
+    static const char *const keys[] = {
+        "consent_id",    "purpose", "data_category", "from_org",
+        "from_category", "to_org",  "to_category",   "valid_from",
+        "valid_until",   "grantor", "supersedes",    NULL};
+    Kr__V1__ConsentScope *sc = &b->scope;
+    const char *s = NULL;
+    int rc, e;
+
+    if ((rc = s_check_keys(o, path, keys, err, errlen)) != KR_OK ||
+        (rc = s_get_id(o, path, "consent_id", b->scope_consent_id,
+                       &sc->consent_id, err, errlen)) != KR_OK ||
+        (rc = s_get_code(o, path, "purpose", 1, &s, err, errlen)) != KR_OK)
+        return rc;
+    sc->purpose = (char *)s;
+    e = 0;
+    if ((rc = s_get_enum(o, path, "data_category", 1, data_category_parse,
+                         "medisch, sociaal", &e, err, errlen)) != KR_OK)
+        return rc;
+    sc->data_category = (Kr__V1__DataCategory)e;
+    if ((rc = s_parse_party(o, path, "from", &sc->from_org, &sc->from_category,
+                            err, errlen)) != KR_OK ||
+        (rc = s_parse_party(o, path, "to", &sc->to_org, &sc->to_category, err,
+                            errlen)) != KR_OK ||
+        (rc = s_parse_period_end(o, path, "valid_from", 0, &sc->valid_from_ms,
+                                 err, errlen)) != KR_OK ||
+        (rc = s_parse_period_end(o, path, "valid_until", 1, &sc->valid_until_ms,
+                                 err, errlen)) != KR_OK)
+        return rc;
+    /* The broker refuses these too (invalid-scope); a file that says them
+     * is a mistake best seen before anything is sent. */
+    if (sc->valid_until_ms < sc->valid_from_ms)
+        return s_fail(err, errlen, path, "valid_until", "before valid_from");
+    if (sc->valid_until_ms <= now_ms)
+        return s_fail(err, errlen, path, "valid_until", "lies in the past");
+    e = 0;
+    if ((rc = s_get_enum(o, path, "grantor", 1, grantor_parse,
+                         "self, parent-with-authority, guardian", &e, err,
+                         errlen)) != KR_OK)
+        return rc;
+    sc->grantor = (Kr__V1__Grantor)e;
+    if ((rc = s_get_id(o, path, "supersedes", b->supersedes, &sc->supersedes,
+                       err, errlen)) != KR_OK)
+        return rc;
+    if (sc->consent_id.len == KR_ID_LEN && sc->supersedes.len == KR_ID_LEN &&
+        memcmp(b->scope_consent_id, b->supersedes, KR_ID_LEN) == 0)
+        return s_fail(err, errlen, path, "supersedes",
+                      "names the consent itself");
+    return KR_OK;
+}
+
+/* The sealed evidence of a consent-grant: who consented, when, and where
+ * the signed form is. Who and when are required. Consent given for
+ * someone else (grantor other than self) must say how the authority to do
+ * so was checked. */
+static int
+s_parse_evidence(json_object *o, const char *path, int grantor,
+                 struct s_build *b, char *err, size_t errlen)
+{
+    static const char *const keys[] = {
+        "given_on",       "given_by_name",
+        "given_by_role",  "representation_checked",
+        "form_reference", "recorded_by",
+        "notes",          NULL};
+    Kr__V1__ConsentEvidence *ev = &b->evidence;
+    const char *s = NULL;
+    int rc;
+
+    if ((rc = s_check_keys(o, path, keys, err, errlen)) != KR_OK ||
+        (rc = s_get_date(o, path, "given_on", &s, err, errlen)) != KR_OK)
+        return rc;
+    if (s == NULL)
+        return s_fail(err, errlen, path, "given_on", "missing");
+    ev->given_on = (char *)s;
+    s = NULL;
+    if ((rc = s_get_str(o, path, "given_by_name", 1, S_SHORT_MAX, &s, err,
+                        errlen)) != KR_OK)
+        return rc;
+    ev->given_by_name = (char *)s;
+    if ((rc = s_take_str(o, path, "given_by_role", S_SHORT_MAX,
+                         &ev->given_by_role, err, errlen)) != KR_OK ||
+        (rc = s_take_str(o, path, "representation_checked", S_TEXT_MAX,
+                         &ev->representation_checked, err, errlen)) != KR_OK ||
+        (rc = s_take_str(o, path, "form_reference", S_SHORT_MAX,
+                         &ev->form_reference, err, errlen)) != KR_OK ||
+        (rc = s_take_str(o, path, "recorded_by", S_SHORT_MAX, &ev->recorded_by,
+                         err, errlen)) != KR_OK ||
+        (rc = s_take_str(o, path, "notes", S_TEXT_MAX, &ev->notes, err,
+                         errlen)) != KR_OK)
+        return rc;
+    if (grantor != KR__V1__GRANTOR__SELF && *ev->representation_checked == '\0')
+        return s_fail(err, errlen, path, "representation_checked",
+                      "missing (grantor %s needs it)", grantor_name(grantor));
+    return KR_OK;
+}
+
+/* A consent-grant: the scope in clear, the evidence sealed, the subject's
+ * BSN for the pseudonym. */
+static int
+s_parse_grant(json_object *in, uint64_t now_ms, struct s_build *b, char *err,
+              size_t errlen)
+{
+    Kr__V1__SendRequest *sr = &b->send;
+    Kr__V1__ConsentScope *sc = &b->scope;
+    json_object *v;
+    int rc;
+
+    if ((rc = s_get_obj(in, "", "consent_scope", 0, &v, err, errlen)) != KR_OK)
+        return rc;
+    if (sr->type != KR__V1__MESSAGE_TYPE__CONSENT_GRANT) {
+        if (v != NULL)
+            return s_fail(err, errlen, "", "consent_scope",
+                          "only in a message of type consent-grant");
+        if (json_object_object_get_ex(in, "consent_evidence", NULL))
+            return s_fail(err, errlen, "", "consent_evidence",
+                          "only in a message of type consent-grant");
+        return KR_OK;
+    }
+    if (v == NULL)
+        return s_fail(err, errlen, "", "consent_scope",
+                      "missing (a consent-grant needs one)");
+    if ((rc = s_parse_scope(v, "consent_scope", now_ms, b, err, errlen)) !=
+        KR_OK)
+        return rc;
+    if (sr->subject_bsn == NULL || *sr->subject_bsn == '\0')
+        return s_fail(err, errlen, "", "subject_bsn",
+                      "missing (a consent-grant needs the subject's BSN)");
+    /* The envelope's consent_id, purpose and category are the scope's: the
+     * description may repeat them, not contradict them. */
+    if (sr->consent_id.len == KR_ID_LEN && sc->consent_id.len == KR_ID_LEN &&
+        memcmp(b->consent_id, b->scope_consent_id, KR_ID_LEN) != 0)
+        return s_fail(err, errlen, "consent_scope", "consent_id",
+                      "differs from consent_id");
+    if (sr->purpose != NULL && *sr->purpose != '\0' &&
+        strcmp(sr->purpose, sc->purpose) != 0)
+        return s_fail(err, errlen, "", "purpose",
+                      "differs from consent_scope.purpose");
+    if (sr->data_category != 0 && sr->data_category != sc->data_category)
+        return s_fail(err, errlen, "", "data_category",
+                      "differs from consent_scope.data_category");
+    if ((rc = s_get_obj(in, "", "consent_evidence", 0, &v, err, errlen)) !=
+        KR_OK)
+        return rc;
+    if (v == NULL)
+        return s_fail(err, errlen, "", "consent_evidence",
+                      "missing (a consent-grant needs one)");
+    if (json_object_object_get_ex(in, "referral", NULL) ||
+        json_object_object_get_ex(in, "referral_status", NULL) ||
+        json_object_object_get_ex(in, "opaque", NULL))
+        return s_fail(err, errlen, "", "consent_evidence",
+                      "not allowed together with \"referral\", "
+                      "\"referral_status\" or \"opaque\"");
+    if ((rc = s_parse_evidence(v, "consent_evidence", (int)sc->grantor, b, err,
+                               errlen)) != KR_OK)
+        return rc;
+    sr->consent_scope = sc;
+    b->content.version = KR__V1__VERSION__VERSION_1;
+    b->content.body_case = KR__V1__CONTENT__BODY_CONSENT_EVIDENCE;
+    b->content.consent_evidence = &b->evidence;
+    return KR_OK;
+}
+
 /* The clear envelope fields of the description. */
 static int
 s_parse_envelope(json_object *in, uint64_t now_ms, struct s_build *b, char *err,
@@ -820,21 +1066,9 @@ s_parse_envelope(json_object *in, uint64_t now_ms, struct s_build *b, char *err,
         return rc;
     sr->legal_basis = (Kr__V1__LegalBasis)e;
 
-    s = NULL;
-    if ((rc = s_get_str(in, "", "consent_id", 0, 2 * S_CONSENT_ID_MAX, &s, err,
-                        errlen)) != KR_OK)
+    if ((rc = s_get_id(in, "", "consent_id", b->consent_id, &sr->consent_id,
+                       err, errlen)) != KR_OK)
         return rc;
-    if (s != NULL) {
-        size_t n = strlen(s);
-        if (n == 0 || n % 2 != 0 ||
-            util_unhex(s, b->consent_id, n / 2) != KR_OK)
-            return s_fail(err, errlen, "", "consent_id",
-                          "not hex (an even number of hex digits, at most "
-                          "%d)",
-                          2 * S_CONSENT_ID_MAX);
-        sr->consent_id.data = b->consent_id;
-        sr->consent_id.len = n / 2;
-    }
 
     e = 0;
     if ((rc = s_get_enum(in, "", "priority", 0, priority_parse,
@@ -929,17 +1163,57 @@ s_parse_content(json_object *in, struct s_build *b, char *err, size_t errlen)
     return KR_OK;
 }
 
+/* The meldrecht's sealed justification: required with that legal basis,
+ * and only there (elsewhere it would be sealed text nobody asked for). */
+static int
+s_parse_justification(json_object *in, struct s_build *b, char *err,
+                      size_t errlen)
+{
+    const char *s = NULL;
+    int rc;
+
+    if ((rc = s_get_str(in, "", "justification", 0, S_TEXT_MAX, &s, err,
+                        errlen)) != KR_OK)
+        return rc;
+    if (b->send.legal_basis != KR__V1__LEGAL_BASIS__MELDRECHT) {
+        if (s != NULL)
+            return s_fail(err, errlen, "", "justification",
+                          "only with legal_basis meldrecht");
+        return KR_OK;
+    }
+    if (s == NULL || *s == '\0')
+        return s_fail(err, errlen, "", "justification",
+                      s == NULL ? "missing (meldrecht needs one)"
+                                : "empty (meldrecht needs one)");
+    b->content.justification = (char *)s;
+    return KR_OK;
+}
+
 int
 json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
                     size_t *req_len, char *err, size_t errlen)
 {
-    static const char *const keys[] = {
-        "type",        "recipient",       "msg_id",
-        "referral_id", "case_id",         "in_reply_to",
-        "subject_bsn", "purpose",         "data_category",
-        "legal_basis", "consent_id",      "priority",
-        "not_after",   "actor_ref",       "referral",
-        "opaque",      "referral_status", NULL};
+    static const char *const keys[] = {"type",
+                                       "recipient",
+                                       "msg_id",
+                                       "referral_id",
+                                       "case_id",
+                                       "in_reply_to",
+                                       "subject_bsn",
+                                       "purpose",
+                                       "data_category",
+                                       "legal_basis",
+                                       "consent_id",
+                                       "priority",
+                                       "not_after",
+                                       "actor_ref",
+                                       "referral",
+                                       "opaque",
+                                       "referral_status",
+                                       "consent_scope",
+                                       "consent_evidence",
+                                       "justification",
+                                       NULL};
     struct s_build *b;
     int rc;
 
@@ -959,11 +1233,21 @@ json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
     kr__v1__professional__init(&b->referrer);
     kr__v1__referral_status__init(&b->status);
     kr__v1__professional__init(&b->contact);
+    kr__v1__consent_scope__init(&b->scope);
+    kr__v1__consent_evidence__init(&b->evidence);
 
     if ((rc = s_check_keys(in, "", keys, err, errlen)) != KR_OK ||
         (rc = s_parse_envelope(in, now_ms, b, err, errlen)) != KR_OK ||
-        (rc = s_parse_content(in, b, err, errlen)) != KR_OK)
+        (rc = s_parse_grant(in, now_ms, b, err, errlen)) != KR_OK ||
+        (rc = s_parse_content(in, b, err, errlen)) != KR_OK ||
+        (rc = s_parse_justification(in, b, err, errlen)) != KR_OK)
         goto done;
+    if (b->send.type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE &&
+        b->send.consent_id.len == 0) {
+        rc = s_fail(err, errlen, "", "consent_id",
+                    "missing (a consent-revoke names the consent)");
+        goto done;
+    }
     /* A referral is what consent is checked against: without purpose,
      * category and basis the broker can only refuse it. Say so now. */
     if (b->send.type == KR__V1__MESSAGE_TYPE__REFERRAL) {
@@ -980,7 +1264,12 @@ json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
             goto done;
     }
 
-    if (b->content.body_case != KR__V1__CONTENT__BODY__NOT_SET) {
+    /* A revocation needs no words: its content may be just the version
+     * (the node refuses empty content, which would seal nothing). */
+    if (b->content.body_case != KR__V1__CONTENT__BODY__NOT_SET ||
+        *b->content.justification != '\0' ||
+        b->send.type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE) {
+        b->content.version = KR__V1__VERSION__VERSION_1;
         b->content_len = kr__v1__content__get_packed_size(&b->content);
         b->content_buf = xmalloc(b->content_len > 0 ? b->content_len : 1);
         kr__v1__content__pack(&b->content, b->content_buf);
@@ -1186,12 +1475,34 @@ s_referral_status_json(const Kr__V1__ReferralStatus *r)
     return o;
 }
 
-/* The body of a Content into 'o' ("referral", "opaque" or "opaque_hex"),
- * so that the same keys serve the inbox and the send description. */
+static json_object *
+s_evidence_json(const Kr__V1__ConsentEvidence *ev)
+{
+    json_object *o = json_object_new_object();
+
+    s_put_str(o, "given_on", ev->given_on);
+    s_put_str(o, "given_by_name", ev->given_by_name);
+    s_put_str(o, "given_by_role", ev->given_by_role);
+    s_put_str(o, "representation_checked", ev->representation_checked);
+    s_put_str(o, "form_reference", ev->form_reference);
+    s_put_str(o, "recorded_by", ev->recorded_by);
+    s_put_str(o, "notes", ev->notes);
+    return o;
+}
+
+/* The body of a Content into 'o' ("referral", "referral_status",
+ * "consent_evidence", "opaque" or "opaque_hex", and "justification"), so
+ * that the same keys serve the inbox and the send description. */
 static void
 s_content_into(json_object *o, const Kr__V1__Content *c)
 {
+    s_put_str(o, "justification", c->justification);
     switch (c->body_case) {
+    case KR__V1__CONTENT__BODY_CONSENT_EVIDENCE:
+        if (c->consent_evidence != NULL)
+            json_object_object_add(o, "consent_evidence",
+                                   s_evidence_json(c->consent_evidence));
+        break;
     case KR__V1__CONTENT__BODY_REFERRAL:
         if (c->referral != NULL)
             json_object_object_add(o, "referral", s_referral_json(c->referral));
@@ -1221,6 +1532,73 @@ json_map_content_to_json(const Kr__V1__Content *c)
     json_object *o = json_object_new_object();
 
     s_content_into(o, c);
+    return o;
+}
+
+/* One party of a scope: the organisation id, or else the category name
+ * (the two cannot be confused: an org id has a colon). */
+static json_object *
+s_party(const char *org, int category)
+{
+    if (org != NULL && *org != '\0')
+        return json_object_new_string(org);
+    if (category != 0)
+        return json_object_new_string(util_category_name(category));
+    return NULL;
+}
+
+/* A scope as the send description writes it (with only what is set), or,
+ * 'record' != 0, with every key of a ledger record. */
+static json_object *
+s_scope_json(const Kr__V1__ConsentScope *sc, int record)
+{
+    json_object *o = json_object_new_object();
+
+    if (record) {
+        json_object_object_add(o, "consent_id", s_hex(&sc->consent_id));
+        json_object_object_add(o, "subject_pseudonym",
+                               s_hex(&sc->subject_pseudonym));
+        json_object_object_add(o, "key_version",
+                               json_object_new_uint64(sc->subject_key_version));
+        s_put_str_or_null(o, "purpose", sc->purpose);
+        json_object_object_add(
+            o, "data_category",
+            s_enum((int)sc->data_category, data_category_name));
+        json_object_object_add(o, "from",
+                               s_party(sc->from_org, (int)sc->from_category));
+        json_object_object_add(o, "to",
+                               s_party(sc->to_org, (int)sc->to_category));
+        json_object_object_add(o, "valid_from", s_time(sc->valid_from_ms));
+        json_object_object_add(o, "valid_until", s_time(sc->valid_until_ms));
+        json_object_object_add(o, "grantor",
+                               s_enum((int)sc->grantor, grantor_name));
+        json_object_object_add(o, "supersedes", s_hex(&sc->supersedes));
+        return o;
+    }
+    s_put_hex(o, "consent_id", &sc->consent_id);
+    s_put_str(o, "purpose", sc->purpose);
+    if (sc->data_category != 0)
+        json_object_object_add(
+            o, "data_category",
+            json_object_new_string(data_category_name(sc->data_category)));
+    s_put_str(o, "from_org", sc->from_org);
+    if (sc->from_category != 0)
+        json_object_object_add(
+            o, "from_category",
+            json_object_new_string(util_category_name(sc->from_category)));
+    s_put_str(o, "to_org", sc->to_org);
+    if (sc->to_category != 0)
+        json_object_object_add(
+            o, "to_category",
+            json_object_new_string(util_category_name(sc->to_category)));
+    if (sc->valid_from_ms != 0)
+        json_object_object_add(o, "valid_from", s_time(sc->valid_from_ms));
+    if (sc->valid_until_ms != 0)
+        json_object_object_add(o, "valid_until", s_time(sc->valid_until_ms));
+    if (sc->grantor != 0)
+        json_object_object_add(
+            o, "grantor", json_object_new_string(grantor_name(sc->grantor)));
+    s_put_hex(o, "supersedes", &sc->supersedes);
     return o;
 }
 
@@ -1276,10 +1654,29 @@ json_map_send_to_json(const Kr__V1__SendRequest *s, char *err, size_t errlen)
                 ? json_object_new_string_len((const char *)s->actor_ref.data,
                                              (int)s->actor_ref.len)
                 : s_hex(&s->actor_ref));
+    if (s->consent_scope != NULL)
+        json_object_object_add(o, "consent_scope",
+                               s_scope_json(s->consent_scope, 0));
     if (c != NULL) {
         s_content_into(o, c);
         kr__v1__content__free_unpacked(c, NULL);
     }
+    return o;
+}
+
+static json_object *
+s_notice_json(const Kr__V1__Notice *nt)
+{
+    json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+    json_object_object_add(o, "kind",
+                           json_object_new_string(notice_kind_name(nt->kind)));
+    json_object_object_add(o, "consent_id", s_hex(&nt->consent_id));
+    for (size_t i = 0; i < nt->n_msg_ids; i++)
+        json_object_array_add(a, s_hex(&nt->msg_ids[i]));
+    json_object_object_add(o, "msg_ids", a);
+    s_put_str_or_null(o, "revoked_by", nt->revoked_by);
+    json_object_object_add(o, "at", s_time(nt->at_ms));
     return o;
 }
 
@@ -1308,6 +1705,15 @@ json_map_inbox_item(const Kr__V1__InboxItem *it, int *content_ok)
     json_object_object_add(o, "received_at", s_time(it->received_at_ms));
     json_object_object_add(o, "processed",
                            json_object_new_boolean(it->processed));
+    json_object_object_add(o, "consent_id", s_hex(&it->consent_id));
+    json_object_object_add(
+        o, "notice", it->notice != NULL ? s_notice_json(it->notice) : NULL);
+    /* A notice comes from the broker, which has no content to give. */
+    if (it->notice != NULL) {
+        *content_ok = 1;
+        json_object_object_add(o, "content", NULL);
+        return o;
+    }
     c = kr__v1__content__unpack(NULL, it->content.len, it->content.data);
     *content_ok = c != NULL;
     json_object_object_add(o, "content",
@@ -1413,5 +1819,57 @@ json_map_status(const Kr__V1__NodeStatus *st)
                            json_object_new_uint64(st->outbox_open));
     json_object_object_add(o, "inbox_unprocessed",
                            json_object_new_uint64(st->inbox_unprocessed));
+    return o;
+}
+
+json_object *
+json_map_consent_record(const Kr__V1__ConsentRecord *r)
+{
+    Kr__V1__ConsentScope empty = KR__V1__CONSENT_SCOPE__INIT;
+    json_object *o = s_scope_json(r->scope != NULL ? r->scope : &empty, 1);
+
+    json_object_object_add(o, "status",
+                           s_enum((int)r->status, consent_status_name));
+    s_put_str_or_null(o, "recorded_by", r->recorded_by);
+    json_object_object_add(o, "recorded_at", s_time(r->recorded_at_ms));
+    json_object_object_add(o, "grant_msg_id", s_hex(&r->grant_msg_id));
+    json_object_object_add(o, "ended_at", s_time(r->ended_at_ms));
+    s_put_str_or_null(o, "ended_by", r->ended_by);
+    json_object_object_add(o, "superseded_by", s_hex(&r->superseded_by));
+    return o;
+}
+
+json_object *
+json_map_audit_record(const Kr__V1__AuditRecord *r)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "seq", json_object_new_uint64(r->seq));
+    json_object_object_add(o, "at", s_time(r->at_ms));
+    s_put_str_or_null(o, "event", r->event);
+    s_put_str_or_null(o, "action", r->action);
+    s_put_str_or_null(o, "result", r->result);
+    s_put_str_or_null(o, "check", r->check);
+    s_put_str_or_null(o, "org_id", r->org_id);
+    json_object_object_add(o, "actor_ref", s_hex(&r->actor_ref));
+    json_object_object_add(o, "msg_id", s_hex(&r->msg_id));
+    json_object_object_add(o, "referral_id", s_hex(&r->referral_id));
+    json_object_object_add(o, "consent_id", s_hex(&r->consent_id));
+    json_object_object_add(o, "subject_pseudonym",
+                           s_hex(&r->subject_pseudonym));
+    s_put_str_or_null(o, "object", r->object);
+    s_put_str_or_null(o, "purpose", r->purpose);
+    json_object_object_add(o, "legal_basis",
+                           s_enum((int)r->legal_basis, legal_basis_name));
+    json_object_object_add(o, "noodknop", json_object_new_boolean(r->noodknop));
+    json_object_object_add(o, "reason", s_enum((int)r->reason, reason_name));
+    s_put_str_or_null(o, "detail", r->detail);
+    s_put_str_or_null(o, "instance", r->instance);
+    json_object_object_add(o, "message_type",
+                           s_enum((int)r->message_type, message_type_name));
+    json_object_object_add(o, "data_category",
+                           s_enum((int)r->data_category, data_category_name));
+    json_object_object_add(o, "prev_hash", s_hex(&r->prev_hash));
+    json_object_object_add(o, "hash", s_hex(&r->hash));
     return o;
 }

@@ -23,6 +23,7 @@
 #include "admin.pb-c.h"
 #include "content.pb-c.h"
 #include "local.pb-c.h"
+#include "store.pb-c.h"
 
 /* "2026-12-31T00:00:00.123Z" and a NUL. */
 #define JSON_MAP_TIME_LEN 25
@@ -32,12 +33,20 @@
 int json_map_parse_text(const char *text, size_t len, json_object **out,
                         char *err, size_t errlen);
 
-/* A referral description (see `krctl send --help`) into a packed
+/* A message description (see `krctl send --help`) into a packed
  * kr.v1.LocalRequest whose op is 'send' (*req, *req_len; free()). Every
  * key is checked: unknown keys, wrong types and bad values are errors that
- * name the key. 'now_ms' is the current time, against which not_after is
- * checked. The mother's BSN goes into the sealed Content and into
- * SendRequest.subject_bsn. KR_EINVAL on bad input. */
+ * name the key. 'now_ms' is the current time, against which not_after and
+ * a consent's valid_until are checked. The mother's BSN goes into the
+ * sealed Content and into SendRequest.subject_bsn.
+ *
+ * A consent-grant needs "consent_scope" (SendRequest.consent_scope, the
+ * clear scope: purpose, data_category, from_org | from_category, to_org |
+ * to_category, valid_from, valid_until, grantor, and optionally
+ * consent_id and supersedes), "subject_bsn" and "consent_evidence" (the
+ * sealed Content.consent_evidence). A consent-revoke needs "consent_id".
+ * legal_basis meldrecht needs "justification" (Content.justification),
+ * which no other basis may carry. KR_EINVAL on bad input. */
 int json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
                         size_t *req_len, char *err, size_t errlen);
 
@@ -47,22 +56,39 @@ int json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
 json_object *json_map_send_to_json(const Kr__V1__SendRequest *s, char *err,
                                    size_t errlen);
 
-/* Opened content: {"referral": {...}} or {"opaque": "..."} (text), or
- * {"opaque_hex": "..."} for bytes that are not UTF-8 text; {} if empty. */
+/* Opened content: {"referral": {...}}, {"referral_status": {...}},
+ * {"consent_evidence": {...}} or {"opaque": "..."} (text), or
+ * {"opaque_hex": "..."} for bytes that are not UTF-8 text, each with
+ * "justification" beside it when the content has one; {} if empty. */
 json_object *json_map_content_to_json(const Kr__V1__Content *c);
 
 /* Records for krctl's output. Every key is always present (null when the
  * record does not carry it), so that a consumer sees one stable shape.
  * json_map_inbox_item() sets *content_ok to 0 (and "content" to null) when
- * the item's content does not parse as a kr.v1.Content. */
+ * the item's content does not parse as a kr.v1.Content. An item that is a
+ * broker's notice has "notice": {"kind", "consent_id", "msg_ids",
+ * "revoked_by", "at"} and "content": null; others have "notice": null. */
 json_object *json_map_inbox_item(const Kr__V1__InboxItem *it, int *content_ok);
 json_object *json_map_outbox_item(const Kr__V1__OutboxItem *it);
 json_object *json_map_org(const Kr__V1__OrgEntry *e);
 json_object *json_map_queue(const Kr__V1__QueueStat *q);
 json_object *json_map_status(const Kr__V1__NodeStatus *st);
+/* A consent record of the broker's ledger: consent_id, subject_pseudonym
+ * (hex), key_version, purpose, data_category, from and to (an org id or a
+ * category name), valid_from, valid_until, grantor, supersedes, status
+ * (active, revoked, superseded), recorded_by, recorded_at, grant_msg_id,
+ * ended_at, ended_by, superseded_by. */
+json_object *json_map_consent_record(const Kr__V1__ConsentRecord *r);
+/* An audit record, every field of kr.v1.AuditRecord, times as ISO 8601,
+ * bytes as hex, codes by name. */
+json_object *json_map_audit_record(const Kr__V1__AuditRecord *r);
 
 /* ISO 8601 UTC times ("YYYY-MM-DDTHH:MM:SS[.fff]Z") <-> Unix ms. */
 int json_map_time_parse(const char *s, uint64_t *ms);
+/* One end of a consent's period: an ISO 8601 UTC time, or a date
+ * "YYYY-MM-DD" meaning 00:00:00.000Z of that day, or with 'end_of_day'
+ * 23:59:59.999Z (the bounds are inclusive). */
+int json_map_period_parse(const char *s, int end_of_day, uint64_t *ms);
 /* KR_EINVAL if 'ms' lies after the year 9999. */
 int json_map_time_format(uint64_t ms, char out[JSON_MAP_TIME_LEN]);
 /* 1 if 's' is a calendar date "YYYY-MM-DD" (years 1900 to 2199). */

@@ -46,6 +46,16 @@ krctl_cmd_fn cmd_inbox;
 krctl_cmd_fn cmd_processed;
 krctl_cmd_fn cmd_receipts;
 krctl_cmd_fn cmd_status;
+krctl_cmd_fn cmd_consent;
+krctl_cmd_fn cmd_audit;
+
+/* Read a message description from 'path' ("-": standard input) and hand
+ * it to the node (cmd_send.c). 'check': only validate. 'grant': the file
+ * describes a consent-grant ("type" may be left out) whose consent_id
+ * krctl picks if the file names none; the result is printed as
+ * {"consent_id", "msg_id"} instead of the bare msg_id. Returns an exit
+ * code, with any error reported. */
+int krctl_send_file(struct krctl *k, const char *path, int check, int grant);
 
 /* "krctl: <cmd>: <message>" on stderr. Never pass a BSN or content. */
 void krctl_err(const struct krctl *k, const char *fmt, ...)
@@ -93,5 +103,7 @@ int krctl_node_packed(struct krctl *k, const uint8_t *req, size_t len,
 
 /* Print a JSON value on stdout, pretty and stable, with a newline. */
 int krctl_print_json(const struct krctl *k, json_object *j);
+/* Print a JSON value on stdout as one compact line (JSON lines). */
+int krctl_print_json_line(const struct krctl *k, json_object *j);
 
 #endif

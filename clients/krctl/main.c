@@ -30,8 +30,9 @@ static const char s_usage[] =
     "       krctl --help | --version\n"
     "\n"
     "krctl is the command line of kansrijk. It makes keys, keeps the\n"
-    "broker's organisation directory, and sends and reads messages through\n"
-    "the organisation's own krnode.\n"
+    "broker's organisation directory, consent ledger and audit trail, and\n"
+    "sends and reads messages and consents through the organisation's own\n"
+    "krnode.\n"
     "\n"
     "Global options:\n"
     "  --admin ENDPOINT  the broker's admin socket, e.g.\n"
@@ -52,9 +53,22 @@ static const char s_usage[] =
     "  org suspend ID    refuse the organisation's connections and messages\n"
     "  org resume ID     undo a suspension\n"
     "  queues [--json]   what waits for each organisation\n"
+    "  consent list (--subject PSEUDONYM | --bsn BSN --coalition-key FILE)\n"
+    "                    the consents of one subject, as JSON\n"
+    "  consent show CONSENT_ID\n"
+    "                    one consent record, as JSON\n"
+    "  audit tail [-n N] the last N audit records, as JSON lines\n"
+    "  audit export [--after SEQ] [--limit N]\n"
+    "                    audit records in order, as JSON lines\n"
+    "  audit verify      check the audit trail's hash chain\n"
     "\n"
     "Node commands (need --node):\n"
     "  send FILE.json    send the message FILE describes; prints its msg_id\n"
+    "  consent grant FILE.json\n"
+    "                    record the consent FILE describes; prints its\n"
+    "                    consent_id and msg_id\n"
+    "  consent revoke --consent CONSENT_ID --recipient ORG\n"
+    "                    revoke a consent; prints the msg_id\n"
     "  inbox [--all] [--after SEQ] [--limit N]\n"
     "                    received messages, opened, as JSON\n"
     "  processed MSG_ID  mark an inbox message as processed\n"
@@ -83,6 +97,7 @@ static const struct {
     {"queues", cmd_queues},     {"send", cmd_send},
     {"inbox", cmd_inbox},       {"processed", cmd_processed},
     {"receipts", cmd_receipts}, {"status", cmd_status},
+    {"consent", cmd_consent},   {"audit", cmd_audit},
 };
 
 int

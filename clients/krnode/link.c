@@ -675,6 +675,9 @@ s_on_delivery(struct node *n, const Kr__V1__Delivery *d)
         s_refuse(n, d, e->msg_id.data, KR_ID_LEN, e->sender, reason,
                  reason == KR__V1__REASON__BAD_SIGNATURE
                      ? "signature does not verify"
+                 : reason == KR__V1__REASON__MISSING_JUSTIFICATION
+                     ? "meldrecht without a justification that matches "
+                       "the envelope's digest"
                      : "payload does not open or parse");
         goto done;
     }
@@ -697,6 +700,7 @@ s_on_delivery(struct node *n, const Kr__V1__Delivery *d)
     item.priority = e->priority;
     item.data_category = e->data_category;
     item.legal_basis = e->legal_basis;
+    item.consent_id = e->consent_id;
     rec.item = &item;
     rec.envelope = d->envelope;
     rec.signature = d->signature;
@@ -714,6 +718,82 @@ s_on_delivery(struct node *n, const Kr__V1__Delivery *d)
     pass_add_ack(n, d->seq, e->msg_id.data, KR_ID_LEN, false, 0);
 done:
     kr__v1__envelope__free_unpacked(e, NULL);
+}
+
+/* Notices are durable at the broker (seq != 0) and acknowledged like
+ * receipts, with the notice_id as the msg_id. */
+static void
+s_ack_notice(struct node *n, const Kr__V1__Notice *nt)
+{
+    if (nt->seq != 0)
+        pass_add_ack(n, nt->seq, nt->notice_id.data, KR_ID_LEN, false, 0);
+}
+
+/* A notice from the broker (a consent we received messages under was
+ * revoked): committed to the inbox like a delivery, so that the adapter
+ * that holds those messages learns of it, and acknowledged after the
+ * commit. Deduplicated by notice_id: the broker resends until acked. */
+static void
+s_on_notice(struct node *n, const Kr__V1__Notice *nt)
+{
+    Kr__V1__InboxItem item = KR__V1__INBOX_ITEM__INIT;
+    Kr__V1__InboxRecord rec = KR__V1__INBOX_RECORD__INIT;
+    char hex[KR_ID_HEX_LEN], chex[KR_ID_HEX_LEN] = "-";
+    const uint8_t *v;
+    size_t vlen;
+    MDB_txn *txn;
+    int rc;
+
+    if (nt->notice_id.len != KR_ID_LEN) {
+        /* Nothing to file it under. Acknowledged all the same: resending
+         * would not give it an id. */
+        log_warnx("inbox: notice without a valid notice_id seq=%llu "
+                  "kind=%s: ignored",
+                  (unsigned long long)nt->seq, notice_kind_name(nt->kind));
+        if (nt->seq != 0)
+            pass_add_ack(n, nt->seq, NULL, 0, false, 0);
+        return;
+    }
+    util_hex(nt->notice_id.data, KR_ID_LEN, hex);
+    if (nt->consent_id.len == KR_ID_LEN)
+        util_hex(nt->consent_id.data, KR_ID_LEN, chex);
+    if (pass_txn(n, &txn) != KR_OK)
+        return; /* nothing commits in this pass: no ack */
+    rc = nstore_inbox_get(n->store, txn, nt->notice_id.data, &v, &vlen);
+    if (rc == KR_OK) {
+        log_debug("inbox: duplicate notice=%s", hex);
+        s_ack_notice(n, nt);
+        return;
+    }
+    if (rc != KR_ENOTFOUND) {
+        pass_fail(n, rc);
+        return;
+    }
+    /* A kind this node does not know is kept too, as it came: the
+     * adapter may know it, and dropping it would lose it for good. */
+    item.msg_id = nt->notice_id;
+    item.sender = "";
+    item.type = nt->kind == KR__V1__NOTICE_KIND__NOTICE_CONSENT_REVOKED
+                    ? KR__V1__MESSAGE_TYPE__CONSENT_REVOKE
+                    : KR__V1__MESSAGE_TYPE__MESSAGE_TYPE_UNSPECIFIED;
+    item.created_at_ms = nt->at_ms;
+    item.received_at_ms = n->pass.now_ms;
+    item.consent_id = nt->consent_id;
+    item.notice = (Kr__V1__Notice *)nt;
+    rec.item = &item;
+    rc = nstore_inbox_add(n->store, txn, &rec);
+    if (rc == KR_EEXIST) {
+        s_ack_notice(n, nt);
+        return;
+    }
+    if (rc != KR_OK) {
+        pass_fail(n, rc);
+        return;
+    }
+    log_info("inbox: notice=%s kind=%s consent=%s messages=%zu seq=%llu", hex,
+             notice_kind_name(nt->kind), chex, nt->n_msg_ids,
+             (unsigned long long)item.seq);
+    s_ack_notice(n, nt);
 }
 
 static void
@@ -741,6 +821,10 @@ s_on_frame(struct node *n, const uint8_t *data, size_t len)
         s_on_receipt(n, f->receipt[i]);
     for (size_t i = 0; i < f->n_delivery; i++)
         s_on_delivery(n, f->delivery[i]);
+    /* After the deliveries: a notice may name messages of the same
+     * frame, and the inbox then lists them before it. */
+    for (size_t i = 0; i < f->n_notice; i++)
+        s_on_notice(n, f->notice[i]);
 done:
     kr__v1__frame__free_unpacked(f, NULL);
 }

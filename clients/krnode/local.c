@@ -72,14 +72,27 @@ s_reply_err(struct node *n, const struct origin *from, int err, const char *fmt,
     s_reply(n, from, &resp);
 }
 
+/* The answer to a send (and to processed): the message's id and, for a
+ * consent grant, the consent's (NULL: none). */
 static void
-s_reply_id(struct node *n, const struct origin *from, const uint8_t *msg_id)
+s_reply_ids(struct node *n, const struct origin *from, const uint8_t *msg_id,
+            const uint8_t *consent_id)
 {
     Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
 
     resp.msg_id.data = (uint8_t *)msg_id;
     resp.msg_id.len = KR_ID_LEN;
+    if (consent_id != NULL) {
+        resp.consent_id.data = (uint8_t *)consent_id;
+        resp.consent_id.len = KR_ID_LEN;
+    }
     s_reply(n, from, &resp);
+}
+
+static void
+s_reply_id(struct node *n, const struct origin *from, const uint8_t *msg_id)
+{
+    s_reply_ids(n, from, msg_id, NULL);
 }
 
 /*
@@ -171,12 +184,61 @@ s_id_len_ok(const ProtobufCBinaryData *b)
     return b->len == 0 || b->len == KR_ID_LEN;
 }
 
+/* What the checks of a send work out for building it. */
+struct send_prep {
+    /* MELDRECHT: BLAKE2b-256 of the content's justification. */
+    uint8_t digest[NODE_DIGEST_LEN];
+    bool has_digest;
+};
+
+/* A CONSENT_GRANT: its scope is parsed here, not judged. Whether the
+ * period, the purpose or the parties make sense is the broker's to decide
+ * (INVALID_SCOPE): one place for that rule. The scope's subject is always
+ * the node's pseudonym of subject_bsn, whatever the adapter put there. */
+static int
+s_grant_check(const Kr__V1__SendRequest *sr, const char **why)
+{
+    const Kr__V1__ConsentScope *sc = sr->consent_scope;
+
+    if (sc == NULL) {
+        *why = "consent-grant needs consent_scope";
+        return KR_EINVAL;
+    }
+    if (sr->subject_bsn[0] == '\0') {
+        *why = "consent-grant needs subject_bsn: the subject of the scope";
+        return KR_EINVAL;
+    }
+    if (!s_id_len_ok(&sc->consent_id) || !s_id_len_ok(&sc->supersedes)) {
+        *why = "consent_scope.consent_id and consent_scope.supersedes are "
+               "16 bytes when given";
+        return KR_EINVAL;
+    }
+    if (sc->consent_id.len == KR_ID_LEN && sr->consent_id.len == KR_ID_LEN &&
+        memcmp(sc->consent_id.data, sr->consent_id.data, KR_ID_LEN) != 0) {
+        *why = "consent_id and consent_scope.consent_id differ";
+        return KR_EINVAL;
+    }
+    /* The envelope's purpose and category are the scope's; a request that
+     * says otherwise has mixed up two things. */
+    if (sr->purpose[0] != '\0' && strcmp(sr->purpose, sc->purpose) != 0) {
+        *why = "purpose differs from consent_scope.purpose";
+        return KR_EINVAL;
+    }
+    if (sr->data_category != 0 && sr->data_category != sc->data_category) {
+        *why = "data_category differs from consent_scope.data_category";
+        return KR_EINVAL;
+    }
+    return KR_OK;
+}
+
 /* Check a send before anything is sealed. Returns 0 or the error with
  * 'why' set for the adapter. */
 static int
-s_send_check(const Kr__V1__SendRequest *sr, const char **why)
+s_send_check(const Kr__V1__SendRequest *sr, struct send_prep *prep,
+             const char **why)
 {
     Kr__V1__Content *c;
+    int rc;
 
     if (sr->type <= KR__V1__MESSAGE_TYPE__MESSAGE_TYPE_UNSPECIFIED ||
         sr->type > KR__V1__MESSAGE_TYPE__ERASURE_REQUEST) {
@@ -196,13 +258,27 @@ s_send_check(const Kr__V1__SendRequest *sr, const char **why)
         return KR_EINVAL;
     }
     if (!s_id_len_ok(&sr->msg_id) || !s_id_len_ok(&sr->referral_id) ||
-        !s_id_len_ok(&sr->case_id) || !s_id_len_ok(&sr->in_reply_to)) {
-        *why = "msg_id, referral_id, case_id and in_reply_to are 16 bytes "
-               "when given";
+        !s_id_len_ok(&sr->case_id) || !s_id_len_ok(&sr->in_reply_to) ||
+        !s_id_len_ok(&sr->consent_id)) {
+        *why = "msg_id, referral_id, case_id, in_reply_to and consent_id are "
+               "16 bytes when given";
         return KR_EINVAL;
     }
     if (sr->subject_bsn[0] != '\0' && !kcrypto_bsn_valid(sr->subject_bsn)) {
         *why = "subject_bsn is not a valid BSN (9 digits, eleven-test)";
+        return KR_EINVAL;
+    }
+    if (sr->consent_scope != NULL &&
+        sr->type != KR__V1__MESSAGE_TYPE__CONSENT_GRANT) {
+        *why = "consent_scope is only for consent-grant";
+        return KR_EINVAL;
+    }
+    if (sr->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT &&
+        (rc = s_grant_check(sr, why)) != KR_OK)
+        return rc;
+    if (sr->type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE &&
+        sr->consent_id.len != KR_ID_LEN) {
+        *why = "consent-revoke needs consent_id: the consent to revoke";
         return KR_EINVAL;
     }
     /* The recipient refuses content it cannot parse; tell the adapter now
@@ -212,8 +288,37 @@ s_send_check(const Kr__V1__SendRequest *sr, const char **why)
         *why = "content is not a serialized kr.v1.Content";
         return KR_EINVAL;
     }
+    prep->has_digest = false;
+    if (sr->legal_basis == KR__V1__LEGAL_BASIS__MELDRECHT) {
+        /* The broker lets a meldrecht past the consent gate only with the
+         * digest, and the recipient checks it against the sealed text. */
+        if (c->justification == NULL || c->justification[0] == '\0') {
+            kr__v1__content__free_unpacked(c, NULL);
+            *why = "meldrecht needs a justification";
+            return KR_EINVAL;
+        }
+        kcrypto_hash((const uint8_t *)c->justification,
+                     strlen(c->justification), prep->digest);
+        prep->has_digest = true;
+    }
     kr__v1__content__free_unpacked(c, NULL);
     return KR_OK;
+}
+
+/* The consent_id of a grant as stored in the outbox, for the answer to a
+ * repeated send; NULL if the envelope does not parse or has none. The
+ * caller frees *envp. */
+static const uint8_t *
+s_stored_consent_id(const Kr__V1__OutboxRecord *rec, Kr__V1__Envelope **envp)
+{
+    Kr__V1__Envelope *e;
+
+    *envp = NULL;
+    e = kr__v1__envelope__unpack(NULL, rec->envelope.len, rec->envelope.data);
+    if (e == NULL)
+        return NULL;
+    *envp = e;
+    return e->consent_id.len == KR_ID_LEN ? e->consent_id.data : NULL;
 }
 
 /* A send whose msg_id the outbox holds: the same message again (return its
@@ -234,6 +339,14 @@ s_send_again(struct node *n, const struct origin *from,
         log_warnx("outbox: msg_id taken msg=%s to=%s", hex, sr->recipient);
         s_reply_err(n, from, KR_EEXIST, "msg_id %s belongs to another message",
                     hex);
+    } else if (rec->item->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT) {
+        Kr__V1__Envelope *e;
+        const uint8_t *cid = s_stored_consent_id(rec, &e);
+
+        log_debug("outbox: send again msg=%s to=%s", hex, sr->recipient);
+        s_reply_ids(n, from, sr->msg_id.data, cid);
+        if (e != NULL)
+            kr__v1__envelope__free_unpacked(e, NULL);
     } else {
         log_debug("outbox: send again msg=%s to=%s", hex, sr->recipient);
         s_reply_id(n, from, sr->msg_id.data);
@@ -273,8 +386,11 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
     Kr__V1__OutboxRecord rec = KR__V1__OUTBOX_RECORD__INIT;
     uint8_t msg_id[KR_ID_LEN], referral_id[KR_ID_LEN], trace_id[KR_ID_LEN];
     uint8_t pseudonym[KR_PSEUDONYM_LEN], sig[KR_SIG_LEN];
+    uint8_t consent_id[KR_ID_LEN];
+    Kr__V1__ConsentScope scope;
+    struct send_prep prep;
     struct seal_fields f = {0};
-    char hex[KR_ID_HEX_LEN];
+    char hex[KR_ID_HEX_LEN], chex[KR_ID_HEX_LEN] = "-";
     const uint8_t *env, *v;
     size_t env_len, vlen;
     const char *why = NULL;
@@ -282,7 +398,7 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
     MDB_txn *txn;
     int rc;
 
-    if ((rc = s_send_check(sr, &why)) != KR_OK) {
+    if ((rc = s_send_check(sr, &prep, &why)) != KR_OK) {
         s_reply_err(n, from, rc, "%s", why);
         return;
     }
@@ -342,6 +458,28 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
         f.pseudonym = pseudonym;
         f.key_version = n->coalition->version;
     }
+    if (sr->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT) {
+        /* The scope goes out as given, with its subject as the envelope's
+         * (s_grant_check made sure there is one) and its id settled. The
+         * copy is shallow: it borrows the request's strings. */
+        scope = *sr->consent_scope;
+        if (scope.consent_id.len == KR_ID_LEN)
+            memcpy(consent_id, scope.consent_id.data, KR_ID_LEN);
+        else if (sr->consent_id.len == KR_ID_LEN)
+            memcpy(consent_id, sr->consent_id.data, KR_ID_LEN);
+        else
+            util_random_id(consent_id);
+        scope.consent_id.data = consent_id;
+        scope.consent_id.len = KR_ID_LEN;
+        scope.subject_pseudonym.data = pseudonym;
+        scope.subject_pseudonym.len = KR_PSEUDONYM_LEN;
+        scope.subject_key_version = f.key_version;
+        f.scope = &scope;
+        util_hex(consent_id, KR_ID_LEN, chex);
+    } else if (sr->consent_id.len == KR_ID_LEN)
+        util_hex(sr->consent_id.data, KR_ID_LEN, chex);
+    if (prep.has_digest)
+        f.justification_digest = prep.digest;
     rc = seal_build(&n->seal, peer, sr, &f, &env, &env_len, sig);
     if (rc != KR_OK) {
         s_reply_err(n, from, rc, "cannot seal for %s: %s", sr->recipient,
@@ -373,11 +511,12 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
         s_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
         return;
     }
-    log_info("outbox: queued msg=%s to=%s type=%s seq=%llu bytes=%zu", hex,
-             sr->recipient, message_type_name(sr->type),
-             (unsigned long long)rec.seq, env_len);
+    log_info("outbox: queued msg=%s to=%s type=%s seq=%llu bytes=%zu "
+             "consent=%s",
+             hex, sr->recipient, message_type_name(sr->type),
+             (unsigned long long)rec.seq, env_len, chex);
     link_outbox_changed(n);
-    s_reply_id(n, from, msg_id);
+    s_reply_ids(n, from, msg_id, f.scope != NULL ? consent_id : NULL);
 }
 
 /*

@@ -58,6 +58,8 @@
 /* A delivery signed with a key we do not know makes us ask the broker,
  * unless its entry is younger than this: then the key is refused. */
 #define NODE_KEY_REFRESH_MS 30000
+/* A justification digest: BLAKE2b-256 (kcrypto_hash()). */
+#define NODE_DIGEST_LEN 32
 /* A ZeroMQ routing id is at most 255 bytes. */
 #define NODE_RID_MAX 256
 
@@ -266,6 +268,12 @@ struct seal_fields {
     uint32_t key_version;       /* of the coalition key used */
     uint64_t created_at_ms;
     const uint8_t *trace_id; /* 16 bytes */
+    /* CONSENT_GRANT: the scope as it goes into the envelope, with its
+     * consent_id and subject filled in. The envelope's consent_id,
+     * purpose and data_category are then the scope's. NULL otherwise. */
+    const Kr__V1__ConsentScope *scope;
+    /* MELDRECHT: BLAKE2b-256 of the content's justification, or NULL. */
+    const uint8_t *justification_digest;
 };
 
 int seal_init(struct seal *s, const kr_keys_t *keys);
@@ -279,7 +287,10 @@ int seal_build(struct seal *s, struct peer *p, const Kr__V1__SendRequest *req,
 /* Verify a delivery from peer p (whose entry is known) and open its
  * payload. On success *content / *content_len are the opened bytes (a
  * serialized kr.v1.Content, checked to parse), valid until the next seal_*
- * call. On failure *reason is the kr.v1.Reason to refuse with. */
+ * call. A MELDRECHT envelope must carry a justification digest that is the
+ * BLAKE2b-256 of the content's non-empty justification. On failure *reason
+ * is the kr.v1.Reason to refuse with (BAD_SIGNATURE, CANNOT_OPEN or
+ * MISSING_JUSTIFICATION). */
 int seal_open(struct seal *s, struct peer *p, const Kr__V1__Envelope *env,
               const uint8_t *env_bytes, size_t env_len, const uint8_t *sig,
               size_t sig_len, const uint8_t **content, size_t *content_len,

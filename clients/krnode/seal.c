@@ -142,6 +142,18 @@ seal_build(struct seal *s, struct peer *p, const Kr__V1__SendRequest *req,
     e.data_category = req->data_category;
     e.legal_basis = req->legal_basis;
     e.consent_id = req->consent_id;
+    if (f->scope != NULL) {
+        /* A grant's clear fields are its scope's: the broker files the
+         * record under them, and the recipient reads them the same way. */
+        e.consent_scope = (Kr__V1__ConsentScope *)f->scope;
+        e.consent_id = f->scope->consent_id;
+        e.purpose = f->scope->purpose;
+        e.data_category = f->scope->data_category;
+    }
+    if (f->justification_digest != NULL) {
+        e.justification_digest.data = (uint8_t *)f->justification_digest;
+        e.justification_digest.len = NODE_DIGEST_LEN;
+    }
     e.priority = req->priority;
     e.not_after_ms = req->not_after_ms;
     e.trace_id.data = (uint8_t *)f->trace_id;
@@ -198,6 +210,23 @@ seal_open(struct seal *s, struct peer *p, const Kr__V1__Envelope *env,
     c = kr__v1__content__unpack(NULL, plain_len, s->cipher.data);
     if (c == NULL)
         return KR_EPROTO;
+    /* The meldrecht is the one way past consent: the recipient takes it
+     * only with the reason for it, the very one the broker saw the digest
+     * of (Wmo 2015 art. 5.2.6). */
+    if (env->legal_basis == KR__V1__LEGAL_BASIS__MELDRECHT) {
+        uint8_t digest[NODE_DIGEST_LEN];
+        size_t jlen = c->justification != NULL ? strlen(c->justification) : 0;
+
+        if (jlen > 0)
+            kcrypto_hash((const uint8_t *)c->justification, jlen, digest);
+        if (jlen == 0 || env->justification_digest.len != NODE_DIGEST_LEN ||
+            memcmp(digest, env->justification_digest.data, NODE_DIGEST_LEN) !=
+                0) {
+            kr__v1__content__free_unpacked(c, NULL);
+            *reason = KR__V1__REASON__MISSING_JUSTIFICATION;
+            return KR_EINVAL;
+        }
+    }
     kr__v1__content__free_unpacked(c, NULL);
     *reason = KR__V1__REASON__REASON_NONE;
     *content = s->cipher.data;

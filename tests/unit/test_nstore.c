@@ -1,6 +1,7 @@
 /* test_nstore.c - unit tests for clients/krnode/nstore.c, the node's LMDB
- * store: outbox add/get/dedup and outcomes, inbox dedup and processed,
- * ordering of the seq indexes, peers, persistence, and a full map. */
+ * store: outbox add/get/dedup and outcomes, inbox dedup and processed
+ * (messages and the broker's notices), ordering of the seq indexes, peers,
+ * persistence, and a full map. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -401,6 +402,78 @@ test_inbox_dedup_processed(void **state)
     s_expect_walk(t->st, NSTORE_INBOX_UNPROCESSED, 2, unprocessed + 1, 1);
 }
 
+/* A broker's notice is an inbox record without envelope or content, keyed
+ * by its notice_id: it is listed among the messages, deduplicated like
+ * them, and keeps the notice as it came. */
+static void
+test_inbox_notice(void **state)
+{
+    struct s_ctx *t = *state;
+    Kr__V1__InboxRecord rec = KR__V1__INBOX_RECORD__INIT, *got;
+    Kr__V1__InboxItem item = KR__V1__INBOX_ITEM__INIT;
+    Kr__V1__Notice nt = KR__V1__NOTICE__INIT;
+    uint8_t nid[KR_ID_LEN], cid[KR_ID_LEN], m1[KR_ID_LEN];
+    ProtobufCBinaryData ids[1];
+    const uint8_t *v;
+    size_t vlen;
+    bool changed;
+    uint64_t seq;
+    MDB_txn *txn;
+
+    assert_int_equal(nstore_begin(t->st, true, &txn), KR_OK);
+    assert_int_equal(s_in_add(t->st, txn, 1, &seq), KR_OK);
+    s_id(nid, 500);
+    memset(cid, 0xc0, sizeof(cid));
+    s_id(m1, 1);
+    ids[0] = (ProtobufCBinaryData){KR_ID_LEN, m1};
+    nt.seq = 4;
+    nt.notice_id = (ProtobufCBinaryData){KR_ID_LEN, nid};
+    nt.kind = KR__V1__NOTICE_KIND__NOTICE_CONSENT_REVOKED;
+    nt.consent_id = (ProtobufCBinaryData){KR_ID_LEN, cid};
+    nt.msg_ids = ids;
+    nt.n_msg_ids = 1;
+    nt.revoked_by = "ura:00001234";
+    item.msg_id = nt.notice_id;
+    item.type = KR__V1__MESSAGE_TYPE__CONSENT_REVOKE;
+    item.consent_id = nt.consent_id;
+    item.notice = &nt;
+    rec.item = &item;
+    assert_int_equal(nstore_inbox_add(t->st, txn, &rec), KR_OK);
+    assert_int_equal(item.seq, 2);
+    assert_int_equal(nstore_commit(&txn), KR_OK);
+
+    /* The broker resends it until our ack arrives: one record only. */
+    assert_int_equal(nstore_begin(t->st, true, &txn), KR_OK);
+    kr__v1__inbox_item__init(&item);
+    item.msg_id = nt.notice_id;
+    item.notice = &nt;
+    rec.item = &item;
+    assert_int_equal(nstore_inbox_add(t->st, txn, &rec), KR_EEXIST);
+    assert_int_equal(nstore_inbox_get(t->st, txn, nid, &v, &vlen), KR_OK);
+    got = kr__v1__inbox_record__unpack(NULL, vlen, v);
+    assert_non_null(got);
+    assert_non_null(got->item);
+    assert_non_null(got->item->notice);
+    assert_int_equal(got->item->seq, 2);
+    assert_int_equal(got->item->type, KR__V1__MESSAGE_TYPE__CONSENT_REVOKE);
+    assert_string_equal(got->item->sender, "");
+    assert_int_equal(got->item->content.len, 0);
+    assert_int_equal(got->envelope.len, 0);
+    assert_int_equal(got->item->notice->n_msg_ids, 1);
+    assert_memory_equal(got->item->notice->msg_ids[0].data, m1, KR_ID_LEN);
+    assert_string_equal(got->item->notice->revoked_by, "ura:00001234");
+    assert_memory_equal(got->item->consent_id.data, cid, KR_ID_LEN);
+    kr__v1__inbox_record__free_unpacked(got, NULL);
+    assert_int_equal(nstore_inbox_set_processed(t->st, txn, nid, &changed),
+                     KR_OK);
+    assert_true(changed);
+    assert_int_equal(nstore_commit(&txn), KR_OK);
+
+    const uint64_t all[] = {1, 2}, unprocessed[] = {1};
+    s_expect_walk(t->st, NSTORE_INBOX_ALL, 0, all, 2);
+    s_expect_walk(t->st, NSTORE_INBOX_UNPROCESSED, 0, unprocessed, 1);
+}
+
 static void
 test_peers_and_reopen(void **state)
 {
@@ -494,6 +567,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ordering, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_dedup_processed, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_notice, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_peers_and_reopen, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_map_full, s_setup, s_teardown),
