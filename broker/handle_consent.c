@@ -151,6 +151,7 @@ consent_check_grant(struct broker *b, struct org *o,
         }
         *superseded = old;
     }
+    *why = "scope valid, recorded by a party";
     return 0;
 }
 
@@ -233,6 +234,7 @@ consent_check_revoke(struct broker *b, struct org *o,
         *rec = NULL;
         return KR__V1__REASON__INVALID_SCOPE;
     }
+    *why = "revoked by a party to the consent";
     return 0;
 refuse:
     kr__v1__consent_record__free_unpacked(*rec, NULL);

@@ -79,9 +79,22 @@ wait_for 100 connected verloskunde
 wait_for 100 connected jgz
 echo "  both nodes connected"
 
+# The examples carry fixed dates; the demo moves them to today.
+today=$(date -u +%Y-%m-%d)
+sed -e "s/\"valid_from\": \"[0-9-]*\"/\"valid_from\": \"$today\"/" \
+    -e "s/\"valid_until\": \"[0-9-]*\"/\"valid_until\": \"$(date -u -d '+1 year' +%Y-%m-%d)\"/" \
+    -e "s/\"given_on\": \"[0-9-]*\"/\"given_on\": \"$today\"/" \
+    examples/consent-grant.json >"$work/consent-grant.json"
+sed -e "s/\"not_after\": \"[^\"]*\"/\"not_after\": \"$(date -u -d '+90 days' +%Y-%m-%dT00:00:00Z)\"/" \
+    examples/referral.json >"$work/referral.json"
+
+say "the woman consents; the practice records it (the scope in clear, the evidence sealed for JGZ)"
+sed 's/^/  /' "$work/consent-grant.json"
+$krctl --node "ipc://$work/verloskunde/node.sock" consent grant "$work/consent-grant.json" | sed 's/^/  /'
+
 say "the practice sends a referral for a prenatal home visit"
-sed -n '1,200p' examples/referral.json | sed 's/^/  /'
-msg=$($krctl --node "ipc://$work/verloskunde/node.sock" send examples/referral.json)
+sed 's/^/  /' "$work/referral.json"
+msg=$($krctl --node "ipc://$work/verloskunde/node.sock" send "$work/referral.json")
 echo "  committed to the practice's outbox as msg_id $msg"
 
 say "JGZ's node received, verified and opened it"
@@ -90,13 +103,13 @@ wait_for 100 has_inbox
 $krctl --node "ipc://$work/jgz/node.sock" inbox | sed 's/^/  /'
 
 say "the practice sees the receipt"
-delivered() { $krctl --node "ipc://$work/verloskunde/node.sock" receipts | grep -q '"delivered"'; }
+delivered() { $krctl --node "ipc://$work/verloskunde/node.sock" receipts | grep -A8 "$msg" | grep -q '"delivered"'; }
 wait_for 100 delivered
 $krctl --node "ipc://$work/verloskunde/node.sock" receipts | sed 's/^/  /'
 
 if [ -f examples/referral-accepted.json ]; then
   say "JGZ accepts the referral and plans the home visit"
-  ref=$($krctl --node "ipc://$work/jgz/node.sock" inbox | grep -m1 '"referral_id"' |
+  ref=$($krctl --node "ipc://$work/jgz/node.sock" inbox | grep -A6 "\"msg_id\": \"$msg\"" | grep -m1 '"referral_id"' |
     sed 's/.*: *"\([0-9a-f]*\)".*/\1/')
   sed -e "s/@REFERRAL_ID@/$ref/" -e "s/@IN_REPLY_TO@/$msg/" \
     examples/referral-accepted.json >"$work/accepted.json"
@@ -108,6 +121,10 @@ fi
 
 say "what the broker saw (its log: no names, no BSN, no content)"
 sed 's/^/  /' "$work/broker.log"
+
+say "the broker's audit trail (NEN 7513 style, hash-chained)"
+$krctl audit tail -n 6 | cut -c1-240 | sed 's/^/  /'
+$krctl audit verify | sed 's/^/  /'
 if grep -q 111222333 "$work/broker.log" "$work"/broker/data.mdb 2>/dev/null; then
   echo "demo: the BSN appears at the broker: this is a bug" >&2
   exit 1
