@@ -359,6 +359,13 @@ consent_apply_revoke(struct broker *b, struct org *o,
                 kr__v1__stored_message__free_unpacked(m, NULL);
                 goto done;
             }
+            /* Its ack, if one comes, finds no queue entry and is ignored:
+             * free its place in the window now, or the recipient's queue
+             * would wait for the resend timer. */
+            if (in_flight && to->inflight > 0)
+                to->inflight--;
+            if (to != NULL)
+                to->dirty = true;
             rc = deliver_finalize(
                 b, hit->msg_id, m, KR__V1__MESSAGE_STATE__STATE_WITHDRAWN,
                 KR__V1__OUTCOME__WITHDRAWN, KR__V1__REASON__NO_CONSENT,

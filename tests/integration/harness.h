@@ -30,11 +30,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <lmdb.h>
+
+#include "admin.pb-c.h"
 #include "content.pb-c.h"
 #include "crypto.h"
 #include "envelope.pb-c.h"
 #include "kr.h"
 #include "local.pb-c.h"
+#include "store.pb-c.h"
 #include "wire.pb-c.h"
 
 #define H_KRBROKER KR_BIN_DIR "/broker/krbroker"
@@ -465,6 +469,12 @@ struct h_env_spec {
     int version;           /* envelope version; 0: 1 */
     const uint8_t *msg_id; /* 16 bytes to use, or NULL: a new one */
     enum h_tamper tamper;
+    /* For the consent gate's tests; zero and NULL keep the defaults. */
+    int legal_basis;                     /* kr.v1.LegalBasis; 0: CONSENT */
+    const uint8_t *subject_pseudonym;    /* 32 bytes, or NULL: none */
+    const uint8_t *consent_id;           /* 16 bytes, or NULL: none */
+    const Kr__V1__ConsentScope *scope;   /* CONSENT_GRANT's, or NULL: none */
+    const uint8_t *justification_digest; /* 32 bytes, or NULL: none */
 };
 
 /* Seal, fill, pack and sign an envelope with 'keys'. *env is malloc'd;
@@ -472,5 +482,45 @@ struct h_env_spec {
 int h_envelope_build(const kr_keys_t *keys, const struct h_env_spec *spec,
                      uint8_t msg_id[16], uint8_t **env, size_t *env_len,
                      uint8_t sig[KR_SIG_LEN]);
+
+/*
+ * The broker's admin socket and its store (harness_admin.c).
+ */
+
+/* One AdminRequest on the broker's admin socket; *out is the unpacked
+ * AdminResponse (free with kr__v1__admin_response__free_unpacked), also
+ * when it carries an error, which is then returned. 0, a transport error
+ * (KR_EUNAVAIL, KR_ETIMEDOUT), KR_EPROTO, or the response's error. */
+int h_admin(struct h_cluster *c, const Kr__V1__AdminRequest *req,
+            Kr__V1__AdminResponse **out);
+
+/* Walk the audit trail after record 'after' (0: from the first), in order,
+ * page by page (audit_export). fn returns non-zero to stop early. The
+ * record is valid during the call only. */
+typedef int h_audit_fn(const Kr__V1__AuditRecord *r, void *arg);
+int h_audit_foreach(struct h_cluster *c, uint64_t after, h_audit_fn *fn,
+                    void *arg);
+
+/* audit_verify: the broker walks its chain. */
+struct h_audit_verify {
+    bool ok;
+    uint64_t checked;
+    uint64_t first_bad_seq;
+    char detail[256];
+};
+int h_audit_verify(struct h_cluster *c, struct h_audit_verify *out);
+
+/* The broker's LMDB environment opened read-only (MDB_RDONLY, 16 named
+ * databases), with a read transaction: safe while the broker runs, since
+ * LMDB readers in another process never block or disturb its writer.
+ * h_store_close aborts the transaction and closes the environment. */
+struct h_store {
+    MDB_env *env;
+    MDB_txn *txn;
+};
+int h_store_open(struct h_cluster *c, struct h_store *s);
+/* Open a named database ("payloads", "messages", "audit", ...). */
+int h_store_dbi(struct h_store *s, const char *name, MDB_dbi *dbi);
+void h_store_close(struct h_store *s);
 
 #endif

@@ -408,11 +408,25 @@ h_envelope_build(const kr_keys_t *keys, const struct h_env_spec *spec,
     e.referral_id.len = 16;
     e.purpose = (char *)"prenataal-huisbezoek";
     e.data_category = KR__V1__DATA_CATEGORY__MEDISCH;
-    e.legal_basis = KR__V1__LEGAL_BASIS__CONSENT;
+    e.legal_basis = spec->legal_basis != 0 ? spec->legal_basis
+                                           : KR__V1__LEGAL_BASIS__CONSENT;
     e.priority = KR__V1__PRIORITY__ROUTINE;
     e.trace_id.data = trace_id;
     e.trace_id.len = 16;
     e.payload = &s;
+    if (spec->subject_pseudonym != NULL) {
+        e.subject_pseudonym.data = (uint8_t *)spec->subject_pseudonym;
+        e.subject_pseudonym.len = 32;
+    }
+    if (spec->consent_id != NULL) {
+        e.consent_id.data = (uint8_t *)spec->consent_id;
+        e.consent_id.len = 16;
+    }
+    e.consent_scope = (Kr__V1__ConsentScope *)spec->scope;
+    if (spec->justification_digest != NULL) {
+        e.justification_digest.data = (uint8_t *)spec->justification_digest;
+        e.justification_digest.len = 32;
+    }
 
     *env_len = kr__v1__envelope__get_packed_size(&e);
     if ((*env = malloc(*env_len)) == NULL) {
