@@ -40,8 +40,26 @@ handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a)
     o->progress_ms = util_mono_ms();
     o->resend_attempt = 0;
     o->dirty = true;
-    if (item->is_receipt || item->notice != NULL)
-        goto done; /* a receipt or notice committed: nothing else moves */
+    if (item->is_receipt || item->notice != NULL) {
+        /* The organisation now holds its receipt or notice: the last step
+         * of the message's trail, so it is audited too. */
+        audit_write(b,
+                    &(struct audit_ev){
+                        .event = item->is_receipt ? "receipt.acknowledged"
+                                                  : "notice.acknowledged",
+                        .action = 'R',
+                        .org_id = o->id,
+                        .msg_id = item->msg_id.data,
+                        .consent_id = item->notice != NULL &&
+                                              item->notice->consent_id.len == 16
+                                          ? item->notice->consent_id.data
+                                          : NULL,
+                        .detail = item->is_receipt && item->receipt
+                                      ? outcome_name(item->receipt->outcome)
+                                      : "consent-revoked",
+                        .check = "committed by the organisation"});
+        goto done;
+    }
 
     if (bstore_msg_get(b->store, txn, item->msg_id.data, &m) != 0) {
         log_warnx("ack: org=%s msg=%s: no such message", o->id,
