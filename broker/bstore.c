@@ -63,12 +63,7 @@ static void
 s_chain_hash(const uint8_t prev[32], const uint8_t *rec, size_t len,
              uint8_t out[32])
 {
-    uint8_t *buf = xmalloc(32 + len);
-
-    memcpy(buf, prev, 32);
-    memcpy(buf + 32, rec, len);
-    kcrypto_hash(buf, 32 + len, out);
-    free(buf);
+    kcrypto_hash2(prev, 32, rec, len, out);
 }
 
 static void

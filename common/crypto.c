@@ -527,6 +527,18 @@ kcrypto_hash(const uint8_t *in, size_t len, uint8_t out[32])
 }
 
 void
+kcrypto_hash2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+              uint8_t out[32])
+{
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, a, alen);
+    crypto_generichash_update(&st, b, blen);
+    crypto_generichash_final(&st, out, 32);
+}
+
+void
 kcrypto_key_id(const uint8_t pk[KR_KEY_LEN], char out[KR_KEY_ID_LEN])
 {
     uint8_t h[crypto_generichash_BYTES];

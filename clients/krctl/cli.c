@@ -143,3 +143,30 @@ krctl_print_json_line(const struct krctl *k, json_object *j)
     }
     return KRCTL_EXIT_OK;
 }
+
+int
+krctl_dispatch(struct krctl *k, int argc, char **argv,
+               const struct krctl_sub *subs, size_t n, const char *usage)
+{
+    char names[256] = "";
+
+    if (argc >= 2 &&
+        (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage, stdout);
+        return KRCTL_EXIT_OK;
+    }
+    for (size_t i = 0; argc >= 2 && i < n; i++) {
+        if (strcmp(argv[1], subs[i].name) == 0) {
+            k->cmd = subs[i].cmd;
+            return subs[i].fn(k, argc - 1, argv + 1);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names);
+        snprintf(names + len, sizeof(names) - len, "%s%s",
+                 i == 0 ? "" : (i + 1 == n ? " or " : ", "), subs[i].name);
+    }
+    if (argc < 2)
+        return krctl_usage_err(k, "missing subcommand (%s)", names);
+    return krctl_usage_err(k, "unknown subcommand '%s' (%s)", argv[1], names);
+}

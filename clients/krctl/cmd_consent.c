@@ -426,29 +426,13 @@ s_show(struct krctl *k, int argc, char **argv)
 int
 cmd_consent(struct krctl *k, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        const char *cmd;
-        int (*fn)(struct krctl *, int, char **);
-    } subs[] = {
+    static const struct krctl_sub subs[] = {
         {"grant", "consent grant", s_grant},
         {"revoke", "consent revoke", s_revoke},
         {"list", "consent list", s_list},
         {"show", "consent show", s_show},
     };
 
-    if (argc < 2)
-        return krctl_usage_err(k, "missing subcommand (grant, revoke, list "
-                                  "or show)");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(s_usage, stdout);
-        return KRCTL_EXIT_OK;
-    }
-    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-        if (strcmp(argv[1], subs[i].name) == 0) {
-            k->cmd = subs[i].cmd;
-            return subs[i].fn(k, argc - 1, argv + 1);
-        }
-    }
-    return krctl_usage_err(k, "unknown subcommand '%s'", argv[1]);
+    return krctl_dispatch(k, argc, argv, subs, sizeof(subs) / sizeof(subs[0]),
+                          s_usage);
 }

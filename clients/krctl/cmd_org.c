@@ -319,45 +319,30 @@ s_org_set_suspended(struct krctl *k, int argc, char **argv, int suspend)
     return KRCTL_EXIT_OK;
 }
 
+static int
+s_org_suspend(struct krctl *k, int argc, char **argv)
+{
+    return s_org_set_suspended(k, argc, argv, 1);
+}
+
+static int
+s_org_resume(struct krctl *k, int argc, char **argv)
+{
+    return s_org_set_suspended(k, argc, argv, 0);
+}
+
 int
 cmd_org(struct krctl *k, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        const char *cmd;
-    } subs[] = {
-        {"add", "org add"},
-        {"list", "org list"},
-        {"suspend", "org suspend"},
-        {"resume", "org resume"},
+    static const struct krctl_sub subs[] = {
+        {"add", "org add", s_org_add},
+        {"list", "org list", s_org_list},
+        {"suspend", "org suspend", s_org_suspend},
+        {"resume", "org resume", s_org_resume},
     };
-    size_t i;
 
-    if (argc < 2)
-        return krctl_usage_err(k, "missing subcommand (add, list, suspend "
-                                  "or resume)");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(s_usage, stdout);
-        return KRCTL_EXIT_OK;
-    }
-    for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-        if (strcmp(argv[1], subs[i].name) == 0)
-            break;
-    if (i == sizeof(subs) / sizeof(subs[0]))
-        return krctl_usage_err(k, "unknown subcommand '%s'", argv[1]);
-    k->cmd = subs[i].cmd;
-    argc--;
-    argv++;
-    switch (i) {
-    case 0:
-        return s_org_add(k, argc, argv);
-    case 1:
-        return s_org_list(k, argc, argv);
-    case 2:
-        return s_org_set_suspended(k, argc, argv, 1);
-    default:
-        return s_org_set_suspended(k, argc, argv, 0);
-    }
+    return krctl_dispatch(k, argc, argv, subs, sizeof(subs) / sizeof(subs[0]),
+                          s_usage);
 }
 
 /* "45s", "3m05s", "2h10m", "3d04h": the age of the oldest item, as an

@@ -61,6 +61,18 @@ int krctl_send_file(struct krctl *k, const char *path, int check, int grant);
 void krctl_err(const struct krctl *k, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Like krctl_err, plus a pointer to --help; returns KRCTL_EXIT_USAGE. */
+/* A subcommand: "org add" -> its function. */
+struct krctl_sub {
+    const char *name; /* "add" */
+    const char *cmd;  /* "org add", for messages */
+    int (*fn)(struct krctl *, int, char **);
+};
+
+/* Run the subcommand argv[1] names (argv[0] is the command), or print
+ * 'usage' for --help, or a usage error naming the choices. */
+int krctl_dispatch(struct krctl *k, int argc, char **argv,
+                   const struct krctl_sub *subs, size_t n, const char *usage);
+
 int krctl_usage_err(const struct krctl *k, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -1,4 +1,4 @@
-/* test_consent.c - the consent gate, case by case. */
+/* test_consent_gate.c - the consent gate (broker/consent.c), case by case. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
