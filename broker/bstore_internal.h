@@ -1,0 +1,36 @@
+/*
+ * bstore_internal.h - what the parts of the broker's store share: the
+ * store itself and LMDB helpers. Not for use outside bstore*.c.
+ */
+#ifndef KR_BSTORE_INTERNAL_H
+#define KR_BSTORE_INTERNAL_H
+
+#include <lmdb.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "bstore.h"
+
+/* One per broker: the environment and a handle per named database. */
+struct broker_store {
+    MDB_env *env;
+    MDB_dbi directory, messages, payloads, queue, expiry, audit, meta;
+    MDB_dbi consents, consent_subject, consent_msgs;
+    uint64_t next_audit;   /* next audit seq, loaded at open */
+    uint8_t last_hash[32]; /* hash of the last audit record */
+};
+
+/* MDB_* codes to KR_E* (and remember MDB_MAP_FULL, see bstore_full_seen). */
+int bstore_from_mdb(int rc);
+/* Pack a protobuf message straight into the page LMDB reserves for it. */
+int bstore_put_msg(MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+                   const ProtobufCMessage *m);
+/* Keys: 64-bit numbers big-endian, so that LMDB's order is numeric. */
+void bstore_be64(uint64_t v, uint8_t out[8]);
+uint64_t bstore_unbe64(const uint8_t in[8]);
+/* The audit chain (bstore_ledger.c): H(prev || record bytes), and the
+ * next seq and last hash loaded from the last record. */
+void bstore_chain_hash(const uint8_t prev[32], const uint8_t *rec, size_t len,
+                       uint8_t out[32]);
+int bstore_load_audit_tail(struct broker_store *st, MDB_txn *txn);
+
+#endif
