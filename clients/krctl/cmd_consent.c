@@ -14,7 +14,8 @@
 #include "krctl.h"
 #include "util.h"
 
-/* The bounds json_map.c applies to the same fields of a description. */
+/* The bounds json_map_send.c applies to the same fields of a description
+ * (json_map_internal.h). */
 #define S_ACTOR_REF_MAX 128
 #define S_NOTES_MAX (64 * 1024)
 /* A line on standard input that holds a BSN: nine digits and some slack

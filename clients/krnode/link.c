@@ -1,18 +1,19 @@
 /* link.c - the connection to the broker (PROTOCOL.md "Sending" and
  * "Receiving"): one DEALER, CURVE client, whose monitor tells us when a
- * handshake succeeded or was refused.
+ * handshake succeeded or was refused. This file holds the connection: its
+ * setup, the monitor's events, the reconnect after a refusal, the Hello,
+ * directory responses, the dispatch of the broker's frames and the flush
+ * after each pass. The outbox side (submits, the window, resends, receipts)
+ * is in link_send.c, the inbox side (deliveries, notices) in link_recv.c.
  *
- * Sending: the outbox's pending order (nstore.c) is the queue. The pump
- * walks it from 'cursor' and keeps at most 'window' submits without a
- * receipt; a new handshake, a resend timeout or the end of a temporary
- * refusal's backoff rewinds the cursor to the start, and the walk skips
- * what is still in flight. Receiving: receipts and deliveries are written
- * in the pass's transaction; their acks wait in the pass until it commits. */
+ * Receipts and deliveries are written in the pass's transaction; their acks
+ * wait in the pass until it commits. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
+#include "link_internal.h"
 #include "log.h"
 #include "names.h"
 #include "node.h"
@@ -24,144 +25,9 @@
 /* First wait before reconnecting after a refused handshake or a fatal
  * FrameError; it doubles up to NODE_RESEND_MAX_MS. */
 #define S_RECONNECT_BACKOFF_MS 1000
-/* How often the pump looks at the oldest submit in flight. */
-#define S_RESEND_CHECK_MS 100
 
-struct inflight_slot {
-    uint8_t id[KR_ID_LEN];
-    uint8_t used;
-    uint64_t sent_mono; /* when it was (last) submitted */
-};
-
-/*
- * The in-flight set: msg_ids submitted without a receipt.
- */
-
-static size_t
-s_id_hash(const uint8_t *id)
-{
-    uint64_t a, b;
-
-    /* Ids may be chosen by adapters (sequential, say), so mix all 16
-     * bytes instead of trusting them to be random. */
-    memcpy(&a, id, 8);
-    memcpy(&b, id + 8, 8);
-    a ^= b * 0x9e3779b97f4a7c15ULL;
-    a ^= a >> 31;
-    a *= 0xbf58476d1ce4e5b9ULL;
-    a ^= a >> 29;
-    return (size_t)a;
-}
-
-static void
-s_inflight_init(struct inflight *f, uint64_t window)
-{
-    size_t cap = 16;
-
-    while (cap < 2 * window)
-        cap *= 2;
-    f->slots = xcalloc(cap, sizeof(*f->slots));
-    f->cap = cap;
-    f->n = 0;
-}
-
-static size_t
-s_inflight_find(const struct inflight *f, const uint8_t *id, bool *found)
-{
-    size_t mask = f->cap - 1, i = s_id_hash(id) & mask;
-
-    while (f->slots[i].used) {
-        if (memcmp(f->slots[i].id, id, KR_ID_LEN) == 0) {
-            *found = true;
-            return i;
-        }
-        i = (i + 1) & mask;
-    }
-    *found = false;
-    return i;
-}
-
-static bool
-s_inflight_has(const struct inflight *f, const uint8_t *id)
-{
-    bool found;
-
-    s_inflight_find(f, id, &found);
-    return found;
-}
-
-static void
-s_inflight_add(struct inflight *f, const uint8_t *id, uint64_t now)
-{
-    bool found;
-    size_t i = s_inflight_find(f, id, &found);
-
-    /* The window keeps n at most half of cap: a free slot always exists. */
-    if (!found) {
-        if (f->n + 1 >= f->cap)
-            return;
-        memcpy(f->slots[i].id, id, KR_ID_LEN);
-        f->slots[i].used = 1;
-        f->n++;
-    }
-    f->slots[i].sent_mono = now;
-}
-
-static bool
-s_inflight_del(struct inflight *f, const uint8_t *id)
-{
-    size_t mask = f->cap - 1, i, j;
-    bool found;
-
-    i = s_inflight_find(f, id, &found);
-    if (!found)
-        return false;
-    /* Backward-shift deletion: linear probing needs no tombstones. */
-    f->slots[i].used = 0;
-    f->n--;
-    for (j = (i + 1) & mask; f->slots[j].used; j = (j + 1) & mask) {
-        size_t k = s_id_hash(f->slots[j].id) & mask;
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (stays)
-            continue;
-        f->slots[i] = f->slots[j];
-        f->slots[j].used = 0;
-        i = j;
-    }
-    return true;
-}
-
-static void
-s_inflight_clear(struct inflight *f)
-{
-    memset(f->slots, 0, f->cap * sizeof(*f->slots));
-    f->n = 0;
-}
-
-static uint64_t
-s_inflight_oldest(const struct inflight *f)
-{
-    uint64_t oldest = UINT64_MAX;
-
-    for (size_t i = 0; i < f->cap; i++)
-        if (f->slots[i].used && f->slots[i].sent_mono < oldest)
-            oldest = f->slots[i].sent_mono;
-    return oldest;
-}
-
-/* Start the walk of the pending order again from its first entry. */
-static void
-s_rewind(struct link *l, bool forget_inflight)
-{
-    if (forget_inflight)
-        s_inflight_clear(&l->inflight);
-    l->cursor = 0;
-    l->more = true;
-}
-
-/* Text from the broker goes into our log: keep it to one printable line. */
-static const char *
-s_clean(const char *in, char *out, size_t outlen)
+const char *
+link_clean(const char *in, char *out, size_t outlen)
 {
     size_t i = 0;
 
@@ -195,7 +61,7 @@ link_open(struct node *n)
     int rc = KR_ESYS;
 
     memset(l, 0, sizeof(*l));
-    s_inflight_init(&l->inflight, cfg->window);
+    link_inflight_init(&l->inflight, cfg->window);
     l->resend_ivl = cfg->resend_ms;
     if ((l->sock = zmq_socket(n->zctx, ZMQ_DEALER)) == NULL)
         goto fail;
@@ -295,7 +161,7 @@ s_on_connected(struct node *n)
     l->hello_due = true;
     l->reconnect_backoff = 0;
     /* Every submit without a receipt goes again, oldest first. */
-    s_rewind(l, true);
+    link_rewind(l, true);
     l->resend_ivl = n->cfg->resend_ms;
     l->retry_mono = 0;
     log_info("link: connected broker=%s", n->cfg->broker);
@@ -310,7 +176,7 @@ s_on_disconnected(struct node *n, const char *why)
         log_warnx("link: disconnected broker=%s why=%s", n->cfg->broker, why);
     l->connected = false;
     l->hello_due = false;
-    s_inflight_clear(&l->inflight);
+    link_inflight_clear(&l->inflight);
 }
 
 /* Drop the connection and connect again after a backoff. libzmq gives up
@@ -333,6 +199,24 @@ s_reconnect_later(struct node *n)
     else
         l->reconnect_backoff *= 2;
     l->reconnect_mono = util_mono_ms() + l->reconnect_backoff;
+}
+
+void
+link_reconnect_if_due(struct node *n, uint64_t now)
+{
+    struct link *l = &n->link;
+
+    if (!l->attached && l->reconnect_mono != 0 && now >= l->reconnect_mono) {
+        l->reconnect_mono = 0;
+        if (zmq_connect(l->sock, n->cfg->broker) == 0) {
+            l->attached = true;
+            log_info("link: reconnecting broker=%s", n->cfg->broker);
+        } else {
+            log_errorx("link: reconnect broker=%s: %s", n->cfg->broker,
+                       zmq_strerror(errno));
+            l->reconnect_mono = now + NODE_RESEND_MAX_MS;
+        }
+    }
 }
 
 static void
@@ -422,20 +306,12 @@ link_on_monitor(struct node *n)
  * Frames from the broker
  */
 
-static bool
-s_outcome_final(int o)
-{
-    return o == KR__V1__OUTCOME__DELIVERED || o == KR__V1__OUTCOME__REFUSED ||
-           o == KR__V1__OUTCOME__EXPIRED_OUTCOME ||
-           o == KR__V1__OUTCOME__WITHDRAWN;
-}
-
 static void
 s_on_error(struct node *n, const Kr__V1__FrameError *fe)
 {
     char detail[256];
 
-    s_clean(fe->detail, detail, sizeof(detail));
+    link_clean(fe->detail, detail, sizeof(detail));
     if (!fe->fatal) {
         log_warnx("link: broker error reason=%s detail=\"%s\"",
                   reason_name(fe->reason), detail);
@@ -480,322 +356,6 @@ s_on_directory(struct node *n, const Kr__V1__DirectoryResponse *dr)
              dr->n_entries, stored, dr->n_unknown);
 }
 
-/* A temporary refusal (the broker's store is full, or a fault there): the
- * message stays pending and the pump comes back to it after a backoff. */
-static void
-s_retry_later(struct node *n)
-{
-    struct link *l = &n->link;
-
-    if (l->retry_mono != 0)
-        return;
-    if (l->retry_backoff == 0)
-        l->retry_backoff = n->cfg->resend_ms;
-    else if (l->retry_backoff * 2 > NODE_RESEND_MAX_MS)
-        l->retry_backoff = NODE_RESEND_MAX_MS;
-    else
-        l->retry_backoff *= 2;
-    l->retry_mono = util_mono_ms() + l->retry_backoff;
-}
-
-static void
-s_on_receipt(struct node *n, const Kr__V1__Receipt *r)
-{
-    struct link *l = &n->link;
-    struct nstore_outcome res;
-    char hex[KR_ID_HEX_LEN], detail[256];
-    MDB_txn *txn;
-    int rc, o = r->outcome;
-
-    s_clean(r->detail, detail, sizeof(detail));
-    if (r->msg_id.len != KR_ID_LEN) {
-        log_warnx("link: receipt without a valid msg_id seq=%llu: ignored",
-                  (unsigned long long)r->seq);
-        if (r->seq != 0)
-            pass_add_ack(n, r->seq, NULL, 0, false, 0);
-        return;
-    }
-    util_hex(r->msg_id.data, KR_ID_LEN, hex);
-    if (s_inflight_del(&l->inflight, r->msg_id.data) && l->inflight.n == 0)
-        l->resend_ivl = n->cfg->resend_ms; /* all answered: reset */
-    if (o != KR__V1__OUTCOME__ACCEPTED && !s_outcome_final(o)) {
-        log_warnx("outbox: receipt with unknown outcome=%d msg=%s seq=%llu", o,
-                  hex, (unsigned long long)r->seq);
-        if (r->seq != 0)
-            pass_add_ack(n, r->seq, r->msg_id.data, KR_ID_LEN, false, 0);
-        return;
-    }
-    if (o == KR__V1__OUTCOME__REFUSED && r->seq == 0 &&
-        (r->reason == KR__V1__REASON__STORE_FULL ||
-         r->reason == KR__V1__REASON__INTERNAL)) {
-        log_warnx("outbox: refused for now msg=%s reason=%s detail=\"%s\": "
-                  "will retry",
-                  hex, reason_name(r->reason), detail);
-        s_retry_later(n);
-        return;
-    }
-    if (o == KR__V1__OUTCOME__ACCEPTED)
-        l->retry_backoff = 0;
-    if ((rc = pass_txn(n, &txn)) != KR_OK)
-        return; /* no commit, no ack: the broker resends */
-    rc = nstore_outbox_set_outcome(n->store, txn, r->msg_id.data, o, r->reason,
-                                   detail, n->pass.now_ms, &res);
-    if (rc == KR_ENOTFOUND) {
-        log_warnx("outbox: receipt for a message we do not have msg=%s "
-                  "outcome=%s seq=%llu",
-                  hex, outcome_name(o), (unsigned long long)r->seq);
-    } else if (rc != KR_OK) {
-        pass_fail(n, rc);
-        return;
-    } else if (res.changed && o == KR__V1__OUTCOME__ACCEPTED) {
-        log_info("outbox: accepted msg=%s to=%s type=%s seq=%llu", hex,
-                 res.recipient, message_type_name(res.type),
-                 (unsigned long long)res.seq);
-    } else if (res.changed) {
-        log_info("outbox: %s msg=%s to=%s type=%s reason=%s detail=\"%s\"",
-                 outcome_name(o), hex, res.recipient,
-                 message_type_name(res.type), reason_name(r->reason), detail);
-    }
-    /* Durable receipts are acknowledged after the pass commits. */
-    if (r->seq != 0)
-        pass_add_ack(n, r->seq, r->msg_id.data, KR_ID_LEN, false, 0);
-}
-
-static void
-s_refuse(struct node *n, const Kr__V1__Delivery *d, const uint8_t *msg_id,
-         size_t id_len, const char *sender, int reason, const char *why)
-{
-    char hex[KR_ID_HEX_LEN] = "-";
-
-    if (id_len == KR_ID_LEN)
-        util_hex(msg_id, KR_ID_LEN, hex);
-    log_warnx("inbox: refused msg=%s from=%.64s seq=%llu reason=%s why=%s", hex,
-              sender != NULL && sender[0] != '\0' ? sender : "-",
-              (unsigned long long)d->seq, reason_name(reason), why);
-    pass_add_ack(n, d->seq, id_len == KR_ID_LEN ? msg_id : NULL,
-                 id_len == KR_ID_LEN ? id_len : 0, true, reason);
-}
-
-/* Ask the broker about the sender and leave the delivery unacknowledged:
- * the broker sends it again. */
-static void
-s_defer(struct node *n, const Kr__V1__Envelope *e, const char *hex,
-        const char *why)
-{
-    link_want_directory(n, e->sender);
-    log_info("inbox: waiting for directory msg=%s from=%s why=%s", hex,
-             e->sender, why);
-}
-
-static void
-s_on_delivery(struct node *n, const Kr__V1__Delivery *d)
-{
-    struct pass *p = &n->pass;
-    Kr__V1__Envelope *e;
-    Kr__V1__InboxItem item = KR__V1__INBOX_ITEM__INIT;
-    Kr__V1__InboxRecord rec = KR__V1__INBOX_RECORD__INIT;
-    char hex[KR_ID_HEX_LEN];
-    const uint8_t *v, *content;
-    size_t vlen, content_len;
-    struct peer *peer;
-    MDB_txn *txn;
-    int rc, reason;
-
-    e = kr__v1__envelope__unpack(NULL, d->envelope.len, d->envelope.data);
-    if (e == NULL) {
-        s_refuse(n, d, NULL, 0, NULL, KR__V1__REASON__MALFORMED,
-                 "envelope does not parse");
-        return;
-    }
-    if (e->msg_id.len != KR_ID_LEN) {
-        s_refuse(n, d, NULL, 0, e->sender, KR__V1__REASON__MALFORMED,
-                 "msg_id is not 16 bytes");
-        goto done;
-    }
-    util_hex(e->msg_id.data, KR_ID_LEN, hex);
-    if (e->version != KR__V1__VERSION__VERSION_1) {
-        s_refuse(n, d, e->msg_id.data, KR_ID_LEN, e->sender,
-                 KR__V1__REASON__BAD_VERSION, "envelope version is not 1");
-        goto done;
-    }
-    if (strcmp(e->recipient, n->cfg->org) != 0) {
-        s_refuse(n, d, e->msg_id.data, KR_ID_LEN, e->sender,
-                 KR__V1__REASON__MALFORMED, "not addressed to us");
-        goto done;
-    }
-    if (!util_org_id_valid(e->sender)) {
-        s_refuse(n, d, e->msg_id.data, KR_ID_LEN, NULL,
-                 KR__V1__REASON__MALFORMED, "sender is not an org id");
-        goto done;
-    }
-    if (pass_txn(n, &txn) != KR_OK)
-        goto done; /* nothing commits in this pass: no ack */
-    /* A duplicate is acknowledged again: our earlier ack may be lost. */
-    rc = nstore_inbox_get(n->store, txn, e->msg_id.data, &v, &vlen);
-    if (rc == KR_OK) {
-        log_debug("inbox: duplicate msg=%s from=%s", hex, e->sender);
-        pass_add_ack(n, d->seq, e->msg_id.data, KR_ID_LEN, false, 0);
-        goto done;
-    }
-    if (rc != KR_ENOTFOUND) {
-        pass_fail(n, rc);
-        goto done;
-    }
-    peer = peers_find(&n->peers, e->sender);
-    if (peer == NULL || !peer->known) {
-        if (peer != NULL && peer->denied_mono != 0 &&
-            p->now_mono - peer->denied_mono < NODE_KEY_REFRESH_MS) {
-            s_refuse(n, d, e->msg_id.data, KR_ID_LEN, e->sender,
-                     KR__V1__REASON__UNKNOWN_SENDER_KEY,
-                     "sender not in the directory");
-            goto done;
-        }
-        s_defer(n, e, hex, "sender not known");
-        goto done;
-    }
-    /* A key id we do not have may mean the sender rotated its keys: ask
-     * the broker unless our entry is fresh, then refuse. Checked before
-     * the signature, which would otherwise fail as a forgery. */
-    if (strcmp(e->sender_key_id, peer->sign_key_id) != 0 ||
-        (e->payload != NULL && e->payload->sender_key_id[0] != '\0' &&
-         strcmp(e->payload->sender_key_id, peer->box_key_id) != 0)) {
-        if (p->now_mono - peer->refreshed_mono >= NODE_KEY_REFRESH_MS) {
-            s_defer(n, e, hex, "sender key changed");
-            goto done;
-        }
-        s_refuse(n, d, e->msg_id.data, KR_ID_LEN, e->sender,
-                 KR__V1__REASON__UNKNOWN_SENDER_KEY,
-                 "sender key id is not in the directory");
-        goto done;
-    }
-    rc = seal_open(&n->seal, peer, e, d->envelope.data, d->envelope.len,
-                   d->signature.data, d->signature.len, &content, &content_len,
-                   &reason);
-    if (rc != KR_OK) {
-        s_refuse(n, d, e->msg_id.data, KR_ID_LEN, e->sender, reason,
-                 reason == KR__V1__REASON__BAD_SIGNATURE
-                     ? "signature does not verify"
-                 : reason == KR__V1__REASON__MISSING_JUSTIFICATION
-                     ? "meldrecht without a justification that matches "
-                       "the envelope's digest"
-                     : "payload does not open or parse");
-        goto done;
-    }
-    if (e->not_after_ms != 0 && e->not_after_ms < p->now_ms) {
-        s_refuse(n, d, e->msg_id.data, KR_ID_LEN, e->sender,
-                 KR__V1__REASON__EXPIRED, "not_after has passed");
-        goto done;
-    }
-    item.msg_id = e->msg_id;
-    item.sender = e->sender;
-    item.type = e->type;
-    item.referral_id = e->referral_id;
-    item.case_id = e->case_id;
-    item.subject_pseudonym = e->subject_pseudonym;
-    item.purpose = e->purpose;
-    item.created_at_ms = e->created_at_ms;
-    item.received_at_ms = p->now_ms;
-    item.content.data = (uint8_t *)content;
-    item.content.len = content_len;
-    item.priority = e->priority;
-    item.data_category = e->data_category;
-    item.legal_basis = e->legal_basis;
-    item.consent_id = e->consent_id;
-    rec.item = &item;
-    rec.envelope = d->envelope;
-    rec.signature = d->signature;
-    rc = nstore_inbox_add(n->store, txn, &rec);
-    if (rc == KR_EEXIST) {
-        pass_add_ack(n, d->seq, e->msg_id.data, KR_ID_LEN, false, 0);
-        goto done;
-    }
-    if (rc != KR_OK) {
-        pass_fail(n, rc);
-        goto done;
-    }
-    log_info("inbox: received msg=%s from=%s type=%s seq=%llu", hex, e->sender,
-             message_type_name(e->type), (unsigned long long)item.seq);
-    pass_add_ack(n, d->seq, e->msg_id.data, KR_ID_LEN, false, 0);
-done:
-    kr__v1__envelope__free_unpacked(e, NULL);
-}
-
-/* Notices are durable at the broker (seq != 0) and acknowledged like
- * receipts, with the notice_id as the msg_id. */
-static void
-s_ack_notice(struct node *n, const Kr__V1__Notice *nt)
-{
-    if (nt->seq != 0)
-        pass_add_ack(n, nt->seq, nt->notice_id.data, KR_ID_LEN, false, 0);
-}
-
-/* A notice from the broker (a consent we received messages under was
- * revoked): committed to the inbox like a delivery, so that the adapter
- * that holds those messages learns of it, and acknowledged after the
- * commit. Deduplicated by notice_id: the broker resends until acked. */
-static void
-s_on_notice(struct node *n, const Kr__V1__Notice *nt)
-{
-    Kr__V1__InboxItem item = KR__V1__INBOX_ITEM__INIT;
-    Kr__V1__InboxRecord rec = KR__V1__INBOX_RECORD__INIT;
-    char hex[KR_ID_HEX_LEN], chex[KR_ID_HEX_LEN] = "-";
-    const uint8_t *v;
-    size_t vlen;
-    MDB_txn *txn;
-    int rc;
-
-    if (nt->notice_id.len != KR_ID_LEN) {
-        /* Nothing to file it under. Acknowledged all the same: resending
-         * would not give it an id. */
-        log_warnx("inbox: notice without a valid notice_id seq=%llu "
-                  "kind=%s: ignored",
-                  (unsigned long long)nt->seq, notice_kind_name(nt->kind));
-        if (nt->seq != 0)
-            pass_add_ack(n, nt->seq, NULL, 0, false, 0);
-        return;
-    }
-    util_hex(nt->notice_id.data, KR_ID_LEN, hex);
-    if (nt->consent_id.len == KR_ID_LEN)
-        util_hex(nt->consent_id.data, KR_ID_LEN, chex);
-    if (pass_txn(n, &txn) != KR_OK)
-        return; /* nothing commits in this pass: no ack */
-    rc = nstore_inbox_get(n->store, txn, nt->notice_id.data, &v, &vlen);
-    if (rc == KR_OK) {
-        log_debug("inbox: duplicate notice=%s", hex);
-        s_ack_notice(n, nt);
-        return;
-    }
-    if (rc != KR_ENOTFOUND) {
-        pass_fail(n, rc);
-        return;
-    }
-    /* A kind this node does not know is kept too, as it came: the
-     * adapter may know it, and dropping it would lose it for good. */
-    item.msg_id = nt->notice_id;
-    item.sender = "";
-    item.type = nt->kind == KR__V1__NOTICE_KIND__NOTICE_CONSENT_REVOKED
-                    ? KR__V1__MESSAGE_TYPE__CONSENT_REVOKE
-                    : KR__V1__MESSAGE_TYPE__MESSAGE_TYPE_UNSPECIFIED;
-    item.created_at_ms = nt->at_ms;
-    item.received_at_ms = n->pass.now_ms;
-    item.consent_id = nt->consent_id;
-    item.notice = (Kr__V1__Notice *)nt;
-    rec.item = &item;
-    rc = nstore_inbox_add(n->store, txn, &rec);
-    if (rc == KR_EEXIST) {
-        s_ack_notice(n, nt);
-        return;
-    }
-    if (rc != KR_OK) {
-        pass_fail(n, rc);
-        return;
-    }
-    log_info("inbox: notice=%s kind=%s consent=%s messages=%zu seq=%llu", hex,
-             notice_kind_name(nt->kind), chex, nt->n_msg_ids,
-             (unsigned long long)item.seq);
-    s_ack_notice(n, nt);
-}
-
 static void
 s_on_frame(struct node *n, const uint8_t *data, size_t len)
 {
@@ -818,13 +378,13 @@ s_on_frame(struct node *n, const uint8_t *data, size_t len)
     if (f->dir_response != NULL)
         s_on_directory(n, f->dir_response);
     for (size_t i = 0; i < f->n_receipt; i++)
-        s_on_receipt(n, f->receipt[i]);
+        link_on_receipt(n, f->receipt[i]);
     for (size_t i = 0; i < f->n_delivery; i++)
-        s_on_delivery(n, f->delivery[i]);
+        link_on_delivery(n, f->delivery[i]);
     /* After the deliveries: a notice may name messages of the same
      * frame, and the inbox then lists them before it. */
     for (size_t i = 0; i < f->n_notice; i++)
-        s_on_notice(n, f->notice[i]);
+        link_on_notice(n, f->notice[i]);
 done:
     kr__v1__frame__free_unpacked(f, NULL);
 }
@@ -879,12 +439,6 @@ link_want_directory(struct node *n, const char *org_id)
     snprintf(l->want[l->nwant++], KR_ORG_ID_MAX, "%s", org_id);
 }
 
-void
-link_outbox_changed(struct node *n)
-{
-    n->link.more = true;
-}
-
 bool
 link_busy(const struct node *n)
 {
@@ -894,8 +448,8 @@ link_busy(const struct node *n)
            l->reconnect_mono != 0 || l->nwant > 0 || (l->connected && l->more);
 }
 
-static int
-s_send(struct link *l)
+int
+link_send_out(struct link *l)
 {
     if (zmq_send(l->sock, l->out.data, l->out.len, ZMQ_DONTWAIT) < 0) {
         log_debug("link: send: %s", zmq_strerror(errno));
@@ -962,7 +516,7 @@ link_flush(struct node *n, int commit_rc)
     if (f.hello == NULL && f.dir_request == NULL && f.n_ack == 0)
         goto done;
     buf_pack(&l->out, &f.base);
-    if (s_send(l) == KR_OK) {
+    if (link_send_out(l) == KR_OK) {
         /* A lost Hello is sent again next pass; lost acks are harmless,
          * the broker resends what they would have cleared. */
         l->hello_due = false;
@@ -974,136 +528,4 @@ done:
     free(orgs);
     free(acks);
     free(ackp);
-}
-
-/* Submit pending messages from the cursor on, in frames of up to
- * NODE_SUBMIT_BATCH items, until the window is full or none is left. */
-static void
-s_submit_pending(struct node *n, uint64_t now)
-{
-    struct link *l = &n->link;
-    Kr__V1__OutboxRecord *recs[NODE_SUBMIT_BATCH];
-    Kr__V1__Submit subs[NODE_SUBMIT_BATCH], *subp[NODE_SUBMIT_BATCH];
-    struct nstore_iter it;
-    MDB_txn *txn = NULL;
-    bool end = false, stalled = false;
-    size_t sent = 0;
-    int rc;
-
-    if (nstore_begin(n->store, false, &txn) != KR_OK)
-        return;
-    if (nstore_iter_open(n->store, txn, NSTORE_OUTBOX_PENDING, l->cursor,
-                         &it) != KR_OK)
-        goto done;
-    while (!end && !stalled) {
-        size_t nb = 0, bytes = 0;
-        uint64_t last = l->cursor;
-
-        while (nb < NODE_SUBMIT_BATCH && bytes < NODE_BATCH_BYTES &&
-               l->inflight.n + nb < n->cfg->window) {
-            const uint8_t *id, *v;
-            size_t len;
-            uint64_t seq;
-
-            rc = nstore_iter_next(&it, &seq, &id, &v, &len);
-            if (rc != KR_OK) {
-                if (rc != KR_ENOTFOUND)
-                    log_errorx("link: outbox walk: %s", kr_strerror(rc));
-                end = true;
-                break;
-            }
-            last = seq;
-            if (s_inflight_has(&l->inflight, id))
-                continue;
-            Kr__V1__OutboxRecord *rec =
-                kr__v1__outbox_record__unpack(NULL, len, v);
-            if (rec == NULL || rec->item == NULL ||
-                rec->item->msg_id.len != KR_ID_LEN || rec->envelope.len == 0) {
-                log_errorx("link: outbox record seq=%llu does not parse: "
-                           "skipped",
-                           (unsigned long long)seq);
-                if (rec != NULL)
-                    kr__v1__outbox_record__free_unpacked(rec, NULL);
-                continue;
-            }
-            kr__v1__submit__init(&subs[nb]);
-            subs[nb].envelope = rec->envelope;
-            subs[nb].signature = rec->signature;
-            subp[nb] = &subs[nb];
-            recs[nb] = rec;
-            bytes += len;
-            nb++;
-        }
-        if (nb > 0) {
-            Kr__V1__Frame f = KR__V1__FRAME__INIT;
-            f.version = KR__V1__VERSION__VERSION_1;
-            f.submit = subp;
-            f.n_submit = nb;
-            buf_pack(&l->out, &f.base);
-            if (s_send(l) == KR_OK) {
-                for (size_t i = 0; i < nb; i++)
-                    s_inflight_add(&l->inflight, recs[i]->item->msg_id.data,
-                                   now);
-                l->cursor = last;
-                sent += nb;
-            } else {
-                stalled = true; /* the cursor stays: sent again later */
-            }
-            for (size_t i = 0; i < nb; i++)
-                kr__v1__outbox_record__free_unpacked(recs[i], NULL);
-        } else if (!stalled) {
-            l->cursor = last; /* only entries in flight were passed */
-        }
-        if (l->inflight.n >= n->cfg->window)
-            break;
-    }
-    /* More may wait if the walk did not reach the end. */
-    l->more = !end || stalled;
-    nstore_iter_close(&it);
-    if (sent > 0)
-        log_debug("link: submitted count=%zu inflight=%zu", sent,
-                  l->inflight.n);
-done:
-    nstore_abort(&txn);
-}
-
-void
-link_pump(struct node *n)
-{
-    struct link *l = &n->link;
-    uint64_t now = util_mono_ms();
-
-    if (!l->attached && l->reconnect_mono != 0 && now >= l->reconnect_mono) {
-        l->reconnect_mono = 0;
-        if (zmq_connect(l->sock, n->cfg->broker) == 0) {
-            l->attached = true;
-            log_info("link: reconnecting broker=%s", n->cfg->broker);
-        } else {
-            log_errorx("link: reconnect broker=%s: %s", n->cfg->broker,
-                       zmq_strerror(errno));
-            l->reconnect_mono = now + NODE_RESEND_MAX_MS;
-        }
-    }
-    /* The Hello goes first; until it has, nothing else does. */
-    if (!l->connected || l->hello_due)
-        return;
-    if (l->inflight.n > 0 && now >= l->resend_check_mono) {
-        uint64_t oldest = s_inflight_oldest(&l->inflight);
-        if (now - oldest >= l->resend_ivl) {
-            log_info("link: no receipt for %llu ms: resending from the "
-                     "oldest pending inflight=%zu",
-                     (unsigned long long)(now - oldest), l->inflight.n);
-            s_rewind(l, true);
-            l->resend_ivl = l->resend_ivl * 2 > NODE_RESEND_MAX_MS
-                                ? NODE_RESEND_MAX_MS
-                                : l->resend_ivl * 2;
-        }
-        l->resend_check_mono = now + S_RESEND_CHECK_MS;
-    }
-    if (l->retry_mono != 0 && now >= l->retry_mono) {
-        l->retry_mono = 0;
-        s_rewind(l, false);
-    }
-    if (l->more && l->inflight.n < n->cfg->window)
-        s_submit_pending(n, now);
 }

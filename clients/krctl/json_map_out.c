@@ -1,0 +1,592 @@
+/* json_map_out.c - protobuf -> JSON for krctl's output: opened content,
+ * a SendRequest as a description again, inbox and outbox items, directory
+ * entries, queue and node status, consent and audit records. See
+ * json_map.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "json_map.h"
+#include "names.h"
+#include "util.h"
+
+/*
+ * protobuf -> JSON
+ */
+
+static void
+s_put_str(json_object *o, const char *key, const char *s)
+{
+    if (s != NULL && *s != '\0')
+        json_object_object_add(o, key, json_object_new_string(s));
+}
+
+static void
+s_put_str_or_null(json_object *o, const char *key, const char *s)
+{
+    json_object_object_add(
+        o, key, s != NULL && *s != '\0' ? json_object_new_string(s) : NULL);
+}
+
+static json_object *
+s_hex(const ProtobufCBinaryData *b)
+{
+    char *hex;
+    json_object *j;
+
+    if (b->len == 0)
+        return NULL;
+    hex = xmalloc(2 * b->len + 1);
+    util_hex(b->data, b->len, hex);
+    j = json_object_new_string(hex);
+    free(hex);
+    return j;
+}
+
+static void
+s_put_hex(json_object *o, const char *key, const ProtobufCBinaryData *b)
+{
+    if (b->len > 0)
+        json_object_object_add(o, key, s_hex(b));
+}
+
+static json_object *
+s_time(uint64_t ms)
+{
+    char t[JSON_MAP_TIME_LEN];
+
+    if (ms == 0 || json_map_time_format(ms, t) != KR_OK)
+        return NULL;
+    return json_object_new_string(t);
+}
+
+/* An enum by its name, or null for the zero value. */
+static json_object *
+s_enum(int v, const char *(*name)(int))
+{
+    return v != 0 ? json_object_new_string(name(v)) : NULL;
+}
+
+/* 1 if the bytes are UTF-8 text without NUL: only then are they shown as
+ * a JSON string. */
+static int
+s_utf8_text(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        uint8_t c = p[i];
+        size_t k;
+        uint32_t cp;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            k = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            k = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            k = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (i + k >= n)
+            return 0;
+        for (size_t j = 1; j <= k; j++) {
+            if ((p[i + j] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (p[i + j] & 0x3f);
+        }
+        /* Overlong forms, surrogates and values past U+10FFFF. */
+        if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+static json_object *
+s_address_json(const Kr__V1__Address *a)
+{
+    json_object *o = json_object_new_object();
+
+    s_put_str(o, "street", a->street);
+    s_put_str(o, "house_number", a->house_number);
+    s_put_str(o, "postal_code", a->postal_code);
+    s_put_str(o, "city", a->city);
+    return o;
+}
+
+static json_object *
+s_person_json(const Kr__V1__Person *p)
+{
+    json_object *o = json_object_new_object();
+
+    s_put_str(o, "bsn", p->bsn);
+    s_put_str(o, "given_name", p->given_name);
+    s_put_str(o, "family_name", p->family_name);
+    s_put_str(o, "birth_date", p->birth_date);
+    if (p->address != NULL)
+        json_object_object_add(o, "address", s_address_json(p->address));
+    s_put_str(o, "phone", p->phone);
+    return o;
+}
+
+static json_object *
+s_professional_json(const Kr__V1__Professional *p)
+{
+    json_object *o = json_object_new_object();
+
+    s_put_str(o, "name", p->name);
+    s_put_str(o, "role", p->role);
+    s_put_str(o, "phone", p->phone);
+    s_put_str(o, "email", p->email);
+    s_put_str(o, "agb", p->agb);
+    return o;
+}
+
+static json_object *
+s_referral_json(const Kr__V1__Referral *r)
+{
+    json_object *o = json_object_new_object();
+
+    if (r->mother != NULL)
+        json_object_object_add(o, "mother", s_person_json(r->mother));
+    s_put_str(o, "expected_delivery_date", r->expected_delivery_date);
+    if (r->n_reason_codes > 0) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < r->n_reason_codes; i++)
+            json_object_array_add(a,
+                                  json_object_new_string(r->reason_codes[i]));
+        json_object_object_add(o, "reason_codes", a);
+    }
+    s_put_str(o, "reason_text", r->reason_text);
+    s_put_str(o, "requested_service", r->requested_service);
+    if (r->urgency != 0)
+        json_object_object_add(o, "urgency",
+                               s_enum((int)r->urgency, priority_name));
+    if (r->referrer != NULL)
+        json_object_object_add(o, "referrer", s_professional_json(r->referrer));
+    return o;
+}
+
+static json_object *
+s_referral_status_json(const Kr__V1__ReferralStatus *r)
+{
+    json_object *o = json_object_new_object();
+
+    s_put_str(o, "status", r->status);
+    s_put_str(o, "status_reason", r->status_reason);
+    s_put_str(o, "note", r->note);
+    s_put_str(o, "planned_date", r->planned_date);
+    if (r->contact != NULL)
+        json_object_object_add(o, "contact", s_professional_json(r->contact));
+    return o;
+}
+
+static json_object *
+s_evidence_json(const Kr__V1__ConsentEvidence *ev)
+{
+    json_object *o = json_object_new_object();
+
+    s_put_str(o, "given_on", ev->given_on);
+    s_put_str(o, "given_by_name", ev->given_by_name);
+    s_put_str(o, "given_by_role", ev->given_by_role);
+    s_put_str(o, "representation_checked", ev->representation_checked);
+    s_put_str(o, "form_reference", ev->form_reference);
+    s_put_str(o, "recorded_by", ev->recorded_by);
+    s_put_str(o, "notes", ev->notes);
+    return o;
+}
+
+/* The body of a Content into 'o' ("referral", "referral_status",
+ * "consent_evidence", "opaque" or "opaque_hex", and "justification"), so
+ * that the same keys serve the inbox and the send description. */
+static void
+s_content_into(json_object *o, const Kr__V1__Content *c)
+{
+    s_put_str(o, "justification", c->justification);
+    switch (c->body_case) {
+    case KR__V1__CONTENT__BODY_CONSENT_EVIDENCE:
+        if (c->consent_evidence != NULL)
+            json_object_object_add(o, "consent_evidence",
+                                   s_evidence_json(c->consent_evidence));
+        break;
+    case KR__V1__CONTENT__BODY_REFERRAL:
+        if (c->referral != NULL)
+            json_object_object_add(o, "referral", s_referral_json(c->referral));
+        break;
+    case KR__V1__CONTENT__BODY_REFERRAL_STATUS:
+        if (c->referral_status != NULL)
+            json_object_object_add(o, "referral_status",
+                                   s_referral_status_json(c->referral_status));
+        break;
+    case KR__V1__CONTENT__BODY_OPAQUE:
+        if (s_utf8_text(c->opaque.data, c->opaque.len))
+            json_object_object_add(
+                o, "opaque",
+                json_object_new_string_len((const char *)c->opaque.data,
+                                           (int)c->opaque.len));
+        else
+            json_object_object_add(o, "opaque_hex", s_hex(&c->opaque));
+        break;
+    default:
+        break;
+    }
+}
+
+json_object *
+json_map_content_to_json(const Kr__V1__Content *c)
+{
+    json_object *o = json_object_new_object();
+
+    s_content_into(o, c);
+    return o;
+}
+
+/* One party of a scope: the organisation id, or else the category name
+ * (the two cannot be confused: an org id has a colon). */
+static json_object *
+s_party(const char *org, int category)
+{
+    if (org != NULL && *org != '\0')
+        return json_object_new_string(org);
+    if (category != 0)
+        return json_object_new_string(util_category_name(category));
+    return NULL;
+}
+
+/* A scope as the send description writes it (with only what is set), or,
+ * 'record' != 0, with every key of a ledger record. */
+static json_object *
+s_scope_json(const Kr__V1__ConsentScope *sc, int record)
+{
+    json_object *o = json_object_new_object();
+
+    if (record) {
+        json_object_object_add(o, "consent_id", s_hex(&sc->consent_id));
+        json_object_object_add(o, "subject_pseudonym",
+                               s_hex(&sc->subject_pseudonym));
+        json_object_object_add(o, "key_version",
+                               json_object_new_uint64(sc->subject_key_version));
+        s_put_str_or_null(o, "purpose", sc->purpose);
+        json_object_object_add(
+            o, "data_category",
+            s_enum((int)sc->data_category, data_category_name));
+        json_object_object_add(o, "from",
+                               s_party(sc->from_org, (int)sc->from_category));
+        json_object_object_add(o, "to",
+                               s_party(sc->to_org, (int)sc->to_category));
+        json_object_object_add(o, "valid_from", s_time(sc->valid_from_ms));
+        json_object_object_add(o, "valid_until", s_time(sc->valid_until_ms));
+        json_object_object_add(o, "grantor",
+                               s_enum((int)sc->grantor, grantor_name));
+        json_object_object_add(o, "supersedes", s_hex(&sc->supersedes));
+        return o;
+    }
+    s_put_hex(o, "consent_id", &sc->consent_id);
+    s_put_str(o, "purpose", sc->purpose);
+    if (sc->data_category != 0)
+        json_object_object_add(
+            o, "data_category",
+            json_object_new_string(data_category_name(sc->data_category)));
+    s_put_str(o, "from_org", sc->from_org);
+    if (sc->from_category != 0)
+        json_object_object_add(
+            o, "from_category",
+            json_object_new_string(util_category_name(sc->from_category)));
+    s_put_str(o, "to_org", sc->to_org);
+    if (sc->to_category != 0)
+        json_object_object_add(
+            o, "to_category",
+            json_object_new_string(util_category_name(sc->to_category)));
+    if (sc->valid_from_ms != 0)
+        json_object_object_add(o, "valid_from", s_time(sc->valid_from_ms));
+    if (sc->valid_until_ms != 0)
+        json_object_object_add(o, "valid_until", s_time(sc->valid_until_ms));
+    if (sc->grantor != 0)
+        json_object_object_add(
+            o, "grantor", json_object_new_string(grantor_name(sc->grantor)));
+    s_put_hex(o, "supersedes", &sc->supersedes);
+    return o;
+}
+
+json_object *
+json_map_send_to_json(const Kr__V1__SendRequest *s, char *err, size_t errlen)
+{
+    Kr__V1__Content *c = NULL;
+    json_object *o;
+    char t[JSON_MAP_TIME_LEN];
+
+    if (s->content.len > 0 &&
+        (c = kr__v1__content__unpack(NULL, s->content.len, s->content.data)) ==
+            NULL) {
+        snprintf(err, errlen, "content: does not parse as kr.v1.Content");
+        return NULL;
+    }
+    o = json_object_new_object();
+    if (s->type != 0)
+        json_object_object_add(
+            o, "type", json_object_new_string(message_type_name(s->type)));
+    s_put_str(o, "recipient", s->recipient);
+    s_put_hex(o, "msg_id", &s->msg_id);
+    s_put_hex(o, "referral_id", &s->referral_id);
+    s_put_hex(o, "case_id", &s->case_id);
+    s_put_hex(o, "in_reply_to", &s->in_reply_to);
+    /* The subject of a referral is its mother; the key is only written
+     * when it says something the referral does not. */
+    if (s->subject_bsn != NULL && *s->subject_bsn != '\0' &&
+        !(c != NULL && c->body_case == KR__V1__CONTENT__BODY_REFERRAL &&
+          c->referral != NULL && c->referral->mother != NULL &&
+          strcmp(c->referral->mother->bsn, s->subject_bsn) == 0))
+        s_put_str(o, "subject_bsn", s->subject_bsn);
+    s_put_str(o, "purpose", s->purpose);
+    if (s->data_category != 0)
+        json_object_object_add(
+            o, "data_category",
+            json_object_new_string(data_category_name(s->data_category)));
+    if (s->legal_basis != 0)
+        json_object_object_add(
+            o, "legal_basis",
+            json_object_new_string(legal_basis_name(s->legal_basis)));
+    s_put_hex(o, "consent_id", &s->consent_id);
+    if (s->priority != 0)
+        json_object_object_add(
+            o, "priority", json_object_new_string(priority_name(s->priority)));
+    if (s->not_after_ms != 0 &&
+        json_map_time_format(s->not_after_ms, t) == KR_OK)
+        json_object_object_add(o, "not_after", json_object_new_string(t));
+    if (s->actor_ref.len > 0)
+        json_object_object_add(
+            o, "actor_ref",
+            s_utf8_text(s->actor_ref.data, s->actor_ref.len)
+                ? json_object_new_string_len((const char *)s->actor_ref.data,
+                                             (int)s->actor_ref.len)
+                : s_hex(&s->actor_ref));
+    if (s->consent_scope != NULL)
+        json_object_object_add(o, "consent_scope",
+                               s_scope_json(s->consent_scope, 0));
+    if (c != NULL) {
+        s_content_into(o, c);
+        kr__v1__content__free_unpacked(c, NULL);
+    }
+    return o;
+}
+
+static json_object *
+s_notice_json(const Kr__V1__Notice *nt)
+{
+    json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+    json_object_object_add(o, "kind",
+                           json_object_new_string(notice_kind_name(nt->kind)));
+    json_object_object_add(o, "consent_id", s_hex(&nt->consent_id));
+    for (size_t i = 0; i < nt->n_msg_ids; i++)
+        json_object_array_add(a, s_hex(&nt->msg_ids[i]));
+    json_object_object_add(o, "msg_ids", a);
+    s_put_str_or_null(o, "revoked_by", nt->revoked_by);
+    json_object_object_add(o, "at", s_time(nt->at_ms));
+    return o;
+}
+
+json_object *
+json_map_inbox_item(const Kr__V1__InboxItem *it, int *content_ok)
+{
+    json_object *o = json_object_new_object();
+    Kr__V1__Content *c;
+
+    json_object_object_add(o, "msg_id", s_hex(&it->msg_id));
+    json_object_object_add(o, "seq", json_object_new_uint64(it->seq));
+    s_put_str_or_null(o, "sender", it->sender);
+    json_object_object_add(o, "type", s_enum((int)it->type, message_type_name));
+    json_object_object_add(o, "referral_id", s_hex(&it->referral_id));
+    json_object_object_add(o, "case_id", s_hex(&it->case_id));
+    json_object_object_add(o, "subject_pseudonym",
+                           s_hex(&it->subject_pseudonym));
+    s_put_str_or_null(o, "purpose", it->purpose);
+    json_object_object_add(o, "data_category",
+                           s_enum((int)it->data_category, data_category_name));
+    json_object_object_add(o, "legal_basis",
+                           s_enum((int)it->legal_basis, legal_basis_name));
+    json_object_object_add(o, "priority",
+                           s_enum((int)it->priority, priority_name));
+    json_object_object_add(o, "created_at", s_time(it->created_at_ms));
+    json_object_object_add(o, "received_at", s_time(it->received_at_ms));
+    json_object_object_add(o, "processed",
+                           json_object_new_boolean(it->processed));
+    json_object_object_add(o, "consent_id", s_hex(&it->consent_id));
+    json_object_object_add(
+        o, "notice", it->notice != NULL ? s_notice_json(it->notice) : NULL);
+    /* A notice comes from the broker, which has no content to give. */
+    if (it->notice != NULL) {
+        *content_ok = 1;
+        json_object_object_add(o, "content", NULL);
+        return o;
+    }
+    c = kr__v1__content__unpack(NULL, it->content.len, it->content.data);
+    *content_ok = c != NULL;
+    json_object_object_add(o, "content",
+                           c != NULL ? json_map_content_to_json(c) : NULL);
+    if (c != NULL)
+        kr__v1__content__free_unpacked(c, NULL);
+    return o;
+}
+
+json_object *
+json_map_outbox_item(const Kr__V1__OutboxItem *it)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "msg_id", s_hex(&it->msg_id));
+    json_object_object_add(o, "seq", json_object_new_uint64(it->seq));
+    s_put_str_or_null(o, "recipient", it->recipient);
+    json_object_object_add(o, "type", s_enum((int)it->type, message_type_name));
+    json_object_object_add(o, "referral_id", s_hex(&it->referral_id));
+    json_object_object_add(o, "created_at", s_time(it->created_at_ms));
+    json_object_object_add(
+        o, "outcome", json_object_new_string(outcome_name((int)it->outcome)));
+    json_object_object_add(o, "reason", s_enum((int)it->reason, reason_name));
+    s_put_str_or_null(o, "detail", it->detail);
+    json_object_object_add(o, "accepted_at", s_time(it->accepted_at_ms));
+    json_object_object_add(o, "final_at", s_time(it->final_at_ms));
+    return o;
+}
+
+static json_object *
+s_key_z85(const ProtobufCBinaryData *k)
+{
+    char z85[KR_Z85_KEY_LEN];
+
+    if (k->len != KR_KEY_LEN || kcrypto_z85_encode(k->data, z85) != KR_OK)
+        return NULL;
+    return json_object_new_string(z85);
+}
+
+static json_object *
+s_key_id(const ProtobufCBinaryData *k)
+{
+    char id[KR_KEY_ID_LEN];
+
+    if (k->len != KR_KEY_LEN)
+        return NULL;
+    kcrypto_key_id(k->data, id);
+    return json_object_new_string(id);
+}
+
+json_object *
+json_map_org(const Kr__V1__OrgEntry *e)
+{
+    json_object *o = json_object_new_object();
+
+    s_put_str_or_null(o, "org_id", e->org_id);
+    json_object_object_add(
+        o, "category",
+        e->category != 0
+            ? json_object_new_string(util_category_name((int)e->category))
+            : NULL);
+    s_put_str_or_null(o, "name", e->name);
+    json_object_object_add(
+        o, "status",
+        json_object_new_string(e->suspended ? "suspended" : "active"));
+    json_object_object_add(o, "curve_public", s_key_z85(&e->curve_public));
+    json_object_object_add(o, "box_public", s_key_z85(&e->box_public));
+    json_object_object_add(o, "sign_public", s_key_z85(&e->sign_public));
+    json_object_object_add(o, "curve_key_id", s_key_id(&e->curve_public));
+    json_object_object_add(o, "box_key_id", s_key_id(&e->box_public));
+    json_object_object_add(o, "sign_key_id", s_key_id(&e->sign_public));
+    json_object_object_add(o, "added_at", s_time(e->added_at_ms));
+    json_object_object_add(o, "changed_at", s_time(e->changed_at_ms));
+    return o;
+}
+
+json_object *
+json_map_queue(const Kr__V1__QueueStat *q)
+{
+    json_object *o = json_object_new_object();
+
+    s_put_str_or_null(o, "org_id", q->org_id);
+    json_object_object_add(o, "depth", json_object_new_uint64(q->depth));
+    json_object_object_add(o, "oldest_age_ms",
+                           json_object_new_uint64(q->oldest_age_ms));
+    json_object_object_add(o, "connected",
+                           json_object_new_boolean(q->connected));
+    json_object_object_add(o, "inflight", json_object_new_uint64(q->inflight));
+    return o;
+}
+
+json_object *
+json_map_status(const Kr__V1__NodeStatus *st)
+{
+    json_object *o = json_object_new_object();
+
+    s_put_str_or_null(o, "org_id", st->org_id);
+    json_object_object_add(o, "connected",
+                           json_object_new_boolean(st->connected));
+    json_object_object_add(o, "outbox_pending",
+                           json_object_new_uint64(st->outbox_pending));
+    json_object_object_add(o, "outbox_open",
+                           json_object_new_uint64(st->outbox_open));
+    json_object_object_add(o, "inbox_unprocessed",
+                           json_object_new_uint64(st->inbox_unprocessed));
+    return o;
+}
+
+json_object *
+json_map_consent_record(const Kr__V1__ConsentRecord *r)
+{
+    Kr__V1__ConsentScope empty = KR__V1__CONSENT_SCOPE__INIT;
+    json_object *o = s_scope_json(r->scope != NULL ? r->scope : &empty, 1);
+
+    json_object_object_add(o, "status",
+                           s_enum((int)r->status, consent_status_name));
+    s_put_str_or_null(o, "recorded_by", r->recorded_by);
+    json_object_object_add(o, "recorded_at", s_time(r->recorded_at_ms));
+    json_object_object_add(o, "grant_msg_id", s_hex(&r->grant_msg_id));
+    json_object_object_add(o, "ended_at", s_time(r->ended_at_ms));
+    s_put_str_or_null(o, "ended_by", r->ended_by);
+    json_object_object_add(o, "superseded_by", s_hex(&r->superseded_by));
+    return o;
+}
+
+json_object *
+json_map_audit_record(const Kr__V1__AuditRecord *r)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "seq", json_object_new_uint64(r->seq));
+    json_object_object_add(o, "at", s_time(r->at_ms));
+    s_put_str_or_null(o, "event", r->event);
+    s_put_str_or_null(o, "action", r->action);
+    s_put_str_or_null(o, "result", r->result);
+    s_put_str_or_null(o, "check", r->check);
+    s_put_str_or_null(o, "org_id", r->org_id);
+    json_object_object_add(o, "actor_ref", s_hex(&r->actor_ref));
+    json_object_object_add(o, "msg_id", s_hex(&r->msg_id));
+    json_object_object_add(o, "referral_id", s_hex(&r->referral_id));
+    json_object_object_add(o, "consent_id", s_hex(&r->consent_id));
+    json_object_object_add(o, "subject_pseudonym",
+                           s_hex(&r->subject_pseudonym));
+    s_put_str_or_null(o, "object", r->object);
+    s_put_str_or_null(o, "purpose", r->purpose);
+    json_object_object_add(o, "legal_basis",
+                           s_enum((int)r->legal_basis, legal_basis_name));
+    json_object_object_add(o, "noodknop", json_object_new_boolean(r->noodknop));
+    json_object_object_add(o, "reason", s_enum((int)r->reason, reason_name));
+    s_put_str_or_null(o, "detail", r->detail);
+    s_put_str_or_null(o, "instance", r->instance);
+    json_object_object_add(o, "message_type",
+                           s_enum((int)r->message_type, message_type_name));
+    json_object_object_add(o, "data_category",
+                           s_enum((int)r->data_category, data_category_name));
+    json_object_object_add(o, "prev_hash", s_hex(&r->prev_hash));
+    json_object_object_add(o, "hash", s_hex(&r->hash));
+    return o;
+}
