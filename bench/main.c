@@ -1,0 +1,487 @@
+/*
+ * main.c - krbench: flags, the scenarios in order, the table and the
+ * machine-readable lines. See bench.h for the modules and README.md
+ * ("Benchmarks") for what each figure means.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef KR_BENCH_BUILD_TYPE
+#define KR_BENCH_BUILD_TYPE "unknown"
+#endif
+#ifndef KR_BENCH_SANITIZE
+#define KR_BENCH_SANITIZE "off"
+#endif
+
+#define S_EXIT_OK 0
+#define S_EXIT_FAIL 1
+#define S_EXIT_USAGE 2
+
+static const char s_usage[] =
+    "usage: krbench [--runs N] [--size BYTES] [--count N] [--backlog N]\n"
+    "               [--full] [--only SCENARIO[,SCENARIO...]] [--keep]\n"
+    "               [--senders N] [--log-level LEVEL] [--perf FILE]\n"
+    "               [--broker-bin PATH] [--node-bin PATH] [--krctl-bin "
+    "PATH]\n"
+    "       krbench --help\n"
+    "\n"
+    "krbench starts a krbroker (and krnodes where needed) from the build\n"
+    "tree in a temporary directory under /tmp, drives them on loopback,\n"
+    "and prints a table of figures: the median and the spread over the\n"
+    "runs, the issue's target and whether it is met, then one\n"
+    "machine-readable line per figure (\"krbench figure=...\"). Targets are\n"
+    "reported, never asserted. Full sync is on throughout.\n"
+    "\n"
+    "Scenarios (all by default):\n"
+    "  broker_w256  raw wire clients, 256 submits in flight: msgs/s,\n"
+    "               accept and end-to-end latency\n"
+    "  broker_w1    the same with one submit in flight\n"
+    "  broker       both of the above\n"
+    "  e2e          two krnodes and libkr adapters: a burst (msgs/s) and\n"
+    "               1,000 msgs/s paced (latency p50/p99)\n"
+    "  backlog      a backlog for an offline node: restart until serving,\n"
+    "               anonymous memory, fill and drain msgs/s, at 10k, 100k\n"
+    "               and 1M messages (up to --backlog)\n"
+    "\n"
+    "Options:\n"
+    "  --runs N          runs of every figure (default 3)\n"
+    "  --size BYTES      size of a message's content, before sealing\n"
+    "                    (default 1024)\n"
+    "  --count N         messages per run at window 256 and in the e2e\n"
+    "                    burst (default 20000); window 1 takes at most\n"
+    "                    3000, the paced run at most 5000\n"
+    "  --backlog N       the largest backlog (default 100000)\n"
+    "  --full            the issue's sizes: --backlog 1000000 (10k, 100k\n"
+    "                    and 1M), --count 20000\n"
+    "  --only LIST       run only these scenarios (comma-separated)\n"
+    "  --keep            keep every temporary directory (logs, stores)\n"
+    "  --senders N       concurrent adapters in the e2e burst (default 8)\n"
+    "  --log-level L     the daemons' log level (default info, as run in\n"
+    "                    production)\n"
+    "  --perf FILE       record the broker with `perf record -g` during\n"
+    "                    the first window-256 run, into FILE\n"
+    "  --broker-bin PATH, --node-bin PATH, --krctl-bin PATH\n"
+    "                    the daemons and krctl (default: next to krbench\n"
+    "                    in the build tree: ../broker/krbroker,\n"
+    "                    ../clients/krnode/krnode, ../clients/krctl/krctl)\n"
+    "  -h, --help        print this text\n"
+    "\n"
+    "Exit status: 0 when every scenario ran, 1 when one failed (the reason\n"
+    "is printed; its directory is kept), 2 on a usage error.\n";
+
+enum {
+    OPT_RUNS = 256,
+    OPT_SIZE,
+    OPT_COUNT,
+    OPT_BACKLOG,
+    OPT_FULL,
+    OPT_ONLY,
+    OPT_KEEP,
+    OPT_SENDERS,
+    OPT_LOG_LEVEL,
+    OPT_PERF,
+    OPT_BROKER_BIN,
+    OPT_NODE_BIN,
+    OPT_KRCTL_BIN,
+};
+
+static int s_usage_err(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int
+s_usage_err(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "krbench: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'krbench --help'.\n");
+    return S_EXIT_USAGE;
+}
+
+static int
+s_parse_only(const char *list, unsigned *out)
+{
+    char buf[256], *save = NULL;
+
+    *out = 0;
+    snprintf(buf, sizeof(buf), "%s", list);
+    for (char *w = strtok_r(buf, ",", &save); w != NULL;
+         w = strtok_r(NULL, ",", &save)) {
+        if (strcmp(w, "broker") == 0)
+            *out |= SC_BROKER_W256 | SC_BROKER_W1;
+        else if (strcmp(w, "broker_w256") == 0)
+            *out |= SC_BROKER_W256;
+        else if (strcmp(w, "broker_w1") == 0)
+            *out |= SC_BROKER_W1;
+        else if (strcmp(w, "e2e") == 0)
+            *out |= SC_E2E;
+        else if (strcmp(w, "backlog") == 0)
+            *out |= SC_BACKLOG;
+        else if (strcmp(w, "all") == 0)
+            *out |= SC_ALL;
+        else
+            return KR_EINVAL;
+    }
+    return *out != 0 ? KR_OK : KR_EINVAL;
+}
+
+/* A binary next to krbench in the build tree, unless a flag named one. */
+static int
+s_locate(char *dst, size_t len, const char *rel, const char *what)
+{
+    char self[PATH_MAX], path[PATH_MAX + 64];
+    ssize_t n;
+
+    if (dst[0] == '\0') {
+        if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0) {
+            fprintf(stderr, "krbench: cannot find my own path\n");
+            return KR_ESYS;
+        }
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        snprintf(path, sizeof(path), "%s/../%s", self, rel);
+        if (realpath(path, dst) == NULL && strlen(path) < len)
+            snprintf(dst, len, "%s", path);
+    }
+    if (access(dst, X_OK) != 0) {
+        fprintf(stderr,
+                "krbench: the %s binary is not found or not executable: "
+                "%s (build it, or name it with --%s-bin)\n",
+                what, dst, what);
+        return KR_ENOTFOUND;
+    }
+    return KR_OK;
+}
+
+/* The content's and the envelope's real sizes for --size: one envelope
+ * built with throwaway keys, as the scenarios build theirs. */
+static void
+s_sizes(size_t size, size_t *content_len, size_t *env_len)
+{
+    struct msg_ctx m;
+    kr_keys_t *keys = NULL;
+    uint8_t *content = NULL, *env = NULL, id[KR_ID_LEN], sig[KR_SIG_LEN];
+
+    *content_len = *env_len = 0;
+    memset(&m, 0, sizeof(m));
+    if (content_referral(size, &content, content_len) != KR_OK ||
+        kcrypto_keys_generate(&keys) != KR_OK)
+        goto done;
+    m.keys = keys;
+    m.sender = "ura:00000001";
+    m.recipient = "ura:00000002";
+    if (kcrypto_shared_key(keys->pub.box, keys->box_secret, m.shared) != KR_OK)
+        goto done;
+    kcrypto_key_id(keys->pub.sign, m.sign_kid);
+    kcrypto_key_id(keys->pub.box, m.box_kid);
+    kcrypto_key_id(keys->pub.box, m.rcpt_kid);
+    m.key_version = 1;
+    util_random_id(id);
+    env = xmalloc(envelope_max(*content_len));
+    if (envelope_referral(&m, id, content, *content_len, env, env_len, sig) !=
+        KR_OK)
+        *env_len = 0;
+done:
+    free(env);
+    free(content);
+    kcrypto_keys_destroy(&keys);
+}
+
+static void
+s_machine(const struct bench_opts *o)
+{
+    struct utsname u;
+    char cpu[128] = "unknown", line[256];
+    FILE *f = fopen("/proc/cpuinfo", "re");
+
+    if (f != NULL) {
+        for (int i = 0; i < 10000 && fgets(line, sizeof(line), f); i++) {
+            char *colon = strchr(line, ':');
+            if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
+                snprintf(cpu, sizeof(cpu), "%s", colon + 2);
+                cpu[strcspn(cpu, "\n")] = '\0';
+                break;
+            }
+        }
+        fclose(f);
+    }
+    if (uname(&u) != 0)
+        memset(&u, 0, sizeof(u));
+    printf("krbench: machine: %ld cpus (%s), %s %s, build %s, sanitizers "
+           "%s\n",
+           sysconf(_SC_NPROCESSORS_ONLN), cpu, u.sysname, u.release,
+           KR_BENCH_BUILD_TYPE, KR_BENCH_SANITIZE);
+    size_t clen = 0, elen = 0;
+    s_sizes(o->size, &clen, &elen);
+    printf("krbench: content %zu bytes per message (asked %zu), sealed "
+           "envelope %zu bytes, %d runs per figure, daemons log at %s, full "
+           "sync on\n",
+           clen, o->size, elen, o->runs, o->log_level);
+    printf("krbench machine nproc=%ld kernel=%s build=%s sanitize=%s\n",
+           sysconf(_SC_NPROCESSORS_ONLN), u.release, KR_BENCH_BUILD_TYPE,
+           KR_BENCH_SANITIZE);
+    fflush(stdout);
+}
+
+static const char *
+s_fmt(const struct figure *f, double v, char *buf, size_t len)
+{
+    if (strcmp(f->unit, "msg/s") == 0)
+        snprintf(buf, len, "%.0f", v);
+    else if (strcmp(f->unit, "ms") == 0)
+        snprintf(buf, len, "%.3f", v);
+    else
+        snprintf(buf, len, "%.1f", v);
+    return buf;
+}
+
+static void
+s_table(const struct bench_opts *o)
+{
+    char med[32], lo[32], hi[32], range[72], target[64];
+
+    printf("\n%-36s %10s  %-23s %-6s %-10s %s\n", "figure", "median",
+           "min..max", "unit", "target", "met");
+    for (size_t i = 0; i < figures_count(); i++) {
+        const struct figure *f = figures_at(i);
+        double m, a, b;
+        figure_summary(f, &m, &a, &b);
+        const char *met = figure_met(f, target, sizeof(target));
+        snprintf(range, sizeof(range), "%s..%s", s_fmt(f, a, lo, sizeof(lo)),
+                 s_fmt(f, b, hi, sizeof(hi)));
+        printf("%-36s %10s  %-23s %-6s %-10s %s\n", f->name,
+               s_fmt(f, m, med, sizeof(med)), range, f->unit, target, met);
+    }
+    printf("\n");
+    for (size_t i = 0; i < figures_count(); i++) {
+        const struct figure *f = figures_at(i);
+        double m, a, b;
+        figure_summary(f, &m, &a, &b);
+        const char *met = figure_met(f, target, sizeof(target));
+        printf("krbench figure=%s median=%.6g min=%.6g max=%.6g runs=%d "
+               "unit=%s size=%zu n=%llu target=%s met=%s\n",
+               f->name, m, a, b, f->nvals, f->unit, o->size,
+               (unsigned long long)f->n, target, met);
+    }
+    fflush(stdout);
+}
+
+/* Run one scenario o->runs times; on failure say why and stop it. */
+static bool
+s_scenario(const struct bench_opts *o, const char *name, int which,
+           uint64_t arg)
+{
+    char why[BENCH_ERR];
+
+    for (int run = 0; run < o->runs; run++) {
+        int rc;
+        uint64_t t0 = bench_now_ns();
+        why[0] = '\0';
+        fprintf(stderr, "krbench: %s run %d/%d\n", name, run + 1, o->runs);
+        switch (which) {
+        case SC_BROKER_W256:
+            rc = sc_broker(o, 256, o->count, run == 0 ? o->perf : NULL, why,
+                           sizeof(why));
+            break;
+        case SC_BROKER_W1:
+            rc = sc_broker(o, 1, o->count_w1, NULL, why, sizeof(why));
+            break;
+        case SC_E2E:
+            rc = sc_e2e(o, o->count, o->count_paced, why, sizeof(why));
+            break;
+        default:
+            rc = sc_backlog(o, arg, why, sizeof(why));
+            break;
+        }
+        if (rc != KR_OK) {
+            printf("krbench: FAILED %s run %d: %s\n", name, run + 1,
+                   why[0] ? why : kr_strerror(rc));
+            fflush(stdout);
+            return false;
+        }
+        fprintf(stderr, "krbench: %s run %d took %.1f s\n", name, run + 1,
+                (double)(bench_now_ns() - t0) / 1e9);
+    }
+    return true;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"runs", required_argument, NULL, OPT_RUNS},
+        {"size", required_argument, NULL, OPT_SIZE},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"backlog", required_argument, NULL, OPT_BACKLOG},
+        {"full", no_argument, NULL, OPT_FULL},
+        {"only", required_argument, NULL, OPT_ONLY},
+        {"keep", no_argument, NULL, OPT_KEEP},
+        {"senders", required_argument, NULL, OPT_SENDERS},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"perf", required_argument, NULL, OPT_PERF},
+        {"broker-bin", required_argument, NULL, OPT_BROKER_BIN},
+        {"node-bin", required_argument, NULL, OPT_NODE_BIN},
+        {"krctl-bin", required_argument, NULL, OPT_KRCTL_BIN},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct bench_opts o;
+    bool count_set = false, backlog_set = false, ok = true;
+    uint64_t v;
+    int c;
+
+    memset(&o, 0, sizeof(o));
+    o.runs = 3;
+    o.size = 1024;
+    o.count = 20000;
+    o.backlog = 100000;
+    o.only = SC_ALL;
+    o.senders = 8;
+    o.log_level = "info";
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_RUNS:
+            if (util_parse_u64(optarg, 1, BENCH_MAX_RUNS, &v) != KR_OK)
+                return s_usage_err("--runs: '%s' is not 1 to 50", optarg);
+            o.runs = (int)v;
+            break;
+        case OPT_SIZE:
+            /* An envelope must stay under the broker's 1 MiB default. */
+            if (util_parse_u64(optarg, 1, 1000000, &v) != KR_OK)
+                return s_usage_err("--size: '%s' is not 1 to 1000000", optarg);
+            o.size = (size_t)v;
+            break;
+        case OPT_COUNT:
+            if (util_parse_u64(optarg, 1, 10000000, &v) != KR_OK)
+                return s_usage_err("--count: '%s' is not 1 to 10000000",
+                                   optarg);
+            o.count = v;
+            count_set = true;
+            break;
+        case OPT_BACKLOG:
+            if (util_parse_u64(optarg, 1, 10000000, &v) != KR_OK)
+                return s_usage_err("--backlog: '%s' is not 1 to 10000000",
+                                   optarg);
+            o.backlog = v;
+            backlog_set = true;
+            break;
+        case OPT_FULL:
+            o.full = true;
+            break;
+        case OPT_ONLY:
+            if (s_parse_only(optarg, &o.only) != KR_OK)
+                return s_usage_err("--only: '%s' names no scenario "
+                                   "(broker, broker_w256, broker_w1, e2e, "
+                                   "backlog)",
+                                   optarg);
+            break;
+        case OPT_KEEP:
+            o.keep = true;
+            break;
+        case OPT_SENDERS:
+            if (util_parse_u64(optarg, 1, 64, &v) != KR_OK)
+                return s_usage_err("--senders: '%s' is not 1 to 64", optarg);
+            o.senders = (int)v;
+            break;
+        case OPT_LOG_LEVEL:
+            if (log_level_parse(optarg) < 0)
+                return s_usage_err("--log-level: '%s' is not debug, info, "
+                                   "warn or error",
+                                   optarg);
+            o.log_level = optarg;
+            break;
+        case OPT_PERF:
+            o.perf = optarg;
+            break;
+        case OPT_BROKER_BIN:
+            snprintf(o.broker_bin, sizeof(o.broker_bin), "%s", optarg);
+            break;
+        case OPT_NODE_BIN:
+            snprintf(o.node_bin, sizeof(o.node_bin), "%s", optarg);
+            break;
+        case OPT_KRCTL_BIN:
+            snprintf(o.krctl_bin, sizeof(o.krctl_bin), "%s", optarg);
+            break;
+        case 'h':
+            fputs(s_usage, stdout);
+            return S_EXIT_OK;
+        default:
+            return s_usage_err("unknown or incomplete option '%s'",
+                               argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return s_usage_err("unexpected argument '%s'", argv[optind]);
+    if (o.full) {
+        if (!backlog_set)
+            o.backlog = 1000000;
+        if (!count_set)
+            o.count = 20000;
+    }
+    o.count_w1 = o.count < 3000 ? o.count : 3000;
+    o.count_paced = o.count < 5000 ? o.count : 5000;
+
+    log_init("krbench", LOG_LEVEL_WARN);
+    signal(SIGPIPE, SIG_IGN);
+    if (kcrypto_init() != KR_OK) {
+        fprintf(stderr, "krbench: libsodium does not start\n");
+        return S_EXIT_FAIL;
+    }
+    if (s_locate(o.broker_bin, sizeof(o.broker_bin), "broker/krbroker",
+                 "broker") != KR_OK ||
+        s_locate(o.krctl_bin, sizeof(o.krctl_bin), "clients/krctl/krctl",
+                 "krctl") != KR_OK ||
+        ((o.only & SC_E2E) &&
+         s_locate(o.node_bin, sizeof(o.node_bin), "clients/krnode/krnode",
+                  "node") != KR_OK))
+        return S_EXIT_FAIL;
+    s_machine(&o);
+
+    if ((o.only & SC_BROKER_W256) &&
+        !s_scenario(&o, "broker_w256", SC_BROKER_W256, 0))
+        ok = false;
+    if ((o.only & SC_BROKER_W1) &&
+        !s_scenario(&o, "broker_w1", SC_BROKER_W1, 0))
+        ok = false;
+    if ((o.only & SC_E2E) && !s_scenario(&o, "e2e", SC_E2E, 0))
+        ok = false;
+    if (o.only & SC_BACKLOG) {
+        /* The ladder up to --backlog, so that a cost per message that
+         * grows with the backlog shows. */
+        static const uint64_t ladder[] = {10000, 100000, 1000000};
+        char name[48], lbl[24];
+        for (size_t i = 0; i < sizeof(ladder) / sizeof(ladder[0]); i++) {
+            if (ladder[i] >= o.backlog)
+                break;
+            snprintf(name, sizeof(name), "backlog %s",
+                     bench_count_label(ladder[i], lbl, sizeof(lbl)));
+            if (!s_scenario(&o, name, SC_BACKLOG, ladder[i]))
+                ok = false;
+        }
+        snprintf(name, sizeof(name), "backlog %s",
+                 bench_count_label(o.backlog, lbl, sizeof(lbl)));
+        if (!s_scenario(&o, name, SC_BACKLOG, o.backlog))
+            ok = false;
+    }
+    s_table(&o);
+    figures_free();
+    return ok ? S_EXIT_OK : S_EXIT_FAIL;
+}
