@@ -20,6 +20,7 @@
 #include "names.h"
 
 #define S_ACK_LIMIT_MAX (1u << 20)
+#define S_DEFER_MS 2 /* longest a pass of acks alone waits for its commit */
 
 /* Receipts waiting for the pass to commit. */
 struct s_reply {
@@ -318,10 +319,13 @@ broker_run(struct broker *b)
     s_commit(b);
     b->next_cron_ms = util_mono_ms() + 100;
     log_info("loop: serving");
+    uint64_t commit_by = 0; /* a deferred pass commits by then (mono) */
     while (!b->stopping) {
         uint64_t mono = util_mono_ms();
-        long timeout =
-            b->next_cron_ms > mono ? (long)(b->next_cron_ms - mono) : 0;
+        uint64_t wake = b->next_cron_ms;
+        if (commit_by != 0 && commit_by < wake)
+            wake = commit_by;
+        long timeout = wake > mono ? (long)(wake - mono) : 0;
         if (zmq_poll(items, 4, timeout) < 0 && errno != EINTR) {
             log_errorx("loop: poll: %s", zmq_strerror(errno));
             return KR_ESYS;
@@ -337,7 +341,25 @@ broker_run(struct broker *b)
             deliver_cron(b);
             b->next_cron_ms = util_mono_ms() + 100;
         }
+        /* Commit when someone waits on it: a receipt of this pass, the
+         * admin socket, a stop. A pass of acknowledgements alone (and the
+         * cron's work) waits for the next commit, S_DEFER_MS at most, so
+         * that one fsync covers it and the next pass's messages. Nothing
+         * is lost by waiting: what it would make true (a DELIVERED receipt
+         * in the sender's queue) is pumped only once committed, and acks
+         * lost in a crash are asked for again. */
+        bool urgent =
+            s_nreplies > 0 || (items[1].revents & ZMQ_POLLIN) || b->stopping;
+        if (b->txn != NULL && !urgent) {
+            if (commit_by == 0)
+                commit_by = util_mono_ms() + S_DEFER_MS;
+            /* No pump either: it reads committed state only, and would
+             * mark clean a queue whose new items it cannot yet see. */
+            if (util_mono_ms() < commit_by)
+                continue;
+        }
         s_commit(b);
+        commit_by = 0;
         s_flush(b);
         if (items[1].revents & ZMQ_POLLIN)
             admin_handle(b);

@@ -162,8 +162,8 @@ link_on_delivery(struct node *n, const Kr__V1__Delivery *d)
         pass_fail(n, rc);
         goto done;
     }
-    log_info("inbox: received msg=%s from=%s type=%s seq=%llu", hex, e->sender,
-             message_type_name(e->type), (unsigned long long)item.seq);
+    log_debug("inbox: received msg=%s from=%s type=%s seq=%llu", hex, e->sender,
+              message_type_name(e->type), (unsigned long long)item.seq);
     pass_add_ack(n, d->seq, e->msg_id.data, KR_ID_LEN, false, 0);
 done:
     kr__v1__envelope__free_unpacked(e, NULL);

@@ -228,9 +228,14 @@ link_on_receipt(struct node *n, const Kr__V1__Receipt *r)
         pass_fail(n, rc);
         return;
     } else if (res.changed && o == KR__V1__OUTCOME__ACCEPTED) {
-        log_info("outbox: accepted msg=%s to=%s type=%s seq=%llu", hex,
-                 res.recipient, message_type_name(res.type),
-                 (unsigned long long)res.seq);
+        /* The normal course of a message is logged at debug: at thousands
+         * a second, info would drown what an operator must see. */
+        log_debug("outbox: accepted msg=%s to=%s type=%s seq=%llu", hex,
+                  res.recipient, message_type_name(res.type),
+                  (unsigned long long)res.seq);
+    } else if (res.changed && o == KR__V1__OUTCOME__DELIVERED) {
+        log_debug("outbox: delivered msg=%s to=%s type=%s", hex, res.recipient,
+                  message_type_name(res.type));
     } else if (res.changed) {
         log_info("outbox: %s msg=%s to=%s type=%s reason=%s detail=\"%s\"",
                  outcome_name(o), hex, res.recipient,

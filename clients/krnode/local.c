@@ -511,10 +511,10 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
         s_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
         return;
     }
-    log_info("outbox: queued msg=%s to=%s type=%s seq=%llu bytes=%zu "
-             "consent=%s",
-             hex, sr->recipient, message_type_name(sr->type),
-             (unsigned long long)rec.seq, env_len, chex);
+    log_debug("outbox: queued msg=%s to=%s type=%s seq=%llu bytes=%zu "
+              "consent=%s",
+              hex, sr->recipient, message_type_name(sr->type),
+              (unsigned long long)rec.seq, env_len, chex);
     link_outbox_changed(n);
     s_reply_ids(n, from, msg_id, f.scope != NULL ? consent_id : NULL);
 }
@@ -673,7 +673,7 @@ s_processed(struct node *n, const struct origin *from,
         return;
     }
     if (changed)
-        log_info("inbox: processed msg=%s", hex);
+        log_debug("inbox: processed msg=%s", hex);
     s_reply_id(n, from, id->data);
 }
 
