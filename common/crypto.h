@@ -73,8 +73,8 @@ void kcrypto_key_id(const uint8_t pk[KR_KEY_LEN], char out[KR_KEY_ID_LEN]);
 /* BLAKE2b-256 of len bytes. */
 void kcrypto_hash(const uint8_t *in, size_t len, uint8_t out[32]);
 /* BLAKE2b-256 of a || b, without joining them first. */
-void kcrypto_hash2(const uint8_t *a, size_t alen, const uint8_t *b,
-                   size_t blen, uint8_t out[32]);
+void kcrypto_hash2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                   uint8_t out[32]);
 
 /* Z85 for 32-byte keys (as ZeroMQ's CURVE options take them). */
 int kcrypto_z85_encode(const uint8_t key[KR_KEY_LEN], char out[KR_Z85_KEY_LEN]);

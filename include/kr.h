@@ -24,23 +24,23 @@ extern "C" {
 
 /* Error codes. Every kansrijk function returns 0 or one of these. */
 #define KR_OK 0
-#define KR_EINVAL (-1)     /* an argument or input is invalid */
-#define KR_ENOMEM (-2)     /* out of memory */
-#define KR_EIO (-3)        /* a read, write or sync failed */
-#define KR_EFULL (-4)      /* the store is full (LMDB map full) */
-#define KR_ENOTFOUND (-5)  /* no such record */
-#define KR_EEXIST (-6)     /* the record exists already */
-#define KR_ECRYPTO (-7)    /* a signature or ciphertext did not verify */
-#define KR_EPERM (-8)      /* not allowed (also: key file readable by others) */
-#define KR_ETIMEDOUT (-9)  /* no answer within the deadline */
-#define KR_ESTORE (-10)    /* the store failed (LMDB error other than full) */
-#define KR_EPROTO (-11)    /* a peer sent something that does not parse */
-#define KR_ECONFIG (-12)   /* a configuration value is invalid */
-#define KR_EUNAVAIL (-13)  /* the peer or service is not reachable */
-#define KR_ENOKEY (-14)    /* the recipient's public keys are not known */
-#define KR_EREFUSED (-15)  /* the node or broker refused the request */
-#define KR_ESYS (-16)      /* a system call failed; see errno in the log */
-#define KR_EMAX_ (-17)     /* one past the last code */
+#define KR_EINVAL (-1)    /* an argument or input is invalid */
+#define KR_ENOMEM (-2)    /* out of memory */
+#define KR_EIO (-3)       /* a read, write or sync failed */
+#define KR_EFULL (-4)     /* the store is full (LMDB map full) */
+#define KR_ENOTFOUND (-5) /* no such record */
+#define KR_EEXIST (-6)    /* the record exists already */
+#define KR_ECRYPTO (-7)   /* a signature or ciphertext did not verify */
+#define KR_EPERM (-8)     /* not allowed (also: key file readable by others) */
+#define KR_ETIMEDOUT (-9) /* no answer within the deadline */
+#define KR_ESTORE (-10)   /* the store failed (LMDB error other than full) */
+#define KR_EPROTO (-11)   /* a peer sent something that does not parse */
+#define KR_ECONFIG (-12)  /* a configuration value is invalid */
+#define KR_EUNAVAIL (-13) /* the peer or service is not reachable */
+#define KR_ENOKEY (-14)   /* the recipient's public keys are not known */
+#define KR_EREFUSED (-15) /* the node or broker refused the request */
+#define KR_ESYS (-16)     /* a system call failed; see errno in the log */
+#define KR_EMAX_ (-17)    /* one past the last code */
 
 /* A short, stable description of an error code ("store full"). */
 const char *kr_strerror(int err);
@@ -51,8 +51,7 @@ typedef struct kr_client kr_client_t;
 /* Connect to the krnode at 'endpoint' (e.g. "ipc:///var/lib/kr/node.sock").
  * 'timeout_ms' bounds every later call on this client (0: 10 seconds).
  * On success *out holds the client; destroy it with kr_client_destroy(). */
-int kr_client_connect(const char *endpoint, int timeout_ms,
-                      kr_client_t **out);
+int kr_client_connect(const char *endpoint, int timeout_ms, kr_client_t **out);
 
 /* Close the connection and set *cp to NULL. Safe on NULL. */
 void kr_client_destroy(kr_client_t **cp);
@@ -68,8 +67,8 @@ int kr_send(kr_client_t *c, const uint8_t *req, size_t req_len,
  * (*resp, *resp_len; free with kr_buf_free()). A response whose error field
  * is non-zero is returned as that error, with the bytes still set so that
  * the caller can read its detail. */
-int kr_call(kr_client_t *c, const uint8_t *req, size_t req_len,
-            uint8_t **resp, size_t *resp_len);
+int kr_call(kr_client_t *c, const uint8_t *req, size_t req_len, uint8_t **resp,
+            size_t *resp_len);
 
 void kr_buf_free(uint8_t *buf);
 

@@ -170,3 +170,39 @@ krctl_dispatch(struct krctl *k, int argc, char **argv,
         return krctl_usage_err(k, "missing subcommand (%s)", names);
     return krctl_usage_err(k, "unknown subcommand '%s' (%s)", argv[1], names);
 }
+
+int
+krctl_help_only(struct krctl *k, int argc, char **argv, const char *usage)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    krctl_getopt_reset();
+    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
+        if (c == 'h') {
+            fputs(usage, stdout);
+            return -1;
+        }
+        return KRCTL_EXIT_USAGE;
+    }
+    return KRCTL_EXIT_OK;
+}
+
+int
+krctl_one_arg(struct krctl *k, int argc, char **argv, const char *usage,
+              const char *name, const char **arg)
+{
+    int rc = krctl_help_only(k, argc, argv, usage);
+
+    if (rc != KRCTL_EXIT_OK)
+        return rc;
+    if (optind >= argc)
+        return krctl_usage_err(k, "missing %s", name);
+    if (optind + 1 < argc)
+        return krctl_usage_err(k, "unexpected argument '%s'", argv[optind + 1]);
+    *arg = argv[optind];
+    return KRCTL_EXIT_OK;
+}

@@ -381,30 +381,17 @@ s_list(struct krctl *k, int argc, char **argv)
 static int
 s_show(struct krctl *k, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
     Kr__V1__AdminResponse *resp = NULL;
     uint8_t id[KR_ID_LEN];
     json_object *o;
-    int c, rc;
+    const char *arg;
+    int rc;
 
-    krctl_getopt_reset();
-    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
-        if (c == 'h') {
-            fputs(s_usage, stdout);
-            return KRCTL_EXIT_OK;
-        }
-        return KRCTL_EXIT_USAGE;
-    }
-    if (optind >= argc)
-        return krctl_usage_err(k, "missing CONSENT_ID");
-    if (optind + 1 < argc)
-        return krctl_usage_err(k, "unexpected argument '%s'", argv[optind + 1]);
+    if ((rc = krctl_one_arg(k, argc, argv, s_usage, "CONSENT_ID", &arg)) != 0)
+        return rc < 0 ? KRCTL_EXIT_OK : rc;
     /* Not quoted: a BSN given by mistake must not be echoed. */
-    if (util_unhex(argv[optind], id, KR_ID_LEN) != KR_OK)
+    if (util_unhex(arg, id, KR_ID_LEN) != KR_OK)
         return krctl_usage_err(k, "CONSENT_ID: not a consent_id (32 hex "
                                   "digits)");
     req.version = KR__V1__VERSION__VERSION_1;
@@ -413,7 +400,7 @@ s_show(struct krctl *k, int argc, char **argv)
     if ((rc = krctl_admin(k, &req, &resp)) != KRCTL_EXIT_OK)
         return rc;
     if (resp->n_consents == 0) {
-        krctl_err(k, "no consent %s", argv[optind]);
+        krctl_err(k, "no consent %s", arg);
         kr__v1__admin_response__free_unpacked(resp, NULL);
         return KRCTL_EXIT_FAIL;
     }

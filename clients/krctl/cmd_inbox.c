@@ -138,28 +138,6 @@ s_list_args(struct krctl *k, int argc, char **argv, const char *usage,
     return KRCTL_EXIT_OK;
 }
 
-/* Only --help: for the commands that take no options. Returns -1 after
- * printing 'usage'. */
-static int
-s_help_only(struct krctl *k, int argc, char **argv, const char *usage)
-{
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-
-    krctl_getopt_reset();
-    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
-        if (c == 'h') {
-            fputs(usage, stdout);
-            return -1;
-        }
-        return KRCTL_EXIT_USAGE;
-    }
-    return KRCTL_EXIT_OK;
-}
-
 int
 cmd_inbox(struct krctl *k, int argc, char **argv)
 {
@@ -203,17 +181,14 @@ cmd_processed(struct krctl *k, int argc, char **argv)
     Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__LocalResponse *resp = NULL;
     uint8_t id[KR_ID_LEN];
+    const char *arg;
     int rc;
 
-    if ((rc = s_help_only(k, argc, argv, s_processed_usage)) != 0)
+    if ((rc = krctl_one_arg(k, argc, argv, s_processed_usage, "MSG_ID",
+                            &arg)) != 0)
         return rc < 0 ? KRCTL_EXIT_OK : rc;
-    if (optind >= argc)
-        return krctl_usage_err(k, "missing MSG_ID");
-    if (optind + 1 < argc)
-        return krctl_usage_err(k, "unexpected argument '%s'", argv[optind + 1]);
-    if (util_unhex(argv[optind], id, KR_ID_LEN) != KR_OK)
-        return krctl_usage_err(k, "'%s' is not a msg_id (32 hex digits)",
-                               argv[optind]);
+    if (util_unhex(arg, id, KR_ID_LEN) != KR_OK)
+        return krctl_usage_err(k, "'%s' is not a msg_id (32 hex digits)", arg);
     req.version = KR__V1__VERSION__VERSION_1;
     req.op_case = KR__V1__LOCAL_REQUEST__OP_PROCESSED;
     req.processed = (ProtobufCBinaryData){KR_ID_LEN, id};
@@ -256,7 +231,7 @@ cmd_status(struct krctl *k, int argc, char **argv)
     json_object *o;
     int rc;
 
-    if ((rc = s_help_only(k, argc, argv, s_status_usage)) != 0)
+    if ((rc = krctl_help_only(k, argc, argv, s_status_usage)) != 0)
         return rc < 0 ? KRCTL_EXIT_OK : rc;
     if (optind < argc)
         return krctl_usage_err(k, "unexpected argument '%s'", argv[optind]);

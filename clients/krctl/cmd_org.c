@@ -278,28 +278,13 @@ s_org_list(struct krctl *k, int argc, char **argv)
 static int
 s_org_set_suspended(struct krctl *k, int argc, char **argv, int suspend)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
     Kr__V1__AdminResponse *resp = NULL;
     const char *id;
-    int c, rc;
+    int rc;
 
-    krctl_getopt_reset();
-    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
-        if (c == 'h') {
-            fputs(s_usage, stdout);
-            return KRCTL_EXIT_OK;
-        }
-        return KRCTL_EXIT_USAGE;
-    }
-    if (optind >= argc)
-        return krctl_usage_err(k, "missing ID");
-    if (optind + 1 < argc)
-        return krctl_usage_err(k, "unexpected argument '%s'", argv[optind + 1]);
-    id = argv[optind];
+    if ((rc = krctl_one_arg(k, argc, argv, s_usage, "ID", &id)) != 0)
+        return rc < 0 ? KRCTL_EXIT_OK : rc;
     if (!util_org_id_valid(id))
         return krctl_usage_err(k,
                                "'%s' is not an organisation id (ura:, "

@@ -61,6 +61,14 @@ int krctl_send_file(struct krctl *k, const char *path, int check, int grant);
 void krctl_err(const struct krctl *k, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Like krctl_err, plus a pointer to --help; returns KRCTL_EXIT_USAGE. */
+/* Options of a command that takes none but --help: 0 to go on, -1 when
+ * the usage was printed (exit 0), or KRCTL_EXIT_USAGE. */
+int krctl_help_only(struct krctl *k, int argc, char **argv, const char *usage);
+/* The same for a command that takes exactly one argument, named 'name'
+ * in messages; *arg is set when it returns 0. */
+int krctl_one_arg(struct krctl *k, int argc, char **argv, const char *usage,
+                  const char *name, const char **arg);
+
 /* A subcommand: "org add" -> its function. */
 struct krctl_sub {
     const char *name; /* "add" */
