@@ -71,8 +71,7 @@ static const char s_usage[] =
     "3 the daemon did not answer.\n";
 
 enum {
-    S_OPT_CHECK = KRCTL_OPT_CMD,
-    S_OPT_CONSENT,
+    S_OPT_CONSENT = KRCTL_OPT_CMD,
     S_OPT_RECIPIENT,
     S_OPT_ACTOR_REF,
     S_OPT_NOTES,
@@ -85,34 +84,7 @@ enum {
 static int
 s_grant(struct krctl *k, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"check", no_argument, NULL, S_OPT_CHECK},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int check = 0, c;
-
-    krctl_getopt_reset();
-    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
-        switch (c) {
-        case S_OPT_CHECK:
-            check = 1;
-            break;
-        case 'h':
-            fputs(s_usage, stdout);
-            return KRCTL_EXIT_OK;
-        default:
-            return KRCTL_EXIT_USAGE;
-        }
-    }
-    if (optind >= argc)
-        return krctl_usage_err(k, "missing FILE.json");
-    if (optind + 1 < argc)
-        return krctl_usage_err(k, "unexpected argument '%s'", argv[optind + 1]);
-    if (!check && k->node == NULL)
-        return krctl_usage_err(k, "no krnode socket: use --node ENDPOINT or "
-                                  "set KR_NODE");
-    return krctl_send_file(k, argv[optind], check, 1);
+    return krctl_send_cmd(k, argc, argv, s_usage, 1);
 }
 
 static int

@@ -280,7 +280,8 @@ done:
 }
 
 int
-cmd_send(struct krctl *k, int argc, char **argv)
+krctl_send_cmd(struct krctl *k, int argc, char **argv, const char *usage,
+               int grant)
 {
     static const struct option opts[] = {
         {"check", no_argument, NULL, S_OPT_CHECK},
@@ -296,7 +297,7 @@ cmd_send(struct krctl *k, int argc, char **argv)
             check = 1;
             break;
         case 'h':
-            fputs(s_usage, stdout);
+            fputs(usage, stdout);
             return KRCTL_EXIT_OK;
         default:
             return KRCTL_EXIT_USAGE;
@@ -309,5 +310,11 @@ cmd_send(struct krctl *k, int argc, char **argv)
     if (!check && k->node == NULL)
         return krctl_usage_err(k, "no krnode socket: use --node ENDPOINT or "
                                   "set KR_NODE");
-    return krctl_send_file(k, argv[optind], check, 0);
+    return krctl_send_file(k, argv[optind], check, grant);
+}
+
+int
+cmd_send(struct krctl *k, int argc, char **argv)
+{
+    return krctl_send_cmd(k, argc, argv, s_usage, 0);
 }

@@ -55,6 +55,10 @@ krctl_cmd_fn cmd_audit;
  * krctl picks if the file names none; the result is printed as
  * {"consent_id", "msg_id"} instead of the bare msg_id. Returns an exit
  * code, with any error reported. */
+/* `send` and `consent grant`: [--check] FILE.json through the node;
+ * 'grant' makes the file a consent grant (see krctl_send_file). */
+int krctl_send_cmd(struct krctl *k, int argc, char **argv, const char *usage,
+                   int grant);
 int krctl_send_file(struct krctl *k, const char *path, int check, int grant);
 
 /* "krctl: <cmd>: <message>" on stderr. Never pass a BSN or content. */

@@ -343,6 +343,18 @@ int h_send_consent(kr_client_t *kc, const struct h_consent *g,
                    uint8_t consent_out[16], uint8_t msg_id[16]);
 int h_send_revoke(kr_client_t *kc, const char *recipient,
                   const uint8_t consent_id[16], uint8_t msg_id[16]);
+/* A BSN that passes the eleven-test, its own for each n (0..9999). */
+void h_bsn(int n, char out[10]);
+
+/* The sender's outbox (referral traffic) against the ids a test sent:
+ * entries, distinct ids among them, those delivered, and foreign ones. */
+struct h_idset;
+struct h_tally {
+    size_t n, distinct, delivered, foreign;
+};
+int h_outbox_tally(kr_client_t *kc, const struct h_idset *sent,
+                   struct h_tally *out);
+
 /* The outcome of one outbox message (0 while pending), or -1. */
 int h_outcome(kr_client_t *kc, const uint8_t msg_id[16]);
 

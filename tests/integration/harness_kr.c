@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "harness.h"
 #include "harness_internal.h"
 #include "util.h"
@@ -638,4 +639,60 @@ h_outcome(kr_client_t *kc, const uint8_t msg_id[16])
     if (h_outbox_foreach_all(kc, s_find_one, &f) != KR_OK)
         return -1;
     return f.outcome;
+}
+
+void
+h_bsn(int n, char out[10])
+{
+    for (int k = 0; k < 1000; k++) {
+        unsigned base = 23456700u + (unsigned)(n * 1000 + k) * 7u;
+        int sum = 0, d9;
+        snprintf(out, 10, "%08u", base % 100000000u);
+        for (int i = 0; i < 8; i++)
+            sum += (9 - i) * (out[i] - '0');
+        d9 = sum % 11;
+        if (d9 > 9)
+            continue;
+        out[8] = (char)('0' + d9);
+        out[9] = '\0';
+        if (kcrypto_bsn_valid(out))
+            return;
+    }
+    H_ENSURE(false, "a valid BSN for %d", n);
+}
+
+struct s_tally {
+    const struct h_idset *sent;
+    struct h_idset seen;
+    struct h_tally *t;
+};
+
+static int
+s_tally_one(const Kr__V1__OutboxItem *it, void *arg)
+{
+    struct s_tally *a = arg;
+
+    a->t->n++;
+    if (it->msg_id.len != 16 || h_idset_count(a->sent, it->msg_id.data) == 0) {
+        a->t->foreign++;
+        return 0;
+    }
+    if (h_idset_add(&a->seen, it->msg_id.data) == 1)
+        a->t->distinct++;
+    if (it->outcome == KR__V1__OUTCOME__DELIVERED)
+        a->t->delivered++;
+    return 0;
+}
+
+int
+h_outbox_tally(kr_client_t *kc, const struct h_idset *sent, struct h_tally *out)
+{
+    struct s_tally a = {sent, {0}, out};
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    h_idset_init(&a.seen);
+    rc = h_outbox_foreach(kc, s_tally_one, &a);
+    h_idset_free(&a.seen);
+    return rc;
 }

@@ -45,27 +45,6 @@ struct s_test {
 
 static struct s_test t;
 
-/* A valid BSN (eleven-test) of its own for each 'n'. */
-static void
-s_bsn(int n, char out[10])
-{
-    for (int k = 0; k < 1000; k++) {
-        unsigned base = 34567800u + (unsigned)(n * 1000 + k) * 7u;
-        int sum = 0, d9;
-        snprintf(out, 10, "%08u", base % 100000000u);
-        for (int i = 0; i < 8; i++)
-            sum += (9 - i) * (out[i] - '0');
-        d9 = sum % 11;
-        if (d9 > 9)
-            continue;
-        out[8] = (char)('0' + d9);
-        out[9] = '\0';
-        if (kcrypto_bsn_valid(out))
-            return;
-    }
-    H_ENSURE(false, "a valid BSN for %d", n);
-}
-
 /*
  * The sender's view.
  */
@@ -575,7 +554,7 @@ main(void)
     uint8_t cids[4][16], gid[16], rid[16];
     for (int i = 0; i < 4; i++) {
         struct h_consent g = {0};
-        s_bsn(i, bsn[i]);
+        h_bsn(i, bsn[i]);
         secrets[ns++] = bsn[i];
         g.recipient = S_JGZ_ORG;
         g.bsn = bsn[i];

@@ -51,27 +51,6 @@ struct s_test {
 
 static struct s_test t;
 
-/* A valid BSN (eleven-test) of its own for each part: 'n' picks it. */
-static void
-s_bsn(int n, char out[10])
-{
-    for (int k = 0; k < 1000; k++) {
-        unsigned base = 23456700u + (unsigned)(n * 1000 + k) * 7u;
-        int sum = 0, d9;
-        snprintf(out, 10, "%08u", base % 100000000u);
-        for (int i = 0; i < 8; i++)
-            sum += (9 - i) * (out[i] - '0');
-        d9 = sum % 11;
-        if (d9 > 9)
-            continue;
-        out[8] = (char)('0' + d9);
-        out[9] = '\0';
-        if (kcrypto_bsn_valid(out))
-            return;
-    }
-    H_ENSURE(false, "a valid BSN for part %d", n);
-}
-
 /*
  * Sending.
  */
@@ -367,8 +346,8 @@ s_part_deny_by_default(void)
     int rc;
 
     h_note("== 1. deny by default; a period that ended");
-    s_bsn(1, bsn);
-    s_bsn(2, bsn2);
+    h_bsn(1, bsn);
+    h_bsn(2, bsn2);
     kr_client_t *kv = h_node_client(&t.c, t.vl);
     struct s_send s = {.to = S_JGZ_ORG, .bsn = bsn, .text = "zonder"};
 
@@ -423,7 +402,7 @@ s_part_period_ends_in_queue(void)
     int rc;
 
     h_note("== 1b. the period ends while the referral waits");
-    s_bsn(3, bsn);
+    h_bsn(3, bsn);
     h_node_stop(&t.c, t.jgz);
     uint64_t now = util_now_ms();
     uint64_t until = now + 2500;
@@ -534,7 +513,7 @@ s_part_revoke_queued(void)
     int rc;
 
     h_note("== 2. 200 referrals queued for an offline JGZ, then revoked");
-    s_bsn(4, bsn);
+    h_bsn(4, bsn);
     uint64_t now = util_now_ms();
     rc = s_grant(t.vl, t.jgz, bsn, now - 3600 * 1000ull, now + 30 * S_DAY_MS,
                  cid, gid);
@@ -751,7 +730,7 @@ s_part_revoke_race(int bsn_n, bool freeze)
     h_note("== 3%s. a revoke racing 200 deliveries to an online JGZ%s",
            freeze ? "b" : "a",
            freeze ? " (JGZ paused around the revoke)" : " (free race)");
-    s_bsn(bsn_n, t.bsn);
+    h_bsn(bsn_n, t.bsn);
     uint64_t now = util_now_ms();
     rc = s_grant(t.vl, t.jgz, t.bsn, now - 3600 * 1000ull, now + 30 * S_DAY_MS,
                  cid, gid);
@@ -956,7 +935,7 @@ s_part_meldrecht(void)
     int rc;
 
     h_note("== 4. meldrecht towards Veilig Thuis");
-    s_bsn(6, bsn); /* a subject without any consent */
+    h_bsn(6, bsn); /* a subject without any consent */
     kr_client_t *kv = h_node_client(&t.c, t.vl);
     struct s_send s = {.to = S_VT_ORG,
                        .bsn = bsn,
@@ -1083,7 +1062,7 @@ s_part_malformed(void)
     int rc;
 
     h_note("== 5. malformed consent messages");
-    s_bsn(7, bsn);
+    h_bsn(7, bsn);
     kr_client_t *kv = h_node_client(&t.c, t.vl);
     uint64_t now = util_now_ms();
 

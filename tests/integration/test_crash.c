@@ -150,29 +150,6 @@ s_seen_one(const Kr__V1__InboxItem *it, void *arg)
     return 0;
 }
 
-struct s_out {
-    const struct s_test *t;
-    struct h_idset set;
-    size_t n, foreign, delivered;
-};
-
-static int
-s_out_one(const Kr__V1__OutboxItem *it, void *arg)
-{
-    struct s_out *o = arg;
-
-    o->n++;
-    if (it->msg_id.len != 16 ||
-        h_idset_count(&o->t->sent, it->msg_id.data) == 0) {
-        o->foreign++;
-        return 0;
-    }
-    h_idset_add(&o->set, it->msg_id.data);
-    if (it->outcome == KR__V1__OUTCOME__DELIVERED)
-        o->delivered++;
-    return 0;
-}
-
 static size_t
 s_inbox_count(struct s_test *t)
 {
@@ -308,20 +285,16 @@ main(void)
             "they arrived in the order sent (%zu out of order)",
             seen.out_of_order);
 
-    struct s_out out;
-    memset(&out, 0, sizeof(out));
-    out.t = &t;
-    h_idset_init(&out.set);
-    rc = h_outbox_foreach(h_node_client(&t.c, t.vl), s_out_one, &out);
-    H_CHECK(rc == KR_OK && out.n == S_COUNT && out.set.n == S_COUNT &&
+    struct h_tally out;
+    rc = h_outbox_tally(h_node_client(&t.c, t.vl), &t.sent, &out);
+    H_CHECK(rc == KR_OK && out.n == S_COUNT && out.distinct == S_COUNT &&
                 out.foreign == 0 && out.delivered == S_COUNT,
             "the sender's outbox: each of %d once, each delivered (%zu "
             "entries, %zu distinct, %zu delivered, %zu foreign)",
-            S_COUNT, out.n, out.set.n, out.delivered, out.foreign);
+            S_COUNT, out.n, out.distinct, out.delivered, out.foreign);
 
     h_roundtrip(&t.c, t.vl, t.jgz, "after the crashes", 20000);
     h_idset_free(&t.sent);
     h_idset_free(&seen.set);
-    h_idset_free(&out.set);
     return h_finish(&t.c);
 }

@@ -65,29 +65,6 @@ s_seen_one(const Kr__V1__InboxItem *it, void *arg)
     return 0;
 }
 
-struct s_out {
-    const struct s_sent *sent;
-    struct h_idset set;
-    size_t n, delivered, unknown;
-};
-
-static int
-s_out_one(const Kr__V1__OutboxItem *it, void *arg)
-{
-    struct s_out *o = arg;
-
-    o->n++;
-    if (it->msg_id.len != 16 ||
-        h_idset_count(&o->sent->set, it->msg_id.data) == 0) {
-        o->unknown++;
-        return 0;
-    }
-    h_idset_add(&o->set, it->msg_id.data);
-    if (it->outcome == KR__V1__OUTCOME__DELIVERED)
-        o->delivered++;
-    return 0;
-}
-
 /* The JGZ queue depth that `krctl queues --json` reports, or -1. */
 static long
 s_queue_depth(struct h_cluster *c, const char *org)
@@ -231,16 +208,13 @@ main(void)
             "%zu accepted)",
             S_COUNT, st.by_outcome[KR__V1__OUTCOME__DELIVERED],
             st.by_outcome[KR__V1__OUTCOME__ACCEPTED]);
-    struct s_out out;
-    memset(&out, 0, sizeof(out));
-    out.sent = &sent;
-    h_idset_init(&out.set);
-    rc = h_outbox_foreach(kv, s_out_one, &out);
-    H_CHECK(rc == KR_OK && out.n == S_COUNT && out.set.n == S_COUNT &&
-                out.unknown == 0 && out.delivered == S_COUNT,
+    struct h_tally out;
+    rc = h_outbox_tally(kv, &sent.set, &out);
+    H_CHECK(rc == KR_OK && out.n == S_COUNT && out.distinct == S_COUNT &&
+                out.foreign == 0 && out.delivered == S_COUNT,
             "outbox: %d entries, each msg_id once, each delivered (%zu "
             "entries, %zu ids, %zu delivered, %zu foreign)",
-            S_COUNT, out.n, out.set.n, out.delivered, out.unknown);
+            S_COUNT, out.n, out.distinct, out.delivered, out.foreign);
 
     /* Nothing is left behind at the broker once receipts are acked. */
     H_POLL(ok, 20000,
@@ -250,6 +224,5 @@ main(void)
 
     h_idset_free(&sent.set);
     h_idset_free(&seen.set);
-    h_idset_free(&out.set);
     return h_finish(&c);
 }
