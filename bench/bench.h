@@ -210,12 +210,13 @@ void cluster_destroy(struct cluster *c, bool failed);
 int cluster_rss_kb(pid_t pid, uint64_t *anon_kb, uint64_t *file_kb);
 /* CPU time of a process from /proc (schedstat, in ns): its main thread's
  * time on a CPU and waiting for one (runnable, not running: contention),
- * and all its threads' time on a CPU. */
+ * and all its threads' time on a CPU; and the bytes it wrote to disk. */
 struct sched_sample {
     uint64_t at_ns; /* bench_now_ns() when read */
     uint64_t main_run_ns;
     uint64_t main_wait_ns;
     uint64_t all_run_ns;
+    uint64_t write_bytes; /* /proc/PID/io: bytes it caused to reach disk */
 };
 int cluster_sched(pid_t pid, struct sched_sample *out);
 /* Print the last lines of a log to stderr. */

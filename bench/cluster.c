@@ -677,6 +677,18 @@ cluster_sched(pid_t pid, struct sched_sample *out)
             out->all_run_ns += r;
     }
     closedir(d);
+    /* Page writes are most of a commit's cost: bytes per message show the
+     * store's write amplification. */
+    snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+    FILE *io = fopen(path, "r");
+    if (io != NULL) {
+        char line[128];
+        unsigned long long v;
+        while (fgets(line, sizeof(line), io) != NULL)
+            if (sscanf(line, "write_bytes: %llu", &v) == 1)
+                out->write_bytes = v;
+        fclose(io);
+    }
     out->at_ns = bench_now_ns();
     return KR_OK;
 }

@@ -76,9 +76,15 @@ s_perf_start(struct cluster *c, const char *file, struct bproc *p)
 
     snprintf(pid, sizeof(pid), "%d", (int)c->broker.pid);
     snprintf(log, sizeof(log), "%s/perf.log", c->tmp);
-    char *argv[] = {
-        (char *)"perf", (char *)"record", (char *)"-g", (char *)"-o",
-        (char *)file,   (char *)"-p",     pid,          NULL};
+    char *argv[] = {(char *)"perf",
+                    (char *)"record",
+                    (char *)"--call-graph",
+                    (char *)"dwarf,16384",
+                    (char *)"-o",
+                    (char *)file,
+                    (char *)"-p",
+                    pid,
+                    NULL};
     if (bproc_spawn(p, "perf", log, argv) != KR_OK)
         return KR_ESYS;
     /* perf needs a moment to attach; the clock has not started. */
@@ -124,6 +130,10 @@ s_cpu_figures(const char *w, uint64_t n, const struct sched_sample *b0,
     snprintf(name, sizeof(name), "%s_broker_cpu_us_per_msg", w);
     figures_add(name, "us", n, TARGET_NONE, 0, NULL,
                 (double)(b1->all_run_ns - b0->all_run_ns) / 1e3 / (double)n);
+    snprintf(name, sizeof(name), "%s_broker_disk_kib_per_msg", w);
+    figures_add(name, "KiB", n, TARGET_NONE, 0, NULL,
+                (double)(b1->write_bytes - b0->write_bytes) / 1024.0 /
+                    (double)n);
     snprintf(name, sizeof(name), "%s_krbench_cpu_pct", w);
     figures_add(name, "%", n, TARGET_NONE, 0, NULL, 100.0 * self / wall);
 }

@@ -50,6 +50,7 @@ link_on_delivery(struct node *n, const Kr__V1__Delivery *d)
     MDB_txn *txn;
     int rc, reason;
 
+    p->urgent = true;
     e = kr__v1__envelope__unpack(NULL, d->envelope.len, d->envelope.data);
     if (e == NULL) {
         s_refuse(n, d, NULL, 0, NULL, KR__V1__REASON__MALFORMED,
@@ -189,6 +190,7 @@ link_on_notice(struct node *n, const Kr__V1__Notice *nt)
     MDB_txn *txn;
     int rc;
 
+    n->pass.urgent = true;
     if (nt->notice_id.len != KR_ID_LEN) {
         /* Nothing to file it under. Acknowledged all the same: resending
          * would not give it an id. */

@@ -20,6 +20,7 @@
 #include "node.h"
 
 #define S_FULL_LOG_MS 10000
+#define S_DEFER_MS 2 /* longest a pass of receipts alone waits to commit */
 
 /*
  * The pass
@@ -114,6 +115,20 @@ s_pass_begin(struct node *n)
     p->nreplies = 0;
     p->nunknown = 0;
     p->dir_changed = false;
+    p->urgent = false;
+}
+
+/* Someone waits on this pass's commit: an adapter for its reply, the
+ * broker for the ack of a delivery (its window) and the adapter for the
+ * inbox, a stop. Receipts alone do not: their acks can wait for the next
+ * commit, and if the node dies first the broker sends them again. */
+static bool
+s_pass_urgent(const struct node *n, bool stop)
+{
+    const struct pass *p = &n->pass;
+
+    return stop || p->err != KR_OK || p->nreplies > 0 || p->urgent ||
+           p->dir_changed || p->nunknown > 0;
 }
 
 static int
@@ -328,7 +343,8 @@ node_close(struct node **np)
 int
 node_run(struct node *n, int stop_fd)
 {
-    bool stop = false;
+    bool stop = false, open = false;
+    uint64_t commit_by = 0; /* a deferred pass commits by then (mono) */
 
     while (!stop) {
         zmq_pollitem_t items[] = {
@@ -341,6 +357,11 @@ node_run(struct node *n, int stop_fd)
          * an idle node wakes once a second. */
         long timeout = link_busy(n) || n->local.nparked > 0 ? 50 : 1000;
         int rc;
+
+        if (commit_by != 0) {
+            uint64_t mono = util_mono_ms();
+            timeout = commit_by > mono ? (long)(commit_by - mono) : 0;
+        }
 
         if (zmq_poll(items, 4, timeout) < 0) {
             if (errno == EINTR)
@@ -355,7 +376,14 @@ node_run(struct node *n, int stop_fd)
             log_info("stopping: signal received");
             stop = true; /* this pass still runs and commits */
         }
-        s_pass_begin(n);
+        if (open) {
+            /* A deferred pass goes on: new work joins its transaction. */
+            n->pass.now_ms = util_now_ms();
+            n->pass.now_mono = util_mono_ms();
+        } else {
+            s_pass_begin(n);
+            open = true;
+        }
         link_on_monitor(n);
         link_drain(n);
         local_drain(n);
@@ -364,6 +392,17 @@ node_run(struct node *n, int stop_fd)
         local_timers(n);
         if (stop)
             local_stop(n);
+        /* A pass of receipts alone waits up to S_DEFER_MS so that one
+         * fsync covers it and the next pass's work. No flush or pump
+         * meanwhile: its acks must not leave before the commit. */
+        if (n->pass.txn != NULL && !s_pass_urgent(n, stop)) {
+            if (commit_by == 0)
+                commit_by = util_mono_ms() + S_DEFER_MS;
+            if (util_mono_ms() < commit_by)
+                continue;
+        }
+        commit_by = 0;
+        open = false;
         rc = s_pass_commit(n);
         link_flush(n, rc);
         local_flush(n, rc);

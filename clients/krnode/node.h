@@ -328,7 +328,8 @@ struct pass {
     size_t nreplies, capreplies;
     struct pass_ack *acks;
     size_t nacks, capacks;
-    bool dir_changed;               /* a directory response came */
+    bool dir_changed; /* a directory response came */
+    bool urgent;      /* a delivery or notice: its ack and inbox wait on us */
     char (*unknown)[KR_ORG_ID_MAX]; /* orgs the directory does not know */
     size_t nunknown, capunknown;
 };
