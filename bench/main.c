@@ -67,7 +67,7 @@ static const char s_usage[] =
     "                    and 1M), --count 20000\n"
     "  --only LIST       run only these scenarios (comma-separated)\n"
     "  --keep            keep every temporary directory (logs, stores)\n"
-    "  --senders N       concurrent adapters in the e2e burst (default 8)\n"
+    "  --senders N       concurrent adapters in the e2e burst (default 32)\n"
     "  --log-level L     the daemons' log level (default info, as run in\n"
     "                    production)\n"
     "  --perf FILE       record the broker with `perf record -g` during\n"
@@ -353,7 +353,7 @@ main(int argc, char **argv)
     o.count = 20000;
     o.backlog = 100000;
     o.only = SC_ALL;
-    o.senders = 8;
+    o.senders = 32;
     o.log_level = "info";
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -60,7 +60,7 @@ struct org {
     uint32_t inflight;       /* sent since the last rewind, not acked */
     uint64_t cursor;         /* next queue seq to send */
     uint64_t next_seq;       /* next seq to assign in its queue */
-    uint64_t seq_persisted;  /* next_seq as last written to meta */
+    uint64_t seq_reserved;   /* meta holds it: no seq at or past it used */
     bool dirty;              /* the pump should look at this org */
     uint64_t progress_ms;    /* last ack, or the send that began a burst */
     uint32_t resend_attempt; /* doubles the resend timeout */
@@ -194,8 +194,13 @@ bool deliver_has_room(struct broker *b, size_t env_len);
 void deliver_took_room(struct broker *b, size_t env_len);
 void deliver_pump(struct broker *b);
 void deliver_cron(struct broker *b);
-/* Persist changed queue counters in the pass's transaction. */
+/* Queue seqs are reserved on disk a block at a time. */
+#define DELIVER_SEQ_BLOCK 4096
+/* Write a new bound for every queue whose seqs passed theirs, in the
+ * pass's transaction. */
 int deliver_persist_seqs(struct broker *b);
+/* After a pass that did not commit: the bounds it wrote are not on disk. */
+void deliver_forget_reserved(struct broker *b);
 void deliver_rewind(struct org *o);
 
 /* admin.c */

@@ -167,6 +167,7 @@ s_commit(struct broker *b)
     }
     ORGS_FOREACH(b, o)
     deliver_rewind(o);
+    deliver_forget_reserved(b);
     bstore_reload_after_abort(b->store);
 }
 

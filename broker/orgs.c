@@ -120,7 +120,7 @@ orgs_load(struct broker *b)
             goto done;
         rc = 0;
         o->next_seq = (last + 1 > saved) ? last + 1 : saved;
-        o->seq_persisted = o->next_seq;
+        o->seq_reserved = o->next_seq;
     }
 done:
     bstore_abort(txn);
