@@ -134,17 +134,9 @@ deliver_finalize(struct broker *b, const uint8_t msg_id[16],
     if (m->not_after_ms != 0 &&
         (rc = bstore_expiry_del(b->store, txn, m->not_after_ms, msg_id)) != 0)
         return rc;
-    /* Under a consent: remember where it was delivered (a revoke tells
-     * them); anything else is no longer the consent's business. */
-    if (m->consent_id.len == 16) {
-        rc = state == KR__V1__MESSAGE_STATE__STATE_DELIVERED
-                 ? bstore_consent_msg_put(b->store, txn, m->consent_id.data,
-                                          msg_id, 'd', m->recipient)
-                 : bstore_consent_msg_del(b->store, txn, m->consent_id.data,
-                                          msg_id);
-        if (rc != 0)
-            return rc;
-    }
+    /* consent_msgs keeps its entry ('q', written at acceptance) whatever
+     * the outcome: a revoke reads the message's state from here, which
+     * saves a write per message on the hot path. */
     return deliver_final_receipt(b, m->sender, msg_id, outcome, reason, detail);
 }
 

@@ -342,12 +342,19 @@ consent_apply_revoke(struct broker *b, struct org *o,
     for (size_t i = 0; i < h.n; i++) {
         struct s_hit *hit = &h.v[i];
         if (hit->state == 'd') {
-            hit->state = 'n'; /* delivered: notify */
+            hit->state = 'n'; /* marked delivered (older stores): notify */
             continue;
         }
         Kr__V1__StoredMessage *m = NULL;
         if (bstore_msg_get(b->store, txn, hit->msg_id, &m) != 0)
             continue;
+        if (m->state == KR__V1__MESSAGE_STATE__STATE_DELIVERED) {
+            /* The index is not rewritten at delivery (deliver.c): the
+             * message's own state says where it went. */
+            kr__v1__stored_message__free_unpacked(m, NULL);
+            hit->state = 'n';
+            continue;
+        }
         if (m->state == KR__V1__MESSAGE_STATE__QUEUED) {
             struct org *to = orgs_find(b, m->recipient);
             /* Sent but not yet acknowledged: the recipient may hold it,
