@@ -210,15 +210,17 @@ void cluster_destroy(struct cluster *c, bool failed);
 int cluster_rss_kb(pid_t pid, uint64_t *anon_kb, uint64_t *file_kb);
 /* CPU time of a process from /proc (schedstat, in ns): its main thread's
  * time on a CPU and waiting for one (runnable, not running: contention),
- * and all its threads' time on a CPU; and the bytes it wrote to disk. */
+ * and all its threads' time on a CPU; and the bytes the block device that
+ * holds 'dir' has written (the whole machine's, from /sys: the broker is
+ * the only writer in the broker scenarios). */
 struct sched_sample {
     uint64_t at_ns; /* bench_now_ns() when read */
     uint64_t main_run_ns;
     uint64_t main_wait_ns;
     uint64_t all_run_ns;
-    uint64_t write_bytes; /* /proc/PID/io: bytes it caused to reach disk */
+    uint64_t disk_bytes; /* written to the data's block device (all) */
 };
-int cluster_sched(pid_t pid, struct sched_sample *out);
+int cluster_sched(pid_t pid, const char *dir, struct sched_sample *out);
 /* Print the last lines of a log to stderr. */
 void cluster_log_tail(const char *path, int lines);
 

@@ -16,6 +16,8 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -650,7 +652,7 @@ s_schedstat(const char *path, uint64_t *run, uint64_t *wait)
 }
 
 int
-cluster_sched(pid_t pid, struct sched_sample *out)
+cluster_sched(pid_t pid, const char *dir, struct sched_sample *out)
 {
     char path[128];
     struct dirent *e;
@@ -678,16 +680,20 @@ cluster_sched(pid_t pid, struct sched_sample *out)
     }
     closedir(d);
     /* Page writes are most of a commit's cost: bytes per message show the
-     * store's write amplification. */
-    snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
-    FILE *io = fopen(path, "r");
-    if (io != NULL) {
-        char line[128];
-        unsigned long long v;
-        while (fgets(line, sizeof(line), io) != NULL)
-            if (sscanf(line, "write_bytes: %llu", &v) == 1)
-                out->write_bytes = v;
-        fclose(io);
+     * store's write amplification. Counted where they land, on the device
+     * (field 7 of its stat: 512-byte sectors written). */
+    struct stat sb;
+    if (stat(dir, &sb) == 0) {
+        snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/stat",
+                 major(sb.st_dev), minor(sb.st_dev));
+        FILE *f = fopen(path, "r");
+        unsigned long long v[7];
+        if (f != NULL) {
+            if (fscanf(f, "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                       &v[2], &v[3], &v[4], &v[5], &v[6]) == 7)
+                out->disk_bytes = v[6] * 512;
+            fclose(f);
+        }
     }
     out->at_ns = bench_now_ns();
     return KR_OK;

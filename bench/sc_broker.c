@@ -130,10 +130,9 @@ s_cpu_figures(const char *w, uint64_t n, const struct sched_sample *b0,
     snprintf(name, sizeof(name), "%s_broker_cpu_us_per_msg", w);
     figures_add(name, "us", n, TARGET_NONE, 0, NULL,
                 (double)(b1->all_run_ns - b0->all_run_ns) / 1e3 / (double)n);
-    snprintf(name, sizeof(name), "%s_broker_disk_kib_per_msg", w);
+    snprintf(name, sizeof(name), "%s_disk_kib_per_msg", w);
     figures_add(name, "KiB", n, TARGET_NONE, 0, NULL,
-                (double)(b1->write_bytes - b0->write_bytes) / 1024.0 /
-                    (double)n);
+                (double)(b1->disk_bytes - b0->disk_bytes) / 1024.0 / (double)n);
     snprintf(name, sizeof(name), "%s_krbench_cpu_pct", w);
     figures_add(name, "%", n, TARGET_NONE, 0, NULL, 100.0 * self / wall);
 }
@@ -246,12 +245,12 @@ sc_broker(const struct bench_opts *o, uint32_t window, uint64_t n,
     uint64_t budget_ms = 120000 + n * 10;
     struct sched_sample s0, s1;
     struct rusage r0, r1;
-    bool have_cpu = cluster_sched(c.broker.pid, &s0) == KR_OK;
+    bool have_cpu = cluster_sched(c.broker.pid, c.tmp, &s0) == KR_OK;
     getrusage(RUSAGE_SELF, &r0);
     rc = traffic_run(&t, GOAL_ALL_RECEIPTS, S_STALL_MS,
                      bench_now_ns() + budget_ms * 1000000ull);
     getrusage(RUSAGE_SELF, &r1);
-    have_cpu = have_cpu && cluster_sched(c.broker.pid, &s1) == KR_OK;
+    have_cpu = have_cpu && cluster_sched(c.broker.pid, c.tmp, &s1) == KR_OK;
     if (perfp.running) {
         /* perf writes its data on SIGINT. */
         bproc_stop(&perfp, SIGINT, 60000, &st);
