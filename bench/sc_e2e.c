@@ -7,10 +7,10 @@
  * How time is taken: a message starts when its adapter calls kr_send (in
  * the paced run: at its scheduled moment, even if the sender is late, so
  * that a stall is not hidden by sending later); it ends when the answer to
- * an inbox request that first lists it arrives. The receiver polls B's
- * inbox (ListRequest after_seq) back to back with a 0.5 ms pause after an
- * empty answer, so a message waits about a quarter of a millisecond on
- * average, and at most a pause plus one request, before it is seen.
+ * an inbox request that first lists it arrives. The receiver asks B's
+ * inbox (ListRequest after_seq) back to back with wait_ms set, as an
+ * adapter would: B answers a waiting request in the pass after the one
+ * that committed a message, so the receiver sees it without polling.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -26,7 +26,7 @@
 
 #define S_STALL_MS 30000
 #define S_CLIENT_MS 30000
-#define S_EMPTY_PAUSE_NS 500000ull
+#define S_WAIT_MS 1000 /* the receiver's long poll */
 #define S_PAGE 1000
 #define S_MAX_SENDERS 64
 #define S_YEAR_MS (365ull * 24 * 3600 * 1000)
@@ -165,6 +165,7 @@ s_inbox(kr_client_t *kc, uint64_t after, Kr__V1__LocalResponse **out)
     req.inbox = &lr;
     lr.after_seq = after;
     lr.limit = S_PAGE;
+    lr.wait_ms = S_WAIT_MS;
     len = kr__v1__local_request__pack(&req, buf);
     if ((rc = kr_call(kc, buf, len, &resp, &rlen)) != KR_OK) {
         kr_buf_free(resp);
@@ -212,7 +213,6 @@ s_receiver_main(void *arg)
                 last_new = now;
             }
         }
-        bool empty = resp->n_inbox == 0;
         kr__v1__local_response__free_unpacked(resp, NULL);
         if (seen == r->n)
             break;
@@ -224,8 +224,6 @@ s_receiver_main(void *arg)
                    (unsigned long long)r->n);
             break;
         }
-        if (empty)
-            bench_sleep_ns(S_EMPTY_PAUSE_NS);
     }
     r->end_seq = after;
     kr_client_destroy(&kc);

@@ -12,6 +12,7 @@
 
 static const char s_inbox_usage[] =
     "usage: krctl [--node ENDPOINT] inbox [--all] [--after SEQ] [--limit N]\n"
+    "                                     [--wait MS]\n"
     "\n"
     "Print the messages this organisation's krnode has received, verified\n"
     "and opened, as a JSON array in arrival order. Each item has msg_id,\n"
@@ -35,6 +36,9 @@ static const char s_inbox_usage[] =
     "  --after SEQ  only messages that arrived after arrival number SEQ\n"
     "  --limit N    at most N messages, 1 to 4294967295 (default: the\n"
     "               node's page size)\n"
+    "  --wait MS    if there is nothing to list, wait up to MS ms (1 to\n"
+    "               60000) for something to arrive instead of answering\n"
+    "               [] at once\n"
     "  -h, --help   print this text and exit\n"
     "\n"
     "Exit status: 0 listed, 1 refused (or an item's content did not parse:\n"
@@ -87,6 +91,7 @@ enum {
     S_OPT_ALL = KRCTL_OPT_CMD,
     S_OPT_AFTER,
     S_OPT_LIMIT,
+    S_OPT_WAIT,
 };
 
 /* The options of the two listings; 'allow_all' only for the inbox.
@@ -99,6 +104,7 @@ s_list_args(struct krctl *k, int argc, char **argv, const char *usage,
         {"all", no_argument, NULL, S_OPT_ALL},
         {"after", required_argument, NULL, S_OPT_AFTER},
         {"limit", required_argument, NULL, S_OPT_LIMIT},
+        {"wait", required_argument, NULL, S_OPT_WAIT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -125,6 +131,16 @@ s_list_args(struct krctl *k, int argc, char **argv, const char *usage,
                                       &v)) != 0)
                 return rc;
             lr->limit = (uint32_t)v;
+            break;
+        case S_OPT_WAIT:
+            if (!allow_all)
+                return krctl_usage_err(k, "unknown option '--wait'");
+            if ((rc = krctl_parse_u64(k, "--wait", optarg, 1, 60000, &v)) != 0)
+                return rc;
+            lr->wait_ms = (uint32_t)v;
+            /* The node answers within the wait: the request may take it
+             * on top of the usual bound. */
+            k->timeout_ms += (int)v;
             break;
         case 'h':
             fputs(usage, stdout);

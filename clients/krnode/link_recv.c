@@ -163,6 +163,7 @@ link_on_delivery(struct node *n, const Kr__V1__Delivery *d)
         pass_fail(n, rc);
         goto done;
     }
+    p->inbox_added = true;
     log_debug("inbox: received msg=%s from=%s type=%s seq=%llu", hex, e->sender,
               message_type_name(e->type), (unsigned long long)item.seq);
     pass_add_ack(n, d->seq, e->msg_id.data, KR_ID_LEN, false, 0);
@@ -237,6 +238,7 @@ link_on_notice(struct node *n, const Kr__V1__Notice *nt)
         pass_fail(n, rc);
         return;
     }
+    n->pass.inbox_added = true;
     log_info("inbox: notice=%s kind=%s consent=%s messages=%zu seq=%llu", hex,
              notice_kind_name(nt->kind), chex, nt->n_msg_ids,
              (unsigned long long)item.seq);

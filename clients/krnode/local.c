@@ -34,6 +34,13 @@ struct parked {
     uint64_t deadline_mono;
 };
 
+/* An inbox request that waits for something to arrive. */
+struct inbox_wait {
+    struct origin from;
+    Kr__V1__ListRequest lr; /* its parameters (no pointers) */
+    uint64_t deadline_mono;
+};
+
 static void s_handle(struct node *n, const struct origin *from,
                      const uint8_t *data, size_t len);
 
@@ -133,6 +140,7 @@ local_open(struct node *n)
                   lo->endpoint, n->cfg->org);
     }
     lo->parked = xcalloc(NODE_PARK_MAX, sizeof(*lo->parked));
+    lo->waits = xcalloc(NODE_WAIT_MAX, sizeof(*lo->waits));
     if ((lo->sock = zmq_socket(n->zctx, ZMQ_ROUTER)) == NULL ||
         zmq_setsockopt(lo->sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
         zmq_setsockopt(lo->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) !=
@@ -170,6 +178,9 @@ local_close(struct node *n)
     free(lo->parked);
     lo->parked = NULL;
     lo->nparked = 0;
+    free(lo->waits);
+    lo->waits = NULL;
+    lo->nwaits = 0;
     free(lo->endpoint);
     lo->endpoint = NULL;
 }
@@ -531,9 +542,32 @@ s_limit(const Kr__V1__ListRequest *lr)
     return lr->limit > NODE_LIST_MAX ? NODE_LIST_MAX : lr->limit;
 }
 
+/* Park an inbox request until something arrives or its deadline. */
+static bool
+s_wait_inbox(struct node *n, const struct origin *from,
+             const Kr__V1__ListRequest *lr, uint64_t deadline_mono)
+{
+    struct local *lo = &n->local;
+
+    if (lo->nwaits == NODE_WAIT_MAX)
+        return false; /* answered at once: the adapter asks again */
+    struct inbox_wait *w = &lo->waits[lo->nwaits++];
+    w->from = *from;
+    kr__v1__list_request__init(&w->lr);
+    w->lr.after_seq = lr->after_seq;
+    w->lr.limit = lr->limit;
+    w->lr.unprocessed_only = lr->unprocessed_only;
+    w->lr.wait_ms = lr->wait_ms;
+    w->deadline_mono = deadline_mono;
+    return true;
+}
+
+/* deadline_mono: 0 for a new request (it may wait wait_ms from now),
+ * else the deadline of a wait being answered again (UINT64_MAX: answer,
+ * whatever there is). */
 static void
 s_list_inbox(struct node *n, const struct origin *from,
-             const Kr__V1__ListRequest *lr)
+             const Kr__V1__ListRequest *lr, uint64_t deadline_mono)
 {
     Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
     uint32_t limit = s_limit(lr);
@@ -577,6 +611,15 @@ s_list_inbox(struct node *n, const struct origin *from,
     nstore_iter_close(&it);
     if (rc != KR_OK && rc != KR_ENOTFOUND)
         goto fail;
+    if (count == 0 && lr->wait_ms > 0 && deadline_mono != UINT64_MAX) {
+        uint32_t ms =
+            lr->wait_ms < NODE_WAIT_MS_MAX ? lr->wait_ms : NODE_WAIT_MS_MAX;
+        if (deadline_mono == 0)
+            deadline_mono = n->pass.now_mono + ms;
+        if (n->pass.now_mono < deadline_mono &&
+            s_wait_inbox(n, from, lr, deadline_mono))
+            goto done;
+    }
     resp.inbox = items;
     resp.n_inbox = count;
     s_reply(n, from, &resp);
@@ -723,7 +766,7 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
         s_send(n, from, req->send, data, len);
         break;
     case KR__V1__LOCAL_REQUEST__OP_INBOX:
-        s_list_inbox(n, from, req->inbox);
+        s_list_inbox(n, from, req->inbox, 0);
         break;
     case KR__V1__LOCAL_REQUEST__OP_OUTBOX:
         s_list_outbox(n, from, req->outbox);
@@ -851,6 +894,51 @@ local_timers(struct node *n)
         free(pk->req);
     }
     lo->nparked = j;
+
+    /* Inbox waits: after an arrival each looks again (and waits on if
+     * nothing it asked for came); past its deadline it gets what there is,
+     * an empty page. Taken out first: looking again may park it anew. */
+    if (lo->nwaits == 0)
+        return;
+    size_t count = lo->nwaits;
+    struct inbox_wait *ws = xmalloc(count * sizeof(*ws));
+    memcpy(ws, lo->waits, count * sizeof(*ws));
+    lo->nwaits = 0;
+    for (size_t i = 0; i < count; i++) {
+        bool due = n->pass.now_mono >= ws[i].deadline_mono;
+        if (!due && !lo->wake) {
+            lo->waits[lo->nwaits++] = ws[i];
+            continue;
+        }
+        s_list_inbox(n, &ws[i].from, &ws[i].lr,
+                     due ? UINT64_MAX : ws[i].deadline_mono);
+    }
+    lo->wake = false;
+    free(ws);
+}
+
+void
+local_inbox_grew(struct node *n)
+{
+    if (n->local.nwaits > 0)
+        n->local.wake = true;
+}
+
+long
+local_timeout(const struct node *n, long timeout)
+{
+    const struct local *lo = &n->local;
+    uint64_t now = util_mono_ms();
+
+    if (lo->wake)
+        return 0;
+    for (size_t i = 0; i < lo->nwaits; i++) {
+        uint64_t d = lo->waits[i].deadline_mono;
+        long left = d > now ? (long)(d - now) : 0;
+        if (left < timeout)
+            timeout = left;
+    }
+    return timeout;
 }
 
 void
@@ -864,6 +952,10 @@ local_stop(struct node *n)
         free(lo->parked[i].req);
     }
     lo->nparked = 0;
+    /* Waits get what there is now (an empty page): nothing else comes. */
+    for (size_t i = 0; i < lo->nwaits; i++)
+        s_list_inbox(n, &lo->waits[i].from, &lo->waits[i].lr, UINT64_MAX);
+    lo->nwaits = 0;
 }
 
 void

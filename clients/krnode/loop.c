@@ -116,6 +116,7 @@ s_pass_begin(struct node *n)
     p->nunknown = 0;
     p->dir_changed = false;
     p->urgent = false;
+    p->inbox_added = false;
 }
 
 /* Someone waits on this pass's commit: an adapter for its reply, the
@@ -358,9 +359,12 @@ node_run(struct node *n, int stop_fd)
         long timeout = link_busy(n) || n->local.nparked > 0 ? 50 : 1000;
         int rc;
 
+        timeout = local_timeout(n, timeout);
         if (commit_by != 0) {
             uint64_t mono = util_mono_ms();
-            timeout = commit_by > mono ? (long)(commit_by - mono) : 0;
+            long left = commit_by > mono ? (long)(commit_by - mono) : 0;
+            if (left < timeout)
+                timeout = left;
         }
 
         if (zmq_poll(items, 4, timeout) < 0) {
@@ -406,6 +410,8 @@ node_run(struct node *n, int stop_fd)
         rc = s_pass_commit(n);
         link_flush(n, rc);
         local_flush(n, rc);
+        if (rc == KR_OK && n->pass.inbox_added)
+            local_inbox_grew(n);
         if (!stop)
             link_pump(n);
     }

@@ -51,6 +51,10 @@
 /* Sends that wait for a directory lookup, and for how long. */
 #define NODE_PARK_MAX 256
 #define NODE_PARK_MS 5000
+/* Inbox requests waiting for something to arrive (ListRequest.wait_ms),
+ * and the longest wait. */
+#define NODE_WAIT_MAX 256
+#define NODE_WAIT_MS_MAX 60000
 /* Resend timeouts double up to this. */
 #define NODE_RESEND_MAX_MS 60000
 /* The same organisation is asked about at most this often. */
@@ -330,6 +334,7 @@ struct pass {
     size_t nacks, capacks;
     bool dir_changed; /* a directory response came */
     bool urgent;      /* a delivery or notice: its ack and inbox wait on us */
+    bool inbox_added; /* something was added to the inbox */
     char (*unknown)[KR_ORG_ID_MAX]; /* orgs the directory does not know */
     size_t nunknown, capunknown;
 };
@@ -411,6 +416,9 @@ struct local {
     char *endpoint;        /* as bound */
     struct parked *parked; /* sends waiting for a directory lookup */
     size_t nparked;
+    struct inbox_wait *waits; /* inbox requests waiting for an arrival */
+    size_t nwaits;
+    bool wake; /* the inbox grew: answer the waits in the next pass */
 };
 
 int local_open(struct node *n);
@@ -419,8 +427,13 @@ void local_close(struct node *n);
 void local_drain(struct node *n);
 /* The directory changed (or named unknown orgs): retry parked sends. */
 void local_on_directory(struct node *n);
-/* Parked sends past their deadline fail. */
+/* Parked sends past their deadline fail; inbox waits past theirs get an
+ * empty page; after local_inbox_grew, waits are answered. */
 void local_timers(struct node *n);
+/* A committed pass added to the inbox: wake the waits. */
+void local_inbox_grew(struct node *n);
+/* How long the loop may sleep for the local socket's timers (ms). */
+long local_timeout(const struct node *n, long timeout);
 /* The node stops: parked sends are answered KR_EUNAVAIL (not stored). */
 void local_stop(struct node *n);
 /* After the pass's commit: send the replies; if the commit failed, every

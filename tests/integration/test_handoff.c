@@ -3,10 +3,13 @@
  * through the real daemons and the command line: `krctl send` at the
  * verloskunde node, the broker, the JGZ node; the opened content must equal
  * what was sent, field by field; the sender must see "delivered" exactly
- * once; the subject travels as a keyed pseudonym, never as the BSN.
+ * once; the subject travels as a keyed pseudonym, never as the BSN. And an
+ * adapter that waits on the inbox (ListRequest.wait_ms) instead of polling
+ * is answered when something arrives, or with nothing at its deadline.
  */
 #define _GNU_SOURCE
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +177,124 @@ s_by_msg_id(json_object *arr, const char *hex, int *count)
         }
     }
     return found;
+}
+
+/* A long poll on an inbox: the node's answer, and how long it took. */
+struct s_wait {
+    const char *endpoint;
+    uint64_t after;
+    uint32_t wait_ms;
+    int rc;
+    Kr__V1__LocalResponse *resp;
+    uint64_t took_ms;
+};
+
+static void *
+s_wait_inbox(void *arg)
+{
+    struct s_wait *w = arg;
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__ListRequest lr = KR__V1__LIST_REQUEST__INIT;
+    kr_client_t *kc = NULL;
+    uint8_t buf[64], *out = NULL;
+    size_t len, olen = 0;
+    uint64_t t0 = h_mono_ms();
+
+    w->resp = NULL;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_INBOX;
+    req.inbox = &lr;
+    lr.after_seq = w->after;
+    lr.wait_ms = w->wait_ms;
+    len = kr__v1__local_request__pack(&req, buf);
+    /* The client's own bound lies past the wait: the node must answer. */
+    w->rc = kr_client_connect(w->endpoint, (int)w->wait_ms + 10000, &kc);
+    if (w->rc == KR_OK)
+        w->rc = kr_call(kc, buf, len, &out, &olen);
+    if (w->rc == KR_OK) {
+        w->resp = kr__v1__local_response__unpack(NULL, olen, out);
+        if (w->resp == NULL)
+            w->rc = KR_EPROTO;
+    }
+    kr_buf_free(out);
+    kr_client_destroy(&kc);
+    w->took_ms = h_mono_ms() - t0;
+    return NULL;
+}
+
+static int
+s_max_seq(const Kr__V1__InboxItem *it, void *arg)
+{
+    uint64_t *max = arg;
+
+    if (it->seq > *max)
+        *max = it->seq;
+    return 0;
+}
+
+/* ListRequest.wait_ms, through libkr and krctl. */
+static void
+s_long_poll(struct h_cluster *c, int vl, int jgz, kr_client_t *kj,
+            const char *file)
+{
+    struct s_wait w = {.endpoint = c->nodes[jgz].local, .wait_ms = 300};
+    struct h_run r;
+    char hex[33], after[24];
+    pthread_t th;
+
+    h_note("== an adapter waits on the inbox instead of polling");
+    H_REQUIRE(h_inbox_foreach_all(kj, s_max_seq, &w.after) == KR_OK,
+              "JGZ's last arrival number");
+    /* Nothing comes: an empty page, at the deadline and not before. */
+    s_wait_inbox(&w);
+    H_CHECK(w.rc == KR_OK && w.resp != NULL && w.resp->error == 0 &&
+                w.resp->n_inbox == 0 && w.took_ms >= 250 && w.took_ms < 5000,
+            "wait_ms 300 with nothing new: an empty page after %llu ms "
+            "(%s)",
+            (unsigned long long)w.took_ms, kr_strerror(w.rc));
+    if (w.resp != NULL)
+        kr__v1__local_response__free_unpacked(w.resp, NULL);
+
+    /* Something comes: the waiting request is answered with it, long
+     * before its deadline. */
+    w.wait_ms = 20000;
+    H_REQUIRE(pthread_create(&th, NULL, s_wait_inbox, &w) == 0,
+              "start the waiting adapter");
+    s_krctl_send(c, vl, file, hex);
+    pthread_join(th, NULL);
+    char got[33] = "";
+    if (w.resp != NULL && w.resp->n_inbox == 1 &&
+        w.resp->inbox[0]->msg_id.len == 16)
+        util_hex(w.resp->inbox[0]->msg_id.data, 16, got);
+    H_CHECK(w.rc == KR_OK && w.resp != NULL && w.resp->n_inbox == 1 &&
+                strcmp(got, hex) == 0 && w.took_ms < 15000,
+            "wait_ms 20000: answered with the new referral after %llu ms "
+            "(%s, %zu items)",
+            (unsigned long long)w.took_ms, kr_strerror(w.rc),
+            w.resp != NULL ? w.resp->n_inbox : 0);
+    if (w.resp != NULL)
+        kr__v1__local_response__free_unpacked(w.resp, NULL);
+
+    /* The same from the command line. */
+    w.after = 0;
+    H_REQUIRE(h_inbox_foreach_all(kj, s_max_seq, &w.after) == KR_OK,
+              "JGZ's last arrival number");
+    snprintf(after, sizeof(after), "%llu", (unsigned long long)w.after);
+    uint64_t t0 = h_mono_ms();
+    h_krctl(&r, "--node", c->nodes[jgz].local, "inbox", "--after", after,
+            "--wait", "200", NULL);
+    uint64_t took = h_mono_ms() - t0;
+    H_CHECK(r.code == 0 && strncmp(r.out, "[", 1) == 0 &&
+                strspn(r.out + 1, " \n") + 1 == strcspn(r.out, "]") &&
+                took >= 150,
+            "krctl inbox --wait 200 with nothing new: [] after %llu ms "
+            "(exit %d)",
+            (unsigned long long)took, r.code);
+    h_run_free(&r);
+    h_krctl(&r, "--node", c->nodes[vl].local, "receipts", "--wait", "5", NULL);
+    H_CHECK(r.code == 2, "krctl receipts --wait: a usage error (exit %d)",
+            r.code);
+    h_run_free(&r);
 }
 
 static void
@@ -393,6 +514,9 @@ main(void)
     int rc = h_inbox_count(kj, &total);
     H_CHECK(rc == KR_OK && total == 2,
             "JGZ's inbox holds exactly 2 messages (%zu)", total);
+
+    /* The first description has no msg_id: each send is a new message. */
+    s_long_poll(&c, vl, jgz, kj, file);
 
     /* Status through the command line. */
     h_krctl(&r, "--node", c.nodes[jgz].local, "status", NULL);
