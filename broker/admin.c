@@ -210,7 +210,7 @@ s_consents(struct broker *b, const Kr__V1__AdminRequest *req,
         Kr__V1__ConsentRecord *r;
         if (req->consent_show.len != 16)
             s_fail(resp, KR_EINVAL, "consent id: 16 bytes");
-        else if (bstore_consent_get(b->store, txn, req->consent_show.data,
+        else if (bstore_consent_get(b->store, txn, req->consent_show.data, NULL,
                                     &r) != 0)
             s_fail(resp, KR_ENOTFOUND, "no such consent");
         else {
@@ -223,8 +223,8 @@ s_consents(struct broker *b, const Kr__V1__AdminRequest *req,
         if (q == NULL || q->subject_pseudonym.len != 32)
             s_fail(resp, KR_EINVAL, "subject pseudonym: 32 bytes");
         else if (bstore_consent_by_subject(
-                     b->store, txn, q->subject_pseudonym.data, &resp->consents,
-                     &resp->n_consents) != 0)
+                     b->store, txn, q->subject_pseudonym.data, NULL,
+                     &resp->consents, &resp->n_consents) != 0)
             s_fail(resp, KR_ESTORE, "consent ledger unreadable");
     }
     bstore_abort(txn);

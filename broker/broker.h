@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "config.h"
 #include "envelope.pb-c.h"
@@ -73,6 +74,9 @@ struct broker_store;
 struct broker {
     struct broker_config cfg;
     struct broker_store *store;
+    /* Scratch for protobuf unpacking on the hot path (arena.h): a frame's
+     * handling and a pump each run in a scope of it. */
+    struct arena pb;
     void *zctx;
     void *router; /* nodes */
     void *admin;  /* krctl */

@@ -50,10 +50,11 @@ int bstore_org_foreach(struct broker_store *st, MDB_txn *txn,
 int bstore_org_get(struct broker_store *st, MDB_txn *txn, const char *id,
                    Kr__V1__OrgEntry **out);
 
-/* Messages: metadata. *out is freed with kr__v1__stored_message__free_unpacked.
- */
+/* Messages: metadata, unpacked with 'pa' (NULL: malloc); *out is freed
+ * with kr__v1__stored_message__free_unpacked and the same allocator. */
 int bstore_msg_get(struct broker_store *st, MDB_txn *txn,
-                   const uint8_t msg_id[16], Kr__V1__StoredMessage **out);
+                   const uint8_t msg_id[16], ProtobufCAllocator *pa,
+                   Kr__V1__StoredMessage **out);
 int bstore_msg_put(struct broker_store *st, MDB_txn *txn,
                    const uint8_t msg_id[16], const Kr__V1__StoredMessage *m);
 
@@ -118,16 +119,17 @@ int bstore_audit_verify(struct broker_store *st, MDB_txn *txn,
                         uint64_t *checked, uint64_t *bad_seq, char *why,
                         size_t whylen);
 
-/* Consent ledger. */
+/* Consent ledger. bstore_consent_get unpacks with 'pa' (NULL: malloc). */
 int bstore_consent_get(struct broker_store *st, MDB_txn *txn,
-                       const uint8_t consent_id[16],
+                       const uint8_t consent_id[16], ProtobufCAllocator *pa,
                        Kr__V1__ConsentRecord **out);
 /* Write the record and its subject index entry. */
 int bstore_consent_put(struct broker_store *st, MDB_txn *txn,
                        const Kr__V1__ConsentRecord *r);
-/* All records of a subject, unpacked (free each, and the array). */
+/* All records of a subject, unpacked with 'pa' (free each with it, and
+ * the array with free()). */
 int bstore_consent_by_subject(struct broker_store *st, MDB_txn *txn,
-                              const uint8_t subject[32],
+                              const uint8_t subject[32], ProtobufCAllocator *pa,
                               Kr__V1__ConsentRecord ***out, size_t *n);
 /* Messages that passed the gate under a consent: state 'q' (queued) or
  * 'd' (delivered), and the recipient. */

@@ -172,14 +172,15 @@ bstore_audit_verify(struct broker_store *st, MDB_txn *txn, uint64_t *checked,
 
 int
 bstore_consent_get(struct broker_store *st, MDB_txn *txn,
-                   const uint8_t consent_id[16], Kr__V1__ConsentRecord **out)
+                   const uint8_t consent_id[16], ProtobufCAllocator *pa,
+                   Kr__V1__ConsentRecord **out)
 {
     MDB_val k = {16, (void *)consent_id}, v;
     int rc = mdb_get(txn, st->consents, &k, &v);
 
     if (rc != 0)
         return bstore_from_mdb(rc);
-    *out = kr__v1__consent_record__unpack(NULL, v.mv_size, v.mv_data);
+    *out = kr__v1__consent_record__unpack(pa, v.mv_size, v.mv_data);
     return *out != NULL ? KR_OK : KR_ESTORE;
 }
 
@@ -203,7 +204,7 @@ bstore_consent_put(struct broker_store *st, MDB_txn *txn,
 
 int
 bstore_consent_by_subject(struct broker_store *st, MDB_txn *txn,
-                          const uint8_t subject[32],
+                          const uint8_t subject[32], ProtobufCAllocator *pa,
                           Kr__V1__ConsentRecord ***out, size_t *n)
 {
     uint8_t sk[48];
@@ -224,8 +225,8 @@ bstore_consent_by_subject(struct broker_store *st, MDB_txn *txn,
         if (k.mv_size != 48 || memcmp(k.mv_data, subject, 32) != 0)
             break;
         Kr__V1__ConsentRecord *r;
-        if (bstore_consent_get(st, txn, (const uint8_t *)k.mv_data + 32, &r) !=
-            KR_OK)
+        if (bstore_consent_get(st, txn, (const uint8_t *)k.mv_data + 32, pa,
+                               &r) != KR_OK)
             continue;
         if (*n == cap) {
             cap = cap ? 2 * cap : 8;

@@ -14,14 +14,14 @@
 
 int
 bstore_msg_get(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
-               Kr__V1__StoredMessage **out)
+               ProtobufCAllocator *pa, Kr__V1__StoredMessage **out)
 {
     MDB_val k = {16, (void *)msg_id}, v;
     int rc = mdb_get(txn, st->messages, &k, &v);
 
     if (rc != 0)
         return bstore_from_mdb(rc);
-    *out = kr__v1__stored_message__unpack(NULL, v.mv_size, v.mv_data);
+    *out = kr__v1__stored_message__unpack(pa, v.mv_size, v.mv_data);
     return *out != NULL ? KR_OK : KR_ESTORE;
 }
 

@@ -186,6 +186,7 @@ struct s_pump {
     struct broker *b;
     struct org *o;
     MDB_txn *txn;
+    ProtobufCAllocator *pa; /* the broker's arena, in a scope per org */
     Kr__V1__Delivery deliveries[S_DELIVERIES_PER_FRAME];
     Kr__V1__Delivery *dptrs[S_DELIVERIES_PER_FRAME];
     Kr__V1__QueueItem *items[S_DELIVERIES_PER_FRAME];
@@ -224,12 +225,13 @@ s_consent_holds(struct s_pump *p, const Kr__V1__QueueItem *item)
     Kr__V1__ConsentRecord *r = NULL;
     bool ok;
 
-    if (bstore_consent_get(p->b->store, p->txn, item->consent_id.data, &r) != 0)
+    if (bstore_consent_get(p->b->store, p->txn, item->consent_id.data, p->pa,
+                           &r) != 0)
         return false;
     ok = r->status == KR__V1__CONSENT_STATUS__CONSENT_ACTIVE &&
          r->scope != NULL && p->b->now_ms >= r->scope->valid_from_ms &&
          p->b->now_ms <= r->scope->valid_until_ms;
-    kr__v1__consent_record__free_unpacked(r, NULL);
+    kr__v1__consent_record__free_unpacked(r, p->pa);
     return ok;
 }
 
@@ -241,7 +243,7 @@ s_withdraw_pending(struct broker *b)
 
     for (size_t i = 0; txn != NULL && i < s_nwithdraw; i++) {
         Kr__V1__StoredMessage *m = NULL;
-        if (bstore_msg_get(b->store, txn, s_withdraw[i], &m) != 0)
+        if (bstore_msg_get(b->store, txn, s_withdraw[i], NULL, &m) != 0)
             continue;
         struct org *to = orgs_find(b, m->recipient);
         if (m->state == KR__V1__MESSAGE_STATE__QUEUED &&
@@ -289,7 +291,7 @@ s_pump_flush(struct s_pump *p)
         }
     }
     for (size_t i = 0; i < p->ni; i++)
-        kr__v1__queue_item__free_unpacked(p->items[i], NULL);
+        kr__v1__queue_item__free_unpacked(p->items[i], p->pa);
     p->nd = p->nr = p->nn = p->ni = p->bytes = 0;
 }
 
@@ -301,19 +303,19 @@ s_pump_item(uint64_t seq, const uint8_t *data, size_t len, void *arg)
 
     if (p->o->inflight + p->nd + p->nr + p->nn >= p->o->window)
         return 1;
-    item = kr__v1__queue_item__unpack(NULL, len, data);
+    item = kr__v1__queue_item__unpack(p->pa, len, data);
     if (item == NULL || item->msg_id.len != 16) {
         log_errorx("deliver: org=%s seq=%llu: queue item does not parse",
                    p->o->id, (unsigned long long)seq);
         if (item)
-            kr__v1__queue_item__free_unpacked(item, NULL);
+            kr__v1__queue_item__free_unpacked(item, p->pa);
         return 0;
     }
     if (item->consent_id.len == 16 && !s_consent_holds(p, item)) {
         /* The consent no longer covers it (its period ended): it is not
          * sent, and the next pass withdraws it. */
         s_withdraw_later(p->b, item->msg_id.data);
-        kr__v1__queue_item__free_unpacked(item, NULL);
+        kr__v1__queue_item__free_unpacked(item, p->pa);
         return 0;
     }
     p->items[p->ni++] = item;
@@ -372,10 +374,14 @@ deliver_pump(struct broker *b)
         p.b = b;
         p.o = o;
         p.txn = txn;
+        p.pa = arena_allocator(&b->pb);
         if (o->inflight == 0)
             o->progress_ms = util_mono_ms();
+        /* What the scan unpacks is sent and done with by the flush. */
+        struct arena_mark mark = arena_mark(&b->pb);
         bstore_queue_scan(b->store, txn, o->id, o->cursor, s_pump_item, &p);
         s_pump_flush(&p);
+        arena_release(&b->pb, mark);
         /* Clean until something changes: an enqueue, an ack, a rewind. A
          * full pipe stays dirty so the next pass tries again. */
         o->dirty = p.blocked && o->connected;
@@ -399,7 +405,7 @@ s_expire(struct broker *b)
         return;
     for (size_t i = 0; i < n; i++) {
         Kr__V1__StoredMessage *m = NULL;
-        if (bstore_msg_get(b->store, txn, ids[i], &m) != 0) {
+        if (bstore_msg_get(b->store, txn, ids[i], NULL, &m) != 0) {
             bstore_expiry_del(b->store, txn, when[i], ids[i]);
             continue;
         }

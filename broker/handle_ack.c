@@ -14,6 +14,8 @@ void
 handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a)
 {
     MDB_txn *txn = broker_txn(b);
+    /* Called inside the frame's arena scope (loop.c). */
+    ProtobufCAllocator *pa = arena_allocator(&b->pb);
     Kr__V1__QueueItem *item = NULL;
     Kr__V1__StoredMessage *m = NULL;
     const uint8_t *data;
@@ -26,7 +28,7 @@ handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a)
      * harmless. One whose msg_id does not match is a confused node. */
     if (bstore_queue_get(b->store, txn, o->id, a->seq, &data, &len) != 0)
         return;
-    item = kr__v1__queue_item__unpack(NULL, len, data);
+    item = kr__v1__queue_item__unpack(pa, len, data);
     if (item == NULL || item->msg_id.len != 16 ||
         memcmp(item->msg_id.data, a->msg_id.data, 16) != 0) {
         log_warnx("ack: org=%s seq=%llu: msg_id does not match the queue",
@@ -61,7 +63,7 @@ handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a)
         goto done;
     }
 
-    if (bstore_msg_get(b->store, txn, item->msg_id.data, &m) != 0) {
+    if (bstore_msg_get(b->store, txn, item->msg_id.data, pa, &m) != 0) {
         log_warnx("ack: org=%s msg=%s: no such message", o->id,
                   util_hex(item->msg_id.data, 16, hex));
         goto done;
@@ -98,7 +100,7 @@ handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a)
                                            : "recipient committed"});
 done:
     if (m != NULL)
-        kr__v1__stored_message__free_unpacked(m, NULL);
+        kr__v1__stored_message__free_unpacked(m, pa);
     if (item != NULL)
-        kr__v1__queue_item__free_unpacked(item, NULL);
+        kr__v1__queue_item__free_unpacked(item, pa);
 }

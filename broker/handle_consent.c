@@ -122,14 +122,16 @@ consent_check_grant(struct broker *b, struct org *o,
         *why = "store unavailable";
         return KR__V1__REASON__INTERNAL;
     }
-    if (bstore_consent_get(b->store, txn, sc->consent_id.data, &old) == 0) {
+    if (bstore_consent_get(b->store, txn, sc->consent_id.data, NULL, &old) ==
+        0) {
         kr__v1__consent_record__free_unpacked(old, NULL);
         *why = "consent_id already recorded";
         return KR__V1__REASON__INVALID_SCOPE;
     }
     if (sc->supersedes.len != 0) {
         if (sc->supersedes.len != 16 ||
-            bstore_consent_get(b->store, txn, sc->supersedes.data, &old) != 0) {
+            bstore_consent_get(b->store, txn, sc->supersedes.data, NULL,
+                               &old) != 0) {
             *why = "supersedes a consent that does not exist";
             return KR__V1__REASON__UNKNOWN_CONSENT;
         }
@@ -220,7 +222,8 @@ consent_check_revoke(struct broker *b, struct org *o,
         *why = "store unavailable";
         return KR__V1__REASON__INTERNAL;
     }
-    if (bstore_consent_get(b->store, txn, env->consent_id.data, rec) != 0) {
+    if (bstore_consent_get(b->store, txn, env->consent_id.data, NULL, rec) !=
+        0) {
         *why = "no such consent";
         return KR__V1__REASON__UNKNOWN_CONSENT;
     }
@@ -346,7 +349,7 @@ consent_apply_revoke(struct broker *b, struct org *o,
             continue;
         }
         Kr__V1__StoredMessage *m = NULL;
-        if (bstore_msg_get(b->store, txn, hit->msg_id, &m) != 0)
+        if (bstore_msg_get(b->store, txn, hit->msg_id, NULL, &m) != 0)
             continue;
         if (m->state == KR__V1__MESSAGE_STATE__STATE_DELIVERED) {
             /* The index is not rewritten at delivery (deliver.c): the
@@ -469,8 +472,10 @@ consent_gate(struct broker *b, struct org *from, struct org *to,
             *why = "store unavailable";
             return KR__V1__REASON__INTERNAL;
         }
-        if (bstore_consent_by_subject(b->store, txn, q.subject, &recs, &n) !=
-            0) {
+        /* consent_gate runs inside the frame's arena scope (loop.c). */
+        if (bstore_consent_by_subject(b->store, txn, q.subject,
+                                      arena_allocator(&b->pb), &recs,
+                                      &n) != 0) {
             *why = "consent ledger unreadable";
             return KR__V1__REASON__INTERNAL;
         }
@@ -512,7 +517,7 @@ consent_gate(struct broker *b, struct org *from, struct org *to,
         *noodknop = true;
     }
     for (size_t i = 0; i < n; i++)
-        kr__v1__consent_record__free_unpacked(recs[i], NULL);
+        kr__v1__consent_record__free_unpacked(recs[i], arena_allocator(&b->pb));
     free(recs);
     free(cr);
     return reason;

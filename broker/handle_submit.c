@@ -90,7 +90,8 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
     MDB_txn *txn;
     int rc;
 
-    env = kr__v1__envelope__unpack(NULL, s->envelope.len, s->envelope.data);
+    env = kr__v1__envelope__unpack(arena_allocator(&b->pb), s->envelope.len,
+                                   s->envelope.data);
     if (env == NULL) {
         s_refuse(b, o, rid, rid_len, NULL, NULL, KR__V1__REASON__MALFORMED,
                  "envelope does not parse as kr.v1.Envelope");
@@ -175,7 +176,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
                              "store unavailable; retry later");
         goto done;
     }
-    rc = bstore_msg_get(b->store, txn, msg_id, &old);
+    rc = bstore_msg_get(b->store, txn, msg_id, NULL, &old);
     if (rc == KR_OK) {
         s_duplicate(b, o, rid, rid_len, msg_id, old);
         goto done;
@@ -281,5 +282,5 @@ done:
         kr__v1__consent_record__free_unpacked(crec, NULL);
     if (old != NULL)
         kr__v1__stored_message__free_unpacked(old, NULL);
-    kr__v1__envelope__free_unpacked(env, NULL);
+    kr__v1__envelope__free_unpacked(env, arena_allocator(&b->pb));
 }

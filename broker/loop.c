@@ -218,9 +218,13 @@ s_handle_frame(struct broker *b, const uint8_t *rid, size_t rid_len,
             o->connected = false;
         return;
     }
-    Kr__V1__Frame *f =
-        kr__v1__frame__unpack(NULL, zmq_msg_size(body), zmq_msg_data(body));
+    /* The frame and all that its handling unpacks live in one arena
+     * scope: gone at once at the end, without a malloc per field. */
+    struct arena_mark mark = arena_mark(&b->pb);
+    Kr__V1__Frame *f = kr__v1__frame__unpack(
+        arena_allocator(&b->pb), zmq_msg_size(body), zmq_msg_data(body));
     if (f == NULL) {
+        arena_release(&b->pb, mark);
         log_warnx("loop: org=%s: frame does not parse bytes=%zu", o->id,
                   zmq_msg_size(body));
         broker_send_error(b, rid, rid_len, KR__V1__REASON__MALFORMED,
@@ -250,7 +254,7 @@ s_handle_frame(struct broker *b, const uint8_t *rid, size_t rid_len,
     for (size_t i = 0; i < f->n_submit; i++)
         handle_submit(b, o, rid, rid_len, f->submit[i]);
 done:
-    kr__v1__frame__free_unpacked(f, NULL);
+    arena_release(&b->pb, mark);
 }
 
 /* Read at most 'max' frames without blocking. */

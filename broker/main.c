@@ -156,6 +156,7 @@ main(int argc, char **argv)
     int rc, lock_fd, level;
 
     memset(&b, 0, sizeof(b));
+    arena_init(&b.pb, 256u << 10);
     log_init("krbroker", LOG_LEVEL_INFO);
     if (cfg_defaults(broker_config_options, &b.cfg, err, sizeof(err)) != 0)
         fatalx("config: defaults: %s", err);
@@ -163,6 +164,7 @@ main(int argc, char **argv)
                         err, sizeof(err));
     if (rc != 0) {
         cfg_free(broker_config_options, &b.cfg);
+        arena_fini(&b.pb);
         if (rc == 1) {
             s_usage(stdout);
             return 0;
@@ -181,6 +183,7 @@ main(int argc, char **argv)
                 "or error\n",
                 b.cfg.log_level);
         cfg_free(broker_config_options, &b.cfg);
+        arena_fini(&b.pb);
         return 2;
     }
     log_init("krbroker", (enum log_level)level);
@@ -230,6 +233,7 @@ out:
     bstore_close(&b.store);
     orgs_free(&b);
     buf_free(&b.packbuf);
+    arena_fini(&b.pb);
     cfg_free(broker_config_options, &b.cfg);
     if (lock_fd >= 0)
         close(lock_fd);

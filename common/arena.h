@@ -1,0 +1,42 @@
+/*
+ * arena.h - a bump allocator for protobuf-c, so that unpacking on the hot
+ * path does not call malloc and free for every field of every message.
+ *
+ * Unpack with arena_allocator(a) inside a scope opened by arena_mark and
+ * closed by arena_release: what was unpacked in the scope is gone at its
+ * end, all at once (free_unpacked need not be called; if it is, with the
+ * same allocator, it does nothing). Nothing unpacked in a scope may be kept
+ * past it. Scopes nest. Memory beyond the first chunk comes in further
+ * chunks, returned when the outermost scope ends.
+ */
+#ifndef KR_ARENA_H
+#define KR_ARENA_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+struct arena_chunk;
+
+struct arena {
+    struct arena_chunk *head; /* the chunk allocations come from */
+    struct arena_chunk *first;
+    size_t chunk_size;
+    ProtobufCAllocator pa;
+};
+
+/* Where a scope began. */
+struct arena_mark {
+    struct arena_chunk *chunk;
+    size_t used;
+};
+
+/* chunk_size: bytes of the first chunk and the least of each further one. */
+void arena_init(struct arena *a, size_t chunk_size);
+void arena_fini(struct arena *a);
+ProtobufCAllocator *arena_allocator(struct arena *a);
+struct arena_mark arena_mark(const struct arena *a);
+void arena_release(struct arena *a, struct arena_mark m);
+/* Bytes held in chunks beyond the first (0 when no scope is open). */
+size_t arena_extra(const struct arena *a);
+
+#endif
