@@ -11,6 +11,17 @@
 
 #define S_ALIGN 16
 
+/* In the sanitizer build, memory of a released scope is poisoned: a
+ * pointer kept past its scope is then caught where it is used. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define S_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define S_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define S_POISON(p, n) ((void)(p), (void)(n))
+#define S_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 struct arena_chunk {
     struct arena_chunk *next;
     size_t size, used;
@@ -25,6 +36,7 @@ s_chunk_new(size_t size)
     c->next = NULL;
     c->size = size;
     c->used = 0;
+    S_POISON(c->data, size);
     return c;
 }
 
@@ -46,6 +58,7 @@ s_alloc(void *data, size_t size)
     }
     void *p = c->data + c->used;
     c->used += need;
+    S_UNPOISON(p, size);
     return p;
 }
 
@@ -74,6 +87,7 @@ arena_fini(struct arena *a)
 
     while (c != NULL) {
         struct arena_chunk *next = c->next;
+        S_UNPOISON(c->data, c->size);
         free(c);
         c = next;
     }
@@ -99,10 +113,12 @@ arena_release(struct arena *a, struct arena_mark m)
 
     while (c != NULL) {
         struct arena_chunk *next = c->next;
+        S_UNPOISON(c->data, c->size);
         free(c);
         c = next;
     }
     m.chunk->next = NULL;
+    S_POISON(m.chunk->data + m.used, m.chunk->used - m.used);
     m.chunk->used = m.used;
     a->head = m.chunk;
 }

@@ -14,6 +14,10 @@
 #include "arena.h"
 #include "wire.pb-c.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 /* A frame of n submits, each with an envelope of 'len' bytes of 'fill'. */
 static uint8_t *
 s_frame(size_t n, size_t len, uint8_t fill, size_t *out_len)
@@ -100,6 +104,11 @@ test_nested_scopes(void **state)
         Kr__V1__Frame *f2 = kr__v1__frame__unpack(arena_allocator(&a), l2, b2);
         s_check(f2, 200, 500, 0x22);
         arena_release(&a, inner);
+#if defined(__SANITIZE_ADDRESS__)
+        /* The sanitizer build catches a pointer kept past its scope. */
+        assert_true(__asan_address_is_poisoned(f2));
+        assert_false(__asan_address_is_poisoned(f1));
+#endif
         /* What the outer scope unpacked is untouched. */
         s_check(f1, 3, 100, 0x11);
     }
