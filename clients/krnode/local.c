@@ -898,7 +898,10 @@ local_timers(struct node *n)
     /* Inbox waits: after an arrival each looks again (and waits on if
      * nothing it asked for came); past its deadline it gets what there is,
      * an empty page. Taken out first: looking again may park it anew. */
-    if (lo->nwaits == 0)
+    bool any = lo->wake;
+    for (size_t i = 0; i < lo->nwaits && !any; i++)
+        any = n->pass.now_mono >= lo->waits[i].deadline_mono;
+    if (!any)
         return;
     size_t count = lo->nwaits;
     struct inbox_wait *ws = xmalloc(count * sizeof(*ws));
