@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bench.h"
 #include "content.pb-c.h"
@@ -147,6 +148,73 @@ s_sender_main(void *arg)
     }
     kr_client_destroy(&kc);
     return NULL;
+}
+
+/*
+ * Where the burst's CPU goes: each process's CPU per message, and how
+ * busy the machine was (all CPUs, from /proc/stat). On two CPUs shared by
+ * three daemons and the driver, this is what bounds the burst.
+ */
+struct s_cpu {
+    struct sched_sample broker, node_a, node_b;
+    struct rusage self;
+    uint64_t busy_ticks, all_ticks;
+    bool ok;
+};
+
+static void
+s_cpu_read(struct cluster *c, int a, int b, struct s_cpu *out)
+{
+    unsigned long long v[8] = {0};
+    FILE *f;
+
+    memset(out, 0, sizeof(*out));
+    out->ok =
+        cluster_sched(c->broker.pid, c->tmp, &out->broker) == KR_OK &&
+        cluster_sched(c->orgs[a].proc.pid, c->tmp, &out->node_a) == KR_OK &&
+        cluster_sched(c->orgs[b].proc.pid, c->tmp, &out->node_b) == KR_OK;
+    getrusage(RUSAGE_SELF, &out->self);
+    if ((f = fopen("/proc/stat", "r")) != NULL) {
+        /* cpu user nice system idle iowait irq softirq steal */
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+            out->all_ticks =
+                v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+            out->busy_ticks = out->all_ticks - v[3] - v[4];
+        }
+        fclose(f);
+    }
+}
+
+static void
+s_cpu_figures(const struct s_cpu *c0, const struct s_cpu *c1, uint64_t n)
+{
+    if (!c0->ok || !c1->ok || n == 0)
+        return;
+    double self =
+        (double)(c1->self.ru_utime.tv_sec - c0->self.ru_utime.tv_sec +
+                 c1->self.ru_stime.tv_sec - c0->self.ru_stime.tv_sec) *
+            1e6 +
+        (double)(c1->self.ru_utime.tv_usec - c0->self.ru_utime.tv_usec +
+                 c1->self.ru_stime.tv_usec - c0->self.ru_stime.tv_usec);
+    figures_add("e2e_nodes_cpu_us_per_msg_broker", "us", n, TARGET_NONE, 0,
+                NULL,
+                (double)(c1->broker.all_run_ns - c0->broker.all_run_ns) / 1e3 /
+                    (double)n);
+    figures_add("e2e_nodes_cpu_us_per_msg_node_a", "us", n, TARGET_NONE, 0,
+                NULL,
+                (double)(c1->node_a.all_run_ns - c0->node_a.all_run_ns) / 1e3 /
+                    (double)n);
+    figures_add("e2e_nodes_cpu_us_per_msg_node_b", "us", n, TARGET_NONE, 0,
+                NULL,
+                (double)(c1->node_b.all_run_ns - c0->node_b.all_run_ns) / 1e3 /
+                    (double)n);
+    figures_add("e2e_nodes_cpu_us_per_msg_krbench", "us", n, TARGET_NONE, 0,
+                NULL, self / (double)n);
+    if (c1->all_ticks > c0->all_ticks)
+        figures_add("e2e_nodes_machine_busy_pct", "%", n, TARGET_NONE, 0, NULL,
+                    100.0 * (double)(c1->busy_ticks - c0->busy_ticks) /
+                        (double)(c1->all_ticks - c0->all_ticks));
 }
 
 /* One inbox page after 'after'. */
@@ -401,8 +469,12 @@ sc_e2e(const struct bench_opts *o, uint64_t n_burst, uint64_t n_paced,
     r.after_seq = after;
     r.paced = false;
     r.nsenders = o->senders;
+    struct s_cpu cpu0, cpu1;
+    s_cpu_read(&c, a, b, &cpu0);
     if ((rc = s_run_batch(&r, why, len)) != KR_OK)
         goto done;
+    s_cpu_read(&c, a, b, &cpu1);
+    s_cpu_figures(&cpu0, &cpu1, r.n);
     uint64_t first = UINT64_MAX, last = 0;
     for (uint64_t i = 0; i < r.n; i++) {
         if (r.t_start[i] < first)
