@@ -258,20 +258,6 @@ bstore_consent_msg_put(struct broker_store *st, MDB_txn *txn,
 }
 
 int
-bstore_consent_msg_del(struct broker_store *st, MDB_txn *txn,
-                       const uint8_t consent_id[16], const uint8_t msg_id[16])
-{
-    uint8_t key[32];
-    MDB_val k = {32, key};
-    int rc;
-
-    memcpy(key, consent_id, 16);
-    memcpy(key + 16, msg_id, 16);
-    rc = mdb_del(txn, st->consent_msgs, &k, NULL);
-    return rc == MDB_NOTFOUND ? KR_OK : bstore_from_mdb(rc);
-}
-
-int
 bstore_consent_msg_scan(struct broker_store *st, MDB_txn *txn,
                         const uint8_t consent_id[16],
                         void (*fn)(const uint8_t msg_id[16], char state,
