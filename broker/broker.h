@@ -40,6 +40,7 @@ struct broker_config {
     uint64_t heartbeat_ms;
     uint64_t heartbeat_timeout_ms;
     uint64_t max_frames_per_pass; /* bound on the work of one loop pass */
+    uint64_t max_items_per_pass;  /* submits and acks per pass (commit) */
     bool unsafe_nosync;           /* BENCHMARK ONLY: no fsync; loses data */
 };
 extern const struct cfg_option broker_config_options[];
@@ -96,6 +97,7 @@ struct broker {
     uint64_t store_reserve;    /* kept free for acks and receipts */
     uint32_t ack_limit;        /* acks applied per pass (adaptive, loop.c) */
     uint32_t acks_in_pass;     /* acks applied in this pass so far */
+    uint64_t items_in_pass;    /* submits and acks read in this pass */
     uint64_t next_cron_ms;
 
     struct kr_buf packbuf; /* reused for every frame sent */

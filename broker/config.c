@@ -33,6 +33,9 @@ const struct cfg_option broker_config_options[] = {
      600000, 0, "a connection silent this long is dead"},
     {"max_frames_per_pass", CFG_U64, O(max_frames_per_pass), "1024", 1, 100000,
      0, "frames read per loop pass (one commit each pass)"},
+    {"max_items_per_pass", CFG_U64, O(max_items_per_pass), "512", 1, 1000000, 0,
+     "submits and acks per loop pass: a pass that stops there commits, and "
+     "its receipts go out while the next pass reads"},
     {"unsafe_nosync", CFG_BOOL, O(unsafe_nosync), "false", 0, 0, 0,
      "BENCHMARK ONLY: skip fsync; a crash loses accepted messages"},
     {NULL, 0, 0, NULL, 0, 0, 0, NULL},
