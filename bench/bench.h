@@ -74,6 +74,19 @@ struct bench_opts {
  * stats.c: clocks, percentiles and the figures.
  */
 
+/* Message ids: the index of a message in a run is in its id, so that a
+ * receipt or a delivery is matched without a table. By default
+ * 'prefix' (12 random bytes of the run) || BE32(index): ids rise with the
+ * index, as a node's would if it used time-ordered ids. With
+ * bench_scatter_ids (--random-ids) BE32(index * K mod 2^32) || prefix: the
+ * ids of a run fall in random order, as the random ids nodes make by
+ * default do, and the stores' B-trees see scattered inserts. */
+extern bool bench_scatter_ids;
+void bench_msg_id(const uint8_t prefix[12], uint64_t index, uint8_t id[16]);
+/* The index, if the id is one of this run's (same prefix). */
+bool bench_msg_index(const uint8_t prefix[12], const uint8_t *id, size_t len,
+                     uint64_t *index);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t bench_now_ns(void);
 /* Sleep for ns, or until the monotonic time 'until_ns'. */

@@ -32,7 +32,8 @@
 static const char s_usage[] =
     "usage: krbench [--runs N] [--size BYTES] [--count N] [--backlog N]\n"
     "               [--full] [--only SCENARIO[,SCENARIO...]] [--keep]\n"
-    "               [--senders N] [--log-level LEVEL] [--perf FILE]\n"
+    "               [--senders N] [--random-ids] [--log-level LEVEL]\n"
+    "               [--perf FILE]\n"
     "               [--broker-bin PATH] [--node-bin PATH] [--krctl-bin "
     "PATH]\n"
     "       krbench --help\n"
@@ -68,9 +69,13 @@ static const char s_usage[] =
     "  --only LIST       run only these scenarios (comma-separated)\n"
     "  --keep            keep every temporary directory (logs, stores)\n"
     "  --senders N       concurrent adapters in the e2e burst (default 32)\n"
+    "  --random-ids      message ids in random order, as nodes make them by\n"
+    "                    default (default: rising, which the stores' B-trees\n"
+    "                    take at their right edge)\n"
     "  --log-level L     the daemons' log level (default info, as run in\n"
     "                    production)\n"
-    "  --perf FILE       record the broker with `perf record -g` during\n"
+    "  --perf FILE       record the broker with `perf record` (DWARF call\n"
+    "                    stacks) during\n"
     "                    the first window-256 run, into FILE\n"
     "  --broker-bin PATH, --node-bin PATH, --krctl-bin PATH\n"
     "                    the daemons and krctl (default: next to krbench\n"
@@ -90,6 +95,7 @@ enum {
     OPT_ONLY,
     OPT_KEEP,
     OPT_SENDERS,
+    OPT_RANDOM_IDS,
     OPT_LOG_LEVEL,
     OPT_PERF,
     OPT_BROKER_BIN,
@@ -232,8 +238,9 @@ s_machine(const struct bench_opts *o)
     s_sizes(o->size, &clen, &elen);
     printf("krbench: content %zu bytes per message (asked %zu), sealed "
            "envelope %zu bytes, %d runs per figure, daemons log at %s, full "
-           "sync on\n",
-           clen, o->size, elen, o->runs, o->log_level);
+           "sync on, message ids %s\n",
+           clen, o->size, elen, o->runs, o->log_level,
+           bench_scatter_ids ? "in random order" : "rising");
     printf("krbench machine nproc=%ld kernel=%s build=%s sanitize=%s\n",
            sysconf(_SC_NPROCESSORS_ONLN), u.release, KR_BENCH_BUILD_TYPE,
            KR_BENCH_SANITIZE);
@@ -334,6 +341,7 @@ main(int argc, char **argv)
         {"only", required_argument, NULL, OPT_ONLY},
         {"keep", no_argument, NULL, OPT_KEEP},
         {"senders", required_argument, NULL, OPT_SENDERS},
+        {"random-ids", no_argument, NULL, OPT_RANDOM_IDS},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"perf", required_argument, NULL, OPT_PERF},
         {"broker-bin", required_argument, NULL, OPT_BROKER_BIN},
@@ -400,6 +408,9 @@ main(int argc, char **argv)
             if (util_parse_u64(optarg, 1, 64, &v) != KR_OK)
                 return s_usage_err("--senders: '%s' is not 1 to 64", optarg);
             o.senders = (int)v;
+            break;
+        case OPT_RANDOM_IDS:
+            bench_scatter_ids = true;
             break;
         case OPT_LOG_LEVEL:
             if (log_level_parse(optarg) < 0)

@@ -109,11 +109,7 @@ s_sender_main(void *arg)
     for (uint64_t i = (uint64_t)sd->k; i < r->n && !atomic_load(&r->stop);
          i += (uint64_t)r->nsenders) {
         Kr__V1__SendRequest s = KR__V1__SEND_REQUEST__INIT;
-        memcpy(id, r->prefix, 12);
-        id[12] = (uint8_t)(i >> 24);
-        id[13] = (uint8_t)(i >> 16);
-        id[14] = (uint8_t)(i >> 8);
-        id[15] = (uint8_t)i;
+        bench_msg_id(r->prefix, i, id);
         s.type = KR__V1__MESSAGE_TYPE__REFERRAL;
         s.recipient = (char *)r->recipient;
         s.msg_id.data = id;
@@ -269,12 +265,10 @@ s_receiver_main(void *arg)
             const Kr__V1__InboxItem *it = resp->inbox[i];
             if (it->seq > after)
                 after = it->seq;
-            if (it->msg_id.len != 16 ||
-                memcmp(it->msg_id.data, r->prefix, 12) != 0)
+            uint64_t idx;
+            if (!bench_msg_index(r->prefix, it->msg_id.data, it->msg_id.len,
+                                 &idx))
                 continue;
-            const uint8_t *id = it->msg_id.data;
-            uint64_t idx = (uint64_t)id[12] << 24 | (uint64_t)id[13] << 16 |
-                           (uint64_t)id[14] << 8 | id[15];
             if (idx < r->n && r->t_seen[idx] == 0) {
                 r->t_seen[idx] = now;
                 seen++;

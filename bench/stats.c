@@ -197,3 +197,68 @@ bench_count_label(uint64_t n, char *buf, size_t len)
         snprintf(buf, len, "%llu", (unsigned long long)n);
     return buf;
 }
+
+/*
+ * Message ids (bench.h).
+ */
+
+bool bench_scatter_ids;
+
+#define S_ID_MUL 0x9E3779B1u /* odd: a bijection mod 2^32 */
+
+static uint32_t
+s_id_mul_inverse(void)
+{
+    /* Newton's iteration for the inverse mod 2^32: each step doubles the
+     * correct low bits (3 -> 6 -> 12 -> 24 -> 48). */
+    uint32_t x = S_ID_MUL;
+    for (int i = 0; i < 4; i++)
+        x *= 2u - S_ID_MUL * x;
+    return x;
+}
+
+static void
+s_be32(uint32_t v, uint8_t out[4])
+{
+    out[0] = (uint8_t)(v >> 24);
+    out[1] = (uint8_t)(v >> 16);
+    out[2] = (uint8_t)(v >> 8);
+    out[3] = (uint8_t)v;
+}
+
+static uint32_t
+s_unbe32(const uint8_t in[4])
+{
+    return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 |
+           (uint32_t)in[2] << 8 | in[3];
+}
+
+void
+bench_msg_id(const uint8_t prefix[12], uint64_t index, uint8_t id[16])
+{
+    if (bench_scatter_ids) {
+        s_be32((uint32_t)index * S_ID_MUL, id);
+        memcpy(id + 4, prefix, 12);
+    } else {
+        memcpy(id, prefix, 12);
+        s_be32((uint32_t)index, id + 12);
+    }
+}
+
+bool
+bench_msg_index(const uint8_t prefix[12], const uint8_t *id, size_t len,
+                uint64_t *index)
+{
+    if (len != 16)
+        return false;
+    if (bench_scatter_ids) {
+        if (memcmp(id + 4, prefix, 12) != 0)
+            return false;
+        *index = (uint32_t)(s_unbe32(id) * s_id_mul_inverse());
+    } else {
+        if (memcmp(id, prefix, 12) != 0)
+            return false;
+        *index = s_unbe32(id + 12);
+    }
+    return true;
+}

@@ -10,9 +10,8 @@
  * frame in one frame, as a node does after its commit (which the raw
  * consumer does not have: it measures the broker, not a node).
  *
- * A message's index is in its msg_id: 12 random bytes of the run, then the
- * index as a big-endian u32, so that a receipt or a delivery is matched
- * without a table.
+ * A message's index is in its msg_id (bench_msg_id), so that a receipt or
+ * a delivery is matched without a table.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -57,16 +56,6 @@ struct source {
     uint64_t build_chunk;
 };
 
-static void
-s_msg_id(const uint8_t prefix[12], uint64_t i, uint8_t id[16])
-{
-    memcpy(id, prefix, 12);
-    id[12] = (uint8_t)(i >> 24);
-    id[13] = (uint8_t)(i >> 16);
-    id[14] = (uint8_t)(i >> 8);
-    id[15] = (uint8_t)i;
-}
-
 static int
 s_build(struct source *s, struct s_chunk *c, uint64_t k)
 {
@@ -76,7 +65,7 @@ s_build(struct source *s, struct s_chunk *c, uint64_t k)
     c->first = k * s->chunk;
     c->count = s->n - c->first < s->chunk ? s->n - c->first : s->chunk;
     for (uint64_t j = 0; j < c->count; j++) {
-        s_msg_id(s->prefix, c->first + j, id);
+        bench_msg_id(s->prefix, c->first + j, id);
         rc = envelope_referral(s->m, id, s->content, s->content_len,
                                c->arena + j * s->stride, &c->len[j], c->sig[j]);
         if (rc != KR_OK)
@@ -245,11 +234,7 @@ s_fail(struct traffic *t, const char *fmt, ...)
 static bool
 s_ours(const struct traffic *t, const uint8_t *id, size_t len, uint64_t *idx)
 {
-    if (len != 16 || memcmp(id, t->prefix, 12) != 0)
-        return false;
-    *idx = (uint64_t)id[12] << 24 | (uint64_t)id[13] << 16 |
-           (uint64_t)id[14] << 8 | id[15];
-    return *idx < t->n;
+    return bench_msg_index(t->prefix, id, len, idx) && *idx < t->n;
 }
 
 int

@@ -296,7 +296,7 @@ s_notify(struct broker *b, const char *to, const uint8_t consent_id[16],
             count++;
         }
     }
-    util_random_id(id);
+    util_time_ordered_id(id);
     n.notice_id.data = id;
     n.notice_id.len = 16;
     n.kind = KR__V1__NOTICE_KIND__NOTICE_CONSENT_REVOKED;

@@ -80,6 +80,16 @@ util_random_id(uint8_t id[KR_ID_LEN])
     randombytes_buf(id, KR_ID_LEN);
 }
 
+void
+util_time_ordered_id(uint8_t id[KR_ID_LEN])
+{
+    uint64_t ms = util_now_ms();
+
+    for (int i = 5; i >= 0; i--, ms >>= 8)
+        id[i] = (uint8_t)ms;
+    randombytes_buf(id + 6, KR_ID_LEN - 6);
+}
+
 int
 util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {

@@ -26,6 +26,11 @@ char *util_hex(const uint8_t *in, size_t len, char *out);
 int util_unhex(const char *hex, uint8_t *out, size_t len);
 /* A fresh random 16-byte id. */
 void util_random_id(uint8_t id[KR_ID_LEN]);
+/* A fresh 16-byte id that sorts by creation time: the Unix time in ms
+ * (48 bits, big-endian), then 80 random bits. Stores keyed by id then
+ * take new ids at the right edge of their B-trees instead of scattering
+ * copy-on-write over the whole tree (the idea of UUIDv7). */
+void util_time_ordered_id(uint8_t id[KR_ID_LEN]);
 
 /* Checked parsing: the whole string must be a number within [min, max]. */
 int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);

@@ -446,10 +446,13 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
         return;
     }
 
+    /* Ids the node makes sort by time: every store on the way (outbox,
+     * broker, inbox) is keyed by msg_id and then appends instead of
+     * scattering writes. An adapter's own ids are taken as they come. */
     if (sr->msg_id.len == KR_ID_LEN)
         memcpy(msg_id, sr->msg_id.data, KR_ID_LEN);
     else
-        util_random_id(msg_id);
+        util_time_ordered_id(msg_id);
     util_random_id(trace_id);
     f.sender = n->cfg->org;
     f.msg_id = msg_id;
@@ -479,7 +482,7 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
         else if (sr->consent_id.len == KR_ID_LEN)
             memcpy(consent_id, sr->consent_id.data, KR_ID_LEN);
         else
-            util_random_id(consent_id);
+            util_time_ordered_id(consent_id);
         scope.consent_id.data = consent_id;
         scope.consent_id.len = KR_ID_LEN;
         scope.subject_pseudonym.data = pseudonym;

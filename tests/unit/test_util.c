@@ -64,6 +64,30 @@ test_random_id(void **state)
 }
 
 static void
+test_time_ordered_id(void **state)
+{
+    (void)state;
+    uint8_t a[KR_ID_LEN], b[KR_ID_LEN];
+    uint64_t before = util_now_ms(), ms = 0;
+
+    util_time_ordered_id(a);
+    for (int i = 0; i < 6; i++)
+        ms = ms << 8 | a[i];
+    /* Its first 48 bits are the time it was made, in ms. */
+    assert_true(ms >= before && ms <= util_now_ms());
+    /* One made later sorts after it (memcmp order, as LMDB's). */
+    uint64_t t0 = util_now_ms();
+    for (int i = 0; i < 100000 && util_now_ms() == t0; i++)
+        util_time_ordered_id(b);
+    util_time_ordered_id(b);
+    assert_true(memcmp(a, b, KR_ID_LEN) < 0);
+    /* Two made in the same ms still differ. */
+    util_time_ordered_id(a);
+    util_time_ordered_id(b);
+    assert_memory_not_equal(a, b, KR_ID_LEN);
+}
+
+static void
 test_parse_u64(void **state)
 {
     (void)state;
@@ -254,10 +278,15 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hex),       cmocka_unit_test(test_random_id),
-        cmocka_unit_test(test_parse_u64), cmocka_unit_test(test_parse_bool),
-        cmocka_unit_test(test_org_id),    cmocka_unit_test(test_categories),
-        cmocka_unit_test(test_files),     cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_random_id),
+        cmocka_unit_test(test_time_ordered_id),
+        cmocka_unit_test(test_parse_u64),
+        cmocka_unit_test(test_parse_bool),
+        cmocka_unit_test(test_org_id),
+        cmocka_unit_test(test_categories),
+        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_clocks),
     };
 
     log_init("test_util", LOG_LEVEL_ERROR);
