@@ -118,6 +118,7 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
         {"directory", &st->directory},
         {"messages", &st->messages},
         {"payloads", &st->payloads},
+        {"msg_index", &st->msg_index},
         {"queue", &st->queue},
         {"expiry", &st->expiry},
         {"audit", &st->audit},
@@ -150,8 +151,10 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
         return KR_ESTORE;
     }
 
-    /* The chain continues from the last record. */
-    if ((rc = bstore_load_audit_tail(st, txn)) != 0)
+    /* The chain continues from the last record, message seqs from the
+     * last message. */
+    if ((rc = bstore_load_audit_tail(st, txn)) != 0 ||
+        (rc = bstore_load_msg_seq(st, txn)) != 0)
         goto fail;
     if ((rc = mdb_txn_commit(txn)) != 0) {
         txn = NULL;
@@ -184,6 +187,10 @@ bstore_begin(struct broker_store *st, bool rdonly, MDB_txn **out)
 {
     int rc = mdb_txn_begin(st->env, NULL, rdonly ? MDB_RDONLY : 0, out);
 
+    /* A cached msg_id -> seq never outlives the write transaction that
+     * may have made it (an abort would take the index entry with it). */
+    if (!rdonly)
+        st->seq_cache_valid = false;
     if (rc != 0)
         log_errorx("store: begin: %s", mdb_strerror(rc));
     return bstore_from_mdb(rc);
@@ -286,7 +293,9 @@ bstore_reload_after_abort(struct broker_store *st)
     MDB_txn *txn;
 
     /* Seqs and hashes handed out inside an aborted transaction were never
-     * written; the chain goes on from the last record that was. */
+     * written; the chain goes on from the last record that was. (Message
+     * seqs just skip what was lost.) */
+    st->seq_cache_valid = false;
     if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
         return;
     bstore_load_audit_tail(st, txn);

@@ -28,7 +28,7 @@
 #include "store.pb-c.h"
 #include "wire.pb-c.h"
 
-#define BSTORE_SCHEMA "1"
+#define BSTORE_SCHEMA "2" /* 2: messages and payloads keyed by seq */
 
 struct broker_store;
 

@@ -14,8 +14,15 @@
 struct broker_store {
     MDB_env *env;
     MDB_dbi directory, messages, payloads, queue, expiry, audit, meta;
+    MDB_dbi msg_index; /* msg_id -> the message's seq (bstore_queue.c) */
     MDB_dbi consents, consent_subject, consent_msgs;
     uint64_t next_audit;   /* next audit seq, loaded at open */
+    uint64_t next_msg_seq; /* next message seq, loaded at open */
+    /* The last msg_id -> seq looked up, within one write transaction
+     * (cleared when one begins): the hot path asks for it several times. */
+    bool seq_cache_valid;
+    uint8_t seq_cache_id[16];
+    uint64_t seq_cache;
     uint8_t last_hash[32]; /* hash of the last audit record */
 };
 
@@ -32,5 +39,7 @@ uint64_t bstore_unbe64(const uint8_t in[8]);
 void bstore_chain_hash(const uint8_t prev[32], const uint8_t *rec, size_t len,
                        uint8_t out[32]);
 int bstore_load_audit_tail(struct broker_store *st, MDB_txn *txn);
+/* The next message seq: past the last message (bstore_queue.c). */
+int bstore_load_msg_seq(struct broker_store *st, MDB_txn *txn);
 
 #endif

@@ -562,15 +562,22 @@ s_part_revoke_queued(void)
             y.items, y.seen.n);
 
     /* The broker's file: the ciphertexts gone, the metadata kept. */
+    /* Messages and payloads are keyed by the message's seq, found in
+     * msg_index by msg_id. */
     struct h_store st;
-    MDB_dbi payloads, messages;
+    MDB_dbi payloads, messages, index;
     H_REQUIRE(h_store_open(&t.c, &st) == KR_OK &&
                   h_store_dbi(&st, "payloads", &payloads) == KR_OK &&
-                  h_store_dbi(&st, "messages", &messages) == KR_OK,
+                  h_store_dbi(&st, "messages", &messages) == KR_OK &&
+                  h_store_dbi(&st, "msg_index", &index) == KR_OK,
               "open the broker's LMDB read-only while it runs");
     size_t payload_left = 0, meta_ok = 0, meta_missing = 0;
     for (int i = 0; i < S_BULK; i++) {
-        MDB_val k = {16, ids[i]}, v;
+        MDB_val ik = {16, ids[i]}, k, v;
+        if (mdb_get(st.txn, index, &ik, &k) != 0 || k.mv_size != 8) {
+            meta_missing++;
+            continue;
+        }
         if (mdb_get(st.txn, payloads, &k, &v) != MDB_NOTFOUND)
             payload_left++;
         if (mdb_get(st.txn, messages, &k, &v) != 0) {
@@ -589,7 +596,7 @@ s_part_revoke_queued(void)
     }
     h_store_close(&st);
     H_CHECK(payload_left == 0,
-            "LMDB \"payloads\": none of the %d msg_ids is a key any more "
+            "LMDB \"payloads\": none of the %d messages has one any more "
             "(%zu left)",
             S_BULK, payload_left);
     H_CHECK(meta_ok == S_BULK,
