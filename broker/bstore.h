@@ -131,9 +131,9 @@ int bstore_consent_put(struct broker_store *st, MDB_txn *txn,
 int bstore_consent_by_subject(struct broker_store *st, MDB_txn *txn,
                               const uint8_t subject[32], ProtobufCAllocator *pa,
                               Kr__V1__ConsentRecord ***out, size_t *n);
-/* Messages that passed the gate under a consent, written once at
- * acceptance: state 'q' and the recipient (stores of an earlier version
- * may hold 'd' for delivered; the message record says the outcome). */
+/* Messages that passed the gate under a consent, in acceptance order,
+ * written once at acceptance: state 'q' and the recipient (the message
+ * record says the outcome). */
 int bstore_consent_msg_put(struct broker_store *st, MDB_txn *txn,
                            const uint8_t consent_id[16],
                            const uint8_t msg_id[16], char state,

@@ -239,21 +239,27 @@ bstore_consent_by_subject(struct broker_store *st, MDB_txn *txn,
     return (rc == 0 || rc == MDB_NOTFOUND) ? KR_OK : bstore_from_mdb(rc);
 }
 
+/* consent_msgs: key consent_id || the message's seq (BE), so that a
+ * consent's messages append whatever ids senders choose; value state ||
+ * msg_id || recipient. */
 int
 bstore_consent_msg_put(struct broker_store *st, MDB_txn *txn,
                        const uint8_t consent_id[16], const uint8_t msg_id[16],
                        char state, const char *recipient)
 {
-    uint8_t key[32], val[1 + KR_ORG_ID_MAX];
+    uint8_t key[24], val[17 + KR_ORG_ID_MAX];
     size_t rl = strlen(recipient);
-    MDB_val k = {32, key}, v = {1 + rl, val};
+    MDB_val k = {24, key}, v = {17 + rl, val};
+    int rc;
 
     if (rl >= KR_ORG_ID_MAX)
         return KR_EINVAL;
     memcpy(key, consent_id, 16);
-    memcpy(key + 16, msg_id, 16);
+    if ((rc = bstore_msg_seq(st, txn, msg_id, true, key + 16)) != KR_OK)
+        return rc;
     val[0] = (uint8_t)state;
-    memcpy(val + 1, recipient, rl);
+    memcpy(val + 1, msg_id, 16);
+    memcpy(val + 17, recipient, rl);
     return bstore_from_mdb(mdb_put(txn, st->consent_msgs, &k, &v, 0));
 }
 
@@ -264,26 +270,26 @@ bstore_consent_msg_scan(struct broker_store *st, MDB_txn *txn,
                                    const char *recipient, void *arg),
                         void *arg)
 {
-    uint8_t key[32];
-    MDB_val k = {32, key}, v;
+    uint8_t key[24];
+    MDB_val k = {24, key}, v;
     MDB_cursor *cur;
     char rcpt[KR_ORG_ID_MAX];
     int rc;
 
     memcpy(key, consent_id, 16);
-    memset(key + 16, 0, 16);
+    memset(key + 16, 0, 8);
     if ((rc = mdb_cursor_open(txn, st->consent_msgs, &cur)) != 0)
         return bstore_from_mdb(rc);
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 32 || memcmp(k.mv_data, consent_id, 16) != 0)
+        if (k.mv_size != 24 || memcmp(k.mv_data, consent_id, 16) != 0)
             break;
-        if (v.mv_size < 1 || v.mv_size > KR_ORG_ID_MAX)
+        if (v.mv_size < 17 || v.mv_size > 16 + KR_ORG_ID_MAX)
             continue;
-        memcpy(rcpt, (const char *)v.mv_data + 1, v.mv_size - 1);
-        rcpt[v.mv_size - 1] = '\0';
-        fn((const uint8_t *)k.mv_data + 16, *(const char *)v.mv_data, rcpt,
-           arg);
+        const uint8_t *p = v.mv_data;
+        memcpy(rcpt, p + 17, v.mv_size - 17);
+        rcpt[v.mv_size - 17] = '\0';
+        fn(p + 1, (char)p[0], rcpt, arg);
     }
     mdb_cursor_close(cur);
     return (rc == 0 || rc == MDB_NOTFOUND) ? KR_OK : bstore_from_mdb(rc);

@@ -39,10 +39,9 @@ bstore_load_msg_seq(struct broker_store *st, MDB_txn *txn)
     return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : rc;
 }
 
-/* The seq of msg_id; with 'create', a new one if it has none yet. */
-static int
-s_seq(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
-      bool create, uint8_t key[8])
+int
+bstore_msg_seq(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
+               bool create, uint8_t key[8])
 {
     MDB_val k = {16, (void *)msg_id}, v;
     uint64_t seq;
@@ -83,7 +82,7 @@ bstore_msg_get(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
     MDB_val k = {8, key}, v;
     int rc;
 
-    if ((rc = s_seq(st, txn, msg_id, false, key)) != KR_OK)
+    if ((rc = bstore_msg_seq(st, txn, msg_id, false, key)) != KR_OK)
         return rc;
     if ((rc = mdb_get(txn, st->messages, &k, &v)) != 0)
         return bstore_from_mdb(rc);
@@ -99,7 +98,7 @@ bstore_msg_put(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
     MDB_val k = {8, key};
     int rc;
 
-    if ((rc = s_seq(st, txn, msg_id, true, key)) != KR_OK)
+    if ((rc = bstore_msg_seq(st, txn, msg_id, true, key)) != KR_OK)
         return rc;
     return bstore_put_msg(txn, st->messages, &k, &m->base);
 }
@@ -115,7 +114,7 @@ bstore_payload_put(struct broker_store *st, MDB_txn *txn,
 
     if (sig_len != 64)
         return KR_EINVAL;
-    if ((rc = s_seq(st, txn, msg_id, true, key)) != KR_OK)
+    if ((rc = bstore_msg_seq(st, txn, msg_id, true, key)) != KR_OK)
         return rc;
     if ((rc = mdb_put(txn, st->payloads, &k, &v, MDB_RESERVE)) != 0)
         return bstore_from_mdb(rc);
@@ -133,7 +132,7 @@ bstore_payload_get(struct broker_store *st, MDB_txn *txn,
     MDB_val k = {8, key}, v;
     int rc;
 
-    if ((rc = s_seq(st, txn, msg_id, false, key)) != KR_OK)
+    if ((rc = bstore_msg_seq(st, txn, msg_id, false, key)) != KR_OK)
         return rc;
     if ((rc = mdb_get(txn, st->payloads, &k, &v)) != 0)
         return bstore_from_mdb(rc);
@@ -153,7 +152,7 @@ bstore_payload_del(struct broker_store *st, MDB_txn *txn,
     MDB_val k = {8, key};
     int rc;
 
-    if ((rc = s_seq(st, txn, msg_id, false, key)) != KR_OK)
+    if ((rc = bstore_msg_seq(st, txn, msg_id, false, key)) != KR_OK)
         return rc == KR_ENOTFOUND ? KR_OK : rc;
     rc = mdb_del(txn, st->payloads, &k, NULL);
     return rc == MDB_NOTFOUND ? KR_OK : bstore_from_mdb(rc);

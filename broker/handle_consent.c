@@ -344,10 +344,6 @@ consent_apply_revoke(struct broker *b, struct org *o,
         goto done;
     for (size_t i = 0; i < h.n; i++) {
         struct s_hit *hit = &h.v[i];
-        if (hit->state == 'd') {
-            hit->state = 'n'; /* marked delivered (older stores): notify */
-            continue;
-        }
         Kr__V1__StoredMessage *m = NULL;
         if (bstore_msg_get(b->store, txn, hit->msg_id, NULL, &m) != 0)
             continue;
