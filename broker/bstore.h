@@ -57,6 +57,21 @@ int bstore_msg_get(struct broker_store *st, MDB_txn *txn,
                    Kr__V1__StoredMessage **out);
 int bstore_msg_put(struct broker_store *st, MDB_txn *txn,
                    const uint8_t msg_id[16], const Kr__V1__StoredMessage *m);
+/* Messages and payloads are keyed by a store-wide seq in acceptance order
+ * (msg_index maps msg_id to it). The seq of msg_id; with 'create', a new
+ * one if it has none yet. */
+int bstore_msg_seq(struct broker_store *st, MDB_txn *txn,
+                   const uint8_t msg_id[16], bool create, uint64_t *seq);
+/* Tell the store a seq it would otherwise look up next (from a queue item,
+ * in the current write transaction). */
+void bstore_msg_seq_known(struct broker_store *st, const uint8_t msg_id[16],
+                          uint64_t seq);
+/* By seq, where the caller has it: no msg_index lookup. */
+int bstore_msg_get_at(struct broker_store *st, MDB_txn *txn, uint64_t seq,
+                      ProtobufCAllocator *pa, Kr__V1__StoredMessage **out);
+int bstore_payload_get_at(struct broker_store *st, MDB_txn *txn, uint64_t seq,
+                          const uint8_t **sig, const uint8_t **env,
+                          size_t *env_len);
 
 /* Payloads: the signed envelope. bstore_payload_get's pointers point into
  * the map and stay valid until the transaction ends. */

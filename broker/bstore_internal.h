@@ -41,9 +41,9 @@ void bstore_chain_hash(const uint8_t prev[32], const uint8_t *rec, size_t len,
 int bstore_load_audit_tail(struct broker_store *st, MDB_txn *txn);
 /* The next message seq: past the last message (bstore_queue.c). */
 int bstore_load_msg_seq(struct broker_store *st, MDB_txn *txn);
-/* A message's seq (BE in key) from msg_index; with 'create', a new one if
- * it has none yet. */
-int bstore_msg_seq(struct broker_store *st, MDB_txn *txn,
+/* A message's seq as a key (BE) from msg_index; with 'create', a new one
+ * if it has none yet. */
+int bstore_msg_key(struct broker_store *st, MDB_txn *txn,
                    const uint8_t msg_id[16], bool create, uint8_t key[8]);
 
 #endif

@@ -255,7 +255,7 @@ bstore_consent_msg_put(struct broker_store *st, MDB_txn *txn,
     if (rl >= KR_ORG_ID_MAX)
         return KR_EINVAL;
     memcpy(key, consent_id, 16);
-    if ((rc = bstore_msg_seq(st, txn, msg_id, true, key + 16)) != KR_OK)
+    if ((rc = bstore_msg_key(st, txn, msg_id, true, key + 16)) != KR_OK)
         return rc;
     val[0] = (uint8_t)state;
     memcpy(val + 1, msg_id, 16);

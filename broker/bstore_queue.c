@@ -40,7 +40,7 @@ bstore_load_msg_seq(struct broker_store *st, MDB_txn *txn)
 }
 
 int
-bstore_msg_seq(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
+bstore_msg_key(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
                bool create, uint8_t key[8])
 {
     MDB_val k = {16, (void *)msg_id}, v;
@@ -75,19 +75,76 @@ bstore_msg_seq(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
 }
 
 int
-bstore_msg_get(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
-               ProtobufCAllocator *pa, Kr__V1__StoredMessage **out)
+bstore_msg_seq(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
+               bool create, uint64_t *seq)
+{
+    uint8_t key[8];
+    int rc = bstore_msg_key(st, txn, msg_id, create, key);
+
+    if (rc == KR_OK)
+        *seq = bstore_unbe64(key);
+    return rc;
+}
+
+void
+bstore_msg_seq_known(struct broker_store *st, const uint8_t msg_id[16],
+                     uint64_t seq)
+{
+    memcpy(st->seq_cache_id, msg_id, 16);
+    st->seq_cache = seq;
+    st->seq_cache_valid = true;
+}
+
+int
+bstore_msg_get_at(struct broker_store *st, MDB_txn *txn, uint64_t seq,
+                  ProtobufCAllocator *pa, Kr__V1__StoredMessage **out)
 {
     uint8_t key[8];
     MDB_val k = {8, key}, v;
     int rc;
 
-    if ((rc = bstore_msg_seq(st, txn, msg_id, false, key)) != KR_OK)
-        return rc;
+    bstore_be64(seq, key);
     if ((rc = mdb_get(txn, st->messages, &k, &v)) != 0)
         return bstore_from_mdb(rc);
     *out = kr__v1__stored_message__unpack(pa, v.mv_size, v.mv_data);
     return *out != NULL ? KR_OK : KR_ESTORE;
+}
+
+static int
+s_payload_at(struct broker_store *st, MDB_txn *txn, const uint8_t key[8],
+             const uint8_t **sig, const uint8_t **env, size_t *env_len)
+{
+    MDB_val k = {8, (void *)key}, v;
+    int rc = mdb_get(txn, st->payloads, &k, &v);
+
+    if (rc != 0)
+        return bstore_from_mdb(rc);
+    if (v.mv_size < 64)
+        return KR_ESTORE;
+    *sig = v.mv_data;
+    *env = (const uint8_t *)v.mv_data + 64;
+    *env_len = v.mv_size - 64;
+    return KR_OK;
+}
+
+int
+bstore_payload_get_at(struct broker_store *st, MDB_txn *txn, uint64_t seq,
+                      const uint8_t **sig, const uint8_t **env, size_t *env_len)
+{
+    uint8_t key[8];
+
+    bstore_be64(seq, key);
+    return s_payload_at(st, txn, key, sig, env, env_len);
+}
+
+int
+bstore_msg_get(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
+               ProtobufCAllocator *pa, Kr__V1__StoredMessage **out)
+{
+    uint64_t seq;
+    int rc = bstore_msg_seq(st, txn, msg_id, false, &seq);
+
+    return rc != KR_OK ? rc : bstore_msg_get_at(st, txn, seq, pa, out);
 }
 
 int
@@ -98,7 +155,7 @@ bstore_msg_put(struct broker_store *st, MDB_txn *txn, const uint8_t msg_id[16],
     MDB_val k = {8, key};
     int rc;
 
-    if ((rc = bstore_msg_seq(st, txn, msg_id, true, key)) != KR_OK)
+    if ((rc = bstore_msg_key(st, txn, msg_id, true, key)) != KR_OK)
         return rc;
     return bstore_put_msg(txn, st->messages, &k, &m->base);
 }
@@ -114,7 +171,7 @@ bstore_payload_put(struct broker_store *st, MDB_txn *txn,
 
     if (sig_len != 64)
         return KR_EINVAL;
-    if ((rc = bstore_msg_seq(st, txn, msg_id, true, key)) != KR_OK)
+    if ((rc = bstore_msg_key(st, txn, msg_id, true, key)) != KR_OK)
         return rc;
     if ((rc = mdb_put(txn, st->payloads, &k, &v, MDB_RESERVE)) != 0)
         return bstore_from_mdb(rc);
@@ -129,19 +186,9 @@ bstore_payload_get(struct broker_store *st, MDB_txn *txn,
                    const uint8_t **env, size_t *env_len)
 {
     uint8_t key[8];
-    MDB_val k = {8, key}, v;
-    int rc;
+    int rc = bstore_msg_key(st, txn, msg_id, false, key);
 
-    if ((rc = bstore_msg_seq(st, txn, msg_id, false, key)) != KR_OK)
-        return rc;
-    if ((rc = mdb_get(txn, st->payloads, &k, &v)) != 0)
-        return bstore_from_mdb(rc);
-    if (v.mv_size < 64)
-        return KR_ESTORE;
-    *sig = v.mv_data;
-    *env = (const uint8_t *)v.mv_data + 64;
-    *env_len = v.mv_size - 64;
-    return KR_OK;
+    return rc != KR_OK ? rc : s_payload_at(st, txn, key, sig, env, env_len);
 }
 
 int
@@ -152,7 +199,7 @@ bstore_payload_del(struct broker_store *st, MDB_txn *txn,
     MDB_val k = {8, key};
     int rc;
 
-    if ((rc = bstore_msg_seq(st, txn, msg_id, false, key)) != KR_OK)
+    if ((rc = bstore_msg_key(st, txn, msg_id, false, key)) != KR_OK)
         return rc == KR_ENOTFOUND ? KR_OK : rc;
     rc = mdb_del(txn, st->payloads, &k, NULL);
     return rc == MDB_NOTFOUND ? KR_OK : bstore_from_mdb(rc);

@@ -330,8 +330,13 @@ s_pump_item(uint64_t seq, const uint8_t *data, size_t len, void *arg)
     } else {
         const uint8_t *sig, *env;
         size_t env_len;
-        if (bstore_payload_get(p->b->store, p->txn, item->msg_id.data, &sig,
-                               &env, &env_len) != 0) {
+        int rc =
+            item->msg_seq != 0
+                ? bstore_payload_get_at(p->b->store, p->txn, item->msg_seq,
+                                        &sig, &env, &env_len)
+                : bstore_payload_get(p->b->store, p->txn, item->msg_id.data,
+                                     &sig, &env, &env_len);
+        if (rc != 0) {
             char hex[KR_ID_HEX_LEN];
             log_errorx("deliver: org=%s msg=%s: payload missing", p->o->id,
                        util_hex(item->msg_id.data, 16, hex));

@@ -63,7 +63,13 @@ handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a)
         goto done;
     }
 
-    if (bstore_msg_get(b->store, txn, item->msg_id.data, pa, &m) != 0) {
+    /* The queue item knows where the message is; finalising it looks its
+     * seq up three more times. */
+    if (item->msg_seq != 0)
+        bstore_msg_seq_known(b->store, item->msg_id.data, item->msg_seq);
+    if ((item->msg_seq != 0
+             ? bstore_msg_get_at(b->store, txn, item->msg_seq, pa, &m)
+             : bstore_msg_get(b->store, txn, item->msg_id.data, pa, &m)) != 0) {
         log_warnx("ack: org=%s msg=%s: no such message", o->id,
                   util_hex(item->msg_id.data, 16, hex));
         goto done;

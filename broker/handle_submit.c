@@ -236,7 +236,11 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         m.consent_id.len = 16;
         item.consent_id = m.consent_id;
     }
-    if ((rc = deliver_enqueue(b, to, &item, &m.queue_seq)) != 0 ||
+    /* The message's seq first: the queue item carries it, so that the
+     * pump and the ack find the message without msg_index. */
+    if ((rc = bstore_msg_seq(b->store, txn, msg_id, true, &item.msg_seq)) !=
+            0 ||
+        (rc = deliver_enqueue(b, to, &item, &m.queue_seq)) != 0 ||
         (rc = bstore_msg_put(b->store, txn, msg_id, &m)) != 0 ||
         (rc = bstore_payload_put(b->store, txn, msg_id, s->signature.data,
                                  s->signature.len, s->envelope.data,
