@@ -164,7 +164,7 @@ s_revoke(struct krctl *k, int argc, char **argv)
                                   "set KR_NODE");
     /* An id of our own, so that a lost answer can be repeated safely. */
     if (msg == NULL)
-        util_random_id(msg_id);
+        util_time_ordered_id(msg_id);
     util_hex(msg_id, KR_ID_LEN, hex);
 
     content.version = KR__V1__VERSION__VERSION_1;

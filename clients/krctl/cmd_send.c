@@ -161,7 +161,7 @@ s_grant_defaults(struct krctl *k, const char *path, json_object *in)
         json_object_is_type(scope, json_type_object) &&
         !json_object_object_get_ex(scope, "consent_id", NULL) &&
         !json_object_object_get_ex(in, "consent_id", NULL)) {
-        util_random_id(id);
+        util_time_ordered_id(id);
         json_object_object_add(
             scope, "consent_id",
             json_object_new_string(util_hex(id, KR_ID_LEN, hex)));
@@ -204,7 +204,7 @@ krctl_send_file(struct krctl *k, const char *path, int check, int grant)
      * repeated blindly, and might then arrive twice. */
     if (json_object_is_type(in, json_type_object) &&
         !json_object_object_get_ex(in, "msg_id", &v)) {
-        util_random_id(id);
+        util_time_ordered_id(id); /* time-ordered: see util.h */
         json_object_object_add(
             in, "msg_id", json_object_new_string(util_hex(id, KR_ID_LEN, hex)));
     }
