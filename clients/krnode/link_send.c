@@ -297,21 +297,28 @@ s_submit_pending(struct node *n, uint64_t now)
                 continue;
             Kr__V1__OutboxRecord *rec =
                 kr__v1__outbox_record__unpack(NULL, len, v);
+            const uint8_t *sig = NULL, *env = NULL;
+            size_t env_len = 0;
             if (rec == NULL || rec->item == NULL ||
-                rec->item->msg_id.len != KR_ID_LEN || rec->envelope.len == 0) {
-                log_errorx("link: outbox record seq=%llu does not parse: "
-                           "skipped",
+                rec->item->msg_id.len != KR_ID_LEN ||
+                nstore_outbox_envelope(n->store, txn, rec->item->msg_id.data,
+                                       &sig, &env, &env_len) != KR_OK ||
+                env_len == 0) {
+                log_errorx("link: outbox record seq=%llu does not parse or "
+                           "has no envelope: skipped",
                            (unsigned long long)seq);
                 if (rec != NULL)
                     kr__v1__outbox_record__free_unpacked(rec, NULL);
                 continue;
             }
             kr__v1__submit__init(&subs[nb]);
-            subs[nb].envelope = rec->envelope;
-            subs[nb].signature = rec->signature;
+            subs[nb].envelope.data = (uint8_t *)env;
+            subs[nb].envelope.len = env_len;
+            subs[nb].signature.data = (uint8_t *)sig;
+            subs[nb].signature.len = KR_SIG_LEN;
             subp[nb] = &subs[nb];
             recs[nb] = rec;
-            bytes += len;
+            bytes += len + env_len;
             nb++;
         }
         if (nb > 0) {

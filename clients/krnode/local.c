@@ -320,12 +320,18 @@ s_send_check(const Kr__V1__SendRequest *sr, struct send_prep *prep,
  * repeated send; NULL if the envelope does not parse or has none. The
  * caller frees *envp. */
 static const uint8_t *
-s_stored_consent_id(const Kr__V1__OutboxRecord *rec, Kr__V1__Envelope **envp)
+s_stored_consent_id(struct node *n, MDB_txn *txn, const uint8_t *msg_id,
+                    Kr__V1__Envelope **envp)
 {
+    const uint8_t *sig, *env;
+    size_t env_len;
     Kr__V1__Envelope *e;
 
     *envp = NULL;
-    e = kr__v1__envelope__unpack(NULL, rec->envelope.len, rec->envelope.data);
+    if (nstore_outbox_envelope(n->store, txn, msg_id, &sig, &env, &env_len) !=
+        KR_OK)
+        return NULL;
+    e = kr__v1__envelope__unpack(NULL, env_len, env);
     if (e == NULL)
         return NULL;
     *envp = e;
@@ -335,7 +341,7 @@ s_stored_consent_id(const Kr__V1__OutboxRecord *rec, Kr__V1__Envelope **envp)
 /* A send whose msg_id the outbox holds: the same message again (return its
  * id) or another one under a taken id (KR_EEXIST). */
 static void
-s_send_again(struct node *n, const struct origin *from,
+s_send_again(struct node *n, MDB_txn *txn, const struct origin *from,
              const Kr__V1__SendRequest *sr, const uint8_t *v, size_t vlen)
 {
     Kr__V1__OutboxRecord *rec = kr__v1__outbox_record__unpack(NULL, vlen, v);
@@ -352,7 +358,7 @@ s_send_again(struct node *n, const struct origin *from,
                     hex);
     } else if (rec->item->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT) {
         Kr__V1__Envelope *e;
-        const uint8_t *cid = s_stored_consent_id(rec, &e);
+        const uint8_t *cid = s_stored_consent_id(n, txn, sr->msg_id.data, &e);
 
         log_debug("outbox: send again msg=%s to=%s", hex, sr->recipient);
         s_reply_ids(n, from, sr->msg_id.data, cid);
@@ -424,7 +430,7 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
     if (sr->msg_id.len == KR_ID_LEN) {
         rc = nstore_outbox_get(n->store, txn, sr->msg_id.data, &v, &vlen);
         if (rc == KR_OK) {
-            s_send_again(n, from, sr, v, vlen);
+            s_send_again(n, txn, from, sr, v, vlen);
             return;
         }
         if (rc != KR_ENOTFOUND) {

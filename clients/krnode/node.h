@@ -93,7 +93,9 @@ int node_config_check(const struct node_config *cfg, char *err, size_t errlen);
 
 /*
  * nstore.c - the node's LMDB environment. One env, named databases:
- *   outbox             msg_id -> OutboxRecord
+ *   outbox             msg_id -> OutboxRecord, without its envelope
+ *   outbox_env         msg_id -> signature (64) || envelope, written once:
+ *                      receipts rewrite the record, not the ciphertext
  *   outbox_all         seq -> msg_id, every message in submission order
  *   outbox_order       seq -> msg_id, pending: not yet accepted
  *   outbox_open        seq -> msg_id, accepted without a final outcome
@@ -101,7 +103,7 @@ int node_config_check(const struct node_config *cfg, char *err, size_t errlen);
  *   inbox_order        seq -> msg_id, every arrival in order
  *   inbox_unprocessed  seq -> msg_id, not yet processed by an adapter
  *   peers              org id -> OrgEntry
- *   meta               "schema" -> "1"
+ *   meta               "schema" -> "2"
  * Sequence numbers are 8-byte big-endian keys, so that LMDB's byte order is
  * their numeric order; they start at 1. Every function that writes takes
  * the caller's write transaction and returns KR_EFULL when the map is full
@@ -159,6 +161,11 @@ int nstore_outbox_get(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
                       const uint8_t **val, size_t *len);
 int nstore_inbox_get(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
                      const uint8_t **val, size_t *len);
+/* A sent message's signature and envelope (kept apart from its record,
+ * which receipts rewrite), borrowed like nstore_outbox_get's bytes. */
+int nstore_outbox_envelope(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
+                           const uint8_t **sig, const uint8_t **env,
+                           size_t *env_len);
 
 /* Add a new message: assigns rec->seq, writes the record (keyed by
  * rec->item->msg_id, 16 bytes) and puts it in the pending order.

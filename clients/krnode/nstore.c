@@ -6,10 +6,11 @@
 #include "log.h"
 #include "node.h"
 
-#define S_SCHEMA "1"
+#define S_SCHEMA "2" /* 2: envelopes apart, in outbox_env */
 
 enum {
     S_DBI_OUTBOX,
+    S_DBI_OUTBOX_ENV,
     S_DBI_OUTBOX_ALL,
     S_DBI_OUTBOX_ORDER,
     S_DBI_OUTBOX_OPEN,
@@ -22,8 +23,8 @@ enum {
 };
 
 static const char *s_dbi_names[S_NDBI] = {
-    "outbox",      "outbox_all",        "outbox_order", "outbox_open", "inbox",
-    "inbox_order", "inbox_unprocessed", "peers",        "meta",
+    "outbox", "outbox_env",  "outbox_all",        "outbox_order", "outbox_open",
+    "inbox",  "inbox_order", "inbox_unprocessed", "peers",        "meta",
 };
 
 struct nstore {
@@ -342,6 +343,25 @@ nstore_outbox_get(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
 }
 
 int
+nstore_outbox_envelope(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
+                       const uint8_t **sig, const uint8_t **env,
+                       size_t *env_len)
+{
+    const uint8_t *v;
+    size_t len;
+    int rc = s_get(st, txn, S_DBI_OUTBOX_ENV, msg_id, &v, &len);
+
+    if (rc != KR_OK)
+        return rc;
+    if (len < KR_SIG_LEN)
+        return KR_ESTORE;
+    *sig = v;
+    *env = v + KR_SIG_LEN;
+    *env_len = len - KR_SIG_LEN;
+    return KR_OK;
+}
+
+int
 nstore_inbox_get(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
                  const uint8_t **val, size_t *len)
 {
@@ -355,7 +375,8 @@ nstore_outbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__OutboxRecord *rec)
     uint64_t seq;
     int rc;
 
-    if (rec->item == NULL || rec->item->msg_id.len != KR_ID_LEN)
+    if (rec->item == NULL || rec->item->msg_id.len != KR_ID_LEN ||
+        rec->signature.len != KR_SIG_LEN)
         return KR_EINVAL;
     key.mv_size = KR_ID_LEN;
     key.mv_data = rec->item->msg_id.data;
@@ -363,12 +384,28 @@ nstore_outbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__OutboxRecord *rec)
         goto fail;
     rec->seq = seq;
     rec->item->seq = seq;
-    rc = s_put_msg(txn, st->dbi[S_DBI_OUTBOX], &key, &rec->base,
+    /* The record without its envelope: each receipt rewrites the record,
+     * and should not copy 1.5 KiB of ciphertext to do it. The envelope and
+     * its signature go to outbox_env, written once. */
+    Kr__V1__OutboxRecord small = *rec;
+    small.envelope.len = 0;
+    small.envelope.data = NULL;
+    small.signature.len = 0;
+    small.signature.data = NULL;
+    rc = s_put_msg(txn, st->dbi[S_DBI_OUTBOX], &key, &small.base,
                    MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST)
         return KR_EEXIST;
     if (rc != MDB_SUCCESS)
         goto fail;
+    MDB_val ev = {KR_SIG_LEN + rec->envelope.len, NULL};
+    rc = mdb_put(txn, st->dbi[S_DBI_OUTBOX_ENV], &key, &ev, MDB_RESERVE);
+    if (rc != MDB_SUCCESS)
+        goto fail;
+    memcpy(ev.mv_data, rec->signature.data, KR_SIG_LEN);
+    if (rec->envelope.len > 0)
+        memcpy((uint8_t *)ev.mv_data + KR_SIG_LEN, rec->envelope.data,
+               rec->envelope.len);
     rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_ALL], seq, key.mv_data);
     if (rc != MDB_SUCCESS)
         goto fail;
