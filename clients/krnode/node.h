@@ -99,11 +99,13 @@ int node_config_check(const struct node_config *cfg, char *err, size_t errlen);
  *   outbox_all         seq -> msg_id, every message in submission order
  *   outbox_order       seq -> msg_id, pending: not yet accepted
  *   outbox_open        seq -> msg_id, accepted without a final outcome
- *   inbox              msg_id -> InboxRecord
- *   inbox_order        seq -> msg_id, every arrival in order
+ *   inbox              seq -> msg_id || InboxRecord, every arrival in
+ *                      order (keyed by arrival: senders' random ids would
+ *                      scatter its inserts)
+ *   inbox_ids          msg_id -> seq, for deduplication and lookups
  *   inbox_unprocessed  seq -> msg_id, not yet processed by an adapter
  *   peers              org id -> OrgEntry
- *   meta               "schema" -> "2"
+ *   meta               "schema" -> "3"
  * Sequence numbers are 8-byte big-endian keys, so that LMDB's byte order is
  * their numeric order; they start at 1. Every function that writes takes
  * the caller's write transaction and returns KR_EFULL when the map is full

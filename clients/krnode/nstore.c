@@ -6,7 +6,7 @@
 #include "log.h"
 #include "node.h"
 
-#define S_SCHEMA "2" /* 2: envelopes apart, in outbox_env */
+#define S_SCHEMA "3" /* 2: envelopes apart; 3: inbox keyed by arrival */
 
 enum {
     S_DBI_OUTBOX,
@@ -15,7 +15,7 @@ enum {
     S_DBI_OUTBOX_ORDER,
     S_DBI_OUTBOX_OPEN,
     S_DBI_INBOX,
-    S_DBI_INBOX_ORDER,
+    S_DBI_INBOX_IDS,
     S_DBI_INBOX_UNPROCESSED,
     S_DBI_PEERS,
     S_DBI_META,
@@ -93,7 +93,7 @@ s_index_dbi(enum nstore_index idx)
     case NSTORE_OUTBOX_OPEN:
         return S_DBI_OUTBOX_OPEN;
     case NSTORE_INBOX_ALL:
-        return S_DBI_INBOX_ORDER;
+        return S_DBI_INBOX; /* keyed by arrival seq itself */
     case NSTORE_INBOX_UNPROCESSED:
         return S_DBI_INBOX_UNPROCESSED;
     case NSTORE_PEERS:
@@ -361,11 +361,75 @@ nstore_outbox_envelope(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
     return KR_OK;
 }
 
+/*
+ * The inbox is keyed by arrival seq: msg_ids come from the senders, and
+ * random ones would scatter every arrival over the tree (copy-on-write
+ * rewrites a page per insert). inbox: seq -> msg_id || InboxRecord;
+ * inbox_ids: msg_id -> seq, for deduplication and lookups by id.
+ */
+
+/* The stored value of seq (BE key k): msg_id, then the record. */
+static int
+s_inbox_at(nstore_t *st, MDB_txn *txn, const uint8_t k[8],
+           const uint8_t **msg_id, const uint8_t **val, size_t *len)
+{
+    MDB_val key = {8, (void *)k}, v;
+    int rc = mdb_get(txn, st->dbi[S_DBI_INBOX], &key, &v);
+
+    if (rc != MDB_SUCCESS)
+        return s_err(rc);
+    if (v.mv_size < KR_ID_LEN)
+        return KR_ESTORE;
+    *msg_id = v.mv_data;
+    *val = (const uint8_t *)v.mv_data + KR_ID_LEN;
+    *len = v.mv_size - KR_ID_LEN;
+    return KR_OK;
+}
+
+static int
+s_inbox_seq(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id, uint8_t k[8])
+{
+    const uint8_t *v;
+    size_t len;
+    int rc = s_get(st, txn, S_DBI_INBOX_IDS, msg_id, &v, &len);
+
+    if (rc != KR_OK)
+        return rc;
+    if (len != 8)
+        return KR_ESTORE;
+    memcpy(k, v, 8);
+    return KR_OK;
+}
+
 int
 nstore_inbox_get(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
                  const uint8_t **val, size_t *len)
 {
-    return s_get(st, txn, S_DBI_INBOX, msg_id, val, len);
+    const uint8_t *id;
+    uint8_t k[8];
+    int rc = s_inbox_seq(st, txn, msg_id, k);
+
+    return rc != KR_OK ? rc : s_inbox_at(st, txn, k, &id, val, len);
+}
+
+/* Write the record at seq k, behind its msg_id. */
+static int
+s_inbox_put(nstore_t *st, MDB_txn *txn, const uint8_t k[8],
+            const uint8_t *msg_id, const Kr__V1__InboxRecord *rec,
+            unsigned flags)
+{
+    MDB_val key = {8, (void *)k}, v;
+    size_t n = kr__v1__inbox_record__get_packed_size(rec);
+    int rc;
+
+    v.mv_size = KR_ID_LEN + n;
+    v.mv_data = NULL;
+    if ((rc = mdb_put(txn, st->dbi[S_DBI_INBOX], &key, &v,
+                      flags | MDB_RESERVE)) != MDB_SUCCESS)
+        return rc;
+    memcpy(v.mv_data, msg_id, KR_ID_LEN);
+    kr__v1__inbox_record__pack(rec, (uint8_t *)v.mv_data + KR_ID_LEN);
+    return MDB_SUCCESS;
 }
 
 int
@@ -512,7 +576,8 @@ done:
 int
 nstore_inbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__InboxRecord *rec)
 {
-    MDB_val key;
+    MDB_val key, sv;
+    uint8_t k[8];
     uint64_t seq;
     int rc;
 
@@ -520,17 +585,20 @@ nstore_inbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__InboxRecord *rec)
         return KR_EINVAL;
     key.mv_size = KR_ID_LEN;
     key.mv_data = rec->item->msg_id.data;
-    if ((rc = s_next_seq(txn, st->dbi[S_DBI_INBOX_ORDER], &seq)) != 0)
+    if ((rc = s_next_seq(txn, st->dbi[S_DBI_INBOX], &seq)) != 0)
         goto fail;
-    rec->item->seq = seq;
-    rec->item->processed = 0;
-    rc =
-        s_put_msg(txn, st->dbi[S_DBI_INBOX], &key, &rec->base, MDB_NOOVERWRITE);
+    s_seq_key(seq, k);
+    sv.mv_size = sizeof(k);
+    sv.mv_data = k;
+    rc = mdb_put(txn, st->dbi[S_DBI_INBOX_IDS], &key, &sv, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST)
         return KR_EEXIST;
     if (rc != MDB_SUCCESS)
         goto fail;
-    rc = s_put_index(txn, st->dbi[S_DBI_INBOX_ORDER], seq, key.mv_data);
+    rec->item->seq = seq;
+    rec->item->processed = 0;
+    /* Arrival seqs only grow: APPEND skips the search for the place. */
+    rc = s_inbox_put(st, txn, k, key.mv_data, rec, MDB_APPEND);
     if (rc != MDB_SUCCESS)
         goto fail;
     rc = s_put_index(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], seq, key.mv_data);
@@ -547,13 +615,14 @@ nstore_inbox_set_processed(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
                            bool *changed)
 {
     Kr__V1__InboxRecord *rec = NULL;
-    MDB_val key = {KR_ID_LEN, (void *)msg_id};
-    const uint8_t *v;
+    const uint8_t *v, *id;
+    uint8_t k[8];
     size_t vlen;
     int rc;
 
     *changed = false;
-    if ((rc = nstore_inbox_get(st, txn, msg_id, &v, &vlen)) != KR_OK)
+    if ((rc = s_inbox_seq(st, txn, msg_id, k)) != KR_OK ||
+        (rc = s_inbox_at(st, txn, k, &id, &v, &vlen)) != KR_OK)
         return rc;
     rec = kr__v1__inbox_record__unpack(NULL, vlen, v);
     if (rec == NULL || rec->item == NULL) {
@@ -566,7 +635,7 @@ nstore_inbox_set_processed(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
         goto done;
     }
     rec->item->processed = 1;
-    rc = s_put_msg(txn, st->dbi[S_DBI_INBOX], &key, &rec->base, 0);
+    rc = s_inbox_put(st, txn, k, msg_id, rec, 0);
     if (rc == MDB_SUCCESS)
         rc = s_del_index(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], rec->item->seq);
     if (rc != MDB_SUCCESS) {
@@ -623,7 +692,7 @@ nstore_counts(nstore_t *st, MDB_txn *txn, struct nstore_counts *out)
         (rc = s_entries(txn, st->dbi[S_DBI_OUTBOX_ORDER],
                         &out->outbox_pending)) ||
         (rc = s_entries(txn, st->dbi[S_DBI_OUTBOX_OPEN], &out->outbox_open)) ||
-        (rc = s_entries(txn, st->dbi[S_DBI_INBOX_ORDER], &out->inbox_total)) ||
+        (rc = s_entries(txn, st->dbi[S_DBI_INBOX], &out->inbox_total)) ||
         (rc = s_entries(txn, st->dbi[S_DBI_INBOX_UNPROCESSED],
                         &out->inbox_unprocessed)))
         return rc;
@@ -682,10 +751,25 @@ nstore_iter_next(struct nstore_iter *it, uint64_t *seq, const uint8_t **msg_id,
         *len = v.mv_size;
         return KR_OK;
     }
-    if (key.mv_size != 8 || v.mv_size != KR_ID_LEN)
+    if (key.mv_size != 8)
         return KR_ESTORE;
     *seq = s_seq_from(key.mv_data);
+    if (it->idx == NSTORE_INBOX_ALL) {
+        /* The inbox itself, in arrival order. */
+        if (v.mv_size < KR_ID_LEN)
+            return KR_ESTORE;
+        *msg_id = v.mv_data;
+        *val = (const uint8_t *)v.mv_data + KR_ID_LEN;
+        *len = v.mv_size - KR_ID_LEN;
+        return KR_OK;
+    }
+    if (v.mv_size != KR_ID_LEN)
+        return KR_ESTORE;
     *msg_id = v.mv_data;
+    if (it->idx == NSTORE_INBOX_UNPROCESSED) {
+        const uint8_t *id;
+        return s_inbox_at(it->st, it->txn, key.mv_data, &id, val, len);
+    }
     return s_get(it->st, it->txn, s_index_target(it->idx), v.mv_data, val, len);
 }
 
