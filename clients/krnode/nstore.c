@@ -102,7 +102,9 @@ s_index_dbi(enum nstore_index idx)
     return -1;
 }
 
-/* The record database an index points into. */
+/* The msg_id-keyed record database an index points into. The inbox's
+ * indexes are keyed by its own arrival seq and are read by seq instead
+ * (nstore_iter_next): -1 for them. */
 static int
 s_index_target(enum nstore_index idx)
 {
@@ -113,7 +115,7 @@ s_index_target(enum nstore_index idx)
         return S_DBI_OUTBOX;
     case NSTORE_INBOX_ALL:
     case NSTORE_INBOX_UNPROCESSED:
-        return S_DBI_INBOX;
+        return -1;
     case NSTORE_PEERS:
         return S_DBI_PEERS;
     }
@@ -770,7 +772,10 @@ nstore_iter_next(struct nstore_iter *it, uint64_t *seq, const uint8_t **msg_id,
         const uint8_t *id;
         return s_inbox_at(it->st, it->txn, key.mv_data, &id, val, len);
     }
-    return s_get(it->st, it->txn, s_index_target(it->idx), v.mv_data, val, len);
+    int target = s_index_target(it->idx);
+    if (target < 0)
+        return KR_EINVAL;
+    return s_get(it->st, it->txn, target, v.mv_data, val, len);
 }
 
 void
