@@ -470,6 +470,7 @@ link_flush(struct node *n, int commit_rc)
     char **orgs = NULL;
     size_t nacks = 0;
 
+    link_ahead_settle(n, commit_rc);
     if (commit_rc != KR_OK && l->retry_mono == 0) {
         /* Receipts of this pass were not saved: the broker resends the
          * durable ones, and the pump resubmits to get the others again. */

@@ -43,6 +43,9 @@ void link_rewind(struct link *l, bool forget_inflight);
 /* A receipt: the outcome goes into the outbox in the pass's transaction,
  * a durable receipt's ack into the pass. */
 void link_on_receipt(struct node *n, const Kr__V1__Receipt *r);
+/* After the commit: forget the pass's early submits, and take those that
+ * left out of flight if the commit failed (their records do not exist). */
+void link_ahead_settle(struct node *n, int commit_rc);
 
 /*
  * link_recv.c

@@ -7,6 +7,7 @@
  * rewinds the cursor to the start, and the walk skips what is still in
  * flight. Receipts are written in the pass's transaction; their acks wait
  * in the pass until it commits. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "link_internal.h"
@@ -254,6 +255,103 @@ void
 link_outbox_changed(struct node *n)
 {
     n->link.more = true;
+}
+
+/*
+ * Sending ahead of the commit
+ *
+ * A send whose adapter named its msg_id leaves for the broker just before
+ * the pass that stored it commits, so that the broker's commit and ours
+ * overlap instead of following each other. The adapter still hears "yes"
+ * only after our commit: nothing is acknowledged before it is durable.
+ * What makes the early submit safe is the broker's dedup by (sender,
+ * msg_id) (handle_submit.c, s_duplicate):
+ *  - we die before the commit: the adapter got no answer and sends again
+ *    with the same msg_id; we store and submit that, and the broker answers
+ *    with the state of the message it already has. Every id in the envelope
+ *    that the retry must repeat comes from the request or from the msg_id
+ *    (a new referral's id is derived from it, local.c), so the recipient's
+ *    copy and our outbox agree;
+ *  - the commit fails (a full disk): the adapter is told that the message
+ *    may have gone, and to send it again with the same msg_id
+ *    (local_flush), which is again answered from the broker's record.
+ * Sends without a msg_id, and consent grants and revokes, whose ids the
+ * node may choose, wait for the commit and the pump. So do sends while the
+ * pump has older messages waiting, so that they keep their order. */
+
+bool
+link_may_send_ahead(const struct node *n)
+{
+    const struct link *l = &n->link;
+
+    return l->connected && !l->hello_due && !l->more && l->retry_mono == 0 &&
+           n->pass.err == KR_OK &&
+           l->inflight.n + n->pass.nahead < n->cfg->window;
+}
+
+void
+link_send_ahead(struct node *n)
+{
+    struct link *l = &n->link;
+    struct pass *p = &n->pass;
+    Kr__V1__Submit subs[NODE_SUBMIT_BATCH], *subp[NODE_SUBMIT_BATCH];
+    uint64_t now = util_mono_ms();
+
+    /* A pass that failed writes nothing: its sends must not leave. */
+    if (p->nahead == 0 || p->err != KR_OK)
+        return;
+    for (size_t first = 0; first < p->nahead; first += NODE_SUBMIT_BATCH) {
+        Kr__V1__Frame f = KR__V1__FRAME__INIT;
+        size_t nb = p->nahead - first;
+
+        if (nb > NODE_SUBMIT_BATCH)
+            nb = NODE_SUBMIT_BATCH;
+        for (size_t i = 0; i < nb; i++) {
+            const struct ahead *a = &p->ahead[first + i];
+            kr__v1__submit__init(&subs[i]);
+            subs[i].envelope.data = a->env;
+            subs[i].envelope.len = a->env_len;
+            subs[i].signature.data = (uint8_t *)a->sig;
+            subs[i].signature.len = KR_SIG_LEN;
+            subp[i] = &subs[i];
+        }
+        f.version = KR__V1__VERSION__VERSION_1;
+        f.submit = subp;
+        f.n_submit = nb;
+        buf_pack(&l->out, &f.base);
+        if (link_send_out(l) != KR_OK) {
+            /* They are in the outbox once we commit: the pump takes
+             * them from there. */
+            l->more = true;
+            return;
+        }
+        for (size_t i = 0; i < nb; i++) {
+            struct ahead *a = &p->ahead[first + i];
+            s_inflight_add(&l->inflight, a->msg_id, now);
+            a->sent = true;
+            if (a->reply < p->nreplies)
+                p->replies[a->reply].went_ahead = true;
+        }
+        log_debug("link: submitted ahead of the commit count=%zu "
+                  "inflight=%zu",
+                  nb, l->inflight.n);
+    }
+}
+
+void
+link_ahead_settle(struct node *n, int commit_rc)
+{
+    struct pass *p = &n->pass;
+
+    for (size_t i = 0; i < p->nahead; i++) {
+        struct ahead *a = &p->ahead[i];
+        /* Not in our outbox after all: not ours to wait for either. The
+         * broker's receipt, if it comes, finds no record (a warning). */
+        if (commit_rc != KR_OK && a->sent)
+            s_inflight_del(&n->link.inflight, a->msg_id);
+        free(a->env);
+    }
+    p->nahead = 0;
 }
 
 /* Submit pending messages from the cursor on, in frames of up to

@@ -395,6 +395,18 @@ s_park(struct node *n, const struct origin *from, const char *org,
     log_info("outbox: waiting for directory to=%s", org);
 }
 
+/* An id that follows from another: the first 16 bytes of BLAKE2b-256 of
+ * a domain string and that id. */
+static void
+s_derive_id(const char *domain, const uint8_t from[KR_ID_LEN],
+            uint8_t out[KR_ID_LEN])
+{
+    uint8_t h[32];
+
+    kcrypto_hash2((const uint8_t *)domain, strlen(domain), from, KR_ID_LEN, h);
+    memcpy(out, h, KR_ID_LEN);
+}
+
 static void
 s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
        const uint8_t *data, size_t len)
@@ -466,7 +478,12 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
     f.trace_id = trace_id;
     if (sr->type == KR__V1__MESSAGE_TYPE__REFERRAL &&
         sr->referral_id.len == 0) {
-        util_random_id(referral_id); /* a new referral gets its id */
+        /* A new referral gets its id; with a named msg_id, one derived
+         * from it, so that a retried send is the same referral. */
+        if (sr->msg_id.len == KR_ID_LEN)
+            s_derive_id("kr.v1 referral_id", msg_id, referral_id);
+        else
+            util_random_id(referral_id);
         f.referral_id = referral_id;
     }
     if (sr->subject_bsn[0] != '\0') {
@@ -535,7 +552,15 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
               "consent=%s",
               hex, sr->recipient, message_type_name(sr->type),
               (unsigned long long)rec.seq, env_len, chex);
-    link_outbox_changed(n);
+    /* See link_send.c, "Sending ahead of the commit", for why only
+     * these. */
+    if (sr->msg_id.len == KR_ID_LEN &&
+        sr->type != KR__V1__MESSAGE_TYPE__CONSENT_GRANT &&
+        sr->type != KR__V1__MESSAGE_TYPE__CONSENT_REVOKE &&
+        link_may_send_ahead(n))
+        pass_add_ahead(n, msg_id, sig, env, env_len);
+    else
+        link_outbox_changed(n);
     s_reply_ids(n, from, msg_id, f.scope != NULL ? consent_id : NULL);
 }
 
@@ -982,10 +1007,17 @@ local_flush(struct node *n, int commit_rc)
             /* Nothing of this pass was saved, and what it read may have
              * included its own lost writes: every answer is the error. */
             Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
-            char detail[128];
-            snprintf(detail, sizeof(detail),
-                     "store: %s: nothing was saved; retry",
-                     kr_strerror(commit_rc));
+            char detail[192];
+            if (r->went_ahead)
+                snprintf(detail, sizeof(detail),
+                         "store: %s: not saved here, but the message may "
+                         "have reached the broker: send it again with the "
+                         "same msg_id (it is not doubled)",
+                         kr_strerror(commit_rc));
+            else
+                snprintf(detail, sizeof(detail),
+                         "store: %s: nothing was saved; retry",
+                         kr_strerror(commit_rc));
             resp.error = commit_rc;
             resp.detail = detail;
             free(r->data);

@@ -88,6 +88,28 @@ pass_add_reply(struct node *n, const uint8_t *rid, size_t rid_len, bool delim,
     r->delim = delim;
     r->data = data;
     r->len = len;
+    r->went_ahead = false;
+}
+
+void
+pass_add_ahead(struct node *n, const uint8_t *msg_id, const uint8_t *sig,
+               const uint8_t *env, size_t env_len)
+{
+    struct pass *p = &n->pass;
+    struct ahead *a;
+
+    if (p->nahead == p->capahead) {
+        p->capahead = p->capahead ? 2 * p->capahead : 16;
+        p->ahead = xrealloc(p->ahead, p->capahead * sizeof(*p->ahead));
+    }
+    a = &p->ahead[p->nahead++];
+    memcpy(a->msg_id, msg_id, KR_ID_LEN);
+    memcpy(a->sig, sig, KR_SIG_LEN);
+    a->env = xmalloc(env_len ? env_len : 1);
+    memcpy(a->env, env, env_len);
+    a->env_len = env_len;
+    a->reply = p->nreplies;
+    a->sent = false;
 }
 
 void
@@ -331,6 +353,9 @@ node_close(struct node **np)
     for (size_t i = 0; i < n->pass.nreplies; i++)
         free(n->pass.replies[i].data);
     free(n->pass.replies);
+    for (size_t i = 0; i < n->pass.nahead; i++)
+        free(n->pass.ahead[i].env);
+    free(n->pass.ahead);
     free(n->pass.acks);
     free(n->pass.unknown);
     free(n);
@@ -407,6 +432,7 @@ node_run(struct node *n, int stop_fd)
         }
         commit_by = 0;
         open = false;
+        link_send_ahead(n);
         rc = s_pass_commit(n);
         link_flush(n, rc);
         local_flush(n, rc);

@@ -321,6 +321,19 @@ struct reply {
     bool delim;    /* a REQ client: an empty frame follows */
     uint8_t *data; /* packed LocalResponse (malloc'd) */
     size_t len;
+    bool went_ahead; /* its send left before the commit (link_send_ahead) */
+};
+
+/* A send that leaves for the broker before its pass commits
+ * (link_send_ahead): a copy of what the outbox record holds, and the
+ * index of the adapter's reply in the pass. */
+struct ahead {
+    uint8_t msg_id[KR_ID_LEN];
+    uint8_t sig[KR_SIG_LEN];
+    uint8_t *env; /* malloc'd copy of the envelope */
+    size_t env_len;
+    size_t reply;
+    bool sent; /* it left: a failed commit takes it out of flight */
 };
 
 /* An acknowledgement to the broker, sent after the pass's commit. */
@@ -346,6 +359,8 @@ struct pass {
     bool inbox_added; /* something was added to the inbox */
     char (*unknown)[KR_ORG_ID_MAX]; /* orgs the directory does not know */
     size_t nunknown, capunknown;
+    struct ahead *ahead; /* sends that leave before the commit */
+    size_t nahead, capahead;
 };
 
 struct node;
@@ -361,6 +376,10 @@ void pass_add_ack(struct node *n, uint64_t seq, const uint8_t *msg_id,
 void pass_add_reply(struct node *n, const uint8_t *rid, size_t rid_len,
                     bool delim, uint8_t *data, size_t len);
 void pass_add_unknown(struct node *n, const char *org_id);
+/* A send to submit before the pass commits; env is copied. The adapter's
+ * reply must be the next one the pass adds. */
+void pass_add_ahead(struct node *n, const uint8_t *msg_id, const uint8_t *sig,
+                    const uint8_t *env, size_t env_len);
 
 /*
  * link.c - the broker connection.
@@ -411,6 +430,12 @@ void link_pump(struct node *n);
 void link_want_directory(struct node *n, const char *org_id);
 /* A local send was committed: the pump has work. */
 void link_outbox_changed(struct node *n);
+/* Whether a send of this pass may leave before the commit: the link is up,
+ * the pump has nothing older waiting, and the window has room. */
+bool link_may_send_ahead(const struct node *n);
+/* Just before the pass commits: submit the pass's sends that may go
+ * ahead. */
+void link_send_ahead(struct node *n);
 /* Whether timers of the link want the loop to wake up soon. */
 bool link_busy(const struct node *n);
 

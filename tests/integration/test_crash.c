@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "crypto.h"
 #include "harness.h"
 #include "util.h"
 
@@ -114,9 +116,22 @@ s_until(bool ok, const char *what)
 struct s_seen {
     const struct s_test *t;
     struct h_idset set;
-    size_t n, foreign, bad, out_of_order, wrong_id;
+    size_t n, foreign, bad, out_of_order, wrong_id, wrong_ref;
     long last;
 };
+
+/* A new referral sent with its own msg_id gets a referral_id derived from
+ * it (PROTOCOL.md, "send"), so that a repeated send is the same referral
+ * whichever attempt reached the broker. */
+static bool
+s_ref_derived(const uint8_t *msg_id, const ProtobufCBinaryData *ref)
+{
+    static const char domain[] = "kr.v1 referral_id";
+    uint8_t h[32];
+
+    kcrypto_hash2((const uint8_t *)domain, strlen(domain), msg_id, 16, h);
+    return ref->len == 16 && memcmp(ref->data, h, 16) == 0;
+}
 
 static int
 s_seen_one(const Kr__V1__InboxItem *it, void *arg)
@@ -144,6 +159,8 @@ s_seen_one(const Kr__V1__InboxItem *it, void *arg)
     }
     if (memcmp(s->t->ids[seq], it->msg_id.data, 16) != 0)
         s->wrong_id++;
+    if (!s_ref_derived(it->msg_id.data, &it->referral_id))
+        s->wrong_ref++;
     if (seq <= s->last)
         s->out_of_order++;
     s->last = seq;
@@ -165,6 +182,83 @@ s_all_delivered(struct s_test *t, struct h_outbox_stats *st)
 {
     return h_outbox_stats(h_node_client(&t->c, t->vl), st) == KR_OK &&
            st->by_outcome[KR__V1__OUTCOME__DELIVERED] >= S_COUNT;
+}
+
+struct s_find_out {
+    const uint8_t *id;
+    int outcome; /* -1: not in the outbox */
+    bool ref_ok;
+};
+
+static int
+s_find_out(const Kr__V1__OutboxItem *it, void *arg)
+{
+    struct s_find_out *f = arg;
+
+    if (it->msg_id.len == 16 && memcmp(it->msg_id.data, f->id, 16) == 0) {
+        f->outcome = it->outcome;
+        f->ref_ok = s_ref_derived(f->id, &it->referral_id);
+    }
+    return 0;
+}
+
+static bool
+s_out_delivered(struct s_test *t, struct s_find_out *f)
+{
+    f->outcome = -1;
+    return h_outbox_foreach(h_node_client(&t->c, t->vl), s_find_out, f) ==
+               KR_OK &&
+           f->outcome == KR__V1__OUTCOME__DELIVERED;
+}
+
+/* The sending node submits a named send before its own commit. Its worst
+ * case, made on purpose: the broker has the message, the node has lost it
+ * (its store is gone, as if it died before the commit). The adapter sends
+ * again with the same msg_id; the node must answer yes, learn the outcome
+ * from the broker's record, and the recipient must still hold it once. */
+static void
+s_lost_send(struct s_test *t)
+{
+    const uint8_t *id = t->ids[S_COUNT - 1];
+    char path[H_PATH + 32], text[64];
+    struct h_referral ref;
+    uint8_t got[16];
+    size_t held = s_inbox_count(t);
+    bool ok;
+
+    H_REQUIRE(h_node_stop(&t->c, t->vl), "the sending node stops");
+    snprintf(path, sizeof(path), "%s/node.mdb", t->c.nodes[t->vl].dir);
+    H_REQUIRE(unlink(path) == 0, "remove the sending node's store");
+    snprintf(path, sizeof(path), "%s/node.mdb-lock", t->c.nodes[t->vl].dir);
+    (void)unlink(path);
+    h_node_start(&t->c, t->vl);
+    H_REQUIRE(h_node_wait_connected(&t->c, t->vl, H_CONNECT_MS),
+              "the sending node is back, with an empty store");
+
+    h_referral_default(&ref);
+    snprintf(text, sizeof(text), "crash seq=%05d", S_COUNT - 1);
+    ref.reason_text = text;
+    int rc =
+        h_send_referral(h_node_client(&t->c, t->vl), S_JGZ_ORG, &ref, id, got);
+    H_CHECK(rc == KR_OK && memcmp(got, id, 16) == 0,
+            "the lost send, repeated with its msg_id, is taken (%s)",
+            kr_strerror(rc));
+    struct s_find_out f = {.id = id};
+    H_POLL(ok, 20000, s_out_delivered(t, &f));
+    H_CHECK(ok,
+            "the node learns it was delivered from the broker's record "
+            "(outcome %d)",
+            f.outcome);
+    H_CHECK(f.ref_ok, "its outbox holds the same referral_id as the "
+                      "recipient's copy");
+    struct h_status st;
+    H_POLL(ok, 10000,
+           h_status(h_node_client(&t->c, t->vl), &st) == KR_OK &&
+               st.outbox_pending == 0 && st.outbox_open == 0);
+    H_CHECK(ok, "the sender has nothing pending or open");
+    H_CHECK(s_inbox_count(t) == held,
+            "the recipient still holds %zu, not one more (%zu)", held,
+            s_inbox_count(t));
 }
 
 int
@@ -281,6 +375,9 @@ main(void)
             "each item is one of ours with its own content (foreign %zu, "
             "bad %zu, mismatched %zu)",
             seen.foreign, seen.bad, seen.wrong_id);
+    H_CHECK(seen.wrong_ref == 0,
+            "each referral_id is the one derived from its msg_id (%zu not)",
+            seen.wrong_ref);
     H_CHECK(seen.out_of_order == 0,
             "they arrived in the order sent (%zu out of order)",
             seen.out_of_order);
@@ -294,6 +391,7 @@ main(void)
             S_COUNT, out.n, out.distinct, out.delivered, out.foreign);
 
     h_roundtrip(&t.c, t.vl, t.jgz, "after the crashes", 20000);
+    s_lost_send(&t);
     h_idset_free(&t.sent);
     h_idset_free(&seen.set);
     return h_finish(&t.c);
