@@ -600,7 +600,7 @@ s_wait_inbox(struct node *n, const struct origin *from,
  * else the deadline of a wait being answered again (UINT64_MAX: answer,
  * whatever there is). */
 static void
-s_list_inbox(struct node *n, const struct origin *from,
+s_list_inbox(struct node *n, MDB_txn *txn, const struct origin *from,
              const Kr__V1__ListRequest *lr, uint64_t deadline_mono)
 {
     Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
@@ -609,10 +609,9 @@ s_list_inbox(struct node *n, const struct origin *from,
     Kr__V1__InboxItem **items = xmalloc(limit * sizeof(*items));
     struct nstore_iter it;
     size_t count = 0, bytes = 0;
-    MDB_txn *txn;
     int rc;
 
-    if ((rc = pass_txn(n, &txn)) != KR_OK)
+    if (txn == NULL && (rc = pass_txn(n, &txn)) != KR_OK)
         goto fail;
     rc = nstore_iter_open(n->store, txn,
                           lr->unprocessed_only ? NSTORE_INBOX_UNPROCESSED
@@ -800,7 +799,7 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
         s_send(n, from, req->send, data, len);
         break;
     case KR__V1__LOCAL_REQUEST__OP_INBOX:
-        s_list_inbox(n, from, req->inbox, 0);
+        s_list_inbox(n, NULL, from, req->inbox, 0);
         break;
     case KR__V1__LOCAL_REQUEST__OP_OUTBOX:
         s_list_outbox(n, from, req->outbox);
@@ -909,6 +908,35 @@ local_on_directory(struct node *n)
     lo->nparked = j;
 }
 
+/* Inbox waits: after an arrival (all) each looks again, and waits on if
+ * nothing it asked for came; past its deadline one gets what there is, an
+ * empty page. Taken out first: looking again may park it anew. */
+static void
+s_answer_waits(struct node *n, MDB_txn *txn, bool arrival)
+{
+    struct local *lo = &n->local;
+    bool any = arrival && lo->nwaits > 0;
+
+    for (size_t i = 0; i < lo->nwaits && !any; i++)
+        any = n->pass.now_mono >= lo->waits[i].deadline_mono;
+    if (!any)
+        return;
+    size_t count = lo->nwaits;
+    struct inbox_wait *ws = xmalloc(count * sizeof(*ws));
+    memcpy(ws, lo->waits, count * sizeof(*ws));
+    lo->nwaits = 0;
+    for (size_t i = 0; i < count; i++) {
+        bool due = n->pass.now_mono >= ws[i].deadline_mono;
+        if (!due && !arrival) {
+            lo->waits[lo->nwaits++] = ws[i];
+            continue;
+        }
+        s_list_inbox(n, txn, &ws[i].from, &ws[i].lr,
+                     due ? UINT64_MAX : ws[i].deadline_mono);
+    }
+    free(ws);
+}
+
 void
 local_timers(struct node *n)
 {
@@ -929,36 +957,22 @@ local_timers(struct node *n)
     }
     lo->nparked = j;
 
-    /* Inbox waits: after an arrival each looks again (and waits on if
-     * nothing it asked for came); past its deadline it gets what there is,
-     * an empty page. Taken out first: looking again may park it anew. */
-    bool any = lo->wake;
-    for (size_t i = 0; i < lo->nwaits && !any; i++)
-        any = n->pass.now_mono >= lo->waits[i].deadline_mono;
-    if (!any)
-        return;
-    size_t count = lo->nwaits;
-    struct inbox_wait *ws = xmalloc(count * sizeof(*ws));
-    memcpy(ws, lo->waits, count * sizeof(*ws));
-    lo->nwaits = 0;
-    for (size_t i = 0; i < count; i++) {
-        bool due = n->pass.now_mono >= ws[i].deadline_mono;
-        if (!due && !lo->wake) {
-            lo->waits[lo->nwaits++] = ws[i];
-            continue;
-        }
-        s_list_inbox(n, &ws[i].from, &ws[i].lr,
-                     due ? UINT64_MAX : ws[i].deadline_mono);
-    }
-    lo->wake = false;
-    free(ws);
+    s_answer_waits(n, NULL, false);
 }
 
 void
 local_inbox_grew(struct node *n)
 {
-    if (n->local.nwaits > 0)
-        n->local.wake = true;
+    MDB_txn *txn = NULL;
+
+    /* Right after the commit, from what it made durable, and not in the
+     * next pass: that pass may hold new deliveries, and its answers wait
+     * for its own commit. */
+    if (n->local.nwaits == 0 || nstore_begin(n->store, false, &txn) != KR_OK)
+        return;
+    s_answer_waits(n, txn, true);
+    nstore_abort(&txn);
+    local_flush(n, KR_OK);
 }
 
 long
@@ -967,8 +981,6 @@ local_timeout(const struct node *n, long timeout)
     const struct local *lo = &n->local;
     uint64_t now = util_mono_ms();
 
-    if (lo->wake)
-        return 0;
     for (size_t i = 0; i < lo->nwaits; i++) {
         uint64_t d = lo->waits[i].deadline_mono;
         long left = d > now ? (long)(d - now) : 0;
@@ -991,7 +1003,7 @@ local_stop(struct node *n)
     lo->nparked = 0;
     /* Waits get what there is now (an empty page): nothing else comes. */
     for (size_t i = 0; i < lo->nwaits; i++)
-        s_list_inbox(n, &lo->waits[i].from, &lo->waits[i].lr, UINT64_MAX);
+        s_list_inbox(n, NULL, &lo->waits[i].from, &lo->waits[i].lr, UINT64_MAX);
     lo->nwaits = 0;
 }
 

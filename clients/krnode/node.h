@@ -452,7 +452,6 @@ struct local {
     size_t nparked;
     struct inbox_wait *waits; /* inbox requests waiting for an arrival */
     size_t nwaits;
-    bool wake; /* the inbox grew: answer the waits in the next pass */
 };
 
 int local_open(struct node *n);
@@ -464,7 +463,8 @@ void local_on_directory(struct node *n);
 /* Parked sends past their deadline fail; inbox waits past theirs get an
  * empty page; after local_inbox_grew, waits are answered. */
 void local_timers(struct node *n);
-/* A committed pass added to the inbox: wake the waits. */
+/* A committed pass added to the inbox: answer the waits now, from what
+ * it committed. */
 void local_inbox_grew(struct node *n);
 /* How long the loop may sleep for the local socket's timers (ms). */
 long local_timeout(const struct node *n, long timeout);
