@@ -85,7 +85,10 @@ void kr_buf_free(uint8_t *buf);
  * msg_id). After KR_ETIMEDOUT the client opens a fresh socket, so that a
  * late reply is never taken for the answer to the next call. KR_EPROTO if
  * the reply is not one frame (kr_call: not a LocalResponse). A client is
- * not thread-safe: use one per thread. */
+ * not thread-safe: use one per thread. The clients of a process share one
+ * ZeroMQ context of libkr's own (one I/O thread, however many clients),
+ * apart from any context the host uses; a child after fork() gets its
+ * own for the clients it connects. */
 int kr_call_raw(kr_client_t *c, const uint8_t *req, size_t req_len,
                 uint8_t **resp, size_t *resp_len);
 

@@ -5,14 +5,17 @@
  *
  * libkr runs inside other people's processes, so it never aborts: every
  * allocation failure becomes KR_ENOMEM, and it owns its ZeroMQ context so
- * that it shares no state with a host that uses ZeroMQ itself.
+ * that it shares no state with a host that uses ZeroMQ itself. All of
+ * libkr's clients in a process share that one context (s_ctx_get).
  */
 #include "kr.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "local.pb-c.h"
@@ -24,11 +27,80 @@
 #define S_MAX_REPLY_BYTES (64 * 1024 * 1024)
 
 struct kr_client {
-    void *ctx;      /* our own ZeroMQ context */
+    void *ctx;      /* libkr's ZeroMQ context (s_ctx_get) */
     void *sock;     /* DEALER; NULL if re-creating it failed */
     char *endpoint; /* kept to re-create the socket after a timeout */
     int timeout_ms; /* bound on each call, > 0 */
 };
+
+/*
+ * The context. ZeroMQ's advice is one context a process: each brings an
+ * I/O thread, and an adapter with a client per worker thread had as many
+ * I/O threads as workers, each woken for every message (krbench's 32
+ * adapters: a tenth of the machine). Counted, so that the last client to
+ * go ends it. A child after fork() starts its own: the parent's I/O
+ * thread did not come along, so the inherited context is left alone.
+ */
+
+static pthread_mutex_t s_ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t s_ctx_once = PTHREAD_ONCE_INIT;
+static void *s_ctx;
+static size_t s_ctx_users;
+static pid_t s_ctx_pid;
+
+/* fork() while another thread holds the lock must not leave the child
+ * with a lock nobody will release. */
+static void
+s_ctx_prefork(void)
+{
+    pthread_mutex_lock(&s_ctx_lock);
+}
+
+static void
+s_ctx_postfork(void)
+{
+    pthread_mutex_unlock(&s_ctx_lock);
+}
+
+static void
+s_ctx_atfork(void)
+{
+    pthread_atfork(s_ctx_prefork, s_ctx_postfork, s_ctx_postfork);
+}
+
+static void *
+s_ctx_get(void)
+{
+    void *ctx;
+
+    pthread_once(&s_ctx_once, s_ctx_atfork);
+    pthread_mutex_lock(&s_ctx_lock);
+    if (s_ctx != NULL && s_ctx_pid != getpid()) {
+        s_ctx = NULL; /* the parent's: see above */
+        s_ctx_users = 0;
+    }
+    if (s_ctx == NULL) {
+        s_ctx = zmq_ctx_new();
+        s_ctx_pid = getpid();
+    }
+    if (s_ctx != NULL)
+        s_ctx_users++;
+    ctx = s_ctx;
+    pthread_mutex_unlock(&s_ctx_lock);
+    return ctx;
+}
+
+static void
+s_ctx_put(void *ctx)
+{
+    pthread_mutex_lock(&s_ctx_lock);
+    /* The last user's socket is closed (LINGER 0): ending returns. */
+    if (ctx == s_ctx && s_ctx_pid == getpid() && --s_ctx_users == 0) {
+        zmq_ctx_term(s_ctx);
+        s_ctx = NULL;
+    }
+    pthread_mutex_unlock(&s_ctx_lock);
+}
 
 static uint64_t
 s_mono_ms(void)
@@ -114,7 +186,7 @@ kr_client_connect(const char *endpoint, int timeout_ms, kr_client_t **out)
         rc = KR_ENOMEM;
         goto fail;
     }
-    if ((c->ctx = zmq_ctx_new()) == NULL) {
+    if ((c->ctx = s_ctx_get()) == NULL) {
         rc = s_from_zmq(errno);
         goto fail;
     }
@@ -136,7 +208,7 @@ kr_client_destroy(kr_client_t **cp)
         return;
     s_socket_close(c);
     if (c->ctx != NULL)
-        zmq_ctx_term(c->ctx);
+        s_ctx_put(c->ctx);
     free(c->endpoint);
     free(c);
     *cp = NULL;

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -267,6 +269,108 @@ test_bad_arguments(void **state)
     assert_string_equal(kr_strerror(KR_ETIMEDOUT), "timed out");
 }
 
+/* Threads of this process, from /proc/self/task. */
+static int
+s_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+#define S_SHARE 8
+
+static void
+test_clients_share_one_context(void **state)
+{
+    kr_client_t *c[S_SHARE] = {0};
+    uint8_t id[16];
+
+    (void)state;
+    int before = s_threads();
+    for (int i = 0; i < S_SHARE; i++)
+        assert_int_equal(kr_client_connect(s_endpoint, 2000, &c[i]), KR_OK);
+    int during = s_threads();
+    /* A context brings an I/O thread and a reaper: one context, not
+     * eight, so at most two threads more. */
+    assert_true(before > 0 && during - before <= 2);
+    for (int i = 0; i < S_SHARE; i++)
+        assert_int_equal(kr_send(c[i], (const uint8_t *)"O", 1, id), KR_OK);
+    for (int i = 0; i < S_SHARE; i++)
+        kr_client_destroy(&c[i]);
+    /* The last one out ended the context; the next client starts anew. */
+    assert_int_equal(kr_client_connect(s_endpoint, 2000, &c[0]), KR_OK);
+    assert_int_equal(kr_send(c[0], (const uint8_t *)"O", 1, id), KR_OK);
+    kr_client_destroy(&c[0]);
+}
+
+static void *
+s_sender(void *arg)
+{
+    kr_client_t *c = NULL;
+    uint8_t id[16];
+    intptr_t ok = 0;
+
+    (void)arg;
+    if (kr_client_connect(s_endpoint, 5000, &c) != KR_OK)
+        return (void *)ok;
+    for (int i = 0; i < 50; i++)
+        if (kr_send(c, (const uint8_t *)"O", 1, id) == KR_OK && id[0] == 0x42)
+            ok++;
+    kr_client_destroy(&c);
+    return (void *)ok;
+}
+
+static void
+test_clients_in_threads(void **state)
+{
+    pthread_t th[S_SHARE];
+    void *ok;
+
+    (void)state;
+    for (int i = 0; i < S_SHARE; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, s_sender, NULL), 0);
+    for (int i = 0; i < S_SHARE; i++) {
+        assert_int_equal(pthread_join(th[i], &ok), 0);
+        assert_int_equal((intptr_t)ok, 50);
+    }
+}
+
+static void
+test_forked_child_has_its_own(void **state)
+{
+    kr_client_t *c = NULL, *cc = NULL;
+    uint8_t id[16];
+    int status = 0;
+
+    (void)state;
+    assert_int_equal(kr_client_connect(s_endpoint, 2000, &c), KR_OK);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* The parent's context has no I/O thread here: a client must get
+         * a new one, or it would never send. The parent's client is not
+         * ours to close. */
+        int rc = kr_client_connect(s_endpoint, 2000, &cc);
+        if (rc == KR_OK)
+            rc = kr_send(cc, (const uint8_t *)"O", 1, id);
+        kr_client_destroy(&cc);
+        _exit(rc == KR_OK ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(kr_send(c, (const uint8_t *)"O", 1, id), KR_OK);
+    kr_client_destroy(&c);
+}
+
 int
 main(void)
 {
@@ -277,6 +381,9 @@ main(void)
         cmocka_unit_test(test_bad_replies),
         cmocka_unit_test(test_no_peer),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_clients_share_one_context),
+        cmocka_unit_test(test_clients_in_threads),
+        cmocka_unit_test(test_forked_child_has_its_own),
     };
     void *state[2];
 
