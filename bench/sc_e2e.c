@@ -9,8 +9,13 @@
  * that a stall is not hidden by sending later); it ends when the answer to
  * an inbox request that first lists it arrives. The receiver asks B's
  * inbox (ListRequest after_seq) back to back with wait_ms set, as an
- * adapter would: B answers a waiting request in the pass after the one
- * that committed a message, so the receiver sees it without polling.
+ * adapter would: B answers a waiting request right after the commit that
+ * holds a message, so the receiver sees it without polling.
+ *
+ * Last, node B's own pace: B is stopped, the adapters hand the burst's
+ * count to node A (the broker queues it for B), B starts again, and the
+ * receiver times B's inbox from its first new message to the last, as a
+ * JGZ node back from maintenance would take in what waited for it.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -46,6 +51,7 @@ struct s_run {
     uint64_t after_seq; /* B's inbox before the run */
     uint64_t end_seq;   /* B's inbox after it, as the receiver last saw */
     bool paced;
+    bool no_receiver; /* senders only: B is offline */
     uint64_t t0, interval_ns;
     int nsenders;
     atomic_int stop; /* a thread failed: the others give up */
@@ -309,7 +315,9 @@ s_run_batch(struct s_run *r, char *why, size_t len)
     memcpy(r->prefix, rnd, sizeof(r->prefix));
     atomic_store(&r->stop, 0);
     r->err[0] = '\0';
-    if (pthread_create(&rth, NULL, s_receiver_main, r) == 0)
+    if (r->no_receiver)
+        ; /* nothing is read: B is offline */
+    else if (pthread_create(&rth, NULL, s_receiver_main, r) == 0)
         rstarted = true;
     else
         s_fail(r, "cannot start the receiver thread");
@@ -333,6 +341,101 @@ s_run_batch(struct s_run *r, char *why, size_t len)
         snprintf(why, len, "%s", r->err);
         return KR_EIO;
     }
+    return KR_OK;
+}
+
+/* Node A's outbox count of messages the broker has not yet accepted. */
+static int
+s_pending(const char *endpoint, uint64_t *pending)
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__LocalResponse *r;
+    kr_client_t *kc = NULL;
+    uint8_t buf[16], *resp = NULL;
+    size_t len, rlen = 0;
+    int rc;
+
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_STATUS;
+    req.status = true;
+    len = kr__v1__local_request__pack(&req, buf);
+    if ((rc = kr_client_connect(endpoint, S_CLIENT_MS, &kc)) != KR_OK)
+        return rc;
+    rc = kr_call(kc, buf, len, &resp, &rlen);
+    kr_client_destroy(&kc);
+    if (rc != KR_OK) {
+        kr_buf_free(resp);
+        return rc;
+    }
+    r = kr__v1__local_response__unpack(NULL, rlen, resp);
+    kr_buf_free(resp);
+    if (r == NULL || r->status == NULL) {
+        if (r != NULL)
+            kr__v1__local_response__free_unpacked(r, NULL);
+        return KR_EPROTO;
+    }
+    *pending = r->status->outbox_pending;
+    kr__v1__local_response__free_unpacked(r, NULL);
+    return KR_OK;
+}
+
+/* Node B's pace on a backlog: stop B, hand n messages to A, wait until the
+ * broker holds them all, start B, and time B's inbox from its first new
+ * message to its last. */
+static int
+s_recv_drain(struct cluster *c, int b, struct s_run *r, uint64_t n, char *why,
+             size_t len)
+{
+    uint64_t pending = 1, deadline;
+    int rc;
+
+    if ((rc = cluster_node_stop(c, b)) != KR_OK) {
+        snprintf(why, len, "%s", c->err);
+        return rc;
+    }
+    r->n = n;
+    r->paced = false;
+    r->no_receiver = true;
+    if ((rc = s_run_batch(r, why, len)) != KR_OK)
+        return rc;
+    deadline = bench_now_ns() + (uint64_t)S_STALL_MS * 1000000ull;
+    for (long i = 0; i < 1000000L && bench_now_ns() < deadline; i++) {
+        if ((rc = s_pending(r->node_a, &pending)) != KR_OK || pending == 0)
+            break;
+        bench_sleep_ns(5000000);
+    }
+    if (rc != KR_OK || pending != 0) {
+        snprintf(why, len, "node A: %llu not accepted by the broker (%s)",
+                 (unsigned long long)pending, kr_strerror(rc));
+        return rc != KR_OK ? rc : KR_ETIMEDOUT;
+    }
+    /* The senders' moments are not what is timed: B's arrivals are. */
+    memset(r->t_seen, 0, n * sizeof(uint64_t));
+    if ((rc = cluster_node_start(c, b)) != KR_OK) {
+        snprintf(why, len, "%s", c->err);
+        return rc;
+    }
+    r->err[0] = '\0';
+    s_receiver_main(r);
+    if (r->err[0] != '\0') {
+        snprintf(why, len, "%s", r->err);
+        return KR_EIO;
+    }
+    uint64_t first = UINT64_MAX, last = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (r->t_seen[i] != 0 && r->t_seen[i] < first)
+            first = r->t_seen[i];
+        if (r->t_seen[i] > last)
+            last = r->t_seen[i];
+    }
+    double secs = last > first ? (double)(last - first) / 1e9 : 0;
+    double rate = secs > 0 ? (double)(n - 1) / secs : 0;
+    figures_add("e2e_recv_drain_msgs_per_s", "msg/s", n, TARGET_NONE, 0, NULL,
+                rate);
+    fprintf(stderr,
+            "krbench:   e2e node B drain: %llu messages in %.3f s: %.0f "
+            "msg/s\n",
+            (unsigned long long)n, secs, rate);
     return KR_OK;
 }
 
@@ -523,6 +626,13 @@ sc_e2e(const struct bench_opts *o, uint64_t n_burst, uint64_t n_paced,
         figures_add("e2e_nodes_1000_handover_p99_ms", "ms", r.n, TARGET_NONE, 0,
                     NULL, stats_percentile(lat, r.n, 99) / 1e6);
     }
+
+    /* B's own pace on a backlog, after what the paced run left. */
+    after = n_paced > 0 ? r.end_seq : after;
+    s_free_run(&r);
+    r.after_seq = after;
+    if ((rc = s_recv_drain(&c, b, &r, n_burst, why, len)) != KR_OK)
+        goto done;
 
     if ((rc = cluster_node_stop(&c, a)) != KR_OK ||
         (rc = cluster_node_stop(&c, b)) != KR_OK ||

@@ -356,6 +356,60 @@ s_on_directory(struct node *n, const Kr__V1__DirectoryResponse *dr)
              dr->n_entries, stored, dr->n_unknown);
 }
 
+/* Signature checks for a frame's deliveries, in parallel. */
+struct s_checks {
+    const Kr__V1__Frame *f;
+    struct delivery_check *pre;
+    size_t *todo; /* indexes into f->delivery */
+};
+
+static void
+s_check_one(void *arg, size_t i)
+{
+    struct s_checks *c = arg;
+    size_t k = c->todo[i];
+    const Kr__V1__Delivery *d = c->f->delivery[k];
+    struct delivery_check *pc = &c->pre[k];
+
+    pc->ok = kcrypto_verify(pc->sign_pk, d->envelope.data, d->envelope.len,
+                            d->signature.data, d->signature.len) == KR_OK;
+    pc->checked = true;
+}
+
+/* Unpack the frame's envelopes and check the signatures of those whose
+ * sender and key we know, all at once on the helpers (link_on_delivery
+ * then skips its own check). NULL when that would not pay: one delivery,
+ * or no helpers. Everything else link_on_delivery decides as before. */
+static struct delivery_check *
+s_check_deliveries(struct node *n, const Kr__V1__Frame *f)
+{
+    struct s_checks c;
+    size_t ntodo = 0;
+
+    if (f->n_delivery < 2 || !workers_parallel(n->workers))
+        return NULL;
+    c.f = f;
+    c.pre = xcalloc(f->n_delivery, sizeof(*c.pre));
+    c.todo = xmalloc(f->n_delivery * sizeof(*c.todo));
+    for (size_t i = 0; i < f->n_delivery; i++) {
+        const Kr__V1__Delivery *d = f->delivery[i];
+        Kr__V1__Envelope *e =
+            kr__v1__envelope__unpack(NULL, d->envelope.len, d->envelope.data);
+        c.pre[i].env = e;
+        if (e == NULL || !util_org_id_valid(e->sender))
+            continue;
+        const struct peer *peer = peers_find(&n->peers, e->sender);
+        if (peer == NULL || !peer->known ||
+            strcmp(e->sender_key_id, peer->sign_key_id) != 0)
+            continue;
+        memcpy(c.pre[i].sign_pk, peer->sign, KR_KEY_LEN);
+        c.todo[ntodo++] = i;
+    }
+    workers_run(n->workers, s_check_one, &c, ntodo);
+    free(c.todo);
+    return c.pre;
+}
+
 static void
 s_on_frame(struct node *n, const uint8_t *data, size_t len)
 {
@@ -379,8 +433,15 @@ s_on_frame(struct node *n, const uint8_t *data, size_t len)
         s_on_directory(n, f->dir_response);
     for (size_t i = 0; i < f->n_receipt; i++)
         link_on_receipt(n, f->receipt[i]);
+    struct delivery_check *pre = s_check_deliveries(n, f);
     for (size_t i = 0; i < f->n_delivery; i++)
-        link_on_delivery(n, f->delivery[i]);
+        link_on_delivery(n, f->delivery[i], pre != NULL ? &pre[i] : NULL);
+    if (pre != NULL) {
+        for (size_t i = 0; i < f->n_delivery; i++)
+            if (pre[i].env != NULL)
+                kr__v1__envelope__free_unpacked(pre[i].env, NULL);
+        free(pre);
+    }
     /* After the deliveries: a notice may name messages of the same
      * frame, and the inbox then lists them before it. */
     for (size_t i = 0; i < f->n_notice; i++)

@@ -51,10 +51,22 @@ void link_ahead_settle(struct node *n, int commit_rc);
  * link_recv.c
  */
 
+/* What link.c found out about a delivery before handling it: its
+ * envelope, unpacked, and its signature, checked on workers.c's helpers
+ * together with the other deliveries of the frame. */
+struct delivery_check {
+    Kr__V1__Envelope *env;       /* NULL: not unpacked (or no parse) */
+    uint8_t sign_pk[KR_KEY_LEN]; /* the key the signature was checked with */
+    bool checked;                /* a check ran */
+    bool ok;                     /* and the signature verified */
+};
+
 /* A delivery: verified, opened and committed to the inbox, deferred while
  * the sender's directory entry is asked for, or refused; acknowledged
- * after the pass's commit. */
-void link_on_delivery(struct node *n, const Kr__V1__Delivery *d);
+ * after the pass's commit. pre (or NULL) is what was found before; the
+ * envelope in it becomes the callee's. */
+void link_on_delivery(struct node *n, const Kr__V1__Delivery *d,
+                      struct delivery_check *pre);
 /* A notice from the broker (a consent we received messages under was
  * revoked): committed to the inbox like a delivery, so that the adapter
  * that holds those messages learns of it, and acknowledged after the

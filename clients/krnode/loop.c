@@ -321,6 +321,8 @@ node_open(struct node_config *cfg, struct node **out)
         goto fail;
     if ((rc = link_open(n)) != KR_OK)
         goto fail;
+    if ((rc = workers_open(workers_default(), &n->workers)) != KR_OK)
+        goto fail;
     kcrypto_key_id(n->keys->pub.sign, sign_id);
     log_info("ready org=%s local=%s broker=%s sign_key=%s", cfg->org,
              n->local.endpoint, cfg->broker, sign_id);
@@ -339,6 +341,7 @@ node_close(struct node **np)
     if (n == NULL)
         return;
     nstore_abort(&n->pass.txn);
+    workers_close(&n->workers);
     link_close(n);
     local_close(n);
     if (n->zctx != NULL)

@@ -303,11 +303,12 @@ int seal_build(struct seal *s, struct peer *p, const Kr__V1__SendRequest *req,
  * call. A MELDRECHT envelope must carry a justification digest that is the
  * BLAKE2b-256 of the content's non-empty justification. On failure *reason
  * is the kr.v1.Reason to refuse with (BAD_SIGNATURE, CANNOT_OPEN or
- * MISSING_JUSTIFICATION). */
+ * MISSING_JUSTIFICATION). sig_checked: the signature was verified with
+ * p->sign already (workers.c, in parallel), so it is not checked again. */
 int seal_open(struct seal *s, struct peer *p, const Kr__V1__Envelope *env,
               const uint8_t *env_bytes, size_t env_len, const uint8_t *sig,
-              size_t sig_len, const uint8_t **content, size_t *content_len,
-              int *reason);
+              size_t sig_len, bool sig_checked, const uint8_t **content,
+              size_t *content_len, int *reason);
 
 /*
  * The pass (loop.c): what one loop pass wrote and what it may send after
@@ -478,6 +479,23 @@ void local_flush(struct node *n, int commit_rc);
  * The node (loop.c).
  */
 
+/*
+ * workers.c - helper threads for the pass's crypto.
+ */
+
+struct workers;
+
+/* Helpers for this machine: one fewer than its CPUs, at most three. */
+unsigned workers_default(void);
+int workers_open(unsigned helpers, struct workers **out);
+void workers_close(struct workers **w);
+/* Whether workers_run() runs items in parallel. */
+bool workers_parallel(const struct workers *w);
+/* fn(arg, i) for every i below count, on the loop thread and the helpers;
+ * returns when all are done. */
+void workers_run(struct workers *w, void (*fn)(void *arg, size_t i), void *arg,
+                 size_t count);
+
 struct node {
     struct node_config *cfg; /* borrowed from main */
     kr_keys_t *keys;         /* own keys, secure memory */
@@ -490,9 +508,10 @@ struct node {
     struct link link;
     struct local local;
     struct pass pass;
-    int lock_fd;            /* flock on data_dir/node.lock */
-    uint64_t full_passes;   /* passes lost to a full store */
-    uint64_t full_log_mono; /* last log line about it */
+    struct workers *workers; /* signature checks in parallel */
+    int lock_fd;             /* flock on data_dir/node.lock */
+    uint64_t full_passes;    /* passes lost to a full store */
+    uint64_t full_log_mono;  /* last log line about it */
 };
 
 /* Load keys, open the store, bind the local socket, connect the broker.
