@@ -41,31 +41,8 @@ struct inbox_wait {
     uint64_t deadline_mono;
 };
 
-/* A send sealed and built, waiting for its signature. The requests of a
- * drain are sealed one by one, signed together on the loop thread and the
- * helpers (workers.c: Ed25519 signing is the largest part of a send), then
- * stored and answered in the order they came (s_finish_sends). */
-struct sealed_send {
-    struct origin from;
-    uint8_t msg_id[KR_ID_LEN];
-    bool named; /* the adapter chose the msg_id */
-    char recipient[KR_ORG_ID_MAX];
-    int type;
-    uint8_t referral_id[KR_ID_LEN];
-    size_t referral_len; /* 0: none */
-    uint64_t created_at_ms;
-    uint8_t consent_id[KR_ID_LEN];
-    bool grant; /* a CONSENT_GRANT: its consent_id goes into the answer */
-    char chex[KR_ID_HEX_LEN];
-    uint8_t *env; /* malloc'd */
-    size_t env_len;
-    uint8_t sig[KR_SIG_LEN];
-    int sign_rc;
-};
-
 static void s_handle(struct node *n, const struct origin *from,
                      const uint8_t *data, size_t len);
-static void s_finish_sends(struct node *n);
 
 /*
  * Replies
@@ -204,11 +181,6 @@ local_close(struct node *n)
     free(lo->waits);
     lo->waits = NULL;
     lo->nwaits = 0;
-    for (size_t i = 0; i < lo->nsealed; i++)
-        free(lo->sealed[i].env);
-    free(lo->sealed);
-    lo->sealed = NULL;
-    lo->nsealed = lo->capsealed = 0;
     free(lo->endpoint);
     lo->endpoint = NULL;
 }
@@ -370,32 +342,31 @@ s_stored_consent_id(struct node *n, MDB_txn *txn, const uint8_t *msg_id,
  * id) or another one under a taken id (KR_EEXIST). */
 static void
 s_send_again(struct node *n, MDB_txn *txn, const struct origin *from,
-             const uint8_t *msg_id, const char *recipient, int type,
-             const uint8_t *v, size_t vlen)
+             const Kr__V1__SendRequest *sr, const uint8_t *v, size_t vlen)
 {
     Kr__V1__OutboxRecord *rec = kr__v1__outbox_record__unpack(NULL, vlen, v);
     char hex[KR_ID_HEX_LEN];
 
-    util_hex(msg_id, KR_ID_LEN, hex);
+    util_hex(sr->msg_id.data, KR_ID_LEN, hex);
     if (rec == NULL || rec->item == NULL) {
         s_reply_err(n, from, KR_ESTORE, "outbox record of %s does not parse",
                     hex);
-    } else if (strcmp(rec->item->recipient, recipient) != 0 ||
-               (int)rec->item->type != type) {
-        log_warnx("outbox: msg_id taken msg=%s to=%s", hex, recipient);
+    } else if (strcmp(rec->item->recipient, sr->recipient) != 0 ||
+               (int)rec->item->type != (int)sr->type) {
+        log_warnx("outbox: msg_id taken msg=%s to=%s", hex, sr->recipient);
         s_reply_err(n, from, KR_EEXIST, "msg_id %s belongs to another message",
                     hex);
     } else if (rec->item->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT) {
         Kr__V1__Envelope *e;
-        const uint8_t *cid = s_stored_consent_id(n, txn, msg_id, &e);
+        const uint8_t *cid = s_stored_consent_id(n, txn, sr->msg_id.data, &e);
 
-        log_debug("outbox: send again msg=%s to=%s", hex, recipient);
-        s_reply_ids(n, from, msg_id, cid);
+        log_debug("outbox: send again msg=%s to=%s", hex, sr->recipient);
+        s_reply_ids(n, from, sr->msg_id.data, cid);
         if (e != NULL)
             kr__v1__envelope__free_unpacked(e, NULL);
     } else {
-        log_debug("outbox: send again msg=%s to=%s", hex, recipient);
-        s_reply_id(n, from, msg_id);
+        log_debug("outbox: send again msg=%s to=%s", hex, sr->recipient);
+        s_reply_id(n, from, sr->msg_id.data);
     }
     if (rec != NULL)
         kr__v1__outbox_record__free_unpacked(rec, NULL);
@@ -440,13 +411,15 @@ static void
 s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
        const uint8_t *data, size_t len)
 {
+    Kr__V1__OutboxItem item = KR__V1__OUTBOX_ITEM__INIT;
+    Kr__V1__OutboxRecord rec = KR__V1__OUTBOX_RECORD__INIT;
     uint8_t msg_id[KR_ID_LEN], referral_id[KR_ID_LEN], trace_id[KR_ID_LEN];
-    uint8_t pseudonym[KR_PSEUDONYM_LEN];
+    uint8_t pseudonym[KR_PSEUDONYM_LEN], sig[KR_SIG_LEN];
     uint8_t consent_id[KR_ID_LEN];
     Kr__V1__ConsentScope scope;
     struct send_prep prep;
     struct seal_fields f = {0};
-    char chex[KR_ID_HEX_LEN] = "-";
+    char hex[KR_ID_HEX_LEN], chex[KR_ID_HEX_LEN] = "-";
     const uint8_t *env, *v;
     size_t env_len, vlen;
     const char *why = NULL;
@@ -469,8 +442,7 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
     if (sr->msg_id.len == KR_ID_LEN) {
         rc = nstore_outbox_get(n->store, txn, sr->msg_id.data, &v, &vlen);
         if (rc == KR_OK) {
-            s_send_again(n, txn, from, sr->msg_id.data, sr->recipient,
-                         (int)sr->type, v, vlen);
+            s_send_again(n, txn, from, sr, v, vlen);
             return;
         }
         if (rc != KR_ENOTFOUND) {
@@ -545,139 +517,51 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
         util_hex(sr->consent_id.data, KR_ID_LEN, chex);
     if (prep.has_digest)
         f.justification_digest = prep.digest;
-    rc = seal_build(&n->seal, peer, sr, &f, &env, &env_len, NULL);
+    rc = seal_build(&n->seal, peer, sr, &f, &env, &env_len, sig);
     if (rc != KR_OK) {
         s_reply_err(n, from, rc, "cannot seal for %s: %s", sr->recipient,
                     kr_strerror(rc));
         return;
     }
 
-    /* Signed, stored and answered with the drain's other sends. */
-    struct local *lo = &n->local;
-    if (lo->nsealed == lo->capsealed) {
-        lo->capsealed = lo->capsealed ? 2 * lo->capsealed : 16;
-        lo->sealed = xrealloc(lo->sealed, lo->capsealed * sizeof(*lo->sealed));
-    }
-    struct sealed_send *ss = &lo->sealed[lo->nsealed++];
-    memset(ss, 0, sizeof(*ss));
-    ss->from = *from;
-    memcpy(ss->msg_id, msg_id, KR_ID_LEN);
-    ss->named = sr->msg_id.len == KR_ID_LEN;
-    snprintf(ss->recipient, sizeof(ss->recipient), "%s", sr->recipient);
-    ss->type = (int)sr->type;
-    if (f.referral_id != NULL) {
-        memcpy(ss->referral_id, referral_id, KR_ID_LEN);
-        ss->referral_len = KR_ID_LEN;
-    } else if (sr->referral_id.len == KR_ID_LEN) {
-        memcpy(ss->referral_id, sr->referral_id.data, KR_ID_LEN);
-        ss->referral_len = KR_ID_LEN;
-    }
-    ss->created_at_ms = f.created_at_ms;
-    ss->grant = f.scope != NULL;
-    if (ss->grant)
-        memcpy(ss->consent_id, consent_id, KR_ID_LEN);
-    memcpy(ss->chex, chex, sizeof(ss->chex));
-    ss->env = xmalloc(env_len ? env_len : 1);
-    memcpy(ss->env, env, env_len);
-    ss->env_len = env_len;
-}
-
-static void
-s_sign_one(void *arg, size_t i)
-{
-    struct node *n = arg;
-    struct sealed_send *ss = &n->local.sealed[i];
-
-    ss->sign_rc = kcrypto_sign(n->keys, ss->env, ss->env_len, ss->sig);
-}
-
-/* Store one signed send in the outbox and answer its adapter. */
-static void
-s_store_send(struct node *n, struct sealed_send *ss)
-{
-    Kr__V1__OutboxItem item = KR__V1__OUTBOX_ITEM__INIT;
-    Kr__V1__OutboxRecord rec = KR__V1__OUTBOX_RECORD__INIT;
-    char hex[KR_ID_HEX_LEN];
-    const uint8_t *v;
-    size_t vlen;
-    MDB_txn *txn;
-    int rc;
-
-    if (ss->sign_rc != KR_OK) {
-        s_reply_err(n, &ss->from, ss->sign_rc, "cannot sign: %s",
-                    kr_strerror(ss->sign_rc));
-        return;
-    }
-    if ((rc = pass_txn(n, &txn)) != KR_OK) {
-        s_reply_err(n, &ss->from, rc, "store: %s", kr_strerror(rc));
-        return;
-    }
-    /* The same msg_id twice in one drain: the first is stored now. */
-    if (ss->named) {
-        rc = nstore_outbox_get(n->store, txn, ss->msg_id, &v, &vlen);
-        if (rc == KR_OK) {
-            s_send_again(n, txn, &ss->from, ss->msg_id, ss->recipient, ss->type,
-                         v, vlen);
-            return;
-        }
-        if (rc != KR_ENOTFOUND) {
-            s_reply_err(n, &ss->from, rc, "store: %s", kr_strerror(rc));
-            return;
-        }
-    }
-    item.msg_id.data = ss->msg_id;
+    item.msg_id.data = msg_id;
     item.msg_id.len = KR_ID_LEN;
-    item.recipient = ss->recipient;
-    item.type = ss->type;
-    item.referral_id.data = ss->referral_id;
-    item.referral_id.len = ss->referral_len;
-    item.created_at_ms = ss->created_at_ms;
-    rec.envelope.data = ss->env;
-    rec.envelope.len = ss->env_len;
-    rec.signature.data = ss->sig;
+    item.recipient = sr->recipient;
+    item.type = sr->type;
+    item.referral_id = f.referral_id != NULL
+                           ? (ProtobufCBinaryData){KR_ID_LEN, referral_id}
+                           : sr->referral_id;
+    item.created_at_ms = f.created_at_ms;
+    rec.envelope.data = (uint8_t *)env;
+    rec.envelope.len = env_len;
+    rec.signature.data = sig;
     rec.signature.len = KR_SIG_LEN;
     rec.item = &item;
-    util_hex(ss->msg_id, KR_ID_LEN, hex);
+    util_hex(msg_id, KR_ID_LEN, hex);
     rc = nstore_outbox_add(n->store, txn, &rec);
     if (rc == KR_EEXIST) {
-        s_reply_err(n, &ss->from, rc, "msg_id %s is taken", hex);
+        s_reply_err(n, from, rc, "msg_id %s is taken", hex);
         return;
     }
     if (rc != KR_OK) {
         pass_fail(n, rc);
-        s_reply_err(n, &ss->from, rc, "store: %s", kr_strerror(rc));
+        s_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
         return;
     }
     log_debug("outbox: queued msg=%s to=%s type=%s seq=%llu bytes=%zu "
               "consent=%s",
-              hex, ss->recipient, message_type_name(ss->type),
-              (unsigned long long)rec.seq, ss->env_len, ss->chex);
+              hex, sr->recipient, message_type_name(sr->type),
+              (unsigned long long)rec.seq, env_len, chex);
     /* See link_send.c, "Sending ahead of the commit", for why only
      * these. */
-    if (ss->named && ss->type != KR__V1__MESSAGE_TYPE__CONSENT_GRANT &&
-        ss->type != KR__V1__MESSAGE_TYPE__CONSENT_REVOKE &&
+    if (sr->msg_id.len == KR_ID_LEN &&
+        sr->type != KR__V1__MESSAGE_TYPE__CONSENT_GRANT &&
+        sr->type != KR__V1__MESSAGE_TYPE__CONSENT_REVOKE &&
         link_may_send_ahead(n))
-        pass_add_ahead(n, ss->msg_id, ss->sig, ss->env, ss->env_len);
+        pass_add_ahead(n, msg_id, sig, env, env_len);
     else
         link_outbox_changed(n);
-    s_reply_ids(n, &ss->from, ss->msg_id, ss->grant ? ss->consent_id : NULL);
-}
-
-/* Sign the sealed sends together, then store and answer them in order. */
-static void
-s_finish_sends(struct node *n)
-{
-    struct local *lo = &n->local;
-
-    if (lo->nsealed == 0)
-        return;
-    workers_run(n->workers, s_sign_one, n, lo->nsealed);
-    for (size_t i = 0; i < lo->nsealed; i++) {
-        s_store_send(n, &lo->sealed[i]);
-        free(lo->sealed[i].env);
-        lo->sealed[i].env = NULL;
-    }
-    lo->nsealed = 0;
+    s_reply_ids(n, from, msg_id, f.scope != NULL ? consent_id : NULL);
 }
 
 /*
@@ -910,10 +794,6 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
                     (int)req->version);
         goto done;
     }
-    /* Anything but a send first lets the sends before it be stored: it
-     * may read them (an outbox listing, a status). */
-    if (req->op_case != KR__V1__LOCAL_REQUEST__OP_SEND)
-        s_finish_sends(n);
     switch (req->op_case) {
     case KR__V1__LOCAL_REQUEST__OP_SEND:
         s_send(n, from, req->send, data, len);
@@ -951,7 +831,7 @@ local_drain(struct node *n)
         zmq_msg_init(&parts[0]);
         if (zmq_msg_recv(&parts[0], lo->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&parts[0]);
-            break;
+            return;
         }
         np = 1;
         more = zmq_msg_more(&parts[0]);
@@ -992,7 +872,6 @@ local_drain(struct node *n)
         for (size_t k = 0; k < np; k++)
             zmq_msg_close(&parts[k]);
     }
-    s_finish_sends(n);
 }
 
 void
@@ -1027,7 +906,6 @@ local_on_directory(struct node *n)
         if (lo->parked[i].req != NULL)
             lo->parked[j++] = lo->parked[i];
     lo->nparked = j;
-    s_finish_sends(n);
 }
 
 /* Inbox waits: after an arrival (all) each looks again, and waits on if

@@ -293,8 +293,7 @@ int seal_init(struct seal *s, const kr_keys_t *keys);
 void seal_fini(struct seal *s);
 /* Seal req->content for peer p, build the envelope, sign it. On success
  * *env / *env_len are the signed bytes, valid until the next seal_* call,
- * and sig holds the signature. sig NULL: build only; the caller signs the
- * bytes (local.c signs a pass's sends together, on workers.c's helpers). */
+ * and sig holds the signature. */
 int seal_build(struct seal *s, struct peer *p, const Kr__V1__SendRequest *req,
                const struct seal_fields *f, const uint8_t **env,
                size_t *env_len, uint8_t sig[KR_SIG_LEN]);
@@ -446,7 +445,6 @@ bool link_busy(const struct node *n);
  */
 
 struct parked;
-struct sealed_send;
 
 struct local {
     void *sock;            /* ROUTER */
@@ -455,8 +453,6 @@ struct local {
     size_t nparked;
     struct inbox_wait *waits; /* inbox requests waiting for an arrival */
     size_t nwaits;
-    struct sealed_send *sealed; /* sends waiting to be signed and stored */
-    size_t nsealed, capsealed;
 };
 
 int local_open(struct node *n);

@@ -164,8 +164,7 @@ seal_build(struct seal *s, struct peer *p, const Kr__V1__SendRequest *req,
     /* Sign the exact bytes that travel: the broker stores and forwards
      * them unchanged, so the recipient verifies these very bytes. */
     buf_pack(&s->env, &e.base);
-    if (sig != NULL &&
-        (rc = kcrypto_sign(s->keys, s->env.data, s->env.len, sig)) != KR_OK)
+    if ((rc = kcrypto_sign(s->keys, s->env.data, s->env.len, sig)) != KR_OK)
         return rc;
     *env = s->env.data;
     *env_len = s->env.len;
