@@ -216,6 +216,10 @@ int cluster_org_add(struct cluster *c, const char *label, const char *id,
  * socket answers and it reports a connection to the broker. */
 int cluster_node_start(struct cluster *c, int i);
 int cluster_node_stop(struct cluster *c, int i);
+/* A node's status over its local socket: connected to the broker, and
+ * (pending non-NULL) how many sends the broker has not yet accepted. */
+int cluster_node_status(const char *endpoint, int timeout_ms, bool *connected,
+                        uint64_t *pending);
 /* Stop whatever still runs; remove the directory unless it is to be kept
  * (--keep, or 'failed': then its path is printed). */
 void cluster_destroy(struct cluster *c, bool failed);

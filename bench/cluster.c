@@ -494,8 +494,9 @@ cluster_org_add(struct cluster *c, const char *label, const char *id,
 }
 
 /* The node's status: 0 with *connected set, or an error. */
-static int
-s_node_status(const char *endpoint, int timeout_ms, bool *connected)
+int
+cluster_node_status(const char *endpoint, int timeout_ms, bool *connected,
+                    uint64_t *pending)
 {
     Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__LocalResponse *r;
@@ -505,6 +506,8 @@ s_node_status(const char *endpoint, int timeout_ms, bool *connected)
     int rc;
 
     *connected = false;
+    if (pending != NULL)
+        *pending = 0;
     req.version = KR__V1__VERSION__VERSION_1;
     req.op_case = KR__V1__LOCAL_REQUEST__OP_STATUS;
     req.status = true;
@@ -522,6 +525,8 @@ s_node_status(const char *endpoint, int timeout_ms, bool *connected)
     if (r == NULL)
         return KR_EPROTO;
     *connected = r->status != NULL && r->status->connected;
+    if (pending != NULL && r->status != NULL)
+        *pending = r->status->outbox_pending;
     kr__v1__local_response__free_unpacked(r, NULL);
     return KR_OK;
 }
@@ -559,7 +564,8 @@ cluster_node_start(struct cluster *c, int i)
             return KR_EUNAVAIL;
         }
         if (stat(sock, &sb) == 0 &&
-            (rc = s_node_status(g->local, 500, &connected)) == KR_OK &&
+            (rc = cluster_node_status(g->local, 500, &connected, NULL)) ==
+                KR_OK &&
             connected)
             return KR_OK;
         if (bench_now_ns() >= deadline)
