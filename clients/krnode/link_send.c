@@ -309,7 +309,7 @@ link_send_ahead(struct node *n)
         for (size_t i = 0; i < nb; i++) {
             const struct ahead *a = &p->ahead[first + i];
             kr__v1__submit__init(&subs[i]);
-            subs[i].envelope.data = a->env;
+            subs[i].envelope.data = p->ahead_bytes.data + a->env_off;
             subs[i].envelope.len = a->env_len;
             subs[i].signature.data = (uint8_t *)a->sig;
             subs[i].signature.len = KR_SIG_LEN;
@@ -349,9 +349,9 @@ link_ahead_settle(struct node *n, int commit_rc)
          * broker's receipt, if it comes, finds no record (a warning). */
         if (commit_rc != KR_OK && a->sent)
             s_inflight_del(&n->link.inflight, a->msg_id);
-        free(a->env);
     }
     p->nahead = 0;
+    p->ahead_bytes.len = 0;
 }
 
 /* Submit pending messages from the cursor on, in frames of up to

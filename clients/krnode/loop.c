@@ -105,9 +105,11 @@ pass_add_ahead(struct node *n, const uint8_t *msg_id, const uint8_t *sig,
     a = &p->ahead[p->nahead++];
     memcpy(a->msg_id, msg_id, KR_ID_LEN);
     memcpy(a->sig, sig, KR_SIG_LEN);
-    a->env = xmalloc(env_len ? env_len : 1);
-    memcpy(a->env, env, env_len);
+    buf_reserve(&p->ahead_bytes, p->ahead_bytes.len + env_len);
+    memcpy(p->ahead_bytes.data + p->ahead_bytes.len, env, env_len);
+    a->env_off = p->ahead_bytes.len;
     a->env_len = env_len;
+    p->ahead_bytes.len += env_len;
     a->reply = p->nreplies;
     a->sent = false;
 }
@@ -356,9 +358,8 @@ node_close(struct node **np)
     for (size_t i = 0; i < n->pass.nreplies; i++)
         free(n->pass.replies[i].data);
     free(n->pass.replies);
-    for (size_t i = 0; i < n->pass.nahead; i++)
-        free(n->pass.ahead[i].env);
     free(n->pass.ahead);
+    buf_free(&n->pass.ahead_bytes);
     free(n->pass.acks);
     free(n->pass.unknown);
     free(n);

@@ -326,12 +326,13 @@ struct reply {
 };
 
 /* A send that leaves for the broker before its pass commits
- * (link_send_ahead): a copy of what the outbox record holds, and the
+ * (link_send_ahead): what the outbox record holds, its envelope copied
+ * into the pass's reused ahead_bytes (no allocation per message), and the
  * index of the adapter's reply in the pass. */
 struct ahead {
     uint8_t msg_id[KR_ID_LEN];
     uint8_t sig[KR_SIG_LEN];
-    uint8_t *env; /* malloc'd copy of the envelope */
+    size_t env_off; /* into pass.ahead_bytes */
     size_t env_len;
     size_t reply;
     bool sent; /* it left: a failed commit takes it out of flight */
@@ -362,6 +363,7 @@ struct pass {
     size_t nunknown, capunknown;
     struct ahead *ahead; /* sends that leave before the commit */
     size_t nahead, capahead;
+    struct kr_buf ahead_bytes; /* their envelopes, back to back */
 };
 
 struct node;
