@@ -56,20 +56,10 @@ enum {
 static int
 s_no_args(struct krctl *k, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
+    int rc = krctl_help_only(k, argc, argv, s_usage);
 
-    krctl_getopt_reset();
-    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
-        if (c == 'h') {
-            fputs(s_usage, stdout);
-            return -1;
-        }
-        return KRCTL_EXIT_USAGE;
-    }
+    if (rc != KRCTL_EXIT_OK)
+        return rc;
     if (optind < argc)
         return krctl_usage_err(k, "unexpected argument '%s'", argv[optind]);
     return KRCTL_EXIT_OK;
