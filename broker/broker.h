@@ -34,6 +34,7 @@ struct broker_config {
     char *instance; /* name of this broker in events and logs */
     char *log_level;
     uint64_t map_size_mb; /* LMDB map size */
+    uint64_t prefill_mb;  /* file written ahead of LMDB's use */
     uint64_t max_envelope_bytes;
     uint64_t window;    /* max unacknowledged items per node */
     uint64_t resend_ms; /* first resend timeout, doubling to 60 s */

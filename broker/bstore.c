@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "kr.h"
 #include "log.h"
+#include "prefill.h"
 #include "util.h"
 
 /* Set when any call saw MDB_MAP_FULL: LMDB then fails every later call in
@@ -105,6 +106,8 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
         goto fail;
     if ((rc = mdb_env_set_maxdbs(st->env, 16)) != 0)
         goto fail;
+    if ((rc = mdb_env_set_userctx(st->env, st)) != 0)
+        goto fail;
     if ((rc = mdb_env_set_mapsize(st->env, (size_t)map_size_mb << 20)) != 0)
         goto fail;
     if ((rc = mdb_env_open(st->env, dir, flags, 0600)) != 0)
@@ -177,6 +180,7 @@ bstore_close(struct broker_store **stp)
 {
     if (*stp == NULL)
         return;
+    prefill_stop(&(*stp)->prefill); /* before LMDB closes the file */
     mdb_env_close((*stp)->env);
     free(*stp);
     *stp = NULL;
@@ -185,22 +189,41 @@ bstore_close(struct broker_store **stp)
 int
 bstore_begin(struct broker_store *st, bool rdonly, MDB_txn **out)
 {
+    if (!rdonly)
+        prefill_writer_enter(st->prefill);
     int rc = mdb_txn_begin(st->env, NULL, rdonly ? MDB_RDONLY : 0, out);
 
     /* A cached msg_id -> seq never outlives the write transaction that
      * may have made it (an abort would take the index entry with it). */
     if (!rdonly)
         st->seq_cache_valid = false;
-    if (rc != 0)
+    if (rc != 0) {
+        if (!rdonly)
+            prefill_writer_leave(st->prefill);
         log_errorx("store: begin: %s", mdb_strerror(rc));
+    } else if (!rdonly) {
+        st->wtxn = *out;
+    }
     return bstore_from_mdb(rc);
+}
+
+/* A write transaction has ended: the prefill helper may write again. */
+static void
+s_txn_ended(struct broker_store *st, MDB_txn *txn)
+{
+    if (st != NULL && st->wtxn == txn) {
+        st->wtxn = NULL;
+        prefill_writer_leave(st->prefill);
+    }
 }
 
 int
 bstore_commit(MDB_txn *txn)
 {
+    struct broker_store *st = mdb_env_get_userctx(mdb_txn_env(txn));
     int rc = mdb_txn_commit(txn);
 
+    s_txn_ended(st, txn);
     if (rc != 0)
         log_errorx("store: commit: %s", mdb_strerror(rc));
     return bstore_from_mdb(rc);
@@ -209,8 +232,37 @@ bstore_commit(MDB_txn *txn)
 void
 bstore_abort(MDB_txn *txn)
 {
-    if (txn != NULL)
+    if (txn != NULL) {
+        struct broker_store *st = mdb_env_get_userctx(mdb_txn_env(txn));
         mdb_txn_abort(txn);
+        s_txn_ended(st, txn);
+    }
+}
+
+static uint64_t
+s_used_bytes(void *arg)
+{
+    struct broker_store *st = arg;
+    MDB_envinfo info;
+
+    if (mdb_env_info(st->env, &info) != 0)
+        return UINT64_MAX;
+    return ((uint64_t)info.me_last_pgno + 1) * st->psize;
+}
+
+void
+bstore_prefill(struct broker_store *st, uint64_t ahead)
+{
+    MDB_envinfo info;
+    MDB_stat stat;
+    int fd;
+
+    if (ahead == 0 || st->prefill != NULL || mdb_env_get_fd(st->env, &fd) != 0 ||
+        mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &stat) != 0)
+        return;
+    st->psize = stat.ms_psize;
+    st->prefill =
+        prefill_start(fd, ahead, (uint64_t)info.me_mapsize, s_used_bytes, st);
 }
 
 int

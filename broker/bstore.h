@@ -32,6 +32,10 @@
 
 struct broker_store;
 
+/* Keep the store's file written 'ahead' bytes past what LMDB uses, by a
+ * helper thread (common/prefill.h); 0 leaves the file to grow with each
+ * commit. */
+void bstore_prefill(struct broker_store *st, uint64_t ahead);
 int bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
                 struct broker_store **out);
 void bstore_close(struct broker_store **stp);

@@ -24,6 +24,9 @@ struct broker_store {
     uint8_t seq_cache_id[16];
     uint64_t seq_cache;
     uint8_t last_hash[32]; /* hash of the last audit record */
+    struct prefill *prefill; /* NULL unless bstore_prefill() started it */
+    MDB_txn *wtxn;           /* the write transaction open, if any */
+    unsigned psize;
 };
 
 /* MDB_* codes to KR_E* (and remember MDB_MAP_FULL, see bstore_full_seen). */

@@ -21,6 +21,9 @@ const struct cfg_option broker_config_options[] = {
      "debug, info, warn or error"},
     {"map_size_mb", CFG_U64, O(map_size_mb), "4096", 1, 1u << 24, 0,
      "LMDB map size in MiB: the most the store may hold"},
+    {"prefill_mb", CFG_U64, O(prefill_mb), "64", 0, 1u << 20, 0,
+     "MiB of the store's file kept written ahead of use, so that commits "
+     "do not grow the file (0: off)"},
     {"max_envelope_bytes", CFG_U64, O(max_envelope_bytes), "1048576", 1024,
      8u << 20, 0, "largest envelope accepted"},
     {"window", CFG_U64, O(window), "256", 1, 65536, 0,

@@ -216,6 +216,7 @@ main(int argc, char **argv)
         (rc = orgs_load(&b)) != 0 || (rc = s_open_sockets(&b, keys)) != 0)
         goto out;
     kcrypto_keys_destroy(&keys);
+    bstore_prefill(b.store, b.cfg.prefill_mb << 20);
     rc = broker_run(&b);
     log_info("main: stopped");
 out:

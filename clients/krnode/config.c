@@ -28,6 +28,9 @@ const struct cfg_option node_config_options[] = {
           "coalition key file, needed to send with subject_bsn"),
     S_OPT("map_size_mb", CFG_U64, map_size_mb, "256", 1, 1048576, 0,
           "LMDB map size in MiB"),
+    S_OPT("prefill_mb", CFG_U64, prefill_mb, "16", 0, 65536, 0,
+          "MiB of the store's file kept written ahead of use, so that "
+          "commits do not grow the file (0: off)"),
     S_OPT("window", CFG_U64, window, "256", 1, 65536, 0,
           "submits in flight and deliveries taken without an ack"),
     S_OPT("resend_ms", CFG_U64, resend_ms, "3000", 100, 600000, 0,

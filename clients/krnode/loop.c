@@ -310,6 +310,7 @@ node_open(struct node_config *cfg, struct node **out)
     rc = nstore_open(path, (size_t)cfg->map_size_mb << 20, &n->store);
     if (rc != KR_OK)
         goto fail;
+    nstore_prefill(n->store, cfg->prefill_mb << 20);
     if ((rc = peers_load(&n->peers, n->store)) != KR_OK)
         goto fail;
     if ((rc = seal_init(&n->seal, n->keys)) != KR_OK)

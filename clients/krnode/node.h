@@ -81,6 +81,7 @@ struct node_config {
     char *coalition_key; /* coalition key file; "" = none */
     char *log_level;
     uint64_t map_size_mb;          /* LMDB map size */
+    uint64_t prefill_mb;           /* file written ahead of LMDB's use */
     uint64_t window;               /* submits in flight; deliveries we take */
     uint64_t resend_ms;            /* first resend timeout, doubling to 60 s */
     uint64_t heartbeat_ms;         /* ZMTP PING interval */
@@ -146,6 +147,10 @@ struct nstore_outcome {
  * version is not ours. */
 int nstore_open(const char *path, size_t map_size, nstore_t **out);
 void nstore_close(nstore_t **sp);
+/* Keep the store's file written 'ahead' bytes past what LMDB uses, by a
+ * helper thread (common/prefill.h); 0 leaves the file to grow with each
+ * commit. */
+void nstore_prefill(nstore_t *st, uint64_t ahead);
 
 /* Transactions. A read-only one for the pump and listings, a write one for
  * each pass. nstore_commit() ends *txn whatever happens. */

@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "node.h"
+#include "prefill.h"
 
 #define S_SCHEMA "3" /* 2: envelopes apart; 3: inbox keyed by arrival */
 
@@ -30,6 +31,9 @@ static const char *s_dbi_names[S_NDBI] = {
 struct nstore {
     MDB_env *env;
     MDB_dbi dbi[S_NDBI];
+    struct prefill *prefill; /* NULL unless nstore_prefill() started it */
+    MDB_txn *wtxn;           /* the write transaction open, if any */
+    unsigned psize;
 };
 
 /* LMDB's errors in ours, once. A full map and any failure of a write leave
@@ -253,6 +257,8 @@ nstore_open(const char *path, size_t map_size, nstore_t **out)
         goto fail;
     if ((rc = mdb_env_set_maxdbs(st->env, S_NDBI)) != MDB_SUCCESS)
         goto fail;
+    if ((rc = mdb_env_set_userctx(st->env, st)) != MDB_SUCCESS)
+        goto fail;
     if ((rc = mdb_env_set_mapsize(st->env, map_size)) != MDB_SUCCESS)
         goto fail;
     /* Full sync, always: a commit that returned is on disk, because what
@@ -283,28 +289,75 @@ nstore_close(nstore_t **sp)
 
     if (st == NULL)
         return;
+    prefill_stop(&st->prefill); /* before LMDB closes the file */
     mdb_env_close(st->env);
     free(st);
     *sp = NULL;
 }
 
+static uint64_t
+s_used_bytes(void *arg)
+{
+    nstore_t *st = arg;
+    MDB_envinfo info;
+
+    if (mdb_env_info(st->env, &info) != MDB_SUCCESS)
+        return UINT64_MAX;
+    return ((uint64_t)info.me_last_pgno + 1) * st->psize;
+}
+
+void
+nstore_prefill(nstore_t *st, uint64_t ahead)
+{
+    MDB_envinfo info;
+    MDB_stat stat;
+    int fd;
+
+    if (ahead == 0 || st->prefill != NULL ||
+        mdb_env_get_fd(st->env, &fd) != MDB_SUCCESS ||
+        mdb_env_info(st->env, &info) != MDB_SUCCESS ||
+        mdb_env_stat(st->env, &stat) != MDB_SUCCESS)
+        return;
+    st->psize = stat.ms_psize;
+    st->prefill =
+        prefill_start(fd, ahead, (uint64_t)info.me_mapsize, s_used_bytes, st);
+}
+
 int
 nstore_begin(nstore_t *st, bool write, MDB_txn **out)
 {
+    if (write)
+        prefill_writer_enter(st->prefill);
     int rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, out);
 
     if (rc != MDB_SUCCESS) {
+        if (write)
+            prefill_writer_leave(st->prefill);
         log_errorx("store: begin: %s", mdb_strerror(rc));
         return s_err(rc);
     }
+    if (write)
+        st->wtxn = *out;
     return KR_OK;
+}
+
+/* A write transaction has ended: the prefill helper may write again. */
+static void
+s_txn_ended(MDB_txn *txn, nstore_t *st)
+{
+    if (st != NULL && st->wtxn == txn) {
+        st->wtxn = NULL;
+        prefill_writer_leave(st->prefill);
+    }
 }
 
 int
 nstore_commit(MDB_txn **txn)
 {
+    nstore_t *st = mdb_env_get_userctx(mdb_txn_env(*txn));
     int rc = mdb_txn_commit(*txn);
 
+    s_txn_ended(*txn, st);
     *txn = NULL;
     if (rc != MDB_SUCCESS) {
         log_errorx("store: commit: %s", mdb_strerror(rc));
@@ -316,8 +369,11 @@ nstore_commit(MDB_txn **txn)
 void
 nstore_abort(MDB_txn **txn)
 {
-    if (*txn != NULL)
+    if (*txn != NULL) {
+        nstore_t *st = mdb_env_get_userctx(mdb_txn_env(*txn));
         mdb_txn_abort(*txn);
+        s_txn_ended(*txn, st);
+    }
     *txn = NULL;
 }
 
