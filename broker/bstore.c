@@ -257,7 +257,8 @@ bstore_prefill(struct broker_store *st, uint64_t ahead)
     MDB_stat stat;
     int fd;
 
-    if (ahead == 0 || st->prefill != NULL || mdb_env_get_fd(st->env, &fd) != 0 ||
+    if (ahead == 0 || st->prefill != NULL ||
+        mdb_env_get_fd(st->env, &fd) != 0 ||
         mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &stat) != 0)
         return;
     st->psize = stat.ms_psize;

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,7 +187,13 @@ prefill_start(int fd, uint64_t ahead, uint64_t cap, prefill_used_fn used,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->wake, &ca);
     pthread_condattr_destroy(&ca);
+    /* Signals are the loop's business (its self-pipe): the helper starts
+     * with all of them blocked, so that none interrupts it. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&p->thread, NULL, s_run, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         log_warnx("store: prefill: no helper thread: %s; the file grows "
                   "with each commit",

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "harness.h"
 #include "util.h"
@@ -307,6 +308,17 @@ s_check_json_str(json_object *o, const char *path, const char *want)
             "krctl inbox: %s equals what was sent", path);
 }
 
+/* The size of a file, 0 if it is not there. */
+static uint64_t
+s_file_size(const char *dir, const char *name)
+{
+    char path[H_PATH + 32];
+    struct stat sb;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
 int
 main(void)
 {
@@ -324,6 +336,7 @@ main(void)
     int vl = h_org_add(&c, "vl", S_VL_ORG, "verloskunde",
                        "Verloskundigenpraktijk De Wieg");
     int jgz = h_org_add(&c, "jgz", S_JGZ_ORG, "jgz", "JGZ Utrecht");
+    h_node_set(&c, jgz, "prefill_mb", "4");
     h_node_start(&c, vl);
     h_node_start(&c, jgz);
     if (!h_node_wait_connected(&c, vl, H_CONNECT_MS) ||
@@ -331,6 +344,20 @@ main(void)
         h_abort();
     /* Deny by default: the woman's consent comes first. */
     H_REQUIRE(h_consent_default(&c, vl, jgz), "consent recorded");
+
+    /* The store files are written ahead of use: the defaults (broker 64
+     * MiB, node 16 MiB) and a node's own prefill_mb. */
+    H_POLL(ok, H_CONNECT_MS,
+           s_file_size(c.broker_dir, "data.mdb") >= (64u << 20) &&
+               s_file_size(c.nodes[vl].dir, "node.mdb") >= (16u << 20) &&
+               s_file_size(c.nodes[jgz].dir, "node.mdb") >= (4u << 20));
+    H_CHECK(ok, "store files written ahead: broker %llu, vl %llu, jgz %llu",
+            (unsigned long long)s_file_size(c.broker_dir, "data.mdb"),
+            (unsigned long long)s_file_size(c.nodes[vl].dir, "node.mdb"),
+            (unsigned long long)s_file_size(c.nodes[jgz].dir, "node.mdb"));
+    H_CHECK(s_file_size(c.nodes[jgz].dir, "node.mdb") < (8u << 20),
+            "jgz's prefill_mb = 4 holds: node.mdb is %llu bytes",
+            (unsigned long long)s_file_size(c.nodes[jgz].dir, "node.mdb"));
 
     /* The directory as the administrator sees it. */
     h_krctl(&r, "--admin", c.admin, "org", "list", "--json", NULL);
