@@ -23,7 +23,7 @@ struct broker_store {
     bool seq_cache_valid;
     uint8_t seq_cache_id[16];
     uint64_t seq_cache;
-    uint8_t last_hash[32]; /* hash of the last audit record */
+    uint8_t last_hash[32];   /* hash of the last audit record */
     struct prefill *prefill; /* NULL unless bstore_prefill() started it */
     MDB_txn *wtxn;           /* the write transaction open, if any */
     unsigned psize;
