@@ -18,6 +18,7 @@
 #include "bstore.h"
 #include "crypto.h"
 #include "log.h"
+#include "util.h"
 
 static int s_sig_pipe[2] = {-1, -1};
 
@@ -155,6 +156,7 @@ main(int argc, char **argv)
     char err[512];
     int rc, lock_fd, level;
 
+    util_malloc_keep();
     memset(&b, 0, sizeof(b));
     arena_init(&b.pb, 256u << 10);
     log_init("krbroker", LOG_LEVEL_INFO);

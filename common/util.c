@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -267,6 +268,18 @@ fail:
         close(fd);
     unlink(tmp);
     return KR_EIO;
+}
+
+void
+util_malloc_keep(void)
+{
+    /* Setting either value turns off glibc's own moving thresholds, so
+     * both are set: a low mmap threshold alone would munmap (and shoot
+     * down TLBs) for every large frame instead. */
+    if (mallopt(M_MMAP_THRESHOLD, 8 << 20) != 1 ||
+        mallopt(M_TRIM_THRESHOLD, 64 << 20) != 1)
+        log_warnx("memory: mallopt refused: freed memory goes back to "
+                  "the system at once");
 }
 
 static void

@@ -53,6 +53,17 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len);
 int util_write_file_atomic(const char *path, const void *data, size_t len,
                            unsigned mode);
 
+/* The daemons' memory policy, called once at the start of main: freed
+ * memory stays with the process (up to 64 MiB above what is in use) and
+ * blocks up to 8 MiB come from the heap, not from mmap. glibc otherwise
+ * hands a thread arena's top back with madvise(MADV_DONTNEED) whenever a
+ * large block at its end is freed: a ZeroMQ I/O thread allocates every
+ * received frame, the loop thread frees it, and each such free cost a
+ * TLB shootdown on every CPU plus page faults to take the memory again
+ * (perf: ~9% of the broker's samples at window 256). Never called by
+ * libkr, which lives in other people's processes. */
+void util_malloc_keep(void);
+
 /* The daemons' out-of-memory policy: abort with a log line. libkr never
  * uses these; it returns KR_ENOMEM instead. */
 void *xmalloc(size_t n);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 #include "node.h"
 
 #ifndef KRNODE_VERSION
@@ -81,6 +82,7 @@ main(int argc, char **argv)
     char err[512];
     int rc;
 
+    util_malloc_keep();
     memset(&cfg, 0, sizeof(cfg));
     log_init("krnode", LOG_LEVEL_INFO);
     if (cfg_defaults(node_config_options, &cfg, err, sizeof(err)) != KR_OK) {
