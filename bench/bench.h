@@ -21,6 +21,8 @@
  *   sc_broker.c   broker throughput, raw clients, windows 256 and 1
  *   sc_e2e.c      end to end through two krnodes (libkr adapters)
  *   sc_backlog.c  a backlog for an offline node: restart, memory, drain
+ *   sc_machine.c  the machine's own floor before every run: flushes,
+ *                 Ed25519, BLAKE2b
  */
 #ifndef KR_BENCH_H
 #define KR_BENCH_H
@@ -379,6 +381,9 @@ int sc_broker(const struct bench_opts *o, uint32_t window, uint64_t n,
 int sc_e2e(const struct bench_opts *o, uint64_t n_burst, uint64_t n_paced,
            char *why, size_t len);
 int sc_backlog(const struct bench_opts *o, uint64_t m, char *why, size_t len);
+/* sc_machine.c: the machine's flush latency (alone and three at once),
+ * Ed25519 verify and BLAKE2b speed, as machine_* figures. */
+int sc_machine(char *why, size_t len);
 
 /* "10k", "100k", "1M", or the number. */
 const char *bench_count_label(uint64_t n, char *buf, size_t len);
