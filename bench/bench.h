@@ -70,6 +70,7 @@ struct bench_opts {
     char broker_bin[BENCH_PATH]; /* krbroker */
     char node_bin[BENCH_PATH];   /* krnode */
     char krctl_bin[BENCH_PATH];  /* krctl */
+    const char *compare;         /* --compare: another build tree, or NULL */
 };
 
 /*
@@ -118,6 +119,11 @@ struct figure {
     double target;
     char ref[64]; /* TARGET_GE_REF: the figure compared with */
 };
+
+/* Appended to every figure's name (and reference) by figures_add: "" for
+ * the build under test, "@b" for the one it is compared with. */
+extern const char *bench_figure_side;
+#define BENCH_SIDE_B "@b"
 
 /* Add one run's value to a figure, creating it on first use. */
 void figures_add(const char *name, const char *unit, uint64_t n,

@@ -36,6 +36,7 @@ static const char s_usage[] =
     "               [--perf FILE]\n"
     "               [--broker-bin PATH] [--node-bin PATH] [--krctl-bin "
     "PATH]\n"
+    "               [--compare BUILD_DIR]\n"
     "       krbench --help\n"
     "\n"
     "krbench starts a krbroker (and krnodes where needed) from the build\n"
@@ -83,7 +84,18 @@ static const char s_usage[] =
     "                    the daemons and krctl (default: next to krbench\n"
     "                    in the build tree: ../broker/krbroker,\n"
     "                    ../clients/krnode/krnode, ../clients/krctl/krctl)\n"
+    "  --compare DIR     A/B: every run also runs the daemons and krctl of\n"
+    "                    the build tree DIR (e.g. a `git worktree` of the\n"
+    "                    commit before), interleaved (AB, BA, AB, ...) so\n"
+    "                    that the machine's drift falls on both; its\n"
+    "                    figures get \"@b\" appended, and a last table gives\n"
+    "                    each figure's B/A ratio, paired run by run\n"
     "  -h, --help        print this text\n"
+    "\n"
+    "Before every run the machine itself is measured (machine_* figures:\n"
+    "flush latency alone and three at once, Ed25519 verify, BLAKE2b, a\n"
+    "thread ping-pong): figures from different hours differ by as much as\n"
+    "these do.\n"
     "\n"
     "Exit status: 0 when every scenario ran, 1 when one failed (the reason\n"
     "is printed; its directory is kept), 2 on a usage error.\n";
@@ -103,6 +115,7 @@ enum {
     OPT_BROKER_BIN,
     OPT_NODE_BIN,
     OPT_KRCTL_BIN,
+    OPT_COMPARE,
 };
 
 static int s_usage_err(const char *fmt, ...)
@@ -294,48 +307,133 @@ s_table(const struct bench_opts *o)
     fflush(stdout);
 }
 
-/* Run one scenario o->runs times; on failure say why and stop it. */
+/* --compare: the other build's options (its binaries, no perf). */
+static struct bench_opts s_opts_b;
+static bool s_have_b;
+
+/* One run of one scenario with one build: the machine's floor right
+ * before it (flushes, Ed25519, BLAKE2b: the hour moves every figure, see
+ * sc_machine.c), then the scenario. */
+static int
+s_run_once(const struct bench_opts *o, int which, uint64_t arg, int run,
+           char *why, size_t len)
+{
+    int rc = sc_machine(why, len);
+
+    if (rc != KR_OK)
+        return rc;
+    switch (which) {
+    case SC_BROKER_W256:
+        return sc_broker(o, 256, o->count, run == 0 ? o->perf : NULL, why, len);
+    case SC_BROKER_W1:
+        return sc_broker(o, 1, o->count_w1, NULL, why, len);
+    case SC_E2E:
+        return sc_e2e(o, o->count, o->count_paced, why, len);
+    default:
+        return sc_backlog(o, arg, why, len);
+    }
+}
+
+/* Run one scenario o->runs times (with --compare, each run with both
+ * builds); on failure say why and stop it. */
 static bool
 s_scenario(const struct bench_opts *o, const char *name, int which,
            uint64_t arg)
 {
     char why[BENCH_ERR];
+    int sides = s_have_b ? 2 : 1;
 
     for (int run = 0; run < o->runs; run++) {
-        int rc;
-        uint64_t t0 = bench_now_ns();
-        why[0] = '\0';
-        fprintf(stderr, "krbench: %s run %d/%d\n", name, run + 1, o->runs);
-        /* The machine's floor (flushes, Ed25519, BLAKE2b) right before
-         * each run: the hour moves every figure (sc_machine.c). */
-        rc = sc_machine(why, sizeof(why));
-        if (rc == KR_OK) {
-            switch (which) {
-            case SC_BROKER_W256:
-                rc = sc_broker(o, 256, o->count, run == 0 ? o->perf : NULL, why,
-                               sizeof(why));
-                break;
-            case SC_BROKER_W1:
-                rc = sc_broker(o, 1, o->count_w1, NULL, why, sizeof(why));
-                break;
-            case SC_E2E:
-                rc = sc_e2e(o, o->count, o->count_paced, why, sizeof(why));
-                break;
-            default:
-                rc = sc_backlog(o, arg, why, sizeof(why));
-                break;
+        for (int k = 0; k < sides; k++) {
+            /* AB, BA, AB, ...: a machine that drifts through the runs
+             * weighs on both builds alike. */
+            bool b = sides == 2 && k == (run % 2 == 0 ? 1 : 0);
+            uint64_t t0 = bench_now_ns();
+            why[0] = '\0';
+            bench_figure_side = b ? BENCH_SIDE_B : "";
+            fprintf(stderr, "krbench: %s run %d/%d%s\n", name, run + 1, o->runs,
+                    b ? " (B: --compare)" : "");
+            int rc = s_run_once(b ? &s_opts_b : o, which, arg, run, why,
+                                sizeof(why));
+            bench_figure_side = "";
+            if (rc != KR_OK) {
+                printf("krbench: FAILED %s run %d%s: %s\n", name, run + 1,
+                       b ? " (B)" : "", why[0] ? why : kr_strerror(rc));
+                fflush(stdout);
+                return false;
             }
+            fprintf(stderr, "krbench: %s run %d took %.1f s\n", name, run + 1,
+                    (double)(bench_now_ns() - t0) / 1e9);
         }
-        if (rc != KR_OK) {
-            printf("krbench: FAILED %s run %d: %s\n", name, run + 1,
-                   why[0] ? why : kr_strerror(rc));
-            fflush(stdout);
-            return false;
-        }
-        fprintf(stderr, "krbench: %s run %d took %.1f s\n", name, run + 1,
-                (double)(bench_now_ns() - t0) / 1e9);
     }
     return true;
+}
+
+static int
+s_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* --compare: figure i of A and its B twin: the medians and B/A paired
+ * run by run (the runs were interleaved, so run k of A and run k of B saw
+ * the same hour). False if the figure has no twin or no pair. */
+static bool
+s_pair(size_t i, const struct figure **fa, double *am, double *bm,
+       double *ratio, double *rmin, double *rmax, int *pairs)
+{
+    const struct figure *a = figures_at(i), *b;
+    size_t nl = strlen(a->name), sl = strlen(BENCH_SIDE_B);
+    char name_b[80];
+    double r[BENCH_MAX_RUNS], lo, hi;
+    int n = 0;
+
+    if (nl >= sl && strcmp(a->name + nl - sl, BENCH_SIDE_B) == 0)
+        return false;
+    snprintf(name_b, sizeof(name_b), "%s%s", a->name, BENCH_SIDE_B);
+    if ((b = figures_find(name_b)) == NULL)
+        return false;
+    for (int k = 0; k < a->nvals && k < b->nvals; k++)
+        if (a->vals[k] != 0)
+            r[n++] = b->vals[k] / a->vals[k];
+    if (n == 0)
+        return false;
+    qsort(r, (size_t)n, sizeof(r[0]), s_cmp_double);
+    figure_summary(a, am, &lo, &hi);
+    figure_summary(b, bm, &lo, &hi);
+    *fa = a;
+    *ratio = n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+    *rmin = r[0];
+    *rmax = r[n - 1];
+    *pairs = n;
+    return true;
+}
+
+static void
+s_compare_table(void)
+{
+    const struct figure *a;
+    double am, bm, ratio, lo, hi;
+    char ma[32], mb[32];
+    int n;
+
+    printf("B/A, paired by run (B: --compare; below 1: B's figure is "
+           "lower)\n%-36s %10s %10s  %-7s %s\n",
+           "figure", "A", "B", "B/A", "min..max");
+    for (size_t i = 0; i < figures_count(); i++)
+        if (s_pair(i, &a, &am, &bm, &ratio, &lo, &hi, &n))
+            printf("%-36s %10s %10s  %-7.3f %.3f..%.3f\n", a->name,
+                   s_fmt(a, am, ma, sizeof(ma)), s_fmt(a, bm, mb, sizeof(mb)),
+                   ratio, lo, hi);
+    printf("\n");
+    for (size_t i = 0; i < figures_count(); i++)
+        if (s_pair(i, &a, &am, &bm, &ratio, &lo, &hi, &n))
+            printf("krbench compare figure=%s a=%.6g b=%.6g ratio=%.4f "
+                   "ratio_min=%.4f ratio_max=%.4f pairs=%d\n",
+                   a->name, am, bm, ratio, lo, hi, n);
+    fflush(stdout);
 }
 
 int
@@ -356,6 +454,7 @@ main(int argc, char **argv)
         {"broker-bin", required_argument, NULL, OPT_BROKER_BIN},
         {"node-bin", required_argument, NULL, OPT_NODE_BIN},
         {"krctl-bin", required_argument, NULL, OPT_KRCTL_BIN},
+        {"compare", required_argument, NULL, OPT_COMPARE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -441,6 +540,9 @@ main(int argc, char **argv)
         case OPT_KRCTL_BIN:
             snprintf(o.krctl_bin, sizeof(o.krctl_bin), "%s", optarg);
             break;
+        case OPT_COMPARE:
+            o.compare = optarg;
+            break;
         case 'h':
             fputs(s_usage, stdout);
             return S_EXIT_OK;
@@ -474,6 +576,25 @@ main(int argc, char **argv)
          s_locate(o.node_bin, sizeof(o.node_bin), "clients/krnode/krnode",
                   "node") != KR_OK))
         return S_EXIT_FAIL;
+    if (o.compare != NULL) {
+        s_opts_b = o;
+        s_opts_b.perf = NULL;
+        snprintf(s_opts_b.broker_bin, sizeof(s_opts_b.broker_bin),
+                 "%s/broker/krbroker", o.compare);
+        snprintf(s_opts_b.node_bin, sizeof(s_opts_b.node_bin),
+                 "%s/clients/krnode/krnode", o.compare);
+        snprintf(s_opts_b.krctl_bin, sizeof(s_opts_b.krctl_bin),
+                 "%s/clients/krctl/krctl", o.compare);
+        if (s_locate(s_opts_b.broker_bin, sizeof(s_opts_b.broker_bin), "",
+                     "broker") != KR_OK ||
+            s_locate(s_opts_b.krctl_bin, sizeof(s_opts_b.krctl_bin), "",
+                     "krctl") != KR_OK ||
+            ((o.only & SC_E2E) &&
+             s_locate(s_opts_b.node_bin, sizeof(s_opts_b.node_bin), "",
+                      "node") != KR_OK))
+            return S_EXIT_FAIL;
+        s_have_b = true;
+    }
     s_machine(&o);
 
     if ((o.only & SC_BROKER_W256) &&
@@ -503,6 +624,8 @@ main(int argc, char **argv)
             ok = false;
     }
     s_table(&o);
+    if (s_have_b)
+        s_compare_table();
     figures_free();
     return ok ? S_EXIT_OK : S_EXIT_FAIL;
 }

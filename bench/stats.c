@@ -81,10 +81,22 @@ figures_find(const char *name)
     return NULL;
 }
 
+const char *bench_figure_side = "";
+
 void
 figures_add(const char *name, const char *unit, uint64_t n,
             enum target_kind kind, double target, const char *ref, double value)
 {
+    char full[sizeof(((struct figure *)0)->name)];
+    char full_ref[sizeof(((struct figure *)0)->ref)];
+
+    /* With --compare, the other build's figures are kept apart under the
+     * same names with its side appended ("@b"), their references too. */
+    snprintf(full, sizeof(full), "%s%s", name, bench_figure_side);
+    snprintf(full_ref, sizeof(full_ref), "%s%s", ref != NULL ? ref : "",
+             ref != NULL && ref[0] != '\0' ? bench_figure_side : "");
+    name = full;
+    ref = full_ref;
     struct figure *f = (struct figure *)figures_find(name);
 
     if (f == NULL) {
