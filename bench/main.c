@@ -191,6 +191,31 @@ s_locate(char *dst, size_t len, const char *rel, const char *what)
     return KR_OK;
 }
 
+/* The daemons and krctl: those of the build tree 'tree' (--compare), or
+ * the ones named by flags, or those next to krbench. */
+static int
+s_locate_bins(struct bench_opts *x, const char *tree)
+{
+    if (tree != NULL) {
+        snprintf(x->broker_bin, sizeof(x->broker_bin), "%s/broker/krbroker",
+                 tree);
+        snprintf(x->node_bin, sizeof(x->node_bin), "%s/clients/krnode/krnode",
+                 tree);
+        snprintf(x->krctl_bin, sizeof(x->krctl_bin), "%s/clients/krctl/krctl",
+                 tree);
+    }
+    if (s_locate(x->broker_bin, sizeof(x->broker_bin), "broker/krbroker",
+                 "broker") != KR_OK ||
+        s_locate(x->krctl_bin, sizeof(x->krctl_bin), "clients/krctl/krctl",
+                 "krctl") != KR_OK)
+        return KR_ENOTFOUND;
+    if ((x->only & SC_E2E) &&
+        s_locate(x->node_bin, sizeof(x->node_bin), "clients/krnode/krnode",
+                 "node") != KR_OK)
+        return KR_ENOTFOUND;
+    return KR_OK;
+}
+
 /* The content's and the envelope's real sizes for --size: one envelope
  * built with throwaway keys, as the scenarios build theirs. */
 static void
@@ -568,30 +593,12 @@ main(int argc, char **argv)
         fprintf(stderr, "krbench: libsodium does not start\n");
         return S_EXIT_FAIL;
     }
-    if (s_locate(o.broker_bin, sizeof(o.broker_bin), "broker/krbroker",
-                 "broker") != KR_OK ||
-        s_locate(o.krctl_bin, sizeof(o.krctl_bin), "clients/krctl/krctl",
-                 "krctl") != KR_OK ||
-        ((o.only & SC_E2E) &&
-         s_locate(o.node_bin, sizeof(o.node_bin), "clients/krnode/krnode",
-                  "node") != KR_OK))
+    if (s_locate_bins(&o, NULL) != KR_OK)
         return S_EXIT_FAIL;
     if (o.compare != NULL) {
         s_opts_b = o;
         s_opts_b.perf = NULL;
-        snprintf(s_opts_b.broker_bin, sizeof(s_opts_b.broker_bin),
-                 "%s/broker/krbroker", o.compare);
-        snprintf(s_opts_b.node_bin, sizeof(s_opts_b.node_bin),
-                 "%s/clients/krnode/krnode", o.compare);
-        snprintf(s_opts_b.krctl_bin, sizeof(s_opts_b.krctl_bin),
-                 "%s/clients/krctl/krctl", o.compare);
-        if (s_locate(s_opts_b.broker_bin, sizeof(s_opts_b.broker_bin), "",
-                     "broker") != KR_OK ||
-            s_locate(s_opts_b.krctl_bin, sizeof(s_opts_b.krctl_bin), "",
-                     "krctl") != KR_OK ||
-            ((o.only & SC_E2E) &&
-             s_locate(s_opts_b.node_bin, sizeof(s_opts_b.node_bin), "",
-                      "node") != KR_OK))
+        if (s_locate_bins(&s_opts_b, o.compare) != KR_OK)
             return S_EXIT_FAIL;
         s_have_b = true;
     }
