@@ -210,7 +210,9 @@ done:
 }
 
 /* The other end of the ping-pong: answer every byte on 'fds[0]' with a
- * byte on 'fds[1]' until the pipe closes. */
+ * byte on 'fds[1]' until the pipe closes. It owns fds[1] and closes it
+ * when it ends, so that the pinging side never waits for an answer that
+ * cannot come. */
 static void *
 s_pong(void *arg)
 {
@@ -220,6 +222,7 @@ s_pong(void *arg)
     for (int i = 0; i < S_PINGPONGS && read(fds[0], &c, 1) == 1; i++)
         if (write(fds[1], &c, 1) != 1)
             break;
+    close(fds[1]);
     return NULL;
 }
 
@@ -246,11 +249,12 @@ s_wakeups(char *why, size_t len)
         rc = KR_ESYS;
         goto done;
     }
+    pong[1] = -1; /* the thread's now */
     uint64_t t0 = bench_now_ns();
     char c = 'p';
     for (int i = 0; i < S_PINGPONGS && rc == KR_OK; i++) {
         if (write(ping[1], &c, 1) != 1 || read(pong[0], &c, 1) != 1) {
-            snprintf(why, len, "machine: ping-pong: %s", strerror(errno));
+            snprintf(why, len, "machine: ping-pong: no answer");
             rc = KR_ESYS;
         }
     }
@@ -266,7 +270,8 @@ done:
     if (ping[1] >= 0)
         close(ping[1]);
     close(pong[0]);
-    close(pong[1]);
+    if (pong[1] >= 0)
+        close(pong[1]);
     return rc;
 }
 
