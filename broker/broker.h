@@ -43,6 +43,7 @@ struct broker_config {
     uint64_t max_frames_per_pass; /* bound on the work of one loop pass */
     uint64_t max_items_per_pass;  /* submits and acks per pass (commit) */
     bool unsafe_nosync;           /* BENCHMARK ONLY: no fsync; loses data */
+    bool early_delivery; /* pump a pass's deliveries before its commit */
 };
 extern const struct cfg_option broker_config_options[];
 
@@ -67,6 +68,10 @@ struct org {
     bool dirty;              /* the pump should look at this org */
     uint64_t progress_ms;    /* last ack, or the send that began a burst */
     uint32_t resend_attempt; /* doubles the resend timeout */
+    /* A pass that sent this node deliveries early, whose PassResult the
+     * node has not been sent yet (0: none), and that result. */
+    uint64_t result_pass;
+    bool result_committed;
 
     struct org *hash_next;
 };
@@ -100,6 +105,13 @@ struct broker {
     uint32_t acks_in_pass;     /* acks applied in this pass so far */
     uint64_t items_in_pass;    /* submits and acks read in this pass */
     uint64_t next_cron_ms;
+    /* Names this pass in early deliveries. Starts at a random point, so
+     * that a node cannot mistake a restarted broker's pass for one of the
+     * broker it was connected to before. */
+    uint64_t pass_id;
+    /* Test only (KRBROKER_TEST_EXIT_BEFORE_COMMIT=N): exit, without
+     * committing, right after the Nth pass that sent deliveries early. */
+    uint64_t test_exit_after_early;
 
     struct kr_buf packbuf; /* reused for every frame sent */
 };
@@ -200,6 +212,15 @@ int deliver_finalize(struct broker *b, const uint8_t msg_id[16],
 bool deliver_has_room(struct broker *b, size_t env_len);
 void deliver_took_room(struct broker *b, size_t env_len);
 void deliver_pump(struct broker *b);
+/* Send from the pass's open transaction, before its commit, the
+ * deliveries (only) that connected nodes have room for, marked with the
+ * pass's id; returns how many. Each node that got some is owed a
+ * PassResult (deliver_send_results). */
+size_t deliver_pump_early(struct broker *b);
+/* After the pass's commit (committed) or its failure: tell every node
+ * that got deliveries early what became of them. A node whose pipe is
+ * full is told in a later pass, and gets nothing early until then. */
+void deliver_send_results(struct broker *b, bool committed);
 void deliver_cron(struct broker *b);
 /* Queue seqs are reserved on disk a block at a time. */
 #define DELIVER_SEQ_BLOCK 4096

@@ -39,6 +39,9 @@ const struct cfg_option broker_config_options[] = {
     {"max_items_per_pass", CFG_U64, O(max_items_per_pass), "512", 1, 1000000, 0,
      "submits and acks per loop pass: a pass that stops there commits, and "
      "its receipts go out while the next pass reads"},
+    {"early_delivery", CFG_BOOL, O(early_delivery), "true", 0, 0, 0,
+     "send a pass's deliveries while its commit runs; nodes keep them "
+     "hidden until told that it committed (PROTOCOL.md)"},
     {"unsafe_nosync", CFG_BOOL, O(unsafe_nosync), "false", 0, 0, 0,
      "BENCHMARK ONLY: skip fsync; a crash loses accepted messages"},
     {NULL, 0, 0, NULL, 0, 0, 0, NULL},

@@ -194,7 +194,8 @@ struct s_pump {
     Kr__V1__Notice *nptrs[S_DELIVERIES_PER_FRAME];
     size_t nd, nr, nn, ni, bytes;
     uint64_t last_seq;
-    bool blocked; /* the peer's pipe is full or it is gone */
+    uint64_t early_pass; /* not 0: before the commit; deliveries only */
+    bool blocked;        /* the peer's pipe is full or it is gone */
 };
 
 /* Messages the pump found no longer covered by their consent. They are
@@ -304,6 +305,14 @@ s_pump_item(uint64_t seq, const uint8_t *data, size_t len, void *arg)
     if (p->o->inflight + p->nd + p->nr + p->nn >= p->o->window)
         return 1;
     item = kr__v1__queue_item__unpack(p->pa, len, data);
+    if (item != NULL && p->early_pass != 0 &&
+        (item->is_receipt || item->notice != NULL)) {
+        /* Receipts and notices are not sent early: the node acknowledges
+         * them at once, and they would need the same care for no gain in
+         * latency. The pump after the commit goes on from here. */
+        kr__v1__queue_item__free_unpacked(item, p->pa);
+        return 1;
+    }
     if (item == NULL || item->msg_id.len != 16) {
         log_errorx("deliver: org=%s seq=%llu: queue item does not parse",
                    p->o->id, (unsigned long long)seq);
@@ -349,6 +358,7 @@ s_pump_item(uint64_t seq, const uint8_t *data, size_t len, void *arg)
         d->envelope.len = env_len;
         d->signature.data = (uint8_t *)sig;
         d->signature.len = 64;
+        d->provisional_pass = p->early_pass;
         p->dptrs[p->nd++] = d;
         p->bytes += env_len + 96;
     }
@@ -361,11 +371,15 @@ s_pump_item(uint64_t seq, const uint8_t *data, size_t len, void *arg)
     return 0;
 }
 
-void
-deliver_pump(struct broker *b)
+/* Pump every node that may take more. early_pass 0: from committed state
+ * in a read transaction of its own; else from the pass's open transaction,
+ * deliveries only (see deliver_pump_early). */
+static size_t
+s_pump_all(struct broker *b, uint64_t early_pass)
 {
     struct s_pump p;
-    MDB_txn *txn = NULL;
+    MDB_txn *txn = early_pass != 0 ? b->txn : NULL;
+    size_t sent = 0;
 
     ORGS_FOREACH(b, o)
     {
@@ -373,25 +387,95 @@ deliver_pump(struct broker *b)
             continue;
         if (o->inflight >= o->window)
             continue; /* an ack will make room and set dirty again */
+        if (early_pass != 0 && o->result_pass != 0)
+            continue; /* it has not been told about the last early pass */
         if (txn == NULL && bstore_begin(b->store, true, &txn) != 0)
-            return;
+            return sent;
         memset(&p, 0, sizeof(p));
         p.b = b;
         p.o = o;
         p.txn = txn;
         p.pa = arena_allocator(&b->pb);
+        p.early_pass = early_pass;
         if (o->inflight == 0)
             o->progress_ms = util_mono_ms();
+        uint32_t before = o->inflight;
         /* What the scan unpacks is sent and done with by the flush. */
         struct arena_mark mark = arena_mark(&b->pb);
         bstore_queue_scan(b->store, txn, o->id, o->cursor, s_pump_item, &p);
         s_pump_flush(&p);
         arena_release(&b->pb, mark);
+        if (early_pass != 0) {
+            /* Left dirty: the pump after the commit sends what the early
+             * one may not (receipts, notices) and clears it. */
+            if (o->inflight > before) {
+                o->result_pass = early_pass;
+                sent += o->inflight - before;
+            }
+            continue;
+        }
         /* Clean until something changes: an enqueue, an ack, a rewind. A
          * full pipe stays dirty so the next pass tries again. */
         o->dirty = p.blocked && o->connected;
     }
-    bstore_abort(txn);
+    if (early_pass == 0)
+        bstore_abort(txn);
+    return sent;
+}
+
+void
+deliver_pump(struct broker *b)
+{
+    s_pump_all(b, 0);
+}
+
+/*
+ * Early delivery. A pass's deliveries leave while its commit runs, so that
+ * the recipient verifies and stores them in parallel with the broker's
+ * flush instead of after it. They are provisional: the node shows and
+ * acknowledges them only after the PassResult that says the pass
+ * committed, and drops them if it says otherwise or if the connection
+ * ends first. So a delivery is never acted on for a message the broker
+ * did not accept: if the commit fails the sender is told to retry, and a
+ * retry may meet a revoked consent (PROTOCOL.md, "Early delivery").
+ * A node's ack can only be read by a later pass, after this one's commit
+ * or failure; acks for seqs of a failed pass find nothing and are ignored.
+ */
+size_t
+deliver_pump_early(struct broker *b)
+{
+    if (!b->cfg.early_delivery || b->txn == NULL)
+        return 0;
+    return s_pump_all(b, b->pass_id);
+}
+
+void
+deliver_send_results(struct broker *b, bool committed)
+{
+    ORGS_FOREACH(b, o)
+    {
+        if (o->result_pass == 0)
+            continue;
+        if (o->result_pass == b->pass_id)
+            o->result_committed = committed;
+        Kr__V1__Frame f = KR__V1__FRAME__INIT;
+        Kr__V1__PassResult r = KR__V1__PASS_RESULT__INIT;
+        Kr__V1__PassResult *rp = &r;
+        f.version = KR__V1__VERSION__VERSION_1;
+        r.pass = o->result_pass;
+        r.committed = o->result_committed;
+        f.pass_result = &rp;
+        f.n_pass_result = 1;
+        int rc = broker_send_frame(b, o->rid, o->rid_len, &f);
+        if (rc == KR_EFULL && o->connected)
+            continue; /* told in a later pass; nothing early till then */
+        if (rc == KR_EUNAVAIL)
+            o->connected = false;
+        /* Sent, or the link is gone: a node that connects again drops
+         * what it was never told about, and its Hello rewinds the queue. */
+        o->result_pass = 0;
+    }
+    b->pass_id++;
 }
 
 /* Expire messages whose not_after passed before they were delivered. A

@@ -94,6 +94,9 @@ handle_hello(struct broker *b, struct org *o, const uint8_t *rid,
             ? (uint32_t)b->cfg.window
             : (h->window < b->cfg.window ? h->window : (uint32_t)b->cfg.window);
     deliver_rewind(o);
+    /* A node that connects drops what it got early and was not told
+     * about: a result owed to the old link is news to nobody. */
+    o->result_pass = 0;
     o->resend_attempt = 0;
     log_info("hello: org=%s connected window=%u", o->id, o->window);
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "broker.h"
@@ -119,7 +120,7 @@ broker_send_error(struct broker *b, const uint8_t *rid, size_t rid_len,
 /* Commit the pass. On failure nothing of it happened: every ACCEPTED
  * becomes a refusal the sender retries, and every node is rewound so that
  * acknowledgements lost with the pass are asked for again. */
-static void
+static bool
 s_commit(struct broker *b)
 {
     int rc = KR_OK;
@@ -141,7 +142,7 @@ s_commit(struct broker *b)
     if (rc == KR_OK) {
         if (acks > 0 && b->ack_limit < S_ACK_LIMIT_MAX)
             b->ack_limit *= 2;
-        return;
+        return true;
     }
     /* Deleting needs pages too (copy on write), so in a full store a pass
      * of many acks can fail where a few would fit. Halve the acks per pass
@@ -170,6 +171,7 @@ s_commit(struct broker *b)
     deliver_rewind(o);
     deliver_forget_reserved(b);
     bstore_reload_after_abort(b->store);
+    return false;
 }
 
 /* Send the pass's receipts, one frame per connection. */
@@ -327,6 +329,8 @@ broker_run(struct broker *b)
     };
 
     b->ack_limit = S_ACK_LIMIT_MAX;
+    randombytes_buf(&b->pass_id, sizeof(b->pass_id));
+    b->pass_id = (b->pass_id >> 2) + 1; /* never 0, never wraps */
     /* The cron measures the store's free space before the first submit. */
     b->now_ms = util_now_ms();
     deliver_cron(b);
@@ -373,7 +377,16 @@ broker_run(struct broker *b)
             if (util_mono_ms() < commit_by)
                 continue;
         }
-        s_commit(b);
+        /* The pass's deliveries leave now and are verified and stored by
+         * their recipients while this commit runs (deliver.c, "Early
+         * delivery"); the results follow the commit. */
+        if (deliver_pump_early(b) > 0 && b->test_exit_after_early != 0 &&
+            --b->test_exit_after_early == 0) {
+            log_errorx("loop: test exit before a commit, after early "
+                       "deliveries (KRBROKER_TEST_EXIT_BEFORE_COMMIT)");
+            _exit(70);
+        }
+        deliver_send_results(b, s_commit(b));
         commit_by = 0;
         s_flush(b);
         if (items[1].revents & ZMQ_POLLIN)

@@ -194,6 +194,14 @@ main(int argc, char **argv)
                   "in a crash; for benchmarks only");
     if (kcrypto_init() != 0)
         fatalx("main: libsodium does not start");
+    /* For the crash tests only: never set in a deployment. */
+    const char *tx = getenv("KRBROKER_TEST_EXIT_BEFORE_COMMIT");
+    if (tx != NULL && *tx != '\0') {
+        b.test_exit_after_early = strtoull(tx, NULL, 10);
+        log_warnx("main: KRBROKER_TEST_EXIT_BEFORE_COMMIT=%llu: this broker "
+                  "will exit on purpose (a test)",
+                  (unsigned long long)b.test_exit_after_early);
+    }
     lock_fd = -1;
     rc = KR_ESYS;
     if ((rc = kcrypto_keys_load(b.cfg.keys, &keys)) != 0) {

@@ -162,6 +162,9 @@ s_on_connected(struct node *n)
     l->reconnect_backoff = 0;
     /* Every submit without a receipt goes again, oldest first. */
     link_rewind(l, true);
+    /* Deliveries sent early on the old connection get no result now: the
+     * broker's answer to our Hello is to send again what it committed. */
+    prov_drop_waiting(n);
     l->resend_ivl = n->cfg->resend_ms;
     l->retry_mono = 0;
     log_info("link: connected broker=%s", n->cfg->broker);
@@ -446,6 +449,8 @@ s_on_frame(struct node *n, const uint8_t *data, size_t len)
      * frame, and the inbox then lists them before it. */
     for (size_t i = 0; i < f->n_notice; i++)
         link_on_notice(n, f->notice[i]);
+    for (size_t i = 0; i < f->n_pass_result; i++)
+        prov_on_result(n, f->pass_result[i]);
 done:
     kr__v1__frame__free_unpacked(f, NULL);
 }

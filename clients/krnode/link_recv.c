@@ -86,11 +86,16 @@ link_on_delivery(struct node *n, const Kr__V1__Delivery *d,
     }
     if (pass_txn(n, &txn) != KR_OK)
         goto done; /* nothing commits in this pass: no ack */
-    /* A duplicate is acknowledged again: our earlier ack may be lost. */
+    /* A duplicate is acknowledged again: our earlier ack may be lost. One
+     * still held for its pass result is acknowledged when released. */
     rc = nstore_inbox_get(n->store, txn, e->msg_id.data, &v, &vlen);
     if (rc == KR_OK) {
+        struct prov_entry *held = prov_find(n, e->msg_id.data);
         log_debug("inbox: duplicate msg=%s from=%s", hex, e->sender);
-        pass_add_ack(n, d->seq, e->msg_id.data, KR_ID_LEN, false, 0);
+        if (held != NULL && held->state == PROV_WAITING)
+            prov_on_again(n, held, d);
+        else
+            pass_add_ack(n, d->seq, e->msg_id.data, KR_ID_LEN, false, 0);
         goto done;
     }
     if (rc != KR_ENOTFOUND) {
@@ -173,9 +178,17 @@ link_on_delivery(struct node *n, const Kr__V1__Delivery *d,
         pass_fail(n, rc);
         goto done;
     }
+    log_debug("inbox: received msg=%s from=%s type=%s seq=%llu%s", hex,
+              e->sender, message_type_name(e->type),
+              (unsigned long long)item.seq,
+              d->provisional_pass != 0 ? " held" : "");
+    if (d->provisional_pass != 0) {
+        /* Sent before the broker's commit: stored now, shown and acked
+         * once the broker says its pass committed (provisional.c). */
+        prov_add(n, item.seq, e->msg_id.data, d->provisional_pass, d->seq);
+        goto done;
+    }
     p->inbox_added = true;
-    log_debug("inbox: received msg=%s from=%s type=%s seq=%llu", hex, e->sender,
-              message_type_name(e->type), (unsigned long long)item.seq);
     pass_add_ack(n, d->seq, e->msg_id.data, KR_ID_LEN, false, 0);
 done:
     kr__v1__envelope__free_unpacked(e, NULL);

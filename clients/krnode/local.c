@@ -43,6 +43,8 @@ struct inbox_wait {
 
 static void s_handle(struct node *n, const struct origin *from,
                      const uint8_t *data, size_t len);
+static void s_send_replies(struct node *n, size_t from, size_t to,
+                           int commit_rc);
 
 /*
  * Replies
@@ -628,6 +630,10 @@ s_list_inbox(struct node *n, MDB_txn *txn, const struct origin *from,
 
         if ((rc = nstore_iter_next(&it, &seq, &id, &v, &len)) != KR_OK)
             break;
+        /* A delivery held for the broker's pass result ends the page: an
+         * adapter that went on past it would never ask for it again. */
+        if (n->prov.n > 0 && prov_hidden(n, seq, id))
+            break;
         Kr__V1__InboxRecord *rec = kr__v1__inbox_record__unpack(NULL, len, v);
         if (rec == NULL || rec->item == NULL) {
             log_errorx("local: inbox record seq=%llu does not parse: skipped",
@@ -736,6 +742,12 @@ s_processed(struct node *n, const struct origin *from,
     util_hex(id->data, KR_ID_LEN, hex);
     if ((rc = pass_txn(n, &txn)) != KR_OK) {
         s_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
+        return;
+    }
+    const struct prov_entry *held = prov_find(n, id->data);
+    if (held != NULL && held->state != PROV_CONFIRMED) {
+        /* Not shown yet, and perhaps never: as if it were not there. */
+        s_reply_err(n, from, KR_ENOTFOUND, "no message %s in the inbox", hex);
         return;
     }
     rc = nstore_inbox_set_processed(n->store, txn, id->data, &changed);
@@ -975,6 +987,25 @@ local_inbox_grew(struct node *n)
     local_flush(n, KR_OK);
 }
 
+void
+local_inbox_shown(struct node *n)
+{
+    struct pass *p = &n->pass;
+    MDB_txn *txn = NULL;
+    size_t before = p->nreplies;
+
+    /* From committed state, now: what it holds of these deliveries is
+     * durable here, and the broker has them. The pass's own replies wait
+     * for its commit; only the answers added here leave now. */
+    n->prov.show_now = false;
+    if (n->local.nwaits == 0 || nstore_begin(n->store, false, &txn) != KR_OK)
+        return;
+    s_answer_waits(n, txn, true);
+    nstore_abort(&txn);
+    s_send_replies(n, before, p->nreplies, KR_OK);
+    p->nreplies = before;
+}
+
 long
 local_timeout(const struct node *n, long timeout)
 {
@@ -1007,12 +1038,13 @@ local_stop(struct node *n)
     lo->nwaits = 0;
 }
 
-void
-local_flush(struct node *n, int commit_rc)
+/* Send the pass's replies [from, to). */
+static void
+s_send_replies(struct node *n, size_t from, size_t to, int commit_rc)
 {
     struct pass *p = &n->pass;
 
-    for (size_t i = 0; i < p->nreplies; i++) {
+    for (size_t i = from; i < to; i++) {
         struct reply *r = &p->replies[i];
 
         if (commit_rc != KR_OK) {
@@ -1045,5 +1077,11 @@ local_flush(struct node *n, int commit_rc)
         free(r->data);
         r->data = NULL;
     }
-    p->nreplies = 0;
+}
+
+void
+local_flush(struct node *n, int commit_rc)
+{
+    s_send_replies(n, 0, n->pass.nreplies, commit_rc);
+    n->pass.nreplies = 0;
 }

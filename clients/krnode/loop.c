@@ -131,6 +131,7 @@ s_pass_begin(struct node *n)
 {
     struct pass *p = &n->pass;
 
+    p->id++;
     p->txn = NULL;
     p->err = KR_OK;
     p->now_ms = util_now_ms();
@@ -311,6 +312,8 @@ node_open(struct node_config *cfg, struct node **out)
     if (rc != KR_OK)
         goto fail;
     nstore_prefill(n->store, cfg->prefill_mb << 20);
+    if ((rc = prov_recover(n)) != KR_OK)
+        goto fail;
     if ((rc = peers_load(&n->peers, n->store)) != KR_OK)
         goto fail;
     if ((rc = seal_init(&n->seal, n->keys)) != KR_OK)
@@ -363,6 +366,7 @@ node_close(struct node **np)
     buf_free(&n->pass.ahead_bytes);
     free(n->pass.acks);
     free(n->pass.unknown);
+    prov_free(n);
     free(n);
     *np = NULL;
 }
@@ -420,6 +424,8 @@ node_run(struct node *n, int stop_fd)
         }
         link_on_monitor(n);
         link_drain(n);
+        if (n->prov.show_now)
+            local_inbox_shown(n);
         local_drain(n);
         if (n->pass.dir_changed || n->pass.nunknown > 0)
             local_on_directory(n);
@@ -438,7 +444,9 @@ node_run(struct node *n, int stop_fd)
         commit_by = 0;
         open = false;
         link_send_ahead(n);
+        prov_settle(n);
         rc = s_pass_commit(n);
+        prov_after_commit(n, rc);
         link_flush(n, rc);
         local_flush(n, rc);
         if (rc == KR_OK && n->pass.inbox_added)

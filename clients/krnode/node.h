@@ -105,6 +105,8 @@ int node_config_check(const struct node_config *cfg, char *err, size_t errlen);
  *                      scatter its inserts)
  *   inbox_ids          msg_id -> seq, for deduplication and lookups
  *   inbox_unprocessed  seq -> msg_id, not yet processed by an adapter
+ *   inbox_held         seq -> msg_id, sent early by the broker and not yet
+ *                      known to be committed there (provisional.c)
  *   peers              org id -> OrgEntry
  *   meta               "schema" -> "3"
  * Sequence numbers are 8-byte big-endian keys, so that LMDB's byte order is
@@ -193,6 +195,18 @@ int nstore_inbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__InboxRecord *rec);
  * not). KR_ENOTFOUND for an unknown msg_id. */
 int nstore_inbox_set_processed(nstore_t *st, MDB_txn *txn,
                                const uint8_t *msg_id, bool *changed);
+
+/* Deliveries the broker sent before its commit (provisional.c): hold
+ * marks an added record as such, release unmarks it (the broker's pass
+ * committed), remove takes it out of the inbox again (it did not), and
+ * drop_held removes every record still held (at start-up: the pass
+ * results they waited for went with the last run). */
+int nstore_inbox_hold(nstore_t *st, MDB_txn *txn, uint64_t seq,
+                      const uint8_t *msg_id);
+int nstore_inbox_release(nstore_t *st, MDB_txn *txn, uint64_t seq);
+int nstore_inbox_remove(nstore_t *st, MDB_txn *txn, uint64_t seq,
+                        const uint8_t *msg_id);
+int nstore_inbox_drop_held(nstore_t *st, MDB_txn *txn, uint64_t *dropped);
 
 /* Store a directory entry, replacing an older one of that org. */
 int nstore_peer_put(nstore_t *st, MDB_txn *txn, const Kr__V1__OrgEntry *e);
@@ -353,6 +367,7 @@ struct pass_ack {
 };
 
 struct pass {
+    uint64_t id;     /* counts passes, from 1 */
     MDB_txn *txn;    /* the write transaction, opened on need */
     int err;         /* first store failure: nothing commits */
     uint64_t now_ms; /* wall clock at the start of the pass */
@@ -451,6 +466,62 @@ bool link_busy(const struct node *n);
  * local.c - the adapters' socket.
  */
 
+/*
+ * provisional.c - deliveries the broker sent early, before the pass that
+ * wrote them had committed (PROTOCOL.md, "Early delivery"). Stored like
+ * any delivery and marked held in the store; not listed, long-polled or
+ * acknowledged until the broker's PassResult says the pass committed;
+ * removed if it says not, or if the connection ends before it says.
+ */
+enum prov_state {
+    PROV_WAITING,   /* no result yet: hidden */
+    PROV_CONFIRMED, /* committed at the broker: shown, acked once released */
+    PROV_DROPPED,   /* not committed there: hidden, being removed */
+};
+
+struct prov_entry {
+    uint64_t inbox_seq;
+    uint8_t msg_id[KR_ID_LEN];
+    uint64_t broker_pass;  /* the broker's pass that sent it */
+    uint64_t delivery_seq; /* its seq in our queue at the broker, for the ack */
+    uint64_t stored_pass;  /* our pass that added it */
+    uint64_t settled_pass; /* our pass that released or removed it, or 0 */
+    enum prov_state state;
+};
+
+struct provisional {
+    struct prov_entry *e; /* in inbox_seq order (arrival) */
+    size_t n, cap;
+    bool unsettled; /* an entry decided but not yet written (a failed pass) */
+    bool show_now;  /* confirmed entries already committed here: show them */
+};
+
+/* A delivery of broker_pass was just added to the inbox at inbox_seq, in
+ * this pass; it is marked held in the store here. */
+int prov_add(struct node *n, uint64_t inbox_seq, const uint8_t *msg_id,
+             uint64_t broker_pass, uint64_t delivery_seq);
+/* Whether the inbox record at inbox_seq (with msg_id) must not be shown:
+ * waiting for its pass result, or being removed. */
+bool prov_hidden(const struct node *n, uint64_t inbox_seq,
+                 const uint8_t *msg_id);
+/* The entry for msg_id, if it is still tracked; NULL otherwise. */
+struct prov_entry *prov_find(struct node *n, const uint8_t *msg_id);
+/* The same message again: a plain (not early) delivery proves the broker
+ * committed it; an early one changes nothing. */
+void prov_on_again(struct node *n, struct prov_entry *e,
+                   const Kr__V1__Delivery *d);
+/* A PassResult from the broker. */
+void prov_on_result(struct node *n, const Kr__V1__PassResult *r);
+/* A new connection: results owed on the old one never come. */
+void prov_drop_waiting(struct node *n);
+/* Before the pass commits: write what was decided but not yet written. */
+void prov_settle(struct node *n);
+/* After the pass's commit (or its failure). */
+void prov_after_commit(struct node *n, int commit_rc);
+/* At start-up: remove every record still held. */
+int prov_recover(struct node *n);
+void prov_free(struct node *n);
+
 struct parked;
 
 struct local {
@@ -474,6 +545,10 @@ void local_timers(struct node *n);
 /* A committed pass added to the inbox: answer the waits now, from what
  * it committed. */
 void local_inbox_grew(struct node *n);
+/* Held deliveries already committed here were confirmed by the broker:
+ * answer the waits now, from committed state, without waiting for this
+ * pass's commit (only these answers leave now). */
+void local_inbox_shown(struct node *n);
 /* How long the loop may sleep for the local socket's timers (ms). */
 long local_timeout(const struct node *n, long timeout);
 /* The node stops: parked sends are answered KR_EUNAVAIL (not stored). */
@@ -515,6 +590,7 @@ struct node {
     struct link link;
     struct local local;
     struct pass pass;
+    struct provisional prov;
     struct workers *workers; /* signature checks in parallel */
     int lock_fd;             /* flock on data_dir/node.lock */
     uint64_t full_passes;    /* passes lost to a full store */

@@ -18,14 +18,16 @@ enum {
     S_DBI_INBOX,
     S_DBI_INBOX_IDS,
     S_DBI_INBOX_UNPROCESSED,
+    S_DBI_INBOX_HELD,
     S_DBI_PEERS,
     S_DBI_META,
     S_NDBI
 };
 
 static const char *s_dbi_names[S_NDBI] = {
-    "outbox", "outbox_env",  "outbox_all",        "outbox_order", "outbox_open",
-    "inbox",  "inbox_order", "inbox_unprocessed", "peers",        "meta",
+    "outbox",     "outbox_env",  "outbox_all",        "outbox_order",
+    "outbox_open", "inbox",      "inbox_order",       "inbox_unprocessed",
+    "inbox_held",  "peers",      "meta",
 };
 
 struct nstore {
@@ -166,7 +168,9 @@ s_del_index(MDB_txn *txn, MDB_dbi dbi, uint64_t seq)
 }
 
 /* The next seq of an order index: one after its last key. Records are
- * never removed from the "all" indexes, so a seq is never reused. */
+ * never removed from the "all" indexes, except an inbox record held for
+ * the broker's pass that never committed (nstore_inbox_remove): its seq
+ * may come again, but no adapter ever saw it. */
 static int
 s_next_seq(MDB_txn *txn, MDB_dbi dbi, uint64_t *out)
 {
@@ -707,6 +711,99 @@ done:
     if (rec != NULL)
         kr__v1__inbox_record__free_unpacked(rec, NULL);
     return rc;
+}
+
+int
+nstore_inbox_hold(nstore_t *st, MDB_txn *txn, uint64_t seq,
+                  const uint8_t *msg_id)
+{
+    int rc = s_put_index(txn, st->dbi[S_DBI_INBOX_HELD], seq, msg_id);
+
+    if (rc != MDB_SUCCESS) {
+        s_log_fail("inbox hold", rc);
+        return s_err(rc);
+    }
+    return KR_OK;
+}
+
+int
+nstore_inbox_release(nstore_t *st, MDB_txn *txn, uint64_t seq)
+{
+    int rc = s_del_index(txn, st->dbi[S_DBI_INBOX_HELD], seq);
+
+    if (rc != MDB_SUCCESS) {
+        s_log_fail("inbox release", rc);
+        return s_err(rc);
+    }
+    return KR_OK;
+}
+
+int
+nstore_inbox_remove(nstore_t *st, MDB_txn *txn, uint64_t seq,
+                    const uint8_t *msg_id)
+{
+    uint8_t k[8];
+    MDB_val key = {sizeof(k), k}, id = {KR_ID_LEN, (void *)msg_id}, v;
+    int rc;
+
+    s_seq_key(seq, k);
+    /* Only the record at seq with this msg_id: the id may have arrived
+     * again since, under another seq. */
+    rc = mdb_get(txn, st->dbi[S_DBI_INBOX_IDS], &id, &v);
+    if (rc == MDB_SUCCESS && v.mv_size == 8 && memcmp(v.mv_data, k, 8) == 0)
+        rc = mdb_del(txn, st->dbi[S_DBI_INBOX_IDS], &id, NULL);
+    if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) {
+        rc = mdb_get(txn, st->dbi[S_DBI_INBOX], &key, &v);
+        if (rc == MDB_SUCCESS && v.mv_size >= KR_ID_LEN &&
+            memcmp(v.mv_data, msg_id, KR_ID_LEN) == 0)
+            rc = mdb_del(txn, st->dbi[S_DBI_INBOX], &key, NULL);
+    }
+    if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND)
+        rc = s_del_index(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], seq);
+    if (rc == MDB_SUCCESS)
+        rc = s_del_index(txn, st->dbi[S_DBI_INBOX_HELD], seq);
+    if (rc != MDB_SUCCESS) {
+        s_log_fail("inbox remove", rc);
+        return s_err(rc);
+    }
+    return KR_OK;
+}
+
+int
+nstore_inbox_drop_held(nstore_t *st, MDB_txn *txn, uint64_t *dropped)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc;
+
+    *dropped = 0;
+    /* Removing while walking would move the cursor under us: take the
+     * first entry each time; nstore_inbox_remove deletes it. */
+    for (;;) {
+        uint8_t id[KR_ID_LEN];
+        uint64_t seq;
+
+        if ((rc = mdb_cursor_open(txn, st->dbi[S_DBI_INBOX_HELD], &cur)) !=
+            MDB_SUCCESS)
+            return s_err(rc);
+        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+        if (rc == MDB_SUCCESS && (key.mv_size != 8 || val.mv_size != KR_ID_LEN))
+            rc = MDB_CORRUPTED;
+        if (rc == MDB_SUCCESS) {
+            seq = s_seq_from(key.mv_data);
+            memcpy(id, val.mv_data, KR_ID_LEN);
+        }
+        mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND)
+            return KR_OK;
+        if (rc != MDB_SUCCESS) {
+            s_log_fail("inbox drop held", rc);
+            return s_err(rc);
+        }
+        if ((rc = nstore_inbox_remove(st, txn, seq, id)) != KR_OK)
+            return rc;
+        (*dropped)++;
+    }
 }
 
 int
