@@ -109,9 +109,12 @@ struct broker {
      * that a node cannot mistake a restarted broker's pass for one of the
      * broker it was connected to before. */
     uint64_t pass_id;
-    /* Test only (KRBROKER_TEST_EXIT_BEFORE_COMMIT=N): exit, without
-     * committing, right after the Nth pass that sent deliveries early. */
+    /* Test only, from the environment (main.c): after the Nth pass that
+     * sent deliveries early, exit before its commit
+     * (KRBROKER_TEST_EXIT_BEFORE_COMMIT=N) or let its commit fail
+     * (KRBROKER_TEST_FAIL_COMMIT=N). */
     uint64_t test_exit_after_early;
+    uint64_t test_fail_after_early;
 
     struct kr_buf packbuf; /* reused for every frame sent */
 };

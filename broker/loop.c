@@ -121,7 +121,7 @@ broker_send_error(struct broker *b, const uint8_t *rid, size_t rid_len,
  * becomes a refusal the sender retries, and every node is rewound so that
  * acknowledgements lost with the pass are asked for again. */
 static bool
-s_commit(struct broker *b)
+s_commit(struct broker *b, bool test_fail)
 {
     int rc = KR_OK;
 
@@ -131,6 +131,11 @@ s_commit(struct broker *b)
     b->items_in_pass = 0;
     if (b->txn != NULL) {
         rc = deliver_persist_seqs(b);
+        if (rc == KR_OK && test_fail) {
+            log_errorx("loop: test: this commit fails (KRBROKER_TEST_FAIL_"
+                       "COMMIT)");
+            rc = KR_ESTORE;
+        }
         if (rc == KR_OK)
             rc = bstore_commit(b->txn);
         else
@@ -318,6 +323,27 @@ s_drain_signals(struct broker *b)
         b->stopping = true;
 }
 
+/* KRBROKER_TEST_EXIT_BEFORE_COMMIT: die as a crash would, between the
+ * early deliveries and the commit, but only once they have left: ZeroMQ
+ * sends from its own thread, so the sockets are closed with a linger and
+ * the context ended before the exit. Nothing of the pass is committed. */
+static void __attribute__((noreturn))
+s_test_exit(struct broker *b)
+{
+    int linger = 2000, none = 0;
+
+    log_errorx("loop: test: exit before a commit, after early deliveries "
+               "(KRBROKER_TEST_EXIT_BEFORE_COMMIT)");
+    zmq_setsockopt(b->router, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(b->admin, ZMQ_LINGER, &none, sizeof(none));
+    zmq_setsockopt(b->zap, ZMQ_LINGER, &none, sizeof(none));
+    zmq_close(b->router);
+    zmq_close(b->admin);
+    zmq_close(b->zap);
+    zmq_ctx_term(b->zctx);
+    _exit(70);
+}
+
 int
 broker_run(struct broker *b)
 {
@@ -334,7 +360,7 @@ broker_run(struct broker *b)
     /* The cron measures the store's free space before the first submit. */
     b->now_ms = util_now_ms();
     deliver_cron(b);
-    s_commit(b);
+    s_commit(b, false);
     b->next_cron_ms = util_mono_ms() + 100;
     log_info("loop: serving");
     uint64_t commit_by = 0; /* a deferred pass commits by then (mono) */
@@ -380,13 +406,13 @@ broker_run(struct broker *b)
         /* The pass's deliveries leave now and are verified and stored by
          * their recipients while this commit runs (deliver.c, "Early
          * delivery"); the results follow the commit. */
-        if (deliver_pump_early(b) > 0 && b->test_exit_after_early != 0 &&
-            --b->test_exit_after_early == 0) {
-            log_errorx("loop: test exit before a commit, after early "
-                       "deliveries (KRBROKER_TEST_EXIT_BEFORE_COMMIT)");
-            _exit(70);
-        }
-        deliver_send_results(b, s_commit(b));
+        bool early = deliver_pump_early(b) > 0;
+        if (early && b->test_exit_after_early != 0 &&
+            --b->test_exit_after_early == 0)
+            s_test_exit(b);
+        bool fail = early && b->test_fail_after_early != 0 &&
+                    --b->test_fail_after_early == 0;
+        deliver_send_results(b, s_commit(b, fail));
         commit_by = 0;
         s_flush(b);
         if (items[1].revents & ZMQ_POLLIN)

@@ -148,6 +148,19 @@ s_lock_data_dir(const char *dir)
     return fd;
 }
 
+/* A fault a test asks for (tests/integration/test_early.c), or 0. */
+static uint64_t
+s_test_env(const char *name)
+{
+    const char *v = getenv(name);
+    uint64_t n = v != NULL ? strtoull(v, NULL, 10) : 0;
+
+    if (n != 0)
+        log_warnx("main: %s=%llu: this broker fails on purpose (a test)", name,
+                  (unsigned long long)n);
+    return n;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -195,13 +208,8 @@ main(int argc, char **argv)
     if (kcrypto_init() != 0)
         fatalx("main: libsodium does not start");
     /* For the crash tests only: never set in a deployment. */
-    const char *tx = getenv("KRBROKER_TEST_EXIT_BEFORE_COMMIT");
-    if (tx != NULL && *tx != '\0') {
-        b.test_exit_after_early = strtoull(tx, NULL, 10);
-        log_warnx("main: KRBROKER_TEST_EXIT_BEFORE_COMMIT=%llu: this broker "
-                  "will exit on purpose (a test)",
-                  (unsigned long long)b.test_exit_after_early);
-    }
+    b.test_exit_after_early = s_test_env("KRBROKER_TEST_EXIT_BEFORE_COMMIT");
+    b.test_fail_after_early = s_test_env("KRBROKER_TEST_FAIL_COMMIT");
     lock_fd = -1;
     rc = KR_ESYS;
     if ((rc = kcrypto_keys_load(b.cfg.keys, &keys)) != 0) {

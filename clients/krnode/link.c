@@ -164,7 +164,7 @@ s_on_connected(struct node *n)
     link_rewind(l, true);
     /* Deliveries sent early on the old connection get no result now: the
      * broker's answer to our Hello is to send again what it committed. */
-    prov_drop_waiting(n);
+    prov_drop_waiting(n, "new connection");
     l->resend_ivl = n->cfg->resend_ms;
     l->retry_mono = 0;
     log_info("link: connected broker=%s", n->cfg->broker);

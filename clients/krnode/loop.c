@@ -429,6 +429,7 @@ node_run(struct node *n, int stop_fd)
         local_drain(n);
         if (n->pass.dir_changed || n->pass.nunknown > 0)
             local_on_directory(n);
+        prov_timers(n);
         local_timers(n);
         if (stop)
             local_stop(n);

@@ -59,6 +59,11 @@
 #define NODE_RESEND_MAX_MS 60000
 /* The same organisation is asked about at most this often. */
 #define NODE_DIR_RETRY_MS 1000
+/* A delivery held this long without its pass result (the broker sends it
+ * right after its commit): something went wrong on the way; the node
+ * drops what it holds and says Hello again, and the broker sends again
+ * what it committed. */
+#define NODE_HELD_MAX_MS 30000
 /* A delivery signed with a key we do not know makes us ask the broker,
  * unless its entry is younger than this: then the key is refused. */
 #define NODE_KEY_REFRESH_MS 30000
@@ -486,6 +491,7 @@ struct prov_entry {
     uint64_t delivery_seq; /* its seq in our queue at the broker, for the ack */
     uint64_t stored_pass;  /* our pass that added it */
     uint64_t settled_pass; /* our pass that released or removed it, or 0 */
+    uint64_t held_mono;    /* when it came */
     enum prov_state state;
 };
 
@@ -494,6 +500,9 @@ struct provisional {
     size_t n, cap;
     bool unsettled; /* an entry decided but not yet written (a failed pass) */
     bool show_now;  /* confirmed entries already committed here: show them */
+    /* Test only (KRNODE_TEST_EXIT_AFTER_HELD=N): exit after the Nth commit
+     * that stored held deliveries, before any result for them. */
+    uint64_t test_exit_after_held;
 };
 
 /* A delivery of broker_pass was just added to the inbox at inbox_seq, in
@@ -512,8 +521,11 @@ void prov_on_again(struct node *n, struct prov_entry *e,
                    const Kr__V1__Delivery *d);
 /* A PassResult from the broker. */
 void prov_on_result(struct node *n, const Kr__V1__PassResult *r);
-/* A new connection: results owed on the old one never come. */
-void prov_drop_waiting(struct node *n);
+/* A new connection (results owed on the old one never come), or a result
+ * overdue: everything still waiting is removed unseen. */
+void prov_drop_waiting(struct node *n, const char *why);
+/* Held past NODE_HELD_MAX_MS without a result: drop and say Hello. */
+void prov_timers(struct node *n);
 /* Before the pass commits: write what was decided but not yet written. */
 void prov_settle(struct node *n);
 /* After the pass's commit (or its failure). */

@@ -16,6 +16,7 @@
  * release or the removal); at most the broker's window of them. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "node.h"
@@ -51,6 +52,7 @@ prov_add(struct node *n, uint64_t inbox_seq, const uint8_t *msg_id,
     e->broker_pass = broker_pass;
     e->delivery_seq = delivery_seq;
     e->stored_pass = n->pass.id;
+    e->held_mono = n->pass.now_mono;
     e->state = PROV_WAITING;
     return KR_OK;
 }
@@ -141,12 +143,14 @@ prov_on_result(struct node *n, const Kr__V1__PassResult *r)
                   "early are removed unseen (the broker sends again what it "
                   "keeps)",
                   count);
-    n->pass.urgent = true; /* acks wait on the release's commit */
+    /* Not urgent: the adapter sees them now (local_inbox_shown); the
+     * release and its acks ride on the next commit that someone waits
+     * for, within S_DEFER_MS, instead of a flush of their own. */
     prov_settle(n);
 }
 
 void
-prov_drop_waiting(struct node *n)
+prov_drop_waiting(struct node *n, const char *why)
 {
     struct provisional *pv = &n->prov;
     size_t count = 0;
@@ -158,11 +162,30 @@ prov_drop_waiting(struct node *n)
         }
     if (count == 0)
         return;
-    log_info("inbox: new connection: %zu deliveries sent early without a "
-             "result are removed unseen (the broker sends again what it "
-             "committed)",
-             count);
+    log_info("inbox: %s: %zu deliveries sent early without a result are "
+             "removed unseen (the broker sends again what it committed)",
+             why, count);
     prov_settle(n);
+}
+
+void
+prov_timers(struct node *n)
+{
+    struct provisional *pv = &n->prov;
+
+    for (size_t i = 0; i < pv->n; i++) {
+        const struct prov_entry *e = &pv->e[i];
+        if (e->state != PROV_WAITING ||
+            n->pass.now_mono - e->held_mono < NODE_HELD_MAX_MS)
+            continue;
+        log_warnx("inbox: no result from the broker for a pass that sent "
+                  "deliveries early, after %d ms: saying Hello again",
+                  NODE_HELD_MAX_MS);
+        prov_drop_waiting(n, "no pass result in time");
+        if (n->link.connected)
+            n->link.hello_due = true; /* the broker rewinds our queue */
+        return;
+    }
 }
 
 void
@@ -204,6 +227,17 @@ prov_after_commit(struct node *n, int commit_rc)
     struct provisional *pv = &n->prov;
     size_t j = 0;
 
+    if (pv->test_exit_after_held != 0 && commit_rc == KR_OK) {
+        bool held = false;
+        for (size_t i = 0; i < pv->n && !held; i++)
+            held = pv->e[i].stored_pass == n->pass.id &&
+                   pv->e[i].state == PROV_WAITING;
+        if (held && --pv->test_exit_after_held == 0) {
+            log_errorx("inbox: test: exit with held deliveries "
+                       "(KRNODE_TEST_EXIT_AFTER_HELD)");
+            _exit(70);
+        }
+    }
     for (size_t i = 0; i < pv->n; i++) {
         struct prov_entry *e = &pv->e[i];
         if (commit_rc == KR_OK) {
@@ -229,6 +263,14 @@ prov_recover(struct node *n)
     uint64_t dropped = 0;
     int rc;
 
+    /* For the crash tests only: never set in a deployment. */
+    const char *tx = getenv("KRNODE_TEST_EXIT_AFTER_HELD");
+    if (tx != NULL && strtoull(tx, NULL, 10) != 0) {
+        n->prov.test_exit_after_held = strtoull(tx, NULL, 10);
+        log_warnx("inbox: KRNODE_TEST_EXIT_AFTER_HELD=%s: this node fails on "
+                  "purpose (a test)",
+                  tx);
+    }
     if ((rc = nstore_begin(n->store, true, &txn)) != KR_OK)
         return rc;
     if ((rc = nstore_inbox_drop_held(n->store, txn, &dropped)) != KR_OK) {

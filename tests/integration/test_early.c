@@ -1,0 +1,259 @@
+/*
+ * test_early.c - early delivery (PROTOCOL.md, "Early delivery"): the
+ * broker sends a pass's deliveries while its commit runs, and the
+ * recipient holds them unseen until the broker says the pass committed.
+ * Each way that promise can break is made to happen, on purpose, with the
+ * daemons' test faults:
+ *
+ *  1. the broker's commit fails after it sent a referral early: JGZ drops
+ *     it unseen, the sender is told to retry, and the retry arrives once;
+ *  2. the broker dies between the early send and its commit, and the
+ *     woman's consent is revoked before the sender's node retries: the
+ *     retry is refused for want of consent, and JGZ never shows the
+ *     referral it had already stored;
+ *  3. the JGZ node dies holding a referral it got early: at its restart it
+ *     removes it unseen, and the broker's resend brings it back once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+#include "util.h"
+
+#define S_VL_ORG "ura:00001234"
+#define S_JGZ_ORG "ura:00005678"
+
+struct s_test {
+    struct h_cluster c;
+    int vl, jgz;
+    struct h_referral ref;
+    uint8_t cid[16]; /* the consent in force */
+};
+
+struct s_find {
+    const uint8_t *id;
+    size_t n;
+};
+
+static int
+s_find_one(const Kr__V1__InboxItem *it, void *arg)
+{
+    struct s_find *f = arg;
+
+    if (it->msg_id.len == 16 && memcmp(it->msg_id.data, f->id, 16) == 0)
+        f->n++;
+    return 0;
+}
+
+/* How often JGZ's inbox lists msg_id (-1 if the walk fails). */
+static long
+s_listed(struct s_test *t, const uint8_t id[16])
+{
+    struct s_find f = {id, 0};
+
+    if (h_inbox_foreach(h_node_client(&t->c, t->jgz), s_find_one, &f) != 0)
+        return -1;
+    return (long)f.n;
+}
+
+/* Record a fresh consent vl -> jgz and wait until JGZ holds its evidence,
+ * so that no delivery of it is in flight when a fault is armed. */
+static void
+s_consent(struct s_test *t)
+{
+    struct h_consent g = {0};
+    uint8_t msg_id[16];
+    uint64_t now = util_now_ms();
+    bool ok;
+
+    g.recipient = S_JGZ_ORG;
+    g.bsn = t->ref.bsn;
+    g.from_org = S_VL_ORG;
+    g.to_org = S_JGZ_ORG;
+    g.from_ms = now - 3600 * 1000ull;
+    g.until_ms = now + 365 * 24 * 3600 * 1000ull;
+    util_random_id(t->cid);
+    g.consent_id = t->cid;
+    int rc = h_send_consent(h_node_client(&t->c, t->vl), &g, NULL, msg_id);
+    H_REQUIRE(rc == KR_OK, "record the woman's consent (%s)", kr_strerror(rc));
+    H_POLL(ok, 20000,
+           h_outcome(h_node_client(&t->c, t->vl), msg_id) ==
+               KR__V1__OUTCOME__DELIVERED);
+    H_REQUIRE(ok, "JGZ holds the consent's evidence (outcome %d)",
+              h_outcome(h_node_client(&t->c, t->vl), msg_id));
+}
+
+static void
+s_send(struct s_test *t, const char *text, uint8_t id[16])
+{
+    uint8_t got[16];
+
+    t->ref.reason_text = text;
+    util_random_id(id);
+    int rc =
+        h_send_referral(h_node_client(&t->c, t->vl), S_JGZ_ORG, &t->ref, id,
+                        got);
+    H_REQUIRE(rc == KR_OK, "the midwife's node takes referral '%s' (%s)", text,
+              kr_strerror(rc));
+}
+
+/* The broker again, with a fault armed through its environment (or none:
+ * name NULL). */
+static void
+s_broker_restart(struct s_test *t, const char *fault)
+{
+    H_REQUIRE(h_broker_stop(&t->c), "the broker stops cleanly");
+    if (fault != NULL)
+        setenv(fault, "1", 1);
+    h_broker_start(&t->c);
+    if (fault != NULL)
+        unsetenv(fault);
+    if (!h_node_wait_connected(&t->c, t->vl, H_CONNECT_MS) ||
+        !h_node_wait_connected(&t->c, t->jgz, H_CONNECT_MS))
+        h_abort();
+}
+
+/* 1: the pass that sent the referral early does not commit. */
+static void
+s_failed_commit(struct s_test *t)
+{
+    uint8_t id[16];
+    bool ok;
+
+    s_broker_restart(t, "KRBROKER_TEST_FAIL_COMMIT");
+    s_send(t, "early: failed commit", id);
+    H_POLL(ok, 20000,
+           h_log_contains(t->c.broker_log, "test: this commit fails"));
+    H_REQUIRE(ok, "the broker's commit fails after it sent the referral "
+                  "early");
+    H_POLL(ok, 20000,
+           h_log_contains(t->c.nodes[t->jgz].proc.log,
+                          "broker pass did not commit: 1 deliveries"));
+    H_CHECK(ok, "JGZ learns that the pass did not commit and drops the "
+                "referral unseen");
+    H_POLL(ok, 30000,
+           h_outcome(h_node_client(&t->c, t->vl), id) ==
+               KR__V1__OUTCOME__DELIVERED);
+    H_CHECK(ok, "the sender's node retries and the referral is delivered "
+                "(outcome %d)",
+            h_outcome(h_node_client(&t->c, t->vl), id));
+    H_CHECK(s_listed(t, id) == 1, "JGZ lists it exactly once (%ld)",
+            s_listed(t, id));
+}
+
+/* 2: the broker dies before its commit; the consent is revoked before the
+ * sender's node can retry. */
+static void
+s_broker_dies(struct s_test *t)
+{
+    uint8_t id[16], rid[16];
+    int status;
+    bool ok;
+
+    s_broker_restart(t, "KRBROKER_TEST_EXIT_BEFORE_COMMIT");
+    s_send(t, "early: broker dies", id);
+    H_REQUIRE(h_proc_wait(&t->c.broker, 20000, &status) == KR_OK &&
+                  WIFEXITED(status) && WEXITSTATUS(status) == 70,
+              "the broker dies after sending the referral early, before "
+              "its commit");
+    t->c.broker.expected = false;
+    /* JGZ has it stored (held); it must not show it. */
+    H_CHECK(s_listed(t, id) == 0, "JGZ does not list the held referral (%ld)",
+            s_listed(t, id));
+    /* The midwife's node would retry first thing: keep it away until the
+     * consent is gone. */
+    H_REQUIRE(h_node_stop(&t->c, t->vl), "the midwife's node stops cleanly");
+    h_broker_start(&t->c);
+    if (!h_node_wait_connected(&t->c, t->jgz, H_CONNECT_MS))
+        h_abort();
+    H_POLL(ok, 20000,
+           h_log_contains(t->c.nodes[t->jgz].proc.log,
+                          "new connection: 1 deliveries sent early"));
+    H_CHECK(ok, "JGZ drops the referral it never got a result for when it "
+                "connects again");
+    int rc = h_send_revoke(h_node_client(&t->c, t->jgz), S_VL_ORG, t->cid, rid);
+    H_REQUIRE(rc == KR_OK, "JGZ revokes the consent (%s)", kr_strerror(rc));
+    H_POLL(ok, 20000,
+           h_outcome(h_node_client(&t->c, t->jgz), rid) >=
+               KR__V1__OUTCOME__ACCEPTED);
+    H_REQUIRE(ok, "the broker accepts the revoke");
+    h_node_start(&t->c, t->vl);
+    H_POLL(ok, 30000,
+           h_outcome(h_node_client(&t->c, t->vl), id) ==
+               KR__V1__OUTCOME__REFUSED);
+    H_CHECK(ok, "the sender's retry is refused: no consent any more (outcome "
+                "%d)",
+            h_outcome(h_node_client(&t->c, t->vl), id));
+    H_CHECK(s_listed(t, id) == 0,
+            "JGZ never shows the referral the broker did not accept (%ld)",
+            s_listed(t, id));
+    /* A held record never dropped would stop every listing at it. */
+    s_consent(t);
+    h_roundtrip(&t->c, t->vl, t->jgz, "JGZ's inbox goes on past the dropped "
+                "one", 20000);
+}
+
+/* 3: the JGZ node dies while it holds a referral sent early. */
+static void
+s_node_dies(struct s_test *t)
+{
+    uint8_t id[16];
+    int status;
+    bool ok;
+
+    H_REQUIRE(h_node_stop(&t->c, t->jgz), "the JGZ node stops cleanly");
+    setenv("KRNODE_TEST_EXIT_AFTER_HELD", "1", 1);
+    h_node_start(&t->c, t->jgz);
+    unsetenv("KRNODE_TEST_EXIT_AFTER_HELD");
+    if (!h_node_wait_connected(&t->c, t->jgz, H_CONNECT_MS))
+        h_abort();
+    s_send(t, "early: recipient dies", id);
+    H_REQUIRE(h_proc_wait(&t->c.nodes[t->jgz].proc, 20000, &status) ==
+                      KR_OK &&
+                  WIFEXITED(status) && WEXITSTATUS(status) == 70,
+              "the JGZ node dies right after storing the referral held");
+    t->c.nodes[t->jgz].proc.expected = false;
+    h_node_start(&t->c, t->jgz);
+    H_CHECK(h_log_contains(t->c.nodes[t->jgz].proc.log,
+                           "1 deliveries sent early by the broker were never "
+                           "confirmed: removed unseen"),
+            "at its restart JGZ removes the held referral unseen");
+    H_POLL(ok, 30000,
+           h_outcome(h_node_client(&t->c, t->vl), id) ==
+               KR__V1__OUTCOME__DELIVERED);
+    H_CHECK(ok, "the broker sends it again and it is delivered (outcome %d)",
+            h_outcome(h_node_client(&t->c, t->vl), id));
+    H_CHECK(s_listed(t, id) == 1, "JGZ lists it exactly once (%ld)",
+            s_listed(t, id));
+}
+
+int
+main(void)
+{
+    struct s_test t;
+
+    memset(&t, 0, sizeof(t));
+    h_init("early", 240);
+    h_referral_default(&t.ref);
+    h_cluster_init(&t.c, "early");
+    h_broker_start(&t.c);
+    t.vl = h_org_add(&t.c, "vl", S_VL_ORG, "verloskunde",
+                     "Verloskundigenpraktijk De Wieg");
+    t.jgz = h_org_add(&t.c, "jgz", S_JGZ_ORG, "jgz", "JGZ Utrecht");
+    h_node_start(&t.c, t.vl);
+    h_node_start(&t.c, t.jgz);
+    if (!h_node_wait_connected(&t.c, t.vl, H_CONNECT_MS) ||
+        !h_node_wait_connected(&t.c, t.jgz, H_CONNECT_MS))
+        h_abort();
+    s_consent(&t);
+    h_roundtrip(&t.c, t.vl, t.jgz, "a referral with early delivery on", 20000);
+
+    s_failed_commit(&t);
+    s_broker_dies(&t);
+    s_node_dies(&t);
+
+    h_roundtrip(&t.c, t.vl, t.jgz, "after the faults", 20000);
+    return h_finish(&t.c);
+}
