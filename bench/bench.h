@@ -334,6 +334,11 @@ int source_new(const struct msg_ctx *m, const uint8_t prefix[12], size_t size,
                uint64_t n, uint64_t chunk, struct source **out);
 void source_destroy(struct source **sp);
 
+struct traffic_held {
+    uint64_t pass, seq;
+    uint8_t id[16];
+};
+
 struct traffic {
     struct wire *prod;  /* or NULL: no producer */
     struct wire *cons;  /* or NULL: no consumer */
@@ -351,6 +356,11 @@ struct traffic {
     uint8_t grant_id[16];
     bool grant_acc, grant_rcpt;
     uint64_t last_progress_ns;
+    /* Deliveries sent early (before the broker's commit): like a node,
+     * the consumer counts and acknowledges them only once the broker's
+     * PassResult says that their pass committed. */
+    struct traffic_held *held;
+    size_t nheld, capheld;
     pid_t watch_pid; /* > 0: sample its RssAnon while running */
     uint64_t anon_max_kb;
     char err[BENCH_ERR];

@@ -213,7 +213,10 @@ traffic_free(struct traffic *t)
     free(t->t_acc);
     free(t->t_del);
     free(t->t_rcpt);
+    free(t->held);
     t->t_sub = t->t_acc = t->t_del = t->t_rcpt = NULL;
+    t->held = NULL;
+    t->nheld = t->capheld = 0;
 }
 
 static void s_fail(struct traffic *t, const char *fmt, ...)
@@ -439,6 +442,25 @@ s_env_msg_id(const uint8_t *env, size_t len, uint8_t out[16])
     return ok;
 }
 
+/* A delivery the consumer holds as its own: acked, and counted once. */
+static void
+s_cons_take(struct traffic *t, struct s_acks *acks, uint64_t seq,
+            const uint8_t id[16], uint64_t now)
+{
+    uint64_t idx = 0;
+
+    s_acks_add(acks, seq, id);
+    if (s_ours(t, id, 16, &idx)) {
+        if (t->t_del[idx] == 0) {
+            t->t_del[idx] = now;
+            t->n_del++;
+        }
+    } else {
+        t->other_del++;
+    }
+    t->last_progress_ns = now;
+}
+
 static void
 s_on_cons(struct traffic *t, const Kr__V1__Frame *f, struct s_acks *acks,
           uint64_t now)
@@ -449,22 +471,37 @@ s_on_cons(struct traffic *t, const Kr__V1__Frame *f, struct s_acks *acks,
         s_frame_error(t, "the consumer", f->error);
     for (size_t i = 0; i < f->n_delivery; i++) {
         const Kr__V1__Delivery *d = f->delivery[i];
-        uint64_t idx = 0;
         if (!s_env_msg_id(d->envelope.data, d->envelope.len, id)) {
             s_fail(t, "a delivery (seq %llu) whose envelope does not parse",
                    (unsigned long long)d->seq);
             continue;
         }
-        s_acks_add(acks, d->seq, id);
-        if (s_ours(t, id, 16, &idx)) {
-            if (t->t_del[idx] == 0) {
-                t->t_del[idx] = now;
-                t->n_del++;
-            }
-        } else {
-            t->other_del++;
+        if (d->provisional_pass == 0) {
+            s_cons_take(t, acks, d->seq, id, now);
+            continue;
         }
-        t->last_progress_ns = now;
+        if (t->nheld == t->capheld) {
+            t->capheld = t->capheld ? 2 * t->capheld : 256;
+            t->held = xrealloc(t->held, t->capheld * sizeof(*t->held));
+        }
+        struct traffic_held *h = &t->held[t->nheld++];
+        h->pass = d->provisional_pass;
+        h->seq = d->seq;
+        memcpy(h->id, id, 16);
+    }
+    for (size_t i = 0; i < f->n_pass_result; i++) {
+        const Kr__V1__PassResult *r = f->pass_result[i];
+        size_t j = 0;
+        for (size_t k = 0; k < t->nheld; k++) {
+            if (t->held[k].pass != r->pass) {
+                t->held[j++] = t->held[k];
+                continue;
+            }
+            /* Not committed: dropped; the broker sends it again. */
+            if (r->committed)
+                s_cons_take(t, acks, t->held[k].seq, t->held[k].id, now);
+        }
+        t->nheld = j;
     }
     /* Receipts and notices for the consumer's organisation: acknowledge,
      * so that its queue does not hold them. */

@@ -196,6 +196,7 @@ struct s_pump {
     uint64_t last_seq;
     uint64_t early_pass; /* not 0: before the commit; deliveries only */
     bool blocked;        /* the peer's pipe is full or it is gone */
+    bool left_behind;    /* early: stopped at a receipt or a notice */
 };
 
 /* Messages the pump found no longer covered by their consent. They are
@@ -311,6 +312,7 @@ s_pump_item(uint64_t seq, const uint8_t *data, size_t len, void *arg)
          * them at once, and they would need the same care for no gain in
          * latency. The pump after the commit goes on from here. */
         kr__v1__queue_item__free_unpacked(item, p->pa);
+        p->left_behind = true;
         return 1;
     }
     if (item == NULL || item->msg_id.len != 16) {
@@ -405,18 +407,15 @@ s_pump_all(struct broker *b, uint64_t early_pass)
         bstore_queue_scan(b->store, txn, o->id, o->cursor, s_pump_item, &p);
         s_pump_flush(&p);
         arena_release(&b->pb, mark);
-        if (early_pass != 0) {
-            /* Left dirty: the pump after the commit sends what the early
-             * one may not (receipts, notices) and clears it. */
-            if (o->inflight > before) {
-                o->result_pass = early_pass;
-                sent += o->inflight - before;
-            }
-            continue;
+        if (o->inflight > before && early_pass != 0) {
+            o->result_pass = early_pass;
+            sent += o->inflight - before;
         }
         /* Clean until something changes: an enqueue, an ack, a rewind. A
-         * full pipe stays dirty so the next pass tries again. */
-        o->dirty = p.blocked && o->connected;
+         * full pipe stays dirty so the next pass tries again, and so does
+         * a queue whose receipts the early pump left to the pump after the
+         * commit. A failed commit rewinds (and dirties) every queue. */
+        o->dirty = (p.blocked && o->connected) || p.left_behind;
     }
     if (early_pass == 0)
         bstore_abort(txn);
