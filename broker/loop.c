@@ -327,8 +327,7 @@ s_drain_signals(struct broker *b)
  * early deliveries and the commit, but only once they have left: ZeroMQ
  * sends from its own thread, so the sockets are closed with a linger and
  * the context ended before the exit. Nothing of the pass is committed. */
-static void __attribute__((noreturn))
-s_test_exit(struct broker *b)
+static void __attribute__((noreturn)) s_test_exit(struct broker *b)
 {
     int linger = 2000, none = 0;
 

@@ -25,8 +25,8 @@ enum {
 };
 
 static const char *s_dbi_names[S_NDBI] = {
-    "outbox",     "outbox_env",  "outbox_all",        "outbox_order",
-    "outbox_open", "inbox",      "inbox_order",       "inbox_unprocessed",
+    "outbox",      "outbox_env", "outbox_all",  "outbox_order",
+    "outbox_open", "inbox",      "inbox_order", "inbox_unprocessed",
     "inbox_held",  "peers",      "meta",
 };
 

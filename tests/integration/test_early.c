@@ -92,9 +92,8 @@ s_send(struct s_test *t, const char *text, uint8_t id[16])
 
     t->ref.reason_text = text;
     util_random_id(id);
-    int rc =
-        h_send_referral(h_node_client(&t->c, t->vl), S_JGZ_ORG, &t->ref, id,
-                        got);
+    int rc = h_send_referral(h_node_client(&t->c, t->vl), S_JGZ_ORG, &t->ref,
+                             id, got);
     H_REQUIRE(rc == KR_OK, "the midwife's node takes referral '%s' (%s)", text,
               kr_strerror(rc));
 }
@@ -136,8 +135,9 @@ s_failed_commit(struct s_test *t)
     H_POLL(ok, 30000,
            h_outcome(h_node_client(&t->c, t->vl), id) ==
                KR__V1__OUTCOME__DELIVERED);
-    H_CHECK(ok, "the sender's node retries and the referral is delivered "
-                "(outcome %d)",
+    H_CHECK(ok,
+            "the sender's node retries and the referral is delivered "
+            "(outcome %d)",
             h_outcome(h_node_client(&t->c, t->vl), id));
     H_CHECK(s_listed(t, id) == 1, "JGZ lists it exactly once (%ld)",
             s_listed(t, id));
@@ -183,16 +183,19 @@ s_broker_dies(struct s_test *t)
     H_POLL(ok, 30000,
            h_outcome(h_node_client(&t->c, t->vl), id) ==
                KR__V1__OUTCOME__REFUSED);
-    H_CHECK(ok, "the sender's retry is refused: no consent any more (outcome "
-                "%d)",
+    H_CHECK(ok,
+            "the sender's retry is refused: no consent any more (outcome "
+            "%d)",
             h_outcome(h_node_client(&t->c, t->vl), id));
     H_CHECK(s_listed(t, id) == 0,
             "JGZ never shows the referral the broker did not accept (%ld)",
             s_listed(t, id));
     /* A held record never dropped would stop every listing at it. */
     s_consent(t);
-    h_roundtrip(&t->c, t->vl, t->jgz, "JGZ's inbox goes on past the dropped "
-                "one", 20000);
+    h_roundtrip(&t->c, t->vl, t->jgz,
+                "JGZ's inbox goes on past the dropped "
+                "one",
+                20000);
 }
 
 /* 3: the JGZ node dies while it holds a referral sent early. */
@@ -210,8 +213,7 @@ s_node_dies(struct s_test *t)
     if (!h_node_wait_connected(&t->c, t->jgz, H_CONNECT_MS))
         h_abort();
     s_send(t, "early: recipient dies", id);
-    H_REQUIRE(h_proc_wait(&t->c.nodes[t->jgz].proc, 20000, &status) ==
-                      KR_OK &&
+    H_REQUIRE(h_proc_wait(&t->c.nodes[t->jgz].proc, 20000, &status) == KR_OK &&
                   WIFEXITED(status) && WEXITSTATUS(status) == 70,
               "the JGZ node dies right after storing the referral held");
     t->c.nodes[t->jgz].proc.expected = false;
