@@ -109,9 +109,10 @@ int node_config_check(const struct node_config *cfg, char *err, size_t errlen);
  *                      order (keyed by arrival: senders' random ids would
  *                      scatter its inserts)
  *   inbox_ids          msg_id -> seq, for deduplication and lookups
- *   inbox_unprocessed  seq -> msg_id, not yet processed by an adapter
- *   inbox_held         seq -> msg_id, sent early by the broker and not yet
- *                      known to be committed there (provisional.c)
+ *   inbox_unprocessed  seq -> msg_id, not yet processed by an adapter;
+ *                      msg_id || 0x01 while held: sent early by the broker
+ *                      and not yet known to be committed there
+ *                      (provisional.c)
  *   peers              org id -> OrgEntry
  *   meta               "schema" -> "3"
  * Sequence numbers are 8-byte big-endian keys, so that LMDB's byte order is

@@ -18,17 +18,22 @@ enum {
     S_DBI_INBOX,
     S_DBI_INBOX_IDS,
     S_DBI_INBOX_UNPROCESSED,
-    S_DBI_INBOX_HELD,
     S_DBI_PEERS,
     S_DBI_META,
     S_NDBI
 };
 
 static const char *s_dbi_names[S_NDBI] = {
-    "outbox",      "outbox_env", "outbox_all",  "outbox_order",
-    "outbox_open", "inbox",      "inbox_order", "inbox_unprocessed",
-    "inbox_held",  "peers",      "meta",
+    "outbox", "outbox_env",  "outbox_all",        "outbox_order", "outbox_open",
+    "inbox",  "inbox_order", "inbox_unprocessed", "peers",        "meta",
 };
+
+/* An inbox_unprocessed value of msg_id and this byte marks a delivery held
+ * for the broker's pass result (provisional.c). A held delivery is never
+ * processed (it is not shown), so every one is in that index, at its tail
+ * where the pass writes anyway: marking and releasing it costs no page of
+ * another tree. */
+#define S_HELD_MARK 0x01
 
 struct nstore {
     MDB_env *env;
@@ -717,8 +722,14 @@ int
 nstore_inbox_hold(nstore_t *st, MDB_txn *txn, uint64_t seq,
                   const uint8_t *msg_id)
 {
-    int rc = s_put_index(txn, st->dbi[S_DBI_INBOX_HELD], seq, msg_id);
+    uint8_t k[8], v[KR_ID_LEN + 1];
+    MDB_val key = {sizeof(k), k}, val = {sizeof(v), v};
+    int rc;
 
+    s_seq_key(seq, k);
+    memcpy(v, msg_id, KR_ID_LEN);
+    v[KR_ID_LEN] = S_HELD_MARK;
+    rc = mdb_put(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], &key, &val, 0);
     if (rc != MDB_SUCCESS) {
         s_log_fail("inbox hold", rc);
         return s_err(rc);
@@ -729,8 +740,20 @@ nstore_inbox_hold(nstore_t *st, MDB_txn *txn, uint64_t seq,
 int
 nstore_inbox_release(nstore_t *st, MDB_txn *txn, uint64_t seq)
 {
-    int rc = s_del_index(txn, st->dbi[S_DBI_INBOX_HELD], seq);
+    uint8_t k[8], id[KR_ID_LEN];
+    MDB_val key = {sizeof(k), k}, val;
+    int rc;
 
+    s_seq_key(seq, k);
+    rc = mdb_get(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], &key, &val);
+    if (rc == MDB_NOTFOUND || (rc == MDB_SUCCESS && val.mv_size == KR_ID_LEN))
+        return KR_OK; /* not held (any more) */
+    if (rc == MDB_SUCCESS && val.mv_size == KR_ID_LEN + 1) {
+        memcpy(id, val.mv_data, KR_ID_LEN);
+        rc = s_put_index(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], seq, id);
+    } else if (rc == MDB_SUCCESS) {
+        rc = MDB_CORRUPTED;
+    }
     if (rc != MDB_SUCCESS) {
         s_log_fail("inbox release", rc);
         return s_err(rc);
@@ -758,10 +781,14 @@ nstore_inbox_remove(nstore_t *st, MDB_txn *txn, uint64_t seq,
             memcmp(v.mv_data, msg_id, KR_ID_LEN) == 0)
             rc = mdb_del(txn, st->dbi[S_DBI_INBOX], &key, NULL);
     }
-    if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND)
-        rc = s_del_index(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], seq);
-    if (rc == MDB_SUCCESS)
-        rc = s_del_index(txn, st->dbi[S_DBI_INBOX_HELD], seq);
+    if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) {
+        rc = mdb_get(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], &key, &v);
+        if (rc == MDB_SUCCESS && v.mv_size >= KR_ID_LEN &&
+            memcmp(v.mv_data, msg_id, KR_ID_LEN) == 0)
+            rc = mdb_del(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], &key, NULL);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = MDB_SUCCESS;
     if (rc != MDB_SUCCESS) {
         s_log_fail("inbox remove", rc);
         return s_err(rc);
@@ -772,38 +799,47 @@ nstore_inbox_remove(nstore_t *st, MDB_txn *txn, uint64_t seq,
 int
 nstore_inbox_drop_held(nstore_t *st, MDB_txn *txn, uint64_t *dropped)
 {
+    struct {
+        uint64_t seq;
+        uint8_t id[KR_ID_LEN];
+    } *held = NULL;
+    size_t n = 0, cap = 0;
     MDB_cursor *cur;
     MDB_val key, val;
     int rc;
 
     *dropped = 0;
-    /* Removing while walking would move the cursor under us: take the
-     * first entry each time; nstore_inbox_remove deletes it. */
-    for (;;) {
-        uint8_t id[KR_ID_LEN];
-        uint64_t seq;
-
-        if ((rc = mdb_cursor_open(txn, st->dbi[S_DBI_INBOX_HELD], &cur)) !=
-            MDB_SUCCESS)
-            return s_err(rc);
-        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-        if (rc == MDB_SUCCESS && (key.mv_size != 8 || val.mv_size != KR_ID_LEN))
-            rc = MDB_CORRUPTED;
-        if (rc == MDB_SUCCESS) {
-            seq = s_seq_from(key.mv_data);
-            memcpy(id, val.mv_data, KR_ID_LEN);
+    /* A walk of the unprocessed index (only held deliveries carry the
+     * mark), then the removals: not while the cursor walks. */
+    if ((rc = mdb_cursor_open(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], &cur)) !=
+        MDB_SUCCESS)
+        return s_err(rc);
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != 8 || val.mv_size != KR_ID_LEN + 1 ||
+            ((const uint8_t *)val.mv_data)[KR_ID_LEN] != S_HELD_MARK)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            held = xrealloc(held, cap * sizeof(*held));
         }
-        mdb_cursor_close(cur);
-        if (rc == MDB_NOTFOUND)
-            return KR_OK;
-        if (rc != MDB_SUCCESS) {
-            s_log_fail("inbox drop held", rc);
-            return s_err(rc);
-        }
-        if ((rc = nstore_inbox_remove(st, txn, seq, id)) != KR_OK)
-            return rc;
-        (*dropped)++;
+        held[n].seq = s_seq_from(key.mv_data);
+        memcpy(held[n].id, val.mv_data, KR_ID_LEN);
+        n++;
     }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) {
+        free(held);
+        s_log_fail("inbox drop held", rc);
+        return s_err(rc);
+    }
+    rc = KR_OK;
+    for (size_t i = 0; i < n && rc == KR_OK; i++)
+        rc = nstore_inbox_remove(st, txn, held[i].seq, held[i].id);
+    free(held);
+    if (rc == KR_OK)
+        *dropped = n;
+    return rc;
 }
 
 int
@@ -918,7 +954,9 @@ nstore_iter_next(struct nstore_iter *it, uint64_t *seq, const uint8_t **msg_id,
         *len = v.mv_size - KR_ID_LEN;
         return KR_OK;
     }
-    if (v.mv_size != KR_ID_LEN)
+    /* A held delivery's entry carries a mark after its msg_id. */
+    if (v.mv_size != KR_ID_LEN &&
+        !(it->idx == NSTORE_INBOX_UNPROCESSED && v.mv_size == KR_ID_LEN + 1))
         return KR_ESTORE;
     *msg_id = v.mv_data;
     if (it->idx == NSTORE_INBOX_UNPROCESSED) {
