@@ -85,6 +85,9 @@ struct bench_opts {
  * ids of a run fall in random order, as the random ids nodes make by
  * default do, and the stores' B-trees see scattered inserts. */
 extern bool bench_scatter_ids;
+/* Where the runs' temporary directories go (--dir; default /tmp): the
+ * stores live there, and the machine's flushes are measured there. */
+extern const char *bench_dir;
 void bench_msg_id(const uint8_t prefix[12], uint64_t index, uint8_t id[16]);
 /* The index, if the id is one of this run's (same prefix). */
 bool bench_msg_index(const uint8_t prefix[12], const uint8_t *id, size_t len,

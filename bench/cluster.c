@@ -281,7 +281,7 @@ cluster_init(struct cluster *c, const struct bench_opts *o, const char *name)
     memset(c, 0, sizeof(*c));
     c->opts = o;
     c->broker_map_mb = 4096;
-    s_set(c->tmp, sizeof(c->tmp), "/tmp/krbench-%s.XXXXXX", name);
+    s_set(c->tmp, sizeof(c->tmp), "%s/krbench-%s.XXXXXX", bench_dir, name);
     if (mkdtemp(c->tmp) == NULL) {
         s_err(c, "mkdtemp %s: %s", c->tmp, strerror(errno));
         c->tmp[0] = '\0';

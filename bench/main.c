@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -36,7 +37,7 @@ static const char s_usage[] =
     "               [--perf FILE]\n"
     "               [--broker-bin PATH] [--node-bin PATH] [--krctl-bin "
     "PATH]\n"
-    "               [--compare BUILD_DIR]\n"
+    "               [--compare BUILD_DIR] [--dir DIR]\n"
     "       krbench --help\n"
     "\n"
     "krbench starts a krbroker (and krnodes where needed) from the build\n"
@@ -90,6 +91,9 @@ static const char s_usage[] =
     "                    that the machine's drift falls on both; its\n"
     "                    figures get \"@b\" appended, and a last table gives\n"
     "                    each figure's B/A ratio, paired run by run\n"
+    "  --dir DIR         put the runs' temporary directories (the stores)\n"
+    "                    in DIR instead of /tmp: a tmpfs (/dev/shm) shows\n"
+    "                    what is left when flushes cost nothing\n"
     "  -h, --help        print this text\n"
     "\n"
     "Before every run the machine itself is measured (machine_* figures:\n"
@@ -116,6 +120,7 @@ enum {
     OPT_NODE_BIN,
     OPT_KRCTL_BIN,
     OPT_COMPARE,
+    OPT_DIR,
 };
 
 static int s_usage_err(const char *fmt, ...)
@@ -281,9 +286,10 @@ s_machine(const struct bench_opts *o)
            "sync on, message ids %s\n",
            clen, o->size, elen, o->runs, o->log_level,
            bench_scatter_ids ? "in random order" : "rising");
-    printf("krbench machine nproc=%ld kernel=%s build=%s sanitize=%s\n",
+    printf("krbench machine nproc=%ld kernel=%s build=%s sanitize=%s "
+           "dir=%s\n",
            sysconf(_SC_NPROCESSORS_ONLN), u.release, KR_BENCH_BUILD_TYPE,
-           KR_BENCH_SANITIZE);
+           KR_BENCH_SANITIZE, bench_dir);
     fflush(stdout);
 }
 
@@ -480,6 +486,7 @@ main(int argc, char **argv)
         {"node-bin", required_argument, NULL, OPT_NODE_BIN},
         {"krctl-bin", required_argument, NULL, OPT_KRCTL_BIN},
         {"compare", required_argument, NULL, OPT_COMPARE},
+        {"dir", required_argument, NULL, OPT_DIR},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -565,6 +572,14 @@ main(int argc, char **argv)
         case OPT_KRCTL_BIN:
             snprintf(o.krctl_bin, sizeof(o.krctl_bin), "%s", optarg);
             break;
+        case OPT_DIR: {
+            struct stat sb;
+            if (stat(optarg, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+                strlen(optarg) > 200)
+                return s_usage_err("--dir: '%s' is not a directory", optarg);
+            bench_dir = optarg;
+            break;
+        }
         case OPT_COMPARE:
             o.compare = optarg;
             break;

@@ -58,7 +58,7 @@ s_writer_open(struct s_writer *w, const char *dir, int i)
 {
     static const uint8_t zeros[64 << 10];
 
-    snprintf(w->path, sizeof(w->path), "%s/flush%d", dir, i);
+    snprintf(w->path, sizeof(w->path), "%.300s/flush%d", dir, i);
     w->fd = open(w->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (w->fd < 0) {
         snprintf(w->why, sizeof(w->why), "%.200s: %.100s", w->path,
@@ -133,11 +133,12 @@ s_flushes(struct s_writer *ws, int n, uint64_t *all, char *why, size_t len)
 static int
 s_disk(char *why, size_t len)
 {
-    char dir[] = "/tmp/krbench-machine.XXXXXX";
+    char dir[BENCH_PATH];
     struct s_writer ws[S_WRITERS];
     uint64_t lat[S_WRITERS * S_ROUNDS];
     int rc = KR_OK, opened = 0;
 
+    snprintf(dir, sizeof(dir), "%.200s/krbench-machine.XXXXXX", bench_dir);
     if (mkdtemp(dir) == NULL) {
         snprintf(why, len, "machine: mkdtemp: %s", strerror(errno));
         return KR_ESYS;

@@ -215,6 +215,7 @@ bench_count_label(uint64_t n, char *buf, size_t len)
  */
 
 bool bench_scatter_ids;
+const char *bench_dir = "/tmp";
 
 #define S_ID_MUL 0x9E3779B1u /* odd: a bijection mod 2^32 */
 
