@@ -80,7 +80,8 @@ static const char s_usage[] =
     "                    production)\n"
     "  --perf FILE       record the broker with `perf record` (DWARF call\n"
     "                    stacks) during\n"
-    "                    the first window-256 run, into FILE\n"
+    "                    the first window-256 run (the first window-1\n"
+    "                    run if window 256 is not run), into FILE\n"
     "  --broker-bin PATH, --node-bin PATH, --krctl-bin PATH\n"
     "                    the daemons and krctl (default: next to krbench\n"
     "                    in the build tree: ../broker/krbroker,\n"
@@ -357,7 +358,10 @@ s_run_once(const struct bench_opts *o, int which, uint64_t arg, int run,
     case SC_BROKER_W256:
         return sc_broker(o, 256, o->count, run == 0 ? o->perf : NULL, why, len);
     case SC_BROKER_W1:
-        return sc_broker(o, 1, o->count_w1, NULL, why, len);
+        return sc_broker(o, 1, o->count_w1,
+                         run == 0 && !(o->only & SC_BROKER_W256) ? o->perf
+                                                                 : NULL,
+                         why, len);
     case SC_E2E:
         return sc_e2e(o, o->count, o->count_paced, why, len);
     default:

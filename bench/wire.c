@@ -97,6 +97,8 @@ wire_hello(struct wire *w, uint32_t window, bool want_directory)
     h.org_id = w->org;
     h.window = window;
     h.want_directory = want_directory;
+    /* traffic.c holds early deliveries until their result, as a node. */
+    h.early_delivery = true;
     f.hello = &h;
     return wire_send(w, &f);
 }

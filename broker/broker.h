@@ -61,6 +61,7 @@ struct org {
     uint8_t rid[BROKER_ROUTING_ID_MAX]; /* ROUTER routing id of its link */
     size_t rid_len;
     uint32_t window;         /* min(node's, broker's) */
+    bool early_ok;           /* its Hello said it holds early deliveries */
     uint32_t inflight;       /* sent since the last rewind, not acked */
     uint64_t cursor;         /* next queue seq to send */
     uint64_t next_seq;       /* next seq to assign in its queue */

@@ -389,8 +389,8 @@ s_pump_all(struct broker *b, uint64_t early_pass)
             continue;
         if (o->inflight >= o->window)
             continue; /* an ack will make room and set dirty again */
-        if (early_pass != 0 && o->result_pass != 0)
-            continue; /* it has not been told about the last early pass */
+        if (early_pass != 0 && (!o->early_ok || o->result_pass != 0))
+            continue; /* not for it, or not told about the last one yet */
         if (txn == NULL && bstore_begin(b->store, true, &txn) != 0)
             return sent;
         memset(&p, 0, sizeof(p));

@@ -95,10 +95,13 @@ handle_hello(struct broker *b, struct org *o, const uint8_t *rid,
             : (h->window < b->cfg.window ? h->window : (uint32_t)b->cfg.window);
     deliver_rewind(o);
     /* A node that connects drops what it got early and was not told
-     * about: a result owed to the old link is news to nobody. */
+     * about: a result owed to the old link is news to nobody. Only a node
+     * that says it holds early deliveries gets any. */
     o->result_pass = 0;
+    o->early_ok = h->early_delivery && b->cfg.early_delivery;
     o->resend_attempt = 0;
-    log_info("hello: org=%s connected window=%u", o->id, o->window);
+    log_info("hello: org=%s connected window=%u early_delivery=%s", o->id,
+             o->window, o->early_ok ? "yes" : "no");
 }
 
 void

@@ -552,6 +552,7 @@ link_flush(struct node *n, int commit_rc)
         hello.org_id = n->cfg->org;
         hello.window = (uint32_t)n->cfg->window;
         hello.want_directory = 1;
+        hello.early_delivery = 1; /* provisional.c holds them */
         f.hello = &hello;
     }
     if (l->nwant > 0) {

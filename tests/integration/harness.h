@@ -429,6 +429,8 @@ struct h_wire {
     size_t nframes;     /* frames read */
     size_t nbad;        /* frames that did not parse */
     size_t ndeliveries; /* deliveries seen (never acked) */
+    size_t nearly;      /* of which sent early (provisional_pass != 0) */
+    size_t nresults;    /* PassResult items seen */
 };
 
 /* Open a wire client to 'endpoint' with the keys in secret_path (NULL: a

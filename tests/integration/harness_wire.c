@@ -240,6 +240,10 @@ s_handle(struct h_wire *w, const uint8_t *data, size_t len)
         }
     }
     w->ndeliveries += f->n_delivery;
+    for (size_t i = 0; i < f->n_delivery; i++)
+        if (f->delivery[i]->provisional_pass != 0)
+            w->nearly++;
+    w->nresults += f->n_pass_result;
     if (f->error != NULL && w->nerrors < 64) {
         w->error_fatal[w->nerrors] = f->error->fatal;
         w->errors[w->nerrors++] = f->error->reason;

@@ -12,7 +12,10 @@
  *     retry is refused for want of consent, and JGZ never shows the
  *     referral it had already stored;
  *  3. the JGZ node dies holding a referral it got early: at its restart it
- *     removes it unseen, and the broker's resend brings it back once.
+ *     removes it unseen, and the broker's resend brings it back once;
+ *  4. a client whose Hello does not say that it holds early deliveries
+ *     (an older or another implementation) gets none: only deliveries from
+ *     committed state, and no PassResult.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +27,11 @@
 
 #define S_VL_ORG "ura:00001234"
 #define S_JGZ_ORG "ura:00005678"
+#define S_WT_ORG "ura:00009012"
 
 struct s_test {
     struct h_cluster c;
-    int vl, jgz;
+    int vl, jgz, wt;
     struct h_referral ref;
     uint8_t cid[16]; /* the consent in force */
 };
@@ -58,20 +62,20 @@ s_listed(struct s_test *t, const uint8_t id[16])
     return (long)f.n;
 }
 
-/* Record a fresh consent vl -> jgz and wait until JGZ holds its evidence,
+/* Record a fresh consent vl -> to and wait until 'to' holds its evidence,
  * so that no delivery of it is in flight when a fault is armed. */
 static void
-s_consent(struct s_test *t)
+s_consent_to(struct s_test *t, const char *to)
 {
     struct h_consent g = {0};
     uint8_t msg_id[16];
     uint64_t now = util_now_ms();
     bool ok;
 
-    g.recipient = S_JGZ_ORG;
+    g.recipient = to;
     g.bsn = t->ref.bsn;
     g.from_org = S_VL_ORG;
-    g.to_org = S_JGZ_ORG;
+    g.to_org = to;
     g.from_ms = now - 3600 * 1000ull;
     g.until_ms = now + 365 * 24 * 3600 * 1000ull;
     util_random_id(t->cid);
@@ -81,8 +85,14 @@ s_consent(struct s_test *t)
     H_POLL(ok, 20000,
            h_outcome(h_node_client(&t->c, t->vl), msg_id) ==
                KR__V1__OUTCOME__DELIVERED);
-    H_REQUIRE(ok, "JGZ holds the consent's evidence (outcome %d)",
+    H_REQUIRE(ok, "%s holds the consent's evidence (outcome %d)", to,
               h_outcome(h_node_client(&t->c, t->vl), msg_id));
+}
+
+static void
+s_consent(struct s_test *t)
+{
+    s_consent_to(t, S_JGZ_ORG);
 }
 
 static void
@@ -231,6 +241,56 @@ s_node_dies(struct s_test *t)
             s_listed(t, id));
 }
 
+/* 4: the wijkteam's client speaks the wire protocol itself and does not
+ * say that it holds early deliveries. */
+static void
+s_old_client(struct s_test *t)
+{
+    struct h_wire w;
+    char secret[H_PATH + 32], pub[H_PATH + 32];
+    uint8_t id[16];
+    bool ok;
+
+    h_secret_path(t->c.nodes[t->wt].keys, secret, sizeof(secret));
+    h_public_path(t->c.broker_keys, pub, sizeof(pub));
+    H_REQUIRE(h_wire_open(&w, t->c.listen, secret, pub, S_WT_ORG) == KR_OK &&
+                  h_wire_send_hello(&w, S_WT_ORG, 64) == KR_OK,
+              "a raw wire client for the wijkteam says Hello, without "
+              "early_delivery");
+    /* The grant's evidence goes to the wijkteam: the raw client never
+     * acknowledges it, so wait only for the broker to accept it. */
+    struct h_consent g = {0};
+    uint8_t cid[16], gid[16];
+    uint64_t now = util_now_ms();
+    g.recipient = S_WT_ORG;
+    g.bsn = t->ref.bsn;
+    g.from_org = S_VL_ORG;
+    g.to_org = S_WT_ORG;
+    g.from_ms = now - 3600 * 1000ull;
+    g.until_ms = now + 365 * 24 * 3600 * 1000ull;
+    H_REQUIRE(h_send_consent(h_node_client(&t->c, t->vl), &g, cid, gid) ==
+                  KR_OK,
+              "record a consent for the wijkteam");
+    H_POLL(ok, 20000,
+           h_outcome(h_node_client(&t->c, t->vl), gid) >=
+               KR__V1__OUTCOME__ACCEPTED);
+    H_REQUIRE(ok, "the broker accepts it");
+    t->ref.reason_text = "early: old client";
+    util_random_id(id);
+    uint8_t got[16];
+    H_REQUIRE(h_send_referral(h_node_client(&t->c, t->vl), S_WT_ORG, &t->ref,
+                              id, got) == KR_OK,
+              "the midwife's node takes a referral for the wijkteam");
+    H_POLL(ok, 20000, (h_wire_pump(&w, 10), w.ndeliveries >= 2));
+    H_CHECK(ok, "the raw client gets the evidence and the referral (%zu)",
+            w.ndeliveries);
+    H_CHECK(w.nearly == 0 && w.nresults == 0,
+            "none of them early, and no pass results (%zu early, %zu "
+            "results)",
+            w.nearly, w.nresults);
+    h_wire_close(&w);
+}
+
 int
 main(void)
 {
@@ -244,6 +304,7 @@ main(void)
     t.vl = h_org_add(&t.c, "vl", S_VL_ORG, "verloskunde",
                      "Verloskundigenpraktijk De Wieg");
     t.jgz = h_org_add(&t.c, "jgz", S_JGZ_ORG, "jgz", "JGZ Utrecht");
+    t.wt = h_org_add(&t.c, "wt", S_WT_ORG, "wijkteam", "Wijkteam Noord");
     h_node_start(&t.c, t.vl);
     h_node_start(&t.c, t.jgz);
     if (!h_node_wait_connected(&t.c, t.vl, H_CONNECT_MS) ||
@@ -255,6 +316,7 @@ main(void)
     s_failed_commit(&t);
     s_broker_dies(&t);
     s_node_dies(&t);
+    s_old_client(&t);
 
     h_roundtrip(&t.c, t.vl, t.jgz, "after the faults", 20000);
     return h_finish(&t.c);
