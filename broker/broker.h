@@ -105,13 +105,14 @@ struct broker {
     uint32_t ack_limit;        /* acks applied per pass (adaptive, loop.c) */
     uint32_t acks_in_pass;     /* acks applied in this pass so far */
     uint64_t items_in_pass;    /* submits and acks read in this pass */
+    uint64_t new_in_pass;      /* messages queued for delivery this pass */
     uint64_t next_cron_ms;
     /* Names this pass in early deliveries. Starts at a random point, so
      * that a node cannot mistake a restarted broker's pass for one of the
      * broker it was connected to before. */
     uint64_t pass_id;
     /* Test only, from the environment (main.c): after the Nth pass that
-     * sent deliveries early, exit before its commit
+     * accepted a message and sent deliveries early, exit before its commit
      * (KRBROKER_TEST_EXIT_BEFORE_COMMIT=N) or let its commit fail
      * (KRBROKER_TEST_FAIL_COMMIT=N). */
     uint64_t test_exit_after_early;

@@ -37,6 +37,8 @@ deliver_enqueue(struct broker *b, struct org *o, Kr__V1__QueueItem *item,
         return rc;
     o->next_seq++;
     o->dirty = true;
+    if (!item->is_receipt && item->notice == NULL)
+        b->new_in_pass++;
     if (seq_out != NULL)
         *seq_out = seq;
     return KR_OK;

@@ -163,8 +163,11 @@ s_on_connected(struct node *n)
     /* Every submit without a receipt goes again, oldest first. */
     link_rewind(l, true);
     /* Deliveries sent early on the old connection get no result now: the
-     * broker's answer to our Hello is to send again what it committed. */
+     * broker's answer to our Hello is to send again what it committed.
+     * Frames of the old connection may still be read after this event:
+     * what they hold is dropped when the Hello's answer comes (below). */
     prov_drop_waiting(n, "new connection");
+    l->hello_unanswered = true;
     l->resend_ivl = n->cfg->resend_ms;
     l->retry_mono = 0;
     log_info("link: connected broker=%s", n->cfg->broker);
@@ -432,8 +435,15 @@ s_on_frame(struct node *n, const uint8_t *data, size_t len)
     if (f->error != NULL)
         s_on_error(n, f->error);
     /* The directory first: deliveries in the same frame may need it. */
-    if (f->dir_response != NULL)
+    if (f->dir_response != NULL) {
+        /* The first one after a handshake answers our Hello: the broker
+         * sends nothing on a new connection before it, so a delivery held
+         * now came on the old one, whose result will not come. */
+        if (n->link.hello_unanswered)
+            prov_drop_waiting(n, "new connection (late frames of the old)");
+        n->link.hello_unanswered = false;
         s_on_directory(n, f->dir_response);
+    }
     for (size_t i = 0; i < f->n_receipt; i++)
         link_on_receipt(n, f->receipt[i]);
     struct delivery_check *pre = s_check_deliveries(n, f);

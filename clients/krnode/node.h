@@ -427,6 +427,7 @@ struct link {
     void *mon;                  /* PAIR: the DEALER's monitor events */
     bool connected;             /* handshake done, not refused fatally */
     bool hello_due;             /* a Hello must go before anything else */
+    bool hello_unanswered;      /* no directory since the handshake yet */
     bool attached;              /* zmq_connect() is in effect */
     struct inflight inflight;   /* submits without a receipt */
     uint64_t cursor;            /* highest pending seq sent this round */
@@ -501,9 +502,11 @@ struct provisional {
     size_t n, cap;
     bool unsettled; /* an entry decided but not yet written (a failed pass) */
     bool show_now;  /* confirmed entries already committed here: show them */
-    /* Test only (KRNODE_TEST_EXIT_AFTER_HELD=N): exit after the Nth commit
-     * that stored held deliveries, before any result for them. */
+    /* Test only (KRNODE_TEST_EXIT_AFTER_HELD=N): the Nth held delivery
+     * arms an exit at the commit that stores it; results are not read
+     * from then on, as if the process had died before they came. */
     uint64_t test_exit_after_held;
+    bool test_exit_armed;
 };
 
 /* A delivery of broker_pass was just added to the inbox at inbox_seq, in
