@@ -94,8 +94,11 @@ link_on_delivery(struct node *n, const Kr__V1__Delivery *d,
         log_debug("inbox: duplicate msg=%s from=%s", hex, e->sender);
         if (held != NULL && held->state == PROV_WAITING)
             prov_on_again(n, held, d);
-        else
+        else if (held == NULL || held->state == PROV_CONFIRMED)
             pass_add_ack(n, d->seq, e->msg_id.data, KR_ID_LEN, false, 0);
+        /* else being removed (its pass did not commit): no ack, or the
+         * broker would count delivered what we are about to remove; it
+         * sends the message again, to be stored anew. */
         goto done;
     }
     if (rc != KR_ENOTFOUND) {
