@@ -191,6 +191,7 @@ s_queues(struct broker *b, Kr__V1__AdminResponse *resp)
         }
         q->connected = o->connected;
         q->inflight = o->inflight;
+        q->early_delivery = o->connected && o->early_ok;
         resp->queues[resp->n_queues++] = q;
     }
     bstore_abort(txn);

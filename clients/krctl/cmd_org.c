@@ -360,8 +360,8 @@ s_queue_table(Kr__V1__AdminResponse *r)
         if (s_width(r->queues[i]->org_id) > wid)
             wid = s_width(r->queues[i]->org_id);
     s_pad("ORG", wid + 2);
-    printf("%10s  %8s  %-9s  %8s\n", "DEPTH", "OLDEST", "CONNECTED",
-           "INFLIGHT");
+    printf("%10s  %8s  %-9s  %8s  %s\n", "DEPTH", "OLDEST", "CONNECTED",
+           "INFLIGHT", "EARLY");
     for (size_t i = 0; i < r->n_queues; i++) {
         const Kr__V1__QueueStat *q = r->queues[i];
         s_pad(q->org_id, wid + 2);
@@ -369,8 +369,9 @@ s_queue_table(Kr__V1__AdminResponse *r)
             s_age(q->oldest_age_ms, num, sizeof(num));
         else
             snprintf(num, sizeof(num), "-");
-        printf("%10llu  %8s  %-9s  %8u\n", (unsigned long long)q->depth, num,
-               q->connected ? "yes" : "no", (unsigned)q->inflight);
+        printf("%10llu  %8s  %-9s  %8u  %s\n", (unsigned long long)q->depth,
+               num, q->connected ? "yes" : "no", (unsigned)q->inflight,
+               q->early_delivery ? "yes" : "no");
     }
     return fflush(stdout) == 0 ? KRCTL_EXIT_OK : KRCTL_EXIT_FAIL;
 }

@@ -519,6 +519,8 @@ json_map_queue(const Kr__V1__QueueStat *q)
     json_object_object_add(o, "connected",
                            json_object_new_boolean(q->connected));
     json_object_object_add(o, "inflight", json_object_new_uint64(q->inflight));
+    json_object_object_add(o, "early_delivery",
+                           json_object_new_boolean(q->early_delivery));
     return o;
 }
 

@@ -17,6 +17,7 @@
  *     (an older or another implementation) gets none: only deliveries from
  *     committed state, and no PassResult.
  */
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,30 @@ s_node_dies(struct s_test *t)
             s_listed(t, id));
 }
 
+/* What `krctl queues --json` says of org's early delivery: 1 yes, 0 no,
+ * -1 not found. */
+static int
+s_queue_early(struct s_test *t, const char *org)
+{
+    struct h_run r;
+    int early = -1;
+
+    h_krctl(&r, "--admin", t->c.admin, "queues", "--json", NULL);
+    json_object *q = r.code == 0 ? json_tokener_parse(r.out) : NULL;
+    for (size_t i = 0; q != NULL && json_object_is_type(q, json_type_array) &&
+                       i < json_object_array_length(q);
+         i++) {
+        json_object *e = json_object_array_get_idx(q, i);
+        const char *id = h_json_str(e, "org_id");
+        json_object *v = h_json_path(e, "early_delivery");
+        if (id != NULL && strcmp(id, org) == 0 && v != NULL)
+            early = json_object_get_boolean(v) ? 1 : 0;
+    }
+    json_object_put(q);
+    h_run_free(&r);
+    return early;
+}
+
 /* 4: the wijkteam's client speaks the wire protocol itself and does not
  * say that it holds early deliveries. */
 static void
@@ -288,6 +313,10 @@ s_old_client(struct s_test *t)
             "none of them early, and no pass results (%zu early, %zu "
             "results)",
             w.nearly, w.nresults);
+    H_CHECK(s_queue_early(t, S_WT_ORG) == 0 && s_queue_early(t, S_JGZ_ORG) == 1,
+            "krctl queues shows which nodes take early deliveries (wijkteam "
+            "%d, JGZ %d)",
+            s_queue_early(t, S_WT_ORG), s_queue_early(t, S_JGZ_ORG));
     h_wire_close(&w);
 }
 
