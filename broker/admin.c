@@ -11,6 +11,7 @@
 #include "broker.h"
 #include "bstore.h"
 #include "crypto.h"
+#include "latency.h"
 #include "log.h"
 #include "names.h"
 
@@ -289,6 +290,23 @@ s_audit(struct broker *b, const Kr__V1__AdminRequest *req,
     bstore_abort(txn);
 }
 
+static void
+s_stats(struct broker *b, Kr__V1__BrokerStats *st)
+{
+    struct latency_summary c;
+
+    bstore_commit_latency(b->store, &c);
+    st->uptime_ms = util_mono_ms() - b->started_mono_ms;
+    st->commits = c.count;
+    st->commits_failed = b->commits_failed;
+    st->commit_p50_us = c.p50_us;
+    st->commit_p99_us = c.p99_us;
+    st->commit_max_us = c.max_us;
+    st->commit_window = c.window;
+    st->early_deliveries = b->early_deliveries;
+    st->early_passes_failed = b->early_passes_failed;
+}
+
 void
 admin_handle(struct broker *b)
 {
@@ -308,6 +326,7 @@ admin_handle(struct broker *b)
             continue;
         }
         Kr__V1__AdminResponse resp = KR__V1__ADMIN_RESPONSE__INIT;
+        Kr__V1__BrokerStats stats = KR__V1__BROKER_STATS__INIT;
         struct s_list_arg la = {&resp, 0};
         Kr__V1__AdminRequest *req = kr__v1__admin_request__unpack(
             NULL, zmq_msg_size(&body), zmq_msg_data(&body));
@@ -335,6 +354,10 @@ admin_handle(struct broker *b)
                 break;
             case KR__V1__ADMIN_REQUEST__OP_QUEUES:
                 s_queues(b, &resp);
+                break;
+            case KR__V1__ADMIN_REQUEST__OP_STATS:
+                s_stats(b, &stats);
+                resp.stats = &stats;
                 break;
             case KR__V1__ADMIN_REQUEST__OP_CONSENT_LIST:
             case KR__V1__ADMIN_REQUEST__OP_CONSENT_SHOW:

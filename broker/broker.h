@@ -119,6 +119,12 @@ struct broker {
     uint64_t test_fail_after_early;
 
     struct kr_buf packbuf; /* reused for every frame sent */
+
+    /* For `krctl stats` (admin.c). */
+    uint64_t started_mono_ms;
+    uint64_t commits_failed;
+    uint64_t early_deliveries;
+    uint64_t early_passes_failed;
 };
 
 /* orgs.c */

@@ -221,12 +221,27 @@ int
 bstore_commit(MDB_txn *txn)
 {
     struct broker_store *st = mdb_env_get_userctx(mdb_txn_env(txn));
+    size_t id = mdb_txn_id(txn);
+    uint64_t t0 = latency_now_us();
     int rc = mdb_txn_commit(txn);
+    MDB_envinfo info;
+
+    /* Timed only if it wrote: LMDB returns at once from a transaction
+     * that changed nothing, and those would hide the real ones. */
+    if (rc == 0 && mdb_env_info(st->env, &info) == 0 &&
+        info.me_last_txnid == id)
+        latency_add(&st->commit_lat, latency_now_us() - t0);
 
     s_txn_ended(st, txn);
     if (rc != 0)
         log_errorx("store: commit: %s", mdb_strerror(rc));
     return bstore_from_mdb(rc);
+}
+
+void
+bstore_commit_latency(struct broker_store *st, struct latency_summary *out)
+{
+    latency_summarise(&st->commit_lat, out);
 }
 
 void

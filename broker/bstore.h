@@ -43,6 +43,10 @@ void bstore_close(struct broker_store **stp);
 int bstore_begin(struct broker_store *st, bool rdonly, MDB_txn **out);
 /* Commit; on failure the transaction is gone either way. */
 int bstore_commit(MDB_txn *txn);
+/* The latency of the last commits that wrote something. */
+struct latency_summary;
+void bstore_commit_latency(struct broker_store *st,
+                           struct latency_summary *out);
 void bstore_abort(MDB_txn *txn);
 
 /* Directory. */

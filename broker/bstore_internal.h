@@ -8,11 +8,14 @@
 #include <lmdb.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "latency.h"
+
 #include "bstore.h"
 
 /* One per broker: the environment and a handle per named database. */
 struct broker_store {
     MDB_env *env;
+    struct latency commit_lat; /* commits that wrote (bstore_commit) */
     MDB_dbi directory, messages, payloads, queue, expiry, audit, meta;
     MDB_dbi msg_index; /* msg_id -> the message's seq (bstore_queue.c) */
     MDB_dbi consents, consent_subject, consent_msgs;

@@ -447,18 +447,24 @@ deliver_pump_early(struct broker *b)
 {
     if (!b->cfg.early_delivery || b->txn == NULL)
         return 0;
-    return s_pump_all(b, b->pass_id);
+    size_t sent = s_pump_all(b, b->pass_id);
+    b->early_deliveries += sent;
+    return sent;
 }
 
 void
 deliver_send_results(struct broker *b, bool committed)
 {
+    bool any = false;
+
     ORGS_FOREACH(b, o)
     {
         if (o->result_pass == 0)
             continue;
-        if (o->result_pass == b->pass_id)
+        if (o->result_pass == b->pass_id) {
             o->result_committed = committed;
+            any = true;
+        }
         Kr__V1__Frame f = KR__V1__FRAME__INIT;
         Kr__V1__PassResult r = KR__V1__PASS_RESULT__INIT;
         Kr__V1__PassResult *rp = &r;
@@ -476,6 +482,8 @@ deliver_send_results(struct broker *b, bool committed)
          * what it was never told about, and its Hello rewinds the queue. */
         o->result_pass = 0;
     }
+    if (any && !committed)
+        b->early_passes_failed++;
     b->pass_id++;
 }
 

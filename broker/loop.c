@@ -162,6 +162,7 @@ s_commit(struct broker *b, bool test_fail)
          * which free space, can commit on their own. */
         b->store_full_until = b->now_ms + 1000;
     }
+    b->commits_failed++;
     log_errorx("loop: pass not committed: %s: refusing its messages "
                "reason=%s",
                kr_strerror(rc), reason_name(reason));
@@ -355,6 +356,7 @@ broker_run(struct broker *b)
     };
 
     b->ack_limit = S_ACK_LIMIT_MAX;
+    b->started_mono_ms = util_mono_ms();
     randombytes_buf(&b->pass_id, sizeof(b->pass_id));
     b->pass_id = (b->pass_id >> 2) + 1; /* never 0, never wraps */
     /* The cron measures the store's free space before the first submit. */

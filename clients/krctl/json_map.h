@@ -73,6 +73,7 @@ json_object *json_map_outbox_item(const Kr__V1__OutboxItem *it);
 json_object *json_map_org(const Kr__V1__OrgEntry *e);
 json_object *json_map_queue(const Kr__V1__QueueStat *q);
 json_object *json_map_status(const Kr__V1__NodeStatus *st);
+json_object *json_map_broker_stats(const Kr__V1__BrokerStats *st);
 /* A consent record of the broker's ledger: consent_id, subject_pseudonym
  * (hex), key_version, purpose, data_category, from and to (an org id or a
  * category name), valid_from, valid_until, grantor, supersedes, status

@@ -538,6 +538,41 @@ json_map_status(const Kr__V1__NodeStatus *st)
                            json_object_new_uint64(st->outbox_open));
     json_object_object_add(o, "inbox_unprocessed",
                            json_object_new_uint64(st->inbox_unprocessed));
+    json_object_object_add(o, "held", json_object_new_uint64(st->held));
+    json_object_object_add(o, "commits", json_object_new_uint64(st->commits));
+    json_object_object_add(o, "commit_p50_us",
+                           json_object_new_uint64(st->commit_p50_us));
+    json_object_object_add(o, "commit_p99_us",
+                           json_object_new_uint64(st->commit_p99_us));
+    json_object_object_add(o, "commit_max_us",
+                           json_object_new_uint64(st->commit_max_us));
+    json_object_object_add(o, "commit_window",
+                           json_object_new_uint64(st->commit_window));
+    return o;
+}
+
+json_object *
+json_map_broker_stats(const Kr__V1__BrokerStats *st)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "uptime_ms",
+                           json_object_new_uint64(st->uptime_ms));
+    json_object_object_add(o, "commits", json_object_new_uint64(st->commits));
+    json_object_object_add(o, "commits_failed",
+                           json_object_new_uint64(st->commits_failed));
+    json_object_object_add(o, "commit_p50_us",
+                           json_object_new_uint64(st->commit_p50_us));
+    json_object_object_add(o, "commit_p99_us",
+                           json_object_new_uint64(st->commit_p99_us));
+    json_object_object_add(o, "commit_max_us",
+                           json_object_new_uint64(st->commit_max_us));
+    json_object_object_add(o, "commit_window",
+                           json_object_new_uint64(st->commit_window));
+    json_object_object_add(o, "early_deliveries",
+                           json_object_new_uint64(st->early_deliveries));
+    json_object_object_add(o, "early_passes_failed",
+                           json_object_new_uint64(st->early_passes_failed));
     return o;
 }
 

@@ -41,6 +41,7 @@ typedef int krctl_cmd_fn(struct krctl *k, int argc, char **argv);
 krctl_cmd_fn cmd_keygen;
 krctl_cmd_fn cmd_org;
 krctl_cmd_fn cmd_queues;
+krctl_cmd_fn cmd_stats;
 krctl_cmd_fn cmd_send;
 krctl_cmd_fn cmd_inbox;
 krctl_cmd_fn cmd_processed;

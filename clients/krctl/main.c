@@ -53,6 +53,7 @@ static const char s_usage[] =
     "  org suspend ID    refuse the organisation's connections and messages\n"
     "  org resume ID     undo a suspension\n"
     "  queues [--json]   what waits for each organisation\n"
+    "  stats [--json]    the broker's commits (latency) and early deliveries\n"
     "  consent list (--subject PSEUDONYM | --bsn BSN --coalition-key FILE)\n"
     "                    the consents of one subject, as JSON\n"
     "  consent show CONSENT_ID\n"
@@ -97,7 +98,8 @@ static const struct {
     {"queues", cmd_queues},     {"send", cmd_send},
     {"inbox", cmd_inbox},       {"processed", cmd_processed},
     {"receipts", cmd_receipts}, {"status", cmd_status},
-    {"consent", cmd_consent},   {"audit", cmd_audit},
+    {"stats", cmd_stats},       {"consent", cmd_consent},
+    {"audit", cmd_audit},
 };
 
 int

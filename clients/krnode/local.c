@@ -784,6 +784,16 @@ s_status(struct node *n, const struct origin *from)
     st.outbox_pending = c.outbox_pending;
     st.outbox_open = c.outbox_open;
     st.inbox_unprocessed = c.inbox_unprocessed;
+    struct latency_summary cl;
+    nstore_commit_latency(n->store, &cl);
+    st.commits = cl.count;
+    st.commit_p50_us = cl.p50_us;
+    st.commit_p99_us = cl.p99_us;
+    st.commit_max_us = cl.max_us;
+    st.commit_window = cl.window;
+    for (size_t i = 0; i < n->prov.n; i++)
+        if (n->prov.e[i].state == PROV_WAITING)
+            st.held++;
     resp.status = &st;
     s_reply(n, from, &resp);
 }

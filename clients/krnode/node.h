@@ -27,6 +27,7 @@
 #include "content.pb-c.h"
 #include "crypto.h"
 #include "envelope.pb-c.h"
+#include "latency.h"
 #include "local.pb-c.h"
 #include "store.pb-c.h"
 #include "util.h"
@@ -165,6 +166,8 @@ void nstore_prefill(nstore_t *st, uint64_t ahead);
 int nstore_begin(nstore_t *st, bool write, MDB_txn **out);
 int nstore_commit(MDB_txn **txn);
 void nstore_abort(MDB_txn **txn);
+/* The latency of the last commits that wrote something. */
+void nstore_commit_latency(nstore_t *st, struct latency_summary *out);
 
 /* Whether the map is nearly full (seven eighths used): new sends are
  * refused before that, so that receipts and deliveries still fit. */

@@ -41,6 +41,7 @@ struct nstore {
     struct prefill *prefill; /* NULL unless nstore_prefill() started it */
     MDB_txn *wtxn;           /* the write transaction open, if any */
     unsigned psize;
+    struct latency commit_lat; /* commits that wrote (nstore_commit) */
 };
 
 /* LMDB's errors in ours, once. A full map and any failure of a write leave
@@ -364,8 +365,15 @@ int
 nstore_commit(MDB_txn **txn)
 {
     nstore_t *st = mdb_env_get_userctx(mdb_txn_env(*txn));
+    size_t id = mdb_txn_id(*txn);
+    uint64_t t0 = latency_now_us();
     int rc = mdb_txn_commit(*txn);
+    MDB_envinfo info;
 
+    /* Timed only if it wrote: a pass that only read commits at once. */
+    if (rc == MDB_SUCCESS && mdb_env_info(st->env, &info) == MDB_SUCCESS &&
+        info.me_last_txnid == id)
+        latency_add(&st->commit_lat, latency_now_us() - t0);
     s_txn_ended(*txn, st);
     *txn = NULL;
     if (rc != MDB_SUCCESS) {
@@ -373,6 +381,12 @@ nstore_commit(MDB_txn **txn)
         return s_err(rc);
     }
     return KR_OK;
+}
+
+void
+nstore_commit_latency(nstore_t *st, struct latency_summary *out)
+{
+    latency_summarise(&st->commit_lat, out);
 }
 
 void

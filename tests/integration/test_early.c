@@ -125,6 +125,39 @@ s_broker_restart(struct s_test *t, const char *fault)
         h_abort();
 }
 
+/* A number in a JSON object that krctl prints, or -1. */
+static long long
+s_json_num(const char *arg0, const char *endpoint, const char *cmd,
+           const char *key)
+{
+    struct h_run r;
+    long long v = -1;
+
+    if (strcmp(cmd, "status") == 0) /* JSON is all it prints */
+        h_krctl(&r, arg0, endpoint, cmd, NULL);
+    else
+        h_krctl(&r, arg0, endpoint, cmd, "--json", NULL);
+    json_object *o = r.code == 0 ? json_tokener_parse(r.out) : NULL;
+    json_object *x = o != NULL ? h_json_path(o, key) : NULL;
+    if (x != NULL)
+        v = (long long)json_object_get_int64(x);
+    json_object_put(o);
+    h_run_free(&r);
+    return v;
+}
+
+static long long
+s_broker_stat(struct s_test *t, const char *key)
+{
+    return s_json_num("--admin", t->c.admin, "stats", key);
+}
+
+static long long
+s_node_stat(struct s_test *t, int i, const char *key)
+{
+    return s_json_num("--node", t->c.nodes[i].local, "status", key);
+}
+
 /* 1: the pass that sent the referral early does not commit. */
 static void
 s_failed_commit(struct s_test *t)
@@ -152,6 +185,16 @@ s_failed_commit(struct s_test *t)
             h_outcome(h_node_client(&t->c, t->vl), id));
     H_CHECK(s_listed(t, id) == 1, "JGZ lists it exactly once (%ld)",
             s_listed(t, id));
+    H_CHECK(s_broker_stat(t, "early_passes_failed") == 1 &&
+                s_broker_stat(t, "commits_failed") == 1 &&
+                s_broker_stat(t, "early_deliveries") >= 2 &&
+                s_broker_stat(t, "commit_p50_us") > 0,
+            "krctl stats counts it: %lld pass called back, %lld commit "
+            "failed, %lld early deliveries, commit p50 %lld us",
+            s_broker_stat(t, "early_passes_failed"),
+            s_broker_stat(t, "commits_failed"),
+            s_broker_stat(t, "early_deliveries"),
+            s_broker_stat(t, "commit_p50_us"));
 }
 
 /* 2: the broker dies before its commit; the consent is revoked before the
@@ -173,6 +216,9 @@ s_broker_dies(struct s_test *t)
     /* JGZ has it stored (held); it must not show it. */
     H_CHECK(s_listed(t, id) == 0, "JGZ does not list the held referral (%ld)",
             s_listed(t, id));
+    H_CHECK(s_node_stat(t, t->jgz, "held") == 1,
+            "krctl status of JGZ shows it held (%lld)",
+            s_node_stat(t, t->jgz, "held"));
     /* The midwife's node would retry first thing: keep it away until the
      * consent is gone. */
     H_REQUIRE(h_node_stop(&t->c, t->vl), "the midwife's node stops cleanly");
@@ -348,5 +394,12 @@ main(void)
     s_old_client(&t);
 
     h_roundtrip(&t.c, t.vl, t.jgz, "after the faults", 20000);
+    H_CHECK(s_node_stat(&t, t.jgz, "held") == 0 &&
+                s_node_stat(&t, t.jgz, "commits") > 0 &&
+                s_node_stat(&t, t.jgz, "commit_p50_us") > 0,
+            "JGZ's status: nothing held, its commits timed (%lld held, "
+            "%lld commits, p50 %lld us)",
+            s_node_stat(&t, t.jgz, "held"), s_node_stat(&t, t.jgz, "commits"),
+            s_node_stat(&t, t.jgz, "commit_p50_us"));
     return h_finish(&t.c);
 }
