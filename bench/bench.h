@@ -231,6 +231,12 @@ int cluster_node_stop(struct cluster *c, int i);
  * (pending non-NULL) how many sends the broker has not yet accepted. */
 int cluster_node_status(const char *endpoint, int timeout_ms, bool *connected,
                         uint64_t *pending);
+/* The daemons' own commit latency, over their last 1,024 commits that
+ * wrote (krctl stats, krctl status). */
+int cluster_broker_commits(struct cluster *c, uint32_t *p50_us,
+                           uint32_t *p99_us);
+int cluster_node_commits(const char *endpoint, uint32_t *p50_us,
+                         uint32_t *p99_us);
 /* Stop whatever still runs; remove the directory unless it is to be kept
  * (--keep, or 'failed': then its path is printed). */
 void cluster_destroy(struct cluster *c, bool failed);

@@ -377,6 +377,39 @@ s_admin_ping(struct cluster *c, uint64_t deadline_ns)
 }
 
 int
+cluster_broker_commits(struct cluster *c, uint32_t *p50_us, uint32_t *p99_us)
+{
+    Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
+    Kr__V1__AdminResponse *r;
+    kr_client_t *kc = NULL;
+    uint8_t buf[16], *resp = NULL;
+    size_t len, rlen = 0;
+    int rc;
+
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__ADMIN_REQUEST__OP_STATS;
+    req.stats = true;
+    len = kr__v1__admin_request__pack(&req, buf);
+    if ((rc = kr_client_connect(c->admin, 5000, &kc)) != KR_OK)
+        return rc;
+    rc = kr_call_raw(kc, buf, len, &resp, &rlen);
+    kr_client_destroy(&kc);
+    if (rc != KR_OK)
+        return rc;
+    r = kr__v1__admin_response__unpack(NULL, rlen, resp);
+    kr_buf_free(resp);
+    if (r == NULL || r->stats == NULL) {
+        if (r != NULL)
+            kr__v1__admin_response__free_unpacked(r, NULL);
+        return KR_EPROTO;
+    }
+    *p50_us = r->stats->commit_p50_us;
+    *p99_us = r->stats->commit_p99_us;
+    kr__v1__admin_response__free_unpacked(r, NULL);
+    return KR_OK;
+}
+
+int
 cluster_broker_wait_admin(struct cluster *c, uint64_t deadline_ns)
 {
     struct stat st;
@@ -494,6 +527,41 @@ cluster_org_add(struct cluster *c, const char *label, const char *id,
 }
 
 /* The node's status: 0 with *connected set, or an error. */
+int
+cluster_node_commits(const char *endpoint, uint32_t *p50_us, uint32_t *p99_us)
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__LocalResponse *r;
+    kr_client_t *kc = NULL;
+    uint8_t buf[16], *resp = NULL;
+    size_t len, rlen = 0;
+    int rc;
+
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_STATUS;
+    req.status = true;
+    len = kr__v1__local_request__pack(&req, buf);
+    if ((rc = kr_client_connect(endpoint, 5000, &kc)) != KR_OK)
+        return rc;
+    rc = kr_call(kc, buf, len, &resp, &rlen);
+    kr_client_destroy(&kc);
+    if (rc != KR_OK) {
+        kr_buf_free(resp);
+        return rc;
+    }
+    r = kr__v1__local_response__unpack(NULL, rlen, resp);
+    kr_buf_free(resp);
+    if (r == NULL || r->status == NULL) {
+        if (r != NULL)
+            kr__v1__local_response__free_unpacked(r, NULL);
+        return KR_EPROTO;
+    }
+    *p50_us = r->status->commit_p50_us;
+    *p99_us = r->status->commit_p99_us;
+    kr__v1__local_response__free_unpacked(r, NULL);
+    return KR_OK;
+}
+
 int
 cluster_node_status(const char *endpoint, int timeout_ms, bool *connected,
                     uint64_t *pending)

@@ -495,6 +495,32 @@ s_free_run(struct s_run *r)
     r->t_start = r->t_taken = r->t_woke = r->t_seen = r->t_node = NULL;
 }
 
+/* Each daemon's own commit latency after the paced run (its last 1,024
+ * commits that wrote: mostly the paced run's): how long one flush pair
+ * takes while the three of them share the disk. Not every build answers:
+ * then there is no figure. */
+static void
+s_commit_figures(struct cluster *c, int a, int b, uint64_t n)
+{
+    static const char *const names[3] = {"broker", "node_a", "node_b"};
+    uint32_t p50, p99;
+    char name[80];
+
+    for (int i = 0; i < 3; i++) {
+        int rc = i == 0 ? cluster_broker_commits(c, &p50, &p99)
+                        : cluster_node_commits(c->orgs[i == 1 ? a : b].local,
+                                               &p50, &p99);
+        if (rc != KR_OK || p50 == 0)
+            continue;
+        snprintf(name, sizeof(name), "e2e_nodes_1000_commit_p50_ms_%s",
+                 names[i]);
+        figures_add(name, "ms", n, TARGET_NONE, 0, NULL, p50 / 1e3);
+        snprintf(name, sizeof(name), "e2e_nodes_1000_commit_p99_ms_%s",
+                 names[i]);
+        figures_add(name, "ms", n, TARGET_NONE, 0, NULL, p99 / 1e3);
+    }
+}
+
 int
 sc_e2e(const struct bench_opts *o, uint64_t n_burst, uint64_t n_paced,
        char *why, size_t len)
@@ -611,6 +637,7 @@ sc_e2e(const struct bench_opts *o, uint64_t n_burst, uint64_t n_paced,
                     0, NULL, stats_percentile(lat, r.n, 50) / 1e6);
         figures_add("e2e_nodes_1000_wake_late_p99_ms", "ms", r.n, TARGET_NONE,
                     0, NULL, stats_percentile(lat, r.n, 99) / 1e6);
+        s_commit_figures(&c, a, b, r.n);
     }
 
     /* B's own pace on a backlog, after what the paced run left. */

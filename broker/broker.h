@@ -112,10 +112,11 @@ struct broker {
      * broker it was connected to before. */
     uint64_t pass_id;
     /* Test only, from the environment (main.c): after the Nth pass that
-     * accepted a message and sent deliveries early, exit before its commit
-     * (KRBROKER_TEST_EXIT_BEFORE_COMMIT=N) or let its commit fail
+     * accepted a message and sent deliveries early, stop before its commit
+     * (KRBROKER_TEST_HANG_BEFORE_COMMIT=N: the test kills it) or let its
+     * commit fail
      * (KRBROKER_TEST_FAIL_COMMIT=N). */
-    uint64_t test_exit_after_early;
+    uint64_t test_hang_after_early;
     uint64_t test_fail_after_early;
 
     struct kr_buf packbuf; /* reused for every frame sent */

@@ -208,7 +208,7 @@ main(int argc, char **argv)
     if (kcrypto_init() != 0)
         fatalx("main: libsodium does not start");
     /* For the crash tests only: never set in a deployment. */
-    b.test_exit_after_early = s_test_env("KRBROKER_TEST_EXIT_BEFORE_COMMIT");
+    b.test_hang_after_early = s_test_env("KRBROKER_TEST_HANG_BEFORE_COMMIT");
     b.test_fail_after_early = s_test_env("KRBROKER_TEST_FAIL_COMMIT");
     lock_fd = -1;
     rc = KR_ESYS;
