@@ -344,15 +344,35 @@ cluster_broker_spawn(struct cluster *c)
     return KR_OK;
 }
 
+/* One admin request and its answer (unpacked; the caller frees it). */
+static int
+s_admin_call(struct cluster *c, const Kr__V1__AdminRequest *req, int timeout_ms,
+             Kr__V1__AdminResponse **out)
+{
+    kr_client_t *kc = NULL;
+    uint8_t buf[16], *resp = NULL;
+    size_t len, rlen = 0;
+    int rc;
+
+    *out = NULL;
+    len = kr__v1__admin_request__pack(req, buf);
+    if ((rc = kr_client_connect(c->admin, timeout_ms, &kc)) != KR_OK)
+        return rc;
+    rc = kr_call_raw(kc, buf, len, &resp, &rlen);
+    kr_client_destroy(&kc);
+    if (rc != KR_OK)
+        return rc;
+    *out = kr__v1__admin_response__unpack(NULL, rlen, resp);
+    kr_buf_free(resp);
+    return *out != NULL ? KR_OK : KR_EPROTO;
+}
+
 /* One `org list` on the admin socket within the time left. */
 static int
 s_admin_ping(struct cluster *c, uint64_t deadline_ns)
 {
     Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
     Kr__V1__AdminResponse *r;
-    kr_client_t *kc = NULL;
-    uint8_t buf[16], *resp = NULL;
-    size_t len, rlen = 0;
     uint64_t now = bench_now_ns();
     int left = now < deadline_ns ? (int)((deadline_ns - now) / 1000000) : 0;
     int rc;
@@ -360,17 +380,8 @@ s_admin_ping(struct cluster *c, uint64_t deadline_ns)
     req.version = KR__V1__VERSION__VERSION_1;
     req.op_case = KR__V1__ADMIN_REQUEST__OP_ORG_LIST;
     req.org_list = true;
-    len = kr__v1__admin_request__pack(&req, buf);
-    if ((rc = kr_client_connect(c->admin, left > 0 ? left : 1, &kc)) != KR_OK)
+    if ((rc = s_admin_call(c, &req, left > 0 ? left : 1, &r)) != KR_OK)
         return rc;
-    rc = kr_call_raw(kc, buf, len, &resp, &rlen);
-    kr_client_destroy(&kc);
-    if (rc != KR_OK)
-        return rc;
-    r = kr__v1__admin_response__unpack(NULL, rlen, resp);
-    kr_buf_free(resp);
-    if (r == NULL)
-        return KR_EPROTO;
     rc = r->error;
     kr__v1__admin_response__free_unpacked(r, NULL);
     return rc;
@@ -381,32 +392,21 @@ cluster_broker_commits(struct cluster *c, uint32_t *p50_us, uint32_t *p99_us)
 {
     Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
     Kr__V1__AdminResponse *r;
-    kr_client_t *kc = NULL;
-    uint8_t buf[16], *resp = NULL;
-    size_t len, rlen = 0;
     int rc;
 
     req.version = KR__V1__VERSION__VERSION_1;
     req.op_case = KR__V1__ADMIN_REQUEST__OP_STATS;
     req.stats = true;
-    len = kr__v1__admin_request__pack(&req, buf);
-    if ((rc = kr_client_connect(c->admin, 5000, &kc)) != KR_OK)
+    if ((rc = s_admin_call(c, &req, 5000, &r)) != KR_OK)
         return rc;
-    rc = kr_call_raw(kc, buf, len, &resp, &rlen);
-    kr_client_destroy(&kc);
-    if (rc != KR_OK)
-        return rc;
-    r = kr__v1__admin_response__unpack(NULL, rlen, resp);
-    kr_buf_free(resp);
-    if (r == NULL || r->stats == NULL) {
-        if (r != NULL)
-            kr__v1__admin_response__free_unpacked(r, NULL);
-        return KR_EPROTO;
+    if (r->stats == NULL) {
+        rc = KR_EPROTO;
+    } else {
+        *p50_us = r->stats->commit_p50_us;
+        *p99_us = r->stats->commit_p99_us;
     }
-    *p50_us = r->stats->commit_p50_us;
-    *p99_us = r->stats->commit_p99_us;
     kr__v1__admin_response__free_unpacked(r, NULL);
-    return KR_OK;
+    return rc;
 }
 
 int
@@ -527,55 +527,17 @@ cluster_org_add(struct cluster *c, const char *label, const char *id,
 }
 
 /* The node's status: 0 with *connected set, or an error. */
-int
-cluster_node_commits(const char *endpoint, uint32_t *p50_us, uint32_t *p99_us)
+/* A node's status over its local socket (unpacked; the caller frees it). */
+static int
+s_node_status(const char *endpoint, int timeout_ms, Kr__V1__LocalResponse **out)
 {
     Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
-    Kr__V1__LocalResponse *r;
     kr_client_t *kc = NULL;
     uint8_t buf[16], *resp = NULL;
     size_t len, rlen = 0;
     int rc;
 
-    req.version = KR__V1__VERSION__VERSION_1;
-    req.op_case = KR__V1__LOCAL_REQUEST__OP_STATUS;
-    req.status = true;
-    len = kr__v1__local_request__pack(&req, buf);
-    if ((rc = kr_client_connect(endpoint, 5000, &kc)) != KR_OK)
-        return rc;
-    rc = kr_call(kc, buf, len, &resp, &rlen);
-    kr_client_destroy(&kc);
-    if (rc != KR_OK) {
-        kr_buf_free(resp);
-        return rc;
-    }
-    r = kr__v1__local_response__unpack(NULL, rlen, resp);
-    kr_buf_free(resp);
-    if (r == NULL || r->status == NULL) {
-        if (r != NULL)
-            kr__v1__local_response__free_unpacked(r, NULL);
-        return KR_EPROTO;
-    }
-    *p50_us = r->status->commit_p50_us;
-    *p99_us = r->status->commit_p99_us;
-    kr__v1__local_response__free_unpacked(r, NULL);
-    return KR_OK;
-}
-
-int
-cluster_node_status(const char *endpoint, int timeout_ms, bool *connected,
-                    uint64_t *pending)
-{
-    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
-    Kr__V1__LocalResponse *r;
-    kr_client_t *kc = NULL;
-    uint8_t buf[16], *resp = NULL;
-    size_t len, rlen = 0;
-    int rc;
-
-    *connected = false;
-    if (pending != NULL)
-        *pending = 0;
+    *out = NULL;
     req.version = KR__V1__VERSION__VERSION_1;
     req.op_case = KR__V1__LOCAL_REQUEST__OP_STATUS;
     req.status = true;
@@ -588,10 +550,41 @@ cluster_node_status(const char *endpoint, int timeout_ms, bool *connected,
         kr_buf_free(resp);
         return rc;
     }
-    r = kr__v1__local_response__unpack(NULL, rlen, resp);
+    *out = kr__v1__local_response__unpack(NULL, rlen, resp);
     kr_buf_free(resp);
-    if (r == NULL)
-        return KR_EPROTO;
+    return *out != NULL ? KR_OK : KR_EPROTO;
+}
+
+int
+cluster_node_commits(const char *endpoint, uint32_t *p50_us, uint32_t *p99_us)
+{
+    Kr__V1__LocalResponse *r;
+    int rc = s_node_status(endpoint, 5000, &r);
+
+    if (rc != KR_OK)
+        return rc;
+    if (r->status == NULL) {
+        rc = KR_EPROTO;
+    } else {
+        *p50_us = r->status->commit_p50_us;
+        *p99_us = r->status->commit_p99_us;
+    }
+    kr__v1__local_response__free_unpacked(r, NULL);
+    return rc;
+}
+
+int
+cluster_node_status(const char *endpoint, int timeout_ms, bool *connected,
+                    uint64_t *pending)
+{
+    Kr__V1__LocalResponse *r;
+    int rc;
+
+    *connected = false;
+    if (pending != NULL)
+        *pending = 0;
+    if ((rc = s_node_status(endpoint, timeout_ms, &r)) != KR_OK)
+        return rc;
     *connected = r->status != NULL && r->status->connected;
     if (pending != NULL && r->status != NULL)
         *pending = r->status->outbox_pending;
