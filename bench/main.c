@@ -358,10 +358,9 @@ s_run_once(const struct bench_opts *o, int which, uint64_t arg, int run,
     case SC_BROKER_W256:
         return sc_broker(o, 256, o->count, run == 0 ? o->perf : NULL, why, len);
     case SC_BROKER_W1:
-        return sc_broker(o, 1, o->count_w1,
-                         run == 0 && !(o->only & SC_BROKER_W256) ? o->perf
-                                                                 : NULL,
-                         why, len);
+        return sc_broker(
+            o, 1, o->count_w1,
+            run == 0 && !(o->only & SC_BROKER_W256) ? o->perf : NULL, why, len);
     case SC_E2E:
         return sc_e2e(o, o->count, o->count_paced, why, len);
     default:

@@ -396,6 +396,9 @@ unsigned h_idset_count(const struct h_idset *s, const uint8_t id[16]);
 struct json_object;
 struct json_object *h_json_path(struct json_object *o, const char *path);
 const char *h_json_str(struct json_object *o, const char *path);
+/* One field of org's entry in `krctl queues --json` ("depth",
+ * "early_delivery": a boolean is 0 or 1), or -1 if there is none. */
+long long h_krctl_queue(struct h_cluster *c, const char *org, const char *key);
 
 /* Hex of a 16-byte id into buf (33 bytes). */
 const char *h_hex16(const uint8_t id[16], char buf[33]);

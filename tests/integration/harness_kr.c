@@ -696,3 +696,25 @@ h_outbox_tally(kr_client_t *kc, const struct h_idset *sent, struct h_tally *out)
     h_idset_free(&a.seen);
     return rc;
 }
+
+long long
+h_krctl_queue(struct h_cluster *c, const char *org, const char *key)
+{
+    struct h_run r;
+    long long v = -1;
+
+    h_krctl(&r, "--admin", c->admin, "queues", "--json", NULL);
+    json_object *q = r.code == 0 ? json_tokener_parse(r.out) : NULL;
+    for (size_t i = 0; q != NULL && json_object_is_type(q, json_type_array) &&
+                       i < json_object_array_length(q);
+         i++) {
+        json_object *e = json_object_array_get_idx(q, i);
+        const char *id = h_json_str(e, "org_id");
+        json_object *x = h_json_path(e, key);
+        if (id != NULL && strcmp(id, org) == 0 && x != NULL)
+            v = (long long)json_object_get_int64(x);
+    }
+    json_object_put(q);
+    h_run_free(&r);
+    return v;
+}

@@ -300,23 +300,7 @@ s_node_dies(struct s_test *t)
 static int
 s_queue_early(struct s_test *t, const char *org)
 {
-    struct h_run r;
-    int early = -1;
-
-    h_krctl(&r, "--admin", t->c.admin, "queues", "--json", NULL);
-    json_object *q = r.code == 0 ? json_tokener_parse(r.out) : NULL;
-    for (size_t i = 0; q != NULL && json_object_is_type(q, json_type_array) &&
-                       i < json_object_array_length(q);
-         i++) {
-        json_object *e = json_object_array_get_idx(q, i);
-        const char *id = h_json_str(e, "org_id");
-        json_object *v = h_json_path(e, "early_delivery");
-        if (id != NULL && strcmp(id, org) == 0 && v != NULL)
-            early = json_object_get_boolean(v) ? 1 : 0;
-    }
-    json_object_put(q);
-    h_run_free(&r);
-    return early;
+    return (int)h_krctl_queue(&t->c, org, "early_delivery");
 }
 
 /* 4: the wijkteam's client speaks the wire protocol itself and does not

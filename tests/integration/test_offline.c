@@ -69,23 +69,7 @@ s_seen_one(const Kr__V1__InboxItem *it, void *arg)
 static long
 s_queue_depth(struct h_cluster *c, const char *org)
 {
-    struct h_run r;
-    long depth = -1;
-
-    h_krctl(&r, "--admin", c->admin, "queues", "--json", NULL);
-    json_object *q = r.code == 0 ? json_tokener_parse(r.out) : NULL;
-    for (size_t i = 0; q != NULL && json_object_is_type(q, json_type_array) &&
-                       i < json_object_array_length(q);
-         i++) {
-        json_object *e = json_object_array_get_idx(q, i);
-        const char *id = h_json_str(e, "org_id");
-        json_object *d = h_json_path(e, "depth");
-        if (id != NULL && strcmp(id, org) == 0 && d != NULL)
-            depth = (long)json_object_get_int64(d);
-    }
-    json_object_put(q);
-    h_run_free(&r);
-    return depth;
+    return (long)h_krctl_queue(c, org, "depth");
 }
 
 static bool
