@@ -125,6 +125,9 @@ sed 's/^/  /' "$work/broker.log"
 say "the broker's audit trail (NEN 7513 style, hash-chained)"
 $krctl audit tail -n 6 | cut -c1-240 | sed 's/^/  /'
 $krctl audit verify | sed 's/^/  /'
+say "the broker's own figures (krctl stats) and its queues"
+$krctl stats | sed 's/^/  /'
+$krctl queues | sed 's/^/  /'
 if grep -q 111222333 "$work/broker.log" "$work"/broker/data.mdb 2>/dev/null; then
   echo "demo: the BSN appears at the broker: this is a bug" >&2
   exit 1
