@@ -329,13 +329,25 @@ s_drain_signals(struct broker *b)
  * the commit, for good, so that a test can kill -9 the broker there: a
  * crash at exactly that point. The loop thread stops; ZeroMQ's I/O thread
  * goes on and delivers what was sent (an exit here could lose it). */
-static void __attribute__((noreturn)) s_test_hang(struct broker *b)
+static void __attribute__((noreturn)) s_test_hang(void)
 {
-    (void)b;
     log_errorx("loop: test: stopped before a commit, after early deliveries "
                "(KRBROKER_TEST_HANG_BEFORE_COMMIT)");
     for (;;)
         pause();
+}
+
+/* The test faults (main.c) wait for a pass that sent a new message early,
+ * not one that only sent old ones again. Returns whether this pass's
+ * commit is to fail; a hang does not return. */
+static bool
+s_test_fault(struct broker *b, size_t early_sent)
+{
+    if (early_sent == 0 || b->new_in_pass == 0)
+        return false;
+    if (b->test_hang_after_early != 0 && --b->test_hang_after_early == 0)
+        s_test_hang();
+    return b->test_fail_after_early != 0 && --b->test_fail_after_early == 0;
 }
 
 int
@@ -401,14 +413,7 @@ broker_run(struct broker *b)
         /* The pass's deliveries leave now and are verified and stored by
          * their recipients while this commit runs (deliver.c, "Early
          * delivery"); the results follow the commit. */
-        /* The test faults wait for a pass that sent a new message early,
-         * not one that only sent old ones again. */
-        bool early = deliver_pump_early(b) > 0 && b->new_in_pass > 0;
-        if (early && b->test_hang_after_early != 0 &&
-            --b->test_hang_after_early == 0)
-            s_test_hang(b);
-        bool fail = early && b->test_fail_after_early != 0 &&
-                    --b->test_fail_after_early == 0;
+        bool fail = s_test_fault(b, deliver_pump_early(b));
         deliver_send_results(b, s_commit(b, fail));
         commit_by = 0;
         s_flush(b);
