@@ -231,12 +231,21 @@ int cluster_node_stop(struct cluster *c, int i);
  * (pending non-NULL) how many sends the broker has not yet accepted. */
 int cluster_node_status(const char *endpoint, int timeout_ms, bool *connected,
                         uint64_t *pending);
-/* The daemons' own commit latency, over their last 1,024 commits that
- * wrote (krctl stats, krctl status). */
-int cluster_broker_commits(struct cluster *c, uint32_t *p50_us,
-                           uint32_t *p99_us);
-int cluster_node_commits(const char *endpoint, uint32_t *p50_us,
-                         uint32_t *p99_us);
+/* The daemons' own commits (krctl stats, krctl status): latency over
+ * their last 1,024 commits that wrote, and since start how many and the
+ * time spent in them. */
+struct commit_stats {
+    uint32_t p50_us, p99_us;
+    uint64_t count, total_us;
+};
+int cluster_broker_commits(struct cluster *c, struct commit_stats *out);
+int cluster_node_commits(const char *endpoint, struct commit_stats *out);
+/* Figures from two samples wall_ns apart: "<prefix>_commit_pct" (share of
+ * the time spent committing), "_commits_per_s", and the latency p50/p99
+ * of the later sample. */
+void bench_commit_figures(const char *prefix, uint64_t n,
+                          const struct commit_stats *a,
+                          const struct commit_stats *b, uint64_t wall_ns);
 /* Stop whatever still runs; remove the directory unless it is to be kept
  * (--keep, or 'failed': then its path is printed). */
 void cluster_destroy(struct cluster *c, bool failed);

@@ -388,7 +388,7 @@ s_admin_ping(struct cluster *c, uint64_t deadline_ns)
 }
 
 int
-cluster_broker_commits(struct cluster *c, uint32_t *p50_us, uint32_t *p99_us)
+cluster_broker_commits(struct cluster *c, struct commit_stats *out)
 {
     Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
     Kr__V1__AdminResponse *r;
@@ -402,8 +402,10 @@ cluster_broker_commits(struct cluster *c, uint32_t *p50_us, uint32_t *p99_us)
     if (r->stats == NULL) {
         rc = KR_EPROTO;
     } else {
-        *p50_us = r->stats->commit_p50_us;
-        *p99_us = r->stats->commit_p99_us;
+        out->p50_us = r->stats->commit_p50_us;
+        out->p99_us = r->stats->commit_p99_us;
+        out->count = r->stats->commits;
+        out->total_us = r->stats->commit_total_us;
     }
     kr__v1__admin_response__free_unpacked(r, NULL);
     return rc;
@@ -556,7 +558,7 @@ s_node_status(const char *endpoint, int timeout_ms, Kr__V1__LocalResponse **out)
 }
 
 int
-cluster_node_commits(const char *endpoint, uint32_t *p50_us, uint32_t *p99_us)
+cluster_node_commits(const char *endpoint, struct commit_stats *out)
 {
     Kr__V1__LocalResponse *r;
     int rc = s_node_status(endpoint, 5000, &r);
@@ -566,8 +568,10 @@ cluster_node_commits(const char *endpoint, uint32_t *p50_us, uint32_t *p99_us)
     if (r->status == NULL) {
         rc = KR_EPROTO;
     } else {
-        *p50_us = r->status->commit_p50_us;
-        *p99_us = r->status->commit_p99_us;
+        out->p50_us = r->status->commit_p50_us;
+        out->p99_us = r->status->commit_p99_us;
+        out->count = r->status->commits;
+        out->total_us = r->status->commit_total_us;
     }
     kr__v1__local_response__free_unpacked(r, NULL);
     return rc;

@@ -245,12 +245,17 @@ sc_broker(const struct bench_opts *o, uint32_t window, uint64_t n,
     uint64_t budget_ms = 120000 + n * 10;
     struct sched_sample s0, s1;
     struct rusage r0, r1;
+    struct commit_stats k0 = {0}, k1 = {0};
+    bool have_commits = cluster_broker_commits(&c, &k0) == KR_OK;
     bool have_cpu = cluster_sched(c.broker.pid, c.tmp, &s0) == KR_OK;
     getrusage(RUSAGE_SELF, &r0);
+    uint64_t t0 = bench_now_ns();
     rc = traffic_run(&t, GOAL_ALL_RECEIPTS, S_STALL_MS,
                      bench_now_ns() + budget_ms * 1000000ull);
+    uint64_t wall = bench_now_ns() - t0;
     getrusage(RUSAGE_SELF, &r1);
     have_cpu = have_cpu && cluster_sched(c.broker.pid, c.tmp, &s1) == KR_OK;
+    have_commits = have_commits && cluster_broker_commits(&c, &k1) == KR_OK;
     if (perfp.running) {
         /* perf writes its data on SIGINT. */
         bproc_stop(&perfp, SIGINT, 60000, &st);
@@ -264,6 +269,11 @@ sc_broker(const struct bench_opts *o, uint32_t window, uint64_t n,
     if (have_cpu)
         s_cpu_figures(window == 1 ? "broker_w1" : "broker_w256", n, &s0, &s1,
                       &r0, &r1);
+    /* How much of the run the broker's loop spent in its commits: the
+     * part no other work of the loop overlaps. */
+    if (have_commits)
+        bench_commit_figures(window == 1 ? "broker_w1" : "broker_w256", n, &k0,
+                             &k1, wall);
 
     wire_close(&prod);
     wire_close(&cons);

@@ -495,29 +495,36 @@ s_free_run(struct s_run *r)
     r->t_start = r->t_taken = r->t_woke = r->t_seen = r->t_node = NULL;
 }
 
-/* Each daemon's own commit latency after the paced run (its last 1,024
- * commits that wrote: mostly the paced run's): how long one flush pair
- * takes while the three of them share the disk. Not every build answers:
+/* Each daemon's own commits during the paced run: the share of its time
+ * spent committing, how many a second, and their latency (its last 1,024
+ * commits that wrote: mostly the paced run's). Not every build answers:
  * then there is no figure. */
+static const char *const s_daemons[3] = {"broker", "node_a", "node_b"};
+
 static void
-s_commit_figures(struct cluster *c, int a, int b, uint64_t n)
+s_commits_read(struct cluster *c, int a, int b, struct commit_stats out[3],
+               bool ok[3])
 {
-    static const char *const names[3] = {"broker", "node_a", "node_b"};
-    uint32_t p50, p99;
-    char name[80];
+    for (int i = 0; i < 3; i++) {
+        memset(&out[i], 0, sizeof(out[i]));
+        ok[i] = (i == 0 ? cluster_broker_commits(c, &out[i])
+                        : cluster_node_commits(c->orgs[i == 1 ? a : b].local,
+                                               &out[i])) == KR_OK;
+    }
+}
+
+static void
+s_commit_figures(const struct commit_stats k0[3], const bool ok0[3],
+                 const struct commit_stats k1[3], const bool ok1[3], uint64_t n,
+                 uint64_t wall_ns)
+{
+    char prefix[64];
 
     for (int i = 0; i < 3; i++) {
-        int rc = i == 0 ? cluster_broker_commits(c, &p50, &p99)
-                        : cluster_node_commits(c->orgs[i == 1 ? a : b].local,
-                                               &p50, &p99);
-        if (rc != KR_OK || p50 == 0)
+        if (!ok0[i] || !ok1[i])
             continue;
-        snprintf(name, sizeof(name), "e2e_nodes_1000_commit_p50_ms_%s",
-                 names[i]);
-        figures_add(name, "ms", n, TARGET_NONE, 0, NULL, p50 / 1e3);
-        snprintf(name, sizeof(name), "e2e_nodes_1000_commit_p99_ms_%s",
-                 names[i]);
-        figures_add(name, "ms", n, TARGET_NONE, 0, NULL, p99 / 1e3);
+        snprintf(prefix, sizeof(prefix), "e2e_nodes_1000_%s", s_daemons[i]);
+        bench_commit_figures(prefix, n, &k0[i], &k1[i], wall_ns);
     }
 }
 
@@ -601,8 +608,14 @@ sc_e2e(const struct bench_opts *o, uint64_t n_burst, uint64_t n_paced,
         r.after_seq = after;
         r.paced = true;
         r.interval_ns = 1000000; /* 1,000 msgs/s */
+        struct commit_stats k0[3], k1[3];
+        bool ok0[3], ok1[3];
+        s_commits_read(&c, a, b, k0, ok0);
+        uint64_t t0 = bench_now_ns();
         if ((rc = s_run_batch(&r, why, len)) != KR_OK)
             goto done;
+        uint64_t wall = bench_now_ns() - t0;
+        s_commits_read(&c, a, b, k1, ok1);
         lat = xcalloc(r.n, sizeof(uint64_t));
         last = 0;
         for (uint64_t i = 0; i < r.n; i++) {
@@ -637,7 +650,7 @@ sc_e2e(const struct bench_opts *o, uint64_t n_burst, uint64_t n_paced,
                     0, NULL, stats_percentile(lat, r.n, 50) / 1e6);
         figures_add("e2e_nodes_1000_wake_late_p99_ms", "ms", r.n, TARGET_NONE,
                     0, NULL, stats_percentile(lat, r.n, 99) / 1e6);
-        s_commit_figures(&c, a, b, r.n);
+        s_commit_figures(k0, ok0, k1, ok1, r.n, wall);
     }
 
     /* B's own pace on a backlog, after what the paced run left. */

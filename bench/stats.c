@@ -275,3 +275,25 @@ bench_msg_index(const uint8_t prefix[12], const uint8_t *id, size_t len,
     }
     return true;
 }
+
+void
+bench_commit_figures(const char *prefix, uint64_t n,
+                     const struct commit_stats *a, const struct commit_stats *b,
+                     uint64_t wall_ns)
+{
+    char name[96];
+
+    if (wall_ns == 0 || b->count < a->count || b->p50_us == 0)
+        return;
+    snprintf(name, sizeof(name), "%s_commit_pct", prefix);
+    figures_add(name, "%", n, TARGET_NONE, 0, NULL,
+                100.0 * (double)(b->total_us - a->total_us) * 1e3 /
+                    (double)wall_ns);
+    snprintf(name, sizeof(name), "%s_commits_per_s", prefix);
+    figures_add(name, "1/s", n, TARGET_NONE, 0, NULL,
+                (double)(b->count - a->count) * 1e9 / (double)wall_ns);
+    snprintf(name, sizeof(name), "%s_commit_p50_ms", prefix);
+    figures_add(name, "ms", n, TARGET_NONE, 0, NULL, b->p50_us / 1e3);
+    snprintf(name, sizeof(name), "%s_commit_p99_ms", prefix);
+    figures_add(name, "ms", n, TARGET_NONE, 0, NULL, b->p99_us / 1e3);
+}

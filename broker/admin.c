@@ -303,6 +303,7 @@ s_stats(struct broker *b, Kr__V1__BrokerStats *st)
     st->commit_p99_us = c.p99_us;
     st->commit_max_us = c.max_us;
     st->commit_window = c.window;
+    st->commit_total_us = c.total_us;
     st->early_deliveries = b->early_deliveries;
     st->early_passes_failed = b->early_passes_failed;
 }

@@ -22,6 +22,7 @@ latency_add(struct latency *l, uint64_t us)
     if (l->n < LATENCY_WINDOW)
         l->n++;
     l->count++;
+    l->total_us += us;
 }
 
 static int
@@ -39,6 +40,7 @@ latency_summarise(const struct latency *l, struct latency_summary *out)
 
     memset(out, 0, sizeof(*out));
     out->count = l->count;
+    out->total_us = l->total_us;
     out->window = l->n;
     if (l->n == 0)
         return;

@@ -16,12 +16,14 @@ struct latency {
     uint32_t n;                  /* how many of us[] hold a value */
     uint32_t next;               /* where the next one goes */
     uint64_t count;              /* every one since start */
+    uint64_t total_us;           /* their sum since start */
 };
 
 struct latency_summary {
     uint32_t p50_us, p99_us, max_us; /* over the window */
     uint32_t window;                 /* how many the window holds */
     uint64_t count;
+    uint64_t total_us; /* every one since start, summed: the time spent */
 };
 
 /* Microseconds on the monotonic clock, for timing. */

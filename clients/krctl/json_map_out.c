@@ -527,9 +527,10 @@ json_map_queue(const Kr__V1__QueueStat *q)
 /* A daemon's commits and their latency (node status, broker stats). */
 static void
 s_put_commits(json_object *o, uint64_t commits, uint32_t p50, uint32_t p99,
-              uint32_t max, uint32_t window)
+              uint32_t max, uint32_t window, uint64_t total)
 {
     json_object_object_add(o, "commits", json_object_new_uint64(commits));
+    json_object_object_add(o, "commit_total_us", json_object_new_uint64(total));
     json_object_object_add(o, "commit_p50_us", json_object_new_uint64(p50));
     json_object_object_add(o, "commit_p99_us", json_object_new_uint64(p99));
     json_object_object_add(o, "commit_max_us", json_object_new_uint64(max));
@@ -552,7 +553,7 @@ json_map_status(const Kr__V1__NodeStatus *st)
                            json_object_new_uint64(st->inbox_unprocessed));
     json_object_object_add(o, "held", json_object_new_uint64(st->held));
     s_put_commits(o, st->commits, st->commit_p50_us, st->commit_p99_us,
-                  st->commit_max_us, st->commit_window);
+                  st->commit_max_us, st->commit_window, st->commit_total_us);
     return o;
 }
 
@@ -564,7 +565,7 @@ json_map_broker_stats(const Kr__V1__BrokerStats *st)
     json_object_object_add(o, "uptime_ms",
                            json_object_new_uint64(st->uptime_ms));
     s_put_commits(o, st->commits, st->commit_p50_us, st->commit_p99_us,
-                  st->commit_max_us, st->commit_window);
+                  st->commit_max_us, st->commit_window, st->commit_total_us);
     json_object_object_add(o, "commits_failed",
                            json_object_new_uint64(st->commits_failed));
     json_object_object_add(o, "early_deliveries",

@@ -791,6 +791,7 @@ s_status(struct node *n, const struct origin *from)
     st.commit_p99_us = cl.p99_us;
     st.commit_max_us = cl.max_us;
     st.commit_window = cl.window;
+    st.commit_total_us = cl.total_us;
     for (size_t i = 0; i < n->prov.n; i++)
         if (n->prov.e[i].state == PROV_WAITING)
             st.held++;

@@ -43,6 +43,7 @@ test_quantiles(void **state)
     assert_int_equal(s.p50_us, 50);
     assert_int_equal(s.p99_us, 99);
     assert_int_equal(s.max_us, 100);
+    assert_int_equal(s.total_us, 5050);
 }
 
 static void
