@@ -795,6 +795,9 @@ s_status(struct node *n, const struct origin *from)
     for (size_t i = 0; i < n->prov.n; i++)
         if (n->prov.e[i].state == PROV_WAITING)
             st.held++;
+    /* What an adapter can see: held ones are in the index, not shown. */
+    st.inbox_unprocessed =
+        c.inbox_unprocessed > st.held ? c.inbox_unprocessed - st.held : 0;
     resp.status = &st;
     s_reply(n, from, &resp);
 }
