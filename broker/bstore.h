@@ -149,8 +149,8 @@ int bstore_consent_get(struct broker_store *st, MDB_txn *txn,
 /* Write the record and its subject index entry. */
 int bstore_consent_put(struct broker_store *st, MDB_txn *txn,
                        const Kr__V1__ConsentRecord *r);
-/* All records of a subject, unpacked with 'pa' (free each with it, and
- * the array with free()). */
+/* All records of a subject, unpacked with 'pa' (free each with it). The
+ * array is pa's too; with pa NULL it is malloc'd: free() it. */
 int bstore_consent_by_subject(struct broker_store *st, MDB_txn *txn,
                               const uint8_t subject[32], ProtobufCAllocator *pa,
                               Kr__V1__ConsentRecord ***out, size_t *n);

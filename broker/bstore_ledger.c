@@ -229,8 +229,21 @@ bstore_consent_by_subject(struct broker_store *st, MDB_txn *txn,
                                &r) != KR_OK)
             continue;
         if (*n == cap) {
-            cap = cap ? 2 * cap : 8;
-            recs = xrealloc(recs, cap * sizeof(*recs));
+            /* In the caller's arena when it gives one: the gate asks this
+             * for every message it lets through. */
+            size_t ncap = cap ? 2 * cap : 8;
+            Kr__V1__ConsentRecord **g =
+                pa != NULL ? pa->alloc(pa->allocator_data, ncap * sizeof(*g))
+                           : xrealloc(recs, ncap * sizeof(*g));
+            if (g == NULL) {
+                mdb_cursor_close(cur);
+                *out = recs;
+                return KR_ENOMEM;
+            }
+            if (pa != NULL && *n > 0)
+                memcpy(g, recs, *n * sizeof(*g));
+            recs = g;
+            cap = ncap;
         }
         recs[(*n)++] = r;
     }

@@ -475,7 +475,8 @@ consent_gate(struct broker *b, struct org *from, struct org *to,
             *why = "consent ledger unreadable";
             return KR__V1__REASON__INTERNAL;
         }
-        cr = xcalloc(n ? n : 1, sizeof(*cr));
+        cr = arena_alloc(&b->pb, (n ? n : 1) * sizeof(*cr));
+        memset(cr, 0, (n ? n : 1) * sizeof(*cr));
         for (size_t i = 0; i < n; i++) {
             const Kr__V1__ConsentScope *sc = recs[i]->scope;
             if (sc == NULL || sc->consent_id.len != 16 ||
@@ -512,9 +513,5 @@ consent_gate(struct broker *b, struct org *from, struct org *to,
     } else if (d.verdict == CONSENT_ALLOW_MELDRECHT) {
         *noodknop = true;
     }
-    for (size_t i = 0; i < n; i++)
-        kr__v1__consent_record__free_unpacked(recs[i], arena_allocator(&b->pb));
-    free(recs);
-    free(cr);
-    return reason;
+    return reason; /* recs and cr go with the frame's arena scope */
 }

@@ -100,6 +100,12 @@ arena_allocator(struct arena *a)
     return &a->pa;
 }
 
+void *
+arena_alloc(struct arena *a, size_t size)
+{
+    return s_alloc(a, size);
+}
+
 struct arena_mark
 arena_mark(const struct arena *a)
 {

@@ -34,6 +34,8 @@ struct arena_mark {
 void arena_init(struct arena *a, size_t chunk_size);
 void arena_fini(struct arena *a);
 ProtobufCAllocator *arena_allocator(struct arena *a);
+/* size bytes in the open scope, 16-byte aligned; NULL only on overflow. */
+void *arena_alloc(struct arena *a, size_t size);
 struct arena_mark arena_mark(const struct arena *a);
 void arena_release(struct arena *a, struct arena_mark m);
 /* Bytes held in chunks beyond the first (0 when no scope is open). */

@@ -399,8 +399,8 @@ s_check_deliveries(struct node *n, const Kr__V1__Frame *f)
     c.todo = xmalloc(f->n_delivery * sizeof(*c.todo));
     for (size_t i = 0; i < f->n_delivery; i++) {
         const Kr__V1__Delivery *d = f->delivery[i];
-        Kr__V1__Envelope *e =
-            kr__v1__envelope__unpack(NULL, d->envelope.len, d->envelope.data);
+        Kr__V1__Envelope *e = kr__v1__envelope__unpack(
+            arena_allocator(&n->pb), d->envelope.len, d->envelope.data);
         c.pre[i].env = e;
         if (e == NULL || !util_org_id_valid(e->sender))
             continue;
@@ -416,12 +416,17 @@ s_check_deliveries(struct node *n, const Kr__V1__Frame *f)
     return c.pre;
 }
 
+/* The frame and the envelopes checked ahead live in one arena scope,
+ * gone at once at its end (the helpers only read them). */
 static void
 s_on_frame(struct node *n, const uint8_t *data, size_t len)
 {
-    Kr__V1__Frame *f = kr__v1__frame__unpack(NULL, len, data);
+    struct arena_mark mark = arena_mark(&n->pb);
+    Kr__V1__Frame *f =
+        kr__v1__frame__unpack(arena_allocator(&n->pb), len, data);
 
     if (f == NULL) {
+        arena_release(&n->pb, mark);
         log_warnx("link: frame from the broker does not parse bytes=%zu: "
                   "ignored",
                   len);
@@ -449,12 +454,7 @@ s_on_frame(struct node *n, const uint8_t *data, size_t len)
     struct delivery_check *pre = s_check_deliveries(n, f);
     for (size_t i = 0; i < f->n_delivery; i++)
         link_on_delivery(n, f->delivery[i], pre != NULL ? &pre[i] : NULL);
-    if (pre != NULL) {
-        for (size_t i = 0; i < f->n_delivery; i++)
-            if (pre[i].env != NULL)
-                kr__v1__envelope__free_unpacked(pre[i].env, NULL);
-        free(pre);
-    }
+    free(pre);
     /* After the deliveries: a notice may name messages of the same
      * frame, and the inbox then lists them before it. */
     for (size_t i = 0; i < f->n_notice; i++)
@@ -462,7 +462,7 @@ s_on_frame(struct node *n, const uint8_t *data, size_t len)
     for (size_t i = 0; i < f->n_pass_result; i++)
         prov_on_result(n, f->pass_result[i]);
 done:
-    kr__v1__frame__free_unpacked(f, NULL);
+    arena_release(&n->pb, mark);
 }
 
 void

@@ -52,16 +52,18 @@ link_on_delivery(struct node *n, const Kr__V1__Delivery *d,
     int rc, reason;
 
     p->urgent = true;
-    if (pre != NULL && pre->env != NULL) {
+    /* One arena scope per delivery; an envelope unpacked ahead for the
+     * signature check is older and goes with the frame's (link.c). */
+    struct arena_mark mark = arena_mark(&n->pb);
+    if (pre != NULL && pre->env != NULL)
         e = pre->env;
-        pre->env = NULL;
-    } else {
-        e = kr__v1__envelope__unpack(NULL, d->envelope.len, d->envelope.data);
-    }
+    else
+        e = kr__v1__envelope__unpack(arena_allocator(&n->pb), d->envelope.len,
+                                     d->envelope.data);
     if (e == NULL) {
         s_refuse(n, d, NULL, 0, NULL, KR__V1__REASON__MALFORMED,
                  "envelope does not parse");
-        return;
+        goto done;
     }
     if (e->msg_id.len != KR_ID_LEN) {
         s_refuse(n, d, NULL, 0, e->sender, KR__V1__REASON__MALFORMED,
@@ -194,7 +196,7 @@ link_on_delivery(struct node *n, const Kr__V1__Delivery *d,
     p->inbox_added = true;
     pass_add_ack(n, d->seq, e->msg_id.data, KR_ID_LEN, false, 0);
 done:
-    kr__v1__envelope__free_unpacked(e, NULL);
+    arena_release(&n->pb, mark);
 }
 
 /* Notices are durable at the broker (seq != 0) and acknowledged like

@@ -376,6 +376,8 @@ s_submit_pending(struct node *n, uint64_t now)
     while (!end && !stalled) {
         size_t nb = 0, bytes = 0;
         uint64_t last = l->cursor;
+        /* A frame's records live in one arena scope, gone once it is sent. */
+        struct arena_mark mark = arena_mark(&n->pb);
 
         while (nb < NODE_SUBMIT_BATCH && bytes < NODE_BATCH_BYTES &&
                l->inflight.n + nb < n->cfg->window) {
@@ -394,7 +396,7 @@ s_submit_pending(struct node *n, uint64_t now)
             if (s_inflight_has(&l->inflight, id))
                 continue;
             Kr__V1__OutboxRecord *rec =
-                kr__v1__outbox_record__unpack(NULL, len, v);
+                kr__v1__outbox_record__unpack(arena_allocator(&n->pb), len, v);
             const uint8_t *sig = NULL, *env = NULL;
             size_t env_len = 0;
             if (rec == NULL || rec->item == NULL ||
@@ -405,8 +407,6 @@ s_submit_pending(struct node *n, uint64_t now)
                 log_errorx("link: outbox record seq=%llu does not parse or "
                            "has no envelope: skipped",
                            (unsigned long long)seq);
-                if (rec != NULL)
-                    kr__v1__outbox_record__free_unpacked(rec, NULL);
                 continue;
             }
             kr__v1__submit__init(&subs[nb]);
@@ -434,11 +434,10 @@ s_submit_pending(struct node *n, uint64_t now)
             } else {
                 stalled = true; /* the cursor stays: sent again later */
             }
-            for (size_t i = 0; i < nb; i++)
-                kr__v1__outbox_record__free_unpacked(recs[i], NULL);
         } else if (!stalled) {
             l->cursor = last; /* only entries in flight were passed */
         }
+        arena_release(&n->pb, mark);
         if (l->inflight.n >= n->cfg->window)
             break;
     }

@@ -245,10 +245,11 @@ s_grant_check(const Kr__V1__SendRequest *sr, const char **why)
 }
 
 /* Check a send before anything is sealed. Returns 0 or the error with
- * 'why' set for the adapter. */
+ * 'why' set for the adapter. The content's parse lives in the request's
+ * arena scope (pb). */
 static int
-s_send_check(const Kr__V1__SendRequest *sr, struct send_prep *prep,
-             const char **why)
+s_send_check(struct arena *pb, const Kr__V1__SendRequest *sr,
+             struct send_prep *prep, const char **why)
 {
     Kr__V1__Content *c;
     int rc;
@@ -296,7 +297,8 @@ s_send_check(const Kr__V1__SendRequest *sr, struct send_prep *prep,
     }
     /* The recipient refuses content it cannot parse; tell the adapter now
      * rather than in a receipt later. */
-    c = kr__v1__content__unpack(NULL, sr->content.len, sr->content.data);
+    c = kr__v1__content__unpack(arena_allocator(pb), sr->content.len,
+                                sr->content.data);
     if (c == NULL) {
         *why = "content is not a serialized kr.v1.Content";
         return KR_EINVAL;
@@ -306,7 +308,6 @@ s_send_check(const Kr__V1__SendRequest *sr, struct send_prep *prep,
         /* The broker lets a meldrecht past the consent gate only with the
          * digest, and the recipient checks it against the sealed text. */
         if (c->justification == NULL || c->justification[0] == '\0') {
-            kr__v1__content__free_unpacked(c, NULL);
             *why = "meldrecht needs a justification";
             return KR_EINVAL;
         }
@@ -314,29 +315,25 @@ s_send_check(const Kr__V1__SendRequest *sr, struct send_prep *prep,
                      strlen(c->justification), prep->digest);
         prep->has_digest = true;
     }
-    kr__v1__content__free_unpacked(c, NULL);
     return KR_OK;
 }
 
 /* The consent_id of a grant as stored in the outbox, for the answer to a
- * repeated send; NULL if the envelope does not parse or has none. The
- * caller frees *envp. */
+ * repeated send; NULL if the envelope does not parse or has none. It
+ * lives in the request's arena scope. */
 static const uint8_t *
-s_stored_consent_id(struct node *n, MDB_txn *txn, const uint8_t *msg_id,
-                    Kr__V1__Envelope **envp)
+s_stored_consent_id(struct node *n, MDB_txn *txn, const uint8_t *msg_id)
 {
     const uint8_t *sig, *env;
     size_t env_len;
     Kr__V1__Envelope *e;
 
-    *envp = NULL;
     if (nstore_outbox_envelope(n->store, txn, msg_id, &sig, &env, &env_len) !=
         KR_OK)
         return NULL;
-    e = kr__v1__envelope__unpack(NULL, env_len, env);
+    e = kr__v1__envelope__unpack(arena_allocator(&n->pb), env_len, env);
     if (e == NULL)
         return NULL;
-    *envp = e;
     return e->consent_id.len == KR_ID_LEN ? e->consent_id.data : NULL;
 }
 
@@ -346,7 +343,8 @@ static void
 s_send_again(struct node *n, MDB_txn *txn, const struct origin *from,
              const Kr__V1__SendRequest *sr, const uint8_t *v, size_t vlen)
 {
-    Kr__V1__OutboxRecord *rec = kr__v1__outbox_record__unpack(NULL, vlen, v);
+    Kr__V1__OutboxRecord *rec =
+        kr__v1__outbox_record__unpack(arena_allocator(&n->pb), vlen, v);
     char hex[KR_ID_HEX_LEN];
 
     util_hex(sr->msg_id.data, KR_ID_LEN, hex);
@@ -359,19 +357,14 @@ s_send_again(struct node *n, MDB_txn *txn, const struct origin *from,
         s_reply_err(n, from, KR_EEXIST, "msg_id %s belongs to another message",
                     hex);
     } else if (rec->item->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT) {
-        Kr__V1__Envelope *e;
-        const uint8_t *cid = s_stored_consent_id(n, txn, sr->msg_id.data, &e);
+        const uint8_t *cid = s_stored_consent_id(n, txn, sr->msg_id.data);
 
         log_debug("outbox: send again msg=%s to=%s", hex, sr->recipient);
         s_reply_ids(n, from, sr->msg_id.data, cid);
-        if (e != NULL)
-            kr__v1__envelope__free_unpacked(e, NULL);
     } else {
         log_debug("outbox: send again msg=%s to=%s", hex, sr->recipient);
         s_reply_id(n, from, sr->msg_id.data);
     }
-    if (rec != NULL)
-        kr__v1__outbox_record__free_unpacked(rec, NULL);
 }
 
 static void
@@ -429,7 +422,7 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
     MDB_txn *txn;
     int rc;
 
-    if ((rc = s_send_check(sr, &prep, &why)) != KR_OK) {
+    if ((rc = s_send_check(&n->pb, sr, &prep, &why)) != KR_OK) {
         s_reply_err(n, from, rc, "%s", why);
         return;
     }
@@ -607,8 +600,9 @@ s_list_inbox(struct node *n, MDB_txn *txn, const struct origin *from,
 {
     Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
     uint32_t limit = s_limit(lr);
-    Kr__V1__InboxRecord **recs = xmalloc(limit * sizeof(*recs));
-    Kr__V1__InboxItem **items = xmalloc(limit * sizeof(*items));
+    /* The records listed live in one arena scope, gone after the reply. */
+    struct arena_mark mark = arena_mark(&n->pb);
+    Kr__V1__InboxItem **items = arena_alloc(&n->pb, limit * sizeof(*items));
     struct nstore_iter it;
     size_t count = 0, bytes = 0;
     int rc;
@@ -634,15 +628,13 @@ s_list_inbox(struct node *n, MDB_txn *txn, const struct origin *from,
          * adapter that went on past it would never ask for it again. */
         if (n->prov.n > 0 && prov_hidden(n, seq, id))
             break;
-        Kr__V1__InboxRecord *rec = kr__v1__inbox_record__unpack(NULL, len, v);
+        Kr__V1__InboxRecord *rec =
+            kr__v1__inbox_record__unpack(arena_allocator(&n->pb), len, v);
         if (rec == NULL || rec->item == NULL) {
             log_errorx("local: inbox record seq=%llu does not parse: skipped",
                        (unsigned long long)seq);
-            if (rec != NULL)
-                kr__v1__inbox_record__free_unpacked(rec, NULL);
             continue;
         }
-        recs[count] = rec;
         items[count] = rec->item;
         bytes += len;
         count++;
@@ -666,10 +658,7 @@ s_list_inbox(struct node *n, MDB_txn *txn, const struct origin *from,
 fail:
     s_reply_err(n, from, rc, "inbox: %s", kr_strerror(rc));
 done:
-    for (size_t i = 0; i < count; i++)
-        kr__v1__inbox_record__free_unpacked(recs[i], NULL);
-    free(recs);
-    free(items);
+    arena_release(&n->pb, mark);
 }
 
 static void
@@ -678,8 +667,9 @@ s_list_outbox(struct node *n, const struct origin *from,
 {
     Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
     uint32_t limit = s_limit(lr);
-    Kr__V1__OutboxRecord **recs = xmalloc(limit * sizeof(*recs));
-    Kr__V1__OutboxItem **items = xmalloc(limit * sizeof(*items));
+    /* The records listed live in one arena scope, gone after the reply. */
+    struct arena_mark mark = arena_mark(&n->pb);
+    Kr__V1__OutboxItem **items = arena_alloc(&n->pb, limit * sizeof(*items));
     struct nstore_iter it;
     size_t count = 0;
     MDB_txn *txn;
@@ -697,16 +687,14 @@ s_list_outbox(struct node *n, const struct origin *from,
 
         if ((rc = nstore_iter_next(&it, &seq, &id, &v, &len)) != KR_OK)
             break;
-        Kr__V1__OutboxRecord *rec = kr__v1__outbox_record__unpack(NULL, len, v);
+        Kr__V1__OutboxRecord *rec =
+            kr__v1__outbox_record__unpack(arena_allocator(&n->pb), len, v);
         if (rec == NULL || rec->item == NULL) {
             log_errorx("local: outbox record seq=%llu does not parse: "
                        "skipped",
                        (unsigned long long)seq);
-            if (rec != NULL)
-                kr__v1__outbox_record__free_unpacked(rec, NULL);
             continue;
         }
-        recs[count] = rec;
         items[count] = rec->item;
         count++;
     }
@@ -720,10 +708,7 @@ s_list_outbox(struct node *n, const struct origin *from,
 fail:
     s_reply_err(n, from, rc, "outbox: %s", kr_strerror(rc));
 done:
-    for (size_t i = 0; i < count; i++)
-        kr__v1__outbox_record__free_unpacked(recs[i], NULL);
-    free(recs);
-    free(items);
+    arena_release(&n->pb, mark);
 }
 
 static void
@@ -806,9 +791,14 @@ static void
 s_handle(struct node *n, const struct origin *from, const uint8_t *data,
          size_t len)
 {
-    Kr__V1__LocalRequest *req = kr__v1__local_request__unpack(NULL, len, data);
+    /* The request and all that its handling unpacks live in one arena
+     * scope, gone at once at its end. */
+    struct arena_mark mark = arena_mark(&n->pb);
+    Kr__V1__LocalRequest *req =
+        kr__v1__local_request__unpack(arena_allocator(&n->pb), len, data);
 
     if (req == NULL) {
+        arena_release(&n->pb, mark);
         log_warnx("local: request does not parse bytes=%zu", len);
         s_reply_err(n, from, KR_EPROTO,
                     "request does not parse as kr.v1.LocalRequest");
@@ -841,7 +831,7 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
         break;
     }
 done:
-    kr__v1__local_request__free_unpacked(req, NULL);
+    arena_release(&n->pb, mark);
 }
 
 void

@@ -295,6 +295,7 @@ node_open(struct node_config *cfg, struct node **out)
 
     n->cfg = cfg;
     n->lock_fd = -1;
+    arena_init(&n->pb, NODE_ARENA_BYTES);
     peers_init(&n->peers);
     if ((rc = kcrypto_init()) != KR_OK)
         goto fail;
@@ -316,7 +317,7 @@ node_open(struct node_config *cfg, struct node **out)
         goto fail;
     if ((rc = peers_load(&n->peers, n->store)) != KR_OK)
         goto fail;
-    if ((rc = seal_init(&n->seal, n->keys)) != KR_OK)
+    if ((rc = seal_init(&n->seal, n->keys, &n->pb)) != KR_OK)
         goto fail;
     if ((n->zctx = zmq_ctx_new()) == NULL) {
         log_errorx("zmq: context: %s", zmq_strerror(errno));
@@ -367,6 +368,7 @@ node_close(struct node **np)
     free(n->pass.acks);
     free(n->pass.unknown);
     prov_free(n);
+    arena_fini(&n->pb);
     free(n);
     *np = NULL;
 }

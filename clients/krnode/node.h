@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "config.h"
 #include "content.pb-c.h"
@@ -49,6 +50,9 @@
 #define NODE_LIST_DEFAULT 100
 #define NODE_LIST_MAX 1000
 #define NODE_LIST_BYTES (8u << 20)
+/* The first chunk of the node's unpacking arena: a frame of deliveries
+ * fits; a larger one takes a further chunk for its scope only. */
+#define NODE_ARENA_BYTES (256u << 10)
 /* Sends that wait for a directory lookup, and for how long. */
 #define NODE_PARK_MAX 256
 #define NODE_PARK_MS 5000
@@ -298,6 +302,7 @@ struct seal {
     size_t nslots, capslots;
     struct kr_buf cipher; /* reused: a payload being sealed/opened */
     struct kr_buf env;    /* reused: the envelope being signed */
+    struct arena *pb;     /* the node's: content is unpacked in it */
 };
 
 /* Everything an outgoing envelope needs besides the adapter's request. */
@@ -317,7 +322,7 @@ struct seal_fields {
     const uint8_t *justification_digest;
 };
 
-int seal_init(struct seal *s, const kr_keys_t *keys);
+int seal_init(struct seal *s, const kr_keys_t *keys, struct arena *pb);
 void seal_fini(struct seal *s);
 /* Seal req->content for peer p, build the envelope, sign it. On success
  * *env / *env_len are the signed bytes, valid until the next seal_* call,
@@ -606,6 +611,9 @@ struct node {
     void *zctx;
     struct peers peers;
     struct seal seal;
+    /* Frames, local requests and the records they read are unpacked here,
+     * on the main thread only: no malloc per field (arena.h). */
+    struct arena pb;
     struct link link;
     struct local local;
     struct pass pass;

@@ -34,6 +34,8 @@ static const char *s_dbi_names[S_NDBI] = {
  * where the pass writes anyway: marking and releasing it costs no page of
  * another tree. */
 #define S_HELD_MARK 0x01
+/* The first chunk of the arena records are read into to be rewritten. */
+#define S_ARENA_BYTES (16u << 10)
 
 struct nstore {
     MDB_env *env;
@@ -42,6 +44,7 @@ struct nstore {
     MDB_txn *wtxn;           /* the write transaction open, if any */
     unsigned psize;
     struct latency commit_lat; /* commits that wrote (nstore_commit) */
+    struct arena pb;           /* records read to be rewritten (arena.h) */
 };
 
 /* LMDB's errors in ours, once. A full map and any failure of a write leave
@@ -263,6 +266,7 @@ nstore_open(const char *path, size_t map_size, nstore_t **out)
     nstore_t *st = xcalloc(1, sizeof(*st));
     int rc;
 
+    arena_init(&st->pb, S_ARENA_BYTES);
     if ((rc = mdb_env_create(&st->env)) != MDB_SUCCESS)
         goto fail;
     if ((rc = mdb_env_set_maxdbs(st->env, S_NDBI)) != MDB_SUCCESS)
@@ -279,6 +283,7 @@ nstore_open(const char *path, size_t map_size, nstore_t **out)
         goto fail;
     if ((rc = s_init_dbs(st)) != KR_OK) {
         mdb_env_close(st->env);
+        arena_fini(&st->pb);
         free(st);
         return rc;
     }
@@ -288,6 +293,7 @@ fail:
     log_errorx("store: open: %s: %s", path, mdb_strerror(rc));
     if (st->env != NULL)
         mdb_env_close(st->env);
+    arena_fini(&st->pb);
     free(st);
     return s_err(rc);
 }
@@ -301,6 +307,7 @@ nstore_close(nstore_t **sp)
         return;
     prefill_stop(&st->prefill); /* before LMDB closes the file */
     mdb_env_close(st->env);
+    arena_fini(&st->pb);
     free(st);
     *sp = NULL;
 }
@@ -587,7 +594,7 @@ nstore_outbox_set_outcome(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
     MDB_val key = {KR_ID_LEN, (void *)msg_id};
     const uint8_t *v;
     size_t vlen;
-    char *old_detail;
+    struct arena_mark mark;
     int rc, prev;
 
     memset(out, 0, sizeof(*out));
@@ -595,7 +602,8 @@ nstore_outbox_set_outcome(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
         return KR_EINVAL;
     if ((rc = nstore_outbox_get(st, txn, msg_id, &v, &vlen)) != KR_OK)
         return rc;
-    rec = kr__v1__outbox_record__unpack(NULL, vlen, v);
+    mark = arena_mark(&st->pb);
+    rec = kr__v1__outbox_record__unpack(arena_allocator(&st->pb), vlen, v);
     if (rec == NULL || rec->item == NULL) {
         log_errorx("store: outbox record does not parse: leaving it as is");
         rc = KR_ESTORE;
@@ -624,11 +632,8 @@ nstore_outbox_set_outcome(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
         it->accepted_at_ms = at_ms;
     else
         it->final_at_ms = at_ms;
-    old_detail = it->detail;
     it->detail = (char *)(detail != NULL ? detail : "");
     rc = s_put_msg(txn, st->dbi[S_DBI_OUTBOX], &key, &rec->base, 0);
-    /* The unpacked record owns its own string; give it back before free. */
-    it->detail = old_detail;
     if (rc != MDB_SUCCESS)
         goto store_fail;
     if (prev == KR__V1__OUTCOME__OUTCOME_UNSPECIFIED) {
@@ -649,8 +654,7 @@ store_fail:
     s_log_fail("outbox outcome", rc);
     rc = s_err(rc);
 done:
-    if (rec != NULL)
-        kr__v1__outbox_record__free_unpacked(rec, NULL);
+    arena_release(&st->pb, mark);
     return rc;
 }
 
@@ -696,6 +700,7 @@ nstore_inbox_set_processed(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
                            bool *changed)
 {
     Kr__V1__InboxRecord *rec = NULL;
+    struct arena_mark mark;
     const uint8_t *v, *id;
     uint8_t k[8];
     size_t vlen;
@@ -705,7 +710,8 @@ nstore_inbox_set_processed(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
     if ((rc = s_inbox_seq(st, txn, msg_id, k)) != KR_OK ||
         (rc = s_inbox_at(st, txn, k, &id, &v, &vlen)) != KR_OK)
         return rc;
-    rec = kr__v1__inbox_record__unpack(NULL, vlen, v);
+    mark = arena_mark(&st->pb);
+    rec = kr__v1__inbox_record__unpack(arena_allocator(&st->pb), vlen, v);
     if (rec == NULL || rec->item == NULL) {
         log_errorx("store: inbox record does not parse: leaving it as is");
         rc = KR_ESTORE;
@@ -727,8 +733,7 @@ nstore_inbox_set_processed(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
     *changed = true;
     rc = KR_OK;
 done:
-    if (rec != NULL)
-        kr__v1__inbox_record__free_unpacked(rec, NULL);
+    arena_release(&st->pb, mark);
     return rc;
 }
 

@@ -5,7 +5,8 @@
  * The X25519 behind a crypto_box costs about 25 seals, so the shared key of
  * each peer is computed once and kept. Those keys are secrets: they live in
  * one sodium_malloc'd array (guarded, locked, wiped when freed). That is
- * the only use of libsodium here; the cryptography itself is crypto.c's. */
+ * the only use of libsodium here; the cryptography itself is crypto.c's.
+ * Opened content is parsed in the node's arena (node.h). */
 #include <sodium.h>
 #include <string.h>
 
@@ -19,10 +20,11 @@ struct seal_slot {
 };
 
 int
-seal_init(struct seal *s, const kr_keys_t *keys)
+seal_init(struct seal *s, const kr_keys_t *keys, struct arena *pb)
 {
     memset(s, 0, sizeof(*s));
     s->keys = keys;
+    s->pb = pb;
     kcrypto_key_id(keys->pub.sign, s->sign_key_id);
     kcrypto_key_id(keys->pub.box, s->box_key_id);
     s->capslots = 16;
@@ -207,10 +209,15 @@ seal_open(struct seal *s, struct peer *p, const Kr__V1__Envelope *env,
                      pl->nonce.data, s->cipher.data) != KR_OK)
         return KR_ECRYPTO;
     s->cipher.len = plain_len;
-    /* Only content an adapter can read goes into the inbox. */
-    c = kr__v1__content__unpack(NULL, plain_len, s->cipher.data);
-    if (c == NULL)
+    /* Only content an adapter can read goes into the inbox. The parse is a
+     * check only: what it unpacked goes with the scope. */
+    struct arena_mark mark = arena_mark(s->pb);
+    c = kr__v1__content__unpack(arena_allocator(s->pb), plain_len,
+                                s->cipher.data);
+    if (c == NULL) {
+        arena_release(s->pb, mark);
         return KR_EPROTO;
+    }
     /* The meldrecht is the one way past consent: the recipient takes it
      * only with the reason for it, the very one the broker saw the digest
      * of (Wmo 2015 art. 5.2.6). */
@@ -223,12 +230,12 @@ seal_open(struct seal *s, struct peer *p, const Kr__V1__Envelope *env,
         if (jlen == 0 || env->justification_digest.len != NODE_DIGEST_LEN ||
             memcmp(digest, env->justification_digest.data, NODE_DIGEST_LEN) !=
                 0) {
-            kr__v1__content__free_unpacked(c, NULL);
+            arena_release(s->pb, mark);
             *reason = KR__V1__REASON__MISSING_JUSTIFICATION;
             return KR_EINVAL;
         }
     }
-    kr__v1__content__free_unpacked(c, NULL);
+    arena_release(s->pb, mark);
     *reason = KR__V1__REASON__REASON_NONE;
     *content = s->cipher.data;
     *content_len = plain_len;

@@ -139,6 +139,34 @@ test_large_request(void **state)
     free(buf);
 }
 
+/* Plain allocations (a listing's item array) share the scope and its
+ * alignment, and go with it. */
+static void
+test_alloc(void **state)
+{
+    (void)state;
+    struct arena a;
+
+    arena_init(&a, 4096);
+    struct arena_mark m = arena_mark(&a);
+    uint8_t *p1 = arena_alloc(&a, 3);
+    uint8_t *p2 = arena_alloc(&a, 8000); /* beyond the first chunk */
+    assert_non_null(p1);
+    assert_non_null(p2);
+    assert_int_equal((uintptr_t)p1 % 16, 0);
+    assert_int_equal((uintptr_t)p2 % 16, 0);
+    memset(p1, 0xab, 3);
+    memset(p2, 0xcd, 8000);
+    assert_int_equal(p1[2], 0xab);
+    assert_true(arena_extra(&a) >= 8000);
+    assert_null(arena_alloc(&a, SIZE_MAX - 4)); /* overflow: refused */
+    arena_release(&a, m);
+    assert_int_equal(arena_extra(&a), 0);
+    /* The scope's space is used again. */
+    assert_ptr_equal(arena_alloc(&a, 3), p1);
+    arena_fini(&a);
+}
+
 int
 main(void)
 {
@@ -146,6 +174,7 @@ main(void)
         cmocka_unit_test(test_unpack_and_release),
         cmocka_unit_test(test_nested_scopes),
         cmocka_unit_test(test_large_request),
+        cmocka_unit_test(test_alloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
