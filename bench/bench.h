@@ -95,6 +95,8 @@ bool bench_msg_index(const uint8_t prefix[12], const uint8_t *id, size_t len,
 
 /* Monotonic clock in nanoseconds. */
 uint64_t bench_now_ns(void);
+/* CPUs online (at least 1). */
+double bench_ncpu(void);
 /* Sleep for ns, or until the monotonic time 'until_ns'. */
 void bench_sleep_ns(uint64_t ns);
 void bench_sleep_until_ns(uint64_t until_ns);

@@ -135,6 +135,16 @@ s_cpu_figures(const char *w, uint64_t n, const struct sched_sample *b0,
                 (double)(b1->disk_bytes - b0->disk_bytes) / 1024.0 / (double)n);
     snprintf(name, sizeof(name), "%s_krbench_cpu_pct", w);
     figures_add(name, "%", n, TARGET_NONE, 0, NULL, 100.0 * self / wall);
+    /* The rate at which this run's CPU per message (the broker's and the
+     * clients') would fill every CPU: how far flushes and waits are from
+     * being what bounds the run. At window 256 it is the ceiling. */
+    double per_msg_ns =
+        ((double)(b1->all_run_ns - b0->all_run_ns) + self) / (double)n;
+    if (per_msg_ns > 0) {
+        snprintf(name, sizeof(name), "%s_cpu_bound_msgs_per_s", w);
+        figures_add(name, "msg/s", n, TARGET_NONE, 0, NULL,
+                    bench_ncpu() * 1e9 / per_msg_ns);
+    }
 }
 
 static void

@@ -216,6 +216,16 @@ s_cpu_figures(const struct s_cpu *c0, const struct s_cpu *c1, uint64_t n)
                     (double)n);
     figures_add("e2e_nodes_cpu_us_per_msg_krbench", "us", n, TARGET_NONE, 0,
                 NULL, self / (double)n);
+    /* The burst rate at which the four's CPU per message would fill every
+     * CPU: the ceiling of this machine for this run's batching. */
+    double all_us = (double)(c1->broker.all_run_ns - c0->broker.all_run_ns +
+                             c1->node_a.all_run_ns - c0->node_a.all_run_ns +
+                             c1->node_b.all_run_ns - c0->node_b.all_run_ns) /
+                        1e3 +
+                    self;
+    if (all_us > 0)
+        figures_add("e2e_nodes_cpu_bound_msgs_per_s", "msg/s", n, TARGET_NONE,
+                    0, NULL, bench_ncpu() * 1e6 * (double)n / all_us);
     if (c1->all_ticks > c0->all_ticks)
         figures_add("e2e_nodes_machine_busy_pct", "%", n, TARGET_NONE, 0, NULL,
                     100.0 * (double)(c1->busy_ticks - c0->busy_ticks) /
