@@ -274,13 +274,17 @@ kr_call_raw(kr_client_t *c, const uint8_t *req, size_t req_len, uint8_t **resp,
         return rc;
     deadline = s_mono_ms() + (uint64_t)c->timeout_ms;
 
-    /* With ZMQ_IMMEDIATE the socket is writable only once a connection is
-     * up; until then nothing has left this process. */
-    if ((rc = s_wait(c->sock, ZMQ_POLLOUT, deadline)) <= 0)
-        return rc == 0 ? KR_EUNAVAIL : rc;
-    if (zmq_send(c->sock, req_len > 0 ? req : (const uint8_t *)"", req_len,
-                 ZMQ_DONTWAIT) < 0)
-        return errno == EAGAIN ? KR_EUNAVAIL : s_from_zmq(errno);
+    /* With ZMQ_IMMEDIATE a send succeeds only once a connection is up;
+     * until then nothing has left this process. Sent at once when it is
+     * (the usual case, and no poll for it: a system call saved on every
+     * call), else once one is up, by the deadline. */
+    while (zmq_send(c->sock, req_len > 0 ? req : (const uint8_t *)"", req_len,
+                    ZMQ_DONTWAIT) < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            return s_from_zmq(errno);
+        if ((rc = s_wait(c->sock, ZMQ_POLLOUT, deadline)) <= 0)
+            return rc == 0 ? KR_EUNAVAIL : rc;
+    }
 
     if ((rc = s_wait(c->sock, ZMQ_POLLIN, deadline)) <= 0) {
         /* The request is out, its answer may still come. A fresh socket
