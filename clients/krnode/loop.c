@@ -424,6 +424,11 @@ node_run(struct node *n, int stop_fd)
             s_pass_begin(n);
             open = true;
         }
+        /* Every socket is read, not only those the poll found readable:
+         * what arrived while this pass worked joins it and its commit.
+         * Reading only the readable ones saves ZeroMQ's two system calls
+         * per empty read, but measured worse (e2e burst -6%, p99 at 1,000
+         * msg/s +50%, four pairs on a tmpfs). */
         link_on_monitor(n);
         link_drain(n);
         if (n->prov.show_now)
