@@ -427,8 +427,10 @@ node_run(struct node *n, int stop_fd)
         /* Every socket is read, not only those the poll found readable:
          * what arrived while this pass worked joins it and its commit.
          * Reading only the readable ones saves ZeroMQ's two system calls
-         * per empty read, but measured worse (e2e burst -6%, p99 at 1,000
-         * msg/s +50%, four pairs on a tmpfs). */
+         * per empty read, but measured no better (e2e burst -6% in four
+         * pairs on a tmpfs, where the same build against itself varies
+         * by 3-4%). Reading again while a round found something measured
+         * worse (-10%). */
         link_on_monitor(n);
         link_drain(n);
         if (n->prov.show_now)
