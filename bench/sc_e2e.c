@@ -202,27 +202,21 @@ s_cpu_figures(const struct s_cpu *c0, const struct s_cpu *c1, uint64_t n)
             1e6 +
         (double)(c1->self.ru_utime.tv_usec - c0->self.ru_utime.tv_usec +
                  c1->self.ru_stime.tv_usec - c0->self.ru_stime.tv_usec);
+    double broker_us =
+        (double)(c1->broker.all_run_ns - c0->broker.all_run_ns) / 1e3;
+    double a_us = (double)(c1->node_a.all_run_ns - c0->node_a.all_run_ns) / 1e3;
+    double b_us = (double)(c1->node_b.all_run_ns - c0->node_b.all_run_ns) / 1e3;
     figures_add("e2e_nodes_cpu_us_per_msg_broker", "us", n, TARGET_NONE, 0,
-                NULL,
-                (double)(c1->broker.all_run_ns - c0->broker.all_run_ns) / 1e3 /
-                    (double)n);
+                NULL, broker_us / (double)n);
     figures_add("e2e_nodes_cpu_us_per_msg_node_a", "us", n, TARGET_NONE, 0,
-                NULL,
-                (double)(c1->node_a.all_run_ns - c0->node_a.all_run_ns) / 1e3 /
-                    (double)n);
+                NULL, a_us / (double)n);
     figures_add("e2e_nodes_cpu_us_per_msg_node_b", "us", n, TARGET_NONE, 0,
-                NULL,
-                (double)(c1->node_b.all_run_ns - c0->node_b.all_run_ns) / 1e3 /
-                    (double)n);
+                NULL, b_us / (double)n);
     figures_add("e2e_nodes_cpu_us_per_msg_krbench", "us", n, TARGET_NONE, 0,
                 NULL, self / (double)n);
     /* The burst rate at which the four's CPU per message would fill every
      * CPU: the ceiling of this machine for this run's batching. */
-    double all_us = (double)(c1->broker.all_run_ns - c0->broker.all_run_ns +
-                             c1->node_a.all_run_ns - c0->node_a.all_run_ns +
-                             c1->node_b.all_run_ns - c0->node_b.all_run_ns) /
-                        1e3 +
-                    self;
+    double all_us = broker_us + a_us + b_us + self;
     if (all_us > 0)
         figures_add("e2e_nodes_cpu_bound_msgs_per_s", "msg/s", n, TARGET_NONE,
                     0, NULL, bench_ncpu() * 1e6 * (double)n / all_us);

@@ -475,8 +475,8 @@ consent_gate(struct broker *b, struct org *from, struct org *to,
             *why = "consent ledger unreadable";
             return KR__V1__REASON__INTERNAL;
         }
-        cr = arena_alloc(&b->pb, (n ? n : 1) * sizeof(*cr));
-        memset(cr, 0, (n ? n : 1) * sizeof(*cr));
+        size_t cr_size = (n ? n : 1) * sizeof(*cr);
+        cr = memset(arena_alloc(&b->pb, cr_size), 0, cr_size);
         for (size_t i = 0; i < n; i++) {
             const Kr__V1__ConsentScope *sc = recs[i]->scope;
             if (sc == NULL || sc->consent_id.len != 16 ||
