@@ -62,6 +62,32 @@ s_check_side(struct broker *b, const char *org, int cat, const char *side)
     return NULL;
 }
 
+/* The grant's envelope names the subject, purpose and data category in
+ * clear like every other envelope, and the audit trail and the recipient
+ * read them there: they must be the scope's, or the trail would name
+ * another woman's pseudonym for the consent that was recorded. NULL if
+ * they agree, else which field does not. */
+static const char *
+s_envelope_disagrees(const Kr__V1__Envelope *env,
+                     const Kr__V1__ConsentScope *sc)
+{
+    if (env->subject_pseudonym.len != 32 ||
+        memcmp(env->subject_pseudonym.data, sc->subject_pseudonym.data, 32) !=
+            0)
+        return "envelope subject_pseudonym differs from "
+               "consent_scope.subject_pseudonym (both required, equal)";
+    if (env->subject_key_version != sc->subject_key_version)
+        return "envelope subject_key_version differs from "
+               "consent_scope.subject_key_version";
+    if (env->purpose == NULL || strcmp(env->purpose, sc->purpose) != 0)
+        return "envelope purpose differs from consent_scope.purpose "
+               "(both required, equal)";
+    if (env->data_category != sc->data_category)
+        return "envelope data_category differs from "
+               "consent_scope.data_category (both required, equal)";
+    return NULL;
+}
+
 int
 consent_check_grant(struct broker *b, struct org *o,
                     const Kr__V1__Envelope *env, const char **why,
@@ -94,6 +120,8 @@ consent_check_grant(struct broker *b, struct org *o,
         *why = "data_category: medisch or sociaal";
         return KR__V1__REASON__INVALID_SCOPE;
     }
+    if ((*why = s_envelope_disagrees(env, sc)) != NULL)
+        return KR__V1__REASON__INVALID_SCOPE;
     if ((*why = s_check_side(b, sc->from_org, sc->from_category, "from")) ||
         (*why = s_check_side(b, sc->to_org, sc->to_category, "to")))
         return KR__V1__REASON__INVALID_SCOPE;
@@ -199,10 +227,18 @@ consent_apply_grant(struct broker *b, struct org *o,
     log_info("consent: granted consent=%s by=%s purpose=%s",
              util_hex(env->consent_id.data, 16, hex), o->id,
              env->consent_scope->purpose);
+    /* The record names what was recorded: the scope's subject, purpose
+     * and category (consent_check_grant made the envelope agree; taking
+     * them from the scope keeps it so should that check ever change). */
+    Kr__V1__Envelope recorded = *env;
+    recorded.subject_pseudonym = env->consent_scope->subject_pseudonym;
+    recorded.subject_key_version = env->consent_scope->subject_key_version;
+    recorded.purpose = env->consent_scope->purpose;
+    recorded.data_category = env->consent_scope->data_category;
     return audit_write(b, &(struct audit_ev){.event = "consent.granted",
                                              .action = 'C',
                                              .org_id = o->id,
-                                             .env = env,
+                                             .env = &recorded,
                                              .check = "scope valid"});
 }
 

@@ -410,7 +410,8 @@ h_envelope_build(const kr_keys_t *keys, const struct h_env_spec *spec,
     e.recipient = (char *)spec->recipient;
     e.referral_id.data = referral_id;
     e.referral_id.len = 16;
-    e.purpose = (char *)"prenataal-huisbezoek";
+    e.purpose = (char *)(spec->purpose != NULL ? spec->purpose
+                                               : "prenataal-huisbezoek");
     e.data_category = KR__V1__DATA_CATEGORY__MEDISCH;
     e.legal_basis = spec->legal_basis != 0 ? spec->legal_basis
                                            : KR__V1__LEGAL_BASIS__CONSENT;
@@ -421,6 +422,7 @@ h_envelope_build(const kr_keys_t *keys, const struct h_env_spec *spec,
     if (spec->subject_pseudonym != NULL) {
         e.subject_pseudonym.data = (uint8_t *)spec->subject_pseudonym;
         e.subject_pseudonym.len = 32;
+        e.subject_key_version = spec->subject_key_version;
     }
     if (spec->consent_id != NULL) {
         e.consent_id.data = (uint8_t *)spec->consent_id;

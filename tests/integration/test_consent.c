@@ -17,6 +17,10 @@
  *    it is refused (by the node, and by the broker for a raw envelope).
  * 5. Malformed consent messages are refused with the reason and a detail
  *    that says what is wrong.
+ * 6. A grant whose envelope names another subject, key version or purpose
+ *    than its scope (or none) is refused invalid-scope and records
+ *    nothing; the consent.granted record of one that agrees names the
+ *    scope's subject, purpose and category.
  *
  * Each part uses a subject (BSN) of its own, so that the consents of one
  * part cannot cover the referrals of another.
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sodium.h>
 
 #include "harness.h"
 #include "names.h"
@@ -1214,6 +1219,151 @@ s_part_malformed(void)
              "revoke");
 }
 
+/* Part 6's audit lookup: the consent.granted record of one consent. */
+struct s_granted {
+    const uint8_t *cid;
+    bool found;
+    uint8_t pseudonym[32];
+    size_t pseudonym_len;
+    char purpose[64];
+    int data_category;
+};
+
+static int
+s_find_granted(const Kr__V1__AuditRecord *r, void *arg)
+{
+    struct s_granted *g = arg;
+
+    if (strcmp(r->event, "consent.granted") != 0 || r->consent_id.len != 16 ||
+        memcmp(r->consent_id.data, g->cid, 16) != 0)
+        return 0;
+    g->found = true;
+    g->pseudonym_len = r->subject_pseudonym.len;
+    if (r->subject_pseudonym.len == 32)
+        memcpy(g->pseudonym, r->subject_pseudonym.data, 32);
+    snprintf(g->purpose, sizeof(g->purpose), "%s", r->purpose);
+    g->data_category = r->data_category;
+    return 0;
+}
+
+/* Is consent 'cid' recorded at the broker? */
+static bool
+s_consent_recorded(const uint8_t cid[16])
+{
+    Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
+    Kr__V1__AdminResponse *resp = NULL;
+
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__ADMIN_REQUEST__OP_CONSENT_SHOW;
+    req.consent_show.data = (uint8_t *)cid;
+    req.consent_show.len = 16;
+    int rc = h_admin(&t.c, &req, &resp);
+    bool found = rc == KR_OK && resp != NULL && resp->n_consents == 1;
+    if (resp != NULL)
+        kr__v1__admin_response__free_unpacked(resp, NULL);
+    return found;
+}
+
+static void
+s_part_grant_envelope(void)
+{
+    struct h_wire w;
+    kr_pubkeys_t jgz_pub;
+    char pub[H_PATH + 32];
+    uint8_t content[64], id[16], cid[16], p_scope[32], p_other[32];
+    Kr__V1__Content c = KR__V1__CONTENT__INIT;
+    Kr__V1__ConsentScope sc = KR__V1__CONSENT_SCOPE__INIT;
+    static const char note[] = "evidence";
+    const unsigned mask =
+        (1u << KR__V1__OUTCOME__ACCEPTED) | (1u << KR__V1__OUTCOME__REFUSED);
+    uint64_t now = util_now_ms();
+
+    h_note("== 6. a grant's envelope must agree with its scope");
+    c.version = KR__V1__VERSION__VERSION_1;
+    c.body_case = KR__V1__CONTENT__BODY_OPAQUE;
+    c.opaque.data = (uint8_t *)note;
+    c.opaque.len = sizeof(note) - 1;
+    size_t clen = kr__v1__content__pack(&c, content);
+    H_ENSURE(kcrypto_pubkeys_load(
+                 h_public_path(t.c.nodes[t.jgz].keys, pub, sizeof(pub)),
+                 &jgz_pub) == KR_OK,
+             "load JGZ's public keys");
+    randombytes_buf(p_scope, sizeof(p_scope));
+    randombytes_buf(p_other, sizeof(p_other));
+    sc.subject_pseudonym.data = p_scope;
+    sc.subject_pseudonym.len = 32;
+    sc.subject_key_version = 1;
+    sc.purpose = "prenataal-huisbezoek";
+    sc.data_category = KR__V1__DATA_CATEGORY__MEDISCH;
+    sc.from_org = S_TESTER_ORG;
+    sc.to_org = S_JGZ_ORG;
+    sc.valid_from_ms = now - 3600 * 1000ull;
+    sc.valid_until_ms = now + S_DAY_MS;
+    sc.grantor = KR__V1__GRANTOR__SELF;
+    s_wire_open(&w, "grant envelope");
+
+    struct {
+        const char *what;
+        const uint8_t *pseudonym;
+        uint32_t key_version;
+        const char *purpose;
+        const char *field; /* in the refusal's detail, or NULL: accepted */
+    } cases[] = {
+        {"another subject in the envelope", p_other, 1, NULL,
+         "subject_pseudonym"},
+        {"no subject in the envelope", NULL, 0, NULL, "subject_pseudonym"},
+        {"another key version", p_scope, 2, NULL, "subject_key_version"},
+        {"another purpose", p_scope, 1, "nu-niet-zwanger", "purpose"},
+        {"envelope and scope agree", p_scope, 1, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        util_random_id(cid);
+        sc.consent_id.data = cid;
+        sc.consent_id.len = 16;
+        struct h_env_spec spec = {.sender = S_TESTER_ORG,
+                                  .recipient = S_JGZ_ORG,
+                                  .rcpt = &jgz_pub,
+                                  .content = content,
+                                  .content_len = clen,
+                                  .type = KR__V1__MESSAGE_TYPE__CONSENT_GRANT,
+                                  .consent_id = cid,
+                                  .scope = &sc,
+                                  .subject_pseudonym = cases[i].pseudonym,
+                                  .subject_key_version = cases[i].key_version,
+                                  .purpose = cases[i].purpose};
+        const struct h_wire_receipt *r = s_wire_submit(&w, &spec, mask, id);
+        if (cases[i].field != NULL) {
+            H_CHECK(r != NULL && r->outcome == KR__V1__OUTCOME__REFUSED &&
+                        r->reason == KR__V1__REASON__INVALID_SCOPE &&
+                        strstr(r->detail, cases[i].field) != NULL,
+                    "grant with %s: refused invalid-scope naming %s "
+                    "(got %s %s \"%s\")",
+                    cases[i].what, cases[i].field,
+                    r ? outcome_name(r->outcome) : "nothing",
+                    r ? reason_name(r->reason) : "", r ? r->detail : "");
+            H_CHECK(!s_consent_recorded(cid),
+                    "grant with %s: nothing recorded", cases[i].what);
+            continue;
+        }
+        H_CHECK(r != NULL && r->outcome == KR__V1__OUTCOME__ACCEPTED,
+                "grant with %s: accepted (got %s %s \"%s\")", cases[i].what,
+                r ? outcome_name(r->outcome) : "nothing",
+                r ? reason_name(r->reason) : "", r ? r->detail : "");
+        H_CHECK(s_consent_recorded(cid), "grant with %s: recorded",
+                cases[i].what);
+        struct s_granted g = {.cid = cid};
+        H_CHECK(h_audit_foreach(&t.c, 0, s_find_granted, &g) == KR_OK &&
+                    g.found && g.pseudonym_len == 32 &&
+                    memcmp(g.pseudonym, p_scope, 32) == 0 &&
+                    strcmp(g.purpose, sc.purpose) == 0 &&
+                    g.data_category == (int)sc.data_category,
+                "consent.granted audit record names the scope's subject, "
+                "purpose and category (found %d, purpose '%s')",
+                g.found, g.purpose);
+    }
+    h_wire_close(&w);
+}
+
 int
 main(void)
 {
@@ -1257,6 +1407,7 @@ main(void)
     h_note("part 3: %llu ms", (unsigned long long)(h_mono_ms() - t0));
     s_part_meldrecht();
     s_part_malformed();
+    s_part_grant_envelope();
     h_note("all parts: %llu ms", (unsigned long long)(h_mono_ms() - t0));
     h_roundtrip(&t.c, t.vl, t.jgz, "at the end", 20000);
     return h_finish(&t.c);
