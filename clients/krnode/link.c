@@ -25,6 +25,9 @@
 /* First wait before reconnecting after a refused handshake or a fatal
  * FrameError; it doubles up to NODE_RESEND_MAX_MS. */
 #define S_RECONNECT_BACKOFF_MS 1000
+/* Handshakes cut off in a row, with the broker accepting connections in
+ * between, before the node says its broker_key must be wrong. */
+#define S_KEY_BLAME_STREAK 3
 
 const char *
 link_clean(const char *in, char *out, size_t outlen)
@@ -96,7 +99,9 @@ link_open(struct node *n)
                                ZMQ_EVENT_DISCONNECTED |
                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_CONNECTED |
+                               ZMQ_EVENT_CONNECT_RETRIED) != 0) {
         log_errorx("link: monitor: %s", zmq_strerror(errno));
         goto fail;
     }
@@ -157,6 +162,7 @@ s_on_connected(struct node *n)
         log_info("link: handshake accepted after %u refusals", l->refusals);
     l->refusals = 0;
     l->refusal_log_mono = 0;
+    l->cut_streak = 0;
     l->connected = true;
     l->hello_due = true;
     l->reconnect_backoff = 0;
@@ -225,8 +231,13 @@ link_reconnect_if_due(struct node *n, uint64_t now)
     }
 }
 
+/* 'blame': the cause is on our side (a key, the directory), an error an
+ * operator must act on; otherwise a warning (the broker went away). A
+ * blame said for the first time is said at once, whatever was said
+ * before. */
 static void
-s_on_refused(struct node *n, const char *what, uint32_t value)
+s_on_refused(struct node *n, const char *what, uint32_t value, bool blame,
+             bool first_blame)
 {
     struct link *l = &n->link;
     uint64_t now = util_mono_ms();
@@ -235,12 +246,18 @@ s_on_refused(struct node *n, const char *what, uint32_t value)
     s_on_disconnected(n, "handshake failed");
     s_reconnect_later(n);
     /* Said once, then once a minute: not at every attempt. */
-    if (l->refusal_log_mono == 0 ||
+    if (l->refusal_log_mono == 0 || first_blame ||
         now - l->refusal_log_mono >= S_REFUSAL_LOG_MS) {
-        log_errorx("link: %s broker=%s org=%s code=%u refusals=%u: "
-                   "retrying in %llu ms",
-                   what, n->cfg->broker, n->cfg->org, value, l->refusals,
-                   (unsigned long long)l->reconnect_backoff);
+        if (blame)
+            log_errorx("link: %s broker=%s org=%s code=%u refusals=%u: "
+                       "retrying in %llu ms",
+                       what, n->cfg->broker, n->cfg->org, value, l->refusals,
+                       (unsigned long long)l->reconnect_backoff);
+        else
+            log_warnx("link: %s broker=%s org=%s code=%u refusals=%u: "
+                      "retrying in %llu ms",
+                      what, n->cfg->broker, n->cfg->org, value, l->refusals,
+                      (unsigned long long)l->reconnect_backoff);
         l->refusal_log_mono = now;
     } else {
         log_debug("link: handshake refused again refusals=%u", l->refusals);
@@ -287,20 +304,47 @@ link_on_monitor(struct node *n)
         case ZMQ_EVENT_DISCONNECTED:
             s_on_disconnected(n, "connection closed");
             break;
+        case ZMQ_EVENT_CONNECTED:
+            l->tcp_up = true;
+            break;
+        case ZMQ_EVENT_CONNECT_RETRIED:
+            /* libzmq schedules another attempt, after a connection that
+             * failed or one that never came up. Never up: nobody
+             * listens, so whatever cut the last handshake off was not a
+             * broker that reads our key and refuses it. */
+            if (!l->tcp_up)
+                l->cut_streak = 0;
+            l->tcp_up = false;
+            break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
             s_on_refused(n,
                          "broker refused our key (is this organisation in "
                          "the directory and active?)",
-                         value);
+                         value, true, false);
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-            s_on_refused(n, "handshake failed: protocol error", value);
+            s_on_refused(n, "handshake failed: protocol error", value, true,
+                         false);
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-            s_on_refused(n,
-                         "handshake failed (is broker_key the broker's "
-                         "key?)",
-                         value);
+            /* A broker that cannot decrypt our HELLO (we sealed it to
+             * the wrong broker_key) closes the connection; so does a
+             * broker that stops in the middle of a handshake. Only the
+             * first happens again and again while the broker still
+             * accepts connections, so only a streak blames the key. */
+            if (++l->cut_streak >= S_KEY_BLAME_STREAK)
+                s_on_refused(n,
+                             "handshake failed again and again while the "
+                             "broker accepts connections (is broker_key the "
+                             "broker's key?)",
+                             value, true,
+                             l->cut_streak == S_KEY_BLAME_STREAK);
+            else
+                s_on_refused(n,
+                             "handshake cut off: the broker closed the "
+                             "connection (stopping or restarting; if this "
+                             "repeats, check broker_key)",
+                             value, false, false);
             break;
         default:
             break;

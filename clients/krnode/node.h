@@ -451,6 +451,10 @@ struct link {
     struct kr_buf out;         /* reused: frames being packed */
     unsigned refusals;         /* handshakes refused since connected */
     uint64_t refusal_log_mono; /* last log line about them */
+    unsigned cut_streak;       /* handshakes cut off in a row, the broker
+                                  accepting connections in between */
+    bool tcp_up;               /* a TCP connection came up since libzmq's
+                                  last retry */
 };
 
 int link_open(struct node *n);
