@@ -23,7 +23,7 @@
 #define S_BSN_LINE_MAX 64
 
 static const char s_usage[] =
-    "usage: krctl [--node ENDPOINT] consent grant [--check] FILE.json\n"
+    "usage: krctl [--node ENDPOINT] consent grant [--check] [--new] FILE.json\n"
     "       krctl [--node ENDPOINT] consent revoke --consent CONSENT_ID\n"
     "                 --recipient ORG [--actor-ref TEXT] [--notes TEXT]\n"
     "                 [--msg-id MSG_ID]\n"
@@ -44,7 +44,10 @@ static const char s_usage[] =
     "          consent_id in the file krctl picks one. Prints\n"
     "          {\"consent_id\": ..., \"msg_id\": ...} once the node has the\n"
     "          grant in its outbox; 'krctl receipts' shows whether the\n"
-    "          broker recorded it. --check only checks FILE.\n"
+    "          broker recorded it. --check only checks FILE. As with\n"
+    "          'krctl send', a file without a msg_id gets one derived from\n"
+    "          it: running the same grant again records it once; --new\n"
+    "          makes it a new message.\n"
     "  revoke  send a consent-revoke for CONSENT_ID (32 hex digits) to ORG,\n"
     "          a party to the consent, through the krnode. The broker ends\n"
     "          the consent, withdraws what still waits under it and tells\n"

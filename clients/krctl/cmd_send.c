@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "json_map.h"
 #include "krctl.h"
 #include "util.h"
@@ -18,7 +19,7 @@
 #define S_FILE_MAX (1024 * 1024)
 
 static const char s_usage[] =
-    "usage: krctl [--node ENDPOINT] send [--check] FILE.json\n"
+    "usage: krctl [--node ENDPOINT] send [--check] [--new] FILE.json\n"
     "\n"
     "Send the message FILE describes (\"-\": standard input) through this\n"
     "organisation's krnode. krctl prints the message's msg_id (32 hex\n"
@@ -32,9 +33,10 @@ static const char s_usage[] =
     "                 consent-grant, consent-revoke, erasure-request\n"
     "  recipient      organisation id, e.g. \"ura:87654321\" (required)\n"
     "  msg_id         32 hex digits; makes a repeated send idempotent. If\n"
-    "                 absent, krctl picks one (and prints it even when the\n"
-    "                 node does not answer, so that the send can be\n"
-    "                 repeated safely with it)\n"
+    "                 absent, krctl derives it from the node's organisation\n"
+    "                 and the file's bytes: running the same send again is\n"
+    "                 the same message, sent once (krctl prints the same\n"
+    "                 msg_id). --new picks a fresh one instead\n"
     "  referral_id, case_id, in_reply_to\n"
     "                 32 hex digits each (optional; a new referral gets a\n"
     "                 referral_id from the node)\n"
@@ -90,6 +92,8 @@ static const char s_usage[] =
     "\n"
     "Options:\n"
     "  --check     only check FILE; print nothing, send nothing\n"
+    "  --new       a new message even if this file was sent before (a\n"
+    "              fresh msg_id instead of one derived from the file)\n"
     "  -h, --help  print this text and exit\n"
     "\n"
     "Exit status: 0 sent (or, with --check, valid); 1 FILE is invalid or the\n"
@@ -97,6 +101,7 @@ static const char s_usage[] =
 
 enum {
     S_OPT_CHECK = KRCTL_OPT_CMD,
+    S_OPT_NEW,
 };
 
 static int
@@ -136,6 +141,42 @@ s_read(struct krctl *k, const char *path, char **text, size_t *len)
     }
     *text = buf;
     *len = n;
+    return KRCTL_EXIT_OK;
+}
+
+/* The msg_id of a file that names none: derived from the sending
+ * organisation and the file's bytes, so that running the same send again
+ * (after a timeout, or by someone who is not sure it went) is the same
+ * message and is not sent twice. The organisation is in it because
+ * msg_ids are unique across the coalition: two practices sending the
+ * same file send two messages. */
+static int
+s_derived_msg_id(struct krctl *k, const char *text, size_t len,
+                 uint8_t id[KR_ID_LEN])
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__LocalResponse *resp = NULL;
+    char domain[KR_ORG_ID_MAX + 32];
+    uint8_t h[32];
+    int rc;
+
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_STATUS;
+    req.status = 1;
+    if ((rc = krctl_node(k, &req, &resp)) != KRCTL_EXIT_OK)
+        return rc;
+    if (resp->status == NULL || resp->status->org_id[0] == '\0') {
+        krctl_err(k, "krnode answered without its organisation");
+        kr__v1__local_response__free_unpacked(resp, NULL);
+        return KRCTL_EXIT_FAIL;
+    }
+    int n = snprintf(domain, sizeof(domain), "kr.v1 krctl send %s",
+                     resp->status->org_id);
+    kr__v1__local_response__free_unpacked(resp, NULL);
+    /* The terminating NUL separates the organisation from the bytes. */
+    kcrypto_hash2((const uint8_t *)domain, (size_t)n + 1,
+                  (const uint8_t *)text, len, h);
+    memcpy(id, h, KR_ID_LEN);
     return KRCTL_EXIT_OK;
 }
 
@@ -204,7 +245,11 @@ krctl_send_file(struct krctl *k, const char *path, int check, int grant)
      * repeated blindly, and might then arrive twice. */
     if (json_object_is_type(in, json_type_object) &&
         !json_object_object_get_ex(in, "msg_id", &v)) {
-        util_time_ordered_id(id); /* time-ordered: see util.h */
+        if (check || k->send_new_id)
+            util_time_ordered_id(id); /* time-ordered: see util.h */
+        else if ((rc = s_derived_msg_id(k, text, len, id)) != KRCTL_EXIT_OK)
+            goto done;
+        rc = KRCTL_EXIT_FAIL;
         json_object_object_add(
             in, "msg_id", json_object_new_string(util_hex(id, KR_ID_LEN, hex)));
     }
@@ -285,6 +330,7 @@ krctl_send_cmd(struct krctl *k, int argc, char **argv, const char *usage,
 {
     static const struct option opts[] = {
         {"check", no_argument, NULL, S_OPT_CHECK},
+        {"new", no_argument, NULL, S_OPT_NEW},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -295,6 +341,9 @@ krctl_send_cmd(struct krctl *k, int argc, char **argv, const char *usage,
         switch (c) {
         case S_OPT_CHECK:
             check = 1;
+            break;
+        case S_OPT_NEW:
+            k->send_new_id = 1;
             break;
         case 'h':
             fputs(usage, stdout);

@@ -457,6 +457,8 @@ json_map_outbox_item(const Kr__V1__OutboxItem *it)
     s_put_str_or_null(o, "detail", it->detail);
     json_object_object_add(o, "accepted_at", s_time(it->accepted_at_ms));
     json_object_object_add(o, "final_at", s_time(it->final_at_ms));
+    if (it->not_held)
+        json_object_object_add(o, "not_held", json_object_new_boolean(1));
     return o;
 }
 

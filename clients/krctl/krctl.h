@@ -34,6 +34,8 @@ struct krctl {
     const char *cmd;   /* "org add": the command, for messages */
     int maybe_done;    /* the last request went out but its answer did
                           not come: it may have taken effect */
+    int send_new_id;   /* send --new: a fresh msg_id, not one derived from
+                          the file */
 };
 
 typedef int krctl_cmd_fn(struct krctl *k, int argc, char **argv);

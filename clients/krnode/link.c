@@ -64,6 +64,12 @@ link_open(struct node *n)
     int rc = KR_ESYS;
 
     memset(l, 0, sizeof(*l));
+    /* For the crash tests only: never set in a deployment. */
+    const char *tx = getenv("KRNODE_TEST_EXIT_AFTER_AHEAD");
+    if (tx != NULL && (l->test_exit_after_ahead = strtoull(tx, NULL, 10)))
+        log_warnx("link: KRNODE_TEST_EXIT_AFTER_AHEAD=%s: this node fails "
+                  "on purpose (a test)",
+                  tx);
     link_inflight_init(&l->inflight, cfg->window);
     l->resend_ivl = cfg->resend_ms;
     if ((l->sock = zmq_socket(n->zctx, ZMQ_DEALER)) == NULL)

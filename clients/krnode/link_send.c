@@ -9,6 +9,8 @@
  * in the pass until it commits. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zmq.h>
 
 #include "link_internal.h"
 #include "log.h"
@@ -222,8 +224,19 @@ link_on_receipt(struct node *n, const Kr__V1__Receipt *r)
     rc = nstore_outbox_set_outcome(n->store, txn, r->msg_id.data, o, r->reason,
                                    detail, n->pass.now_ms, &res);
     if (rc == KR_ENOTFOUND) {
-        log_warnx("outbox: receipt for a message we do not have msg=%s "
-                  "outcome=%s seq=%llu",
+        /* A send that left ahead of our commit, and we stopped before
+         * the commit: the broker has the message, we do not. Keep what
+         * the broker says, so that the adapter sees it (not_held) and a
+         * retry under the same msg_id finds its fate. */
+        rc = nstore_outbox_add_not_held(n->store, txn, r->msg_id.data, o,
+                                        r->reason, detail, n->pass.now_ms);
+        if (rc != KR_OK) {
+            pass_fail(n, rc);
+            return;
+        }
+        log_warnx("outbox: receipt for a message this node does not hold "
+                  "msg=%s outcome=%s seq=%llu: kept as not_held (sent ahead "
+                  "of a commit that did not happen)",
                   hex, outcome_name(o), (unsigned long long)r->seq);
     } else if (rc != KR_OK) {
         pass_fail(n, rc);
@@ -289,6 +302,23 @@ link_may_send_ahead(const struct node *n)
            l->inflight.n + n->pass.nahead < n->cfg->window;
 }
 
+/* Test only (KRNODE_TEST_EXIT_AFTER_AHEAD=N, read in link_open): the
+ * node dies after its Nth submit ahead of a commit and before that commit,
+ * as a power cut or a kill at that moment would leave it, once the broker
+ * has what the node never committed. */
+static void __attribute__((noreturn))
+s_test_exit_before_commit(struct node *n)
+{
+    zmq_pollitem_t it = {.socket = n->link.sock, .events = ZMQ_POLLIN};
+
+    /* The broker's next frame (its ACCEPTED, sent after its commit) says
+     * the submits have arrived; 5 s at most. */
+    zmq_poll(&it, 1, 5000);
+    log_warnx("link: KRNODE_TEST_EXIT_AFTER_AHEAD: exiting before the "
+              "commit (a test)");
+    _exit(70);
+}
+
 void
 link_send_ahead(struct node *n)
 {
@@ -335,6 +365,11 @@ link_send_ahead(struct node *n)
         log_debug("link: submitted ahead of the commit count=%zu "
                   "inflight=%zu",
                   nb, l->inflight.n);
+        if (l->test_exit_after_ahead != 0) {
+            if (l->test_exit_after_ahead <= nb)
+                s_test_exit_before_commit(n);
+            l->test_exit_after_ahead -= nb;
+        }
     }
 }
 

@@ -337,6 +337,17 @@ s_stored_consent_id(struct node *n, MDB_txn *txn, const uint8_t *msg_id)
     return e->consent_id.len == KR_ID_LEN ? e->consent_id.data : NULL;
 }
 
+/* Is this outbox record only a receipt kept for a message the node never
+ * committed (OutboxItem.not_held)? */
+static bool
+s_not_held(struct node *n, const uint8_t *v, size_t vlen)
+{
+    Kr__V1__OutboxRecord *rec =
+        kr__v1__outbox_record__unpack(arena_allocator(&n->pb), vlen, v);
+
+    return rec != NULL && rec->item != NULL && rec->item->not_held;
+}
+
 /* A send whose msg_id the outbox holds: the same message again (return its
  * id) or another one under a taken id (KR_EEXIST). */
 static void
@@ -436,11 +447,13 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
     }
     if (sr->msg_id.len == KR_ID_LEN) {
         rc = nstore_outbox_get(n->store, txn, sr->msg_id.data, &v, &vlen);
-        if (rc == KR_OK) {
+        if (rc == KR_OK && !s_not_held(n, v, vlen)) {
             s_send_again(n, txn, from, sr, v, vlen);
             return;
         }
-        if (rc != KR_ENOTFOUND) {
+        /* Not held: the broker has this message and we kept its receipt;
+         * the send stores it and takes that record over. */
+        if (rc != KR_OK && rc != KR_ENOTFOUND) {
             s_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
             return;
         }

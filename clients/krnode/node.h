@@ -193,6 +193,13 @@ int nstore_outbox_envelope(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
  * rec->item->msg_id, 16 bytes) and puts it in the pending order.
  * KR_EEXIST if the msg_id is taken. */
 int nstore_outbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__OutboxRecord *rec);
+/* Keep a receipt for a message the outbox does not hold (OutboxItem's
+ * not_held: it left ahead of a commit that never happened), listed like
+ * any record so that adapters see it; a later nstore_outbox_add of that
+ * msg_id takes it over. KR_EEXIST if the msg_id has a record. */
+int nstore_outbox_add_not_held(nstore_t *st, MDB_txn *txn,
+                               const uint8_t *msg_id, int outcome, int reason,
+                               const char *detail, uint64_t at_ms);
 /* Record an outcome. ACCEPTED applies only to a pending message (it leaves
  * the pending order and becomes open); a final outcome applies to any
  * message that has none yet. Anything else changes nothing: receipts come
@@ -451,6 +458,7 @@ struct link {
     struct kr_buf out;         /* reused: frames being packed */
     unsigned refusals;         /* handshakes refused since connected */
     uint64_t refusal_log_mono; /* last log line about them */
+    uint64_t test_exit_after_ahead; /* test only: see link_send.c */
     unsigned cut_streak;       /* handshakes cut off in a row, the broker
                                   accepting connections in between */
     bool tcp_up;               /* a TCP connection came up since libzmq's

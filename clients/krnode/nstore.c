@@ -520,6 +520,85 @@ s_inbox_put(nstore_t *st, MDB_txn *txn, const uint8_t k[8],
     return MDB_SUCCESS;
 }
 
+static bool s_outcome_final(int outcome);
+
+/* If the outbox holds a not-held record (a receipt for a message the node
+ * had not committed) under rec's msg_id, move its outcome into rec and
+ * remove it with its index entries, so that rec takes its place. */
+static int
+s_adopt_not_held(nstore_t *st, MDB_txn *txn, MDB_val *key,
+                 Kr__V1__OutboxRecord *rec)
+{
+    MDB_val v;
+    int rc = mdb_get(txn, st->dbi[S_DBI_OUTBOX], key, &v);
+
+    if (rc == MDB_NOTFOUND)
+        return MDB_SUCCESS;
+    if (rc != MDB_SUCCESS)
+        return rc;
+    Kr__V1__OutboxRecord *old = kr__v1__outbox_record__unpack(
+        arena_allocator(&st->pb), v.mv_size, v.mv_data);
+    if (old == NULL || old->item == NULL || !old->item->not_held)
+        return MDB_KEYEXIST; /* a real record: the caller's KR_EEXIST */
+    rec->item->outcome = old->item->outcome;
+    rec->item->reason = old->item->reason;
+    rec->item->detail = old->item->detail; /* in st->pb until the commit */
+    rec->item->accepted_at_ms = old->item->accepted_at_ms;
+    rec->item->final_at_ms = old->item->final_at_ms;
+    if ((rc = s_del_index(txn, st->dbi[S_DBI_OUTBOX_ALL], old->seq)) != 0)
+        return rc;
+    if (old->item->outcome == KR__V1__OUTCOME__ACCEPTED &&
+        (rc = s_del_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], old->seq)) != 0)
+        return rc;
+    return mdb_del(txn, st->dbi[S_DBI_OUTBOX], key, NULL);
+}
+
+int
+nstore_outbox_add_not_held(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
+                           int outcome, int reason, const char *detail,
+                           uint64_t at_ms)
+{
+    Kr__V1__OutboxRecord rec = KR__V1__OUTBOX_RECORD__INIT;
+    Kr__V1__OutboxItem it = KR__V1__OUTBOX_ITEM__INIT;
+    MDB_val key = {KR_ID_LEN, (void *)msg_id};
+    uint64_t seq;
+    int rc;
+
+    if (outcome != KR__V1__OUTCOME__ACCEPTED && !s_outcome_final(outcome))
+        return KR_EINVAL;
+    if ((rc = s_next_seq(txn, st->dbi[S_DBI_OUTBOX_ALL], &seq)) != 0)
+        goto fail;
+    it.msg_id.data = (uint8_t *)msg_id;
+    it.msg_id.len = KR_ID_LEN;
+    it.recipient = "";
+    it.outcome = outcome;
+    it.reason = reason;
+    it.detail = (char *)(detail != NULL ? detail : "");
+    if (outcome == KR__V1__OUTCOME__ACCEPTED)
+        it.accepted_at_ms = at_ms;
+    else
+        it.final_at_ms = at_ms;
+    it.not_held = true;
+    it.seq = seq;
+    rec.seq = seq;
+    rec.item = &it;
+    rc = s_put_msg(txn, st->dbi[S_DBI_OUTBOX], &key, &rec.base,
+                   MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+        return KR_EEXIST;
+    if (rc != MDB_SUCCESS)
+        goto fail;
+    if ((rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_ALL], seq, msg_id)) != 0)
+        goto fail;
+    if (outcome == KR__V1__OUTCOME__ACCEPTED &&
+        (rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], seq, msg_id)) != 0)
+        goto fail;
+    return KR_OK;
+fail:
+    s_log_fail("outbox add not held", rc);
+    return s_err(rc);
+}
+
 int
 nstore_outbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__OutboxRecord *rec)
 {
@@ -532,6 +611,10 @@ nstore_outbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__OutboxRecord *rec)
         return KR_EINVAL;
     key.mv_size = KR_ID_LEN;
     key.mv_data = rec->item->msg_id.data;
+    if ((rc = s_adopt_not_held(st, txn, &key, rec)) == MDB_KEYEXIST)
+        return KR_EEXIST;
+    if (rc != MDB_SUCCESS)
+        goto fail;
     if ((rc = s_next_seq(txn, st->dbi[S_DBI_OUTBOX_ALL], &seq)) != 0)
         goto fail;
     rec->seq = seq;

@@ -542,8 +542,40 @@ main(void)
     H_CHECK(rc == KR_OK && total == 2,
             "JGZ's inbox holds exactly 2 messages (%zu)", total);
 
-    /* The first description has no msg_id: each send is a new message. */
-    s_long_poll(&c, vl, jgz, kj, file);
+    /* The first description has no msg_id: krctl derives it from the
+     * file, so running the same send again is the same message. */
+    s_krctl_send(&c, vl, file, hex3);
+    H_CHECK(strcmp(hex3, hex) == 0,
+            "krctl send of the same file again prints the first msg_id "
+            "(%s, %s)",
+            hex3, hex);
+    {
+        struct h_run rn;
+        h_krctl(&rn, "--node", c.nodes[vl].local, "send", "--new", file,
+                NULL);
+        H_CHECK(rn.code == 0 && strncmp(rn.out, hex, 32) != 0,
+                "krctl send --new of that file is a new message (exit %d)",
+                rn.code);
+        h_run_free(&rn);
+    }
+    H_POLL(ok, 10000,
+           h_status(kv, &st) == KR_OK && st.outbox_pending == 0 &&
+               st.outbox_open == 0);
+    rc = h_inbox_count(kj, &total);
+    H_CHECK(rc == KR_OK && total == 3,
+            "JGZ's inbox holds 3 messages: the re-run was not sent twice, "
+            "--new was sent (%zu)",
+            total);
+
+    /* A new description for the long poll: a new message. */
+    struct h_referral ref3 = ref;
+    ref3.reason_text = "Derde verwijzing, voor de long poll.";
+    snprintf(file2, sizeof(file2), "%s/referral-poll.json", c.tmp);
+    text = s_referral_json(&ref3, NULL);
+    H_REQUIRE(text != NULL && h_write_file(file2, text, 0600) == KR_OK,
+              "write %s", file2);
+    free(text);
+    s_long_poll(&c, vl, jgz, kj, file2);
 
     /* Status through the command line. */
     h_krctl(&r, "--node", c.nodes[jgz].local, "status", NULL);
