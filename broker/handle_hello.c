@@ -82,8 +82,19 @@ handle_hello(struct broker *b, struct org *o, const uint8_t *rid,
                           false);
         return;
     }
-    if (h->want_directory)
+    /* Every Hello is answered by one DirectoryResponse, before anything
+     * else on this connection (empty unless want_directory): a node that
+     * holds early deliveries knows from it that its Hello was answered
+     * (PROTOCOL.md, "Early delivery", rule 4). */
+    if (h->want_directory) {
         s_send_directory(b, rid, rid_len, NULL, 0);
+    } else {
+        Kr__V1__Frame f = KR__V1__FRAME__INIT;
+        Kr__V1__DirectoryResponse empty = KR__V1__DIRECTORY_RESPONSE__INIT;
+        f.version = KR__V1__VERSION__VERSION_1;
+        f.dir_response = &empty;
+        broker_send_frame(b, rid, rid_len, &f);
+    }
     /* A new link (or the same one again): everything unacknowledged is
      * sent again from the head of the queue; the node deduplicates. */
     memcpy(o->rid, rid, rid_len);

@@ -434,6 +434,7 @@ struct h_wire {
     size_t ndeliveries; /* deliveries seen (never acked) */
     size_t nearly;      /* of which sent early (provisional_pass != 0) */
     size_t nresults;    /* PassResult items seen */
+    size_t ndir;        /* DirectoryResponse frames seen */
 };
 
 /* Open a wire client to 'endpoint' with the keys in secret_path (NULL: a

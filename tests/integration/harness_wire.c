@@ -244,6 +244,8 @@ s_handle(struct h_wire *w, const uint8_t *data, size_t len)
         if (f->delivery[i]->provisional_pass != 0)
             w->nearly++;
     w->nresults += f->n_pass_result;
+    if (f->dir_response != NULL)
+        w->ndir++;
     if (f->error != NULL && w->nerrors < 64) {
         w->error_fatal[w->nerrors] = f->error->fatal;
         w->errors[w->nerrors++] = f->error->reason;

@@ -319,6 +319,9 @@ s_old_client(struct s_test *t)
                   h_wire_send_hello(&w, S_WT_ORG, 64) == KR_OK,
               "a raw wire client for the wijkteam says Hello, without "
               "early_delivery");
+    H_POLL(ok, 10000, (h_wire_pump(&w, 50), w.ndir >= 1));
+    H_CHECK(ok, "its Hello (without want_directory) is answered by a "
+                "DirectoryResponse");
     /* The grant's evidence goes to the wijkteam: the raw client never
      * acknowledges it, so wait only for the broker to accept it. */
     s_consent_to(t, S_WT_ORG, KR__V1__OUTCOME__ACCEPTED);
