@@ -3,6 +3,9 @@
  * coalition key. Local files only; no daemon is asked.
  */
 #include <getopt.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,11 +44,39 @@ enum {
     S_OPT_KEY_VERSION,
 };
 
+/* Why a file at 'path' could not be written, as far as its directory
+ * tells: a missing or unwritable directory is the usual cause, and the
+ * store layer only knows that the write failed. */
+static const char *
+s_why_unwritable(const char *path, int rc, char *buf, size_t len)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0)
+        snprintf(buf, len, "directory %s: %s (create it first)", dir,
+                 strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        snprintf(buf, len, "%s is not a directory", dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        snprintf(buf, len, "directory %s: %s", dir, strerror(errno));
+    else
+        snprintf(buf, len, "%s", kr_strerror(rc));
+    return buf;
+}
+
 static int
 s_org_keys(struct krctl *k, const char *prefix)
 {
     kr_keys_t *keys = NULL;
-    char id[KR_KEY_ID_LEN], z85[KR_Z85_KEY_LEN];
+    char id[KR_KEY_ID_LEN], z85[KR_Z85_KEY_LEN], why[4200];
     int rc, ret = KRCTL_EXIT_FAIL;
 
     if ((rc = kcrypto_keys_generate(&keys)) != KR_OK) {
@@ -57,7 +88,7 @@ s_org_keys(struct krctl *k, const char *prefix)
             krctl_err(k, "%s.secret exists already: not overwritten", prefix);
         else
             krctl_err(k, "cannot write %s.secret and %s.public: %s", prefix,
-                      prefix, kr_strerror(rc));
+                      prefix, s_why_unwritable(prefix, rc, why, sizeof(why)));
         goto done;
     }
     printf("wrote %s.secret (mode 0600) and %s.public\n", prefix, prefix);
@@ -79,13 +110,15 @@ done:
 static int
 s_coalition_key(struct krctl *k, const char *path, uint32_t version)
 {
+    char why[4200];
     int rc;
 
     if ((rc = kcrypto_coalition_key_generate(path, version)) != KR_OK) {
         if (rc == KR_EEXIST)
             krctl_err(k, "%s exists already: not overwritten", path);
         else
-            krctl_err(k, "cannot write %s: %s", path, kr_strerror(rc));
+            krctl_err(k, "cannot write %s: %s", path,
+                      s_why_unwritable(path, rc, why, sizeof(why)));
         return KRCTL_EXIT_FAIL;
     }
     printf("wrote %s (mode 0600), coalition key version %u\n", path,
