@@ -309,8 +309,81 @@ s_stats(struct broker *b, Kr__V1__BrokerStats *st)
 }
 
 void
+admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
+                     struct kr_buf *out)
+{
+    Kr__V1__AdminResponse resp = KR__V1__ADMIN_RESPONSE__INIT;
+    Kr__V1__BrokerStats stats = KR__V1__BROKER_STATS__INIT;
+    struct s_list_arg la = {&resp, 0};
+    Kr__V1__AdminRequest *req =
+        kr__v1__admin_request__unpack(NULL, len, bytes);
+
+    b->now_ms = util_now_ms();
+    if (req == NULL) {
+        s_fail(&resp, KR_EPROTO, "request does not parse");
+    } else {
+        switch (req->op_case) {
+        case KR__V1__ADMIN_REQUEST__OP_ORG_ADD:
+            s_org_add(b, req->org_add, &resp);
+            break;
+        case KR__V1__ADMIN_REQUEST__OP_ORG_LIST: {
+            MDB_txn *txn;
+            if (bstore_begin(b->store, true, &txn) == 0) {
+                bstore_org_foreach(b->store, txn, s_list_one, &la);
+                bstore_abort(txn);
+            }
+            break;
+        }
+        case KR__V1__ADMIN_REQUEST__OP_ORG_SUSPEND:
+            s_org_status(b, req->org_suspend, true, &resp);
+            break;
+        case KR__V1__ADMIN_REQUEST__OP_ORG_RESUME:
+            s_org_status(b, req->org_resume, false, &resp);
+            break;
+        case KR__V1__ADMIN_REQUEST__OP_QUEUES:
+            s_queues(b, &resp);
+            break;
+        case KR__V1__ADMIN_REQUEST__OP_STATS:
+            s_stats(b, &stats);
+            resp.stats = &stats;
+            break;
+        case KR__V1__ADMIN_REQUEST__OP_CONSENT_LIST:
+        case KR__V1__ADMIN_REQUEST__OP_CONSENT_SHOW:
+            s_consents(b, req, &resp);
+            break;
+        case KR__V1__ADMIN_REQUEST__OP_AUDIT_TAIL:
+        case KR__V1__ADMIN_REQUEST__OP_AUDIT_VERIFY:
+        case KR__V1__ADMIN_REQUEST__OP_AUDIT_EXPORT:
+            s_audit(b, req, &resp);
+            break;
+        default:
+            s_fail(&resp, KR_EINVAL, "unknown admin operation");
+            break;
+        }
+    }
+    buf_pack(out, &resp.base);
+    for (size_t i = 0; i < resp.n_orgs; i++)
+        kr__v1__org_entry__free_unpacked(resp.orgs[i], NULL);
+    free(resp.orgs);
+    for (size_t i = 0; i < resp.n_queues; i++)
+        free(resp.queues[i]);
+    free(resp.queues);
+    for (size_t i = 0; i < resp.n_consents; i++)
+        kr__v1__consent_record__free_unpacked(resp.consents[i], NULL);
+    free(resp.consents);
+    for (size_t i = 0; i < resp.n_audit; i++)
+        kr__v1__audit_record__free_unpacked(resp.audit[i], NULL);
+    free(resp.audit);
+    free(resp.verify);
+    if (req != NULL)
+        kr__v1__admin_request__free_unpacked(req, NULL);
+}
+
+void
 admin_handle(struct broker *b)
 {
+    struct kr_buf out = {NULL, 0, 0};
+
     for (int budget = 0; budget < 16; budget++) {
         zmq_msg_t rid, body;
         zmq_msg_init(&rid);
@@ -318,7 +391,7 @@ admin_handle(struct broker *b)
         if (zmq_msg_recv(&rid, b->admin, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&rid);
             zmq_msg_close(&body);
-            return;
+            break;
         }
         if (!zmq_msg_more(&rid) ||
             zmq_msg_recv(&body, b->admin, ZMQ_DONTWAIT) < 0) {
@@ -326,77 +399,13 @@ admin_handle(struct broker *b)
             zmq_msg_close(&body);
             continue;
         }
-        Kr__V1__AdminResponse resp = KR__V1__ADMIN_RESPONSE__INIT;
-        Kr__V1__BrokerStats stats = KR__V1__BROKER_STATS__INIT;
-        struct s_list_arg la = {&resp, 0};
-        Kr__V1__AdminRequest *req = kr__v1__admin_request__unpack(
-            NULL, zmq_msg_size(&body), zmq_msg_data(&body));
-        b->now_ms = util_now_ms();
-        if (req == NULL) {
-            s_fail(&resp, KR_EPROTO, "request does not parse");
-        } else {
-            switch (req->op_case) {
-            case KR__V1__ADMIN_REQUEST__OP_ORG_ADD:
-                s_org_add(b, req->org_add, &resp);
-                break;
-            case KR__V1__ADMIN_REQUEST__OP_ORG_LIST: {
-                MDB_txn *txn;
-                if (bstore_begin(b->store, true, &txn) == 0) {
-                    bstore_org_foreach(b->store, txn, s_list_one, &la);
-                    bstore_abort(txn);
-                }
-                break;
-            }
-            case KR__V1__ADMIN_REQUEST__OP_ORG_SUSPEND:
-                s_org_status(b, req->org_suspend, true, &resp);
-                break;
-            case KR__V1__ADMIN_REQUEST__OP_ORG_RESUME:
-                s_org_status(b, req->org_resume, false, &resp);
-                break;
-            case KR__V1__ADMIN_REQUEST__OP_QUEUES:
-                s_queues(b, &resp);
-                break;
-            case KR__V1__ADMIN_REQUEST__OP_STATS:
-                s_stats(b, &stats);
-                resp.stats = &stats;
-                break;
-            case KR__V1__ADMIN_REQUEST__OP_CONSENT_LIST:
-            case KR__V1__ADMIN_REQUEST__OP_CONSENT_SHOW:
-                s_consents(b, req, &resp);
-                break;
-            case KR__V1__ADMIN_REQUEST__OP_AUDIT_TAIL:
-            case KR__V1__ADMIN_REQUEST__OP_AUDIT_VERIFY:
-            case KR__V1__ADMIN_REQUEST__OP_AUDIT_EXPORT:
-                s_audit(b, req, &resp);
-                break;
-            default:
-                s_fail(&resp, KR_EINVAL, "unknown admin operation");
-                break;
-            }
-        }
-        size_t len = protobuf_c_message_get_packed_size(&resp.base);
-        uint8_t *out = xmalloc(len ? len : 1);
-        protobuf_c_message_pack(&resp.base, out);
+        admin_handle_request(b, zmq_msg_data(&body), zmq_msg_size(&body),
+                             &out);
         zmq_send(b->admin, zmq_msg_data(&rid), zmq_msg_size(&rid),
                  ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send(b->admin, out, len, ZMQ_DONTWAIT);
-        free(out);
-        for (size_t i = 0; i < resp.n_orgs; i++)
-            kr__v1__org_entry__free_unpacked(resp.orgs[i], NULL);
-        free(resp.orgs);
-        for (size_t i = 0; i < resp.n_queues; i++)
-            free(resp.queues[i]);
-        free(resp.queues);
-        for (size_t i = 0; i < resp.n_consents; i++)
-            kr__v1__consent_record__free_unpacked(resp.consents[i], NULL);
-        free(resp.consents);
-        for (size_t i = 0; i < resp.n_audit; i++)
-            kr__v1__audit_record__free_unpacked(resp.audit[i], NULL);
-        free(resp.audit);
-        free(resp.verify);
-        if (req != NULL)
-            kr__v1__admin_request__free_unpacked(req, NULL);
+        zmq_send(b->admin, out.data, out.len, ZMQ_DONTWAIT);
         zmq_msg_close(&rid);
         zmq_msg_close(&body);
     }
+    buf_free(&out);
 }

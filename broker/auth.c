@@ -64,16 +64,21 @@ auth_handle(struct broker *b)
         else
             log_info("auth: admitted org=%s key=%s", user, kid);
 
-        /* Reply: version, request id, status code, text, user id, meta. */
-        if (n >= 2) {
-            zmq_send(b->zap, "1.0", 3, ZMQ_SNDMORE);
+        /* Reply: version, request id, status code, text, user id, meta.
+         * Every request gets one, even one too short to have a request
+         * id (answered with an empty one): a REP socket that does not
+         * reply refuses every later request, and with it every later
+         * handshake. */
+        zmq_send(b->zap, "1.0", 3, ZMQ_SNDMORE);
+        if (n >= 2)
             zmq_send(b->zap, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]),
                      ZMQ_SNDMORE);
-            zmq_send(b->zap, status, 3, ZMQ_SNDMORE);
-            zmq_send(b->zap, text, strlen(text), ZMQ_SNDMORE);
-            zmq_send(b->zap, user, strlen(user), ZMQ_SNDMORE);
-            zmq_send(b->zap, "", 0, 0);
-        }
+        else
+            zmq_send(b->zap, "", 0, ZMQ_SNDMORE);
+        zmq_send(b->zap, status, 3, ZMQ_SNDMORE);
+        zmq_send(b->zap, text, strlen(text), ZMQ_SNDMORE);
+        zmq_send(b->zap, user, strlen(user), ZMQ_SNDMORE);
+        zmq_send(b->zap, "", 0, 0);
         for (int i = 0; i < n; i++)
             zmq_msg_close(&parts[i]);
     }

@@ -140,6 +140,17 @@ void orgs_free(struct broker *b);
 
 /* loop.c: the pass and its replies. */
 int broker_run(struct broker *b);
+/* One frame from the connection 'rid', whose CURVE handshake named the
+ * organisation org_id (ZAP's User-Id; NULL: none), applied in the pass.
+ * The loop reads frames with it; so do the fuzz targets, without a socket
+ * (tests/fuzz/). */
+void broker_handle_frame(struct broker *b, const char *org_id,
+                         const uint8_t *rid, size_t rid_len,
+                         const uint8_t *bytes, size_t len);
+/* Tests only: end the pass as broker_run does (commit, receipts, pump),
+ * and forget loop.c's reused reply arrays (deliver_reset: the pump's). */
+void broker_end_pass(struct broker *b);
+void broker_reset(void);
 /* The pass's write transaction, begun on first use. NULL on failure. */
 MDB_txn *broker_txn(struct broker *b);
 /* Queue a receipt for the connection 'rid' of this pass; it is sent after
@@ -242,9 +253,16 @@ int deliver_persist_seqs(struct broker *b);
 /* After a pass that did not commit: the bounds it wrote are not on disk. */
 void deliver_forget_reserved(struct broker *b);
 void deliver_rewind(struct org *o);
+/* Tests only: forget the withdrawals the pump set aside for the next pass
+ * (a fuzz target starts each input on a new store). */
+void deliver_reset(void);
 
 /* admin.c */
 void admin_handle(struct broker *b);
+/* One packed kr.v1.AdminRequest: applied (a change commits in its own
+ * transaction) and its packed AdminResponse left in 'out'. */
+void admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
+                          struct kr_buf *out);
 
 /* auth.c: the ZAP handler. */
 void auth_handle(struct broker *b);

@@ -39,6 +39,8 @@ void bstore_prefill(struct broker_store *st, uint64_t ahead);
 int bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
                 struct broker_store **out);
 void bstore_close(struct broker_store **stp);
+/* Tests only (bstore_clear.c): empty every database, as newly created. */
+int bstore_clear(struct broker_store *st);
 
 int bstore_begin(struct broker_store *st, bool rdonly, MDB_txn **out);
 /* Commit; on failure the transaction is gone either way. */

@@ -219,6 +219,12 @@ s_withdraw_later(struct broker *b, const uint8_t msg_id[16])
         memcpy(s_withdraw[s_nwithdraw++], msg_id, 16);
 }
 
+void
+deliver_reset(void)
+{
+    s_nwithdraw = 0;
+}
+
 /* The gate once more, at delivery: the consent that let the message in
  * must still be active and within its period now. A revoke has already
  * withdrawn what it covered; this catches the period that ran out while

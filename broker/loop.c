@@ -207,12 +207,11 @@ s_flush(struct broker *b)
     s_nconns = 0;
 }
 
-static void
-s_handle_frame(struct broker *b, const uint8_t *rid, size_t rid_len,
-               zmq_msg_t *body)
+void
+broker_handle_frame(struct broker *b, const char *org_id, const uint8_t *rid,
+                    size_t rid_len, const uint8_t *bytes, size_t len)
 {
-    const char *user = zmq_msg_gets(body, "User-Id");
-    struct org *o = orgs_find(b, user);
+    struct org *o = org_id != NULL ? orgs_find(b, org_id) : NULL;
 
     if (o == NULL || o->suspended) {
         /* Suspended after its handshake: it is served no more. libzmq
@@ -231,12 +230,11 @@ s_handle_frame(struct broker *b, const uint8_t *rid, size_t rid_len,
     /* The frame and all that its handling unpacks live in one arena
      * scope: gone at once at the end, without a malloc per field. */
     struct arena_mark mark = arena_mark(&b->pb);
-    Kr__V1__Frame *f = kr__v1__frame__unpack(
-        arena_allocator(&b->pb), zmq_msg_size(body), zmq_msg_data(body));
+    Kr__V1__Frame *f =
+        kr__v1__frame__unpack(arena_allocator(&b->pb), len, bytes);
     if (f == NULL) {
         arena_release(&b->pb, mark);
-        log_warnx("loop: org=%s: frame does not parse bytes=%zu", o->id,
-                  zmq_msg_size(body));
+        log_warnx("loop: org=%s: frame does not parse bytes=%zu", o->id, len);
         broker_send_error(b, rid, rid_len, KR__V1__REASON__MALFORMED,
                           "frame does not parse as kr.v1.Frame", false);
         return;
@@ -309,7 +307,9 @@ s_read_router(struct broker *b, uint64_t max)
                               KR__V1__REASON__MALFORMED,
                               "a message must be one frame", false);
         } else if (zmq_msg_size(&rid) <= BROKER_ROUTING_ID_MAX) {
-            s_handle_frame(b, zmq_msg_data(&rid), zmq_msg_size(&rid), &body);
+            broker_handle_frame(b, zmq_msg_gets(&body, "User-Id"),
+                                zmq_msg_data(&rid), zmq_msg_size(&rid),
+                                zmq_msg_data(&body), zmq_msg_size(&body));
         }
         zmq_msg_close(&rid);
         zmq_msg_close(&body);
@@ -423,4 +423,28 @@ broker_run(struct broker *b)
     }
     log_info("loop: stopping: pass committed, exiting");
     return KR_OK;
+}
+
+/* The fuzz targets' end of a pass (tests/fuzz/): the steps broker_run
+ * takes after reading, in its order (early deliveries, commit, their
+ * results, receipts, pump), without its test faults. */
+void
+broker_end_pass(struct broker *b)
+{
+    deliver_pump_early(b);
+    deliver_send_results(b, s_commit(b, false));
+    s_flush(b);
+    deliver_pump(b);
+}
+
+void
+broker_reset(void)
+{
+    free(s_replies);
+    free(s_conns);
+    free(s_rptrs);
+    s_replies = NULL;
+    s_conns = NULL;
+    s_rptrs = NULL;
+    s_nreplies = s_replies_cap = s_nconns = s_conns_cap = s_rptrs_cap = 0;
 }

@@ -13,7 +13,7 @@
 
 /* In the sanitizer build, memory of a released scope is poisoned: a
  * pointer kept past its scope is then caught where it is used. */
-#if defined(__SANITIZE_ADDRESS__)
+#if ARENA_ASAN
 #include <sanitizer/asan_interface.h>
 #define S_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #define S_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))

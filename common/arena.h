@@ -15,6 +15,21 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 
+/* 1 when this build runs under AddressSanitizer, which then catches a
+ * pointer kept past its scope: released memory is poisoned. GCC says so
+ * with __SANITIZE_ADDRESS__; clang 14 does not define that and answers
+ * __has_feature(address_sanitizer) instead. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifndef ARENA_ASAN
+#define ARENA_ASAN 0
+#endif
+
 struct arena_chunk;
 
 struct arena {

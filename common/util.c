@@ -18,13 +18,18 @@
 
 #include "log.h"
 
+/* util_clock_advance(): how far the test moved both clocks. Only ever
+ * grows, so that the monotonic clock stays monotonic. */
+static uint64_t s_clock_skew_ms;
+
 uint64_t
 util_now_ms(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u +
+           s_clock_skew_ms;
 }
 
 uint64_t
@@ -33,7 +38,14 @@ util_mono_ms(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u +
+           s_clock_skew_ms;
+}
+
+void
+util_clock_advance(uint64_t ms)
+{
+    s_clock_skew_ms += ms;
 }
 
 char *

@@ -12,6 +12,7 @@ packages=(
   libjson-c-dev                      # json-c: krctl's JSON in and out
   libinih-dev                        # inih: configuration and key files
   libcmocka-dev                      # cmocka: unit tests
+  clang-14 libclang-rt-14-dev        # libFuzzer and its sanitizers: tests/fuzz
 )
 
 missing=()

@@ -468,8 +468,8 @@ s_check_deliveries(struct node *n, const Kr__V1__Frame *f)
 
 /* The frame and the envelopes checked ahead live in one arena scope,
  * gone at once at its end (the helpers only read them). */
-static void
-s_on_frame(struct node *n, const uint8_t *data, size_t len)
+void
+node_handle_broker_frame(struct node *n, const uint8_t *data, size_t len)
 {
     struct arena_mark mark = arena_mark(&n->pb);
     Kr__V1__Frame *f =
@@ -540,7 +540,7 @@ link_drain(struct node *n)
         if (extra)
             log_warnx("link: multi-part message from the broker: ignored");
         else
-            s_on_frame(n, zmq_msg_data(&m), zmq_msg_size(&m));
+            node_handle_broker_frame(n, zmq_msg_data(&m), zmq_msg_size(&m));
         zmq_msg_close(&m);
     }
 }

@@ -848,6 +848,18 @@ done:
 }
 
 void
+local_handle_request(struct node *n, const uint8_t *rid, size_t rid_len,
+                     bool delim, const uint8_t *bytes, size_t len)
+{
+    struct origin from;
+
+    from.rid_len = rid_len < NODE_RID_MAX ? rid_len : NODE_RID_MAX;
+    memcpy(from.rid, rid, from.rid_len);
+    from.delim = delim;
+    s_handle(n, &from, bytes, len);
+}
+
+void
 local_drain(struct node *n)
 {
     struct local *lo = &n->local;
@@ -887,12 +899,10 @@ local_drain(struct node *n)
         if (!bad && np == 3 && zmq_msg_size(&parts[1]) != 0)
             bad = true;
         if (!bad && np >= 2 && zmq_msg_size(&parts[0]) < NODE_RID_MAX) {
-            struct origin from;
-            from.rid_len = zmq_msg_size(&parts[0]);
-            memcpy(from.rid, zmq_msg_data(&parts[0]), from.rid_len);
-            from.delim = np == 3;
-            s_handle(n, &from, zmq_msg_data(&parts[np - 1]),
-                     zmq_msg_size(&parts[np - 1]));
+            local_handle_request(n, zmq_msg_data(&parts[0]),
+                                 zmq_msg_size(&parts[0]), np == 3,
+                                 zmq_msg_data(&parts[np - 1]),
+                                 zmq_msg_size(&parts[np - 1]));
         } else {
             log_warnx("local: request of %zu parts (1 or 2 after the "
                       "routing id): dropped",

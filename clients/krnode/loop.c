@@ -126,8 +126,8 @@ pass_add_unknown(struct node *n, const char *org_id)
     snprintf(p->unknown[p->nunknown++], KR_ORG_ID_MAX, "%s", org_id);
 }
 
-static void
-s_pass_begin(struct node *n)
+void
+node_pass_begin(struct node *n)
 {
     struct pass *p = &n->pass;
 
@@ -187,6 +187,23 @@ s_pass_commit(struct node *n)
     } else if (rc != KR_OK)
         log_errorx("store: pass not saved: %s", kr_strerror(rc));
     return rc;
+}
+
+void
+node_pass_end(struct node *n, bool stop)
+{
+    int rc;
+
+    link_send_ahead(n);
+    prov_settle(n);
+    rc = s_pass_commit(n);
+    prov_after_commit(n, rc);
+    link_flush(n, rc);
+    local_flush(n, rc);
+    if (rc == KR_OK && n->pass.inbox_added)
+        local_inbox_grew(n);
+    if (!stop)
+        link_pump(n);
 }
 
 /*
@@ -393,7 +410,6 @@ node_run(struct node *n, int stop_fd)
         /* Timers (resends, parked sends, reconnects) need a short wait;
          * an idle node wakes once a second. */
         long timeout = link_busy(n) || n->local.nparked > 0 ? 50 : 1000;
-        int rc;
 
         timeout = local_timeout(n, timeout);
         if (commit_by != 0) {
@@ -421,7 +437,7 @@ node_run(struct node *n, int stop_fd)
             n->pass.now_ms = util_now_ms();
             n->pass.now_mono = util_mono_ms();
         } else {
-            s_pass_begin(n);
+            node_pass_begin(n);
             open = true;
         }
         /* Every socket is read, not only those the poll found readable:
@@ -453,16 +469,7 @@ node_run(struct node *n, int stop_fd)
         }
         commit_by = 0;
         open = false;
-        link_send_ahead(n);
-        prov_settle(n);
-        rc = s_pass_commit(n);
-        prov_after_commit(n, rc);
-        link_flush(n, rc);
-        local_flush(n, rc);
-        if (rc == KR_OK && n->pass.inbox_added)
-            local_inbox_grew(n);
-        if (!stop)
-            link_pump(n);
+        node_pass_end(n, stop);
     }
     return KR_OK;
 }

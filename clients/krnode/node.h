@@ -471,6 +471,10 @@ void link_close(struct node *n);
 void link_on_monitor(struct node *n);
 /* Read and handle up to NODE_DRAIN_MAX frames from the broker. */
 void link_drain(struct node *n);
+/* One frame from the broker, applied in the pass. link_drain reads frames
+ * with it; so do the fuzz targets, without a socket (tests/fuzz/). */
+void node_handle_broker_frame(struct node *n, const uint8_t *bytes,
+                              size_t len);
 /* After the pass's commit (commit_rc): send Hello, directory requests and,
  * if the commit held, the acknowledgements, in one frame. */
 void link_flush(struct node *n, int commit_rc);
@@ -573,6 +577,12 @@ int local_open(struct node *n);
 void local_close(struct node *n);
 /* Read and handle up to NODE_DRAIN_MAX requests. */
 void local_drain(struct node *n);
+/* One request (a packed kr.v1.LocalRequest) from the adapter whose
+ * routing id is 'rid' (delim: it came through a REQ socket), handled in
+ * the pass; its reply goes after the commit. local_drain reads requests
+ * with it; so do the fuzz targets. */
+void local_handle_request(struct node *n, const uint8_t *rid, size_t rid_len,
+                          bool delim, const uint8_t *bytes, size_t len);
 /* The directory changed (or named unknown orgs): retry parked sends. */
 void local_on_directory(struct node *n);
 /* Parked sends past their deadline fail; inbox waits past theirs get an
@@ -643,5 +653,10 @@ void node_close(struct node **np);
 /* Run the loop until stop_fd becomes readable (a signal arrived), then
  * finish the pass and return 0. */
 int node_run(struct node *n, int stop_fd);
+/* A pass as node_run makes it: begin (clocks read, nothing pending), and
+ * end (commit, then acks, replies and the pump; 'stop': no pump). The
+ * fuzz targets drive passes with them. */
+void node_pass_begin(struct node *n);
+void node_pass_end(struct node *n, bool stop);
 
 #endif

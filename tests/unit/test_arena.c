@@ -14,7 +14,7 @@
 #include "arena.h"
 #include "wire.pb-c.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if ARENA_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -104,7 +104,7 @@ test_nested_scopes(void **state)
         Kr__V1__Frame *f2 = kr__v1__frame__unpack(arena_allocator(&a), l2, b2);
         s_check(f2, 200, 500, 0x22);
         arena_release(&a, inner);
-#if defined(__SANITIZE_ADDRESS__)
+#if ARENA_ASAN
         /* The sanitizer build catches a pointer kept past its scope. */
         assert_true(__asan_address_is_poisoned(f2));
         assert_false(__asan_address_is_poisoned(f1));
