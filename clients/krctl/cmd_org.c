@@ -451,6 +451,14 @@ cmd_stats(struct krctl *k, int argc, char **argv)
                st->commit_max_us / 1000.0, (unsigned)st->commit_window,
                (unsigned long long)st->early_deliveries,
                (unsigned long long)st->early_passes_failed);
+        printf("store               %s; room %.1f MiB, file %.1f MiB, "
+               "disk free %.1f MiB; refused full %llu\n",
+               st->disk_full ? "DISK FULL: new messages refused (disk-full)"
+                             : "taking new messages",
+               st->store_room_bytes / 1048576.0,
+               st->store_file_bytes / 1048576.0,
+               st->disk_free_bytes / 1048576.0,
+               (unsigned long long)st->refused_full);
         rc = fflush(stdout) == 0 ? KRCTL_EXIT_OK : KRCTL_EXIT_FAIL;
     }
     kr__v1__admin_response__free_unpacked(resp, NULL);

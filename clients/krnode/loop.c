@@ -47,7 +47,8 @@ pass_fail(struct node *n, int err)
 {
     /* Only failures that leave LMDB's transaction unusable end the pass;
      * "not found" and "exists" are answers, not failures. */
-    if ((err == KR_EFULL || err == KR_ESTORE) && n->pass.err == KR_OK)
+    if ((err == KR_EFULL || err == KR_EDISKFULL || err == KR_ESTORE) &&
+        n->pass.err == KR_OK)
         n->pass.err = err;
 }
 
@@ -181,6 +182,19 @@ s_pass_commit(struct node *n)
                        "failed_passes=%llu; sends are refused and acks held "
                        "back until there is room (raise map_size_mb)",
                        (unsigned long long)n->cfg->map_size_mb,
+                       (unsigned long long)n->full_passes);
+            n->full_log_mono = p->now_mono;
+        }
+    } else if (rc == KR_EDISKFULL) {
+        /* As for a full map: the store's own line is rate-limited
+         * (nstore.c); this one says what it means for the node. */
+        n->full_passes++;
+        if (n->full_log_mono == 0 ||
+            p->now_mono - n->full_log_mono >= S_FULL_LOG_MS) {
+            log_errorx("store: disk full at the node: pass not saved "
+                       "failed_passes=%llu; sends are refused "
+                       "(KR_EDISKFULL) and acks held back until the "
+                       "file system has room",
                        (unsigned long long)n->full_passes);
             n->full_log_mono = p->now_mono;
         }
