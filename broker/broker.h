@@ -107,6 +107,7 @@ struct broker {
      * store_full_until, what bounds the store (the map or the file
      * system, as the cron last saw them) and the figures for stats. */
     int store_full_reason;      /* STORE_FULL or DISK_FULL */
+    int full_reason_now;        /* the last submit's refusal, or 0 */
     bool disk_bound;            /* the file system leaves less than the map */
     uint64_t disk_free;         /* free on the store's file system */
     uint64_t store_file_bytes;  /* the store's file */

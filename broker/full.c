@@ -40,6 +40,18 @@ full_refresh(struct broker *b, uint64_t used, uint64_t map)
     b->store_reserve = cap / 8 > (256u << 10) ? cap / 8 : (256u << 10);
 }
 
+/* Once refusing, take new messages again only when the room is back by a
+ * margin (half the reserve again): the cron's estimate moves by a few
+ * pages with every refresh, and a store at the edge would otherwise take
+ * and refuse by turns, logging each turn. */
+static bool
+s_room(struct broker *b, size_t env_len)
+{
+    if (b->full_reason_now == 0)
+        return deliver_has_room(b, env_len);
+    return deliver_has_room(b, env_len + (size_t)(b->store_reserve / 4));
+}
+
 int
 full_refusal(struct broker *b, size_t env_len)
 {
@@ -48,9 +60,10 @@ full_refusal(struct broker *b, size_t env_len)
 
     if (b->now_ms < b->store_full_until)
         reason = b->store_full_reason;
-    else if (!deliver_has_room(b, env_len))
+    else if (!s_room(b, env_len))
         reason = b->disk_bound ? KR__V1__REASON__DISK_FULL
                                : KR__V1__REASON__STORE_FULL;
+    b->full_reason_now = reason;
     if (reason == 0) {
         if (log_every_clear(&b->full_log, util_mono_ms(), &dur, &n))
             log_warnx("submit: room again: new messages accepted after "
@@ -106,5 +119,5 @@ full_disk_now(struct broker *b)
 {
     if (b->now_ms < b->store_full_until)
         return b->store_full_reason == KR__V1__REASON__DISK_FULL;
-    return b->disk_bound && !deliver_has_room(b, 0);
+    return b->disk_bound && !s_room(b, 0);
 }

@@ -44,7 +44,10 @@ static const char s_stats_usage[] =
     "last ones (p50, p99, max), commits that failed, and deliveries sent\n"
     "early (before their commit) and passes whose early deliveries were\n"
     "called back. A commit latency far above the disk's flush time means a\n"
-    "saturated disk.\n"
+    "saturated disk. Then the store: whether new messages are refused\n"
+    "because its disk is full (reason disk-full), the room left for\n"
+    "messages, the store's file, its file system's free space, and how many\n"
+    "submits were refused for a full store or disk.\n"
     "\n"
     "Options:\n"
     "  --json      print a JSON object instead of lines\n";
