@@ -427,8 +427,8 @@ s_refuse_full(struct node *n, const struct origin *from, int rc,
                   (unsigned long long)unlogged);
     if (rc == KR_EDISKFULL)
         s_reply_err(n, from, rc,
-                    "disk full at the node: send refused, nothing stored; "
-                    "retry when the node's disk has room");
+                    "send refused, nothing stored; retry when the node's "
+                    "file system has room");
     else
         s_reply_err(n, from, rc,
                     "the node's store is nearly full: send refused");
