@@ -29,6 +29,7 @@
 #define S_ROOM (4u << 20) /* left free for the node's store */
 #define S_MAX_SENDS 5000
 #define S_PAD 3000
+#define S_BIG (6u << 20) /* more than the node's disk has room for */
 
 struct s_test {
     struct h_cluster c;
@@ -161,6 +162,22 @@ main(void)
         h_abort();
     H_REQUIRE(h_consent_default(&t.c, t.vl, t.jgz), "consent recorded");
     H_CHECK(s_disk_full(&t) == 0, "krctl status: disk_full false at first");
+
+    /* 0. A message larger than the room left passes the node's estimate
+     * but not its commit: LMDB's write fails (ENOSPC, or EIO after a
+     * short write) and the node must still say that the disk is full. */
+    static char big[S_BIG + 1];
+    memset(big, 'b', S_BIG);
+    t.ref.reason_text = big;
+    uint8_t big_id[16];
+    rc = h_send_referral(h_node_client(&t.c, t.vl), S_JGZ_ORG, &t.ref, NULL,
+                         big_id);
+    H_CHECK(rc == KR_EDISKFULL,
+            "a %d MiB send fails in the node's commit as KR_EDISKFULL (%s)",
+            S_BIG >> 20, kr_strerror(rc));
+    H_CHECK(h_log_contains(t.c.nodes[t.vl].log, "the file system is full"),
+            "the node logs the failed commit as a full file system");
+    H_CHECK(h_proc_alive(&t.c.nodes[t.vl].proc), "the node still runs");
 
     /* 1. Send until the node refuses for its full disk. */
     t0 = h_mono_ms();
