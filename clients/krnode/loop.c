@@ -172,6 +172,10 @@ s_pass_commit(struct node *n)
     } else {
         rc = nstore_commit(&p->txn);
     }
+    if (rc == KR_EFULL || rc == KR_EDISKFULL) {
+        n->full_failing = true;
+        n->full_check_mono = p->now_mono;
+    }
     if (rc == KR_EFULL) {
         /* Once, then every S_FULL_LOG_MS with a count: a full store fails
          * every pass until an operator acts. */
@@ -391,6 +395,28 @@ node_close(struct node **np)
  * The loop
  */
 
+/* After passes failed for a full map or disk: once a second, whether
+ * there is room again; then a Hello, so that the broker sends again at
+ * once what this node could not store (its resends have backed off). */
+static void
+s_full_timer(struct node *n)
+{
+    if (!n->full_failing || n->pass.now_mono - n->full_check_mono < 1000)
+        return;
+    n->full_check_mono = n->pass.now_mono;
+    if (nstore_room(n->store, n->pass.now_mono, NULL) != KR_OK)
+        return;
+    n->full_failing = false;
+    if (n->link.connected) {
+        log_warnx("store: room again: saying Hello so that the broker "
+                  "sends again what was not stored");
+        /* As prov_timers does: the broker rewinds our queue and sends
+         * again what it committed, held deliveries included. */
+        prov_drop_waiting(n, "room again after a full store");
+        n->link.hello_due = true;
+    }
+}
+
 int
 node_run(struct node *n, int stop_fd)
 {
@@ -453,6 +479,7 @@ node_run(struct node *n, int stop_fd)
         if (n->pass.dir_changed || n->pass.nunknown > 0)
             local_on_directory(n);
         prov_timers(n);
+        s_full_timer(n);
         local_timers(n);
         if (stop)
             local_stop(n);

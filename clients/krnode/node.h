@@ -634,6 +634,12 @@ struct node {
     int lock_fd;             /* flock on data_dir/node.lock */
     uint64_t full_passes;    /* passes lost to a full store */
     uint64_t full_log_mono;  /* last log line about it */
+    /* A pass failed for a full map or disk and none has committed since:
+     * deliveries of that pass went unacknowledged, and the broker's
+     * resends back off to a minute. Looked at every second (loop.c); when
+     * there is room again, a Hello makes the broker send them at once. */
+    bool full_failing;
+    uint64_t full_check_mono;
 };
 
 /* Load keys, open the store, bind the local socket, connect the broker.

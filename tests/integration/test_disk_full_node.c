@@ -29,6 +29,7 @@
 #define S_ROOM (4u << 20) /* left free for the node's store */
 #define S_MAX_SENDS 5000
 #define S_PAD 3000
+#define S_JGZ_ROOM (12u << 20) /* left free for the receiving node */
 #define S_BIG (6u << 20) /* more than the node's disk has room for */
 
 struct s_test {
@@ -47,6 +48,23 @@ s_disk_full(struct s_test *t)
     int v = -1;
 
     h_krctl(&r, "--node", t->c.nodes[t->vl].local, "status", NULL);
+    json_object *o = r.code == 0 ? json_tokener_parse(r.out) : NULL;
+    json_object *d = o ? h_json_path(o, "disk_full") : NULL;
+    if (d != NULL)
+        v = json_object_get_boolean(d) ? 1 : 0;
+    json_object_put(o);
+    h_run_free(&r);
+    return v;
+}
+
+/* The receiving node's status: disk_full (-1: no answer). */
+static int
+s_jgz_disk_full(struct s_test *t)
+{
+    struct h_run r;
+    int v = -1;
+
+    h_krctl(&r, "--node", t->c.nodes[t->jgz].local, "status", NULL);
     json_object *o = r.code == 0 ? json_tokener_parse(r.out) : NULL;
     json_object *d = o ? h_json_path(o, "disk_full") : NULL;
     if (d != NULL)
@@ -124,7 +142,7 @@ int
 main(void)
 {
     static struct s_test t;
-    char ballast[H_PATH + 32], example[H_PATH];
+    char ballast[H_PATH + 32], jballast[H_PATH + 32], example[H_PATH];
     uint64_t written, t0;
     bool ok;
     int rc = KR_OK;
@@ -154,7 +172,16 @@ main(void)
     rc = h_ballast(ballast, S_ROOM, &written);
     H_REQUIRE(rc == KR_OK, "ballast leaves %u MiB free (%llu bytes written)",
               S_ROOM >> 20, (unsigned long long)written);
+    /* The receiving node too, with more room: it fills only in part 5. */
+    rc = h_tmpfs_mount(t.c.nodes[t.jgz].dir, S_TMPFS_MB);
+    H_REQUIRE(rc == KR_OK, "mount a tmpfs on the receiving node's data "
+              "directory");
+    snprintf(jballast, sizeof(jballast), "%s/ballast", t.c.nodes[t.jgz].dir);
+    rc = h_ballast(jballast, S_JGZ_ROOM, &written);
+    H_REQUIRE(rc == KR_OK, "ballast leaves %u MiB free there",
+              S_JGZ_ROOM >> 20);
     h_node_set(&t.c, t.vl, "map_size_mb", "256");
+    h_node_set(&t.c, t.jgz, "map_size_mb", "256");
     h_node_start(&t.c, t.vl);
     h_node_start(&t.c, t.jgz);
     if (!h_node_wait_connected(&t.c, t.vl, H_CONNECT_MS) ||
@@ -227,6 +254,42 @@ main(void)
         H_ENSURE((rc = s_send(&t)) == KR_OK, "send after the disk has room "
                  "(%s)", kr_strerror(rc));
     s_check_all(&t, "at the end");
+
+    /* 5. The receiving node's disk fills: deliveries it cannot store stay
+     * at the broker (no ack), and arrive, once each, within seconds of
+     * the space coming back (the node says Hello again; the broker's own
+     * resends have backed off by then). */
+    size_t before = t.sent.n;
+    for (int i = 0; i < S_MAX_SENDS; i++) {
+        if (i % 100 == 99) {
+            struct h_outbox_stats os;
+            /* Stop once deliveries stall: the receiver is full. */
+            H_POLL(ok, 3000, s_all_delivered(&t, &os));
+            if (!ok)
+                break;
+        }
+        H_ENSURE((rc = s_send(&t)) == KR_OK, "send (%s)", kr_strerror(rc));
+    }
+    H_CHECK(s_jgz_disk_full(&t) == 1,
+            "krctl status of the receiving node: disk_full true");
+    h_note("%zu more sent; receiving node disk free %llu bytes",
+           t.sent.n - before,
+           (unsigned long long)h_fs_free(t.c.nodes[t.jgz].dir));
+    H_POLL(ok, 10000,
+           h_log_contains(t.c.nodes[t.jgz].log, "the file system is full"));
+    H_CHECK(ok, "the receiving node's commits fail for its full disk");
+    H_CHECK(h_proc_alive(&t.c.nodes[t.jgz].proc),
+            "the receiving node still runs");
+    H_REQUIRE(unlink(jballast) == 0, "delete the receiving node's ballast");
+    t0 = h_mono_ms();
+    struct h_outbox_stats os5;
+    H_POLL(ok, 30000, s_all_delivered(&t, &os5));
+    took = h_mono_ms() - t0;
+    H_CHECK(ok && took < (uint64_t)h_scale(8000),
+            "space returned at the receiver: all delivered in %llu ms "
+            "(under 8 s)",
+            (unsigned long long)took);
+    s_check_all(&t, "after the receiver's full disk");
     h_roundtrip(&t.c, t.vl, t.jgz, "a new message after the full disk",
                 20000);
 
@@ -240,7 +303,8 @@ main(void)
     for (int i = 0; i < t.c.nnodes; i++)
         h_node_stop(&t.c, i);
     h_broker_stop(&t.c);
-    H_CHECK(h_tmpfs_umount(t.c.nodes[t.vl].dir) == KR_OK,
+    H_CHECK(h_tmpfs_umount(t.c.nodes[t.vl].dir) == KR_OK &&
+                h_tmpfs_umount(t.c.nodes[t.jgz].dir) == KR_OK,
             "unmount the tmpfs");
     return h_finish(&t.c);
 }
