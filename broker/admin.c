@@ -306,6 +306,13 @@ s_stats(struct broker *b, Kr__V1__BrokerStats *st)
     st->commit_total_us = c.total_us;
     st->early_deliveries = b->early_deliveries;
     st->early_passes_failed = b->early_passes_failed;
+    st->disk_full = full_disk_now(b);
+    st->disk_free_bytes = b->disk_free;
+    st->store_file_bytes = b->store_file_bytes;
+    st->store_room_bytes = b->store_free_est > b->store_reserve
+                               ? b->store_free_est - b->store_reserve
+                               : 0;
+    st->refused_full = b->refused_full;
 }
 
 void
