@@ -624,8 +624,8 @@ struct node {
      * replies leave before the commit, the bug the power-cut harness
      * must catch. */
     bool test_early_ack;
-    uint64_t full_passes;    /* passes lost to a full store */
-    uint64_t full_log_mono;  /* last log line about it */
+    uint64_t full_passes;   /* passes lost to a full store */
+    uint64_t full_log_mono; /* last log line about it */
 };
 
 /* Load keys, open the store, bind the local socket, connect the broker.

@@ -20,7 +20,7 @@
 #define S_MAX_FILES 64
 
 struct s_rec {
-    const struct pc_rec *h;
+    struct pc_rec h;     /* a copy: records in the log are not aligned */
     const uint8_t *data; /* payload, h->len bytes */
     uint64_t done;       /* PC_WRITE: index of its PC_DONE, or UINT64_MAX */
     int64_t res;         /* PC_WRITE: bytes written (if done) */
@@ -95,7 +95,9 @@ pc_log_load(const char *path, struct pc_log **out, char *err, size_t errlen)
     }
     size_t at = 0;
     while (at + sizeof(struct pc_rec) <= l->len) {
-        const struct pc_rec *h = (const struct pc_rec *)(l->buf + at);
+        struct pc_rec hv;
+        memcpy(&hv, l->buf + at, sizeof(hv));
+        const struct pc_rec *h = &hv;
         if (h->magic != PC_MAGIC) {
             pc_log_free(&l);
             return s_err(err, errlen, "%s: no record at byte %zu", path, at);
@@ -112,7 +114,7 @@ pc_log_load(const char *path, struct pc_log **out, char *err, size_t errlen)
             l->recs = r;
         }
         struct s_rec *r = &l->recs[l->n];
-        r->h = h;
+        r->h = hv;
         r->data = l->buf + at + sizeof(*h);
         r->done = UINT64_MAX;
         r->res = 0;
@@ -139,15 +141,15 @@ pc_log_load(const char *path, struct pc_log **out, char *err, size_t errlen)
             l->writes++;
             break;
         case PC_DONE:
-            if (h->ref < l->n && l->recs[h->ref].h->type == PC_WRITE) {
+            if (h->ref < l->n && l->recs[h->ref].h.type == PC_WRITE) {
                 l->recs[h->ref].done = l->n;
                 l->recs[h->ref].res = h->res;
             }
             break;
         case PC_FEND: {
-            if (h->ref >= l->n || l->recs[h->ref].h->type != PC_FBEGIN)
+            if (h->ref >= l->n || l->recs[h->ref].h.type != PC_FBEGIN)
                 break;
-            const struct pc_rec *b = l->recs[h->ref].h;
+            const struct pc_rec *b = &l->recs[h->ref].h;
             if (h->res != 0 || b->aux == PC_FL_SYNC_RANGE)
                 break;
             l->flushes++;
@@ -266,10 +268,10 @@ s_durable(const struct pc_log *l, uint64_t i, uint32_t f)
 {
     const struct s_rec *r = &l->recs[i];
 
-    if (r->h->type == PC_WRITE) {
+    if (r->h.type == PC_WRITE) {
         if (r->done == UINT64_MAX)
             return false;
-        if (r->h->flags & PC_F_DSYNC)
+        if (r->h.flags & PC_F_DSYNC)
             return true;
         return r->done < l->durable_before[f];
     }
@@ -307,7 +309,7 @@ pc_image_build(const struct pc_log *l, int file, const char *base,
     uint64_t unit = v == PC_IMG_TORN_4K ? 4096 : v == PC_IMG_TORN_512 ? 512 : 0;
     for (uint64_t i = 0; i < l->n; i++) {
         const struct s_rec *r = &l->recs[i];
-        const struct pc_rec *h = r->h;
+        const struct pc_rec *h = &r->h;
         if (h->file != f)
             continue;
         if (h->type == PC_TRUNC || h->type == PC_FALLOC) {

@@ -32,8 +32,8 @@ void pc_log_free(struct pc_log **lp);
 /* The id of the recorded file with this base name ("data.mdb"), or -1. */
 int pc_log_file(const struct pc_log *l, const char *name);
 /* Counts over the whole log: records, writes, completed flushes. */
-void pc_log_counts(const struct pc_log *l, uint64_t *records,
-                   uint64_t *writes, uint64_t *flushes);
+void pc_log_counts(const struct pc_log *l, uint64_t *records, uint64_t *writes,
+                   uint64_t *flushes);
 
 enum pc_variant {
     PC_IMG_DURABLE,  /* exactly what completed flushes made durable */

@@ -317,7 +317,8 @@ s_track(int fd, int flags)
 static inline uint32_t
 s_file(int fd)
 {
-    if (fd < 0 || fd >= S_MAX_FD || !s_on())
+    /* s_on() first: it also finds the real functions for the caller. */
+    if (!s_on() || fd < 0 || fd >= S_MAX_FD)
         return 0;
     return s_fd[fd].file1;
 }
@@ -498,8 +499,7 @@ dup3(int fd, int to, int flags)
  */
 
 static uint64_t
-s_write_begin(int fd, uint32_t f, uint64_t off, const struct iovec *iov,
-              int n)
+s_write_begin(int fd, uint32_t f, uint64_t off, const struct iovec *iov, int n)
 {
     struct pc_rec r = {0};
     uint64_t len = 0;
@@ -800,6 +800,10 @@ posix_fallocate64(int fd, off64_t off, off64_t len)
 void *
 mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+    /* Anonymous maps straight to the kernel: ASan maps memory this way
+     * while it starts, before this library could look anything up. */
+    if (fd < 0)
+        return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
     uint32_t f = s_file(fd);
     if (f != 0 && (prot & PROT_WRITE) && (flags & MAP_SHARED))
         s_unsup(f, PC_U_SHARED_WRITABLE_MAP);
@@ -809,6 +813,10 @@ mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 void *
 mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
+    /* Anonymous maps straight to the kernel: ASan maps memory this way
+     * while it starts, before this library could look anything up. */
+    if (fd < 0)
+        return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
     uint32_t f = s_file(fd);
     if (f != 0 && (prot & PROT_WRITE) && (flags & MAP_SHARED))
         s_unsup(f, PC_U_SHARED_WRITABLE_MAP);

@@ -33,8 +33,9 @@ enum pc_type {
     PC_FBEGIN = 4, /* a flush is called: file (PC_ALL_FILES), aux = kind */
     PC_FEND = 5,   /* it returned: ref, res = 0 or -errno */
     PC_TRUNC = 6,  /* ftruncate returned 0: file, off = the new size */
-    PC_FALLOC = 7, /* fallocate returned 0: file, off, res = length, aux = mode */
-    PC_UNSUP = 8,  /* a call the model cannot follow: aux = what */
+    PC_FALLOC =
+        7, /* fallocate returned 0: file, off, res = length, aux = mode */
+    PC_UNSUP = 8, /* a call the model cannot follow: aux = what */
 };
 
 /* Flags of a PC_WRITE. */

@@ -50,7 +50,7 @@
 
 #define S_VL_ORG "ura:00001234"
 #define S_JGZ_ORG "ura:00005678"
-#define S_SENDERS 2 /* adapter processes in the node scenario */
+#define S_SENDERS 3 /* adapter processes in the node scenario */
 
 /* A growable list of 16-byte ids, with a set beside it for duplicates. */
 struct s_ids {
@@ -82,7 +82,7 @@ struct s_pc {
     char dir[H_PATH]; /* <tmp>/pc: logs, bases */
     int vl, jgz;
     /* Broker scenario: the raw wire client speaks for vl. */
-    char vl_secret[H_PATH + 32], broker_public[H_PATH + 32];
+    char vl_secret[2 * H_PATH], broker_public[2 * H_PATH];
     kr_pubkeys_t jgz_pub;
     uint8_t *content;
     size_t content_len;
@@ -93,7 +93,8 @@ struct s_pc {
     /* Figures. */
     int cuts_done, images_checked, images_refused;
     uint64_t later_writes, durable_writes, torn_pieces;
-    int loss_cut; /* the cut that found a loss, or -1 */
+    int loss_cut;        /* the cut that found a loss, or -1 */
+    char loss_what[128]; /* where losses were found (--expect-loss) */
 };
 
 static struct s_pc t;
@@ -276,7 +277,7 @@ s_walk(const char *path, bool nosubdir, const struct s_ids *want,
 {
     struct s_walk w = {path, nosubdir, want, NULL};
     struct h_proc p;
-    char result[H_PATH + 32], log[H_PATH + 32], st[32];
+    char result[2 * H_PATH], log[2 * H_PATH], st[32];
     int status = 0;
 
     snprintf(result, sizeof(result), "%s/walk.result", t.dir);
@@ -291,8 +292,8 @@ s_walk(const char *path, bool nosubdir, const struct s_ids *want,
         return -1;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(why, whylen, "the walk of %.200s failed (%s); see %.200s", path,
-                 h_status_str(status, st, sizeof(st)), log);
+        snprintf(why, whylen, "the walk of %.200s failed (%s); see %.200s",
+                 path, h_status_str(status, st, sizeof(st)), log);
         return -1;
     }
     FILE *f = fopen(result, "r");
@@ -396,11 +397,16 @@ s_stop_checked(struct h_proc *p)
 /* A loss: fail the run, or, when a loss is what we wait for, note it and
  * stop cutting. */
 static void
-s_loss(int cut, const char *what, enum pc_variant v, size_t missing,
-       size_t of, const char *first)
+s_loss(int cut, const char *what, enum pc_variant v, size_t missing, size_t of,
+       const char *first)
 {
     if (t.expect_loss) {
-        if (t.loss_cut < 0)
+        if (strstr(t.loss_what, what) == NULL) {
+            size_t at = strlen(t.loss_what);
+            snprintf(t.loss_what + at, sizeof(t.loss_what) - at, "%s%s",
+                     at ? ", " : "", what);
+        }
+        if (t.loss_cut < 0 || t.loss_cut == cut)
             h_note("LOSS caught at cut %d (%s, %s image): %zu of %zu "
                    "acknowledged messages missing (first %s)",
                    cut + 1, what, pc_variant_name(v), missing, of, first);
@@ -409,8 +415,7 @@ s_loss(int cut, const char *what, enum pc_variant v, size_t missing,
     }
     H_REQUIRE(false,
               "cut %d, %s, %s image: every acknowledged message is there "
-              "(%zu of %zu missing, first %s; replay with --seed %" PRIu64
-              ")",
+              "(%zu of %zu missing, first %s; replay with --seed %" PRIu64 ")",
               cut + 1, what, pc_variant_name(v), missing, of, first, t.seed);
 }
 
@@ -476,7 +481,7 @@ s_load_log(const char *path)
 static void
 s_broker_setup(void)
 {
-    char pub[H_PATH + 32];
+    char pub[2 * H_PATH];
     struct h_referral ref;
 
     t.vl = h_org_add(&t.c, "vl", S_VL_ORG, "verloskunde", "De Wieg");
@@ -554,8 +559,8 @@ s_broker_check_image(int cut, enum pc_variant v)
 static void
 s_broker_cut(int k)
 {
-    char log_path[H_PATH + 32], base[H_PATH + 32], next[H_PATH + 32];
-    char store[H_PATH + 32];
+    char log_path[2 * H_PATH], base[2 * H_PATH], next[2 * H_PATH];
+    char store[2 * H_PATH];
     struct h_wire w;
     bool have_base = k > 0;
 
@@ -605,8 +610,8 @@ s_broker_cut(int k)
         h_note("cut %d: %s image: %" PRIu64 " durable writes, %" PRIu64
                " later, %" PRIu64 " of them in it, %" PRIu64
                " pieces torn off, %" PRIu64 " bytes",
-               k + 1, pc_variant_name((enum pc_variant)v), st.durable,
-               st.later, st.later_taken, st.pieces_torn, st.size);
+               k + 1, pc_variant_name((enum pc_variant)v), st.durable, st.later,
+               st.later_taken, st.pieces_torn, st.size);
         s_broker_check_image(k, (enum pc_variant)v);
         if (t.loss_cut >= 0)
             break;
@@ -626,7 +631,7 @@ s_broker_cut(int k)
 
 struct s_sender {
     char endpoint[H_PATH];
-    char out[H_PATH + 32]; /* one hex msg_id a line, once kr_send said yes */
+    char out[2 * H_PATH]; /* one hex msg_id a line, once kr_send said yes */
 };
 
 static struct s_sender s_senders[S_SENDERS];
@@ -767,9 +772,10 @@ s_node_check_image(int cut, int i, enum pc_variant v)
     struct h_node *n = &t.c.nodes[i];
     bool sender = i == t.vl;
     const struct s_ids *want = sender ? &t.handed : &t.delivered;
-    const char *what = sender ? "sending node (outbox)" : "receiving node "
-                                                          "(inbox)";
-    char why[512], first[33] = "-", name[64], store[H_PATH + 32];
+    const char *what = sender ? "sending node (outbox)"
+                              : "receiving node "
+                                "(inbox)";
+    char why[512], first[33] = "-", name[64], store[2 * H_PATH];
     size_t missing = 0, walk_missing = 0;
     kr_client_t *kc = NULL;
     struct s_list l;
@@ -810,8 +816,8 @@ s_node_check_image(int cut, int i, enum pc_variant v)
 static void
 s_node_cut(int k)
 {
-    char log_path[2][H_PATH + 32], base[2][H_PATH + 32], next[2][H_PATH + 32];
-    char store[2][H_PATH + 32], slog[H_PATH + 32];
+    char log_path[2][2 * H_PATH], base[2][2 * H_PATH], next[2][2 * H_PATH];
+    char store[2][2 * H_PATH], slog[2 * H_PATH];
     int idx[2] = {t.vl, t.jgz};
     struct h_proc senders[S_SENDERS];
     bool have_base = k > 0;
@@ -820,10 +826,10 @@ s_node_cut(int k)
         struct h_node *n = &t.c.nodes[idx[j]];
         snprintf(log_path[j], sizeof(log_path[j]), "%s/%s-%d.log", t.dir,
                  n->label, k);
-        snprintf(base[j], sizeof(base[j]), "%s/%s-base-%d.mdb", t.dir,
-                 n->label, k);
-        snprintf(next[j], sizeof(next[j]), "%s/%s-base-%d.mdb", t.dir,
-                 n->label, k + 1);
+        snprintf(base[j], sizeof(base[j]), "%s/%s-base-%d.mdb", t.dir, n->label,
+                 k);
+        snprintf(next[j], sizeof(next[j]), "%s/%s-base-%d.mdb", t.dir, n->label,
+                 k + 1);
         snprintf(store[j], sizeof(store[j]), "%s/node.mdb", n->dir);
         s_fresh_dir(n->dir);
         if (have_base)
@@ -891,10 +897,14 @@ s_node_cut(int k)
     /* Images are checked with the broker stopped: a node started on one
      * image must not change what the broker knows before the next. */
     H_REQUIRE(h_broker_stop(&t.c), "the broker stops for the checks");
-    for (int j = 0; j < 2 && t.loss_cut < 0; j++) {
+    for (int j = 0; j < 2; j++) {
         struct pc_log *log = s_load_log(log_path[j]);
         struct pc_image_stats st;
-        for (int v = 0; v < t.images && t.loss_cut < 0; v++) {
+        /* Both roles are checked even after a loss (--expect-loss), so
+         * that the note says which of them the switch broke. */
+        for (int v = 0; v < t.images; v++) {
+            const char *before =
+                strstr(t.loss_what, j ? "receiving" : "sending");
             s_fresh_dir(t.c.nodes[idx[j]].dir);
             s_build(log, "node.mdb", have_base ? base[j] : NULL, store[j],
                     (enum pc_variant)v, &st);
@@ -905,6 +915,9 @@ s_node_cut(int k)
                    pc_variant_name((enum pc_variant)v), st.durable, st.later,
                    st.later_taken, st.pieces_torn);
             s_node_check_image(k, idx[j], (enum pc_variant)v);
+            if (before == NULL &&
+                strstr(t.loss_what, j ? "receiving" : "sending") != NULL)
+                break;
         }
         s_build(log, "node.mdb", have_base ? base[j] : NULL, next[j],
                 PC_IMG_DURABLE, &st);
@@ -1010,8 +1023,8 @@ main(int argc, char **argv)
      * without ASan and only passes calls on). */
     const char *ao = getenv("ASAN_OPTIONS");
     char asan[1024];
-    snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
-             ao ? ao : "", ao && *ao ? ":" : "");
+    snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", ao ? ao : "",
+             ao && *ao ? ":" : "");
     setenv("ASAN_OPTIONS", asan, 1);
 
     char name[64];
@@ -1059,9 +1072,9 @@ main(int argc, char **argv)
     if (t.expect_loss) {
         H_CHECK(t.loss_cut >= 0,
                 "the early acknowledgement is caught: an acknowledged "
-                "message missing after a power cut (%d cuts, seed %" PRIu64
-                ")",
-                t.cuts_done, t.seed);
+                "message missing after a power cut (after %d cuts, in: %s; "
+                "seed %" PRIu64 ")",
+                t.cuts_done, t.loss_cut >= 0 ? t.loss_what : "none", t.seed);
     } else {
         H_CHECK(t.cuts_done > 0 && (t.accepted.n > 0 || t.handed.n > 0),
                 "%d cuts, each with acknowledged messages, none lost "
@@ -1070,7 +1083,7 @@ main(int argc, char **argv)
     }
     /* Leave a running broker for h_finish, on the last durable image. */
     if (!t.node_mode && !h_proc_alive(&t.c.broker)) {
-        char last[H_PATH + 32], store[H_PATH + 32];
+        char last[2 * H_PATH], store[2 * H_PATH];
         snprintf(last, sizeof(last), "%s/broker-base-%d.mdb", t.dir,
                  t.cuts_done);
         snprintf(store, sizeof(store), "%s/data.mdb", t.c.broker_dir);
