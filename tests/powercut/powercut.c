@@ -43,6 +43,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <sodium.h>
 
 #include "harness.h"
 #include "pcimage.h"
@@ -276,7 +277,9 @@ s_walk(const char *path, bool nosubdir, const struct s_ids *want,
        size_t *missing, char *first, char *why, size_t whylen)
 {
     struct s_walk w = {path, nosubdir, want, NULL};
-    struct h_proc p;
+    /* Static: the harness keeps a pointer to every process it started,
+     * for its watchdog. */
+    static struct h_proc p;
     char result[2 * H_PATH], log[2 * H_PATH], st[32];
     int status = 0;
 
@@ -630,6 +633,7 @@ s_broker_cut(int k)
  */
 
 struct s_sender {
+    bool named; /* brings its own msg_ids: the node sends ahead (22) */
     char endpoint[H_PATH];
     char out[2 * H_PATH]; /* one hex msg_id a line, once kr_send said yes */
 };
@@ -650,9 +654,11 @@ s_sender_run(void *arg)
     ref.reason_text = "power cut";
     /* Until killed: the harness kills this process with the nodes. */
     for (long i = 0; i < 100000000L; i++) {
-        uint8_t id[16];
+        uint8_t id[16], mine[16];
         char line[40];
-        if (h_send_referral(kc, S_JGZ_ORG, &ref, NULL, id) != KR_OK) {
+        randombytes_buf(mine, sizeof(mine));
+        if (h_send_referral(kc, S_JGZ_ORG, &ref, s->named ? mine : NULL, id) !=
+            KR_OK) {
             h_sleep_ms(5);
             continue;
         }
@@ -819,7 +825,7 @@ s_node_cut(int k)
     char log_path[2][2 * H_PATH], base[2][2 * H_PATH], next[2][2 * H_PATH];
     char store[2][2 * H_PATH], slog[2 * H_PATH];
     int idx[2] = {t.vl, t.jgz};
-    struct h_proc senders[S_SENDERS];
+    static struct h_proc senders[S_SENDERS]; /* static: see s_walk */
     bool have_base = k > 0;
 
     for (int j = 0; j < 2; j++) {
@@ -848,6 +854,7 @@ s_node_cut(int k)
 
     /* Adapters send until the cut. */
     for (int j = 0; j < S_SENDERS; j++) {
+        s_senders[j].named = j % 2 == 1;
         snprintf(s_senders[j].endpoint, sizeof(s_senders[j].endpoint), "%s",
                  t.c.nodes[t.vl].local);
         snprintf(s_senders[j].out, sizeof(s_senders[j].out),
