@@ -129,6 +129,9 @@ struct broker {
      * (KRBROKER_TEST_FAIL_COMMIT=N). */
     uint64_t test_hang_after_early;
     uint64_t test_fail_after_early;
+    /* Test only (KRBROKER_TEST_EARLY_ACK, tests/powercut): receipts leave
+     * before the commit, the bug the power-cut harness must catch. */
+    uint64_t test_early_ack;
 
     struct kr_buf packbuf; /* reused for every frame sent */
 

@@ -418,6 +418,8 @@ broker_run(struct broker *b)
          * their recipients while this commit runs (deliver.c, "Early
          * delivery"); the results follow the commit. */
         bool fail = s_test_fault(b, deliver_pump_early(b));
+        if (b->test_early_ack != 0)
+            s_flush(b); /* TEST ONLY: acknowledges before the commit */
         deliver_send_results(b, s_commit(b, fail));
         commit_by = 0;
         s_flush(b);

@@ -214,6 +214,11 @@ node_pass_end(struct node *n, bool stop)
 
     link_send_ahead(n);
     prov_settle(n);
+    if (n->test_early_ack) { /* TEST ONLY: acknowledges before commit */
+        link_flush(n, KR_OK);
+        n->pass.nacks = 0;
+        local_flush(n, KR_OK);
+    }
     rc = s_pass_commit(n);
     prov_after_commit(n, rc);
     link_flush(n, rc);
@@ -348,6 +353,12 @@ node_open(struct node_config *cfg, struct node **out)
     if (rc != KR_OK)
         goto fail;
     nstore_prefill(n->store, cfg->prefill_mb << 20);
+    /* For the power-cut tests only: never set in a deployment. */
+    if (getenv("KRNODE_TEST_EARLY_ACK") != NULL) {
+        n->test_early_ack = true;
+        log_warnx("loop: KRNODE_TEST_EARLY_ACK: this node acknowledges "
+                  "before its commit on purpose (a test)");
+    }
     if ((rc = prov_recover(n)) != KR_OK)
         goto fail;
     if ((rc = peers_load(&n->peers, n->store)) != KR_OK)

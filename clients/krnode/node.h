@@ -662,6 +662,10 @@ struct node {
      * there is room again, a Hello makes the broker send them at once. */
     bool full_failing;
     uint64_t full_check_mono;
+    /* Test only (KRNODE_TEST_EARLY_ACK, tests/powercut): acks and adapter
+     * replies leave before the commit, the bug the power-cut harness
+     * must catch. */
+    bool test_early_ack;
 };
 
 /* Load keys, open the store, bind the local socket, connect the broker.
