@@ -59,8 +59,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             i += strlen(copy + i) + 1;
         }
         argv[argc] = NULL;
-        if (cfg_parse_args(argc, argv, section, opts, base, err,
-                           sizeof(err)) == 0 &&
+        if (cfg_parse_args(argc, argv, section, opts, base, err, sizeof(err)) ==
+                0 &&
             cfg_check_required(opts, base, err, sizeof(err)) == 0 && node)
             node_config_check(&nc, err, sizeof(err));
         free(copy);
