@@ -322,8 +322,7 @@ admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
     Kr__V1__AdminResponse resp = KR__V1__ADMIN_RESPONSE__INIT;
     Kr__V1__BrokerStats stats = KR__V1__BROKER_STATS__INIT;
     struct s_list_arg la = {&resp, 0};
-    Kr__V1__AdminRequest *req =
-        kr__v1__admin_request__unpack(NULL, len, bytes);
+    Kr__V1__AdminRequest *req = kr__v1__admin_request__unpack(NULL, len, bytes);
 
     b->now_ms = util_now_ms();
     if (req == NULL) {
@@ -406,8 +405,7 @@ admin_handle(struct broker *b)
             zmq_msg_close(&body);
             continue;
         }
-        admin_handle_request(b, zmq_msg_data(&body), zmq_msg_size(&body),
-                             &out);
+        admin_handle_request(b, zmq_msg_data(&body), zmq_msg_size(&body), &out);
         zmq_send(b->admin, zmq_msg_data(&rid), zmq_msg_size(&rid),
                  ZMQ_SNDMORE | ZMQ_DONTWAIT);
         zmq_send(b->admin, out.data, out.len, ZMQ_DONTWAIT);

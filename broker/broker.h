@@ -281,7 +281,7 @@ int deliver_persist_seqs(struct broker *b);
 void deliver_forget_reserved(struct broker *b);
 void deliver_rewind(struct org *o);
 /* Tests only: forget the withdrawals the pump set aside for the next pass
- * (a fuzz target starts each input on a new store). */
+ * (a fuzz target starts each input from an emptied store). */
 void deliver_reset(void);
 
 /* admin.c */

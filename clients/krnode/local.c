@@ -948,10 +948,9 @@ local_drain(struct node *n)
         if (!bad && np == 3 && zmq_msg_size(&parts[1]) != 0)
             bad = true;
         if (!bad && np >= 2 && zmq_msg_size(&parts[0]) < NODE_RID_MAX) {
-            local_handle_request(n, zmq_msg_data(&parts[0]),
-                                 zmq_msg_size(&parts[0]), np == 3,
-                                 zmq_msg_data(&parts[np - 1]),
-                                 zmq_msg_size(&parts[np - 1]));
+            local_handle_request(
+                n, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), np == 3,
+                zmq_msg_data(&parts[np - 1]), zmq_msg_size(&parts[np - 1]));
         } else {
             log_warnx("local: request of %zu parts (1 or 2 after the "
                       "routing id): dropped",

@@ -485,8 +485,7 @@ void link_on_monitor(struct node *n);
 void link_drain(struct node *n);
 /* One frame from the broker, applied in the pass. link_drain reads frames
  * with it; so do the fuzz targets, without a socket (tests/fuzz/). */
-void node_handle_broker_frame(struct node *n, const uint8_t *bytes,
-                              size_t len);
+void node_handle_broker_frame(struct node *n, const uint8_t *bytes, size_t len);
 /* After the pass's commit (commit_rc): send Hello, directory requests and,
  * if the commit held, the acknowledgements, in one frame. */
 void link_flush(struct node *n, int commit_rc);
