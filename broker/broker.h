@@ -106,13 +106,13 @@ struct broker {
     /* A full store or disk (full.c): why submits are refused until
      * store_full_until, what bounds the store (the map or the file
      * system, as the cron last saw them) and the figures for stats. */
-    int store_full_reason;      /* STORE_FULL or DISK_FULL */
-    int full_reason_now;        /* the last submit's refusal, or 0 */
-    bool disk_bound;            /* the file system leaves less than the map */
-    uint64_t disk_free;         /* free on the store's file system */
-    uint64_t store_file_bytes;  /* the store's file */
-    uint64_t refused_full;      /* submits refused store-full or disk-full */
-    struct log_every full_log;  /* those refusals, for the log */
+    int store_full_reason;     /* STORE_FULL or DISK_FULL */
+    int full_reason_now;       /* the last submit's refusal, or 0 */
+    bool disk_bound;           /* the file system leaves less than the map */
+    uint64_t disk_free;        /* free on the store's file system */
+    uint64_t store_file_bytes; /* the store's file */
+    uint64_t refused_full;     /* submits refused store-full or disk-full */
+    struct log_every full_log; /* those refusals, for the log */
     uint32_t ack_limit;        /* acks applied per pass (adaptive, loop.c) */
     uint32_t acks_in_pass;     /* acks applied in this pass so far */
     uint64_t items_in_pass;    /* submits and acks read in this pass */

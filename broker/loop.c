@@ -162,8 +162,8 @@ s_commit(struct broker *b, bool test_fail)
         b->ack_limit = acks / 2;
     /* A full map or a full disk: refuse submits for a moment (full.c). */
     int reason = full ? full_commit_failed(b, rc) : KR__V1__REASON__INTERNAL;
-    const char *why = rc == KR_EDISKFULL ? "the broker's disk is full"
-                                         : kr_strerror(rc);
+    const char *why =
+        rc == KR_EDISKFULL ? "the broker's disk is full" : kr_strerror(rc);
     b->commits_failed++;
     uint64_t unlogged;
     if (log_every_hit(&s_failed_log, util_mono_ms(), 10000, &unlogged))

@@ -38,10 +38,10 @@ void fatalx(const char *fmt, ...)
  * ms), so that the decision can be tested without one.
  */
 struct log_every {
-    uint64_t since_ms;  /* when the condition began; 0: not active */
-    uint64_t last_ms;   /* the last line written about it */
-    uint64_t count;     /* times it happened since it began */
-    uint64_t unlogged;  /* times since the last line */
+    uint64_t since_ms; /* when the condition began; 0: not active */
+    uint64_t last_ms;  /* the last line written about it */
+    uint64_t count;    /* times it happened since it began */
+    uint64_t unlogged; /* times since the last line */
 };
 
 /* The condition happened at now_ms. True when a line is due now (the

@@ -181,9 +181,8 @@ s_retry_later(struct node *n, int reason)
         return;
     if (reason == KR__V1__REASON__STORE_FULL ||
         reason == KR__V1__REASON__DISK_FULL) {
-        uint64_t ivl = n->cfg->resend_ms < S_FULL_RETRY_MS
-                           ? n->cfg->resend_ms
-                           : S_FULL_RETRY_MS;
+        uint64_t ivl = n->cfg->resend_ms < S_FULL_RETRY_MS ? n->cfg->resend_ms
+                                                           : S_FULL_RETRY_MS;
         l->retry_mono = util_mono_ms() + ivl;
         return;
     }

@@ -822,8 +822,8 @@ s_status(struct node *n, const struct origin *from)
     st.org_id = n->cfg->org;
     st.connected = n->link.connected;
     struct diskspace disk = {0};
-    st.disk_full = nstore_room(n->store, n->pass.now_mono, &disk) ==
-                   KR_EDISKFULL;
+    st.disk_full =
+        nstore_room(n->store, n->pass.now_mono, &disk) == KR_EDISKFULL;
     st.disk_free_bytes = disk.fs_free;
     st.store_file_bytes = disk.file_bytes;
     st.broker_refusing = n->link.refusing;

@@ -460,9 +460,6 @@ struct link {
     uint64_t resend_check_mono; /* next look at the oldest in flight */
     uint64_t retry_mono;        /* rewind for temporary refusals, or 0 */
     uint64_t retry_backoff;     /* their backoff, doubling */
-    int refusing;               /* reason of the last such refusal, until
-                                   one is accepted (status) */
-    struct log_every refused_log; /* those refusals, for the log */
     uint64_t reconnect_mono;    /* connect again then (after a refusal), or 0 */
     uint64_t reconnect_backoff; /* its backoff, doubling */
     char (*want)[KR_ORG_ID_MAX]; /* orgs to ask the directory about */
@@ -475,6 +472,12 @@ struct link {
                                   accepting connections in between */
     bool tcp_up;               /* a TCP connection came up since libzmq's
                                   last retry */
+
+    /* The reason of the last temporary refusal, until a message is
+     * accepted again (status: broker_refusing); those refusals, for the
+     * log (link_send.c). */
+    int refusing;
+    struct log_every refused_log;
 };
 
 int link_open(struct node *n);

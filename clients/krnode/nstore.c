@@ -51,7 +51,7 @@ struct nstore {
     struct arena pb;           /* records read to be rewritten (arena.h) */
     /* The disk (nstore_room): looked at no more than every S_DISK_MS. */
     struct diskspace disk;
-    uint64_t disk_mono; /* when; 0: look at the next call */
+    uint64_t disk_mono;           /* when; 0: look at the next call */
     struct log_every commit_fail; /* failed commits, for the log */
 };
 
@@ -497,8 +497,8 @@ nstore_room(nstore_t *st, uint64_t now_mono, struct diskspace *disk)
      * the store's file as it is (LMDB writes inside it, and the prefill
      * helper writes it ahead) plus what its file system has free. */
     uint64_t map = (uint64_t)info.me_mapsize;
-    uint64_t cap = st->disk_mono != 0 ? diskspace_capacity(map, &st->disk)
-                                      : map;
+    uint64_t cap =
+        st->disk_mono != 0 ? diskspace_capacity(map, &st->disk) : map;
     uint64_t used = (uint64_t)(info.me_last_pgno + 1) * stat.ms_psize;
     if (used <= cap / 8 * 7)
         return KR_OK;

@@ -77,8 +77,7 @@ s_sender(void *arg)
         int rc = KR_EUNAVAIL;
         for (long attempt = 0; attempt < 1000000; attempt++) {
             if (kc == NULL &&
-                kr_client_connect(s->c.nodes[s->vl].local, 2000, &kc) !=
-                    KR_OK)
+                kr_client_connect(s->c.nodes[s->vl].local, 2000, &kc) != KR_OK)
                 kc = NULL;
             if (kc != NULL)
                 rc = h_send_referral(kc, S_JGZ_ORG, &ref, id, got);
@@ -107,8 +106,8 @@ s_sender(void *arg)
     fprintf(f, "%llu %llu\n", (unsigned long long)i,
             (unsigned long long)repeats);
     fclose(f);
-    printf("sender: %llu sent, %llu attempts repeated\n",
-           (unsigned long long)i, (unsigned long long)repeats);
+    printf("sender: %llu sent, %llu attempts repeated\n", (unsigned long long)i,
+           (unsigned long long)repeats);
     return result;
 }
 
@@ -359,10 +358,8 @@ main(int argc, char **argv)
            in.n, in.seen.n, lost, doubled, in.foreign);
     printf("soak: sender final outcomes: delivered=%zu refused=%zu "
            "other=%zu not_final=%zu twice=%zu\n",
-           out.delivered, out.refused, out.other_final, out.not_final,
-           out_dup);
-    printf("soak: audit verify: %s (%s)\n", audit_ok ? "ok" : "FAILED",
-           verify);
+           out.delivered, out.refused, out.other_final, out.not_final, out_dup);
+    printf("soak: audit verify: %s (%s)\n", audit_ok ? "ok" : "FAILED", verify);
     h_idset_free(&sent);
     h_idset_free(&in.seen);
     h_idset_free(&out.seen);

@@ -112,8 +112,8 @@ s_fill(struct s_test *t, const char *what)
 
     for (int batch = 0; !full && n < S_MAX_SENDS; batch++) {
         for (int i = 0; i < S_BATCH; i++) {
-            snprintf(t->text, sizeof(t->text), "disk seq=%05zu %s",
-                     t->sent.n, t->pad);
+            snprintf(t->text, sizeof(t->text), "disk seq=%05zu %s", t->sent.n,
+                     t->pad);
             t->ref.reason_text = t->text;
             int rc = h_send_referral(kv, S_JGZ_ORG, &t->ref, NULL, id);
             H_ENSURE(rc == KR_OK, "libkr send %zu (%s)", t->sent.n,
@@ -217,8 +217,10 @@ main(void)
         h_rm_rf(t.c.tmp);
         return H_SKIP;
     }
-    H_REQUIRE(rc == KR_OK, "mount a %d MiB tmpfs on the broker's data "
-              "directory", S_TMPFS_MB);
+    H_REQUIRE(rc == KR_OK,
+              "mount a %d MiB tmpfs on the broker's data "
+              "directory",
+              S_TMPFS_MB);
     snprintf(ballast, sizeof(ballast), "%s/ballast", t.c.broker_dir);
     rc = h_ballast(ballast, S_ROOM, &written);
     H_REQUIRE(rc == KR_OK, "ballast leaves %u MiB free (%llu bytes written)",
@@ -261,16 +263,15 @@ main(void)
         h_idset_add(&t.sent, id);
     }
     H_POLL(ok, 10000, s_pending(&t) >= S_MORE);
-    H_CHECK(ok, "%d more sent on the full disk are kept pending (%zu)",
-            S_MORE, s_pending(&t));
+    H_CHECK(ok, "%d more sent on the full disk are kept pending (%zu)", S_MORE,
+            s_pending(&t));
     ok = s_stats(&t, &disk_full, &refused);
     H_CHECK(ok && disk_full && refused > 0,
             "krctl stats: disk_full true, refused_full %lld", refused);
     s_refusing(&t, why, sizeof(why));
     H_CHECK(strcmp(why, "disk-full") == 0,
             "krctl status of the sending node: broker_refusing \"%s\"", why);
-    H_CHECK(h_proc_alive(&t.c.broker),
-            "krbroker still runs on a full disk");
+    H_CHECK(h_proc_alive(&t.c.broker), "krbroker still runs on a full disk");
     struct h_run r;
     h_krctl(&r, "--admin", t.c.admin, "stats", NULL);
     H_CHECK(r.code == 0 && strstr(r.out, "DISK FULL") != NULL,
@@ -302,8 +303,10 @@ main(void)
             accepted, in.seen.n, (unsigned long long)(h_mono_ms() - t0));
     s_drain_all(&t, "after the drain");
     s_refusing(&t, why, sizeof(why));
-    H_CHECK(why[0] == '\0', "the node's status no longer names a refusal "
-            "(\"%s\")", why);
+    H_CHECK(why[0] == '\0',
+            "the node's status no longer names a refusal "
+            "(\"%s\")",
+            why);
 
     /* 3. Full again; then space returns: the refused ones are taken
      * within seconds, not after a backoff. */
@@ -321,8 +324,7 @@ main(void)
     H_CHECK(ok && !disk_full, "krctl stats: disk_full false again");
     h_node_start(&t.c, t.jgz);
     s_drain_all(&t, "at the end");
-    h_roundtrip(&t.c, t.vl, t.jgz, "a new message after the full disk",
-                20000);
+    h_roundtrip(&t.c, t.vl, t.jgz, "a new message after the full disk", 20000);
 
     /* 4. The logs do not flood. */
     int lines = h_log_count(t.c.broker_log, "");
@@ -330,8 +332,7 @@ main(void)
     h_note("log lines: broker %d, node vl %d, node jgz %d", lines, vl_lines,
            h_log_count(t.c.nodes[t.jgz].log, ""));
     H_CHECK(lines < 400 && vl_lines < 200,
-            "the logs stay short (broker %d lines, node %d)", lines,
-            vl_lines);
+            "the logs stay short (broker %d lines, node %d)", lines, vl_lines);
 
     h_idset_free(&in.seen);
     h_idset_free(&t.sent);

@@ -30,7 +30,7 @@
 #define S_MAX_SENDS 5000
 #define S_PAD 3000
 #define S_JGZ_ROOM (12u << 20) /* left free for the receiving node */
-#define S_BIG (6u << 20) /* more than the node's disk has room for */
+#define S_BIG (6u << 20)       /* more than the node's disk has room for */
 
 struct s_test {
     struct h_cluster c;
@@ -166,8 +166,10 @@ main(void)
         h_rm_rf(t.c.tmp);
         return H_SKIP;
     }
-    H_REQUIRE(rc == KR_OK, "mount a %d MiB tmpfs on the node's data "
-              "directory", S_TMPFS_MB);
+    H_REQUIRE(rc == KR_OK,
+              "mount a %d MiB tmpfs on the node's data "
+              "directory",
+              S_TMPFS_MB);
     snprintf(ballast, sizeof(ballast), "%s/ballast", t.c.nodes[t.vl].dir);
     rc = h_ballast(ballast, S_ROOM, &written);
     H_REQUIRE(rc == KR_OK, "ballast leaves %u MiB free (%llu bytes written)",
@@ -175,7 +177,7 @@ main(void)
     /* The receiving node too, with more room: it fills only in part 5. */
     rc = h_tmpfs_mount(t.c.nodes[t.jgz].dir, S_TMPFS_MB);
     H_REQUIRE(rc == KR_OK, "mount a tmpfs on the receiving node's data "
-              "directory");
+                           "directory");
     snprintf(jballast, sizeof(jballast), "%s/ballast", t.c.nodes[t.jgz].dir);
     rc = h_ballast(jballast, S_JGZ_ROOM, &written);
     H_REQUIRE(rc == KR_OK, "ballast leaves %u MiB free there",
@@ -251,8 +253,10 @@ main(void)
             (unsigned long long)took, kr_strerror(rc));
     H_CHECK(s_disk_full(&t) == 0, "krctl status: disk_full false again");
     for (int i = 0; i < 50; i++)
-        H_ENSURE((rc = s_send(&t)) == KR_OK, "send after the disk has room "
-                 "(%s)", kr_strerror(rc));
+        H_ENSURE((rc = s_send(&t)) == KR_OK,
+                 "send after the disk has room "
+                 "(%s)",
+                 kr_strerror(rc));
     s_check_all(&t, "at the end");
 
     /* 5. The receiving node's disk fills: deliveries it cannot store stay
@@ -290,8 +294,7 @@ main(void)
             "(under 8 s)",
             (unsigned long long)took);
     s_check_all(&t, "after the receiver's full disk");
-    h_roundtrip(&t.c, t.vl, t.jgz, "a new message after the full disk",
-                20000);
+    h_roundtrip(&t.c, t.vl, t.jgz, "a new message after the full disk", 20000);
 
     /* 4. The log does not flood. */
     int lines = h_log_count(t.c.nodes[t.vl].log, "");
