@@ -22,12 +22,15 @@
  * message must survive all later cuts too.
  *
  *   powercut --daemon broker|node [--cuts N] [--seed N] [--images 1..4]
- *            [--max-seconds S] [--early-ack --expect-loss]
+ *            [--max-seconds S] [--set KEY=VALUE] [--early-ack]
+ *            [--expect-loss]
  *
  * --early-ack starts the daemons with their test-only switch that sends
  * acknowledgements before the commit (KRBROKER_TEST_EARLY_ACK,
  * KRNODE_TEST_EARLY_ACK); with --expect-loss the run succeeds only if a
- * cut finds an acknowledged message missing. The seed is printed first;
+ * cut finds an acknowledged message missing. --set puts an option into
+ * the config of the daemons that are cut (unsafe_nosync = true must be
+ * caught too: it flushes nothing). The seed is printed first;
  * --seed replays the same choices (delays, windows, kill order, image
  * variants), though not the daemons' own timing.
  */
@@ -96,6 +99,9 @@ struct s_pc {
     uint64_t later_writes, durable_writes, torn_pieces;
     int loss_cut;        /* the cut that found a loss, or -1 */
     char loss_what[128]; /* where losses were found (--expect-loss) */
+    /* --set KEY=VALUE: options for the daemons that are cut. */
+    char set_key[8][64], set_val[8][256];
+    int nset;
 };
 
 static struct s_pc t;
@@ -945,8 +951,8 @@ s_usage(FILE *f)
 {
     fprintf(f, "usage: powercut --daemon broker|node [--cuts N] [--seed N] "
                "[--images 1..4]\n"
-               "                [--max-seconds S] [--early-ack "
-               "--expect-loss]\n");
+               "                [--max-seconds S] [--set KEY=VALUE] "
+               "[--early-ack] [--expect-loss]\n");
 }
 
 static bool
@@ -993,6 +999,14 @@ main(int argc, char **argv)
                    s_num(val, 1000000, &v)) {
             t.max_s = (int)v;
             i++;
+        } else if (strcmp(a, "--set") == 0 && val && strchr(val, '=') &&
+                   t.nset < 8) {
+            const char *eq = strchr(val, '=');
+            snprintf(t.set_key[t.nset], sizeof(t.set_key[0]), "%.*s",
+                     (int)(eq - val), val);
+            snprintf(t.set_val[t.nset], sizeof(t.set_val[0]), "%s", eq + 1);
+            t.nset++;
+            i++;
         } else if (strcmp(a, "--early-ack") == 0) {
             t.early_ack = true;
         } else if (strcmp(a, "--expect-loss") == 0) {
@@ -1036,7 +1050,9 @@ main(int argc, char **argv)
 
     char name[64];
     snprintf(name, sizeof(name), "powercut_%s%s", daemon,
-             t.early_ack ? "_early_ack" : "");
+             t.early_ack     ? "_early_ack"
+             : t.expect_loss ? "_expect_loss"
+                             : "");
     h_init(name, t.max_s + 240);
     h_cluster_init(&t.c, name);
     snprintf(t.dir, sizeof(t.dir), "%s/pc", t.c.tmp);
@@ -1055,6 +1071,14 @@ main(int argc, char **argv)
         }
     }
 
+    for (int i = 0; i < t.nset; i++) {
+        if (t.node_mode) {
+            h_node_set(&t.c, t.vl, t.set_key[i], t.set_val[i]);
+            h_node_set(&t.c, t.jgz, t.set_key[i], t.set_val[i]);
+        } else {
+            h_broker_set(&t.c, t.set_key[i], t.set_val[i]);
+        }
+    }
     uint64_t t0 = h_mono_ms();
     for (int k = 0; k < t.cuts && t.loss_cut < 0; k++) {
         if (h_mono_ms() - t0 > (uint64_t)t.max_s * 1000) {
@@ -1078,8 +1102,8 @@ main(int argc, char **argv)
            t.handed.n, t.delivered.n);
     if (t.expect_loss) {
         H_CHECK(t.loss_cut >= 0,
-                "the early acknowledgement is caught: an acknowledged "
-                "message missing after a power cut (after %d cuts, in: %s; "
+                "the defect is caught: an acknowledged message missing "
+                "after a power cut (after %d cuts, in: %s; "
                 "seed %" PRIu64 ")",
                 t.cuts_done, t.loss_cut >= 0 ? t.loss_what : "none", t.seed);
     } else {
