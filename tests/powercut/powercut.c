@@ -495,6 +495,7 @@ s_broker_setup(void)
 
     t.vl = h_org_add(&t.c, "vl", S_VL_ORG, "verloskunde", "De Wieg");
     t.jgz = h_org_add(&t.c, "jgz", S_JGZ_ORG, "jgz", "JGZ Utrecht");
+    h_node_set(&t.c, t.jgz, "prefill_mb", "1");
     h_secret_path(t.c.nodes[t.vl].keys, t.vl_secret, sizeof(t.vl_secret));
     h_public_path(t.c.broker_keys, t.broker_public, sizeof(t.broker_public));
     h_public_path(t.c.nodes[t.jgz].keys, pub, sizeof(pub));
@@ -515,10 +516,13 @@ s_broker_load(struct h_wire *w, int ms, unsigned window)
                               .content = t.content,
                               .content_len = t.content_len};
     uint64_t end = h_mono_ms() + (uint64_t)ms;
-    size_t sent = 0;
+    size_t sent = 0, answered = 0, scanned = 0;
 
     for (long i = 0; i < 10000000L && h_mono_ms() < end; i++) {
-        while (sent - w->nreceipts < window && h_mono_ms() < end) {
+        /* Answers to submits have no queue seq; DELIVERED receipts do. */
+        for (; scanned < w->nreceipts; scanned++)
+            answered += w->receipts[scanned].seq == 0;
+        while (sent - answered < window && h_mono_ms() < end) {
             uint8_t id[16], *env = NULL, sig[KR_SIG_LEN];
             size_t len = 0;
             H_ENSURE(h_envelope_build(w->keys, &spec, id, &env, &len, sig) ==
@@ -587,6 +591,9 @@ s_broker_cut(int k)
     s_rec_off();
     if (k == 0)
         s_broker_setup();
+    /* JGZ's node takes the deliveries, so that the broker also deletes
+     * payloads and reuses their pages: the writes a torn image tears. */
+    h_node_start(&t.c, t.jgz);
 
     H_ENSURE(h_wire_open(&w, t.c.listen, t.vl_secret, t.broker_public,
                          S_VL_ORG) == KR_OK &&
@@ -598,17 +605,22 @@ s_broker_cut(int k)
     h_broker_kill9(&t.c);
     /* Receipts already on their way left the broker before it died. */
     h_wire_pump(&w, 200);
-    size_t acc = 0;
-    for (size_t i = 0; i < w.nreceipts; i++)
+    /* JGZ's node stays down while the images are checked: none of them
+     * may change what it holds before the next. */
+    H_REQUIRE(h_node_stop(&t.c, t.jgz), "JGZ's node stops");
+    size_t acc = 0, dlv = 0;
+    for (size_t i = 0; i < w.nreceipts; i++) {
         if (w.receipts[i].outcome == KR__V1__OUTCOME__ACCEPTED &&
             w.receipts[i].has_id) {
             s_ids_add(&t.accepted, w.receipts[i].msg_id);
             acc++;
         }
+        dlv += w.receipts[i].outcome == KR__V1__OUTCOME__DELIVERED;
+    }
     h_wire_close(&w);
     h_note("cut %d: window %u, %d ms: %zu submitted, %zu accepted "
-           "(%zu in all so far)",
-           k + 1, window, ms, sent, acc, t.accepted.n);
+           "(%zu in all so far), %zu delivered receipts",
+           k + 1, window, ms, sent, acc, t.accepted.n, dlv);
 
     struct pc_log *log = s_load_log(log_path);
     struct pc_image_stats st;
