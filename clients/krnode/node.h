@@ -620,12 +620,12 @@ struct node {
     struct provisional prov;
     struct workers *workers; /* signature checks in parallel */
     int lock_fd;             /* flock on data_dir/node.lock */
+    uint64_t full_passes;    /* passes lost to a full store */
+    uint64_t full_log_mono;  /* last log line about it */
     /* Test only (KRNODE_TEST_EARLY_ACK, tests/powercut): acks and adapter
      * replies leave before the commit, the bug the power-cut harness
      * must catch. */
     bool test_early_ack;
-    uint64_t full_passes;   /* passes lost to a full store */
-    uint64_t full_log_mono; /* last log line about it */
 };
 
 /* Load keys, open the store, bind the local socket, connect the broker.
