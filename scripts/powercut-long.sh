@@ -2,7 +2,8 @@
 # Long power-cut runs (tests/powercut/README.md): many cuts, for hours if
 # asked, each run with its own seed, printed so that a failure replays.
 #   scripts/powercut-long.sh [--daemon broker|node|both] [--seed N]
-#                            [--count RUNS] [--cuts N] [--duration SECONDS]
+#                            [--count RUNS] [--cuts N per run (30)]
+#                            [--duration SECONDS (3600)]
 #                            [--build DIR]
 # Stops at the first failing run (its directory is kept, its seed printed)
 # or when --count runs or --duration seconds are done. --seed N replays
@@ -10,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-daemon=both seed="" count=1000000 cuts=200 duration=3600 build=build
+daemon=both seed="" count=1000000 cuts=30 duration=3600 build=build
 while [ $# -gt 0 ]; do
   case "$1" in
     --daemon) daemon=$2; shift 2 ;;
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
     --cuts) cuts=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "powercut-long.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -50,7 +51,8 @@ while [ "$runs" -lt "$count" ] && [ "$(date +%s)" -lt "$end" ]; do
     grep '^# [0-9]* cuts in' "$log" || true
     total_cuts=$(( total_cuts + ${n:-0} ))
     rm -f "$log"
+    runs=$((runs + 1))
+    [ "$runs" -lt "$count" ] || break
   done
-  runs=$((runs + 1))
 done
-echo "powercut-long.sh: $runs rounds, $total_cuts cuts, no acknowledged message lost"
+echo "powercut-long.sh: $runs runs, $total_cuts cuts, no acknowledged message lost"

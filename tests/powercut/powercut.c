@@ -22,12 +22,15 @@
  * message must survive all later cuts too.
  *
  *   powercut --daemon broker|node [--cuts N] [--seed N] [--images 1..4]
- *            [--max-seconds S] [--early-ack --expect-loss]
+ *            [--max-seconds S] [--set KEY=VALUE] [--early-ack]
+ *            [--expect-loss]
  *
  * --early-ack starts the daemons with their test-only switch that sends
  * acknowledgements before the commit (KRBROKER_TEST_EARLY_ACK,
  * KRNODE_TEST_EARLY_ACK); with --expect-loss the run succeeds only if a
- * cut finds an acknowledged message missing. The seed is printed first;
+ * cut finds an acknowledged message missing. --set puts an option into
+ * the config of the daemons that are cut (unsafe_nosync = true must be
+ * caught too: it flushes nothing). The seed is printed first;
  * --seed replays the same choices (delays, windows, kill order, image
  * variants), though not the daemons' own timing.
  */
@@ -96,6 +99,9 @@ struct s_pc {
     uint64_t later_writes, durable_writes, torn_pieces;
     int loss_cut;        /* the cut that found a loss, or -1 */
     char loss_what[128]; /* where losses were found (--expect-loss) */
+    /* --set KEY=VALUE: options for the daemons that are cut. */
+    char set_key[8][64], set_val[8][256];
+    int nset;
 };
 
 static struct s_pc t;
@@ -489,6 +495,7 @@ s_broker_setup(void)
 
     t.vl = h_org_add(&t.c, "vl", S_VL_ORG, "verloskunde", "De Wieg");
     t.jgz = h_org_add(&t.c, "jgz", S_JGZ_ORG, "jgz", "JGZ Utrecht");
+    h_node_set(&t.c, t.jgz, "prefill_mb", "1");
     h_secret_path(t.c.nodes[t.vl].keys, t.vl_secret, sizeof(t.vl_secret));
     h_public_path(t.c.broker_keys, t.broker_public, sizeof(t.broker_public));
     h_public_path(t.c.nodes[t.jgz].keys, pub, sizeof(pub));
@@ -509,10 +516,13 @@ s_broker_load(struct h_wire *w, int ms, unsigned window)
                               .content = t.content,
                               .content_len = t.content_len};
     uint64_t end = h_mono_ms() + (uint64_t)ms;
-    size_t sent = 0;
+    size_t sent = 0, answered = 0, scanned = 0;
 
     for (long i = 0; i < 10000000L && h_mono_ms() < end; i++) {
-        while (sent - w->nreceipts < window && h_mono_ms() < end) {
+        /* Answers to submits have no queue seq; DELIVERED receipts do. */
+        for (; scanned < w->nreceipts; scanned++)
+            answered += w->receipts[scanned].seq == 0;
+        while (sent - answered < window && h_mono_ms() < end) {
             uint8_t id[16], *env = NULL, sig[KR_SIG_LEN];
             size_t len = 0;
             H_ENSURE(h_envelope_build(w->keys, &spec, id, &env, &len, sig) ==
@@ -581,6 +591,9 @@ s_broker_cut(int k)
     s_rec_off();
     if (k == 0)
         s_broker_setup();
+    /* JGZ's node takes the deliveries, so that the broker also deletes
+     * payloads and reuses their pages: the writes a torn image tears. */
+    h_node_start(&t.c, t.jgz);
 
     H_ENSURE(h_wire_open(&w, t.c.listen, t.vl_secret, t.broker_public,
                          S_VL_ORG) == KR_OK &&
@@ -592,17 +605,22 @@ s_broker_cut(int k)
     h_broker_kill9(&t.c);
     /* Receipts already on their way left the broker before it died. */
     h_wire_pump(&w, 200);
-    size_t acc = 0;
-    for (size_t i = 0; i < w.nreceipts; i++)
+    /* JGZ's node stays down while the images are checked: none of them
+     * may change what it holds before the next. */
+    H_REQUIRE(h_node_stop(&t.c, t.jgz), "JGZ's node stops");
+    size_t acc = 0, dlv = 0;
+    for (size_t i = 0; i < w.nreceipts; i++) {
         if (w.receipts[i].outcome == KR__V1__OUTCOME__ACCEPTED &&
             w.receipts[i].has_id) {
             s_ids_add(&t.accepted, w.receipts[i].msg_id);
             acc++;
         }
+        dlv += w.receipts[i].outcome == KR__V1__OUTCOME__DELIVERED;
+    }
     h_wire_close(&w);
     h_note("cut %d: window %u, %d ms: %zu submitted, %zu accepted "
-           "(%zu in all so far)",
-           k + 1, window, ms, sent, acc, t.accepted.n);
+           "(%zu in all so far), %zu delivered receipts",
+           k + 1, window, ms, sent, acc, t.accepted.n, dlv);
 
     struct pc_log *log = s_load_log(log_path);
     struct pc_image_stats st;
@@ -945,8 +963,8 @@ s_usage(FILE *f)
 {
     fprintf(f, "usage: powercut --daemon broker|node [--cuts N] [--seed N] "
                "[--images 1..4]\n"
-               "                [--max-seconds S] [--early-ack "
-               "--expect-loss]\n");
+               "                [--max-seconds S] [--set KEY=VALUE] "
+               "[--early-ack] [--expect-loss]\n");
 }
 
 static bool
@@ -993,6 +1011,14 @@ main(int argc, char **argv)
                    s_num(val, 1000000, &v)) {
             t.max_s = (int)v;
             i++;
+        } else if (strcmp(a, "--set") == 0 && val && strchr(val, '=') &&
+                   t.nset < 8) {
+            const char *eq = strchr(val, '=');
+            snprintf(t.set_key[t.nset], sizeof(t.set_key[0]), "%.*s",
+                     (int)(eq - val), val);
+            snprintf(t.set_val[t.nset], sizeof(t.set_val[0]), "%s", eq + 1);
+            t.nset++;
+            i++;
         } else if (strcmp(a, "--early-ack") == 0) {
             t.early_ack = true;
         } else if (strcmp(a, "--expect-loss") == 0) {
@@ -1036,7 +1062,9 @@ main(int argc, char **argv)
 
     char name[64];
     snprintf(name, sizeof(name), "powercut_%s%s", daemon,
-             t.early_ack ? "_early_ack" : "");
+             t.early_ack     ? "_early_ack"
+             : t.expect_loss ? "_expect_loss"
+                             : "");
     h_init(name, t.max_s + 240);
     h_cluster_init(&t.c, name);
     snprintf(t.dir, sizeof(t.dir), "%s/pc", t.c.tmp);
@@ -1055,6 +1083,14 @@ main(int argc, char **argv)
         }
     }
 
+    for (int i = 0; i < t.nset; i++) {
+        if (t.node_mode) {
+            h_node_set(&t.c, t.vl, t.set_key[i], t.set_val[i]);
+            h_node_set(&t.c, t.jgz, t.set_key[i], t.set_val[i]);
+        } else {
+            h_broker_set(&t.c, t.set_key[i], t.set_val[i]);
+        }
+    }
     uint64_t t0 = h_mono_ms();
     for (int k = 0; k < t.cuts && t.loss_cut < 0; k++) {
         if (h_mono_ms() - t0 > (uint64_t)t.max_s * 1000) {
@@ -1078,8 +1114,8 @@ main(int argc, char **argv)
            t.handed.n, t.delivered.n);
     if (t.expect_loss) {
         H_CHECK(t.loss_cut >= 0,
-                "the early acknowledgement is caught: an acknowledged "
-                "message missing after a power cut (after %d cuts, in: %s; "
+                "the defect is caught: an acknowledged message missing "
+                "after a power cut (after %d cuts, in: %s; "
                 "seed %" PRIu64 ")",
                 t.cuts_done, t.loss_cut >= 0 ? t.loss_what : "none", t.seed);
     } else {
