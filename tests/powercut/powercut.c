@@ -666,8 +666,12 @@ s_sender_run(void *arg)
     kr_client_t *kc = NULL;
     int fd = open(s->out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
-    if (fd < 0 || kr_client_connect(s->endpoint, 2000, &kc) != KR_OK)
+    int last_rc = KR_OK;
+
+    if (fd < 0 || kr_client_connect(s->endpoint, 2000, &kc) != KR_OK) {
+        fprintf(stderr, "sender %s: cannot start\n", s->out);
         return 2;
+    }
     h_referral_default(&ref);
     ref.reason_text = "power cut";
     /* Until killed: the harness kills this process with the nodes. */
@@ -675,11 +679,19 @@ s_sender_run(void *arg)
         uint8_t id[16], mine[16];
         char line[40];
         randombytes_buf(mine, sizeof(mine));
-        if (h_send_referral(kc, S_JGZ_ORG, &ref, s->named ? mine : NULL, id) !=
-            KR_OK) {
+        int rc =
+            h_send_referral(kc, S_JGZ_ORG, &ref, s->named ? mine : NULL, id);
+        if (rc != KR_OK) {
+            /* Said when it changes, so that a sender that never gets an
+             * answer leaves the reason in sender.log. */
+            if (rc != last_rc)
+                fprintf(stderr, "sender %s: send %ld: %s\n", s->out, i,
+                        kr_strerror(rc));
+            last_rc = rc;
             h_sleep_ms(5);
             continue;
         }
+        last_rc = KR_OK;
         h_hex16(id, line);
         line[32] = '\n';
         if (write(fd, line, 33) != 33)
