@@ -185,6 +185,7 @@ s_referral_status_json(const Kr__V1__ReferralStatus *r)
 
     s_put_str(o, "status", r->status);
     s_put_str(o, "status_reason", r->status_reason);
+    s_put_str(o, "outcome", r->outcome);
     s_put_str(o, "note", r->note);
     s_put_str(o, "planned_date", r->planned_date);
     if (r->contact != NULL)

@@ -236,11 +236,15 @@ static int
 s_parse_referral_status(json_object *o, const char *path, struct s_build *b,
                         char *err, size_t errlen)
 {
-    static const char *const keys[] = {"status",       "status_reason", "note",
-                                       "planned_date", "contact",       NULL};
+    static const char *const keys[] = {
+        "status",  "status_reason", "note", "planned_date",
+        "contact", "outcome",       NULL};
     static const char *const codes[] = {
-        "received",  "accepted", "rejected",  "in-progress",      "on-hold",
-        "completed", "failed",   "cancelled", "entered-in-error", NULL};
+        "received",         "accepted",         "rejected",
+        "in-progress",      "on-hold",          "completed",
+        "failed",           "cancelled",        "entered-in-error",
+        "cancel-requested", "cancel-confirmed", "cancel-declined",
+        NULL};
     Kr__V1__ReferralStatus *r = &b->status;
     json_object *v;
     char sub[JM_PATH_MAX];
@@ -256,12 +260,16 @@ s_parse_referral_status(json_object *o, const char *path, struct s_build *b,
         ;
     if (codes[i] == NULL)
         return jm_fail(err, errlen, path, "status",
-                       "not a FHIR Task status: received, accepted, rejected, "
-                       "in-progress, on-hold, completed, failed, cancelled, "
-                       "entered-in-error");
+                       "not a FHIR Task status (received, accepted, "
+                       "rejected, in-progress, on-hold, completed, failed, "
+                       "cancelled, entered-in-error) nor a cancellation step "
+                       "(cancel-requested, cancel-confirmed, "
+                       "cancel-declined)");
     r->status = (char *)s;
     if ((rc = jm_take_str(o, path, "status_reason", JM_TEXT_MAX,
                           &r->status_reason, err, errlen)) != KR_OK ||
+        (rc = jm_take_str(o, path, "outcome", JM_TEXT_MAX, &r->outcome, err,
+                          errlen)) != KR_OK ||
         (rc = jm_take_str(o, path, "note", JM_TEXT_MAX, &r->note, err,
                           errlen)) != KR_OK ||
         (rc = jm_take_date(o, path, "planned_date", &r->planned_date, err,

@@ -202,6 +202,7 @@ struct send_prep {
     /* MELDRECHT: BLAKE2b-256 of the content's justification. */
     uint8_t digest[NODE_DIGEST_LEN];
     bool has_digest;
+    struct seal_fields codes; /* REFERRAL_STATUS: its clear codes */
 };
 
 /* A CONSENT_GRANT: its scope is parsed here, not judged. Whether the
@@ -304,6 +305,9 @@ s_send_check(struct arena *pb, const Kr__V1__SendRequest *sr,
         return KR_EINVAL;
     }
     prep->has_digest = false;
+    memset(&prep->codes, 0, sizeof(prep->codes));
+    if ((rc = referrals_send_codes(sr, c, &prep->codes, why)) != KR_OK)
+        return rc;
     if (sr->legal_basis == KR__V1__LEGAL_BASIS__MELDRECHT) {
         /* The broker lets a meldrecht past the consent gate only with the
          * digest, and the recipient checks it against the sealed text. */
@@ -512,6 +516,10 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
         util_hex(sr->consent_id.data, KR_ID_LEN, chex);
     if (prep.has_digest)
         f.justification_digest = prep.digest;
+    f.task_status = prep.codes.task_status;
+    f.cancel_step = prep.codes.cancel_step;
+    f.status_reason = prep.codes.status_reason;
+    f.status_outcome = prep.codes.status_outcome;
     rc = seal_build(&n->seal, peer, sr, &f, &env, &env_len, sig);
     if (rc != KR_OK) {
         s_reply_err(n, from, rc, "cannot seal for %s: %s", sr->recipient,

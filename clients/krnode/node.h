@@ -320,7 +320,18 @@ struct seal_fields {
     const Kr__V1__ConsentScope *scope;
     /* MELDRECHT: BLAKE2b-256 of the content's justification, or NULL. */
     const uint8_t *justification_digest;
+    /* REFERRAL_STATUS: the clear codes (referrals.c). */
+    int task_status, cancel_step;
+    const char *status_reason, *status_outcome;
 };
+/* referrals.c: the clear status codes of a REFERRAL_STATUS into f, as the
+ * adapter gave them in the request or else from the sealed
+ * ReferralStatus c (NULL if the content has none). KR_EINVAL with *why
+ * if a code is unknown. */
+struct Kr__V1__Content;
+int referrals_send_codes(const Kr__V1__SendRequest *sr,
+                         const struct Kr__V1__Content *c,
+                         struct seal_fields *f, const char **why);
 
 int seal_init(struct seal *s, const kr_keys_t *keys, struct arena *pb);
 void seal_fini(struct seal *s);
