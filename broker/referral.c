@@ -131,7 +131,7 @@ s_check_status(struct broker *b, struct org *o, struct org *to,
     };
     rt_decide(&q, &ctx->d);
     if (ctx->d.reason != 0) {
-        if (ctx->action == 0)
+        if (ctx->d.reason == KR__V1__REASON__BAD_STATUS)
             return s_fail(why, ctx->d.reason,
                           "task_status %d, cancel_step %d: %s",
                           (int)env->task_status, (int)env->cancel_step,
