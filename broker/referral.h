@@ -53,4 +53,10 @@ int referral_apply(struct broker *b, struct org *o,
 int referral_set_by_broker(struct broker *b, Kr__V1__ReferralRecord *rec,
                            int to, bool cancel_request, const char *reason);
 
+/* referral_consent.c: in a revoke's commit, the referrals under the
+ * consent: cancelled if not started, a cancellation request to the
+ * performer if in progress. 0 or KR_E*. */
+int referral_consent_revoked(struct broker *b, struct org *by,
+                             const uint8_t consent_id[16]);
+
 #endif

@@ -30,6 +30,7 @@
 static struct h_cluster s_c;
 static int s_vl, s_jgz, s_coord, s_wt;
 static struct h_referral s_ref;
+static uint8_t s_cid_phb[16]; /* the consent for prenataal-huisbezoek */
 
 /* One message through a node: a referral, a status or a follow-up. */
 struct s_msg {
@@ -227,7 +228,8 @@ s_consents(void)
         g.to_category = KR__V1__ORG_CATEGORY__JGZ;
         g.from_ms = now - 3600000;
         g.until_ms = now + 365ull * 86400000;
-        H_REQUIRE(h_send_consent(h_node_client(&s_c, s_vl), &g, NULL,
+        H_REQUIRE(h_send_consent(h_node_client(&s_c, s_vl), &g,
+                                 i == 0 ? s_cid_phb : NULL,
                                  msg_id) == KR_OK,
                   "consent for %s", purposes[i]);
         H_POLL(ok, 20000,
@@ -587,6 +589,83 @@ s_timers(void)
             e.by_step[1], e.by_step[2], e.by_step[3]);
 }
 
+/* Notices of a kind about one referral in a node's inbox. */
+struct s_kind {
+    const uint8_t *rid;
+    int kind, n;
+};
+
+static int
+s_kind_cb(const Kr__V1__InboxItem *it, void *arg)
+{
+    struct s_kind *k = arg;
+    const Kr__V1__Notice *nt = it->notice;
+
+    if (nt != NULL && (int)nt->kind == k->kind && nt->referral_id.len == 16 &&
+        memcmp(nt->referral_id.data, k->rid, 16) == 0)
+        k->n++;
+    return 0;
+}
+
+static int
+s_notices(int node, const uint8_t rid[16], int kind)
+{
+    struct s_kind k = {rid, kind, 0};
+
+    h_inbox_foreach_all(h_node_client(&s_c, node), s_kind_cb, &k);
+    return k.n;
+}
+
+static void
+s_revoke(void)
+{
+    uint8_t ra[16], rb[16], id[16];
+    struct s_fate f;
+    bool ok;
+
+    h_note("== a revoked consent and the referrals under it");
+    s_open(S_JGZ, NULL, ra);
+    s_status(s_jgz, S_VL, ra, "accepted", NULL, NULL);
+    s_open(S_JGZ, NULL, rb);
+    s_status(s_jgz, S_VL, rb, "accepted", NULL, NULL);
+    s_status(s_jgz, S_VL, rb, "in-progress", NULL, NULL);
+    H_REQUIRE(h_send_revoke(h_node_client(&s_c, s_vl), S_JGZ, s_cid_phb,
+                            id) == KR_OK,
+              "the practice revokes the consent");
+    H_POLL(ok, 20000,
+           h_outcome(h_node_client(&s_c, s_vl), id) ==
+               KR__V1__OUTCOME__DELIVERED);
+    H_CHECK(ok, "the revoke is delivered");
+    json_object *o = s_broker_referral(ra);
+    H_CHECK(o != NULL && strcmp(h_json_str(o, "state"), "cancelled") == 0 &&
+                strcmp(h_json_str(o, "reason"), "consent-revoked") == 0,
+            "the accepted referral that had not started: cancelled, "
+            "consent-revoked");
+    json_object_put(o);
+    o = s_broker_referral(rb);
+    H_CHECK(o != NULL && strcmp(h_json_str(o, "state"), "in-progress") == 0 &&
+                json_object_get_boolean(h_json_path(o, "cancel_pending")),
+            "the one in progress: still in progress, a cancellation request "
+            "open");
+    json_object_put(o);
+    H_POLL(ok, 20000,
+           s_notices(s_vl, ra, KR__V1__NOTICE_KIND__NOTICE_REFERRAL_CANCELLED) ==
+                   1 &&
+               s_notices(s_jgz, ra,
+                         KR__V1__NOTICE_KIND__NOTICE_REFERRAL_CANCELLED) == 1 &&
+               s_notices(s_jgz, rb, KR__V1__NOTICE_KIND__NOTICE_CANCEL_REQUEST) ==
+                   1);
+    H_CHECK(ok, "both parties are told of the cancellation, the performer "
+                "of the request");
+    H_CHECK(s_notices(s_vl, rb, KR__V1__NOTICE_KIND__NOTICE_CANCEL_REQUEST) ==
+                0,
+            "the placer gets no cancellation request");
+    f = s_status(s_jgz, S_VL, rb, "cancel-confirmed", NULL, NULL);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "the performer confirms the cancellation (%s)", f.detail);
+    s_expect_state(rb, "cancelled", 5, "cancelled on confirmation");
+}
+
 int
 main(void)
 {
@@ -631,5 +710,6 @@ main(void)
     s_cancelling();
     s_bad_input();
     s_timers();
+    s_revoke();
     return h_finish(&s_c);
 }
