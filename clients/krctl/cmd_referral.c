@@ -18,7 +18,9 @@
 static const char s_usage_show[] =
     "usage: krctl referral show REFERRAL_ID [--json]\n"
     "\n"
-    "One referral as the broker keeps it (--admin): its parties, purpose,\n"
+    "With --node (and no --admin): the referral as this organisation's\n"
+    "node keeps it, state and history. With --admin:\n"
+    "one referral as the broker keeps it: its parties, purpose,\n"
     "state and the history of every step (time, organisation, actor_ref,\n"
     "from, to, codes), its pending timers and escalations. Ids, codes and\n"
     "times only: what the referral says stays sealed at the nodes.\n";
@@ -27,7 +29,9 @@ static const char s_usage_list[] =
     "usage: krctl referrals [--state STATE] [--overdue] [--org ORG]\n"
     "                       [--after REFERRAL_ID] [--limit N] [--json]\n"
     "\n"
-    "Referrals as the broker keeps them (--admin), state only: ids,\n"
+    "With --node (and no --admin): the referrals this organisation is\n"
+    "party to, as its node keeps them. With --admin:\n"
+    "referrals as the broker keeps them, state only: ids,\n"
     "parties, purpose, state, times, escalations. --state: requested,\n"
     "received, accepted, rejected, cancelled, on-hold, in-progress,\n"
     "completed, failed, entered-in-error. --overdue: those escalated in\n"
@@ -168,6 +172,126 @@ s_record(const Kr__V1__ReferralRecord *r, uint64_t now_ms)
     return o;
 }
 
+/* A node's record, in the broker's record's shape (fields it does not
+ * keep are left out). */
+static json_object *
+s_node_record(const Kr__V1__NodeReferral *r)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "referral_id", s_hex(&r->referral_id));
+    json_object_object_add(o, "type",
+                           json_object_new_string(message_type_name(r->type)));
+    json_object_object_add(o, "case_id", s_hex(&r->case_id));
+    json_object_object_add(o, "placer", s_str(r->placer));
+    json_object_object_add(o, "performer", s_str(r->performer));
+    json_object_object_add(o, "purpose", s_str(r->purpose));
+    json_object_object_add(o, "state",
+                           json_object_new_string(task_status_name(r->state)));
+    json_object_object_add(o, "state_at", s_time(r->state_at_ms));
+    json_object_object_add(o, "opened_at", s_time(r->opened_at_ms));
+    json_object_object_add(o, "cancel_pending",
+                           json_object_new_boolean(r->cancel_pending));
+    json_object_object_add(o, "reason", s_str(r->reason));
+    json_object_object_add(o, "outcome", s_str(r->outcome));
+    json_object_object_add(o, "escalations",
+                           json_object_new_int64((int64_t)r->escalations));
+    json_object_object_add(o, "last_escalation",
+                           s_time(r->last_escalation_ms));
+    json_object_object_add(
+        o, "overdue",
+        json_object_new_boolean(!rt_final(r->state) &&
+                                r->last_escalation_ms != 0 &&
+                                r->last_escalation_ms >= r->state_at_ms));
+    json_object *h = json_object_new_array();
+    for (size_t i = 0; i < r->n_history; i++) {
+        const Kr__V1__NodeReferralStep *st = r->history[i];
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "at", s_time(st->at_ms));
+        json_object_object_add(e, "org",
+                               s_str(st->org_id)
+                                   ? s_str(st->org_id)
+                                   : json_object_new_string("broker"));
+        json_object_object_add(
+            e, "from",
+            st->from ? json_object_new_string(task_status_name(st->from))
+                     : NULL);
+        json_object_object_add(
+            e, "to", json_object_new_string(task_status_name(st->to)));
+        json_object_object_add(
+            e, "cancel_step",
+            st->cancel_step
+                ? json_object_new_string(cancel_step_name(st->cancel_step))
+                : NULL);
+        json_object_object_add(e, "reason", s_str(st->reason));
+        json_object_object_add(e, "outcome", s_str(st->outcome));
+        json_object_object_add(e, "msg_id", s_hex(&st->msg_id));
+        json_object_array_add(h, e);
+    }
+    json_object_object_add(o, "history", h);
+    return o;
+}
+
+static void
+s_node_line(const Kr__V1__NodeReferral *r)
+{
+    char id[KR_ID_HEX_LEN] = "-", at[JSON_MAP_TIME_LEN] = "-";
+
+    if (r->referral_id.len == 16)
+        util_hex(r->referral_id.data, 16, id);
+    json_map_time_format(r->state_at_ms, at);
+    printf("%s %-16s %s -> %s %s since=%s escalations=%u%s%s%s%s%s\n", id,
+           task_status_name(r->state), r->placer, r->performer, r->purpose,
+           at, r->escalations, r->cancel_pending ? " cancel-requested" : "",
+           r->reason[0] ? " reason=" : "", r->reason,
+           r->outcome[0] ? " outcome=" : "", r->outcome);
+}
+
+/* At the node (--node without --admin) or at the broker. */
+static bool
+s_at_node(const struct krctl *k)
+{
+    return k->node != NULL && k->admin == NULL;
+}
+
+/* The node's answer to a referral request, printed. */
+static int
+s_node_call(struct krctl *k, const Kr__V1__LocalRequest *req, bool json,
+            bool one)
+{
+    Kr__V1__LocalResponse *resp = NULL;
+    int rc;
+
+    if ((rc = krctl_node(k, req, &resp)) != KRCTL_EXIT_OK)
+        return rc;
+    if (one && resp->n_referrals != 1) {
+        kr__v1__local_response__free_unpacked(resp, NULL);
+        krctl_err(k, "no such referral at this node");
+        return KRCTL_EXIT_FAIL;
+    }
+    if (json) {
+        json_object *j;
+        if (one) {
+            j = s_node_record(resp->referrals[0]);
+        } else {
+            j = json_object_new_array();
+            for (size_t i = 0; i < resp->n_referrals; i++) {
+                json_object *o = s_node_record(resp->referrals[i]);
+                json_object_object_del(o, "history");
+                json_object_array_add(j, o);
+            }
+        }
+        rc = krctl_print_json(k, j);
+        json_object_put(j);
+    } else {
+        for (size_t i = 0; i < resp->n_referrals; i++)
+            s_node_line(resp->referrals[i]);
+        rc = KRCTL_EXIT_OK;
+    }
+    kr__v1__local_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
 static void
 s_line(const Kr__V1__ReferralRecord *r)
 {
@@ -224,6 +348,13 @@ s_show(struct krctl *k, int argc, char **argv)
     if (util_unhex(argv[optind], id, KR_ID_LEN) != KR_OK)
         return krctl_usage_err(k, "REFERRAL_ID: not a referral_id (32 hex "
                                   "digits)");
+    if (s_at_node(k)) {
+        Kr__V1__LocalRequest lr = KR__V1__LOCAL_REQUEST__INIT;
+        lr.version = KR__V1__VERSION__VERSION_1;
+        lr.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_GET;
+        lr.referral_get = (ProtobufCBinaryData){KR_ID_LEN, id};
+        return s_node_call(k, &lr, json, true);
+    }
     if ((rc = s_need_admin(k)) != 0)
         return rc;
     req.version = KR__V1__VERSION__VERSION_1;
@@ -337,6 +468,21 @@ cmd_referrals(struct krctl *k, int argc, char **argv)
     }
     if (optind < argc)
         return krctl_usage_err(k, "unexpected argument '%s'", argv[optind]);
+    if (s_at_node(k)) {
+        Kr__V1__LocalRequest lr = KR__V1__LOCAL_REQUEST__INIT;
+        Kr__V1__ReferralListRequest lq = KR__V1__REFERRAL_LIST_REQUEST__INIT;
+        if (q.org_id[0] != '\0')
+            return krctl_usage_err(k, "--org: at the broker only (a node "
+                                      "lists its own)");
+        lq.state = q.state;
+        lq.overdue = q.overdue;
+        lq.after = q.after;
+        lq.limit = q.limit;
+        lr.version = KR__V1__VERSION__VERSION_1;
+        lr.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_LIST;
+        lr.referral_list = &lq;
+        return s_node_call(k, &lr, json, false);
+    }
     if ((rc = s_need_admin(k)) != 0)
         return rc;
     req.version = KR__V1__VERSION__VERSION_1;

@@ -765,6 +765,26 @@ s_processed(struct node *n, const struct origin *from,
     s_reply_id(n, from, id->data);
 }
 
+/* A referral's state, or a listing (referrals.c). */
+static void
+s_referrals(struct node *n, const struct origin *from,
+            const Kr__V1__LocalRequest *req)
+{
+    Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
+    const char *why = "";
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = pass_txn(n, &txn)) != KR_OK ||
+        (rc = referrals_local(n, txn, req, &resp, &why)) != KR_OK) {
+        referrals_local_free(&resp);
+        s_reply_err(n, from, rc, "%s", why);
+        return;
+    }
+    s_reply(n, from, &resp);
+    referrals_local_free(&resp);
+}
+
 static void
 s_status(struct node *n, const struct origin *from)
 {
@@ -837,6 +857,10 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
         break;
     case KR__V1__LOCAL_REQUEST__OP_PROCESSED:
         s_processed(n, from, &req->processed);
+        break;
+    case KR__V1__LOCAL_REQUEST__OP_REFERRAL_GET:
+    case KR__V1__LOCAL_REQUEST__OP_REFERRAL_LIST:
+        s_referrals(n, from, req);
         break;
     case KR__V1__LOCAL_REQUEST__OP_STATUS:
         s_status(n, from);

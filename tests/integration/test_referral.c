@@ -186,10 +186,38 @@ s_broker_state(const uint8_t rid[16], char *buf, size_t len)
     return buf;
 }
 
+/* The referral's state as a node keeps it (`krctl --node ... referral
+ * show --json`), into buf ("(none)" if it has none). */
+static const char *
+s_node_state(int node, const uint8_t rid[16], char *buf, size_t len)
+{
+    struct h_run r;
+    char hex[33];
+
+    h_krctl(&r, "--node", s_c.nodes[node].local, "referral", "show",
+            h_hex16(rid, hex), "--json", NULL);
+    json_object *o = r.code == 0 ? json_tokener_parse(r.out) : NULL;
+    const char *st = o ? h_json_str(o, "state") : NULL;
+    snprintf(buf, len, "%s", st ? st : "(none)");
+    json_object_put(o);
+    h_run_free(&r);
+    return buf;
+}
+
 static void
 s_expect_state(const uint8_t rid[16], const char *want, size_t history,
                const char *what)
 {
+    char a[32] = "", b[32] = "";
+    bool same;
+
+    /* Both nodes keep the same state: the sender's from the broker's
+     * ACCEPTED, the recipient's from the delivery (and notices, which may
+     * still be on their way: hence the wait). */
+    H_POLL(same, 10000,
+           strcmp(s_node_state(s_vl, rid, a, sizeof(a)), want) == 0 &&
+               strcmp(s_node_state(s_jgz, rid, b, sizeof(b)), want) == 0);
+    H_CHECK(same, "%s: both nodes say %s (vl %s, jgz %s)", what, want, a, b);
     json_object *o = s_broker_referral(rid);
     const char *st = o ? h_json_str(o, "state") : NULL;
     json_object *h = o ? h_json_path(o, "history") : NULL;
@@ -587,6 +615,30 @@ s_timers(void)
     H_CHECK(e.by_step[1] == 1 && e.by_step[2] == 1 && e.by_step[3] == 1,
             "each of R6's steps came exactly once (ack %d, decide %d, %d)",
             e.by_step[1], e.by_step[2], e.by_step[3]);
+    /* The placer's node lists it as overdue, and counts what it got. */
+    struct h_run r;
+    char hex[33];
+    h_krctl(&r, "--node", s_c.nodes[s_vl].local, "referrals", "--overdue",
+            "--json", NULL);
+    o = json_tokener_parse(r.out);
+    bool found = false;
+    for (size_t i = 0; o != NULL && json_object_is_type(o, json_type_array) &&
+                       i < json_object_array_length(o);
+         i++) {
+        json_object *it = json_object_array_get_idx(o, i);
+        const char *id = h_json_str(it, "referral_id");
+        if (id != NULL && strcmp(id, h_hex16(r6, hex)) == 0 &&
+            json_object_get_int(h_json_path(it, "escalations")) == 3)
+            found = true;
+        if (id != NULL && strcmp(id, h_hex16(r4, hex)) == 0)
+            found = false; /* R4 never escalated: never overdue */
+    }
+    H_CHECK(r.code == 0 && found,
+            "krctl --node referrals --overdue: R6 with its 3 escalations "
+            "(exit %d)",
+            r.code);
+    json_object_put(o);
+    h_run_free(&r);
 }
 
 /* Notices of a kind about one referral in a node's inbox. */
