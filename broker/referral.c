@@ -21,6 +21,9 @@
 
 static char s_why[256];
 
+static int s_handover_accepted(struct broker *b, struct org *o,
+                               const Kr__V1__ReferralRecord *h);
+
 static bool
 s_opens(int type)
 {
@@ -105,7 +108,8 @@ s_check_status(struct broker *b, struct org *o, struct org *to,
                       "a referral-status needs a referral_id (16 bytes)");
     if ((reason = s_load(b, env, &ctx->rec, why)) != 0)
         return reason;
-    if ((r = ctx->rec) == NULL)
+    if ((r = ctx->rec) == NULL ||
+        r->type == KR__V1__MESSAGE_TYPE__SUBJECT_LINK)
         return s_fail(why, KR__V1__REASON__UNKNOWN_REFERRAL,
                       "no referral with this referral_id");
     int role = strcmp(r->placer, o->id) == 0      ? RT_PLACER
@@ -158,7 +162,8 @@ s_check_follow(struct broker *b, struct org *o, struct org *to,
                       "a supplement needs a referral_id (16 bytes)");
     if ((reason = s_load(b, env, &ctx->rec, why)) != 0)
         return reason;
-    if ((r = ctx->rec) == NULL)
+    if ((r = ctx->rec) == NULL ||
+        r->type == KR__V1__MESSAGE_TYPE__SUBJECT_LINK)
         return s_fail(why, KR__V1__REASON__UNKNOWN_REFERRAL,
                       "no referral with this referral_id");
     bool fwd = strcmp(r->placer, o->id) == 0 &&
@@ -191,6 +196,15 @@ referral_check(struct broker *b, struct org *o, struct org *to,
                           "status codes only in a referral-status");
     }
     switch (env->type) {
+    case KR__V1__MESSAGE_TYPE__SUBJECT_LINK:
+        /* The birth: its case is watched for a HANDOVER (T_handover). */
+        if (env->case_id.len != 16)
+            return s_fail(why, KR__V1__REASON__MISSING_FIELD,
+                          "a subject-link names the mother's case (case_id, "
+                          "16 bytes)");
+        ctx->kind = REFERRAL_CTX_LINK;
+        ctx->route = routes_find(env->purpose);
+        return 0;
     case KR__V1__MESSAGE_TYPE__REFERRAL_STATUS:
         return s_check_status(b, o, to, env, ctx, why);
     case KR__V1__MESSAGE_TYPE__SUPPLEMENT:
@@ -295,6 +309,10 @@ s_status(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
     if ((rc = timers_moved(b, r, from)) != 0 ||
         (rc = bstore_referral_put(b->store, txn, r)) != 0)
         return rc;
+    if (r->type == KR__V1__MESSAGE_TYPE__HANDOVER &&
+        r->state == KR__V1__TASK_STATUS__TASK_ACCEPTED &&
+        (rc = s_handover_accepted(b, o, r)) != 0)
+        return rc;
     snprintf(detail, sizeof(detail), "%s -> %s (%s)", task_status_name(from),
              task_status_name(r->state), rt_action_name(ctx->action));
     if (log_enabled(LOG_LEVEL_INFO)) {
@@ -310,11 +328,100 @@ s_status(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
                                              .check = ctx->d.why});
 }
 
+/* A SUBJECT_LINK: a watch record under its case_id (type SUBJECT_LINK,
+ * state requested) whose T_handover steps run until a HANDOVER on the
+ * same case is accepted by a JGZ organisation. A second link on the case
+ * (twins) changes nothing. */
+static int
+s_link(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
+       struct referral_ctx *ctx)
+{
+    Kr__V1__ReferralRecord *old = NULL;
+    Kr__V1__ReferralRecord r = KR__V1__REFERRAL_RECORD__INIT;
+    Kr__V1__ReferralStep st = KR__V1__REFERRAL_STEP__INIT;
+    Kr__V1__ReferralStep *hp = &st;
+    MDB_txn *txn = broker_txn(b);
+    int rc;
+
+    if (txn == NULL)
+        return KR_ESTORE;
+    rc = bstore_referral_get(b->store, txn, env->case_id.data,
+                             arena_allocator(&b->pb), &old);
+    if (rc == KR_OK)
+        return KR_OK;
+    if (rc != KR_ENOTFOUND)
+        return rc;
+    r.referral_id = env->case_id;
+    r.case_id = env->case_id;
+    r.placer = o->id;
+    r.performer = env->recipient;
+    r.purpose = env->purpose;
+    r.subject_pseudonym = env->subject_pseudonym;
+    r.opened_at_ms = b->now_ms;
+    r.state = KR__V1__TASK_STATUS__TASK_REQUESTED;
+    r.state_at_ms = b->now_ms;
+    r.type = KR__V1__MESSAGE_TYPE__SUBJECT_LINK;
+    r.msg_id = env->msg_id;
+    st.at_ms = b->now_ms;
+    st.org_id = o->id;
+    st.actor_ref = env->actor_ref;
+    st.to = KR__V1__TASK_STATUS__TASK_REQUESTED;
+    st.msg_id = env->msg_id;
+    r.history = &hp;
+    r.n_history = 1;
+    if (ctx->route != NULL)
+        r.coordinator = (char *)routes_coordinator(ctx->route);
+    if ((rc = timers_arm_handover(b, &r, ctx->route)) != 0)
+        return rc;
+    return bstore_referral_put(b->store, txn, &r);
+}
+
+/* A HANDOVER accepted by a JGZ organisation ends its case's watch. */
+static int
+s_handover_accepted(struct broker *b, struct org *o,
+                    const Kr__V1__ReferralRecord *h)
+{
+    Kr__V1__ReferralRecord *w = NULL;
+    MDB_txn *txn = broker_txn(b);
+    int rc;
+
+    if (txn == NULL)
+        return KR_ESTORE;
+    if (h->case_id.len != 16 || o->category != KR__V1__ORG_CATEGORY__JGZ)
+        return KR_OK;
+    rc = bstore_referral_get(b->store, txn, h->case_id.data,
+                             arena_allocator(&b->pb), &w);
+    if (rc == KR_ENOTFOUND)
+        return KR_OK;
+    if (rc != KR_OK)
+        return rc;
+    if (w->type != KR__V1__MESSAGE_TYPE__SUBJECT_LINK ||
+        w->state != KR__V1__TASK_STATUS__TASK_REQUESTED)
+        return KR_OK;
+    Kr__V1__ReferralStep *st = arena_alloc(&b->pb, sizeof(*st));
+    kr__v1__referral_step__init(st);
+    st->at_ms = b->now_ms;
+    st->org_id = o->id;
+    st->from = w->state;
+    st->to = KR__V1__TASK_STATUS__TASK_COMPLETED;
+    st->outcome = "handover-accepted";
+    st->msg_id = h->referral_id; /* the HANDOVER's referral */
+    s_step(b, w, st);
+    w->state = KR__V1__TASK_STATUS__TASK_COMPLETED;
+    w->state_at_ms = b->now_ms;
+    w->outcome = "handover-accepted";
+    if ((rc = timers_moved(b, w, KR__V1__TASK_STATUS__TASK_REQUESTED)) != 0)
+        return rc;
+    return bstore_referral_put(b->store, txn, w);
+}
+
 int
 referral_apply(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
                const uint8_t *consent_id, struct referral_ctx *ctx)
 {
     switch (ctx->kind) {
+    case REFERRAL_CTX_LINK:
+        return s_link(b, o, env, ctx);
     case REFERRAL_CTX_OPEN:
         return s_open(b, o, env, consent_id, ctx);
     case REFERRAL_CTX_STATUS:

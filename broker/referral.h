@@ -31,6 +31,7 @@ enum {
     REFERRAL_CTX_AGAIN,    /* REFERRAL on a known id, same parties */
     REFERRAL_CTX_STATUS,   /* REFERRAL_STATUS the table allows */
     REFERRAL_CTX_FOLLOW,   /* SUPPLEMENT or COMMUNICATION on an open one */
+    REFERRAL_CTX_LINK,     /* SUBJECT_LINK: watch its case for a HANDOVER */
 };
 
 /* May env, from o to 'to', go on as far as its referral is concerned?

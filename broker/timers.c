@@ -45,6 +45,11 @@ timer_applies(int step, int state)
                state == KR__V1__TASK_STATUS__TASK_RECEIVED;
     case TIMER_CONTACT:
         return state == KR__V1__TASK_STATUS__TASK_ACCEPTED;
+    case TIMER_HANDOVER_1:
+    case TIMER_HANDOVER_2:
+    case TIMER_HANDOVER_3:
+        /* A link's watch: requested until a HANDOVER is accepted. */
+        return state == KR__V1__TASK_STATUS__TASK_REQUESTED;
     default:
         return false;
     }
@@ -93,6 +98,22 @@ timers_arm(struct broker *b, Kr__V1__ReferralRecord *r,
         (rc = s_add(b, r, TIMER_DECIDE_COORD,
                     routes_due(&route->decide[1], t0))) != 0)
         return rc;
+    return KR_OK;
+}
+
+int
+timers_arm_handover(struct broker *b, Kr__V1__ReferralRecord *r,
+                    const struct route *route)
+{
+    int rc;
+
+    if (route == NULL)
+        return KR_OK;
+    for (int i = 0; i < 3; i++)
+        if ((rc = s_add(b, r, TIMER_HANDOVER_1 + i,
+                        routes_due(&route->handover[i], r->opened_at_ms))) !=
+            0)
+            return rc;
     return KR_OK;
 }
 

@@ -39,6 +39,9 @@ bool timer_applies(int step, int state);
  * tree and into r->timers (the frame's arena). No route: no timers. */
 int timers_arm(struct broker *b, Kr__V1__ReferralRecord *r,
                const struct route *route);
+/* A SUBJECT_LINK's watch record (not yet written): T_handover's steps. */
+int timers_arm_handover(struct broker *b, Kr__V1__ReferralRecord *r,
+                        const struct route *route);
 /* After r moved from 'from': remove the steps that no longer apply, and
  * arm T_contact on acceptance. r is written by the caller. */
 int timers_moved(struct broker *b, Kr__V1__ReferralRecord *r, int from);

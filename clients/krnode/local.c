@@ -475,7 +475,8 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
     f.msg_id = msg_id;
     f.created_at_ms = n->pass.now_ms;
     f.trace_id = trace_id;
-    if (sr->type == KR__V1__MESSAGE_TYPE__REFERRAL &&
+    if ((sr->type == KR__V1__MESSAGE_TYPE__REFERRAL ||
+         sr->type == KR__V1__MESSAGE_TYPE__HANDOVER) &&
         sr->referral_id.len == 0) {
         /* A new referral gets its id; with a named msg_id, one derived
          * from it, so that a retried send is the same referral. */

@@ -37,6 +37,7 @@ struct s_msg {
     int type;
     const char *to;
     const uint8_t *referral_id; /* 16 bytes or NULL */
+    const uint8_t *case_id;     /* 16 bytes or NULL */
     const char *purpose;        /* NULL: prenataal-huisbezoek */
     const char *status;         /* REFERRAL_STATUS: a name, sealed */
     const char *reason;
@@ -63,6 +64,8 @@ s_send(kr_client_t *kc, const struct s_msg *m, uint8_t msg_id[16])
     s.priority = KR__V1__PRIORITY__ROUTINE;
     if (m->referral_id != NULL)
         s.referral_id = (ProtobufCBinaryData){16, (uint8_t *)m->referral_id};
+    if (m->case_id != NULL)
+        s.case_id = (ProtobufCBinaryData){16, (uint8_t *)m->case_id};
     c.version = KR__V1__VERSION__VERSION_1;
     if (m->type == KR__V1__MESSAGE_TYPE__REFERRAL) {
         if ((rc = h_content_pack(&s_ref, &content, &clen)) != KR_OK)
@@ -240,12 +243,12 @@ s_expect_refused(struct s_fate f, int reason, const char *what)
 static void
 s_consents(void)
 {
-    static const char *const purposes[] = {"prenataal-huisbezoek",
-                                           "nu-niet-zwanger",
-                                           "opvoedondersteuning"};
+    static const char *const purposes[] = {
+        "prenataal-huisbezoek", "nu-niet-zwanger", "opvoedondersteuning",
+        "overdracht-jgz"};
     uint64_t now = util_now_ms();
 
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         struct h_consent g = {0};
         uint8_t msg_id[16];
         bool ok;
@@ -455,7 +458,7 @@ s_bad_input(void)
     json_object *o = json_tokener_parse(r.out);
     json_object *routes = o ? h_json_path(o, "routes") : NULL;
     H_CHECK(r.code == 0 && routes != NULL &&
-                json_object_array_length(routes) == 2 &&
+                json_object_array_length(routes) == 3 &&
                 strcmp(h_json_str(o, "routes.0.purpose"),
                        "prenataal-huisbezoek") == 0 &&
                 strcmp(h_json_str(o, "routes.1.t_ack"), "1 seconds") == 0 &&
@@ -718,6 +721,61 @@ s_revoke(void)
     s_expect_state(rb, "cancelled", 5, "cancelled on confirmation");
 }
 
+static void
+s_handover(void)
+{
+    uint8_t c1[16], c2[16], id[16], h2[16];
+    struct s_esc e = {0}, ec = {0};
+    struct s_fate f;
+    bool ok;
+
+    h_note("== birth and handover: T_handover after a SUBJECT_LINK");
+    util_time_ordered_id(c2);
+    util_time_ordered_id(c1);
+    /* C2: the link, then a HANDOVER that JGZ accepts at once. */
+    struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__SUBJECT_LINK,
+                      .to = S_JGZ,
+                      .purpose = "overdracht-jgz",
+                      .case_id = c2};
+    f = s_do(s_vl, &m, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "the subject link of case C2 is delivered (%s)", f.detail);
+    m.type = KR__V1__MESSAGE_TYPE__HANDOVER;
+    f = s_do(s_vl, &m, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "the handover of case C2 is delivered (%s)", f.detail);
+    memcpy(h2, f.referral_id, 16);
+    s_expect_state(h2, "requested", 1, "the handover is a referral");
+    f = s_status(s_jgz, S_VL, h2, "accepted", NULL, NULL);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED, "JGZ accepts it");
+    json_object *o = s_broker_referral(c2);
+    H_CHECK(o != NULL && strcmp(h_json_str(o, "state"), "completed") == 0 &&
+                json_object_array_length(h_json_path(o, "timers")) == 0,
+            "C2's watch is completed, no timer pending");
+    json_object_put(o);
+    /* C1: a link and no handover. */
+    m = (struct s_msg){.type = KR__V1__MESSAGE_TYPE__SUBJECT_LINK,
+                       .to = S_JGZ,
+                       .purpose = "overdracht-jgz",
+                       .case_id = c1};
+    f = s_do(s_vl, &m, id);
+    H_POLL(ok, 20000,
+           (e = s_escalations(s_vl, c1)).by_step[5] == 1 &&
+               e.by_step[6] == 1 && e.by_step[7] == 1 &&
+               (ec = s_escalations(s_coord, c1)).by_step[7] == 1);
+    H_CHECK(ok,
+            "C1 without a handover: the link's sender is told three times, "
+            "the coordinator at the last (vl %d/%d/%d, coordinator %d)",
+            e.by_step[5], e.by_step[6], e.by_step[7], ec.by_step[7]);
+    e = s_escalations(s_vl, c2);
+    H_CHECK(e.n == 0, "C2, handed over, stayed quiet (%d)", e.n);
+    /* A link without its case is refused. */
+    m.case_id = NULL;
+    f = s_do(s_vl, &m, id);
+    s_expect_refused(f, KR__V1__REASON__MISSING_FIELD,
+                     "a subject link without case_id");
+}
+
 int
 main(void)
 {
@@ -741,8 +799,14 @@ main(void)
              "coordinator = %s\n"
              "t_ack = 1 second\n"
              "t_decide = 2 seconds, 3 seconds\n"
-             "t_contact = 1 second\n",
-             S_COORD, S_COORD);
+             "t_contact = 1 second\n"
+             "\n"
+             "[route overdracht-jgz]\n"
+             "from = verloskunde\n"
+             "to = jgz\n"
+             "coordinator = %s\n"
+             "t_handover = 1 second, 2 seconds, 3 seconds\n",
+             S_COORD, S_COORD, S_COORD);
     H_REQUIRE(h_write_file(routes, text, 0600) == KR_OK, "write routes");
     h_broker_set(&s_c, "routes", routes);
     h_broker_start(&s_c);
@@ -762,6 +826,7 @@ main(void)
     s_cancelling();
     s_bad_input();
     s_timers();
+    s_handover();
     s_revoke();
     return h_finish(&s_c);
 }
