@@ -438,13 +438,13 @@ routes_due(const struct route_span *s, uint64_t from_ms)
 const char *
 routes_span_str(const struct route_span *s, char *buf, size_t len)
 {
-    static const char *const names[] = {"none", "seconds", "hours", "days",
-                                        "workdays"};
+    static const char *const names[] = {"none", "second", "hour", "day",
+                                        "workday"};
 
     if (s->unit == ROUTE_UNIT_NONE)
         snprintf(buf, len, "none");
     else
-        snprintf(buf, len, "%llu %s", (unsigned long long)s->n,
-                 names[s->unit]);
+        snprintf(buf, len, "%llu %s%s", (unsigned long long)s->n,
+                 names[s->unit], s->n == 1 ? "" : "s");
     return buf;
 }

@@ -251,7 +251,7 @@ s_node_line(const Kr__V1__NodeReferral *r)
 static bool
 s_at_node(const struct krctl *k)
 {
-    return k->node != NULL && k->admin == NULL;
+    return k->node != NULL && (k->admin == NULL || k->admin[0] == '\0');
 }
 
 /* The node's answer to a referral request, printed. */

@@ -625,6 +625,22 @@ json_map_broker_stats(const Kr__V1__BrokerStats *st)
                            json_object_new_uint64(st->early_deliveries));
     json_object_object_add(o, "early_passes_failed",
                            json_object_new_uint64(st->early_passes_failed));
+    /* Referrals and their timers (broker/timers.c). */
+    json_object_object_add(o, "referrals",
+                           json_object_new_uint64(st->referrals));
+    json_object_object_add(o, "escalations",
+                           json_object_new_uint64(st->escalations));
+    json_object_object_add(o, "timers_pending",
+                           json_object_new_uint64(st->timers_pending));
+    json_object_object_add(o, "timer_scans",
+                           json_object_new_uint64(st->timer_scans));
+    json_object_object_add(
+        o, "timer_scan_avg_us",
+        json_object_new_uint64(st->timer_scans
+                                   ? st->timer_scan_total_us / st->timer_scans
+                                   : 0));
+    json_object_object_add(o, "timer_scan_max_us",
+                           json_object_new_uint64(st->timer_scan_max_us));
     return o;
 }
 

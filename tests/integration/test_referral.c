@@ -461,7 +461,7 @@ s_bad_input(void)
                 json_object_array_length(routes) == 3 &&
                 strcmp(h_json_str(o, "routes.0.purpose"),
                        "prenataal-huisbezoek") == 0 &&
-                strcmp(h_json_str(o, "routes.1.t_ack"), "1 seconds") == 0 &&
+                strcmp(h_json_str(o, "routes.1.t_ack"), "1 second") == 0 &&
                 strcmp(h_json_str(o, "routes.0.coordinator"), S_COORD) == 0,
             "krctl routes --json: both routes, their timers and coordinator "
             "(exit %d)",
