@@ -7,7 +7,7 @@
  * performer; a REFERRAL reusing a referral_id with other parties; a
  * SUPPLEMENT to a closed referral; a message outside every route; a
  * routes file with a bad line; `krctl routes`. Then the timers of a route
- * with timers of one to three seconds: escalations to the placer, then to
+ * with timers of one to five seconds: escalations to the placer, then to
  * the coordinator, none after the referral moved on, and exactly one
  * across a kill -9 of the broker at the moment a timer is due.
  */
@@ -461,7 +461,7 @@ s_bad_input(void)
                 json_object_array_length(routes) == 3 &&
                 strcmp(h_json_str(o, "routes.0.purpose"),
                        "prenataal-huisbezoek") == 0 &&
-                strcmp(h_json_str(o, "routes.1.t_ack"), "1 second") == 0 &&
+                strcmp(h_json_str(o, "routes.1.t_ack"), "2 seconds") == 0 &&
                 strcmp(h_json_str(o, "routes.0.coordinator"), S_COORD) == 0,
             "krctl routes --json: both routes, their timers and coordinator "
             "(exit %d)",
@@ -563,8 +563,8 @@ s_timers(void)
             "R4: no timer left pending once it moved on");
     json_object_put(o);
 
-    /* R2: nobody answers. ack (1 s) and decide (2 s) to the placer, decide
-     * at 3 s to the placer and the coordinator. */
+    /* R2: nobody answers. ack (2 s) and decide (3 s) to the placer, decide
+     * at 4 s to the placer and the coordinator. */
     s_open(S_JGZ, "nu-niet-zwanger", r2);
     H_POLL(ok, 20000,
            (e = s_escalations(s_vl, r2)).by_step[1] == 1 &&
@@ -732,7 +732,10 @@ s_handover(void)
     h_note("== birth and handover: T_handover after a SUBJECT_LINK");
     util_time_ordered_id(c2);
     util_time_ordered_id(c1);
-    /* C2: the link, then a HANDOVER that JGZ accepts at once. */
+    /* C2: the link, then a HANDOVER that JGZ accepts at once (well
+     * within the 3 seconds of the test route's first step, also in a
+     * sanitizer build). C1 comes after it: once C1 has escalated at its
+     * last step, C2 would have had all of its. */
     struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__SUBJECT_LINK,
                       .to = S_JGZ,
                       .purpose = "overdracht-jgz",
@@ -797,15 +800,15 @@ main(void)
              "from = verloskunde\n"
              "to = jgz\n"
              "coordinator = %s\n"
-             "t_ack = 1 second\n"
-             "t_decide = 2 seconds, 3 seconds\n"
+             "t_ack = 2 seconds\n"
+             "t_decide = 3 seconds, 4 seconds\n"
              "t_contact = 1 second\n"
              "\n"
              "[route overdracht-jgz]\n"
              "from = verloskunde\n"
              "to = jgz\n"
              "coordinator = %s\n"
-             "t_handover = 1 second, 2 seconds, 3 seconds\n",
+             "t_handover = 3 seconds, 4 seconds, 5 seconds\n",
              S_COORD, S_COORD, S_COORD);
     H_REQUIRE(h_write_file(routes, text, 0600) == KR_OK, "write routes");
     h_broker_set(&s_c, "routes", routes);
