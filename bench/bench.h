@@ -48,7 +48,8 @@ enum {
     SC_BROKER_W1 = 1u << 1,
     SC_E2E = 1u << 2,
     SC_BACKLOG = 1u << 3,
-    SC_ALL = 0xf,
+    SC_TIMERS = 1u << 4,
+    SC_ALL = 0x1f,
 };
 
 /*
@@ -61,6 +62,7 @@ struct bench_opts {
     uint64_t count_w1;     /* messages per run at window 1 */
     uint64_t count_paced;  /* messages per run at 1,000 msgs/s */
     uint64_t backlog;      /* the largest backlog */
+    uint64_t referrals;    /* open referrals in the timers scenario */
     bool full;             /* the sizes */
     unsigned only;         /* SC_* bits */
     bool keep;             /* keep every temporary directory */
@@ -203,6 +205,7 @@ struct cluster {
     char coalition[BENCH_PATH];  /* coalition key file */
     char krctl_log[BENCH_PATH];
     uint64_t broker_map_mb;
+    char broker_routes[BENCH_PATH]; /* routes file for the broker, or "" */
     struct bproc broker;
     struct bench_org orgs[CLUSTER_MAX_ORGS];
     int norgs;
@@ -241,6 +244,13 @@ struct commit_stats {
     uint64_t count, total_us;
 };
 int cluster_broker_commits(struct cluster *c, struct commit_stats *out);
+/* The broker's referral timers (krctl stats): scans of the timers tree
+ * and their cost, entries pending, referrals stored. */
+struct timer_stats {
+    uint64_t scans, scan_total_us, pending, referrals, escalations;
+    uint32_t scan_max_us;
+};
+int cluster_broker_timers(struct cluster *c, struct timer_stats *out);
 int cluster_node_commits(const char *endpoint, struct commit_stats *out);
 /* Figures from two samples wall_ns apart: "<prefix>_commit_pct" (share of
  * the time spent committing), "_commits_per_s", and the latency p50/p99
@@ -417,6 +427,10 @@ int sc_broker(const struct bench_opts *o, uint32_t window, uint64_t n,
 int sc_e2e(const struct bench_opts *o, uint64_t n_burst, uint64_t n_paced,
            char *why, size_t len);
 int sc_backlog(const struct bench_opts *o, uint64_t m, char *why, size_t len);
+/* sc_timers.c: window 256 on an empty store, then with 'open' referrals
+ * (each with its timers pending), and the cron's timer scan per pass. */
+int sc_timers(const struct bench_opts *o, uint64_t n, uint64_t open,
+              char *why, size_t len);
 /* sc_machine.c: the machine's flush latency (alone and three at once),
  * Ed25519 verify and BLAKE2b speed, as machine_* figures. */
 int sc_machine(char *why, size_t len);

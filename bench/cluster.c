@@ -333,6 +333,11 @@ cluster_broker_spawn(struct cluster *c)
              "listen = %s\nmap_size_mb = %llu\nlog_level = %s\n",
              c->broker_dir, c->broker_secret, c->listen,
              (unsigned long long)c->broker_map_mb, c->opts->log_level);
+    if (c->broker_routes[0] != '\0') {
+        size_t used = strlen(text);
+        snprintf(text + used, sizeof(text) - used, "routes = %s\n",
+                 c->broker_routes);
+    }
     if (s_write_file(c, c->broker_conf, text) != KR_OK)
         return KR_EIO;
     char *argv[] = {(char *)c->opts->broker_bin, (char *)"-c", c->broker_conf,
@@ -406,6 +411,32 @@ cluster_broker_commits(struct cluster *c, struct commit_stats *out)
         out->p99_us = r->stats->commit_p99_us;
         out->count = r->stats->commits;
         out->total_us = r->stats->commit_total_us;
+    }
+    kr__v1__admin_response__free_unpacked(r, NULL);
+    return rc;
+}
+
+int
+cluster_broker_timers(struct cluster *c, struct timer_stats *out)
+{
+    Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
+    Kr__V1__AdminResponse *r;
+    int rc;
+
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__ADMIN_REQUEST__OP_STATS;
+    req.stats = true;
+    if ((rc = s_admin_call(c, &req, 5000, &r)) != KR_OK)
+        return rc;
+    if (r->stats == NULL) {
+        rc = KR_EPROTO;
+    } else {
+        out->scans = r->stats->timer_scans;
+        out->scan_total_us = r->stats->timer_scan_total_us;
+        out->scan_max_us = r->stats->timer_scan_max_us;
+        out->pending = r->stats->timers_pending;
+        out->referrals = r->stats->referrals;
+        out->escalations = r->stats->escalations;
     }
     kr__v1__admin_response__free_unpacked(r, NULL);
     return rc;

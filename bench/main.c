@@ -57,6 +57,9 @@ static const char s_usage[] =
     "  backlog      a backlog for an offline node: restart until serving,\n"
     "               anonymous memory, fill and drain msgs/s, at 10k, 100k\n"
     "               and 1M messages (up to --backlog)\n"
+    "  timers       window 256 on an empty store and with --referrals\n"
+    "               referrals open (their timers pending), and the\n"
+    "               broker's timer scan per loop pass\n"
     "\n"
     "Options:\n"
     "  --runs N          runs of every figure (default 3)\n"
@@ -66,6 +69,8 @@ static const char s_usage[] =
     "                    burst (default 20000); window 1 takes at most\n"
     "                    3000, the paced run at most 5000\n"
     "  --backlog N       the largest backlog (default 100000)\n"
+    "  --referrals N     open referrals in the timers scenario (default\n"
+    "                    100000)\n"
     "  --full            the issue's sizes: --backlog 1000000 (10k, 100k\n"
     "                    and 1M), --count 20000\n"
     "  --only LIST       run only these scenarios (comma-separated)\n"
@@ -110,6 +115,7 @@ enum {
     OPT_SIZE,
     OPT_COUNT,
     OPT_BACKLOG,
+    OPT_REFERRALS,
     OPT_FULL,
     OPT_ONLY,
     OPT_KEEP,
@@ -157,6 +163,8 @@ s_parse_only(const char *list, unsigned *out)
             *out |= SC_BROKER_W1;
         else if (strcmp(w, "e2e") == 0)
             *out |= SC_E2E;
+        else if (strcmp(w, "timers") == 0)
+            *out |= SC_TIMERS;
         else if (strcmp(w, "backlog") == 0)
             *out |= SC_BACKLOG;
         else if (strcmp(w, "all") == 0)
@@ -363,6 +371,8 @@ s_run_once(const struct bench_opts *o, int which, uint64_t arg, int run,
             run == 0 && !(o->only & SC_BROKER_W256) ? o->perf : NULL, why, len);
     case SC_E2E:
         return sc_e2e(o, o->count, o->count_paced, why, len);
+    case SC_TIMERS:
+        return sc_timers(o, o->count, o->referrals, why, len);
     default:
         return sc_backlog(o, arg, why, len);
     }
@@ -478,6 +488,7 @@ main(int argc, char **argv)
         {"size", required_argument, NULL, OPT_SIZE},
         {"count", required_argument, NULL, OPT_COUNT},
         {"backlog", required_argument, NULL, OPT_BACKLOG},
+        {"referrals", required_argument, NULL, OPT_REFERRALS},
         {"full", no_argument, NULL, OPT_FULL},
         {"only", required_argument, NULL, OPT_ONLY},
         {"keep", no_argument, NULL, OPT_KEEP},
@@ -504,6 +515,7 @@ main(int argc, char **argv)
     o.size = 1024;
     o.count = 20000;
     o.backlog = 100000;
+    o.referrals = 100000;
     o.only = SC_ALL;
     o.senders = 32;
     o.log_level = "info";
@@ -534,6 +546,12 @@ main(int argc, char **argv)
                                    optarg);
             o.backlog = v;
             backlog_set = true;
+            break;
+        case OPT_REFERRALS:
+            if (util_parse_u64(optarg, 1, 10000000, &v) != KR_OK)
+                return s_usage_err("--referrals: '%s' is not 1 to 10000000",
+                                   optarg);
+            o.referrals = v;
             break;
         case OPT_FULL:
             o.full = true;
@@ -629,6 +647,8 @@ main(int argc, char **argv)
         !s_scenario(&o, "broker_w1", SC_BROKER_W1, 0))
         ok = false;
     if ((o.only & SC_E2E) && !s_scenario(&o, "e2e", SC_E2E, 0))
+        ok = false;
+    if ((o.only & SC_TIMERS) && !s_scenario(&o, "timers", SC_TIMERS, 0))
         ok = false;
     if (o.only & SC_BACKLOG) {
         /* The ladder up to --backlog, so that a cost per message that

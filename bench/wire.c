@@ -301,7 +301,8 @@ s_envelope(const struct msg_ctx *m, int type, const uint8_t msg_id[16],
     if ((rc = kcrypto_seal(m->shared, content, content_len, nonce, ct)) !=
         KR_OK)
         goto done;
-    util_random_id(referral_id);
+    /* As a node makes them: rising with time (local.c). */
+    util_time_ordered_id(referral_id);
     util_random_id(trace_id);
     s.alg = KR__V1__SEAL_ALG__BOX_X25519_XSALSA20_POLY1305;
     s.sender_key_id = (char *)m->box_kid;

@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "admin.pb-c.h"
+#include "admin_referral.h"
 #include "broker.h"
 #include "bstore.h"
 #include "crypto.h"
@@ -349,8 +350,16 @@ admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
         case KR__V1__ADMIN_REQUEST__OP_QUEUES:
             s_queues(b, &resp);
             break;
+        case KR__V1__ADMIN_REQUEST__OP_REFERRAL_SHOW:
+        case KR__V1__ADMIN_REQUEST__OP_REFERRAL_LIST:
+            admin_referrals(b, req, &resp);
+            break;
+        case KR__V1__ADMIN_REQUEST__OP_ROUTES:
+            admin_routes(b, &resp);
+            break;
         case KR__V1__ADMIN_REQUEST__OP_STATS:
             s_stats(b, &stats);
+            admin_referral_stats(b, &stats);
             resp.stats = &stats;
             break;
         case KR__V1__ADMIN_REQUEST__OP_CONSENT_LIST:
@@ -381,6 +390,7 @@ admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
         kr__v1__audit_record__free_unpacked(resp.audit[i], NULL);
     free(resp.audit);
     free(resp.verify);
+    admin_referral_free(&resp);
     if (req != NULL)
         kr__v1__admin_request__free_unpacked(req, NULL);
 }

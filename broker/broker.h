@@ -45,6 +45,7 @@ struct broker_config {
     uint64_t max_items_per_pass;  /* submits and acks per pass (commit) */
     bool unsafe_nosync;           /* BENCHMARK ONLY: no fsync; loses data */
     bool early_delivery; /* pump a pass's deliveries before its commit */
+    char *routes;        /* routes file (routes.c); "" = no route check */
 };
 extern const struct cfg_option broker_config_options[];
 

@@ -132,6 +132,8 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
         {"consents", &st->consents},
         {"consent_subject", &st->consent_subject},
         {"consent_msgs", &st->consent_msgs},
+        {"referrals", &st->referrals},
+        {"timers", &st->timers},
     };
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
         if ((rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi)) != 0)

@@ -11,6 +11,8 @@
  *   consents   consent_id (16)         -> kr.v1.ConsentRecord
  *   consent_subject  pseudonym (32) consent_id (16) -> (empty)
  *   consent_msgs     consent_id (16) msg_id (16) -> state (1) || recipient
+ *   referrals  referral_id (16)        -> kr.v1.ReferralRecord
+ *   timers     due (8, BE) referral_id (16) step (1) -> timer name
  *   meta       name                    -> value ("schema" = "1", counters)
  * The ciphertext sits apart from the metadata so that state changes never
  * rewrite it and so that deleting it leaves the message's history intact.
@@ -170,6 +172,38 @@ int bstore_consent_msg_scan(struct broker_store *st, MDB_txn *txn,
                             void (*fn)(const uint8_t msg_id[16], char state,
                                        const char *recipient, void *arg),
                             void *arg);
+
+/* Referrals (bstore_referral.c). get unpacks with 'pa' (NULL: malloc). */
+int bstore_referral_get(struct broker_store *st, MDB_txn *txn,
+                        const uint8_t referral_id[16], ProtobufCAllocator *pa,
+                        Kr__V1__ReferralRecord **out);
+int bstore_referral_put(struct broker_store *st, MDB_txn *txn,
+                        const Kr__V1__ReferralRecord *r);
+/* Calls fn for each record after 'after' (16 bytes, or NULL: from the
+ * first), in id order, unpacked with pa; fn returns non-zero to stop. */
+int bstore_referral_scan(struct broker_store *st, MDB_txn *txn,
+                         const uint8_t *after, ProtobufCAllocator *pa,
+                         int (*fn)(Kr__V1__ReferralRecord *r, void *arg),
+                         void *arg);
+/* Timers: one entry per pending escalation step, keyed so that the scan
+ * from the front meets the due ones first. */
+struct bstore_timer {
+    uint64_t due_ms;
+    uint8_t referral_id[16];
+    uint8_t step;   /* which step of the referral's timers */
+    char name[16];  /* "ack", "decide", "contact", "handover" */
+};
+int bstore_timer_put(struct broker_store *st, MDB_txn *txn,
+                     const struct bstore_timer *t);
+int bstore_timer_del(struct broker_store *st, MDB_txn *txn,
+                     const struct bstore_timer *t);
+/* Entries with due_ms <= now, at most max, in due order. */
+int bstore_timer_due(struct broker_store *st, MDB_txn *txn, uint64_t now,
+                     size_t max, struct bstore_timer *out, size_t *n);
+/* Records in all. */
+int bstore_referral_count(struct broker_store *st, MDB_txn *txn, uint64_t *n);
+/* Entries in all. */
+int bstore_timer_count(struct broker_store *st, MDB_txn *txn, uint64_t *n);
 
 /* Whether a call since the last check hit MDB_MAP_FULL (and clear it). */
 bool bstore_full_seen(void);

@@ -42,6 +42,9 @@ const struct cfg_option broker_config_options[] = {
     {"early_delivery", CFG_BOOL, O(early_delivery), "true", 0, 0, 0,
      "send a pass's deliveries while its commit runs; nodes keep them "
      "hidden until told that it committed (PROTOCOL.md)"},
+    {"routes", CFG_STR, O(routes), "", 0, 0, 0,
+     "routes file: the coalition's routes and timers (PROTOCOL.md "
+     "\"Routes\"); empty: no route check and no timers"},
     {"unsafe_nosync", CFG_BOOL, O(unsafe_nosync), "false", 0, 0, 0,
      "BENCHMARK ONLY: skip fsync; a crash loses accepted messages"},
     {NULL, 0, 0, NULL, 0, 0, 0, NULL},

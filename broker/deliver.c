@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "names.h"
+#include "timers.h"
 
 #define S_MAX_RESEND_MS 60000
 #define S_DELIVERIES_PER_FRAME 64
@@ -568,5 +569,6 @@ deliver_cron(struct broker *b)
     s_refresh_space(b);
     s_withdraw_pending(b);
     s_expire(b);
+    timers_cron(b);
     s_resend(b);
 }

@@ -18,6 +18,7 @@
 #include "consent.h"
 #include "log.h"
 #include "names.h"
+#include "referral.h"
 
 /* Is 'org' (of category 'cat') the party a scope names? */
 static bool
@@ -445,6 +446,9 @@ consent_apply_revoke(struct broker *b, struct org *o,
             goto done;
         notified++;
     }
+    /* The referrals under it: in this commit too (referral_consent.c). */
+    if ((rc = referral_consent_revoked(b, o, cid)) != 0)
+        goto done;
     char hex[KR_ID_HEX_LEN];
     log_info("consent: revoked consent=%s by=%s withdrawn=%zu notified=%zu",
              util_hex(cid, 16, hex), o->id, withdrawn, notified);

@@ -13,6 +13,7 @@
 #include "bstore.h"
 #include "log.h"
 #include "names.h"
+#include "referral.h"
 
 static void
 s_refuse(struct broker *b, struct org *o, const uint8_t *rid, size_t rid_len,
@@ -205,6 +206,14 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         s_refuse(b, o, rid, rid_len, env, msg_id, reason, why);
         goto done;
     }
+    /* Its referral: opened, moved as the table allows, or open and
+     * between the same two parties (referral.c). */
+    struct referral_ctx rctx;
+    const char *rwhy = NULL;
+    if ((reason = referral_check(b, o, to, env, &rctx, &rwhy)) != 0) {
+        s_refuse(b, o, rid, rid_len, env, msg_id, reason, rwhy);
+        goto done;
+    }
 
     /* Store: metadata, payload, queue entry, expiry, consent index, the
      * ledger change, the audit record: one transaction, one commit. */
@@ -243,6 +252,8 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
          (rc = consent_apply_grant(b, o, env, crec)) != 0) ||
         (env->type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE &&
          (rc = consent_apply_revoke(b, o, env, crec)) != 0) ||
+        (rctx.kind != REFERRAL_CTX_NONE &&
+         (rc = referral_apply(b, o, env, has_cid ? cid : NULL, &rctx)) != 0) ||
         (rc = audit_write(b,
                           &(struct audit_ev){.event = "message.accepted",
                                              .action = 'C',

@@ -18,6 +18,7 @@
 #include "bstore.h"
 #include "crypto.h"
 #include "log.h"
+#include "routes.h"
 #include "util.h"
 
 static int s_sig_pipe[2] = {-1, -1};
@@ -213,6 +214,22 @@ main(int argc, char **argv)
     b.test_early_ack = s_test_env("KRBROKER_TEST_EARLY_ACK");
     lock_fd = -1;
     rc = KR_ESYS;
+    if (b.cfg.routes[0] != '\0') {
+        struct routes *rs = NULL;
+        if (routes_load(b.cfg.routes, &rs, err, sizeof(err)) != 0) {
+            fprintf(stderr, "krbroker: routes: %s\n", err);
+            log_errorx("main: routes: %s", err);
+            cfg_free(broker_config_options, &b.cfg);
+            arena_fini(&b.pb);
+            return 2;
+        }
+        log_info("main: routes loaded file=%s routes=%zu", b.cfg.routes,
+                 rs->n);
+        routes_swap(&rs);
+    } else {
+        log_warnx("main: no routes file: every purpose passes and no "
+                  "referral has timers (set routes = FILE)");
+    }
     if ((rc = kcrypto_keys_load(b.cfg.keys, &keys)) != 0) {
         log_errorx("main: keys %s: %s", b.cfg.keys, kr_strerror(rc));
         goto out;
@@ -255,6 +272,8 @@ out:
     buf_free(&b.packbuf);
     arena_fini(&b.pb);
     cfg_free(broker_config_options, &b.cfg);
+    struct routes *none = NULL;
+    routes_swap(&none);
     if (lock_fd >= 0)
         close(lock_fd);
     return rc == 0 ? 0 : 1;

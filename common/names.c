@@ -36,8 +36,19 @@ static const char *const s_reasons[] = {
     "invalid-scope",
     "missing-justification",
     "disk-full",
+    /* Referral state and routes (30-39): the gap between is unnamed. */
+    [KR__V1__REASON__UNKNOWN_REFERRAL] = "unknown-referral",
+    [KR__V1__REASON__NOT_REFERRAL_PARTY] = "not-referral-party",
+    [KR__V1__REASON__BAD_TRANSITION] = "bad-transition",
+    [KR__V1__REASON__REFERRAL_CLOSED] = "referral-closed",
+    [KR__V1__REASON__BAD_STATUS] = "bad-status",
+    [KR__V1__REASON__BAD_STATUS_REASON] = "bad-status-reason",
+    [KR__V1__REASON__BAD_OUTCOME] = "bad-outcome",
+    [KR__V1__REASON__REFERRAL_CONFLICT] = "referral-conflict",
+    [KR__V1__REASON__NO_ROUTE] = "no-route",
+    [KR__V1__REASON__NO_CANCEL_REQUEST] = "no-cancel-request",
 };
-_Static_assert(S_COUNT(s_reasons) == KR__V1__REASON__DISK_FULL + 1,
+_Static_assert(S_COUNT(s_reasons) == KR__V1__REASON__NO_CANCEL_REQUEST + 1,
                "s_reasons must name every kr.v1.Reason");
 _Static_assert(KR__V1__REASON__BAD_SIGNATURE == 12, "Reason renumbered");
 _Static_assert(KR__V1__REASON__UNKNOWN_CONSENT == 18, "Reason renumbered");
@@ -53,8 +64,9 @@ static const char *const s_types[] = {
     "unspecified",   "referral",       "referral-status", "supplement",
     "handover",      "subject-link",   "signal",          "communication",
     "consent-grant", "consent-revoke", "erasure-request",
+    [KR__V1__MESSAGE_TYPE__ESCALATION] = "escalation",
 };
-_Static_assert(S_COUNT(s_types) == KR__V1__MESSAGE_TYPE__ERASURE_REQUEST + 1,
+_Static_assert(S_COUNT(s_types) == KR__V1__MESSAGE_TYPE__ESCALATION + 1,
                "s_types must name every kr.v1.MessageType");
 _Static_assert(KR__V1__MESSAGE_TYPE__SUBJECT_LINK == 5,
                "MessageType renumbered");
@@ -105,15 +117,18 @@ _Static_assert(S_COUNT(s_consent_statuses) ==
 static const char *const s_notice_kinds[] = {
     "unspecified",
     "consent-revoked",
+    [KR__V1__NOTICE_KIND__NOTICE_ESCALATION] = "escalation",
+    [KR__V1__NOTICE_KIND__NOTICE_REFERRAL_CANCELLED] = "referral-cancelled",
+    [KR__V1__NOTICE_KIND__NOTICE_CANCEL_REQUEST] = "cancel-request",
 };
 _Static_assert(S_COUNT(s_notice_kinds) ==
-                   KR__V1__NOTICE_KIND__NOTICE_CONSENT_REVOKED + 1,
+                   KR__V1__NOTICE_KIND__NOTICE_CANCEL_REQUEST + 1,
                "s_notice_kinds must name every kr.v1.NoticeKind");
 
 static const char *
 s_name(const char *const *table, size_t n, int value)
 {
-    if (value < 0 || (size_t)value >= n)
+    if (value < 0 || (size_t)value >= n || table[value] == NULL)
         return "unknown";
     return table[value];
 }
@@ -126,7 +141,7 @@ s_parse(const char *const *table, size_t n, const char *name)
     if (name == NULL || strcmp(name, "unspecified") == 0)
         return -1;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(name, table[i]) == 0)
+        if (table[i] != NULL && strcmp(name, table[i]) == 0)
             return (int)i;
     return -1;
 }

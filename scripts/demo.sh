@@ -48,12 +48,15 @@ ls -l "$work/keys" | sed 's/^/  /'
 
 say "krbroker: listening on a free port of 127.0.0.1"
 "$bin/broker/krbroker" --data_dir "$work/broker" --keys "$work/keys/broker.secret" \
-  --listen "tcp://127.0.0.1:*" --log_level debug 2>"$work/broker.log" &
+  --listen "tcp://127.0.0.1:*" --routes examples/routes.ini --log_level debug \
+  2>"$work/broker.log" &
 pids+=($!)
 export KR_ADMIN="ipc://$work/broker/admin.sock"
 wait_for 100 $krctl org list
 endpoint=$(cat "$work/broker/endpoint")
 echo "  nodes connect to $endpoint (CURVE)"
+echo "  the coalition's routes (examples/routes.ini), as the broker loaded them:"
+$krctl routes | sed 's/^/    /'
 
 say "directory: the practice and JGZ are registered with their public keys"
 $krctl org add --id $mid --category verloskunde --name "Verloskundigenpraktijk De Wieg" \
@@ -107,17 +110,34 @@ delivered() { $krctl --node "ipc://$work/verloskunde/node.sock" receipts | grep 
 wait_for 100 delivered
 $krctl --node "ipc://$work/verloskunde/node.sock" receipts | sed 's/^/  /'
 
-if [ -f examples/referral-accepted.json ]; then
-  say "JGZ accepts the referral and plans the home visit"
-  ref=$($krctl --node "ipc://$work/jgz/node.sock" inbox | grep -A6 "\"msg_id\": \"$msg\"" | grep -m1 '"referral_id"' |
-    sed 's/.*: *"\([0-9a-f]*\)".*/\1/')
+ref=$($krctl --node "ipc://$work/jgz/node.sock" inbox | grep -A6 "\"msg_id\": \"$msg\"" | grep -m1 '"referral_id"' |
+  sed 's/.*: *"\([0-9a-f]*\)".*/\1/')
+# The referral's state as the broker and both nodes keep it, one line each.
+show_state() {
+  echo "    broker:       $($krctl referral show "$ref" | head -1 | cut -c34-)"
+  echo "    practice:     $($krctl --admin '' --node "ipc://$work/verloskunde/node.sock" referral show "$ref" | head -1 | cut -c34-)"
+  echo "    JGZ:          $($krctl --admin '' --node "ipc://$work/jgz/node.sock" referral show "$ref" | head -1 | cut -c34-)"
+}
+say "the referral's state (referral_id $ref): requested"
+show_state
+# JGZ moves it along: received, accepted, in-progress, completed with an
+# outcome. Each status is a REFERRAL_STATUS whose code travels in clear
+# (the broker keeps the state from it); its note and dates stay sealed.
+for st in received accepted in-progress completed; do
   sed -e "s/@REFERRAL_ID@/$ref/" -e "s/@IN_REPLY_TO@/$msg/" \
-    examples/referral-accepted.json >"$work/accepted.json"
-  $krctl --node "ipc://$work/jgz/node.sock" send "$work/accepted.json" >/dev/null
-  answered() { $krctl --node "ipc://$work/verloskunde/node.sock" inbox | grep -q '"accepted"'; }
-  wait_for 100 answered
-  $krctl --node "ipc://$work/verloskunde/node.sock" inbox | sed 's/^/  /'
-fi
+    "examples/referral-$st.json" >"$work/$st.json"
+  $krctl --node "ipc://$work/jgz/node.sock" send "$work/$st.json" >/dev/null
+  at_state() { $krctl referral show "$ref" --json | grep -q "\"state\": \"$st\""; }
+  seen_by_practice() { $krctl --admin '' --node "ipc://$work/verloskunde/node.sock" referral show "$ref" --json | grep -q "\"state\": \"$st\""; }
+  wait_for 100 at_state
+  wait_for 100 seen_by_practice
+  say "JGZ sets $st"
+  show_state
+done
+say "what the practice received: JGZ's answers, opened (the last one)"
+$krctl --node "ipc://$work/verloskunde/node.sock" inbox | grep -B2 -A12 '"completed"' | sed 's/^/  /'
+say "the referral's history at the broker: codes, parties and times only"
+$krctl referral show "$ref" | sed 's/^/  /'
 
 say "what the broker saw (its log: no names, no BSN, no content)"
 sed 's/^/  /' "$work/broker.log"
@@ -132,4 +152,4 @@ if grep -q 111222333 "$work/broker.log" "$work"/broker/data.mdb 2>/dev/null; the
   echo "demo: the BSN appears at the broker: this is a bug" >&2
   exit 1
 fi
-say "done: delivered, opened and answered; stopping"
+say "done: delivered, opened, answered and completed; stopping"

@@ -178,6 +178,49 @@ s_referral_json(const Kr__V1__Referral *r)
     return o;
 }
 
+static void
+s_put_u32(json_object *o, const char *key, uint32_t v)
+{
+    if (v != 0)
+        json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+static json_object *
+s_handover_json(const Kr__V1__Handover *h)
+{
+    json_object *o = json_object_new_object();
+
+    if (h->mother != NULL)
+        json_object_object_add(o, "mother", s_person_json(h->mother));
+    s_put_str(o, "child_bsn", h->child_bsn);
+    s_put_str(o, "child_given_name", h->child_given_name);
+    s_put_str(o, "birth_datetime", h->birth_datetime);
+    s_put_u32(o, "gestational_age_days", h->gestational_age_days);
+    s_put_u32(o, "birth_weight_g", h->birth_weight_g);
+    /* An Apgar of 0 is a score, but 0 is also "not given": both are
+     * written when either is set. */
+    if (h->apgar_1 != 0 || h->apgar_5 != 0) {
+        json_object_object_add(o, "apgar_1", json_object_new_int64(h->apgar_1));
+        json_object_object_add(o, "apgar_5", json_object_new_int64(h->apgar_5));
+    }
+    s_put_str(o, "feeding", h->feeding);
+    s_put_str(o, "heel_prick", h->heel_prick);
+    s_put_str(o, "hearing_screening", h->hearing_screening);
+    s_put_str(o, "family_situation", h->family_situation);
+    if (h->n_risk_factors > 0) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < h->n_risk_factors; i++)
+            json_object_array_add(a,
+                                  json_object_new_string(h->risk_factors[i]));
+        json_object_object_add(o, "risk_factors", a);
+    }
+    if (h->responsible != NULL)
+        json_object_object_add(o, "responsible",
+                               s_professional_json(h->responsible));
+    s_put_str(o, "notes", h->notes);
+    return o;
+}
+
 static json_object *
 s_referral_status_json(const Kr__V1__ReferralStatus *r)
 {
@@ -185,6 +228,7 @@ s_referral_status_json(const Kr__V1__ReferralStatus *r)
 
     s_put_str(o, "status", r->status);
     s_put_str(o, "status_reason", r->status_reason);
+    s_put_str(o, "outcome", r->outcome);
     s_put_str(o, "note", r->note);
     s_put_str(o, "planned_date", r->planned_date);
     if (r->contact != NULL)
@@ -228,6 +272,10 @@ s_content_into(json_object *o, const Kr__V1__Content *c)
         if (c->referral_status != NULL)
             json_object_object_add(o, "referral_status",
                                    s_referral_status_json(c->referral_status));
+        break;
+    case KR__V1__CONTENT__BODY_HANDOVER:
+        if (c->handover != NULL)
+            json_object_object_add(o, "handover", s_handover_json(c->handover));
         break;
     case KR__V1__CONTENT__BODY_OPAQUE:
         if (s_utf8_text(c->opaque.data, c->opaque.len))
@@ -343,10 +391,15 @@ json_map_send_to_json(const Kr__V1__SendRequest *s, char *err, size_t errlen)
     s_put_hex(o, "in_reply_to", &s->in_reply_to);
     /* The subject of a referral is its mother; the key is only written
      * when it says something the referral does not. */
+    const Kr__V1__Person *mother =
+        c == NULL ? NULL
+        : c->body_case == KR__V1__CONTENT__BODY_REFERRAL && c->referral
+            ? c->referral->mother
+        : c->body_case == KR__V1__CONTENT__BODY_HANDOVER && c->handover
+            ? c->handover->mother
+            : NULL;
     if (s->subject_bsn != NULL && *s->subject_bsn != '\0' &&
-        !(c != NULL && c->body_case == KR__V1__CONTENT__BODY_REFERRAL &&
-          c->referral != NULL && c->referral->mother != NULL &&
-          strcmp(c->referral->mother->bsn, s->subject_bsn) == 0))
+        !(mother != NULL && strcmp(mother->bsn, s->subject_bsn) == 0))
         s_put_str(o, "subject_bsn", s->subject_bsn);
     s_put_str(o, "purpose", s->purpose);
     if (s->data_category != 0)
@@ -597,6 +650,22 @@ json_map_broker_stats(const Kr__V1__BrokerStats *st)
                            json_object_new_uint64(st->store_room_bytes));
     json_object_object_add(o, "refused_full",
                            json_object_new_uint64(st->refused_full));
+    /* Referrals and their timers (broker/timers.c). */
+    json_object_object_add(o, "referrals",
+                           json_object_new_uint64(st->referrals));
+    json_object_object_add(o, "escalations",
+                           json_object_new_uint64(st->escalations));
+    json_object_object_add(o, "timers_pending",
+                           json_object_new_uint64(st->timers_pending));
+    json_object_object_add(o, "timer_scans",
+                           json_object_new_uint64(st->timer_scans));
+    json_object_object_add(
+        o, "timer_scan_avg_us",
+        json_object_new_uint64(st->timer_scans
+                                   ? st->timer_scan_total_us / st->timer_scans
+                                   : 0));
+    json_object_object_add(o, "timer_scan_max_us",
+                           json_object_new_uint64(st->timer_scan_max_us));
     return o;
 }
 

@@ -29,6 +29,8 @@ struct s_build {
     Kr__V1__Professional contact;
     Kr__V1__ConsentScope scope;
     Kr__V1__ConsentEvidence evidence;
+    Kr__V1__Handover handover;
+    Kr__V1__Professional responsible;
     uint8_t msg_id[KR_ID_LEN];
     uint8_t referral_id[KR_ID_LEN];
     uint8_t case_id[KR_ID_LEN];
@@ -231,16 +233,179 @@ s_parse_referral(json_object *o, const char *path, struct s_build *b, char *err,
     return KR_OK;
 }
 
+/* A whole number in [0, max], or absent (0). */
+static int
+s_take_u32(json_object *o, const char *path, const char *key, uint32_t max,
+           uint32_t *out, char *err, size_t errlen)
+{
+    json_object *v;
+    int rc;
+
+    if ((rc = jm_get(o, path, key, json_type_int, "a whole number", 0, &v,
+                     err, errlen)) != KR_OK)
+        return rc;
+    if (v == NULL)
+        return KR_OK;
+    int64_t n = json_object_get_int64(v);
+    if (n < 0 || n > (int64_t)max)
+        return jm_fail(err, errlen, path, key, "not 0 to %u", max);
+    *out = (uint32_t)n;
+    return KR_OK;
+}
+
+/* One of a closed list of codes, or absent. */
+static int
+s_take_code(json_object *o, const char *path, const char *key,
+            const char *const *codes, const char *names, char **out,
+            char *err, size_t errlen)
+{
+    const char *s = NULL;
+    int rc;
+
+    if ((rc = jm_get_str(o, path, key, 0, JM_CODE_MAX, &s, err, errlen)) !=
+            KR_OK ||
+        s == NULL)
+        return rc;
+    for (size_t i = 0; codes[i] != NULL; i++)
+        if (strcmp(codes[i], s) == 0) {
+            *out = (char *)s;
+            return KR_OK;
+        }
+    return jm_fail(err, errlen, path, key, "not one of %s", names);
+}
+
+/* The birth-care-to-JGZ handover (content.proto Handover). */
+static int
+s_parse_handover(json_object *o, const char *path, struct s_build *b,
+                 char *err, size_t errlen)
+{
+    static const char *const keys[] = {
+        "mother",          "child_bsn",          "child_given_name",
+        "birth_datetime",  "gestational_age_days", "birth_weight_g",
+        "apgar_1",         "apgar_5",            "feeding",
+        "heel_prick",      "hearing_screening",  "family_situation",
+        "risk_factors",    "responsible",        "notes",
+        NULL};
+    static const char *const feeding[] = {"borstvoeding", "kunstvoeding",
+                                          "gemengd", NULL};
+    static const char *const heel[] = {"done", "planned", "not-done",
+                                       "referred", NULL};
+    static const char *const hearing[] = {"pass", "refer", "planned",
+                                          "not-done", NULL};
+    Kr__V1__Handover *h = &b->handover;
+    json_object *v;
+    char sub[JM_PATH_MAX];
+    const char *s = NULL;
+    int rc;
+
+    if ((rc = jm_check_keys(o, path, keys, err, errlen)) != KR_OK ||
+        (rc = jm_get_obj(o, path, "mother", 1, &v, err, errlen)) != KR_OK)
+        return rc;
+    jm_join(sub, path, "mother");
+    if ((rc = s_parse_person(v, sub, b, err, errlen)) != KR_OK)
+        return rc;
+    h->mother = &b->mother;
+    if ((rc = jm_get_str(o, path, "child_bsn", 0, 9, &s, err, errlen)) !=
+        KR_OK)
+        return rc;
+    if (s != NULL && !kcrypto_bsn_valid(s))
+        return jm_fail(err, errlen, path, "child_bsn",
+                       "not a BSN (9 digits that pass the eleven-test)");
+    if (s != NULL)
+        h->child_bsn = (char *)s;
+    s = NULL;
+    if ((rc = jm_take_str(o, path, "child_given_name", JM_SHORT_MAX,
+                          &h->child_given_name, err, errlen)) != KR_OK ||
+        (rc = jm_get_str(o, path, "birth_datetime", 1, 16, &s, err,
+                         errlen)) != KR_OK)
+        return rc;
+    int hh, mm;
+    if (strlen(s) != 16 || s[10] != 'T' || s[13] != ':' ||
+        !jm_digits(s + 11, 2, &hh) || !jm_digits(s + 14, 2, &mm) ||
+        hh > 23 || mm > 59) {
+        return jm_fail(err, errlen, path, "birth_datetime",
+                       "not a local date and time (YYYY-MM-DDThh:mm)");
+    }
+    char day[11];
+    memcpy(day, s, 10);
+    day[10] = '\0';
+    if (!json_map_date_valid(day))
+        return jm_fail(err, errlen, path, "birth_datetime",
+                       "not a local date and time (YYYY-MM-DDThh:mm)");
+    h->birth_datetime = (char *)s;
+    if ((rc = s_take_u32(o, path, "gestational_age_days", 320,
+                         &h->gestational_age_days, err, errlen)) != KR_OK ||
+        (rc = s_take_u32(o, path, "birth_weight_g", 8000, &h->birth_weight_g,
+                         err, errlen)) != KR_OK ||
+        (rc = s_take_u32(o, path, "apgar_1", 10, &h->apgar_1, err, errlen)) !=
+            KR_OK ||
+        (rc = s_take_u32(o, path, "apgar_5", 10, &h->apgar_5, err, errlen)) !=
+            KR_OK ||
+        (rc = s_take_code(o, path, "feeding", feeding,
+                          "borstvoeding, kunstvoeding, gemengd", &h->feeding,
+                          err, errlen)) != KR_OK ||
+        (rc = s_take_code(o, path, "heel_prick", heel,
+                          "done, planned, not-done, referred",
+                          &h->heel_prick, err, errlen)) != KR_OK ||
+        (rc = s_take_code(o, path, "hearing_screening", hearing,
+                          "pass, refer, planned, not-done",
+                          &h->hearing_screening, err, errlen)) != KR_OK ||
+        (rc = jm_take_str(o, path, "family_situation", JM_TEXT_MAX,
+                          &h->family_situation, err, errlen)) != KR_OK ||
+        (rc = jm_take_str(o, path, "notes", JM_TEXT_MAX, &h->notes, err,
+                          errlen)) != KR_OK)
+        return rc;
+    if ((rc = jm_get(o, path, "risk_factors", json_type_array, "an array", 0,
+                     &v, err, errlen)) != KR_OK)
+        return rc;
+    if (v != NULL) {
+        size_t n = json_object_array_length(v);
+        if (n > JM_REASON_CODES_MAX)
+            return jm_fail(err, errlen, path, "risk_factors",
+                           "more than %d codes", JM_REASON_CODES_MAX);
+        b->reason_codes = xcalloc(n > 0 ? n : 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+            json_object *c = json_object_array_get_idx(v, i);
+            char key[32];
+            snprintf(key, sizeof(key), "risk_factors[%zu]", i);
+            if (c == NULL || !json_object_is_type(c, json_type_string))
+                return jm_fail(err, errlen, path, key,
+                               "wrong type: expected a string");
+            if ((rc = jm_check_str(c, path, key, 1, JM_CODE_MAX, &s, err,
+                                   errlen)) != KR_OK)
+                return rc;
+            b->reason_codes[i] = (char *)s;
+        }
+        h->n_risk_factors = n;
+        h->risk_factors = b->reason_codes;
+    }
+    if ((rc = jm_get_obj(o, path, "responsible", 0, &v, err, errlen)) !=
+        KR_OK)
+        return rc;
+    if (v != NULL) {
+        jm_join(sub, path, "responsible");
+        if ((rc = s_parse_professional(v, sub, &b->responsible, err,
+                                       errlen)) != KR_OK)
+            return rc;
+        h->responsible = &b->responsible;
+    }
+    return KR_OK;
+}
+
 /* A performer's answer: a FHIR Task status code and what goes with it. */
 static int
 s_parse_referral_status(json_object *o, const char *path, struct s_build *b,
                         char *err, size_t errlen)
 {
-    static const char *const keys[] = {"status",       "status_reason", "note",
-                                       "planned_date", "contact",       NULL};
+    static const char *const keys[] = {
+        "status",  "status_reason", "note", "planned_date",
+        "contact", "outcome",       NULL};
     static const char *const codes[] = {
-        "received",  "accepted", "rejected",  "in-progress",      "on-hold",
-        "completed", "failed",   "cancelled", "entered-in-error", NULL};
+        "received",         "accepted",         "rejected",
+        "in-progress",      "on-hold",          "completed",
+        "failed",           "cancelled",        "entered-in-error",
+        "cancel-requested", "cancel-confirmed", "cancel-declined",
+        NULL};
     Kr__V1__ReferralStatus *r = &b->status;
     json_object *v;
     char sub[JM_PATH_MAX];
@@ -256,12 +421,16 @@ s_parse_referral_status(json_object *o, const char *path, struct s_build *b,
         ;
     if (codes[i] == NULL)
         return jm_fail(err, errlen, path, "status",
-                       "not a FHIR Task status: received, accepted, rejected, "
-                       "in-progress, on-hold, completed, failed, cancelled, "
-                       "entered-in-error");
+                       "not a FHIR Task status (received, accepted, "
+                       "rejected, in-progress, on-hold, completed, failed, "
+                       "cancelled, entered-in-error) nor a cancellation step "
+                       "(cancel-requested, cancel-confirmed, "
+                       "cancel-declined)");
     r->status = (char *)s;
     if ((rc = jm_take_str(o, path, "status_reason", JM_TEXT_MAX,
                           &r->status_reason, err, errlen)) != KR_OK ||
+        (rc = jm_take_str(o, path, "outcome", JM_TEXT_MAX, &r->outcome, err,
+                          errlen)) != KR_OK ||
         (rc = jm_take_str(o, path, "note", JM_TEXT_MAX, &r->note, err,
                           errlen)) != KR_OK ||
         (rc = jm_take_date(o, path, "planned_date", &r->planned_date, err,
@@ -631,6 +800,31 @@ s_parse_content(json_object *in, struct s_build *b, char *err, size_t errlen)
         b->content.referral_status = &b->status;
         return KR_OK;
     }
+    json_object *ho = NULL;
+    if ((rc = jm_get_obj(in, "", "handover", 0, &ho, err, errlen)) != KR_OK)
+        return rc;
+    if (ho != NULL) {
+        if (json_object_object_get_ex(in, "referral", NULL) ||
+            json_object_object_get_ex(in, "opaque", NULL))
+            return jm_fail(err, errlen, "", "handover",
+                           "not allowed together with \"referral\" or "
+                           "\"opaque\"");
+        if (sr->type != KR__V1__MESSAGE_TYPE__HANDOVER)
+            return jm_fail(err, errlen, "", "handover",
+                           "only in a message of type handover");
+        if ((rc = s_parse_handover(ho, "handover", b, err, errlen)) != KR_OK)
+            return rc;
+        b->content.version = KR__V1__VERSION__VERSION_1;
+        b->content.body_case = KR__V1__CONTENT__BODY_HANDOVER;
+        b->content.handover = &b->handover;
+        /* About the mother: her BSN is the subject, as for a referral. */
+        if (sr->subject_bsn != NULL && *sr->subject_bsn != '\0' &&
+            strcmp(sr->subject_bsn, b->mother.bsn) != 0)
+            return jm_fail(err, errlen, "", "subject_bsn",
+                           "differs from handover.mother.bsn");
+        sr->subject_bsn = b->mother.bsn;
+        return KR_OK;
+    }
     if ((rc = jm_get_obj(in, "", "referral", 0, &ref, err, errlen)) != KR_OK ||
         (rc = jm_get(in, "", "opaque", json_type_string, "a string", 0, &opq,
                      err, errlen)) != KR_OK)
@@ -712,6 +906,7 @@ json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
                                        "referral",
                                        "opaque",
                                        "referral_status",
+                                       "handover",
                                        "consent_scope",
                                        "consent_evidence",
                                        "justification",
@@ -735,6 +930,8 @@ json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
     kr__v1__professional__init(&b->referrer);
     kr__v1__referral_status__init(&b->status);
     kr__v1__professional__init(&b->contact);
+    kr__v1__handover__init(&b->handover);
+    kr__v1__professional__init(&b->responsible);
     kr__v1__consent_scope__init(&b->scope);
     kr__v1__consent_evidence__init(&b->evidence);
 

@@ -51,6 +51,10 @@ krctl_cmd_fn cmd_receipts;
 krctl_cmd_fn cmd_status;
 krctl_cmd_fn cmd_consent;
 krctl_cmd_fn cmd_audit;
+krctl_cmd_fn cmd_referral;
+krctl_cmd_fn cmd_referrals;
+krctl_cmd_fn cmd_routes;
+krctl_cmd_fn cmd_escalations;
 
 /* Read a message description from 'path' ("-": standard input) and hand
  * it to the node (cmd_send.c). 'check': only validate. 'grant': the file

@@ -62,6 +62,11 @@ static const char s_usage[] =
     "  audit export [--after SEQ] [--limit N]\n"
     "                    audit records in order, as JSON lines\n"
     "  audit verify      check the audit trail's hash chain\n"
+    "  referral show REFERRAL_ID [--json]\n"
+    "                    one referral's state and history\n"
+    "  referrals [--state S] [--overdue] [--org ORG] [--json]\n"
+    "                    referrals, state only\n"
+    "  routes [--json]   the routes and timers the broker loaded\n"
     "\n"
     "Node commands (need --node):\n"
     "  send FILE.json    send the message FILE describes; prints its msg_id\n"
@@ -76,6 +81,11 @@ static const char s_usage[] =
     "  receipts [--after SEQ] [--limit N]\n"
     "                    the fate of sent messages, as JSON\n"
     "  status            the node's state, as JSON\n"
+    "  escalations [--json]\n"
+    "                    escalations this organisation received\n"
+    "  referral show, referrals\n"
+    "                    as above, with --node and no --admin: the\n"
+    "                    referrals this organisation is party to\n"
     "\n"
     "Key commands (local files only):\n"
     "  keygen --out PREFIX\n"
@@ -100,6 +110,10 @@ static const struct {
     {"receipts", cmd_receipts}, {"status", cmd_status},
     {"stats", cmd_stats},       {"consent", cmd_consent},
     {"audit", cmd_audit},
+    {"referral", cmd_referral},
+    {"referrals", cmd_referrals},
+    {"routes", cmd_routes},
+    {"escalations", cmd_escalations},
 };
 
 int

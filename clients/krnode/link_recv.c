@@ -179,7 +179,8 @@ link_on_delivery(struct node *n, const Kr__V1__Delivery *d,
         pass_add_ack(n, d->seq, e->msg_id.data, KR_ID_LEN, false, 0);
         goto done;
     }
-    if (rc != KR_OK) {
+    if (rc != KR_OK ||
+        (rc = referrals_on_message(n, txn, e)) != KR_OK) { /* referrals.c */
         pass_fail(n, rc);
         goto done;
     }
@@ -251,7 +252,10 @@ link_on_notice(struct node *n, const Kr__V1__Notice *nt)
     item.sender = "";
     item.type = nt->kind == KR__V1__NOTICE_KIND__NOTICE_CONSENT_REVOKED
                     ? KR__V1__MESSAGE_TYPE__CONSENT_REVOKE
+                : nt->kind == KR__V1__NOTICE_KIND__NOTICE_ESCALATION
+                    ? KR__V1__MESSAGE_TYPE__ESCALATION
                     : KR__V1__MESSAGE_TYPE__MESSAGE_TYPE_UNSPECIFIED;
+    item.referral_id = nt->referral_id;
     item.created_at_ms = nt->at_ms;
     item.received_at_ms = n->pass.now_ms;
     item.consent_id = nt->consent_id;
@@ -262,7 +266,7 @@ link_on_notice(struct node *n, const Kr__V1__Notice *nt)
         s_ack_notice(n, nt);
         return;
     }
-    if (rc != KR_OK) {
+    if (rc != KR_OK || (rc = referrals_on_notice(n, txn, nt)) != KR_OK) {
         pass_fail(n, rc);
         return;
     }

@@ -269,6 +269,14 @@ link_on_receipt(struct node *n, const Kr__V1__Receipt *r)
     } else if (rc != KR_OK) {
         pass_fail(n, rc);
         return;
+    } else if (res.changed && o == KR__V1__OUTCOME__ACCEPTED &&
+               (res.type == KR__V1__MESSAGE_TYPE__REFERRAL ||
+                res.type == KR__V1__MESSAGE_TYPE__HANDOVER ||
+                res.type == KR__V1__MESSAGE_TYPE__REFERRAL_STATUS) &&
+               (rc = referrals_on_accepted(n, txn, r->msg_id.data)) !=
+                   KR_OK) {
+        pass_fail(n, rc); /* referrals.c: the state the broker accepted */
+        return;
     } else if (res.changed && o == KR__V1__OUTCOME__ACCEPTED) {
         /* The normal course of a message is logged at debug: at thousands
          * a second, info would drown what an operator must see. */

@@ -203,6 +203,7 @@ struct send_prep {
     /* MELDRECHT: BLAKE2b-256 of the content's justification. */
     uint8_t digest[NODE_DIGEST_LEN];
     bool has_digest;
+    struct seal_fields codes; /* REFERRAL_STATUS: its clear codes */
 };
 
 /* A CONSENT_GRANT: its scope is parsed here, not judged. Whether the
@@ -305,6 +306,9 @@ s_send_check(struct arena *pb, const Kr__V1__SendRequest *sr,
         return KR_EINVAL;
     }
     prep->has_digest = false;
+    memset(&prep->codes, 0, sizeof(prep->codes));
+    if ((rc = referrals_send_codes(sr, c, &prep->codes, why)) != KR_OK)
+        return rc;
     if (sr->legal_basis == KR__V1__LEGAL_BASIS__MELDRECHT) {
         /* The broker lets a meldrecht past the consent gate only with the
          * digest, and the recipient checks it against the sealed text. */
@@ -526,14 +530,22 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
     f.msg_id = msg_id;
     f.created_at_ms = n->pass.now_ms;
     f.trace_id = trace_id;
-    if (sr->type == KR__V1__MESSAGE_TYPE__REFERRAL &&
+    if ((sr->type == KR__V1__MESSAGE_TYPE__REFERRAL ||
+         sr->type == KR__V1__MESSAGE_TYPE__HANDOVER) &&
         sr->referral_id.len == 0) {
         /* A new referral gets its id; with a named msg_id, one derived
          * from it, so that a retried send is the same referral. */
-        if (sr->msg_id.len == KR_ID_LEN)
+        /* Both sort by time, as msg_ids do: the broker files referrals
+         * by id, and rising ids append to its tree instead of landing on
+         * a random page each (krbench timers). A derived id keeps the
+         * msg_id's first 6 bytes (its time, when the id is time-ordered). */
+        if (sr->msg_id.len == KR_ID_LEN) {
             s_derive_id("kr.v1 referral_id", msg_id, referral_id);
-        else
-            util_random_id(referral_id);
+            memmove(referral_id + 6, referral_id, KR_ID_LEN - 6);
+            memcpy(referral_id, msg_id, 6);
+        } else {
+            util_time_ordered_id(referral_id);
+        }
         f.referral_id = referral_id;
     }
     if (sr->subject_bsn[0] != '\0') {
@@ -567,6 +579,10 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
         util_hex(sr->consent_id.data, KR_ID_LEN, chex);
     if (prep.has_digest)
         f.justification_digest = prep.digest;
+    f.task_status = prep.codes.task_status;
+    f.cancel_step = prep.codes.cancel_step;
+    f.status_reason = prep.codes.status_reason;
+    f.status_outcome = prep.codes.status_outcome;
     rc = seal_build(&n->seal, peer, sr, &f, &env, &env_len, sig);
     if (rc != KR_OK) {
         s_reply_err(n, from, rc, "cannot seal for %s: %s", sr->recipient,
@@ -805,6 +821,26 @@ s_processed(struct node *n, const struct origin *from,
     s_reply_id(n, from, id->data);
 }
 
+/* A referral's state, or a listing (referrals.c). */
+static void
+s_referrals(struct node *n, const struct origin *from,
+            const Kr__V1__LocalRequest *req)
+{
+    Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
+    const char *why = "";
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = pass_txn(n, &txn)) != KR_OK ||
+        (rc = referrals_local(n, txn, req, &resp, &why)) != KR_OK) {
+        referrals_local_free(&resp);
+        s_reply_err(n, from, rc, "%s", why);
+        return;
+    }
+    s_reply(n, from, &resp);
+    referrals_local_free(&resp);
+}
+
 static void
 s_status(struct node *n, const struct origin *from)
 {
@@ -884,6 +920,10 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
         break;
     case KR__V1__LOCAL_REQUEST__OP_PROCESSED:
         s_processed(n, from, &req->processed);
+        break;
+    case KR__V1__LOCAL_REQUEST__OP_REFERRAL_GET:
+    case KR__V1__LOCAL_REQUEST__OP_REFERRAL_LIST:
+        s_referrals(n, from, req);
         break;
     case KR__V1__LOCAL_REQUEST__OP_STATUS:
         s_status(n, from);

@@ -237,6 +237,18 @@ int nstore_inbox_remove(nstore_t *st, MDB_txn *txn, uint64_t seq,
 int nstore_inbox_drop_held(nstore_t *st, MDB_txn *txn, uint64_t *dropped);
 
 /* Store a directory entry, replacing an older one of that org. */
+/* Referrals (referrals.c): the record's bytes, borrowed like
+ * nstore_inbox_get's; put writes; scan calls fn in id order after
+ * 'after' (NULL: from the first) until it returns non-zero. */
+int nstore_referral_get(nstore_t *st, MDB_txn *txn,
+                        const uint8_t id[KR_ID_LEN], const uint8_t **val,
+                        size_t *len);
+int nstore_referral_put(nstore_t *st, MDB_txn *txn,
+                        const uint8_t id[KR_ID_LEN], const uint8_t *val,
+                        size_t len);
+int nstore_referral_scan(nstore_t *st, MDB_txn *txn, const uint8_t *after,
+                         int (*fn)(const uint8_t *val, size_t len, void *arg),
+                         void *arg);
 int nstore_peer_put(nstore_t *st, MDB_txn *txn, const Kr__V1__OrgEntry *e);
 
 int nstore_counts(nstore_t *st, MDB_txn *txn, struct nstore_counts *out);
@@ -335,7 +347,35 @@ struct seal_fields {
     const Kr__V1__ConsentScope *scope;
     /* MELDRECHT: BLAKE2b-256 of the content's justification, or NULL. */
     const uint8_t *justification_digest;
+    /* REFERRAL_STATUS: the clear codes (referrals.c). */
+    int task_status, cancel_step;
+    const char *status_reason, *status_outcome;
 };
+/* referrals.c: the clear status codes of a REFERRAL_STATUS into f, as the
+ * adapter gave them in the request or else from the sealed
+ * ReferralStatus c (NULL if the content has none). KR_EINVAL with *why
+ * if a code is unknown. */
+struct Kr__V1__Content;
+struct node;
+/* The referral state a node keeps (referrals.c), in the pass's
+ * transaction: a REFERRAL, HANDOVER or REFERRAL_STATUS this node sent
+ * (on the broker's ACCEPTED) or received, and the broker's referral
+ * notices. 0 or a KR_E* store error (the pass then fails). */
+int referrals_on_message(struct node *n, MDB_txn *txn,
+                         const Kr__V1__Envelope *e);
+int referrals_on_accepted(struct node *n, MDB_txn *txn,
+                          const uint8_t msg_id[KR_ID_LEN]);
+int referrals_on_notice(struct node *n, MDB_txn *txn,
+                        const Kr__V1__Notice *nt);
+/* LocalRequest referral_get / referral_list into resp (its referrals are
+ * malloc'd: referrals_local_free). 0 or an error with *why. */
+int referrals_local(struct node *n, MDB_txn *txn,
+                    const Kr__V1__LocalRequest *req,
+                    Kr__V1__LocalResponse *resp, const char **why);
+void referrals_local_free(Kr__V1__LocalResponse *resp);
+int referrals_send_codes(const Kr__V1__SendRequest *sr,
+                         const struct Kr__V1__Content *c,
+                         struct seal_fields *f, const char **why);
 
 int seal_init(struct seal *s, const kr_keys_t *keys, struct arena *pb);
 void seal_fini(struct seal *s);

@@ -24,12 +24,14 @@ enum {
     S_DBI_INBOX_UNPROCESSED,
     S_DBI_PEERS,
     S_DBI_META,
+    S_DBI_REFERRALS, /* referral_id -> kr.v1.NodeReferral (referrals.c) */
     S_NDBI
 };
 
 static const char *s_dbi_names[S_NDBI] = {
     "outbox", "outbox_env",  "outbox_all",        "outbox_order", "outbox_open",
     "inbox",  "inbox_order", "inbox_unprocessed", "peers",        "meta",
+    "referrals",
 };
 
 /* An inbox_unprocessed value of msg_id and this byte marks a delivery held
@@ -1159,4 +1161,49 @@ nstore_iter_close(struct nstore_iter *it)
     if (it->cur != NULL)
         mdb_cursor_close(it->cur);
     it->cur = NULL;
+}
+
+int
+nstore_referral_get(nstore_t *st, MDB_txn *txn, const uint8_t id[KR_ID_LEN],
+                    const uint8_t **val, size_t *len)
+{
+    MDB_val k = {KR_ID_LEN, (void *)id}, v;
+    int rc = mdb_get(txn, st->dbi[S_DBI_REFERRALS], &k, &v);
+
+    if (rc != MDB_SUCCESS)
+        return s_err(rc);
+    *val = v.mv_data;
+    *len = v.mv_size;
+    return KR_OK;
+}
+
+int
+nstore_referral_put(nstore_t *st, MDB_txn *txn, const uint8_t id[KR_ID_LEN],
+                    const uint8_t *val, size_t len)
+{
+    MDB_val k = {KR_ID_LEN, (void *)id}, v = {len, (void *)val};
+
+    return s_err(mdb_put(txn, st->dbi[S_DBI_REFERRALS], &k, &v, 0));
+}
+
+int
+nstore_referral_scan(nstore_t *st, MDB_txn *txn, const uint8_t *after,
+                     int (*fn)(const uint8_t *val, size_t len, void *arg),
+                     void *arg)
+{
+    MDB_cursor *cur;
+    MDB_val k = {KR_ID_LEN, (void *)after}, v;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, st->dbi[S_DBI_REFERRALS], &cur)) != 0)
+        return s_err(rc);
+    rc = mdb_cursor_get(cur, &k, &v, after != NULL ? MDB_SET_RANGE : MDB_FIRST);
+    if (rc == 0 && after != NULL && k.mv_size == KR_ID_LEN &&
+        memcmp(k.mv_data, after, KR_ID_LEN) == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if (fn(v.mv_data, v.mv_size, arg) != 0)
+            break;
+    mdb_cursor_close(cur);
+    return (rc == 0 || rc == MDB_NOTFOUND) ? KR_OK : s_err(rc);
 }

@@ -156,6 +156,10 @@ seal_build(struct seal *s, struct peer *p, const Kr__V1__SendRequest *req,
         e.justification_digest.data = (uint8_t *)f->justification_digest;
         e.justification_digest.len = NODE_DIGEST_LEN;
     }
+    e.task_status = f->task_status;
+    e.cancel_step = f->cancel_step;
+    e.status_reason = (char *)(f->status_reason ? f->status_reason : "");
+    e.status_outcome = (char *)(f->status_outcome ? f->status_outcome : "");
     e.priority = req->priority;
     e.not_after_ms = req->not_after_ms;
     e.trace_id.data = (uint8_t *)f->trace_id;

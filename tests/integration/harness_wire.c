@@ -410,8 +410,13 @@ h_envelope_build(const kr_keys_t *keys, const struct h_env_spec *spec,
     e.sender = (char *)spec->sender;
     e.sender_key_id = sign_kid;
     e.recipient = (char *)spec->recipient;
-    e.referral_id.data = referral_id;
-    e.referral_id.len = 16;
+    /* A referral opens one under its own id; a COMMUNICATION outside a
+     * referral names none (the broker would look for it). */
+    if (e.type == KR__V1__MESSAGE_TYPE__REFERRAL ||
+        e.type == KR__V1__MESSAGE_TYPE__HANDOVER) {
+        e.referral_id.data = referral_id;
+        e.referral_id.len = 16;
+    }
     e.purpose = (char *)(spec->purpose != NULL ? spec->purpose
                                                : "prenataal-huisbezoek");
     e.data_category = KR__V1__DATA_CATEGORY__MEDISCH;

@@ -678,7 +678,11 @@ s_notice_one(const Kr__V1__InboxItem *it, void *arg)
     struct s_notice *f = arg;
     const Kr__V1__Notice *nt = it->notice;
 
-    if (nt == NULL || !s_id_eq(nt->consent_id, f->cid))
+    /* The referrals cancelled under the consent have notices of their
+     * own (test_referral.c); this is the consent's. */
+    if (nt == NULL || !s_id_eq(nt->consent_id, f->cid) ||
+        nt->kind == KR__V1__NOTICE_KIND__NOTICE_REFERRAL_CANCELLED ||
+        nt->kind == KR__V1__NOTICE_KIND__NOTICE_CANCEL_REQUEST)
         return 0;
     f->n++;
     f->kind = nt->kind;

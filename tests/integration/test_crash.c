@@ -130,7 +130,9 @@ s_ref_derived(const uint8_t *msg_id, const ProtobufCBinaryData *ref)
     uint8_t h[32];
 
     kcrypto_hash2((const uint8_t *)domain, strlen(domain), msg_id, 16, h);
-    return ref->len == 16 && memcmp(ref->data, h, 16) == 0;
+    /* The msg_id's first 6 bytes (its time), then the hash's first 10. */
+    return ref->len == 16 && memcmp(ref->data, msg_id, 6) == 0 &&
+           memcmp(ref->data + 6, h, 10) == 0;
 }
 
 static int

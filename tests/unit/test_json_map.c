@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "json_map.h"
+#include "util.h"
 #include "kr.h"
 #include "local.pb-c.h"
 #include "store.pb-c.h"
@@ -127,6 +128,50 @@ test_round_trip_full(void **state)
     json_object_put(out);
     kr__v1__local_request__free_unpacked(lr, NULL);
     json_object_put(in);
+}
+
+/* examples/handover.json: the birth-care-to-JGZ handover, through bytes
+ * and back unchanged; a bad field is named. */
+static void
+test_round_trip_handover(void **state)
+{
+    char *text = NULL, err[256];
+    size_t len;
+
+    (void)state;
+    assert_int_equal(util_read_file(KR_SOURCE_DIR "/examples/handover.json",
+                                    1u << 20, &text, &len),
+                     KR_OK);
+    json_object *in = s_load(text), *out;
+    Kr__V1__LocalRequest *lr = s_through_bytes(in);
+    assert_int_equal(lr->send->type, KR__V1__MESSAGE_TYPE__HANDOVER);
+    assert_string_equal(lr->send->subject_bsn, "111222333");
+    out = json_map_send_to_json(lr->send, err, sizeof(err));
+    assert_non_null(out);
+    if (!json_object_equal(in, out))
+        fail_msg("round trip differs:\n%s\n%s",
+                 json_object_to_json_string_ext(in, JSON_C_TO_STRING_PRETTY),
+                 json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY));
+    json_object_put(out);
+    kr__v1__local_request__free_unpacked(lr, NULL);
+    /* A birth time that is no time, an Apgar of 11. */
+    json_object *h = json_object_object_get(in, "handover");
+    json_object_object_add(h, "birth_datetime",
+                           json_object_new_string("2027-02-10 04:32"));
+    uint8_t *req = NULL;
+    assert_int_not_equal(json_map_send_parse(in, NOW_MS, &req, &len, err,
+                                             sizeof(err)),
+                         KR_OK);
+    assert_non_null(strstr(err, "handover.birth_datetime"));
+    json_object_object_add(h, "birth_datetime",
+                           json_object_new_string("2027-02-10T04:32"));
+    json_object_object_add(h, "apgar_5", json_object_new_int(11));
+    assert_int_not_equal(json_map_send_parse(in, NOW_MS, &req, &len, err,
+                                             sizeof(err)),
+                         KR_OK);
+    assert_non_null(strstr(err, "handover.apgar_5"));
+    json_object_put(in);
+    free(text);
 }
 
 /* A description with only what a referral needs: the defaults are filled
@@ -1113,6 +1158,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_full),
+        cmocka_unit_test(test_round_trip_handover),
         cmocka_unit_test(test_round_trip_minimal),
         cmocka_unit_test(test_round_trip_opaque),
         cmocka_unit_test(test_bad_input_names_the_field),

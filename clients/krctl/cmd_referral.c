@@ -1,0 +1,699 @@
+/*
+ * cmd_referral.c - `krctl referral show`, `krctl referrals`, `krctl
+ * routes` and `krctl escalations`: the referral state the broker keeps
+ * (ids, codes, parties and times; never content), the routes it loaded,
+ * and the escalations an organisation received.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_map.h"
+#include "krctl.h"
+#include "names.h"
+#include "referral_table.h"
+#include "util.h"
+
+static const char s_usage_show[] =
+    "usage: krctl referral show REFERRAL_ID [--json]\n"
+    "\n"
+    "With --node (and no --admin): the referral as this organisation's\n"
+    "node keeps it, state and history. With --admin:\n"
+    "one referral as the broker keeps it: its parties, purpose,\n"
+    "state and the history of every step (time, organisation, actor_ref,\n"
+    "from, to, codes), its pending timers and escalations. Ids, codes and\n"
+    "times only: what the referral says stays sealed at the nodes.\n";
+
+static const char s_usage_list[] =
+    "usage: krctl referrals [--state STATE] [--overdue] [--org ORG]\n"
+    "                       [--after REFERRAL_ID] [--limit N] [--json]\n"
+    "\n"
+    "With --node (and no --admin): the referrals this organisation is\n"
+    "party to, as its node keeps them. With --admin:\n"
+    "referrals as the broker keeps them, state only: ids,\n"
+    "parties, purpose, state, times, escalations. --state: requested,\n"
+    "received, accepted, rejected, cancelled, on-hold, in-progress,\n"
+    "completed, failed, entered-in-error. --overdue: those escalated in\n"
+    "their current state. --org: those an organisation is placer,\n"
+    "performer or coordinator of. At most 1000 a page (--after pages).\n";
+
+static const char s_usage_routes[] =
+    "usage: krctl routes [--json]\n"
+    "\n"
+    "The routes the broker loaded from its routes file (--admin): per\n"
+    "purpose, which categories may refer to which, the data category and\n"
+    "legal basis, the coordinator and the timers.\n";
+
+static const char s_usage_esc[] =
+    "usage: krctl escalations [--json]\n"
+    "\n"
+    "The escalations this organisation received (--node): per referral,\n"
+    "which timer ran out, the state it was in and how late it was.\n";
+
+static json_object *
+s_hex(const ProtobufCBinaryData *b)
+{
+    char buf[129];
+
+    if (b->len == 0 || b->len > 64)
+        return NULL;
+    return json_object_new_string(util_hex(b->data, b->len, buf));
+}
+
+static json_object *
+s_time(uint64_t ms)
+{
+    char buf[JSON_MAP_TIME_LEN];
+
+    if (ms == 0 || json_map_time_format(ms, buf) != 0)
+        return NULL;
+    return json_object_new_string(buf);
+}
+
+static json_object *
+s_str(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? json_object_new_string(s) : NULL;
+}
+
+static const char *
+s_timer_name(uint32_t step)
+{
+    static const char *const names[] = {"unknown", "ack",      "decide",
+                                        "decide",  "contact",  "handover",
+                                        "handover", "handover"};
+    return step < 8 ? names[step] : "unknown";
+}
+
+static json_object *
+s_record(const Kr__V1__ReferralRecord *r, uint64_t now_ms)
+{
+    json_object *o = json_object_new_object();
+
+    (void)now_ms;
+    json_object_object_add(o, "referral_id", s_hex(&r->referral_id));
+    json_object_object_add(o, "type",
+                           json_object_new_string(message_type_name(r->type)));
+    json_object_object_add(o, "case_id", s_hex(&r->case_id));
+    json_object_object_add(o, "placer", s_str(r->placer));
+    json_object_object_add(o, "performer", s_str(r->performer));
+    json_object_object_add(o, "coordinator", s_str(r->coordinator));
+    json_object_object_add(o, "purpose", s_str(r->purpose));
+    json_object_object_add(
+        o, "data_category",
+        r->data_category ? json_object_new_string(
+                               data_category_name(r->data_category))
+                         : NULL);
+    json_object_object_add(
+        o, "priority",
+        r->priority ? json_object_new_string(priority_name(r->priority))
+                    : NULL);
+    json_object_object_add(o, "subject_pseudonym",
+                           s_hex(&r->subject_pseudonym));
+    json_object_object_add(o, "consent_id", s_hex(&r->consent_id));
+    json_object_object_add(o, "state",
+                           json_object_new_string(task_status_name(r->state)));
+    json_object_object_add(o, "state_at", s_time(r->state_at_ms));
+    json_object_object_add(o, "opened_at", s_time(r->opened_at_ms));
+    json_object_object_add(o, "cancel_pending",
+                           json_object_new_boolean(r->cancel_pending));
+    json_object_object_add(o, "reason", s_str(r->reason));
+    json_object_object_add(o, "outcome", s_str(r->outcome));
+    json_object_object_add(o, "escalations",
+                           json_object_new_int64((int64_t)r->escalations));
+    json_object_object_add(o, "last_escalation",
+                           s_time(r->last_escalation_ms));
+    json_object_object_add(
+        o, "overdue",
+        json_object_new_boolean(!rt_final(r->state) &&
+                                r->last_escalation_ms != 0 &&
+                                r->last_escalation_ms >= r->state_at_ms));
+    json_object *t = json_object_new_array();
+    for (size_t i = 0; i < r->n_timers; i++) {
+        json_object *e = json_object_new_object();
+        json_object_object_add(
+            e, "timer", json_object_new_string(s_timer_name(r->timers[i]->step)));
+        json_object_object_add(e, "step",
+                               json_object_new_int((int)r->timers[i]->step));
+        json_object_object_add(e, "due", s_time(r->timers[i]->due_at_ms));
+        json_object_array_add(t, e);
+    }
+    json_object_object_add(o, "timers", t);
+    if (r->n_history > 0) {
+        json_object *h = json_object_new_array();
+        for (size_t i = 0; i < r->n_history; i++) {
+            const Kr__V1__ReferralStep *s = r->history[i];
+            json_object *e = json_object_new_object();
+            json_object_object_add(e, "at", s_time(s->at_ms));
+            json_object_object_add(
+                e, "org",
+                json_object_new_string(s->org_id[0] ? s->org_id : "broker"));
+            json_object_object_add(e, "actor_ref", s_hex(&s->actor_ref));
+            json_object_object_add(
+                e, "from",
+                s->from ? json_object_new_string(task_status_name(s->from))
+                        : NULL);
+            json_object_object_add(
+                e, "to", json_object_new_string(task_status_name(s->to)));
+            json_object_object_add(
+                e, "cancel_step",
+                s->cancel_step
+                    ? json_object_new_string(cancel_step_name(s->cancel_step))
+                    : NULL);
+            json_object_object_add(e, "reason", s_str(s->reason));
+            json_object_object_add(e, "outcome", s_str(s->outcome));
+            json_object_object_add(e, "msg_id", s_hex(&s->msg_id));
+            json_object_array_add(h, e);
+        }
+        json_object_object_add(o, "history", h);
+    }
+    return o;
+}
+
+/* A node's record, in the broker's record's shape (fields it does not
+ * keep are left out). */
+static json_object *
+s_node_record(const Kr__V1__NodeReferral *r)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "referral_id", s_hex(&r->referral_id));
+    json_object_object_add(o, "type",
+                           json_object_new_string(message_type_name(r->type)));
+    json_object_object_add(o, "case_id", s_hex(&r->case_id));
+    json_object_object_add(o, "placer", s_str(r->placer));
+    json_object_object_add(o, "performer", s_str(r->performer));
+    json_object_object_add(o, "purpose", s_str(r->purpose));
+    json_object_object_add(o, "state",
+                           json_object_new_string(task_status_name(r->state)));
+    json_object_object_add(o, "state_at", s_time(r->state_at_ms));
+    json_object_object_add(o, "opened_at", s_time(r->opened_at_ms));
+    json_object_object_add(o, "cancel_pending",
+                           json_object_new_boolean(r->cancel_pending));
+    json_object_object_add(o, "reason", s_str(r->reason));
+    json_object_object_add(o, "outcome", s_str(r->outcome));
+    json_object_object_add(o, "escalations",
+                           json_object_new_int64((int64_t)r->escalations));
+    json_object_object_add(o, "last_escalation",
+                           s_time(r->last_escalation_ms));
+    json_object_object_add(
+        o, "overdue",
+        json_object_new_boolean(!rt_final(r->state) &&
+                                r->last_escalation_ms != 0 &&
+                                r->last_escalation_ms >= r->state_at_ms));
+    json_object *h = json_object_new_array();
+    for (size_t i = 0; i < r->n_history; i++) {
+        const Kr__V1__NodeReferralStep *st = r->history[i];
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "at", s_time(st->at_ms));
+        json_object_object_add(
+            e, "org",
+            json_object_new_string(st->org_id[0] ? st->org_id : "broker"));
+        json_object_object_add(
+            e, "from",
+            st->from ? json_object_new_string(task_status_name(st->from))
+                     : NULL);
+        json_object_object_add(
+            e, "to", json_object_new_string(task_status_name(st->to)));
+        json_object_object_add(
+            e, "cancel_step",
+            st->cancel_step
+                ? json_object_new_string(cancel_step_name(st->cancel_step))
+                : NULL);
+        json_object_object_add(e, "reason", s_str(st->reason));
+        json_object_object_add(e, "outcome", s_str(st->outcome));
+        json_object_object_add(e, "msg_id", s_hex(&st->msg_id));
+        json_object_array_add(h, e);
+    }
+    json_object_object_add(o, "history", h);
+    return o;
+}
+
+static void
+s_node_line(const Kr__V1__NodeReferral *r)
+{
+    char id[KR_ID_HEX_LEN] = "-", at[JSON_MAP_TIME_LEN] = "-";
+
+    if (r->referral_id.len == 16)
+        util_hex(r->referral_id.data, 16, id);
+    json_map_time_format(r->state_at_ms, at);
+    printf("%s %-16s %s -> %s %s since=%s escalations=%u%s%s%s%s%s\n", id,
+           task_status_name(r->state), r->placer, r->performer, r->purpose,
+           at, r->escalations, r->cancel_pending ? " cancel-requested" : "",
+           r->reason[0] ? " reason=" : "", r->reason,
+           r->outcome[0] ? " outcome=" : "", r->outcome);
+}
+
+/* At the node (--node without --admin) or at the broker. */
+static bool
+s_at_node(const struct krctl *k)
+{
+    return k->node != NULL && (k->admin == NULL || k->admin[0] == '\0');
+}
+
+/* The node's answer to a referral request, printed. */
+static int
+s_node_call(struct krctl *k, const Kr__V1__LocalRequest *req, bool json,
+            bool one)
+{
+    Kr__V1__LocalResponse *resp = NULL;
+    int rc;
+
+    if ((rc = krctl_node(k, req, &resp)) != KRCTL_EXIT_OK)
+        return rc;
+    if (one && resp->n_referrals != 1) {
+        kr__v1__local_response__free_unpacked(resp, NULL);
+        krctl_err(k, "no such referral at this node");
+        return KRCTL_EXIT_FAIL;
+    }
+    if (json) {
+        json_object *j;
+        if (one) {
+            j = s_node_record(resp->referrals[0]);
+        } else {
+            j = json_object_new_array();
+            for (size_t i = 0; i < resp->n_referrals; i++) {
+                json_object *o = s_node_record(resp->referrals[i]);
+                json_object_object_del(o, "history");
+                json_object_array_add(j, o);
+            }
+        }
+        rc = krctl_print_json(k, j);
+        json_object_put(j);
+    } else {
+        for (size_t i = 0; i < resp->n_referrals; i++)
+            s_node_line(resp->referrals[i]);
+        rc = KRCTL_EXIT_OK;
+    }
+    kr__v1__local_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+static void
+s_line(const Kr__V1__ReferralRecord *r)
+{
+    char id[KR_ID_HEX_LEN] = "-", at[JSON_MAP_TIME_LEN] = "-";
+
+    if (r->referral_id.len == 16)
+        util_hex(r->referral_id.data, 16, id);
+    json_map_time_format(r->state_at_ms, at);
+    printf("%s %-16s %s -> %s %s since=%s escalations=%u%s%s%s%s%s\n", id,
+           task_status_name(r->state), r->placer, r->performer, r->purpose,
+           at, r->escalations, r->cancel_pending ? " cancel-requested" : "",
+           r->reason[0] ? " reason=" : "", r->reason,
+           r->outcome[0] ? " outcome=" : "", r->outcome);
+}
+
+enum { S_OPT_JSON = KRCTL_OPT_CMD, S_OPT_STATE, S_OPT_OVERDUE, S_OPT_ORG,
+       S_OPT_AFTER, S_OPT_LIMIT };
+
+static int
+s_need_admin(struct krctl *k)
+{
+    if (k->admin == NULL)
+        return krctl_usage_err(k, "no broker admin socket: use --admin "
+                                  "ENDPOINT or set KR_ADMIN");
+    return 0;
+}
+
+static int
+s_show(struct krctl *k, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, S_OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
+    Kr__V1__AdminResponse *resp = NULL;
+    uint8_t id[KR_ID_LEN];
+    bool json = false;
+    int c, rc;
+
+    krctl_getopt_reset();
+    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
+        if (c == S_OPT_JSON)
+            json = true;
+        else if (c == 'h') {
+            fputs(s_usage_show, stdout);
+            return KRCTL_EXIT_OK;
+        } else
+            return KRCTL_EXIT_USAGE;
+    }
+    if (optind + 1 != argc)
+        return krctl_usage_err(k, "expected one REFERRAL_ID");
+    if (util_unhex(argv[optind], id, KR_ID_LEN) != KR_OK)
+        return krctl_usage_err(k, "REFERRAL_ID: not a referral_id (32 hex "
+                                  "digits)");
+    if (s_at_node(k)) {
+        Kr__V1__LocalRequest lr = KR__V1__LOCAL_REQUEST__INIT;
+        lr.version = KR__V1__VERSION__VERSION_1;
+        lr.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_GET;
+        lr.referral_get = (ProtobufCBinaryData){KR_ID_LEN, id};
+        return s_node_call(k, &lr, json, true);
+    }
+    if ((rc = s_need_admin(k)) != 0)
+        return rc;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__ADMIN_REQUEST__OP_REFERRAL_SHOW;
+    req.referral_show = (ProtobufCBinaryData){KR_ID_LEN, id};
+    if ((rc = krctl_admin(k, &req, &resp)) != KRCTL_EXIT_OK)
+        return rc;
+    if (resp->n_referrals != 1) {
+        kr__v1__admin_response__free_unpacked(resp, NULL);
+        krctl_err(k, "no referral %s", argv[optind]);
+        return KRCTL_EXIT_FAIL;
+    }
+    json_object *o = s_record(resp->referrals[0], util_now_ms());
+    if (json) {
+        rc = krctl_print_json(k, o);
+    } else {
+        const Kr__V1__ReferralRecord *r = resp->referrals[0];
+        s_line(r);
+        for (size_t i = 0; i < r->n_history; i++) {
+            const Kr__V1__ReferralStep *s = r->history[i];
+            char at[JSON_MAP_TIME_LEN] = "-";
+            json_map_time_format(s->at_ms, at);
+            printf("  %s %-12s %s -> %s%s%s%s%s%s%s\n", at,
+                   s->org_id[0] ? s->org_id : "broker",
+                   s->from ? task_status_name(s->from) : "-",
+                   task_status_name(s->to), s->cancel_step ? " " : "",
+                   s->cancel_step ? cancel_step_name(s->cancel_step) : "",
+                   s->reason[0] ? " reason=" : "", s->reason,
+                   s->outcome[0] ? " outcome=" : "", s->outcome);
+        }
+        rc = KRCTL_EXIT_OK;
+    }
+    json_object_put(o);
+    kr__v1__admin_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+int
+cmd_referral(struct krctl *k, int argc, char **argv)
+{
+    static const struct krctl_sub subs[] = {
+        {"show", "referral show", s_show},
+    };
+
+    return krctl_dispatch(k, argc, argv, subs, sizeof(subs) / sizeof(subs[0]),
+                          s_usage_show);
+}
+
+int
+cmd_referrals(struct krctl *k, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, S_OPT_JSON},
+        {"state", required_argument, NULL, S_OPT_STATE},
+        {"overdue", no_argument, NULL, S_OPT_OVERDUE},
+        {"org", required_argument, NULL, S_OPT_ORG},
+        {"after", required_argument, NULL, S_OPT_AFTER},
+        {"limit", required_argument, NULL, S_OPT_LIMIT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
+    Kr__V1__ReferralQuery q = KR__V1__REFERRAL_QUERY__INIT;
+    Kr__V1__AdminResponse *resp = NULL;
+    uint8_t after[KR_ID_LEN];
+    uint64_t limit;
+    bool json = false;
+    int c, rc, st;
+
+    krctl_getopt_reset();
+    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
+        switch (c) {
+        case S_OPT_JSON:
+            json = true;
+            break;
+        case S_OPT_STATE:
+            if ((st = task_status_parse(optarg)) < 0)
+                return krctl_usage_err(k, "--state: not a FHIR Task status "
+                                          "(requested, received, accepted, "
+                                          "rejected, cancelled, on-hold, "
+                                          "in-progress, completed, failed, "
+                                          "entered-in-error)");
+            q.state = st;
+            break;
+        case S_OPT_OVERDUE:
+            q.overdue = true;
+            break;
+        case S_OPT_ORG:
+            if (!util_org_id_valid(optarg))
+                return krctl_usage_err(k, "--org: not an organisation id");
+            q.org_id = optarg;
+            break;
+        case S_OPT_AFTER:
+            if (util_unhex(optarg, after, KR_ID_LEN) != KR_OK)
+                return krctl_usage_err(k, "--after: not a referral_id (32 "
+                                          "hex digits)");
+            q.after = (ProtobufCBinaryData){KR_ID_LEN, after};
+            break;
+        case S_OPT_LIMIT:
+            if ((rc = krctl_parse_u64(k, "--limit", optarg, 1, 1000,
+                                      &limit)) != 0)
+                return rc;
+            q.limit = (uint32_t)limit;
+            break;
+        case 'h':
+            fputs(s_usage_list, stdout);
+            return KRCTL_EXIT_OK;
+        default:
+            return KRCTL_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return krctl_usage_err(k, "unexpected argument '%s'", argv[optind]);
+    if (s_at_node(k)) {
+        Kr__V1__LocalRequest lr = KR__V1__LOCAL_REQUEST__INIT;
+        Kr__V1__ReferralListRequest lq = KR__V1__REFERRAL_LIST_REQUEST__INIT;
+        if (q.org_id[0] != '\0')
+            return krctl_usage_err(k, "--org: at the broker only (a node "
+                                      "lists its own)");
+        lq.state = q.state;
+        lq.overdue = q.overdue;
+        lq.after = q.after;
+        lq.limit = q.limit;
+        lr.version = KR__V1__VERSION__VERSION_1;
+        lr.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_LIST;
+        lr.referral_list = &lq;
+        return s_node_call(k, &lr, json, false);
+    }
+    if ((rc = s_need_admin(k)) != 0)
+        return rc;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__ADMIN_REQUEST__OP_REFERRAL_LIST;
+    req.referral_list = &q;
+    if ((rc = krctl_admin(k, &req, &resp)) != KRCTL_EXIT_OK)
+        return rc;
+    if (json) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < resp->n_referrals; i++)
+            json_object_array_add(a, s_record(resp->referrals[i],
+                                              util_now_ms()));
+        rc = krctl_print_json(k, a);
+        json_object_put(a);
+    } else {
+        for (size_t i = 0; i < resp->n_referrals; i++)
+            s_line(resp->referrals[i]);
+        rc = KRCTL_EXIT_OK;
+    }
+    kr__v1__admin_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+static json_object *
+s_strings(char **v, size_t n)
+{
+    json_object *a = json_object_new_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(a, json_object_new_string(v[i]));
+    return a;
+}
+
+int
+cmd_routes(struct krctl *k, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, S_OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
+    Kr__V1__AdminResponse *resp = NULL;
+    bool json = false;
+    int c, rc;
+
+    krctl_getopt_reset();
+    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
+        if (c == S_OPT_JSON)
+            json = true;
+        else if (c == 'h') {
+            fputs(s_usage_routes, stdout);
+            return KRCTL_EXIT_OK;
+        } else
+            return KRCTL_EXIT_USAGE;
+    }
+    if (optind < argc)
+        return krctl_usage_err(k, "unexpected argument '%s'", argv[optind]);
+    if ((rc = s_need_admin(k)) != 0)
+        return rc;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__ADMIN_REQUEST__OP_ROUTES;
+    req.routes = true;
+    if ((rc = krctl_admin(k, &req, &resp)) != KRCTL_EXIT_OK)
+        return rc;
+    json_object *top = json_object_new_object();
+    json_object *a = json_object_new_array();
+    json_object_object_add(top, "routes_file", s_str(resp->routes_file));
+    for (size_t i = 0; i < resp->n_routes; i++) {
+        const Kr__V1__RouteInfo *r = resp->routes[i];
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "purpose", s_str(r->purpose));
+        json_object_object_add(o, "from", s_strings(r->from, r->n_from));
+        json_object_object_add(o, "to", s_strings(r->to, r->n_to));
+        json_object_object_add(o, "data_category", s_str(r->data_category));
+        json_object_object_add(o, "legal_basis",
+                               s_strings(r->legal_basis, r->n_legal_basis));
+        json_object_object_add(o, "coordinator", s_str(r->coordinator));
+        json_object_object_add(o, "t_ack", s_str(r->t_ack));
+        json_object_object_add(o, "t_decide",
+                               s_strings(r->t_decide, r->n_t_decide));
+        json_object_object_add(o, "t_contact", s_str(r->t_contact));
+        json_object_object_add(o, "t_handover",
+                               s_strings(r->t_handover, r->n_t_handover));
+        json_object_object_add(o, "line", json_object_new_int((int)r->line));
+        json_object_array_add(a, o);
+    }
+    json_object_object_add(top, "routes", a);
+    if (json) {
+        rc = krctl_print_json(k, top);
+    } else {
+        if (resp->routes_file[0] == '\0')
+            printf("no routes file: every purpose passes, no timers\n");
+        for (size_t i = 0; i < resp->n_routes; i++) {
+            const Kr__V1__RouteInfo *r = resp->routes[i];
+            printf("%s:", r->purpose);
+            for (size_t j = 0; j < r->n_from; j++)
+                printf("%s%s", j ? "," : " ", r->from[j]);
+            printf(" ->");
+            for (size_t j = 0; j < r->n_to; j++)
+                printf("%s%s", j ? "," : " ", r->to[j]);
+            printf(" %s coordinator=%s t_ack=%s t_decide=%s,%s "
+                   "t_contact=%s\n",
+                   r->data_category[0] ? r->data_category : "any",
+                   r->coordinator[0] ? r->coordinator : "-", r->t_ack,
+                   r->n_t_decide > 0 ? r->t_decide[0] : "-",
+                   r->n_t_decide > 1 ? r->t_decide[1] : "-", r->t_contact);
+        }
+        rc = KRCTL_EXIT_OK;
+    }
+    json_object_put(top);
+    kr__v1__admin_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+int
+cmd_escalations(struct krctl *k, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, S_OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__ListRequest lr = KR__V1__LIST_REQUEST__INIT;
+    json_object *a;
+    bool json = false;
+    uint64_t after = 0;
+    int c, rc;
+
+    krctl_getopt_reset();
+    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
+        if (c == S_OPT_JSON)
+            json = true;
+        else if (c == 'h') {
+            fputs(s_usage_esc, stdout);
+            return KRCTL_EXIT_OK;
+        } else
+            return KRCTL_EXIT_USAGE;
+    }
+    if (optind < argc)
+        return krctl_usage_err(k, "unexpected argument '%s'", argv[optind]);
+    if (k->node == NULL)
+        return krctl_usage_err(k, "no node socket: use --node ENDPOINT or "
+                                  "set KR_NODE");
+    a = json_object_new_array();
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_INBOX;
+    req.inbox = &lr;
+    /* The whole inbox, a page at a time (bounded by what it holds). */
+    for (int page = 0; page < 100000; page++) {
+        Kr__V1__LocalResponse *resp = NULL;
+        lr.after_seq = after;
+        lr.limit = 1000;
+        if ((rc = krctl_node(k, &req, &resp)) != KRCTL_EXIT_OK) {
+            json_object_put(a);
+            return rc;
+        }
+        size_t n = resp->n_inbox;
+        for (size_t i = 0; i < n; i++) {
+            const Kr__V1__InboxItem *it = resp->inbox[i];
+            after = it->seq;
+            const Kr__V1__Notice *nt = it->notice;
+            if (nt == NULL || nt->kind != KR__V1__NOTICE_KIND__NOTICE_ESCALATION)
+                continue;
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "notice_id", s_hex(&nt->notice_id));
+            json_object_object_add(o, "referral_id", s_hex(&nt->referral_id));
+            json_object_object_add(o, "timer", s_str(nt->timer));
+            json_object_object_add(o, "step",
+                                   json_object_new_int((int)nt->step));
+            json_object_object_add(
+                o, "state", json_object_new_string(task_status_name(nt->state)));
+            json_object_object_add(o, "due", s_time(nt->due_at_ms));
+            json_object_object_add(
+                o, "overdue_ms", json_object_new_int64((int64_t)nt->overdue_ms));
+            json_object_object_add(o, "at", s_time(nt->at_ms));
+            json_object_object_add(o, "processed",
+                                   json_object_new_boolean(it->processed));
+            json_object_array_add(a, o);
+        }
+        kr__v1__local_response__free_unpacked(resp, NULL);
+        if (n == 0)
+            break;
+    }
+    if (json) {
+        rc = krctl_print_json(k, a);
+    } else {
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+            json_object *o = json_object_array_get_idx(a, i);
+            json_object *v;
+            printf("%s timer=%s step=%d state=%s overdue_ms=%lld at=%s\n",
+                   json_object_object_get_ex(o, "referral_id", &v)
+                       ? json_object_get_string(v)
+                       : "-",
+                   json_object_object_get_ex(o, "timer", &v)
+                       ? json_object_get_string(v)
+                       : "-",
+                   json_object_object_get_ex(o, "step", &v)
+                       ? json_object_get_int(v)
+                       : 0,
+                   json_object_object_get_ex(o, "state", &v)
+                       ? json_object_get_string(v)
+                       : "-",
+                   json_object_object_get_ex(o, "overdue_ms", &v)
+                       ? (long long)json_object_get_int64(v)
+                       : 0LL,
+                   json_object_object_get_ex(o, "at", &v)
+                       ? json_object_get_string(v)
+                       : "-");
+        }
+        rc = KRCTL_EXIT_OK;
+    }
+    json_object_put(a);
+    return rc;
+}
