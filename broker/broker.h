@@ -18,6 +18,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "daemon.h"
 #include "envelope.pb-c.h"
 #include "store.pb-c.h"
 #include "util.h"
@@ -44,6 +45,7 @@ struct broker_config {
     uint64_t max_items_per_pass;  /* submits and acks per pass (commit) */
     bool unsafe_nosync;           /* BENCHMARK ONLY: no fsync; loses data */
     bool early_delivery; /* pump a pass's deliveries before its commit */
+    struct daemon_ops ops; /* log format, socket, HTTP (daemon.h) */
 };
 extern const struct cfg_option broker_config_options[];
 
@@ -91,6 +93,7 @@ struct broker {
     void *zap;    /* ZAP handler (REP on inproc) */
     int sig_fd;   /* self-pipe read end: a signal arrived */
     bool stopping;
+    int exit_signal; /* the signal that stopped the loop */
 
     struct org **orgs; /* hash table by id */
     size_t norgs_buckets;

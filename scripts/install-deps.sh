@@ -12,6 +12,10 @@ packages=(
   libjson-c-dev                      # json-c: krctl's JSON in and out
   libinih-dev                        # inih: configuration and key files
   libcmocka-dev                      # cmocka: unit tests
+  libsystemd-dev                     # sd_notify: Type=notify units, watchdog
+  libmicrohttpd-dev                  # the daemons' /metrics, /healthz, /readyz
+  systemd groff-base man-db          # tests: systemd-analyze verify, man pages
+  prometheus                         # tests: promtool, a real scrape
 )
 
 missing=()

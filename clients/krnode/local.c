@@ -18,6 +18,7 @@
 #include "log.h"
 #include "names.h"
 #include "node.h"
+#include "nmetrics.h"
 
 /* The routing envelope of a request: who gets the reply. */
 struct origin {
@@ -164,7 +165,8 @@ local_open(struct node *n)
         log_errorx("local: chmod 0600 %s: %s", ipc_path, strerror(errno));
         return KR_ESYS;
     }
-    return KR_OK;
+    /* socket_group / socket_mode: adapters need not run as this user. */
+    return daemon_socket_perms(lo->endpoint, &n->cfg->ops);
 }
 
 void
@@ -783,6 +785,10 @@ s_status(struct node *n, const struct origin *from)
     /* What an adapter can see: held ones are in the index, not shown. */
     st.inbox_unprocessed =
         c.inbox_unprocessed > st.held ? c.inbox_unprocessed - st.held : 0;
+    char link_err[256];
+    nmetrics_link_last(link_err, sizeof(link_err), &st.last_link_error_at_ms,
+                       &st.link_errors);
+    st.last_link_error = link_err;
     resp.status = &st;
     s_reply(n, from, &resp);
 }

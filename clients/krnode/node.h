@@ -25,6 +25,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "daemon.h"
 #include "content.pb-c.h"
 #include "crypto.h"
 #include "envelope.pb-c.h"
@@ -96,6 +97,7 @@ struct node_config {
     uint64_t resend_ms;            /* first resend timeout, doubling to 60 s */
     uint64_t heartbeat_ms;         /* ZMTP PING interval */
     uint64_t heartbeat_timeout_ms; /* a silent connection is dead after */
+    struct daemon_ops ops;         /* log format, socket, HTTP (daemon.h) */
 };
 extern const struct cfg_option node_config_options[];
 
@@ -622,6 +624,7 @@ struct node {
     int lock_fd;             /* flock on data_dir/node.lock */
     uint64_t full_passes;    /* passes lost to a full store */
     uint64_t full_log_mono;  /* last log line about it */
+    int exit_signal;         /* the signal that stopped the loop */
 };
 
 /* Load keys, open the store, bind the local socket, connect the broker.
