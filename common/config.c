@@ -278,10 +278,11 @@ cfg_print_sample(FILE *f, const char *prog, const char *section,
             fprintf(f, "; (%llu to %llu)\n", (unsigned long long)opts->min,
                     (unsigned long long)opts->max);
         if (opts->required)
-            fprintf(f, "; required: no default\n%s =\n", opts->key);
+            fprintf(f, "; required: no default, set it\n;%s =\n", opts->key);
+        else if (opts->def == NULL || opts->def[0] == '\0')
+            fprintf(f, ";%s =\n", opts->key);
         else
-            fprintf(f, ";%s = %s\n", opts->key,
-                    opts->def != NULL ? opts->def : "");
+            fprintf(f, ";%s = %s\n", opts->key, opts->def);
     }
 }
 
