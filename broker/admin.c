@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "latency.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 
 static int
@@ -359,6 +360,11 @@ admin_handle(struct broker *b)
             case KR__V1__ADMIN_REQUEST__OP_STATS:
                 s_stats(b, &stats);
                 resp.stats = &stats;
+                break;
+            case KR__V1__ADMIN_REQUEST__OP_SET_LOG_LEVEL:
+                if (broker_set_log_level(b, req->set_log_level) != 0)
+                    s_fail(&resp, KR_EINVAL,
+                           "log level: not debug, info, warn or error");
                 break;
             case KR__V1__ADMIN_REQUEST__OP_CONSENT_LIST:
             case KR__V1__ADMIN_REQUEST__OP_CONSENT_SHOW:

@@ -147,10 +147,16 @@ s_lock_data_dir(const char *dir)
     }
     snprintf(path, sizeof(path), "%s/krbroker.lock", dir);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (fd < 0) {
+        /* Not a lock held by someone: a directory we cannot write. */
+        log_errorx("main: data_dir %s: cannot open %s: %s (is the directory "
+                   "writable by this user?)",
+                   dir, path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         log_errorx("main: data_dir %s: in use by another krbroker", dir);
-        if (fd >= 0)
-            close(fd);
+        close(fd);
         return -1;
     }
     return fd;
@@ -225,6 +231,13 @@ main(int argc, char **argv)
     b.test_fail_after_early = s_test_env("KRBROKER_TEST_FAIL_COMMIT");
     lock_fd = -1;
     rc = KR_ESYS;
+    if (daemon_keys_is_public(b.cfg.keys)) {
+        log_errorx("main: keys %s is the PUBLIC key file: give the .secret "
+                   "file that krctl keygen wrote beside it",
+                   b.cfg.keys);
+        rc = KR_EINVAL;
+        goto out;
+    }
     if ((rc = kcrypto_keys_load(b.cfg.keys, &keys)) != 0) {
         log_errorx("main: keys %s: %s", b.cfg.keys, kr_strerror(rc));
         goto out;

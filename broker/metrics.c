@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -437,6 +438,9 @@ s_check(const void *cfg, char *err, size_t errlen)
                  "error", c->log_level);
         return KR_ECONFIG;
     }
+    if (daemon_endpoint_check("listen", c->listen, false, err, errlen) != 0 ||
+        daemon_endpoint_check("admin", c->admin, true, err, errlen) != 0)
+        return KR_ECONFIG;
     return daemon_ops_check(&c->ops, err, errlen);
 }
 
@@ -460,6 +464,24 @@ broker_reload(struct broker *b)
     daemon_reload("broker", broker_config_options, &b->cfg, sizeof(b->cfg),
                   s_live, s_check, s_hooks,
                   sizeof(s_hooks) / sizeof(s_hooks[0]), b);
+}
+
+int
+broker_set_log_level(struct broker *b, const char *name)
+{
+    int level = log_level_parse(name);
+
+    if (level < 0)
+        return KR_EINVAL;
+    /* Logged before a higher level would hide the line. */
+    log_emit(LOG_LEVEL_WARN, "admin: log_level: %s -> %s (krctl log-level)",
+             b->cfg.log_level, name);
+    /* The config holds it, so that a SIGHUP sees the file's value as a
+     * change and applies it. */
+    free(b->cfg.log_level);
+    b->cfg.log_level = xstrdup(name);
+    log_set_level((enum log_level)level);
+    return KR_OK;
 }
 
 int

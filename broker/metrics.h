@@ -51,6 +51,10 @@ struct broker_config;
 int broker_config_check(const struct broker_config *c, char *err,
                         size_t errlen);
 
+/* `krctl log-level`: the level until the next SIGHUP (which reads the
+ * file's again) or start. KR_EINVAL for a name that is no level. */
+int broker_set_log_level(struct broker *b, const char *name);
+
 /* SIGHUP: read the configuration again and apply what may change. */
 void broker_reload(struct broker *b);
 

@@ -80,6 +80,14 @@ struct daemon_ops {
  * and at most 0777, socket_group a group that exists, http_listen an IP
  * address and port, loopback unless http_allow_remote. */
 int daemon_ops_check(const struct daemon_ops *o, char *err, size_t errlen);
+/* An endpoint option: "tcp://HOST:PORT" (PORT a number or *) or
+ * "ipc://PATH"; "" too if empty_ok. KR_ECONFIG (err names key and value)
+ * otherwise: a bad value is exit 2, not a failed bind at start. */
+int daemon_endpoint_check(const char *key, const char *value, bool empty_ok,
+                          char *err, size_t errlen);
+/* After a secret key file would not load: whether 'path' is a public key
+ * file (then the operator gave the wrong one of the pair). */
+bool daemon_keys_is_public(const char *path);
 /* Apply log_format (log.c). */
 void daemon_ops_apply_log(const struct daemon_ops *o);
 

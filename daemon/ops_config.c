@@ -7,8 +7,10 @@
 
 #include "daemon.h"
 #include "daemon_internal.h"
+#include "crypto.h"
 #include "kr.h"
 #include "log.h"
+#include "util.h"
 
 /* "0660" -> 0660; -1 unless 1 to 4 octal digits, at most 0777. */
 static long
@@ -115,6 +117,47 @@ daemon_ops_check(const struct daemon_ops *o, char *err, size_t errlen)
         return KR_ECONFIG;
     }
     return s_check_http(o, err, errlen);
+}
+
+int
+daemon_endpoint_check(const char *key, const char *value, bool empty_ok,
+                      char *err, size_t errlen)
+{
+    const char *colon;
+
+    if (value[0] == '\0' && empty_ok)
+        return KR_OK;
+    if (strncmp(value, "ipc://", 6) == 0 && value[6] != '\0')
+        return KR_OK;
+    if (strncmp(value, "tcp://", 6) == 0 &&
+        (colon = strrchr(value + 6, ':')) != NULL && colon > value + 6 &&
+        (strcmp(colon + 1, "*") == 0 ||
+         (colon[1] != '\0' &&
+          strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
+          strlen(colon + 1) <= 5 && atoi(colon + 1) <= 65535)))
+        return KR_OK;
+    snprintf(err, errlen,
+             "%s: '%s' is not an endpoint: use tcp://ADDRESS:PORT (e.g. "
+             "tcp://127.0.0.1:7700) or ipc:///path/to/socket",
+             key, value);
+    return KR_ECONFIG;
+}
+
+bool
+daemon_keys_is_public(const char *path)
+{
+    kr_pubkeys_t pub;
+    char *text = NULL;
+    size_t len;
+    bool secret;
+
+    /* Looked at before the secret key loader, whose complaint about a
+     * public file's mode (0644) would send the operator to chmod it. */
+    if (util_read_file(path, 64 * 1024, &text, &len) != KR_OK)
+        return false;
+    secret = strstr(text, "_secret") != NULL;
+    free(text);
+    return !secret && kcrypto_pubkeys_load(path, &pub) == KR_OK;
 }
 
 void

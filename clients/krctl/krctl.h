@@ -34,6 +34,7 @@ struct krctl {
     const char *cmd;   /* "org add": the command, for messages */
     int maybe_done;    /* the last request went out but its answer did
                           not come: it may have taken effect */
+    int send_wait;     /* send --wait: wait for accepted or refused */
 };
 
 typedef int krctl_cmd_fn(struct krctl *k, int argc, char **argv);
@@ -49,6 +50,13 @@ krctl_cmd_fn cmd_receipts;
 krctl_cmd_fn cmd_status;
 krctl_cmd_fn cmd_consent;
 krctl_cmd_fn cmd_audit;
+krctl_cmd_fn cmd_log_level;
+
+/* send --wait (cmd_send_wait.c): after the node took msg_id, wait until
+ * the broker accepted it (exit 0) or it has a final outcome: delivered
+ * 0, refused, expired or withdrawn 1 with the reason on stderr; 3 if
+ * neither came within --timeout. */
+int krctl_send_wait(struct krctl *k, const uint8_t msg_id[16]);
 
 /* Read a message description from 'path' ("-": standard input) and hand
  * it to the node (cmd_send.c). 'check': only validate. 'grant': the file

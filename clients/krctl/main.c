@@ -41,7 +41,8 @@ static const char s_usage[] =
     "  --node ENDPOINT   the local socket of this organisation's krnode\n"
     "                    (default: $KR_NODE)\n"
     "  --timeout MS      how long to wait for a daemon's answer, 1 to\n"
-    "                    3600000 milliseconds (default: 10000)\n"
+    "                    3600000 milliseconds (default: 10000); a socket\n"
+    "                    file that does not exist is reported at once\n"
     "  -v, --verbose     also print the log lines of krctl's modules\n"
     "  -h, --help        print this text and exit\n"
     "  --version         print the version and exit\n"
@@ -54,6 +55,8 @@ static const char s_usage[] =
     "  org resume ID     undo a suspension\n"
     "  queues [--json]   what waits for each organisation\n"
     "  stats [--json]    the broker's commits (latency) and early deliveries\n"
+    "  log-level LEVEL   the broker's log level (debug, info, warn, error)\n"
+    "                    until its next SIGHUP or start\n"
     "  consent list (--subject PSEUDONYM | --bsn BSN --coalition-key FILE)\n"
     "                    the consents of one subject, as JSON\n"
     "  consent show CONSENT_ID\n"
@@ -64,18 +67,23 @@ static const char s_usage[] =
     "  audit verify      check the audit trail's hash chain\n"
     "\n"
     "Node commands (need --node):\n"
-    "  send FILE.json    send the message FILE describes; prints its msg_id\n"
-    "  consent grant FILE.json\n"
+    "  send [--check] [--wait] FILE.json\n"
+    "                    send the message FILE describes; prints its msg_id;\n"
+    "                    --wait: exit 1 if the broker refuses it\n"
+    "  consent grant [--check] FILE.json\n"
     "                    record the consent FILE describes; prints its\n"
     "                    consent_id and msg_id\n"
     "  consent revoke --consent CONSENT_ID --recipient ORG\n"
     "                    revoke a consent; prints the msg_id\n"
-    "  inbox [--all] [--after SEQ] [--limit N]\n"
-    "                    received messages, opened, as JSON\n"
+    "  inbox [--all] [--after SEQ] [--limit N] [--wait MS]\n"
+    "                    received messages, opened, as JSON; --wait: wait up\n"
+    "                    to MS for one to arrive instead of answering []\n"
     "  processed MSG_ID  mark an inbox message as processed\n"
     "  receipts [--after SEQ] [--limit N]\n"
     "                    the fate of sent messages, as JSON\n"
-    "  status            the node's state, as JSON\n"
+    "  status            the node's state, as JSON: connected, outbox and\n"
+    "                    inbox counts, commits, the link's last error\n"
+    "                    ('krctl status --help' lists every field)\n"
     "\n"
     "Key commands (local files only):\n"
     "  keygen --out PREFIX\n"
@@ -99,7 +107,7 @@ static const struct {
     {"inbox", cmd_inbox},       {"processed", cmd_processed},
     {"receipts", cmd_receipts}, {"status", cmd_status},
     {"stats", cmd_stats},       {"consent", cmd_consent},
-    {"audit", cmd_audit},
+    {"audit", cmd_audit},       {"log-level", cmd_log_level},
 };
 
 int

@@ -65,7 +65,10 @@ node_config_check(const struct node_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "broker: an endpoint is required");
         return KR_ECONFIG;
     }
-    if (daemon_ops_check(&cfg->ops, err, errlen) != KR_OK)
+    if (daemon_ops_check(&cfg->ops, err, errlen) != KR_OK ||
+        daemon_endpoint_check("broker", cfg->broker, false, err, errlen) !=
+            KR_OK ||
+        daemon_endpoint_check("local", cfg->local, true, err, errlen) != KR_OK)
         return KR_ECONFIG;
     if (cfg->heartbeat_timeout_ms < cfg->heartbeat_ms) {
         snprintf(err, errlen,

@@ -256,6 +256,12 @@ s_load_keys(struct node *n)
     const struct node_config *cfg = n->cfg;
     int rc;
 
+    if (daemon_keys_is_public(cfg->keys)) {
+        log_errorx("keys: %s is the PUBLIC key file: give the .secret file "
+                   "that krctl keygen wrote beside it",
+                   cfg->keys);
+        return KR_EINVAL;
+    }
     rc = kcrypto_keys_load(cfg->keys, &n->keys);
     if (rc == KR_EPERM) {
         log_errorx("keys: %s is accessible by group or others, or not a "
