@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "latency.h"
 #include "log.h"
+#include "backup.h"
 #include "metrics.h"
 #include "names.h"
 
@@ -328,6 +329,8 @@ admin_handle(struct broker *b)
             continue;
         }
         Kr__V1__AdminResponse resp = KR__V1__ADMIN_RESPONSE__INIT;
+        bool deferred = false;
+        char berr[512] = ""; /* lives until the answer is packed */
         Kr__V1__BrokerStats stats = KR__V1__BROKER_STATS__INIT;
         struct s_list_arg la = {&resp, 0};
         Kr__V1__AdminRequest *req = kr__v1__admin_request__unpack(
@@ -361,6 +364,15 @@ admin_handle(struct broker *b)
                 s_stats(b, &stats);
                 resp.stats = &stats;
                 break;
+            case KR__V1__ADMIN_REQUEST__OP_BACKUP: {
+                int rc = backup_start(b, req->backup, zmq_msg_data(&rid),
+                                      zmq_msg_size(&rid), berr, sizeof(berr));
+                if (rc == KR_OK)
+                    deferred = true; /* backup_cron answers */
+                else
+                    s_fail(&resp, rc, berr);
+                break;
+            }
             case KR__V1__ADMIN_REQUEST__OP_SET_LOG_LEVEL:
                 if (broker_set_log_level(b, req->set_log_level) != 0)
                     s_fail(&resp, KR_EINVAL,
@@ -383,9 +395,11 @@ admin_handle(struct broker *b)
         size_t len = protobuf_c_message_get_packed_size(&resp.base);
         uint8_t *out = xmalloc(len ? len : 1);
         protobuf_c_message_pack(&resp.base, out);
-        zmq_send(b->admin, zmq_msg_data(&rid), zmq_msg_size(&rid),
-                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send(b->admin, out, len, ZMQ_DONTWAIT);
+        if (!deferred) {
+            zmq_send(b->admin, zmq_msg_data(&rid), zmq_msg_size(&rid),
+                     ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send(b->admin, out, len, ZMQ_DONTWAIT);
+        }
         free(out);
         for (size_t i = 0; i < resp.n_orgs; i++)
             kr__v1__org_entry__free_unpacked(resp.orgs[i], NULL);

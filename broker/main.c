@@ -18,6 +18,7 @@
 #include "bstore.h"
 #include "crypto.h"
 #include "log.h"
+#include "backup.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -265,6 +266,7 @@ main(int argc, char **argv)
     if ((rc = metrics_start(&b)) != 0)
         goto out;
     rc = broker_run(&b);
+    backup_stop(&b);
     metrics_stop(&b);
     if (b.exit_signal != 0) {
         char sb[32];

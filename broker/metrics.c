@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backup.h"
 #include "broker.h"
 #include "bstore.h"
 #include "daemon.h"
@@ -220,6 +221,7 @@ metrics_cron(struct broker *b)
 
     s_tick_mono = mono;
     daemon_watchdog(mono);
+    backup_cron(b);
     if (s_http == NULL || mono < s_next_snapshot)
         return;
     s_next_snapshot = mono + S_SNAPSHOT_MS;

@@ -35,6 +35,7 @@ struct krctl {
     int maybe_done;    /* the last request went out but its answer did
                           not come: it may have taken effect */
     int send_wait;     /* send --wait: wait for accepted or refused */
+    int timeout_set;   /* --timeout was given */
 };
 
 typedef int krctl_cmd_fn(struct krctl *k, int argc, char **argv);
@@ -51,6 +52,7 @@ krctl_cmd_fn cmd_status;
 krctl_cmd_fn cmd_consent;
 krctl_cmd_fn cmd_audit;
 krctl_cmd_fn cmd_log_level;
+krctl_cmd_fn cmd_backup;
 
 /* send --wait (cmd_send_wait.c): after the node took msg_id, wait until
  * the broker accepted it (exit 0) or it has a final outcome: delivered

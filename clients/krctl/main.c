@@ -55,6 +55,8 @@ static const char s_usage[] =
     "  org resume ID     undo a suspension\n"
     "  queues [--json]   what waits for each organisation\n"
     "  stats [--json]    the broker's commits (latency) and early deliveries\n"
+    "  backup DIR        a compacted copy of the broker's store in DIR (empty),\n"
+    "                    its audit chain verified; see 'krctl backup --help'\n"
     "  log-level LEVEL   the broker's log level (debug, info, warn, error)\n"
     "                    until its next SIGHUP or start\n"
     "  consent list (--subject PSEUDONYM | --bsn BSN --coalition-key FILE)\n"
@@ -108,6 +110,7 @@ static const struct {
     {"receipts", cmd_receipts}, {"status", cmd_status},
     {"stats", cmd_stats},       {"consent", cmd_consent},
     {"audit", cmd_audit},       {"log-level", cmd_log_level},
+    {"backup", cmd_backup},
 };
 
 int
@@ -153,6 +156,7 @@ main(int argc, char **argv)
                                       S_TIMEOUT_MAX_MS, &timeout)) != 0)
                 return rc;
             k.timeout_ms = (int)timeout;
+            k.timeout_set = 1;
             break;
         case 'v':
             level = LOG_LEVEL_DEBUG;
