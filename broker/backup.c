@@ -64,11 +64,12 @@ s_target(const char *dir, char *err, size_t errlen)
     }
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            closedir(d);
+            /* The entry lives in the DIR: name it before closing. */
             snprintf(err, errlen,
                      "%s is not empty (it holds %s): a backup never "
                      "overwrites",
                      dir, e->d_name);
+            closedir(d);
             return KR_EEXIST;
         }
     }
