@@ -240,7 +240,7 @@ s_readyz(void *ctx, struct kr_buf *out)
     if (!s_link_up) {
         nmetrics_link_last(err, sizeof(err), &at, &count);
         kbuf_printf(out, "not ready: not linked to the broker%s%s\n",
-                    err[0] != '\0' ? ": " : " yet", err);
+                    err[0] != '\0' ? ": " : "", err);
         return 503;
     }
     kbuf_printf(out, "ready: store open, serving, linked to the broker\n");

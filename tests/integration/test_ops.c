@@ -348,7 +348,22 @@ s_metrics(struct h_cluster *c, int *vlp, int *jgzp, int *port_out)
     *port_out = port;
     h_node_set(c, vl, "http_listen", "127.0.0.1:0");
     h_node_set(c, vl, "log_format", "json");
+    /* The node under "systemd" too: READY=1 and the watchdog. */
+    char npath[H_PATH + 16], seen[4096] = "";
+    snprintf(npath, sizeof(npath), "%s/notify-node.sock", c->tmp);
+    int nfd = s_notify_open(npath);
+    H_REQUIRE(nfd >= 0, "a notify socket for the node");
+    setenv("NOTIFY_SOCKET", npath, 1);
+    setenv("WATCHDOG_USEC", "2000000", 1);
     h_node_start(c, vl);
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+    H_CHECK(s_notify_wait(nfd, "READY=1", 5000, seen, sizeof(seen)),
+            "node: READY=1 (seen: %s)", seen);
+    H_CHECK(s_notify_wait(nfd, "WATCHDOG=1", 5000, seen, sizeof(seen)),
+            "node: WATCHDOG=1 (seen: %s)", seen);
+    close(nfd);
+    unlink(npath);
     h_node_start(c, jgz);
     H_REQUIRE(h_node_wait_connected(c, vl, H_CONNECT_MS), "vl connected");
     H_REQUIRE(h_node_wait_connected(c, jgz, H_CONNECT_MS), "jgz connected");
@@ -603,6 +618,19 @@ main(void)
     s_metrics(&c, &vl, &jgz, &port);
     s_slow_clients(&c, vl, jgz, port);
     s_prometheus(&c, port);
+
+    /* The broker stops: the node is alive but not ready, and says why. */
+    struct s_http *h = calloc(1, sizeof(*h));
+    int nport = s_read_port(c.nodes[vl].dir);
+    H_CHECK(h_broker_stop(&c), "broker stops");
+    bool ok;
+    H_POLL(ok, 15000, s_get(nport, "/readyz", h) && h->status == 503);
+    H_CHECK(ok && strstr(h->body, "not linked to the broker") != NULL,
+            "node /readyz: 503 without its broker (%d: %s)", h->status,
+            h->body);
+    H_CHECK(s_get(nport, "/healthz", h) && h->status == 200,
+            "node /healthz: 200 all the same");
+    free(h);
     H_CHECK(h_node_stop(&c, jgz), "jgz stops");
     H_CHECK(h_log_contains(c.nodes[jgz].log, "exiting on SIGTERM"),
             "node: logs that it exits on SIGTERM");
