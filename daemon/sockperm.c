@@ -23,8 +23,13 @@ daemon_socket_perms(const char *endpoint, const struct daemon_ops *o)
         return KR_OK; /* abstract socket: no file to guard */
     if (o->socket_group[0] != '\0') {
         struct group *g = getgrnam(o->socket_group);
-        /* A group the daemon's user is a member of needs no privilege. */
-        if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0) {
+        struct stat st;
+        /* Already the group (the process's own, as with the units'
+         * Group=): no chown, which their SystemCallFilter= refuses. A
+         * group the daemon's user is a member of needs no privilege. */
+        if (g != NULL && stat(path, &st) == 0 && st.st_gid == g->gr_gid) {
+            /* nothing to change */
+        } else if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0) {
             log_errorx("main: socket %s: chown to group %s: %s (is this "
                        "user a member of it?)",
                        path, o->socket_group,
