@@ -15,6 +15,7 @@ packages=(
   libsystemd-dev                     # sd_notify: Type=notify units, watchdog
   libmicrohttpd-dev                  # the daemons' /metrics, /healthz, /readyz
   systemd groff-base man-db          # tests: systemd-analyze verify, man pages
+  strace curl                        # tests: the units' syscall filter, HTTP
   prometheus                         # tests: promtool, a real scrape
 )
 
