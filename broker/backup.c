@@ -90,8 +90,8 @@ s_verify(struct s_job *j, const char *path)
     int rc;
 
     if ((rc = bstore_open(j->dir, j->map_size_mb, true, &st)) != KR_OK) {
-        snprintf(j->detail, sizeof(j->detail), "the copy %.1000s does not open: %s",
-                 path, kr_strerror(rc));
+        snprintf(j->detail, sizeof(j->detail),
+                 "the copy %.1000s does not open: %s", path, kr_strerror(rc));
         return rc;
     }
     if ((rc = bstore_begin(st, true, &txn)) == KR_OK) {
@@ -195,8 +195,7 @@ s_reply(struct broker *b, struct s_job *j)
     uint8_t *out = xmalloc(len ? len : 1);
     protobuf_c_message_pack(&resp.base, out);
     /* krctl may have given up waiting: then the send finds no peer. */
-    if (zmq_send(b->admin, j->rid, j->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >=
-        0)
+    if (zmq_send(b->admin, j->rid, j->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
         zmq_send(b->admin, out, len, ZMQ_DONTWAIT);
     free(out);
 }

@@ -133,8 +133,7 @@ metrics_pass_end(struct broker *b, bool committed)
         for (int f = 0; f < S_NFINAL; f++)
             for (int t = 0; t < S_TYPES; t++)
                 if (s_p.final[f][t] != 0)
-                    atomic_fetch_add_explicit(&s_c.final[f][t],
-                                              s_p.final[f][t],
+                    atomic_fetch_add_explicit(&s_c.final[f][t], s_p.final[f][t],
                                               memory_order_relaxed);
     }
     memset(&s_p, 0, sizeof(s_p));
@@ -233,8 +232,7 @@ metrics_cron(struct broker *b)
  */
 
 static void
-s_counter(struct kr_buf *out, const char *name, const char *help,
-          uint64_t v)
+s_counter(struct kr_buf *out, const char *name, const char *help, uint64_t v)
 {
     prom_head(out, name, "counter", help);
     prom_u64(out, name, NULL, v);
@@ -405,8 +403,7 @@ metrics_start(struct broker *b)
     s_snapshot_take(b);
     s_next_snapshot = util_mono_ms() + S_SNAPSHOT_MS;
     return http_start(b->cfg.ops.http_listen, s_routes,
-                      sizeof(s_routes) / sizeof(s_routes[0]), b, path,
-                      &s_http);
+                      sizeof(s_routes) / sizeof(s_routes[0]), b, path, &s_http);
 }
 
 void
@@ -436,8 +433,9 @@ s_check(const void *cfg, char *err, size_t errlen)
     const struct broker_config *c = cfg;
 
     if (log_level_parse(c->log_level) < 0) {
-        snprintf(err, errlen, "log_level: '%s' is not debug, info, warn or "
-                 "error", c->log_level);
+        snprintf(err, errlen,
+                 "log_level: '%s' is not debug, info, warn or error",
+                 c->log_level);
         return KR_ECONFIG;
     }
     if (daemon_endpoint_check("listen", c->listen, false, err, errlen) != 0 ||
@@ -449,8 +447,8 @@ s_check(const void *cfg, char *err, size_t errlen)
 /* What may change while the broker runs. The pass limits are read at
  * every pass; the log settings are applied by a hook. */
 static const char *const s_live[] = {
-    "log_level", "log_format", "max_items_per_pass", "max_frames_per_pass",
-    NULL,
+    "log_level",           "log_format", "max_items_per_pass",
+    "max_frames_per_pass", NULL,
 };
 
 /* Applied in order after the new values are in place. Routes, when they

@@ -97,8 +97,7 @@ s_json_fields(char *out, size_t room, size_t at, const char *msg)
             dup |= strlen(taken[i]) == kl && strncmp(taken[i], p, kl) == 0;
         if (dup || at + kl + 16 >= room)
             continue;
-        at += (size_t)snprintf(out + at, room - at, ",\"%.*s\":\"", (int)kl,
-                               p);
+        at += (size_t)snprintf(out + at, room - at, ",\"%.*s\":\"", (int)kl, p);
         at = s_json_str(out, room, at, v, (size_t)(end - v));
         if (at + 2 < room)
             out[at++] = '"';

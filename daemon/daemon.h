@@ -45,15 +45,16 @@ const char *daemon_signal_name(int sig, char *buf, size_t len);
  * its config struct.
  */
 struct daemon_ops {
-    char *log_format;   /* "text" or "json" */
-    char *socket_group; /* group of the local/admin ipc socket; "" = own */
-    char *socket_mode;  /* octal mode of that socket, "0600" */
-    char *http_listen;  /* "127.0.0.1:9770"; "" = no HTTP endpoint */
+    char *log_format;       /* "text" or "json" */
+    char *socket_group;     /* group of the local/admin ipc socket; "" = own */
+    char *socket_mode;      /* octal mode of that socket, "0600" */
+    char *http_listen;      /* "127.0.0.1:9770"; "" = no HTTP endpoint */
     bool http_allow_remote; /* allow a non-loopback http_listen */
 };
 
 /* The rows for a config table; 'base' is the offset of the struct
  * daemon_ops in the daemon's config struct. */
+/* clang-format off */
 #define DAEMON_OPS_OPTIONS(base)                                               \
     {"log_format", CFG_STR, (base) + offsetof(struct daemon_ops, log_format),  \
      "text", 0, 0, 0,                                                          \
@@ -75,6 +76,7 @@ struct daemon_ops {
          0, 0,                                                                 \
          "allow http_listen on an address other than loopback (the "          \
          "endpoint has no authentication)"}
+/* clang-format on */
 
 /* Check the values (exit 2 on a failure): log_format, socket_mode octal
  * and at most 0777, socket_group a group that exists, http_listen an IP
@@ -123,8 +125,8 @@ void daemon_args_keep(int argc, char **argv);
  * bytes described by 'opts'), then run the hooks. 'check' validates the
  * new configuration as at start. Returns how many options changed, or
  * KR_ECONFIG if the new configuration was refused (nothing changed). */
-int daemon_reload(const char *section, const struct cfg_option *opts,
-                  void *cur, size_t size, const char *const *live,
+int daemon_reload(const char *section, const struct cfg_option *opts, void *cur,
+                  size_t size, const char *const *live,
                   int (*check)(const void *cfg, char *err, size_t errlen),
                   const struct reload_hook *hooks, size_t nhooks, void *ctx);
 
@@ -159,8 +161,7 @@ void prom_head(struct kr_buf *b, const char *name, const char *type,
                const char *help);
 void prom_u64(struct kr_buf *b, const char *name, const char *labels,
               uint64_t v);
-void prom_f64(struct kr_buf *b, const char *name, const char *labels,
-              double v);
+void prom_f64(struct kr_buf *b, const char *name, const char *labels, double v);
 /* A histogram of durations in microseconds, shown in seconds. The bucket
  * bounds are DAEMON_HIST_BOUNDS_US; counts[i] counts observations at or
  * below bound i (not cumulative), counts[DAEMON_HIST_N] those above. */

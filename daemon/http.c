@@ -65,8 +65,8 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url,
             *upload_len = 0; /* a body is read and thrown away */
             return MHD_YES;
         }
-        return s_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
-                       bad_method, sizeof(bad_method) - 1);
+        return s_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", bad_method,
+                       sizeof(bad_method) - 1);
     }
     for (size_t i = 0; i < s->nroutes; i++) {
         if (strcmp(url, s->routes[i].path) != 0)
@@ -74,9 +74,8 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url,
         struct kr_buf out = {0};
         buf_reserve(&out, 4096);
         int status = s->routes[i].fn(s->ctx, &out);
-        enum MHD_Result ret = s_reply(c, (unsigned)status,
-                                      s->routes[i].content_type, out.data,
-                                      out.len);
+        enum MHD_Result ret = s_reply(
+            c, (unsigned)status, s->routes[i].content_type, out.data, out.len);
         buf_free(&out);
         return ret;
     }
@@ -85,9 +84,8 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url,
 }
 
 int
-http_start(const char *listen, const struct http_route *routes,
-           size_t nroutes, void *ctx, const char *port_file,
-           struct http_server **out)
+http_start(const char *listen, const struct http_route *routes, size_t nroutes,
+           void *ctx, const char *port_file, struct http_server **out)
 {
     struct http_server *s = xcalloc(1, sizeof(*s));
     struct sockaddr_storage ss;
@@ -98,8 +96,7 @@ http_start(const char *listen, const struct http_route *routes,
     memset(&ss, 0, sizeof(ss));
     if (daemon_http_split(listen, host, sizeof(host), &port) != KR_OK)
         goto bad;
-    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) ==
-        1) {
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
         ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
         ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
     } else if (inet_pton(AF_INET6, host,
@@ -113,11 +110,11 @@ http_start(const char *listen, const struct http_route *routes,
     s->routes = routes;
     s->nroutes = nroutes;
     s->ctx = ctx;
-    s->mhd = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, s_handle, s, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)S_CONN_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)S_TIMEOUT_S, MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, s_handle, s,
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_CONN_MAX,
+                              MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)S_TIMEOUT_S, MHD_OPTION_END);
     if (s->mhd == NULL) {
         log_errorx("http: cannot listen on %s: %s", listen,
                    errno != 0 ? strerror(errno) : "libmicrohttpd failed");

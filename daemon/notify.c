@@ -59,8 +59,11 @@ daemon_signal_name(int sig, char *buf, size_t len)
     static const struct {
         int sig;
         const char *name;
-    } names[] = {{SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"}, {SIGHUP, "SIGHUP"},
-                 {SIGQUIT, "SIGQUIT"}, {SIGUSR1, "SIGUSR1"}};
+    } names[] = {{SIGTERM, "SIGTERM"},
+                 {SIGINT, "SIGINT"},
+                 {SIGHUP, "SIGHUP"},
+                 {SIGQUIT, "SIGQUIT"},
+                 {SIGUSR1, "SIGUSR1"}};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (names[i].sig == sig)

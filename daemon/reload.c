@@ -75,7 +75,7 @@ s_swap(const struct cfg_option *o, void *cur, void *fresh)
                : o->type == CFG_U64 ? sizeof(uint64_t)
                                     : sizeof(bool);
     char tmp[sizeof(uint64_t) > sizeof(char *) ? sizeof(uint64_t)
-                                                : sizeof(char *)];
+                                               : sizeof(char *)];
 
     memcpy(tmp, fa, n);
     memcpy(fa, fb, n);
@@ -117,8 +117,7 @@ daemon_reload(const char *section, const struct cfg_option *opts, void *cur,
             later++;
             continue;
         }
-        log_info("reload: %s: %s -> %s", o->key,
-                 s_text(o, cur, b1, sizeof(b1)),
+        log_info("reload: %s: %s -> %s", o->key, s_text(o, cur, b1, sizeof(b1)),
                  s_text(o, fresh, b2, sizeof(b2)));
         s_swap(o, cur, fresh);
         changed++;

@@ -64,8 +64,8 @@ cmd_backup(struct krctl *k, int argc, char **argv)
         krctl_err(k, "krbroker answered without a result");
         rc = KRCTL_EXIT_FAIL;
     } else {
-        printf("%s bytes=%llu audit_checked=%llu ms=%llu\n",
-               resp->backup->path, (unsigned long long)resp->backup->bytes,
+        printf("%s bytes=%llu audit_checked=%llu ms=%llu\n", resp->backup->path,
+               (unsigned long long)resp->backup->bytes,
                (unsigned long long)resp->backup->audit_checked,
                (unsigned long long)resp->backup->duration_ms);
         rc = fflush(stdout) == 0 ? KRCTL_EXIT_OK : KRCTL_EXIT_FAIL;

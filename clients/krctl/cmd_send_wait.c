@@ -41,8 +41,8 @@ krctl_send_wait(struct krctl *k, const uint8_t msg_id[16])
         req.outbox_get.len = KR_ID_LEN;
         if ((rc = krctl_node(k, &req, &resp)) != KRCTL_EXIT_OK)
             return rc;
-        const Kr__V1__OutboxItem *it = resp->n_outbox == 1 ? resp->outbox[0]
-                                                            : NULL;
+        const Kr__V1__OutboxItem *it =
+            resp->n_outbox == 1 ? resp->outbox[0] : NULL;
         int outcome = it != NULL ? (int)it->outcome : 0;
         if (it != NULL && outcome != KR__V1__OUTCOME__OUTCOME_UNSPECIFIED) {
             bool ok = outcome == KR__V1__OUTCOME__ACCEPTED ||

@@ -27,8 +27,9 @@ s_roundtrip(struct krctl *k, const char *who, const char *endpoint,
      * say so at once, not after --timeout. */
     if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' &&
         access(endpoint + 6, F_OK) != 0) {
-        krctl_err(k, "cannot reach the %s at %s: %s: %s (is it running? is "
-                     "the endpoint right?)",
+        krctl_err(k,
+                  "cannot reach the %s at %s: %s: %s (is it running? is "
+                  "the endpoint right?)",
                   who, endpoint, endpoint + 6, strerror(errno));
         return KRCTL_EXIT_UNREACHABLE;
     }

@@ -730,8 +730,7 @@ s_outbox_get(struct node *n, const struct origin *from,
         return;
     }
     if ((rc = pass_txn(n, &txn)) != KR_OK ||
-        (rc = nstore_outbox_get(n->store, txn, id->data, &v, &len)) !=
-            KR_OK) {
+        (rc = nstore_outbox_get(n->store, txn, id->data, &v, &len)) != KR_OK) {
         s_reply_err(n, from, rc, "outbox: %s", kr_strerror(rc));
         return;
     }

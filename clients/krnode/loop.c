@@ -408,8 +408,8 @@ s_signals(struct node *n, int fd)
         }
     }
     if (stop) {
-        const char *sig = daemon_signal_name(n->exit_signal, name,
-                                             sizeof(name));
+        const char *sig =
+            daemon_signal_name(n->exit_signal, name, sizeof(name));
         log_info("stopping: %s received", sig);
         daemon_notify_stopping(sig);
     } else if (reload) {

@@ -112,9 +112,8 @@ s_snapshot_take(struct node *n)
         if (n->prov.e[i].state == PROV_WAITING)
             sn.held++;
     /* As `krctl status`: what an adapter can see. */
-    sn.c.inbox_unprocessed = sn.c.inbox_unprocessed > sn.held
-                                 ? sn.c.inbox_unprocessed - sn.held
-                                 : 0;
+    sn.c.inbox_unprocessed =
+        sn.c.inbox_unprocessed > sn.held ? sn.c.inbox_unprocessed - sn.held : 0;
     sn.connected = n->link.connected;
     sn.valid = true;
     pthread_mutex_lock(&s_lock);
@@ -266,8 +265,7 @@ nmetrics_start(struct node *n)
     s_snapshot_take(n);
     s_next_snapshot = util_mono_ms() + S_SNAPSHOT_MS;
     return http_start(n->cfg->ops.http_listen, s_routes,
-                      sizeof(s_routes) / sizeof(s_routes[0]), n, path,
-                      &s_http);
+                      sizeof(s_routes) / sizeof(s_routes[0]), n, path, &s_http);
 }
 
 void
@@ -310,7 +308,6 @@ void
 node_reload(struct node *n)
 {
     log_info("main: SIGHUP: reading the configuration again");
-    daemon_reload("node", node_config_options, n->cfg, sizeof(*n->cfg),
-                  s_live, s_check, s_hooks,
-                  sizeof(s_hooks) / sizeof(s_hooks[0]), n);
+    daemon_reload("node", node_config_options, n->cfg, sizeof(*n->cfg), s_live,
+                  s_check, s_hooks, sizeof(s_hooks) / sizeof(s_hooks[0]), n);
 }

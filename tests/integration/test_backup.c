@@ -96,15 +96,16 @@ s_restore(struct s_test *t, const char *copy)
     H_REQUIRE(r.code == 0, "cp the copy into a new data_dir");
     h_run_free(&r);
     h_secret_path(t->c.broker_keys, secret, sizeof(secret));
-    char *argv[] = {H_KRBROKER, "--data_dir", dir, "--keys", secret,
+    char *argv[] = {H_KRBROKER, "--data_dir",        dir, "--keys", secret,
                     "--listen", "tcp://127.0.0.1:0", NULL};
     H_REQUIRE(h_proc_spawn(&p, "krbroker (restored)", log, argv) == KR_OK,
               "start a broker on the copy");
     H_POLL(ok, 15000, s_knows_both(admin));
     H_CHECK(ok, "the restored broker answers and knows both organisations");
     h_krctl(&r, "--admin", admin, "audit", "verify", NULL);
-    H_CHECK(r.code == 0, "the restored broker's audit chain verifies (%d: "
-                         "%s%s)",
+    H_CHECK(r.code == 0,
+            "the restored broker's audit chain verifies (%d: "
+            "%s%s)",
             r.code, r.out, r.err);
     h_run_free(&r);
     H_CHECK(h_proc_stop(&p, SIGTERM, 10000, &status) == KR_OK &&
@@ -145,8 +146,7 @@ main(void)
     snprintf(bdir, sizeof(bdir), "%s/backup", t.c.tmp);
     h_krctl(&r, "--admin", t.c.admin, "backup", bdir, NULL);
     H_CHECK(r.code == 0 && strstr(r.out, "audit_checked=") != NULL,
-            "krctl backup under load: exit 0 (%d: %s%s)", r.code, r.out,
-            r.err);
+            "krctl backup under load: exit 0 (%d: %s%s)", r.code, r.out, r.err);
     size_t during = s_inbox(&t);
     h_note("backup: %s(inbox at %zu of %d)", r.out, during, S_COUNT);
     char *ac = strstr(r.out, "audit_checked=");

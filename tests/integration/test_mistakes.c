@@ -111,22 +111,30 @@ s_start_errors(struct h_cluster *c)
     h_public_path(c->broker_keys, pub, sizeof(pub));
     snprintf(dir, sizeof(dir), "%s/scratch", c->tmp);
 
-    char *listen[] = {H_KRBROKER, "--data_dir", dir,  "--keys", secret,
+    char *listen[] = {H_KRBROKER, "--data_dir",     dir, "--keys", secret,
                       "--listen", "127.0.0.1:7700", NULL};
     s_bad_start("krbroker listen without tcp://", listen, 2,
                 "listen: '127.0.0.1:7700' is not an endpoint");
-    char *nbroker[] = {H_KRNODE, "--org", S_NEW_ORG, "--data_dir", dir,
-                       "--keys", secret, "--broker_key", pub, "--broker",
-                       "broker.example:7700", NULL};
+    char *nbroker[] = {H_KRNODE,
+                       "--org",
+                       S_NEW_ORG,
+                       "--data_dir",
+                       dir,
+                       "--keys",
+                       secret,
+                       "--broker_key",
+                       pub,
+                       "--broker",
+                       "broker.example:7700",
+                       NULL};
     s_bad_start("krnode broker without tcp://", nbroker, 2,
                 "broker: 'broker.example:7700' is not an endpoint");
-    char *bpub[] = {H_KRBROKER, "--data_dir", dir, "--keys", pub,
+    char *bpub[] = {H_KRBROKER, "--data_dir",        dir, "--keys", pub,
                     "--listen", "tcp://127.0.0.1:0", NULL};
     s_bad_start("krbroker keys = the .public file", bpub, 1,
                 "is the PUBLIC key file: give the .secret file");
-    char *npub[] = {H_KRNODE,     "--org", S_NEW_ORG, "--data_dir",
-                    dir,          "--keys", pub,      "--broker_key",
-                    pub,          NULL};
+    char *npub[] = {H_KRNODE, "--org", S_NEW_ORG,      "--data_dir", dir,
+                    "--keys", pub,     "--broker_key", pub,          NULL};
     s_bad_start("krnode keys = the .public file", npub, 1,
                 "is the PUBLIC key file: give the .secret file");
 
@@ -223,8 +231,9 @@ s_missing_socket(struct h_cluster *c)
             "krctl on a socket that does not exist: exit 3, names it (%d: "
             "%s)",
             r.code, r.err);
-    H_CHECK(ms < 3000, "krctl says so at once (%llu ms, not the 10 s "
-                       "timeout)",
+    H_CHECK(ms < 3000,
+            "krctl says so at once (%llu ms, not the 10 s "
+            "timeout)",
             (unsigned long long)ms);
     h_run_free(&r);
 }
@@ -234,9 +243,9 @@ static int
 s_node_krctl(struct h_cluster *c, int i, struct h_run *r, const char *a1,
              const char *a2, const char *a3)
 {
-    char *argv[] = {H_KRCTL,   "--node",    c->nodes[i].local, "--timeout",
-                    "15000",   (char *)a1, (char *)a2,        (char *)a3,
-                    NULL};
+    char *argv[] = {H_KRCTL,     "--node",   c->nodes[i].local,
+                    "--timeout", "15000",    (char *)a1,
+                    (char *)a2,  (char *)a3, NULL};
     return h_run(r, 30000, argv);
 }
 
@@ -270,8 +279,8 @@ s_send_wait(struct h_cluster *c, int vl, int jgz)
     s_node_krctl(c, vl, &r, "send", "--wait", file);
     H_CHECK(r.code == 0 && (strstr(r.err, "accepted") != NULL ||
                             strstr(r.err, "delivered") != NULL),
-            "krctl send --wait on an accepted message: exit 0 (%d: %s)",
-            r.code, r.err);
+            "krctl send --wait on an accepted message: exit 0 (%d: %s)", r.code,
+            r.err);
     h_run_free(&r);
 }
 

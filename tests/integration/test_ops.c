@@ -98,8 +98,8 @@ s_get(int port, const char *path, struct s_http *h)
         return false;
     }
     body += 4;
-    h->len = strlen(body) < sizeof(h->body) - 1 ? strlen(body)
-                                                 : sizeof(h->body) - 1;
+    h->len =
+        strlen(body) < sizeof(h->body) - 1 ? strlen(body) : sizeof(h->body) - 1;
     memcpy(h->body, body, h->len);
     h->body[h->len] = '\0';
     free(all);
@@ -229,9 +229,9 @@ s_notify_and_signals(struct h_cluster *c)
     H_CHECK(ok, "broker: SIGHUP reloads");
     H_CHECK(h_log_contains(c->broker_log, "reload: log_level: info -> debug"),
             "broker: the new log level is logged");
-    H_CHECK(h_log_contains(c->broker_log,
-                           "reload: max_items_per_pass: 512 -> 256"),
-            "broker: the new max_items_per_pass is logged");
+    H_CHECK(
+        h_log_contains(c->broker_log, "reload: max_items_per_pass: 512 -> 256"),
+        "broker: the new max_items_per_pass is logged");
     H_CHECK(h_log_contains(c->broker_log, "reload: window changed (256 -> "
                                           "128): takes effect at the next "
                                           "start"),
@@ -274,8 +274,8 @@ s_krctl_as(struct h_cluster *c, uid_t uid, gid_t gid)
         }
         if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
             _exit(99);
-        execl(H_KRCTL, "krctl", "--admin", c->admin, "--timeout", "2000",
-              "org", "list", (char *)NULL);
+        execl(H_KRCTL, "krctl", "--admin", c->admin, "--timeout", "2000", "org",
+              "list", (char *)NULL);
         _exit(98);
     }
     if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
@@ -483,9 +483,9 @@ s_slow_clients(struct h_cluster *c, int vl, int jgz, int port)
     /* One that sends half a request and stops. */
     if (fds[0] >= 0 && write(fds[0], "GET /metr", 9) != 9)
         h_note("partial write failed");
-    H_CHECK(h_roundtrip(c, vl, jgz, "a referral while 24 HTTP clients idle",
-                        30000),
-            "the broker serves while HTTP clients hold connections");
+    H_CHECK(
+        h_roundtrip(c, vl, jgz, "a referral while 24 HTTP clients idle", 30000),
+        "the broker serves while HTTP clients hold connections");
     struct h_run r;
     h_krctl(&r, "--admin", c->admin, "queues", NULL);
     H_CHECK(r.code == 0, "krctl queues answers meanwhile");
@@ -511,11 +511,11 @@ s_prom_value(int pport, const char *path, struct s_http *h, double *v)
     json_object *res = o != NULL ? h_json_path(o, "data.result") : NULL;
     if (res != NULL && json_object_get_type(res) == json_type_array &&
         json_object_array_length(res) > 0) {
-        json_object *pair = json_object_object_get(
-            json_object_array_get_idx(res, 0), "value");
+        json_object *pair =
+            json_object_object_get(json_object_array_get_idx(res, 0), "value");
         if (pair != NULL && json_object_array_length(pair) == 2) {
-            *v = atof(json_object_get_string(
-                json_object_array_get_idx(pair, 1)));
+            *v = atof(
+                json_object_get_string(json_object_array_get_idx(pair, 1)));
             got = true;
         }
     }
@@ -565,7 +565,7 @@ s_prometheus(struct h_cluster *c, int port)
     snprintf(cfgarg, sizeof(cfgarg), "--config.file=%s", conf);
     snprintf(tsdbarg, sizeof(tsdbarg), "--storage.tsdb.path=%s", tsdb);
     char *argv[] = {"/usr/bin/prometheus", cfgarg, tsdbarg, listen,
-                    "--log.level=warn", NULL};
+                    "--log.level=warn",    NULL};
     H_REQUIRE(h_proc_spawn(&prom, "prometheus", log, argv) == KR_OK,
               "start prometheus");
     snprintf(path, sizeof(path),
@@ -589,15 +589,15 @@ s_refuse_remote(struct h_cluster *c)
     struct h_run r;
 
     h_secret_path(c->broker_keys, key, sizeof(key));
-    char *argv[] = {H_KRBROKER,  "--data_dir",  c->broker_dir, "--keys",
-                    key,         "--http_listen", "0.0.0.0:9770", NULL};
+    char *argv[] = {H_KRBROKER, "--data_dir",    c->broker_dir,  "--keys",
+                    key,        "--http_listen", "0.0.0.0:9770", NULL};
     h_run(&r, 10000, argv);
     H_CHECK(r.code == 2 && strstr(r.err, "not a loopback address") != NULL,
             "http_listen 0.0.0.0 without http_allow_remote: exit 2 (%d: %s)",
             r.code, r.err);
     h_run_free(&r);
-    char *argv2[] = {H_KRBROKER, "--data_dir", c->broker_dir, "--keys", key,
-                     "--socket_mode", "0999", NULL};
+    char *argv2[] = {H_KRBROKER, "--data_dir",    c->broker_dir, "--keys",
+                     key,        "--socket_mode", "0999",        NULL};
     h_run(&r, 10000, argv2);
     H_CHECK(r.code == 2 && strstr(r.err, "socket_mode") != NULL,
             "socket_mode 0999: exit 2 (%d: %s)", r.code, r.err);

@@ -35,14 +35,20 @@ test_endpoints(void **state)
     assert_int_equal(daemon_endpoint_check("admin", "ipc:///run/a.sock", false,
                                            err, sizeof(err)),
                      KR_OK);
-    assert_int_equal(
-        daemon_endpoint_check("admin", "", true, err, sizeof(err)), KR_OK);
-    const char *bad[] = {"127.0.0.1:7700", "tcp://127.0.0.1", "tcp://:7700",
-                         "tcp://h:70000", "tcp://h:7x", "ipc://", "", "udp://a:1"};
+    assert_int_equal(daemon_endpoint_check("admin", "", true, err, sizeof(err)),
+                     KR_OK);
+    const char *bad[] = {"127.0.0.1:7700",
+                         "tcp://127.0.0.1",
+                         "tcp://:7700",
+                         "tcp://h:70000",
+                         "tcp://h:7x",
+                         "ipc://",
+                         "",
+                         "udp://a:1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(daemon_endpoint_check("listen", bad[i], false, err,
-                                               sizeof(err)),
-                         KR_ECONFIG);
+        assert_int_equal(
+            daemon_endpoint_check("listen", bad[i], false, err, sizeof(err)),
+            KR_ECONFIG);
         assert_non_null(strstr(err, "listen: '"));
     }
 }
@@ -189,7 +195,8 @@ test_sample(void **state)
     cfg_print_sample(f, "prog", "t", s_opts);
     fclose(f);
     assert_non_null(strstr(text, "\n[t]\n"));
-    assert_non_null(strstr(text, "\n; a limit\n; (1 to 100000)\n;limit = 512\n"));
+    assert_non_null(
+        strstr(text, "\n; a limit\n; (1 to 100000)\n;limit = 512\n"));
     free(text);
 }
 
@@ -206,8 +213,8 @@ test_log_json(void **state)
     dup2(fd, 2);
     log_init("unit", LOG_LEVEL_INFO);
     log_set_json(1);
-    log_emit(LOG_LEVEL_WARN, "link: refused org=%s detail=\"%s\" n=%d",
-             "ura:1", "a \"quoted\" why", 3);
+    log_emit(LOG_LEVEL_WARN, "link: refused org=%s detail=\"%s\" n=%d", "ura:1",
+             "a \"quoted\" why", 3);
     log_set_json(0);
     fflush(stderr);
     dup2(saved, 2);
