@@ -49,7 +49,10 @@ C
 flags=$(PKG_CONFIG_PATH=$root/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$tmp/root \
   pkg-config --cflags --libs libkr 2>&1)
 check "pkg-config libkr: $flags" grep -q -- "-lkr" <<<"$flags"
-if cc "$tmp/prog.c" -o "$tmp/prog" $flags >"$tmp/cc.log" 2>&1; then
+# A sanitizer build's libkr needs its runtime in the program too.
+san=""
+objdump -p "$lib" 2>/dev/null | grep -q 'NEEDED.*libasan' && san="-fsanitize=address,undefined"
+if cc $san "$tmp/prog.c" -o "$tmp/prog" $flags >"$tmp/cc.log" 2>&1; then
   out=$(LD_LIBRARY_PATH=$root/lib "$tmp/prog")
   check "a program built against the installed libkr runs ($out)" test -n "$out"
 else
