@@ -14,6 +14,8 @@
 #include "crypto.h"
 #include "latency.h"
 #include "log.h"
+#include "backup.h"
+#include "metrics.h"
 #include "names.h"
 
 static int
@@ -318,9 +320,11 @@ s_stats(struct broker *b, Kr__V1__BrokerStats *st)
 
 void
 admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
-                     struct kr_buf *out)
+                     const uint8_t *rid, size_t rid_len, struct kr_buf *out,
+                     bool *deferred)
 {
     Kr__V1__AdminResponse resp = KR__V1__ADMIN_RESPONSE__INIT;
+    char berr[512] = ""; /* lives until the answer is packed */
     Kr__V1__BrokerStats stats = KR__V1__BROKER_STATS__INIT;
     struct s_list_arg la = {&resp, 0};
     Kr__V1__AdminRequest *req = kr__v1__admin_request__unpack(NULL, len, bytes);
@@ -361,6 +365,23 @@ admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
             s_stats(b, &stats);
             admin_referral_stats(b, &stats);
             resp.stats = &stats;
+            break;
+        case KR__V1__ADMIN_REQUEST__OP_BACKUP: {
+            /* Only through the admin socket: the answer goes to its
+             * requester when the copy is done (backup_cron). */
+            int rc = rid == NULL ? KR_EINVAL
+                                 : backup_start(b, req->backup, rid, rid_len,
+                                                berr, sizeof(berr));
+            if (rc == KR_OK)
+                *deferred = true;
+            else
+                s_fail(&resp, rc, rid == NULL ? "backup: no requester" : berr);
+            break;
+        }
+        case KR__V1__ADMIN_REQUEST__OP_SET_LOG_LEVEL:
+            if (broker_set_log_level(b, req->set_log_level) != 0)
+                s_fail(&resp, KR_EINVAL,
+                       "log level: not debug, info, warn or error");
             break;
         case KR__V1__ADMIN_REQUEST__OP_CONSENT_LIST:
         case KR__V1__ADMIN_REQUEST__OP_CONSENT_SHOW:
@@ -415,10 +436,15 @@ admin_handle(struct broker *b)
             zmq_msg_close(&body);
             continue;
         }
-        admin_handle_request(b, zmq_msg_data(&body), zmq_msg_size(&body), &out);
-        zmq_send(b->admin, zmq_msg_data(&rid), zmq_msg_size(&rid),
-                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send(b->admin, out.data, out.len, ZMQ_DONTWAIT);
+        bool deferred = false;
+        admin_handle_request(b, zmq_msg_data(&body), zmq_msg_size(&body),
+                             zmq_msg_data(&rid), zmq_msg_size(&rid), &out,
+                             &deferred);
+        if (!deferred) { /* else backup_cron answers */
+            zmq_send(b->admin, zmq_msg_data(&rid), zmq_msg_size(&rid),
+                     ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send(b->admin, out.data, out.len, ZMQ_DONTWAIT);
+        }
         zmq_msg_close(&rid);
         zmq_msg_close(&body);
     }

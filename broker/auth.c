@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "crypto.h"
 #include "log.h"
+#include "metrics.h"
 
 #define S_ZAP_PARTS 7
 
@@ -59,10 +60,12 @@ auth_handle(struct broker *b)
         } else {
             text = "CURVE required";
         }
-        if (strcmp(status, "200") != 0)
+        if (strcmp(status, "200") != 0) {
             log_warnx("auth: refused key=%s reason=\"%s\"", kid, text);
-        else
+            metrics_auth_failed();
+        } else {
             log_info("auth: admitted org=%s key=%s", user, kid);
+        }
 
         /* Reply: version, request id, status code, text, user id, meta.
          * Every request gets one, even one too short to have a request

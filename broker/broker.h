@@ -18,6 +18,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "daemon.h"
 #include "envelope.pb-c.h"
 #include "log.h"
 #include "store.pb-c.h"
@@ -46,6 +47,7 @@ struct broker_config {
     bool unsafe_nosync;           /* BENCHMARK ONLY: no fsync; loses data */
     bool early_delivery; /* pump a pass's deliveries before its commit */
     char *routes;        /* routes file (routes.c); "" = no route check */
+    struct daemon_ops ops; /* log format, socket, HTTP (daemon.h) */
 };
 extern const struct cfg_option broker_config_options[];
 
@@ -93,6 +95,7 @@ struct broker {
     void *zap;    /* ZAP handler (REP on inproc) */
     int sig_fd;   /* self-pipe read end: a signal arrived */
     bool stopping;
+    int exit_signal; /* the signal that stopped the loop */
 
     struct org **orgs; /* hash table by id */
     size_t norgs_buckets;
@@ -288,9 +291,12 @@ void deliver_reset(void);
 /* admin.c */
 void admin_handle(struct broker *b);
 /* One packed kr.v1.AdminRequest: applied (a change commits in its own
- * transaction) and its packed AdminResponse left in 'out'. */
+ * transaction) and its packed AdminResponse left in 'out'. 'rid' names
+ * the requester on the admin socket (NULL: none, e.g. a fuzz target);
+ * *deferred is set when the answer is sent later (a backup). */
 void admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
-                          struct kr_buf *out);
+                          const uint8_t *rid, size_t rid_len,
+                          struct kr_buf *out, bool *deferred);
 
 /* auth.c: the ZAP handler. */
 void auth_handle(struct broker *b);

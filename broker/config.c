@@ -3,6 +3,7 @@
 
 #include "broker.h"
 #include "config.h"
+#include "daemon.h"
 
 #define O(f) offsetof(struct broker_config, f)
 
@@ -47,5 +48,6 @@ const struct cfg_option broker_config_options[] = {
      "\"Routes\"); empty: no route check and no timers"},
     {"unsafe_nosync", CFG_BOOL, O(unsafe_nosync), "false", 0, 0, 0,
      "BENCHMARK ONLY: skip fsync; a crash loses accepted messages"},
+    DAEMON_OPS_OPTIONS(O(ops)),
     {NULL, 0, 0, NULL, 0, 0, 0, NULL},
 };

@@ -15,6 +15,7 @@
 #include "bstore.h"
 #include "crypto.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "timers.h"
 
@@ -137,6 +138,7 @@ deliver_finalize(struct broker *b, const uint8_t msg_id[16],
     if (m->not_after_ms != 0 &&
         (rc = bstore_expiry_del(b->store, txn, m->not_after_ms, msg_id)) != 0)
         return rc;
+    metrics_final(b, state, m->type, reason);
     /* consent_msgs keeps its entry ('q', written at acceptance) whatever
      * the outcome: a revoke reads the message's state from here, which
      * saves a write per message on the hot path. */

@@ -12,6 +12,7 @@
 #include "broker.h"
 #include "bstore.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "referral.h"
 
@@ -28,6 +29,7 @@ s_refuse(struct broker *b, struct org *o, const uint8_t *rid, size_t rid_len,
              hex, reason_name(reason), detail);
     broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__REFUSED,
                          reason, detail);
+    metrics_refused(b, reason);
     /* Refusals are audited too; a failed write here only loses the record
      * of a refusal, never a message. */
     audit_write(b, &(struct audit_ev){.event = "message.refused",
@@ -175,6 +177,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__REFUSED,
                              KR__V1__REASON__INTERNAL,
                              "store unavailable; retry later");
+        metrics_refused(b, KR__V1__REASON__INTERNAL);
         goto done;
     }
     rc = bstore_msg_get(b->store, txn, msg_id, NULL, &old);
@@ -188,6 +191,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
                              reason == KR__V1__REASON__DISK_FULL
                                  ? "broker disk is full; retry later"
                                  : "broker store is full; retry later");
+        metrics_refused(b, reason);
         goto done;
     }
 
@@ -270,6 +274,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         goto done;
     }
     deliver_took_room(b, s->envelope.len);
+    metrics_accepted(b);
     if (noodknop)
         log_warnx("submit: meldrecht used org=%s to=%s (noodknop, audited)",
                   o->id, to->id);

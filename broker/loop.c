@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "broker.h"
 #include "bstore.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 
 #define S_ACK_LIMIT_MAX (1u << 20)
@@ -139,9 +141,11 @@ s_commit(struct broker *b, bool test_fail)
                        "COMMIT)");
             rc = KR_ESTORE;
         }
-        if (rc == KR_OK)
+        if (rc == KR_OK) {
+            uint64_t t0 = metrics_now_us();
             rc = bstore_commit(b->txn);
-        else
+            metrics_commit_observe(metrics_now_us() - t0);
+        } else
             bstore_abort(b->txn);
         b->txn = NULL;
     }
@@ -152,6 +156,7 @@ s_commit(struct broker *b, bool test_fail)
         log_every_clear(&s_failed_log, util_mono_ms(), &dur, &n);
         if (acks > 0 && b->ack_limit < S_ACK_LIMIT_MAX)
             b->ack_limit *= 2;
+        metrics_pass_end(b, true);
         return true;
     }
     /* Deleting needs pages too (copy on write), so in a full store a pass
@@ -170,14 +175,17 @@ s_commit(struct broker *b, bool test_fail)
         log_errorx("loop: pass not committed: %s: refusing its messages "
                    "reason=%s failed_since_last_line=%llu",
                    why, reason_name(reason), (unsigned long long)unlogged);
+    metrics_pass_end(b, false); /* nothing of it happened */
     for (size_t i = 0; i < s_nreplies; i++) {
         if (s_replies[i].r.outcome == KR__V1__OUTCOME__ACCEPTED) {
+            metrics_refused(b, reason);
             s_replies[i].r.outcome = KR__V1__OUTCOME__REFUSED;
             s_replies[i].r.reason = reason;
             snprintf(s_replies[i].detail, sizeof(s_replies[i].detail),
                      "not stored: %s; retry later", why);
         }
     }
+    metrics_pass_end(b, true); /* the refusals that replace them */
     ORGS_FOREACH(b, o)
     deliver_rewind(o);
     deliver_forget_reserved(b);
@@ -323,10 +331,26 @@ s_read_router(struct broker *b, uint64_t max)
 static void
 s_drain_signals(struct broker *b)
 {
-    char c[16];
+    char c[16], name[32];
+    ssize_t n;
+    bool reload = false;
 
-    while (read(b->sig_fd, c, sizeof(c)) > 0)
-        b->stopping = true;
+    /* Each byte is a signal number (main.c): SIGHUP reloads, and never
+     * stops; any other stops, and is named in the last log line. */
+    while ((n = read(b->sig_fd, c, sizeof(c))) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (c[i] == SIGHUP) {
+                reload = true;
+            } else if (!b->stopping) {
+                b->stopping = true;
+                b->exit_signal = c[i];
+                daemon_notify_stopping(
+                    daemon_signal_name(c[i], name, sizeof(name)));
+            }
+        }
+    }
+    if (reload && !b->stopping)
+        broker_reload(b);
 }
 
 /* KRBROKER_TEST_HANG_BEFORE_COMMIT: stop between the early deliveries and
@@ -374,6 +398,8 @@ broker_run(struct broker *b)
     s_commit(b, false);
     b->next_cron_ms = util_mono_ms() + 100;
     log_info("loop: serving");
+    metrics_serving(b, true);
+    daemon_notify_ready("serving");
     uint64_t commit_by = 0; /* a deferred pass commits by then (mono) */
     while (!b->stopping) {
         uint64_t mono = util_mono_ms();
@@ -394,6 +420,7 @@ broker_run(struct broker *b)
             s_read_router(b, b->cfg.max_frames_per_pass);
         if (util_mono_ms() >= b->next_cron_ms) {
             deliver_cron(b);
+            metrics_cron(b);
             b->next_cron_ms = util_mono_ms() + 100;
         }
         /* Commit when someone waits on it: a receipt of this pass, the
@@ -427,6 +454,7 @@ broker_run(struct broker *b)
             admin_handle(b);
         deliver_pump(b);
     }
+    metrics_serving(b, false);
     log_info("loop: stopping: pass committed, exiting");
     return KR_OK;
 }

@@ -19,6 +19,8 @@
 #include "crypto.h"
 #include "log.h"
 #include "routes.h"
+#include "backup.h"
+#include "metrics.h"
 #include "util.h"
 
 static int s_sig_pipe[2] = {-1, -1};
@@ -45,10 +47,14 @@ s_usage(FILE *f)
             "The kansrijk broker. Options come from FILE (section [broker],\n"
             "key = value) and from flags, which win. Exit status: 0 after a\n"
             "clean stop (SIGTERM, SIGINT), 1 on a start-up error, 2 on a\n"
-            "usage or configuration error.\n\n"
+            "usage or configuration error. SIGHUP reads the configuration\n"
+            "again (log_level, log_format, max_items_per_pass,\n"
+            "max_frames_per_pass take effect; the rest at the next start).\n\n"
             "  -c, --config FILE        read options from FILE\n"
             "  -h, --help               show this help\n"
-            "      --version            show the version\n");
+            "      --version            show the version\n"
+            "      --sample-config      print a commented configuration "
+            "file\n");
     cfg_print_help(f, broker_config_options);
 }
 
@@ -121,6 +127,9 @@ s_open_sockets(struct broker *b, const kr_keys_t *keys)
         log_errorx("main: admin %s: %s", admin, zmq_strerror(errno));
         return KR_ESYS;
     }
+    /* socket_group / socket_mode: krctl need not run as this user. */
+    if (daemon_socket_perms(admin, &b->cfg.ops) != KR_OK)
+        return KR_ESYS;
     log_info("main: ready listen=%s admin=%s instance=%s", endpoint, admin,
              b->cfg.instance);
     return KR_OK;
@@ -140,10 +149,16 @@ s_lock_data_dir(const char *dir)
     }
     snprintf(path, sizeof(path), "%s/krbroker.lock", dir);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (fd < 0) {
+        /* Not a lock held by someone: a directory we cannot write. */
+        log_errorx("main: data_dir %s: cannot open %s: %s (is the directory "
+                   "writable by this user?)",
+                   dir, path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         log_errorx("main: data_dir %s: in use by another krbroker", dir);
-        if (fd >= 0)
-            close(fd);
+        close(fd);
         return -1;
     }
     return fd;
@@ -189,20 +204,25 @@ main(int argc, char **argv)
             printf("krbroker %s\n", "0.1.0");
             return 0;
         }
+        if (rc == 3) {
+            cfg_print_sample(stdout, "krbroker", "broker",
+                             broker_config_options);
+            return 0;
+        }
         fprintf(stderr, "krbroker: %s\n", err);
         fprintf(stderr, "Try 'krbroker --help'.\n");
         return 2;
     }
-    if ((level = log_level_parse(b.cfg.log_level)) < 0) {
-        fprintf(stderr,
-                "krbroker: log_level: '%s' is not debug, info, warn "
-                "or error\n",
-                b.cfg.log_level);
+    if (broker_config_check(&b.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "krbroker: %s\nTry 'krbroker --help'.\n", err);
         cfg_free(broker_config_options, &b.cfg);
         arena_fini(&b.pb);
         return 2;
     }
+    level = log_level_parse(b.cfg.log_level);
     log_init("krbroker", (enum log_level)level);
+    daemon_ops_apply_log(&b.cfg.ops);
+    daemon_args_keep(argc, argv);
     if (b.cfg.unsafe_nosync)
         log_warnx("main: unsafe_nosync is ON: accepted messages can be lost "
                   "in a crash; for benchmarks only");
@@ -230,6 +250,13 @@ main(int argc, char **argv)
         log_warnx("main: no routes file: every purpose passes and no "
                   "referral has timers (set routes = FILE)");
     }
+    if (daemon_keys_is_public(b.cfg.keys)) {
+        log_errorx("main: keys %s is the PUBLIC key file: give the .secret "
+                   "file that krctl keygen wrote beside it",
+                   b.cfg.keys);
+        rc = KR_EINVAL;
+        goto out;
+    }
     if ((rc = kcrypto_keys_load(b.cfg.keys, &keys)) != 0) {
         log_errorx("main: keys %s: %s", b.cfg.keys, kr_strerror(rc));
         goto out;
@@ -245,6 +272,7 @@ main(int argc, char **argv)
     sa.sa_handler = s_on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* a reload (loop.c), never a stop */
     signal(SIGPIPE, SIG_IGN);
 
     if ((rc = bstore_open(b.cfg.data_dir, b.cfg.map_size_mb,
@@ -253,11 +281,21 @@ main(int argc, char **argv)
         goto out;
     kcrypto_keys_destroy(&keys);
     bstore_prefill(b.store, b.cfg.prefill_mb << 20);
+    if ((rc = metrics_start(&b)) != 0)
+        goto out;
     rc = broker_run(&b);
+    backup_stop(&b);
+    metrics_stop(&b);
+    if (b.exit_signal != 0) {
+        char sb[32];
+        log_info("main: exiting on %s",
+                 daemon_signal_name(b.exit_signal, sb, sizeof(sb)));
+    }
     log_info("main: stopped");
 out:
     /* One way out, so that every start-up failure also leaves nothing
      * behind for the leak checker of the sanitizer build. */
+    metrics_stop(&b);
     kcrypto_keys_destroy(&keys);
     if (b.router != NULL)
         zmq_close(b.router);

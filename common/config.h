@@ -47,10 +47,17 @@ void cfg_free(const struct cfg_option *opts, void *base);
 /* Print "  --key VALUE   help (default: x)" for each option. */
 void cfg_print_help(FILE *f, const struct cfg_option *opts);
 
+/* Print a commented sample file: the [section] and, for each option, its
+ * help as a comment and "key = default" commented out (required ones
+ * without a default are left for the operator to fill). */
+void cfg_print_sample(FILE *f, const char *prog, const char *section,
+                      const struct cfg_option *opts);
+
 /* Parse a daemon command line: -c/--config FILE first (read as the file),
  * then --key VALUE or --key=VALUE for every option in the table, -h/--help
  * and --version handled by the caller through the return value:
- *   0 ok, 1 help asked, 2 version asked, KR_ECONFIG (err set) on error. */
+ *   0 ok, 1 help asked, 2 version asked, 3 --sample-config asked,
+ *   KR_ECONFIG (err set) on error. */
 int cfg_parse_args(int argc, char **argv, const char *section,
                    const struct cfg_option *opts, void *base, char *err,
                    size_t errlen);

@@ -2,19 +2,37 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 #include <time.h>
 
 static const char *s_prog = "kansrijk";
-static enum log_level s_level = LOG_LEVEL_INFO;
+/* Read by every thread that logs (the prefill and HTTP helpers too),
+ * changed by the loop at a reload: atomic, so that a change is seen
+ * without a lock and without a torn read. */
+static _Atomic int s_level = LOG_LEVEL_INFO;
+static _Atomic int s_json;
 
 void
 log_init(const char *prog, enum log_level level)
 {
     s_prog = prog;
     s_level = level;
+}
+
+void
+log_set_level(enum log_level level)
+{
+    s_level = (int)level;
+}
+
+void
+log_set_json(int on)
+{
+    s_json = on != 0;
 }
 
 int
@@ -31,7 +49,82 @@ log_level_parse(const char *s)
 int
 log_enabled(enum log_level level)
 {
-    return level >= s_level;
+    return (int)level >= s_level;
+}
+
+/* Append 's' to out as the inside of a JSON string (n bytes of s). */
+static size_t
+s_json_str(char *out, size_t room, size_t at, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && at + 8 < room; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            out[at++] = '\\';
+            out[at++] = (char)c;
+        } else if (c < 0x20) {
+            at += (size_t)snprintf(out + at, room - at, "\\u%04x", c);
+        } else {
+            out[at++] = (char)c;
+        }
+    }
+    return at;
+}
+
+/* The key=value fields of a text line as JSON members: a key is
+ * [a-z0-9_]+ after a space, a value runs to the next space, or is quoted
+ * ("..."). */
+static size_t
+s_json_fields(char *out, size_t room, size_t at, const char *msg)
+{
+    for (const char *p = msg; *p != '\0'; p++) {
+        if (p != msg && p[-1] != ' ')
+            continue;
+        size_t kl = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        if (kl == 0 || p[kl] != '=')
+            continue;
+        const char *v = p + kl + 1, *end;
+        if (*v == '"') {
+            v++;
+            end = strchr(v, '"');
+            if (end == NULL)
+                end = v + strlen(v);
+        } else {
+            end = v + strcspn(v, " ");
+        }
+        static const char *const taken[] = {"ts", "level", "prog", "msg"};
+        bool dup = false;
+        for (size_t i = 0; i < 4; i++)
+            dup |= strlen(taken[i]) == kl && strncmp(taken[i], p, kl) == 0;
+        if (dup || at + kl + 16 >= room)
+            continue;
+        at += (size_t)snprintf(out + at, room - at, ",\"%.*s\":\"", (int)kl, p);
+        at = s_json_str(out, room, at, v, (size_t)(end - v));
+        if (at + 2 < room)
+            out[at++] = '"';
+        p = end[0] != '\0' ? end : end - 1;
+    }
+    return at;
+}
+
+static void
+s_vemit_json(const char *when, long ms, enum log_level level, const char *fmt,
+             va_list ap)
+{
+    static const char *tags[] = {"debug", "info", "warn", "error"};
+    char msg[2048], line[6144];
+    size_t at;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    at = (size_t)snprintf(line, sizeof(line),
+                          "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"prog\":"
+                          "\"%s\",\"msg\":\"",
+                          when, ms, tags[level], s_prog);
+    at = s_json_str(line, sizeof(line), at, msg, strlen(msg));
+    line[at++] = '"';
+    at = s_json_fields(line, sizeof(line) - 2, at, msg);
+    line[at++] = '}';
+    line[at] = '\0';
+    fprintf(stderr, "%s\n", line);
 }
 
 static void
@@ -45,6 +138,10 @@ s_vemit(enum log_level level, const char *fmt, va_list ap)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (s_json) {
+        s_vemit_json(when, ts.tv_nsec / 1000000, level, fmt, ap);
+        return;
+    }
     /* One fprintf per part, but stderr is unbuffered; build the line first
      * so that concurrent writers do not interleave within a line. */
     char line[2048];

@@ -20,6 +20,12 @@ enum log_level {
 
 /* Set the program name shown on each line and the lowest level printed. */
 void log_init(const char *prog, enum log_level level);
+/* Change the lowest level printed while running (SIGHUP, krctl). */
+void log_set_level(enum log_level level);
+/* JSON lines instead of key=value text: one object a line with "ts",
+ * "level", "prog", "msg" (the whole text) and each key=value field of the
+ * text as a string member. */
+void log_set_json(int on);
 /* Parse "debug", "info", "warn" or "error"; -1 if it is none of them. */
 int log_level_parse(const char *s);
 int log_enabled(enum log_level level);

@@ -13,6 +13,11 @@ packages=(
   libinih-dev                        # inih: configuration and key files
   libcmocka-dev                      # cmocka: unit tests
   clang-14 libclang-rt-14-dev        # libFuzzer and its sanitizers: tests/fuzz
+  libsystemd-dev                     # sd_notify: Type=notify units, watchdog
+  libmicrohttpd-dev                  # the daemons' /metrics, /healthz, /readyz
+  systemd groff-base man-db          # tests: systemd-analyze verify, man pages
+  strace curl                        # tests: the units' syscall filter, HTTP
+  prometheus                         # tests: promtool, a real scrape
 )
 
 missing=()

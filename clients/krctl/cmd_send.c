@@ -19,7 +19,8 @@
 #define S_FILE_MAX (1024 * 1024)
 
 static const char s_usage[] =
-    "usage: krctl [--node ENDPOINT] send [--check] [--new] FILE.json\n"
+    "usage: krctl [--node ENDPOINT] [--timeout MS] send [--check] [--new]\n"
+    "             [--wait] FILE.json\n"
     "\n"
     "Send the message FILE describes (\"-\": standard input) through this\n"
     "organisation's krnode. krctl prints the message's msg_id (32 hex\n"
@@ -94,14 +95,19 @@ static const char s_usage[] =
     "  --check     only check FILE; print nothing, send nothing\n"
     "  --new       a new message even if this file was sent before (a\n"
     "              fresh msg_id instead of one derived from the file)\n"
+    "  --wait      after the msg_id, wait (up to --timeout) until the broker\n"
+    "              has accepted or refused the message; print the outcome\n"
+    "              on stderr, and exit 1 if it was refused\n"
     "  -h, --help  print this text and exit\n"
     "\n"
-    "Exit status: 0 sent (or, with --check, valid); 1 FILE is invalid or the\n"
-    "node refused the message; 2 usage error; 3 the node did not answer.\n";
+    "Exit status: 0 sent (or, with --check, valid; with --wait, accepted);\n"
+    "1 FILE is invalid or the node or the broker refused the message; 2 usage\n"
+    "error; 3 the node did not answer (with --wait: no outcome in time).\n";
 
 enum {
     S_OPT_CHECK = KRCTL_OPT_CMD,
     S_OPT_NEW,
+    S_OPT_WAIT,
 };
 
 static int
@@ -296,6 +302,8 @@ krctl_send_file(struct krctl *k, const char *path, int check, int grant)
     if (!grant) {
         printf("%s\n", hex);
         rc = fflush(stdout) == 0 ? KRCTL_EXIT_OK : KRCTL_EXIT_FAIL;
+        if (rc == KRCTL_EXIT_OK && k->send_wait)
+            rc = krctl_send_wait(k, resp->msg_id.data);
         goto done;
     }
     /* The node's word on the consent_id is final (a node that predates it
@@ -331,6 +339,7 @@ krctl_send_cmd(struct krctl *k, int argc, char **argv, const char *usage,
     static const struct option opts[] = {
         {"check", no_argument, NULL, S_OPT_CHECK},
         {"new", no_argument, NULL, S_OPT_NEW},
+        {"wait", no_argument, NULL, S_OPT_WAIT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -344,6 +353,9 @@ krctl_send_cmd(struct krctl *k, int argc, char **argv, const char *usage,
             break;
         case S_OPT_NEW:
             k->send_new_id = 1;
+            break;
+        case S_OPT_WAIT:
+            k->send_wait = !grant; /* send only */
             break;
         case 'h':
             fputs(usage, stdout);

@@ -622,6 +622,11 @@ json_map_status(const Kr__V1__NodeStatus *st)
         json_object_object_add(o, "broker_refusing", NULL);
     s_put_commits(o, st->commits, st->commit_p50_us, st->commit_p99_us,
                   st->commit_max_us, st->commit_window, st->commit_total_us);
+    s_put_str_or_null(o, "last_link_error", st->last_link_error);
+    json_object_object_add(o, "last_link_error_at_ms",
+                           json_object_new_uint64(st->last_link_error_at_ms));
+    json_object_object_add(o, "link_errors",
+                           json_object_new_uint64(st->link_errors));
     return o;
 }
 

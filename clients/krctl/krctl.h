@@ -36,6 +36,8 @@ struct krctl {
                           not come: it may have taken effect */
     int send_new_id;   /* send --new: a fresh msg_id, not one derived from
                           the file */
+    int send_wait;     /* send --wait: wait for accepted or refused */
+    int timeout_set;   /* --timeout was given */
 };
 
 typedef int krctl_cmd_fn(struct krctl *k, int argc, char **argv);
@@ -55,6 +57,14 @@ krctl_cmd_fn cmd_referral;
 krctl_cmd_fn cmd_referrals;
 krctl_cmd_fn cmd_routes;
 krctl_cmd_fn cmd_escalations;
+krctl_cmd_fn cmd_log_level;
+krctl_cmd_fn cmd_backup;
+
+/* send --wait (cmd_send_wait.c): after the node took msg_id, wait until
+ * the broker accepted it (exit 0) or it has a final outcome: delivered
+ * 0, refused, expired or withdrawn 1 with the reason on stderr; 3 if
+ * neither came within --timeout. */
+int krctl_send_wait(struct krctl *k, const uint8_t msg_id[16]);
 
 /* Read a message description from 'path' ("-": standard input) and hand
  * it to the node (cmd_send.c). 'check': only validate. 'grant': the file

@@ -41,7 +41,8 @@ static const char s_usage[] =
     "  --node ENDPOINT   the local socket of this organisation's krnode\n"
     "                    (default: $KR_NODE)\n"
     "  --timeout MS      how long to wait for a daemon's answer, 1 to\n"
-    "                    3600000 milliseconds (default: 10000)\n"
+    "                    3600000 milliseconds (default: 10000); a socket\n"
+    "                    file that does not exist is reported at once\n"
     "  -v, --verbose     also print the log lines of krctl's modules\n"
     "  -h, --help        print this text and exit\n"
     "  --version         print the version and exit\n"
@@ -54,6 +55,11 @@ static const char s_usage[] =
     "  org resume ID     undo a suspension\n"
     "  queues [--json]   what waits for each organisation\n"
     "  stats [--json]    the broker's commits (latency) and early deliveries\n"
+    "  backup DIR        a compacted copy of the broker's store in DIR\n"
+    "                    (empty), its audit chain verified; see\n"
+    "                    'krctl backup --help'\n"
+    "  log-level LEVEL   the broker's log level (debug, info, warn, error)\n"
+    "                    until its next SIGHUP or start\n"
     "  consent list (--subject PSEUDONYM | --bsn BSN --coalition-key FILE)\n"
     "                    the consents of one subject, as JSON\n"
     "  consent show CONSENT_ID\n"
@@ -69,18 +75,23 @@ static const char s_usage[] =
     "  routes [--json]   the routes and timers the broker loaded\n"
     "\n"
     "Node commands (need --node):\n"
-    "  send FILE.json    send the message FILE describes; prints its msg_id\n"
-    "  consent grant FILE.json\n"
+    "  send [--check] [--wait] FILE.json\n"
+    "                    send the message FILE describes; prints its msg_id;\n"
+    "                    --wait: exit 1 if the broker refuses it\n"
+    "  consent grant [--check] FILE.json\n"
     "                    record the consent FILE describes; prints its\n"
     "                    consent_id and msg_id\n"
     "  consent revoke --consent CONSENT_ID --recipient ORG\n"
     "                    revoke a consent; prints the msg_id\n"
-    "  inbox [--all] [--after SEQ] [--limit N]\n"
-    "                    received messages, opened, as JSON\n"
+    "  inbox [--all] [--after SEQ] [--limit N] [--wait MS]\n"
+    "                    received messages, opened, as JSON; --wait: wait up\n"
+    "                    to MS for one to arrive instead of answering []\n"
     "  processed MSG_ID  mark an inbox message as processed\n"
     "  receipts [--after SEQ] [--limit N]\n"
     "                    the fate of sent messages, as JSON\n"
-    "  status            the node's state, as JSON\n"
+    "  status            the node's state, as JSON: connected, outbox and\n"
+    "                    inbox counts, commits, the link's last error\n"
+    "                    ('krctl status --help' lists every field)\n"
     "  escalations [--json]\n"
     "                    escalations this organisation received\n"
     "  referral show, referrals\n"
@@ -114,6 +125,8 @@ static const struct {
     {"referrals", cmd_referrals},
     {"routes", cmd_routes},
     {"escalations", cmd_escalations},
+    {"audit", cmd_audit},       {"log-level", cmd_log_level},
+    {"backup", cmd_backup},
 };
 
 int
@@ -159,6 +172,7 @@ main(int argc, char **argv)
                                       S_TIMEOUT_MAX_MS, &timeout)) != 0)
                 return rc;
             k.timeout_ms = (int)timeout;
+            k.timeout_set = 1;
             break;
         case 'v':
             level = LOG_LEVEL_DEBUG;

@@ -6,7 +6,9 @@
  * fields into messages and exit codes, once for all commands.
  */
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kr.h"
 #include "krctl.h"
@@ -21,6 +23,16 @@ s_roundtrip(struct krctl *k, const char *who, const char *endpoint,
     kr_client_t *c = NULL;
     int rc, ret;
 
+    /* A socket file that is not there will not appear by waiting for it:
+     * say so at once, not after --timeout. */
+    if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' &&
+        access(endpoint + 6, F_OK) != 0) {
+        krctl_err(k,
+                  "cannot reach the %s at %s: %s: %s (is it running? is "
+                  "the endpoint right?)",
+                  who, endpoint, endpoint + 6, strerror(errno));
+        return KRCTL_EXIT_UNREACHABLE;
+    }
     if ((rc = kr_client_connect(endpoint, k->timeout_ms, &c)) != KR_OK) {
         if (rc == KR_EINVAL)
             return krctl_usage_err(k, "'%s' is not a ZeroMQ endpoint",

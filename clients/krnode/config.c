@@ -41,6 +41,7 @@ const struct cfg_option node_config_options[] = {
           600000, 0, "a connection silent this long is dead"),
     S_OPT("log_level", CFG_STR, log_level, "info", 0, 0, 0,
           "debug, info, warn or error"),
+    DAEMON_OPS_OPTIONS(offsetof(struct node_config, ops)),
     {NULL, CFG_STR, 0, NULL, 0, 0, 0, NULL},
 };
 
@@ -64,6 +65,11 @@ node_config_check(const struct node_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "broker: an endpoint is required");
         return KR_ECONFIG;
     }
+    if (daemon_ops_check(&cfg->ops, err, errlen) != KR_OK ||
+        daemon_endpoint_check("broker", cfg->broker, false, err, errlen) !=
+            KR_OK ||
+        daemon_endpoint_check("local", cfg->local, true, err, errlen) != KR_OK)
+        return KR_ECONFIG;
     if (cfg->heartbeat_timeout_ms < cfg->heartbeat_ms) {
         snprintf(err, errlen,
                  "heartbeat_timeout_ms (%llu) is shorter than heartbeat_ms "

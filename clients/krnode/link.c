@@ -17,6 +17,7 @@
 #include "log.h"
 #include "names.h"
 #include "node.h"
+#include "nmetrics.h"
 
 #define S_MONITOR_ENDPOINT "inproc://krnode-link-monitor"
 #define S_WANT_MAX 256
@@ -170,6 +171,7 @@ s_on_connected(struct node *n)
     l->refusal_log_mono = 0;
     l->cut_streak = 0;
     l->connected = true;
+    nmetrics_link_up();
     l->hello_due = true;
     l->reconnect_backoff = 0;
     /* Every submit without a receipt goes again, oldest first. */
@@ -227,8 +229,18 @@ link_reconnect_if_due(struct node *n, uint64_t now)
     if (!l->attached && l->reconnect_mono != 0 && now >= l->reconnect_mono) {
         l->reconnect_mono = 0;
         if (zmq_connect(l->sock, n->cfg->broker) == 0) {
+            char why[256];
+            uint64_t at, count;
             l->attached = true;
-            log_info("link: reconnecting broker=%s", n->cfg->broker);
+            /* Each time, with the cause: "reconnecting" alone hides a
+             * wrong key. The backoff (up to a minute) limits the rate. */
+            nmetrics_link_last(why, sizeof(why), &at, &count);
+            if (why[0] != '\0')
+                log_warnx("link: reconnecting broker=%s after: %s "
+                          "failures=%llu",
+                          n->cfg->broker, why, (unsigned long long)count);
+            else
+                log_info("link: reconnecting broker=%s", n->cfg->broker);
         } else {
             log_errorx("link: reconnect broker=%s: %s", n->cfg->broker,
                        zmq_strerror(errno));
@@ -242,13 +254,14 @@ link_reconnect_if_due(struct node *n, uint64_t now)
  * blame said for the first time is said at once, whatever was said
  * before. */
 static void
-s_on_refused(struct node *n, const char *what, uint32_t value, bool blame,
-             bool first_blame)
+s_on_refused(struct node *n, enum nmetrics_link_err kind, const char *what,
+             uint32_t value, bool blame, bool first_blame)
 {
     struct link *l = &n->link;
     uint64_t now = util_mono_ms();
 
     l->refusals++;
+    nmetrics_link_error(kind, what, util_now_ms());
     s_on_disconnected(n, "handshake failed");
     s_reconnect_later(n);
     /* Said once, then once a minute: not at every attempt. */
@@ -323,13 +336,14 @@ link_on_monitor(struct node *n)
             l->tcp_up = false;
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-            s_on_refused(n,
+            s_on_refused(n, NM_LINK_AUTH,
                          "broker refused our key (is this organisation in "
                          "the directory and active?)",
                          value, true, false);
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-            s_on_refused(n, "handshake failed: protocol error", value, true,
+            s_on_refused(n, NM_LINK_HANDSHAKE,
+                         "handshake failed: protocol error", value, true,
                          false);
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
@@ -339,14 +353,14 @@ link_on_monitor(struct node *n)
              * first happens again and again while the broker still
              * accepts connections, so only a streak blames the key. */
             if (++l->cut_streak >= S_KEY_BLAME_STREAK)
-                s_on_refused(n,
+                s_on_refused(n, NM_LINK_HANDSHAKE,
                              "handshake failed again and again while the "
                              "broker accepts connections (is broker_key the "
                              "broker's key?)",
                              value, true,
                              l->cut_streak == S_KEY_BLAME_STREAK);
             else
-                s_on_refused(n,
+                s_on_refused(n, NM_LINK_HANDSHAKE,
                              "handshake cut off: the broker closed the "
                              "connection (stopping or restarting; if this "
                              "repeats, check broker_key)",
@@ -376,6 +390,12 @@ s_on_error(struct node *n, const Kr__V1__FrameError *fe)
     log_errorx("link: broker will not serve us reason=%s detail=\"%s\": "
                "disconnecting",
                reason_name(fe->reason), detail);
+    {
+        char text[300];
+        snprintf(text, sizeof(text), "broker will not serve us: %s: %s",
+                 reason_name(fe->reason), detail);
+        nmetrics_link_error(NM_LINK_FATAL, text, util_now_ms());
+    }
     s_on_disconnected(n, "fatal frame error");
     /* A new handshake later: a suspended organisation's key does not pass
      * it, and the refusals are logged then. */

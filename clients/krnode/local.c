@@ -19,6 +19,7 @@
 #include "log.h"
 #include "names.h"
 #include "node.h"
+#include "nmetrics.h"
 
 /* The routing envelope of a request: who gets the reply. */
 struct origin {
@@ -165,7 +166,8 @@ local_open(struct node *n)
         log_errorx("local: chmod 0600 %s: %s", ipc_path, strerror(errno));
         return KR_ESYS;
     }
-    return KR_OK;
+    /* socket_group / socket_mode: adapters need not run as this user. */
+    return daemon_socket_perms(lo->endpoint, &n->cfg->ops);
 }
 
 void
@@ -782,6 +784,39 @@ done:
     arena_release(&n->pb, mark);
 }
 
+/* One sent message by msg_id, for `krctl send --wait`. */
+static void
+s_outbox_get(struct node *n, const struct origin *from,
+             const ProtobufCBinaryData *id)
+{
+    Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
+    struct arena_mark mark = arena_mark(&n->pb);
+    const uint8_t *v;
+    size_t len;
+    MDB_txn *txn;
+    int rc;
+
+    if (id->len != KR_ID_LEN) {
+        s_reply_err(n, from, KR_EINVAL, "outbox: msg_id is 16 bytes");
+        return;
+    }
+    if ((rc = pass_txn(n, &txn)) != KR_OK ||
+        (rc = nstore_outbox_get(n->store, txn, id->data, &v, &len)) != KR_OK) {
+        s_reply_err(n, from, rc, "outbox: %s", kr_strerror(rc));
+        return;
+    }
+    Kr__V1__OutboxRecord *rec =
+        kr__v1__outbox_record__unpack(arena_allocator(&n->pb), len, v);
+    if (rec == NULL || rec->item == NULL) {
+        s_reply_err(n, from, KR_ESTORE, "outbox: record does not parse");
+    } else {
+        resp.outbox = &rec->item;
+        resp.n_outbox = 1;
+        s_reply(n, from, &resp);
+    }
+    arena_release(&n->pb, mark);
+}
+
 static void
 s_processed(struct node *n, const struct origin *from,
             const ProtobufCBinaryData *id)
@@ -881,6 +916,10 @@ s_status(struct node *n, const struct origin *from)
     /* What an adapter can see: held ones are in the index, not shown. */
     st.inbox_unprocessed =
         c.inbox_unprocessed > st.held ? c.inbox_unprocessed - st.held : 0;
+    char link_err[256];
+    nmetrics_link_last(link_err, sizeof(link_err), &st.last_link_error_at_ms,
+                       &st.link_errors);
+    st.last_link_error = link_err;
     resp.status = &st;
     s_reply(n, from, &resp);
 }
@@ -927,6 +966,9 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
         break;
     case KR__V1__LOCAL_REQUEST__OP_STATUS:
         s_status(n, from);
+        break;
+    case KR__V1__LOCAL_REQUEST__OP_OUTBOX_GET:
+        s_outbox_get(n, from, &req->outbox_get);
         break;
     default:
         s_reply_err(n, from, KR_EPROTO, "request names no operation");
@@ -1074,6 +1116,23 @@ local_timers(struct node *n)
         struct parked *pk = &lo->parked[i];
         if (n->pass.now_mono < pk->deadline_mono) {
             lo->parked[j++] = *pk;
+            continue;
+        }
+        if (!n->link.connected) {
+            /* No answer because there is no broker to ask: saying "not in
+             * the directory" would send the operator the wrong way. */
+            char why[256];
+            uint64_t at, count;
+            nmetrics_link_last(why, sizeof(why), &at, &count);
+            log_warnx("outbox: recipient %s unknown here and the broker is "
+                      "not reachable: send not taken%s%s",
+                      pk->org, why[0] != '\0' ? ": " : "", why);
+            s_reply_err(n, &pk->from, KR_EUNAVAIL,
+                        "the broker is not reachable (%s), so recipient %s "
+                        "cannot be looked up; nothing was stored: send "
+                        "again when `krctl status` says connected",
+                        why[0] != '\0' ? why : "not connected", pk->org);
+            free(pk->req);
             continue;
         }
         log_warnx("outbox: recipient not in directory to=%s (no answer "

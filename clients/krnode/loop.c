@@ -8,6 +8,7 @@
  * the error. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "log.h"
 #include "node.h"
+#include "nmetrics.h"
 
 #define S_FULL_LOG_MS 10000
 #define S_DEFER_MS 2 /* longest a pass of receipts alone waits to commit */
@@ -170,7 +172,9 @@ s_pass_commit(struct node *n)
     } else if (p->txn == NULL) {
         return KR_OK;
     } else {
+        uint64_t t0 = nmetrics_now_us();
         rc = nstore_commit(&p->txn);
+        nmetrics_commit_observe(nmetrics_now_us() - t0);
     }
     if (rc == KR_EFULL || rc == KR_EDISKFULL) {
         n->full_failing = true;
@@ -292,6 +296,12 @@ s_load_keys(struct node *n)
     const struct node_config *cfg = n->cfg;
     int rc;
 
+    if (daemon_keys_is_public(cfg->keys)) {
+        log_errorx("keys: %s is the PUBLIC key file: give the .secret file "
+                   "that krctl keygen wrote beside it",
+                   cfg->keys);
+        return KR_EINVAL;
+    }
     rc = kcrypto_keys_load(cfg->keys, &n->keys);
     if (rc == KR_EPERM) {
         log_errorx("keys: %s is accessible by group or others, or not a "
@@ -445,6 +455,37 @@ s_full_timer(struct node *n)
     }
 }
 
+/* Each byte of the pipe is a signal number (main.c): SIGHUP reloads and
+ * never stops; any other stops (this pass still runs and commits).
+ * Returns whether to stop. */
+static bool
+s_signals(struct node *n, int fd)
+{
+    char buf[16], name[32];
+    ssize_t got;
+    bool stop = false, reload = false;
+
+    while ((got = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < got; i++) {
+            if (buf[i] == SIGHUP) {
+                reload = true;
+            } else if (n->exit_signal == 0) {
+                n->exit_signal = buf[i];
+                stop = true;
+            }
+        }
+    }
+    if (stop) {
+        const char *sig =
+            daemon_signal_name(n->exit_signal, name, sizeof(name));
+        log_info("stopping: %s received", sig);
+        daemon_notify_stopping(sig);
+    } else if (reload) {
+        node_reload(n);
+    }
+    return stop;
+}
+
 int
 node_run(struct node *n, int stop_fd)
 {
@@ -476,13 +517,9 @@ node_run(struct node *n, int stop_fd)
             log_errorx("loop: poll: %s", zmq_strerror(errno));
             return KR_ESYS;
         }
-        if (items[3].revents & ZMQ_POLLIN) {
-            char buf[16];
-            while (read(stop_fd, buf, sizeof(buf)) > 0)
-                continue;
-            log_info("stopping: signal received");
-            stop = true; /* this pass still runs and commits */
-        }
+        if (items[3].revents & ZMQ_POLLIN)
+            stop = s_signals(n, stop_fd) || stop;
+        nmetrics_tick(n);
         if (open) {
             /* A deferred pass goes on: new work joins its transaction. */
             n->pass.now_ms = util_now_ms();

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "util.h"
 #include "node.h"
+#include "nmetrics.h"
 
 #ifndef KRNODE_VERSION
 #define KRNODE_VERSION "0"
@@ -49,7 +50,9 @@ s_signals(void)
     sa.sa_handler = s_on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+    /* SIGHUP reloads (loop.c reads which signal came), never stops. */
+    if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+        sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGHUP, &sa, NULL) != 0)
         return KR_ESYS;
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) != 0)
@@ -69,6 +72,18 @@ s_usage(FILE *f)
             "and stores what the broker delivers. Options come from the\n"
             "[node] section of the file given with -c, then from flags\n"
             "(--key value or --key=value), which override the file.\n"
+            "SIGTERM or SIGINT stops it (the pass in progress commits);\n"
+            "SIGHUP reads the configuration again (log_level and\n"
+            "log_format take effect, the rest at the next start).\n"
+            "\n"
+            "Exit status: 0 after a clean stop (SIGTERM, SIGINT), --help or\n"
+            "--version; 1 if the node cannot start (keys, store, sockets: the\n"
+            "reason is logged); 2 for a bad option or value.\n"
+            "\n"
+            "  -c, --config FILE        read options from FILE\n"
+            "  -h, --help               show this help\n"
+            "      --version            show the version\n"
+            "      --sample-config      print a commented configuration file\n"
             "\n"
             "options:\n");
     cfg_print_help(f, node_config_options);
@@ -101,6 +116,11 @@ main(int argc, char **argv)
         cfg_free(node_config_options, &cfg);
         return 0;
     }
+    if (rc == 3) {
+        cfg_print_sample(stdout, "krnode", "node", node_config_options);
+        cfg_free(node_config_options, &cfg);
+        return 0;
+    }
     if (rc == KR_OK)
         rc = node_config_check(&cfg, err, sizeof(err));
     if (rc != KR_OK) {
@@ -109,6 +129,8 @@ main(int argc, char **argv)
         return 2;
     }
     log_init("krnode", (enum log_level)log_level_parse(cfg.log_level));
+    daemon_ops_apply_log(&cfg.ops);
+    daemon_args_keep(argc, argv);
     if (s_signals() != KR_OK) {
         log_errorx("signals: %s", strerror(errno));
         cfg_free(node_config_options, &cfg);
@@ -119,7 +141,20 @@ main(int argc, char **argv)
         cfg_free(node_config_options, &cfg);
         return 1;
     }
+    if (nmetrics_start(n) != KR_OK) {
+        node_close(&n);
+        cfg_free(node_config_options, &cfg);
+        return 1;
+    }
+    /* The store is open and both sockets are bound. */
+    daemon_notify_ready("serving");
     rc = node_run(n, s_sig_pipe[0]);
+    nmetrics_stop(n);
+    if (n->exit_signal != 0) {
+        char sb[32];
+        log_info("exiting on %s",
+                 daemon_signal_name(n->exit_signal, sb, sizeof(sb)));
+    }
     node_close(&n);
     cfg_free(node_config_options, &cfg);
     log_info("stopped");

@@ -25,6 +25,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "daemon.h"
 #include "content.pb-c.h"
 #include "crypto.h"
 #include "envelope.pb-c.h"
@@ -97,6 +98,7 @@ struct node_config {
     uint64_t resend_ms;            /* first resend timeout, doubling to 60 s */
     uint64_t heartbeat_ms;         /* ZMTP PING interval */
     uint64_t heartbeat_timeout_ms; /* a silent connection is dead after */
+    struct daemon_ops ops;         /* log format, socket, HTTP (daemon.h) */
 };
 extern const struct cfg_option node_config_options[];
 
@@ -708,6 +710,7 @@ struct node {
      * replies leave before the commit, the bug the power-cut harness
      * must catch. */
     bool test_early_ack;
+    int exit_signal;         /* the signal that stopped the loop */
 };
 
 /* Load keys, open the store, bind the local socket, connect the broker.

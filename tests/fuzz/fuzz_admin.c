@@ -28,7 +28,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < 16 && in.n > 0; i++) {
         size_t len;
         const uint8_t *req = fz_bytes(&in, &len);
-        admin_handle_request(b, req, len, &out);
+        bool deferred = false;
+        admin_handle_request(b, req, len, NULL, 0, &out, &deferred);
         Kr__V1__AdminResponse *r =
             kr__v1__admin_response__unpack(NULL, out.len, out.data);
         if (r == NULL) {
