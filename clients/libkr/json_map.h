@@ -1,5 +1,6 @@
 /*
- * json_map.h - krctl's JSON <-> protobuf mapping: the referral description
+ * json_map.h - the JSON <-> protobuf mapping of libkr (krctl, krspool and the JSON
+ * entry points of kr.h use it): the referral description
  * that `krctl send` reads, the opened kr.v1.Content of received messages,
  * and the directory, queue, outbox and status records that krctl prints.
  *
