@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto.h"
 #include "json_map.h"
+#include "kr.h"
 #include "krctl.h"
 #include "util.h"
 
@@ -145,19 +145,17 @@ s_read(struct krctl *k, const char *path, char **text, size_t *len)
 }
 
 /* The msg_id of a file that names none: derived from the sending
- * organisation and the file's bytes, so that running the same send again
- * (after a timeout, or by someone who is not sure it went) is the same
- * message and is not sent twice. The organisation is in it because
- * msg_ids are unique across the coalition: two practices sending the
- * same file send two messages. */
+ * organisation and the file's bytes (kr_json_msg_id(), the same function
+ * krspool uses: a file sent by either is one message), so that running the
+ * same send again (after a timeout, or by someone who is not sure it went)
+ * is the same message and is not sent twice. */
 static int
 s_derived_msg_id(struct krctl *k, const char *text, size_t len,
                  uint8_t id[KR_ID_LEN])
 {
     Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__LocalResponse *resp = NULL;
-    char domain[KR_ORG_ID_MAX + 32];
-    uint8_t h[32];
+    char hex[KR_MSG_ID_HEX_LEN];
     int rc;
 
     req.version = KR__V1__VERSION__VERSION_1;
@@ -165,18 +163,14 @@ s_derived_msg_id(struct krctl *k, const char *text, size_t len,
     req.status = 1;
     if ((rc = krctl_node(k, &req, &resp)) != KRCTL_EXIT_OK)
         return rc;
-    if (resp->status == NULL || resp->status->org_id[0] == '\0') {
+    if (resp->status == NULL || resp->status->org_id[0] == '\0' ||
+        kr_json_msg_id(resp->status->org_id, text, len, hex) != KR_OK) {
         krctl_err(k, "krnode answered without its organisation");
         kr__v1__local_response__free_unpacked(resp, NULL);
         return KRCTL_EXIT_FAIL;
     }
-    int n = snprintf(domain, sizeof(domain), "kr.v1 krctl send %s",
-                     resp->status->org_id);
     kr__v1__local_response__free_unpacked(resp, NULL);
-    /* The terminating NUL separates the organisation from the bytes. */
-    kcrypto_hash2((const uint8_t *)domain, (size_t)n + 1,
-                  (const uint8_t *)text, len, h);
-    memcpy(id, h, KR_ID_LEN);
+    util_unhex(hex, id, KR_ID_LEN);
     return KRCTL_EXIT_OK;
 }
 
