@@ -23,15 +23,15 @@
 #include "spool.h"
 #include "util.h"
 
-#define S_PAGE 256      /* items per listing */
-#define S_WAIT_MS 1000  /* the long poll: also how soon a stop is seen */
-#define S_RETRY_MS 500  /* after the node did not answer */
+#define S_PAGE 256     /* items per listing */
+#define S_WAIT_MS 1000 /* the long poll: also how soon a stop is seen */
+#define S_RETRY_MS 500 /* after the node did not answer */
 
 struct s_in {
     struct spool *sp;
     kr_client_t *kc;
-    uint64_t after;      /* every item up to this arrival number has been
-                            handled by this process */
+    uint64_t after;       /* every item up to this arrival number has been
+                             handled by this process */
     uint64_t next_relist; /* monotonic ms */
 };
 
@@ -147,8 +147,7 @@ s_list(struct s_in *in, int relist)
         uint64_t failed = 0, high = in->after;
         for (size_t i = 0; i < resp->n_inbox; i++) {
             const Kr__V1__InboxItem *it = resp->inbox[i];
-            if (s_item(in, it, it->seq <= in->after) != KR_OK &&
-                failed == 0)
+            if (s_item(in, it, it->seq <= in->after) != KR_OK && failed == 0)
                 failed = it->seq;
             page_after = it->seq;
             if (it->seq > high)
@@ -175,8 +174,8 @@ spool_inbox_run(void *arg)
     int rc;
 
     /* The long poll adds its wait on top of the call's bound. */
-    rc = kr_client_connect(sp->cfg->node,
-                           (int)sp->cfg->timeout_ms + S_WAIT_MS, &in.kc);
+    rc = kr_client_connect(sp->cfg->node, (int)sp->cfg->timeout_ms + S_WAIT_MS,
+                           &in.kc);
     if (rc != KR_OK) {
         log_errorx("inbox: node %s: %s", sp->cfg->node, kr_strerror(rc));
         atomic_store(&sp->failed, 1);

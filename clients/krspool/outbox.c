@@ -41,10 +41,10 @@
 struct s_out {
     struct spool *sp;
     kr_client_t *kc;
-    int ino;                 /* inotify instance */
-    int wd_new, wd_cur;      /* its watches: outbox/new, inbox/cur */
-    uint64_t receipt_seq;    /* every outbox item <= it has its receipt */
-    uint64_t next_scan;      /* monotonic ms */
+    int ino;              /* inotify instance */
+    int wd_new, wd_cur;   /* its watches: outbox/new, inbox/cur */
+    uint64_t receipt_seq; /* every outbox item <= it has its receipt */
+    uint64_t next_scan;   /* monotonic ms */
     uint64_t next_receipts;
 };
 
@@ -64,19 +64,23 @@ s_fail(struct s_out *o, const char *name, const char *why)
     char cand[SPOOL_NAME_MAX], ename[SPOOL_NAME_MAX + 8], *text;
     int rc = KR_EEXIST, n;
 
+    /* A name too long to take ".error" is cut short in failed/ (the
+     * .error names the file as it was). */
+    int keep = spool_map_outbox_name_ok(name) ? SPOOL_NAME_MAX : 200;
+
     for (int k = 0; k < S_FAILED_SUFFIXES && rc == KR_EEXIST; k++) {
         if (k == 0)
-            snprintf(cand, sizeof(cand), "%s", name);
+            snprintf(cand, sizeof(cand), "%.*s", keep, name);
         else
-            snprintf(cand, sizeof(cand), "%s.%d", name, k);
+            snprintf(cand, sizeof(cand), "%.*s.%d", keep, name, k);
         if (spool_exists(d->out_failed, cand) != 0)
             continue;
         snprintf(ename, sizeof(ename), "%s.error", cand);
         n = snprintf(NULL, 0, "%s: not sent: %s\n", name, why);
         text = xmalloc((size_t)n + 1);
         snprintf(text, (size_t)n + 1, "%s: not sent: %s\n", name, why);
-        rc = spool_write(d->out_failed, d->out_failed, ename, text,
-                         (size_t)n, o->sp->cfg->mode);
+        rc = spool_write(d->out_failed, d->out_failed, ename, text, (size_t)n,
+                         o->sp->cfg->mode);
         free(text);
         if (rc != KR_OK) {
             log_warnx("outbox: file=%s: cannot write failed/%s: %s", name,
@@ -86,8 +90,8 @@ s_fail(struct s_out *o, const char *name, const char *why)
         rc = spool_move(d->out_new, name, d->out_failed, cand);
     }
     if (rc == KR_OK)
-        log_warnx("outbox: failed file=%s moved to failed/%s: %s", name,
-                  cand, why);
+        log_warnx("outbox: failed file=%s moved to failed/%s: %s", name, cand,
+                  why);
     else if (rc != KR_ENOTFOUND)
         log_warnx("outbox: file=%s: cannot move to failed/: %s", name,
                   kr_strerror(rc));
@@ -147,9 +151,13 @@ s_send_file(struct s_out *o, const char *name)
         s_fail(o, name, "larger than 1 MiB");
         return 0;
     }
+    if (rc == KR_EPERM) {
+        s_fail(o, name, "not a regular file");
+        return 0;
+    }
     if (rc != KR_OK) {
-        log_debug("outbox: file=%s: not a regular file that can be read",
-                  name);
+        log_warnx("outbox: file=%s: cannot read it: %s (tried again later)",
+                  name, strerror(errno));
         return 0;
     }
     rc = kr_send_json(o->kc, text, len, hex, err, sizeof(err));
@@ -188,8 +196,7 @@ s_scan(struct s_out *o)
     }
     rewinddir(dir);
     while (n < S_SCAN_MAX && (e = readdir(dir)) != NULL) {
-        if (e->d_name[0] == '.' ||
-            (e->d_type != DT_REG && e->d_type != DT_UNKNOWN))
+        if (e->d_name[0] == '.')
             continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
@@ -223,8 +230,7 @@ s_processed(struct s_out *o, const char *name)
     if (rc == KR_OK) {
         log_info("inbox: processed msg=%s", hex);
     } else {
-        log_warnx("inbox: processed msg=%s: %s (tried again later)", hex,
-                  err);
+        log_warnx("inbox: processed msg=%s: %s (tried again later)", hex, err);
         if (rc != KR_ENOTFOUND)
             atomic_store(&o->sp->relist, 1);
     }
@@ -302,8 +308,7 @@ s_receipts(struct s_out *o)
                 if (rc == KR_OK)
                     log_info("receipts: wrote file=%s", name);
                 else
-                    log_warnx("receipts: file=%s: %s", name,
-                              kr_strerror(rc));
+                    log_warnx("receipts: file=%s: %s", name, kr_strerror(rc));
             }
             free(text);
             if (rc != KR_OK && rc != KR_EINVAL)
@@ -404,8 +409,8 @@ spool_outbox_run(void *arg)
             o.next_receipts = util_mono_ms() + sp->cfg->receipts_ms;
         }
         now = util_mono_ms();
-        uint64_t next = o.next_scan < o.next_receipts ? o.next_scan
-                                                      : o.next_receipts;
+        uint64_t next =
+            o.next_scan < o.next_receipts ? o.next_scan : o.next_receipts;
         struct pollfd pf[2] = {{.fd = o.ino, .events = POLLIN},
                                {.fd = sp->wake_fd, .events = POLLIN}};
         int timeout = next > now ? (int)(next - now) : 0;

@@ -57,12 +57,11 @@ struct spool_config {
                              missed) */
     char *file_mode;      /* mode of the files krspool writes, octal */
     char *log_level;
-    unsigned mode;        /* file_mode, parsed by spool_config_check */
+    unsigned mode; /* file_mode, parsed by spool_config_check */
 };
 
 extern const struct cfg_option spool_config_options[];
-int spool_config_check(struct spool_config *cfg, char *err,
-                       size_t errlen);
+int spool_config_check(struct spool_config *cfg, char *err, size_t errlen);
 
 /* The directories, opened once (O_PATH-free: read with *at() calls). */
 struct spool_dirs {
@@ -101,8 +100,8 @@ int spool_map_inbox(const Kr__V1__InboxItem *it, char name[SPOOL_NAME_MAX],
                     char **text, size_t *len);
 /* An outbox item's receipt file, once its outcome is final; KR_ENOTFOUND
  * while it is not (pending, accepted), KR_EINVAL without a valid msg_id. */
-int spool_map_receipt(const Kr__V1__OutboxItem *it,
-                      char name[SPOOL_NAME_MAX], char **text, size_t *len);
+int spool_map_receipt(const Kr__V1__OutboxItem *it, char name[SPOOL_NAME_MAX],
+                      char **text, size_t *len);
 /* Whether an outbox item's outcome is final. */
 int spool_map_final(const Kr__V1__OutboxItem *it);
 /* The kind and msg_id (32 hex digits) a file name in inbox/ stands for;
@@ -136,7 +135,9 @@ int spool_write(int tmp, int fin, const char *name, const char *text,
  * ENOENT. */
 int spool_exists(int dir, const char *name);
 /* Read a file of dir into memory (at most SPOOL_FILE_MAX bytes):
- * KR_EINVAL if larger, KR_ENOTFOUND if gone, KR_ESYS otherwise. */
+ * KR_EINVAL if larger, KR_ENOTFOUND if gone, KR_EPERM if it is not a
+ * regular file (a directory, a symbolic link, a FIFO), KR_ESYS
+ * otherwise. */
 int spool_read(int dir, const char *name, char **text, size_t *len);
 /* Rename from/name to to/newname without replacing: KR_EEXIST if the
  * target exists. Then to is fsync'd. */

@@ -18,9 +18,8 @@
 #include "spool.h"
 
 static const char *const s_tree[] = {
-    "outbox",     "outbox/tmp", "outbox/new", "outbox/cur",
-    "outbox/failed", "inbox",   "inbox/tmp",  "inbox/new",
-    "inbox/cur",
+    "outbox", "outbox/tmp", "outbox/new", "outbox/cur", "outbox/failed",
+    "inbox",  "inbox/tmp",  "inbox/new",  "inbox/cur",
 };
 
 int
@@ -51,8 +50,7 @@ spool_dirs_open(const char *root, struct spool_dirs *d)
         return KR_ESYS;
     }
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-        *fds[i] =
-            openat(d->root, names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        *fds[i] = openat(d->root, names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (*fds[i] < 0) {
             log_errorx("spool: %s/%s: %s", root, names[i], strerror(errno));
             spool_dirs_close(d);
@@ -149,10 +147,19 @@ spool_read(int dir, const char *name, char **text, size_t *len)
 
     *text = NULL;
     *len = 0;
-    if ((fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-        return errno == ENOENT ? KR_ENOTFOUND : KR_ESYS;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    /* O_NONBLOCK: a FIFO dropped in new/ must not hang the thread;
+     * O_NOFOLLOW: a symbolic link is not a description either. */
+    fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ENOENT  ? KR_ENOTFOUND
+               : errno == ELOOP ? KR_EPERM
+                                : KR_ESYS;
+    if (fstat(fd, &st) != 0)
         goto fail;
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return KR_EPERM;
+    }
     if (st.st_size > SPOOL_FILE_MAX) {
         close(fd);
         return KR_EINVAL;
@@ -186,7 +193,7 @@ int
 spool_move(int from, const char *name, int to, const char *newname)
 {
     if (renameat2(from, name, to, newname, RENAME_NOREPLACE) != 0)
-        return errno == EEXIST ? KR_EEXIST
+        return errno == EEXIST   ? KR_EEXIST
                : errno == ENOENT ? KR_ENOTFOUND
                                  : KR_ESYS;
     return spool_sync_dir(to);

@@ -63,8 +63,8 @@ spool_map_inbox(const Kr__V1__InboxItem *it, char name[SPOOL_NAME_MAX],
 
     *text = NULL;
     *len = 0;
-    if ((rc = s_name(it->notice != NULL ? SPOOL_NOTICE : SPOOL_MSG,
-                     &it->msg_id, name)) != KR_OK)
+    if ((rc = s_name(it->notice != NULL ? SPOOL_NOTICE : SPOOL_MSG, &it->msg_id,
+                     name)) != KR_OK)
         return rc;
     /* An item whose content does not parse is still written, with
      * "content": null: the adapter sees that it came, and from whom. */

@@ -372,10 +372,10 @@ s_parse_scope(json_object *o, const char *path, uint64_t now_ms,
                             err, errlen)) != KR_OK ||
         (rc = s_parse_party(o, path, "to", &sc->to_org, &sc->to_category, err,
                             errlen)) != KR_OK ||
-        (rc = s_parse_period_end(o, path, "valid_from", 0, now_ms, &sc->valid_from_ms,
-                                 err, errlen)) != KR_OK ||
-        (rc = s_parse_period_end(o, path, "valid_until", 1, now_ms, &sc->valid_until_ms,
-                                 err, errlen)) != KR_OK)
+        (rc = s_parse_period_end(o, path, "valid_from", 0, now_ms,
+                                 &sc->valid_from_ms, err, errlen)) != KR_OK ||
+        (rc = s_parse_period_end(o, path, "valid_until", 1, now_ms,
+                                 &sc->valid_until_ms, err, errlen)) != KR_OK)
         return rc;
     /* The broker refuses these too (invalid-scope); a file that says them
      * is a mistake best seen before anything is sent. */

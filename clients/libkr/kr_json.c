@@ -26,8 +26,7 @@
  * after are the same. */
 #define S_MSG_ID_DOMAIN "kr.v1 krctl send "
 
-static void
-s_err(char *err, size_t errlen, const char *fmt, ...)
+static void s_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -84,8 +83,7 @@ s_call(kr_client_t *c, const Kr__V1__LocalRequest *req,
 
 /* A JSON value as text the caller owns. */
 static int
-s_text(json_object *j, char **json, size_t *json_len, char *err,
-       size_t errlen)
+s_text(json_object *j, char **json, size_t *json_len, char *err, size_t errlen)
 {
     const char *s;
     size_t n;
@@ -153,8 +151,7 @@ s_map(const char *org, const char *json, size_t len,
         kr_json_msg_id(org, json, len, hex);
         json_object_object_add(in, "msg_id", json_object_new_string(hex));
     }
-    rc = json_map_send_parse(in, util_now_ms(), req, req_len, buf,
-                             sizeof(buf));
+    rc = json_map_send_parse(in, util_now_ms(), req, req_len, buf, sizeof(buf));
     if (rc != KR_OK) {
         s_err(err, errlen, "%s", buf);
     } else if (msg_id_hex != NULL &&
@@ -227,8 +224,8 @@ kr_send_json(kr_client_t *c, const char *json, size_t len,
      * as such before the description is judged). */
     if ((rc = s_org(c, org, err, errlen)) != KR_OK)
         return rc;
-    if ((rc = s_map(org, json, len, msg_id_hex, &req, &req_len, err,
-                    errlen)) != KR_OK)
+    if ((rc = s_map(org, json, len, msg_id_hex, &req, &req_len, err, errlen)) !=
+        KR_OK)
         goto done;
     rc = kr_call(c, req, req_len, &rb, &rlen);
     if (rb == NULL) {
@@ -298,9 +295,9 @@ s_list(kr_client_t *c, int inbox, const Kr__V1__ListRequest *lr, char **json,
     a = json_object_new_array();
     for (size_t i = 0; i < (inbox ? resp->n_inbox : resp->n_outbox); i++) {
         int ok;
-        json_object_array_add(a, inbox ? json_map_inbox_item(resp->inbox[i],
-                                                             &ok)
-                                       : json_map_outbox_item(resp->outbox[i]));
+        json_object_array_add(a, inbox
+                                     ? json_map_inbox_item(resp->inbox[i], &ok)
+                                     : json_map_outbox_item(resp->outbox[i]));
     }
     rc = s_text(a, json, json_len, err, errlen);
     json_object_put(a);
@@ -368,8 +365,7 @@ kr_status_json(kr_client_t *c, char **json, size_t *json_len, char *err,
 }
 
 int
-kr_processed(kr_client_t *c, const char *msg_id_hex, char *err,
-             size_t errlen)
+kr_processed(kr_client_t *c, const char *msg_id_hex, char *err, size_t errlen)
 {
     Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__LocalResponse *resp = NULL;

@@ -34,8 +34,8 @@ s_outbox_file(const uint8_t *data, size_t size)
     uint8_t *req = NULL;
     size_t req_len = 0;
 
-    if (json_map_parse_text((const char *)data, size, &in, err,
-                            sizeof(err)) != KR_OK)
+    if (json_map_parse_text((const char *)data, size, &in, err, sizeof(err)) !=
+        KR_OK)
         return;
     if (json_object_is_type(in, json_type_object) &&
         !json_object_object_get_ex(in, "msg_id", &v)) {
@@ -45,8 +45,8 @@ s_outbox_file(const uint8_t *data, size_t size)
             abort();
         json_object_object_add(in, "msg_id", json_object_new_string(hex));
     }
-    if (json_map_send_parse(in, FZ_NOW_MS, &req, &req_len, err,
-                            sizeof(err)) == KR_OK) {
+    if (json_map_send_parse(in, FZ_NOW_MS, &req, &req_len, err, sizeof(err)) ==
+        KR_OK) {
         Kr__V1__LocalRequest *lr =
             kr__v1__local_request__unpack(NULL, req_len, req);
         if (lr == NULL || lr->send == NULL || lr->send->msg_id.len != 16)
@@ -101,8 +101,7 @@ s_outbox_item(const uint8_t *data, size_t size)
     if (rc == KR_OK) {
         json_object *o = json_tokener_parse(text);
         if (o == NULL || !spool_map_final(it) ||
-            spool_map_name(name, &kind, hex) != KR_OK ||
-            kind != SPOOL_RECEIPT)
+            spool_map_name(name, &kind, hex) != KR_OK || kind != SPOOL_RECEIPT)
             abort();
         json_object_put(o);
     } else if (rc == KR_ENOTFOUND && spool_map_final(it)) {

@@ -43,8 +43,7 @@ s_check_all(void)
         snprintf(path, sizeof(path), "%s/%s", S_EXAMPLES, e->d_name);
         h_krctl(&r, "send", "--check", path, NULL);
         H_CHECK(r.code == 0, "krctl send --check examples/%s (exit %d%s%s)",
-                e->d_name, r.code, r.code ? ": " : "",
-                r.code ? r.err : "");
+                e->d_name, r.code, r.code ? ": " : "", r.code ? r.err : "");
         h_run_free(&r);
         n++;
     }

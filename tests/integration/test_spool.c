@@ -50,14 +50,13 @@ static void
 s_spool_start(struct s_spool *s, const char *label)
 {
     char name[64];
-    char *argv[] = {S_KRSPOOL,      "--node",      s->node,
-                    "--spool_dir",  s->dir,        "--scan_ms",
-                    "500",          "--receipts_ms", "100",
-                    "--log_level",  "debug",       NULL};
+    char *argv[] = {S_KRSPOOL, "--node",      s->node, "--spool_dir",
+                    s->dir,    "--scan_ms",   "500",   "--receipts_ms",
+                    "100",     "--log_level", "debug", NULL};
 
     snprintf(name, sizeof(name), "krspool %s", label);
-    H_ENSURE(h_proc_spawn(&s->proc, name, s->log, argv) == KR_OK,
-             "start %s", name);
+    H_ENSURE(h_proc_spawn(&s->proc, name, s->log, argv) == KR_OK, "start %s",
+             name);
 }
 
 /* Start and wait until it says so (its signals are handled from then
@@ -172,7 +171,8 @@ static const char s_referral_fmt[] =
     " \"legal_basis\": \"consent\",\n"
     " \"referral\": {\"mother\": {\"bsn\": \"111222333\", \"given_name\": "
     "\"Fatima\",\n"
-    "   \"family_name\": \"Zwartkruis-Elbaz\", \"birth_date\": \"1994-03-17\"},\n"
+    "   \"family_name\": \"Zwartkruis-Elbaz\", \"birth_date\": "
+    "\"1994-03-17\"},\n"
     "   \"reason_codes\": [\"psychosociaal\"], \"reason_text\": \"spool %d\",\n"
     "   \"requested_service\": \"prenataal-huisbezoek\"}}\n";
 
@@ -329,7 +329,7 @@ static void
 s_bad_files(struct h_cluster *c, int vl, struct s_spool *sv)
 {
     struct h_outbox_stats before, after;
-    char *big;
+    char *big, path_new[H_PATH];
     bool ok;
 
     h_note("== bad files go to outbox/failed with a reason");
@@ -356,14 +356,28 @@ s_bad_files(struct h_cluster *c, int vl, struct s_spool *sv)
     s_drop(sv, "too-big.json", big);
     free(big);
 
+    char dir[H_PATH], longname[251];
+    s_path(dir, sv, "outbox/tmp", "a-directory");
+    H_ENSURE(mkdir(dir, 0750) == 0, "mkdir %s", dir);
+    s_path(path_new, sv, "outbox/new", "a-directory");
+    H_ENSURE(rename(dir, path_new) == 0, "rename the directory into new/");
+    memset(longname, 'x', 250);
+    longname[250] = '\0';
+    s_drop(sv, longname, "{}");
+
     H_POLL(ok, 30000, s_count(sv, "outbox/new", NULL) == 0);
     H_CHECK(ok, "outbox/new is empty again");
+    H_CHECK(s_failed_with(sv, "a-directory", "not a regular file"),
+            "a directory: failed/, its .error says it is not a regular file");
+    longname[200] = '\0';
+    H_CHECK(s_failed_with(sv, longname, "file name longer than"),
+            "a file with a 250-byte name: failed/ under its first 200 bytes, "
+            "its .error says the name is too long");
     H_CHECK(s_failed_with(sv, "bad-syntax.json", "line 1"),
             "malformed JSON: failed/, its .error names line and column");
     H_CHECK(s_failed_with(sv, "bad-key.json", "colour"),
             "an unknown key: failed/, its .error names the key");
-    H_CHECK(s_failed_with(sv, "bad-date.json",
-                          "referral.mother.birth_date"),
+    H_CHECK(s_failed_with(sv, "bad-date.json", "referral.mother.birth_date"),
             "a bad date: failed/, its .error names the path");
     H_CHECK(s_failed_with(sv, "unknown-recipient.json", "directory"),
             "an unknown recipient: failed/, its .error says it is not in "
@@ -417,7 +431,7 @@ s_kills(struct h_cluster *c, int vl, int jgz, struct s_spool *sv,
     struct h_idset want, got;
     int nfiles = 0, partial = 0;
     uint64_t seed = util_mono_ms();
-    char (*hexes)[KR_MSG_ID_HEX_LEN] =
+    char(*hexes)[KR_MSG_ID_HEX_LEN] =
         calloc(S_KILLS * S_FILES_PER_ROUND, KR_MSG_ID_HEX_LEN);
     bool ok;
 
@@ -428,8 +442,8 @@ s_kills(struct h_cluster *c, int vl, int jgz, struct s_spool *sv,
     h_idset_init(&got);
     srandom((unsigned)seed);
     h_note("random seed %llu", (unsigned long long)seed);
-    int base = s_count(sj, "inbox/new", "msg-") + s_count(sj, "inbox/cur",
-                                                          "msg-");
+    int base =
+        s_count(sj, "inbox/new", "msg-") + s_count(sj, "inbox/cur", "msg-");
     for (int k = 0; k < S_KILLS; k++) {
         for (int f = 0; f < S_FILES_PER_ROUND; f++) {
             char name[64], *t = s_referral(S_JGZ_ORG, 1000 + nfiles);
@@ -469,11 +483,12 @@ s_kills(struct h_cluster *c, int vl, int jgz, struct s_spool *sv,
         snprintf(cur, sizeof(cur), "%s.json", hexes[i]);
         in_cur += s_exists(sv, "outbox/cur", cur);
     }
-    H_CHECK(in_cur == nfiles, "every file is in outbox/cur under its msg_id "
-                              "(%d of %d)",
+    H_CHECK(in_cur == nfiles,
+            "every file is in outbox/cur under its msg_id "
+            "(%d of %d)",
             in_cur, nfiles);
-    H_CHECK(s_count(sv, "outbox/failed", NULL) == 12,
-            "none failed (failed/ holds only the 6 bad files and their "
+    H_CHECK(s_count(sv, "outbox/failed", NULL) == 16,
+            "none failed (failed/ holds only the 8 bad files and their "
             ".error: %d entries)",
             s_count(sv, "outbox/failed", NULL));
 
@@ -495,9 +510,10 @@ s_kills(struct h_cluster *c, int vl, int jgz, struct s_spool *sv,
             nfiles, once, a.from_vl);
 
     /* JGZ's spool: each once in inbox/new. */
-    H_POLL(ok, 60000, s_count(sj, "inbox/new", "msg-") +
-                              s_count(sj, "inbox/cur", "msg-") ==
-                          base + nfiles);
+    H_POLL(ok, 60000,
+           s_count(sj, "inbox/new", "msg-") +
+                   s_count(sj, "inbox/cur", "msg-") ==
+               base + nfiles);
     int files = 0;
     for (int i = 0; i < nfiles; i++) {
         char msg[64];
@@ -508,8 +524,7 @@ s_kills(struct h_cluster *c, int vl, int jgz, struct s_spool *sv,
             "JGZ's spool inbox/new holds each exactly once (%d of %d, %d "
             "msg- files in all, %d before)",
             files, nfiles,
-            s_count(sj, "inbox/new", "msg-") +
-                s_count(sj, "inbox/cur", "msg-"),
+            s_count(sj, "inbox/new", "msg-") + s_count(sj, "inbox/cur", "msg-"),
             base);
     H_CHECK(s_all_whole(sj) && s_count(sj, "inbox/tmp", NULL) == 0,
             "every file in JGZ's inbox/new is whole JSON; inbox/tmp empty");
@@ -543,8 +558,8 @@ main(void)
                 strstr(r.out, "Exit status") != NULL,
             "krspool --help lists its options and exit codes");
     h_run_free(&r);
-    char *bad[] = {S_KRSPOOL, "--node", "ipc:///x", "--spool_dir", "/tmp/x",
-                   "--scan_ms", "0", NULL};
+    char *bad[] = {S_KRSPOOL, "--node",    "ipc:///x", "--spool_dir",
+                   "/tmp/x",  "--scan_ms", "0",        NULL};
     h_run(&r, H_RUN_MS, bad);
     H_CHECK(r.code == 2, "a bad value: exit 2 (%d)", r.code);
     h_run_free(&r);

@@ -18,7 +18,7 @@
 #include "kr.h"
 #include "spool.h"
 
-static uint8_t s_id[16] = {0xab, 0xcd, 1, 2, 3, 4, 5, 6,
+static uint8_t s_id[16] = {0xab, 0xcd, 1, 2,  3,  4,  5,  6,
                            7,    8,    9, 10, 11, 12, 13, 14};
 #define S_HEX "abcd0102030405060708090a0b0c0d0e"
 
@@ -92,8 +92,7 @@ test_receipts(void **state)
     (void)state;
     it.msg_id = (ProtobufCBinaryData){16, s_id};
     it.outcome = KR__V1__OUTCOME__ACCEPTED;
-    assert_int_equal(spool_map_receipt(&it, name, &text, &len),
-                     KR_ENOTFOUND);
+    assert_int_equal(spool_map_receipt(&it, name, &text, &len), KR_ENOTFOUND);
     it.outcome = KR__V1__OUTCOME__REFUSED;
     it.reason = KR__V1__REASON__NO_CONSENT;
     assert_int_equal(spool_map_receipt(&it, name, &text, &len), KR_OK);
@@ -128,21 +127,18 @@ test_relative(void **state)
     assert_int_equal(ms, today);
     assert_int_equal(json_map_relative_parse("today", now, 1, &ms), KR_OK);
     assert_int_equal(ms, today + day - 1);
-    assert_int_equal(json_map_relative_parse("today+365d", now, 1, &ms),
-                     KR_OK);
+    assert_int_equal(json_map_relative_parse("today+365d", now, 1, &ms), KR_OK);
     assert_int_equal(ms, today + 366 * day - 1);
     assert_int_equal(json_map_relative_parse("today-1d", now, 0, &ms), KR_OK);
     assert_int_equal(ms, today - day);
     assert_int_equal(json_map_relative_parse("2026-12-04", now, 0, &ms),
                      KR_ENOTFOUND);
-    assert_int_equal(json_map_relative_parse("today+", now, 0, &ms),
-                     KR_EINVAL);
+    assert_int_equal(json_map_relative_parse("today+", now, 0, &ms), KR_EINVAL);
     assert_int_equal(json_map_relative_parse("today+3", now, 0, &ms),
                      KR_EINVAL);
     assert_int_equal(json_map_relative_parse("today+123456d", now, 0, &ms),
                      KR_EINVAL);
-    assert_int_equal(json_map_relative_parse("todayx", now, 0, &ms),
-                     KR_EINVAL);
+    assert_int_equal(json_map_relative_parse("todayx", now, 0, &ms), KR_EINVAL);
     assert_int_equal(json_map_relative_parse("today-99999d", 0, 0, &ms),
                      KR_EINVAL);
 }
