@@ -3,11 +3,13 @@
  * Exit status: 0 after a clean stop (SIGTERM, SIGINT) or --help; 1 if it
  * cannot start or go on (the spool directory, inotify); 2 for a bad option
  * or value. */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -17,6 +19,19 @@
 #ifndef KRSPOOL_VERSION
 #define KRSPOOL_VERSION "0"
 #endif
+
+/* How long a stop waits for a thread in a call to the node. */
+#define S_STOP_WAIT_MS 2000
+
+/* Join a thread, or give up at 'deadline': a thread that waits on a node
+ * that does not answer may take a whole call's timeout. Leaving it is
+ * safe: krspool is exactly once across a kill -9 at any point, and a stop
+ * in the middle of a call is no worse. Returns whether it joined. */
+static int
+s_join(pthread_t th, const struct timespec *deadline)
+{
+    return pthread_timedjoin_np(th, NULL, deadline) == 0;
+}
 
 static void
 s_usage(FILE *f)
@@ -117,10 +132,19 @@ main(int argc, char **argv)
     atomic_store(&sp.stop, 1);
     close(stop_pipe[1]);
     stop_pipe[1] = -1;
-    pthread_join(out_th, NULL);
-    pthread_join(in_th, NULL);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += S_STOP_WAIT_MS / 1000;
+    int joined = s_join(out_th, &deadline);
+    joined = s_join(in_th, &deadline) && joined;
     ret = atomic_load(&sp.failed) ? 1 : 0;
-    log_info("stopped%s", ret ? " after an error" : "");
+    log_info("stopped%s%s", ret ? " after an error" : "",
+             joined ? "" : " (a call to the node was left unanswered)");
+    if (!joined) {
+        /* The threads still use the directories and the configuration. */
+        fflush(stderr);
+        _exit(ret);
+    }
 done:
     spool_dirs_close(&sp.d);
     for (int i = 0; i < 2; i++)

@@ -592,7 +592,13 @@ main(void)
     s_bad_files(&c, vl, &sv);
     s_kills(&c, vl, jgz, &sv, &sj);
 
+    /* A stop while the node does not answer is prompt all the same. */
+    H_CHECK(h_node_stop(&c, vl), "the practice's node stops");
+    uint64_t t0 = h_mono_ms();
     s_spool_stop(&sv);
+    H_CHECK(h_mono_ms() - t0 < (uint64_t)h_scale(5000),
+            "krspool stops within 5 s while its node is down (%llu ms)",
+            (unsigned long long)(h_mono_ms() - t0));
     s_spool_stop(&sj);
     return h_finish(&c);
 }
