@@ -160,6 +160,27 @@ test_msg_id(void **state)
     assert_int_equal(kr_json_msg_id("", "{}", 2, b), KR_EINVAL);
 }
 
+static void
+test_check_json(void **state)
+{
+    static const char good[] = "{\"type\": \"supplement\", \"recipient\": "
+                               "\"ura:87654321\", \"opaque\": \"x\"}";
+    static const char bad[] = "{\"type\": \"supplement\", \"recipient\": "
+                              "\"ura:87654321\", \"colour\": \"blue\"}";
+    char err[256];
+
+    (void)state;
+    assert_int_equal(kr_check_json(good, strlen(good), err, sizeof(err)),
+                     KR_OK);
+    assert_string_equal(err, "");
+    assert_int_equal(kr_check_json(bad, strlen(bad), err, sizeof(err)),
+                     KR_EINVAL);
+    assert_non_null(strstr(err, "colour"));
+    assert_int_equal(kr_check_json("{", 1, err, sizeof(err)), KR_EINVAL);
+    assert_non_null(strstr(err, "line 1"));
+    assert_int_equal(kr_check_json(good, strlen(good), NULL, 0), KR_OK);
+}
+
 int
 main(void)
 {
@@ -167,6 +188,7 @@ main(void)
         cmocka_unit_test(test_inbox_names), cmocka_unit_test(test_other_names),
         cmocka_unit_test(test_receipts),    cmocka_unit_test(test_permanent),
         cmocka_unit_test(test_relative),    cmocka_unit_test(test_msg_id),
+        cmocka_unit_test(test_check_json),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
