@@ -306,6 +306,13 @@ s_stats(struct broker *b, Kr__V1__BrokerStats *st)
     st->commit_total_us = c.total_us;
     st->early_deliveries = b->early_deliveries;
     st->early_passes_failed = b->early_passes_failed;
+    st->disk_full = full_disk_now(b);
+    st->disk_free_bytes = b->disk_free;
+    st->store_file_bytes = b->store_file_bytes;
+    st->store_room_bytes = b->store_free_est > b->store_reserve
+                               ? b->store_free_est - b->store_reserve
+                               : 0;
+    st->refused_full = b->refused_full;
 }
 
 void
@@ -315,8 +322,7 @@ admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
     Kr__V1__AdminResponse resp = KR__V1__ADMIN_RESPONSE__INIT;
     Kr__V1__BrokerStats stats = KR__V1__BROKER_STATS__INIT;
     struct s_list_arg la = {&resp, 0};
-    Kr__V1__AdminRequest *req =
-        kr__v1__admin_request__unpack(NULL, len, bytes);
+    Kr__V1__AdminRequest *req = kr__v1__admin_request__unpack(NULL, len, bytes);
 
     b->now_ms = util_now_ms();
     if (req == NULL) {
@@ -399,8 +405,7 @@ admin_handle(struct broker *b)
             zmq_msg_close(&body);
             continue;
         }
-        admin_handle_request(b, zmq_msg_data(&body), zmq_msg_size(&body),
-                             &out);
+        admin_handle_request(b, zmq_msg_data(&body), zmq_msg_size(&body), &out);
         zmq_send(b->admin, zmq_msg_data(&rid), zmq_msg_size(&rid),
                  ZMQ_SNDMORE | ZMQ_DONTWAIT);
         zmq_send(b->admin, out.data, out.len, ZMQ_DONTWAIT);

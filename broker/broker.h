@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "config.h"
 #include "envelope.pb-c.h"
+#include "log.h"
 #include "store.pb-c.h"
 #include "util.h"
 #include "wire.pb-c.h"
@@ -102,6 +103,16 @@ struct broker {
     uint64_t store_full_until; /* refuse submits until then (ms) */
     uint64_t store_free_est;   /* bytes free, estimated (see deliver.c) */
     uint64_t store_reserve;    /* kept free for acks and receipts */
+    /* A full store or disk (full.c): why submits are refused until
+     * store_full_until, what bounds the store (the map or the file
+     * system, as the cron last saw them) and the figures for stats. */
+    int store_full_reason;     /* STORE_FULL or DISK_FULL */
+    int full_reason_now;       /* the last submit's refusal, or 0 */
+    bool disk_bound;           /* the file system leaves less than the map */
+    uint64_t disk_free;        /* free on the store's file system */
+    uint64_t store_file_bytes; /* the store's file */
+    uint64_t refused_full;     /* submits refused store-full or disk-full */
+    struct log_every full_log; /* those refusals, for the log */
     uint32_t ack_limit;        /* acks applied per pass (adaptive, loop.c) */
     uint32_t acks_in_pass;     /* acks applied in this pass so far */
     uint64_t items_in_pass;    /* submits and acks read in this pass */
@@ -118,6 +129,9 @@ struct broker {
      * (KRBROKER_TEST_FAIL_COMMIT=N). */
     uint64_t test_hang_after_early;
     uint64_t test_fail_after_early;
+    /* Test only (KRBROKER_TEST_EARLY_ACK, tests/powercut): receipts leave
+     * before the commit, the bug the power-cut harness must catch. */
+    uint64_t test_early_ack;
 
     struct kr_buf packbuf; /* reused for every frame sent */
 
@@ -231,6 +245,19 @@ int deliver_final_receipt(struct broker *b, const char *sender,
 int deliver_finalize(struct broker *b, const uint8_t msg_id[16],
                      Kr__V1__StoredMessage *m, int state, int outcome,
                      int reason, const char *detail);
+/* full.c: a full store or a full disk. The space the store may still
+ * use, from the cron (the smaller of the map and the file system). */
+void full_refresh(struct broker *b, uint64_t used, uint64_t map);
+/* 0 if a new message of env_len bytes may be stored; else the reason to
+ * refuse it now (STORE_FULL or DISK_FULL), counted and logged. */
+int full_refusal(struct broker *b, size_t env_len);
+/* A pass did not commit for lack of room (rc KR_EFULL or KR_EDISKFULL):
+ * refuse submits for a moment, so that acks commit on their own. Returns
+ * the reason its messages are refused with. */
+int full_commit_failed(struct broker *b, int rc);
+/* Whether new messages are refused now because the disk is full. */
+bool full_disk_now(struct broker *b);
+
 /* Room for one more message of env_len bytes? Refreshes nothing. */
 bool deliver_has_room(struct broker *b, size_t env_len);
 void deliver_took_room(struct broker *b, size_t env_len);
@@ -254,7 +281,7 @@ int deliver_persist_seqs(struct broker *b);
 void deliver_forget_reserved(struct broker *b);
 void deliver_rewind(struct org *o);
 /* Tests only: forget the withdrawals the pump set aside for the next pass
- * (a fuzz target starts each input on a new store). */
+ * (a fuzz target starts each input from an emptied store). */
 void deliver_reset(void);
 
 /* admin.c */

@@ -8,6 +8,7 @@
 
 #include "bstore_internal.h"
 #include "crypto.h"
+#include "diskspace.h"
 #include "kr.h"
 #include "log.h"
 #include "prefill.h"
@@ -34,8 +35,10 @@ bstore_from_mdb(int rc)
         return KR_EFULL;
     case ENOMEM:
         return KR_ENOMEM;
-    case EIO:
     case ENOSPC:
+    case EDQUOT:
+        return KR_EDISKFULL;
+    case EIO:
         return KR_EIO;
     default:
         return KR_ESTORE;
@@ -218,6 +221,49 @@ s_txn_ended(struct broker_store *st, MDB_txn *txn)
 }
 
 int
+bstore_disk(struct broker_store *st, struct diskspace *out)
+{
+    int fd, rc;
+
+    if ((rc = mdb_env_get_fd(st->env, &fd)) != 0)
+        return bstore_from_mdb(rc);
+    if ((rc = diskspace_probe(fd, out)) != 0) {
+        log_warnx("store: disk space: %s", strerror(rc));
+        return KR_ESYS;
+    }
+    return KR_OK;
+}
+
+/* A failed commit on a full file system says ENOSPC, or EIO when LMDB's
+ * write came back short: the free space read now tells the two apart
+ * (diskspace.h). Every pass fails alike until there is room, so the line
+ * is written once, then every 10 s with a count, then once at the end. */
+static int
+s_commit_result(struct broker_store *st, int rc)
+{
+    struct diskspace d;
+    uint64_t now = util_mono_ms(), n, dur;
+    int err = bstore_from_mdb(rc);
+
+    if (rc == 0) {
+        if (log_every_clear(&st->commit_fail, now, &dur, &n))
+            log_warnx("store: commits succeed again after %llu ms "
+                      "failed_commits=%llu",
+                      (unsigned long long)dur, (unsigned long long)n);
+        return KR_OK;
+    }
+    if ((rc == EIO || rc == ENOSPC || rc == EDQUOT) &&
+        bstore_disk(st, &d) == KR_OK && diskspace_errno_full(rc, d.fs_free))
+        err = KR_EDISKFULL;
+    if (log_every_hit(&st->commit_fail, now, 10000, &n))
+        log_errorx("store: commit: %s%s failed_since_last_line=%llu",
+                   mdb_strerror(rc),
+                   err == KR_EDISKFULL ? ": the file system is full" : "",
+                   (unsigned long long)n);
+    return err;
+}
+
+int
 bstore_commit(MDB_txn *txn)
 {
     struct broker_store *st = mdb_env_get_userctx(mdb_txn_env(txn));
@@ -233,9 +279,7 @@ bstore_commit(MDB_txn *txn)
         latency_add(&st->commit_lat, latency_now_us() - t0);
 
     s_txn_ended(st, txn);
-    if (rc != 0)
-        log_errorx("store: commit: %s", mdb_strerror(rc));
-    return bstore_from_mdb(rc);
+    return s_commit_result(st, rc);
 }
 
 void

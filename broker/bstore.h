@@ -16,7 +16,8 @@
  * rewrite it and so that deleting it leaves the message's history intact.
  *
  * Write functions work inside a caller's transaction; the caller commits.
- * Every function returns 0 or a KR_E* code; MDB_MAP_FULL becomes KR_EFULL.
+ * Every function returns 0 or a KR_E* code; MDB_MAP_FULL becomes KR_EFULL,
+ * a full file system KR_EDISKFULL.
  */
 #ifndef KR_BSTORE_H
 #define KR_BSTORE_H
@@ -179,6 +180,11 @@ void bstore_reload_after_abort(struct broker_store *st);
 /* Bytes in use (pages written and not on the free list) and the map size.
  * Walks the free list: call it from the cron, not per message. */
 int bstore_space(struct broker_store *st, uint64_t *used, uint64_t *map);
+
+/* The store's file and its file system's free space (diskspace.h): cheap,
+ * for the cron and after a failed write. */
+struct diskspace;
+int bstore_disk(struct broker_store *st, struct diskspace *out);
 
 /* Meta counters. */
 int bstore_meta_get_u64(struct broker_store *st, MDB_txn *txn, const char *name,

@@ -13,9 +13,9 @@ int
 bstore_clear(struct broker_store *st)
 {
     MDB_txn *txn;
-    MDB_dbi all[] = {st->directory, st->messages,  st->payloads,
-                     st->msg_index, st->queue,     st->expiry,
-                     st->audit,     st->meta,      st->consents,
+    MDB_dbi all[] = {st->directory,       st->messages,    st->payloads,
+                     st->msg_index,       st->queue,       st->expiry,
+                     st->audit,           st->meta,        st->consents,
                      st->consent_subject, st->consent_msgs};
     MDB_val k = {6, "schema"}, v = {strlen(BSTORE_SCHEMA), BSTORE_SCHEMA};
     int rc;

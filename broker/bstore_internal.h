@@ -9,6 +9,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "latency.h"
+#include "log.h"
 
 #include "bstore.h"
 
@@ -30,6 +31,7 @@ struct broker_store {
     struct prefill *prefill; /* NULL unless bstore_prefill() started it */
     MDB_txn *wtxn;           /* the write transaction open, if any */
     unsigned psize;
+    struct log_every commit_fail; /* failed commits, for the log */
 };
 
 /* MDB_* codes to KR_E* (and remember MDB_MAP_FULL, see bstore_full_seen). */

@@ -170,8 +170,7 @@ s_refresh_space(struct broker *b)
 
     if (bstore_space(b->store, &used, &map) != 0)
         return;
-    b->store_free_est = map > used ? map - used : 0;
-    b->store_reserve = map / 8 > (256u << 10) ? map / 8 : (256u << 10);
+    full_refresh(b, used, map); /* the map, or the disk if it is smaller */
 }
 
 void

@@ -88,7 +88,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
     const uint8_t *msg_id = NULL;
     char detail[256];
     MDB_txn *txn;
-    int rc;
+    int rc, reason;
 
     env = kr__v1__envelope__unpack(arena_allocator(&b->pb), s->envelope.len,
                                    s->envelope.data);
@@ -181,22 +181,12 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         s_duplicate(b, o, rid, rid_len, msg_id, old);
         goto done;
     }
-    if (b->now_ms < b->store_full_until ||
-        !deliver_has_room(b, s->envelope.len)) {
-        /* The operator must hear of this; once a minute is enough. */
-        static uint64_t last_alert;
-        if (b->now_ms - last_alert >= 60000) {
-            last_alert = b->now_ms;
-            log_warnx("submit: ALERT store full: refusing new messages "
-                      "reason=store-full free_est=%llu reserve=%llu "
-                      "map_size_mb=%llu",
-                      (unsigned long long)b->store_free_est,
-                      (unsigned long long)b->store_reserve,
-                      (unsigned long long)b->cfg.map_size_mb);
-        }
+    if ((reason = full_refusal(b, s->envelope.len)) != 0) {
         broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__REFUSED,
-                             KR__V1__REASON__STORE_FULL,
-                             "broker store is full; retry later");
+                             reason,
+                             reason == KR__V1__REASON__DISK_FULL
+                                 ? "broker disk is full; retry later"
+                                 : "broker store is full; retry later");
         goto done;
     }
 
@@ -205,7 +195,6 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
     uint8_t cid[16];
     bool has_cid = false, noodknop = false;
     const char *why = NULL;
-    int reason;
     if (env->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT)
         reason = consent_check_grant(b, o, env, &why, &crec);
     else if (env->type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE)

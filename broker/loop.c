@@ -42,6 +42,8 @@ static size_t s_nreplies, s_replies_cap;
 static struct s_conn *s_conns;
 static size_t s_nconns, s_conns_cap;
 static Kr__V1__Receipt **s_rptrs;
+/* Failed passes, for the log: in a full store every pass fails alike. */
+static struct log_every s_failed_log;
 static size_t s_rptrs_cap;
 
 MDB_txn *
@@ -146,6 +148,8 @@ s_commit(struct broker *b, bool test_fail)
     if (bstore_full_seen() && rc != KR_OK)
         rc = KR_EFULL;
     if (rc == KR_OK) {
+        uint64_t dur, n;
+        log_every_clear(&s_failed_log, util_mono_ms(), &dur, &n);
         if (acks > 0 && b->ack_limit < S_ACK_LIMIT_MAX)
             b->ack_limit *= 2;
         return true;
@@ -153,25 +157,25 @@ s_commit(struct broker *b, bool test_fail)
     /* Deleting needs pages too (copy on write), so in a full store a pass
      * of many acks can fail where a few would fit. Halve the acks per pass
      * until they fit: a full broker must still be able to drain. */
-    if (rc == KR_EFULL && acks > 1)
+    bool full = rc == KR_EFULL || rc == KR_EDISKFULL;
+    if (full && acks > 1)
         b->ack_limit = acks / 2;
-    int reason =
-        rc == KR_EFULL ? KR__V1__REASON__STORE_FULL : KR__V1__REASON__INTERNAL;
-    if (rc == KR_EFULL) {
-        /* Stop taking new messages for a moment so that acknowledgements,
-         * which free space, can commit on their own. */
-        b->store_full_until = b->now_ms + 1000;
-    }
+    /* A full map or a full disk: refuse submits for a moment (full.c). */
+    int reason = full ? full_commit_failed(b, rc) : KR__V1__REASON__INTERNAL;
+    const char *why =
+        rc == KR_EDISKFULL ? "the broker's disk is full" : kr_strerror(rc);
     b->commits_failed++;
-    log_errorx("loop: pass not committed: %s: refusing its messages "
-               "reason=%s",
-               kr_strerror(rc), reason_name(reason));
+    uint64_t unlogged;
+    if (log_every_hit(&s_failed_log, util_mono_ms(), 10000, &unlogged))
+        log_errorx("loop: pass not committed: %s: refusing its messages "
+                   "reason=%s failed_since_last_line=%llu",
+                   why, reason_name(reason), (unsigned long long)unlogged);
     for (size_t i = 0; i < s_nreplies; i++) {
         if (s_replies[i].r.outcome == KR__V1__OUTCOME__ACCEPTED) {
             s_replies[i].r.outcome = KR__V1__OUTCOME__REFUSED;
             s_replies[i].r.reason = reason;
             snprintf(s_replies[i].detail, sizeof(s_replies[i].detail),
-                     "not stored: %s; retry later", kr_strerror(rc));
+                     "not stored: %s; retry later", why);
         }
     }
     ORGS_FOREACH(b, o)
@@ -414,6 +418,8 @@ broker_run(struct broker *b)
          * their recipients while this commit runs (deliver.c, "Early
          * delivery"); the results follow the commit. */
         bool fail = s_test_fault(b, deliver_pump_early(b));
+        if (b->test_early_ack != 0)
+            s_flush(b); /* TEST ONLY: acknowledges before the commit */
         deliver_send_results(b, s_commit(b, fail));
         commit_by = 0;
         s_flush(b);

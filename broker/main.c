@@ -210,6 +210,7 @@ main(int argc, char **argv)
     /* For the crash tests only: never set in a deployment. */
     b.test_hang_after_early = s_test_env("KRBROKER_TEST_HANG_BEFORE_COMMIT");
     b.test_fail_after_early = s_test_env("KRBROKER_TEST_FAIL_COMMIT");
+    b.test_early_ack = s_test_env("KRBROKER_TEST_EARLY_ACK");
     lock_fd = -1;
     rc = KR_ESYS;
     if ((rc = kcrypto_keys_load(b.cfg.keys, &keys)) != 0) {

@@ -22,6 +22,7 @@ kr_strerror(int err)
         "public key of the peer not known",
         "refused",
         "system error",
+        "disk full at the node",
     };
 
     if (err > 0 || err <= KR_EMAX_)

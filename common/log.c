@@ -79,3 +79,47 @@ fatalx(const char *fmt, ...)
     va_end(ap);
     exit(1);
 }
+
+bool
+log_every_hit(struct log_every *e, uint64_t now_ms, uint64_t every_ms,
+              uint64_t *unlogged)
+{
+    e->count++;
+    if (e->since_ms == 0) {
+        /* 0 means "not active": a clock at 0 would look like one. */
+        e->since_ms = now_ms != 0 ? now_ms : 1;
+        e->last_ms = now_ms;
+        e->unlogged = 0;
+        *unlogged = 0;
+        return true;
+    }
+    if (now_ms - e->last_ms >= every_ms) {
+        *unlogged = e->unlogged;
+        e->unlogged = 0;
+        e->last_ms = now_ms;
+        return true;
+    }
+    e->unlogged++;
+    return false;
+}
+
+bool
+log_every_clear(struct log_every *e, uint64_t now_ms, uint64_t *for_ms,
+                uint64_t *count)
+{
+    if (e->since_ms == 0)
+        return false;
+    *for_ms = now_ms > e->since_ms ? now_ms - e->since_ms : 0;
+    *count = e->count;
+    e->since_ms = 0;
+    e->last_ms = 0;
+    e->count = 0;
+    e->unlogged = 0;
+    return true;
+}
+
+bool
+log_every_active(const struct log_every *e)
+{
+    return e->since_ms != 0;
+}

@@ -8,6 +8,9 @@
 #ifndef KR_LOG_H
 #define KR_LOG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 enum log_level {
     LOG_LEVEL_DEBUG,
     LOG_LEVEL_INFO,
@@ -26,6 +29,31 @@ void log_emit(enum log_level level, const char *fmt, ...)
 /* Like log_emit at error level, then exit(1). For daemon start-up only. */
 void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * A condition that repeats (a full disk fails every pass until an operator
+ * acts) is logged once when it begins, then at most once every 'every_ms'
+ * with how often it happened meanwhile, and once when it ends ("recovered
+ * after ..."). The caller owns the state and gives the clock (monotonic
+ * ms), so that the decision can be tested without one.
+ */
+struct log_every {
+    uint64_t since_ms; /* when the condition began; 0: not active */
+    uint64_t last_ms;  /* the last line written about it */
+    uint64_t count;    /* times it happened since it began */
+    uint64_t unlogged; /* times since the last line */
+};
+
+/* The condition happened at now_ms. True when a line is due now (the
+ * first time, then once every every_ms); *unlogged then gets how many
+ * times it happened since the last line, this one not counted. */
+bool log_every_hit(struct log_every *e, uint64_t now_ms, uint64_t every_ms,
+                   uint64_t *unlogged);
+/* The condition ended at now_ms. True if it was active: *for_ms gets how
+ * long it lasted and *count how often it happened; the state is reset. */
+bool log_every_clear(struct log_every *e, uint64_t now_ms, uint64_t *for_ms,
+                     uint64_t *count);
+bool log_every_active(const struct log_every *e);
 
 #define log_debug(...)                                                         \
     do {                                                                       \

@@ -35,8 +35,9 @@ static const char *const s_reasons[] = {
     "not-party",
     "invalid-scope",
     "missing-justification",
+    "disk-full",
 };
-_Static_assert(S_COUNT(s_reasons) == KR__V1__REASON__MISSING_JUSTIFICATION + 1,
+_Static_assert(S_COUNT(s_reasons) == KR__V1__REASON__DISK_FULL + 1,
                "s_reasons must name every kr.v1.Reason");
 _Static_assert(KR__V1__REASON__BAD_SIGNATURE == 12, "Reason renumbered");
 _Static_assert(KR__V1__REASON__UNKNOWN_CONSENT == 18, "Reason renumbered");

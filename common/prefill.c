@@ -21,8 +21,9 @@
 /* How often the helper looks again when it has nothing to do; the margin
  * ('ahead') covers far more than this much growth. */
 #define S_IDLE_MS 50
-/* After a failed write (a full disk), try again this much later. */
-#define S_RETRY_MS 10000
+/* After a failed write (a full disk), try again this much later: soon
+ * enough that the file takes room as soon as the disk has some again. */
+#define S_RETRY_MS 1000
 
 struct prefill {
     pthread_t thread;
@@ -130,10 +131,16 @@ s_run(void *arg)
     struct prefill *p = arg;
     char *zeros = xcalloc(1, S_CHUNK);
     bool filling = false;
+    struct log_every fail_log = {0}; /* a full disk fails every turn */
 
     for (;;) {
         int rc = s_turn(p, zeros, &filling);
         if (rc == 1) {
+            uint64_t dur, n;
+            if (log_every_clear(&fail_log, util_mono_ms(), &dur, &n))
+                log_warnx("store: prefill: writing ahead again after %llu "
+                          "ms failed=%llu",
+                          (unsigned long long)dur, (unsigned long long)n);
             /* Flush outside the lock: the writer's commit should find
              * neither dirty zeros nor a size to write. */
             if (fdatasync(p->fd) != 0)
@@ -148,9 +155,12 @@ s_run(void *arg)
         if (rc != 0) {
             /* A full disk: the store's own writes tell the operator; the
              * zeros already written stay usable. */
-            log_warnx("store: prefill: writing ahead failed: %s; trying "
-                      "again in %u s",
-                      strerror(rc), S_RETRY_MS / 1000);
+            uint64_t unlogged;
+            if (log_every_hit(&fail_log, util_mono_ms(), 60000, &unlogged))
+                log_warnx("store: prefill: writing ahead failed: %s; trying "
+                          "again every %u ms failed_since_last_line=%llu",
+                          strerror(rc), S_RETRY_MS,
+                          (unsigned long long)unlogged);
             filling = false;
             if (s_idle(p, S_RETRY_MS))
                 break;

@@ -40,7 +40,8 @@ extern "C" {
 #define KR_ENOKEY (-14)   /* the recipient's public keys are not known */
 #define KR_EREFUSED (-15) /* the node or broker refused the request */
 #define KR_ESYS (-16)     /* a system call failed; see errno in the log */
-#define KR_EMAX_ (-17)    /* one past the last code */
+#define KR_EDISKFULL (-17) /* the node's file system is full: retry later */
+#define KR_EMAX_ (-18)    /* one past the last code */
 
 /* A short, stable description of an error code ("store full"). */
 const char *kr_strerror(int err);

@@ -16,7 +16,7 @@ extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -t) secs=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     *) targets+=("$1"); shift ;;
   esac

@@ -11,7 +11,7 @@ fast=0
 for a in "$@"; do
   case "$a" in
     --fast) fast=1 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option '$a'" >&2; exit 2 ;;
   esac
 done

@@ -87,7 +87,11 @@ static const char s_status_usage[] =
     "\n"
     "Print the node's state as JSON: org_id, connected (to the broker),\n"
     "outbox_pending (not yet accepted by the broker), outbox_open (accepted,\n"
-    "no final outcome yet) and inbox_unprocessed.\n"
+    "no final outcome yet) and inbox_unprocessed; disk_full (the node's own\n"
+    "file system is full: sends are refused, KR_EDISKFULL), disk_free_bytes\n"
+    "and store_file_bytes; broker_refusing (why the broker refuses the\n"
+    "pending messages for now: store-full, disk-full or internal; null when\n"
+    "it does not); and the node's commits.\n"
     "\n"
     "Exit status: 0 printed, 1 refused, 2 usage error, 3 no answer.\n";
 

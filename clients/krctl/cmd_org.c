@@ -44,7 +44,10 @@ static const char s_stats_usage[] =
     "last ones (p50, p99, max), commits that failed, and deliveries sent\n"
     "early (before their commit) and passes whose early deliveries were\n"
     "called back. A commit latency far above the disk's flush time means a\n"
-    "saturated disk.\n"
+    "saturated disk. Then the store: whether new messages are refused\n"
+    "because its disk is full (reason disk-full), the room left for\n"
+    "messages, the store's file, its file system's free space, and how many\n"
+    "submits were refused for a full store or disk.\n"
     "\n"
     "Options:\n"
     "  --json      print a JSON object instead of lines\n";
@@ -451,6 +454,14 @@ cmd_stats(struct krctl *k, int argc, char **argv)
                st->commit_max_us / 1000.0, (unsigned)st->commit_window,
                (unsigned long long)st->early_deliveries,
                (unsigned long long)st->early_passes_failed);
+        printf("store               %s; room %.1f MiB, file %.1f MiB, "
+               "disk free %.1f MiB; refused full %llu\n",
+               st->disk_full ? "DISK FULL: new messages refused (disk-full)"
+                             : "taking new messages",
+               st->store_room_bytes / 1048576.0,
+               st->store_file_bytes / 1048576.0,
+               st->disk_free_bytes / 1048576.0,
+               (unsigned long long)st->refused_full);
         rc = fflush(stdout) == 0 ? KRCTL_EXIT_OK : KRCTL_EXIT_FAIL;
     }
     kr__v1__admin_response__free_unpacked(resp, NULL);

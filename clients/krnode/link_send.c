@@ -163,15 +163,29 @@ s_outcome_final(int o)
            o == KR__V1__OUTCOME__WITHDRAWN;
 }
 
-/* A temporary refusal (the broker's store is full, or a fault there): the
- * message stays pending and the pump comes back to it after a backoff. */
+/* A temporary refusal (the broker's store or disk is full, or a fault
+ * there): the message stays pending and the pump comes back to it after a
+ * backoff. A full store or disk is offered again at a short fixed
+ * interval instead: the broker refuses those without touching its store,
+ * so asking costs it little, and once acks have drained it or the disk
+ * has room again the messages should go at once, not after a backoff
+ * that has doubled to a minute. */
+#define S_FULL_RETRY_MS 1000
+
 static void
-s_retry_later(struct node *n)
+s_retry_later(struct node *n, int reason)
 {
     struct link *l = &n->link;
 
     if (l->retry_mono != 0)
         return;
+    if (reason == KR__V1__REASON__STORE_FULL ||
+        reason == KR__V1__REASON__DISK_FULL) {
+        uint64_t ivl = n->cfg->resend_ms < S_FULL_RETRY_MS ? n->cfg->resend_ms
+                                                           : S_FULL_RETRY_MS;
+        l->retry_mono = util_mono_ms() + ivl;
+        return;
+    }
     if (l->retry_backoff == 0)
         l->retry_backoff = n->cfg->resend_ms;
     else if (l->retry_backoff * 2 > NODE_RESEND_MAX_MS)
@@ -210,15 +224,29 @@ link_on_receipt(struct node *n, const Kr__V1__Receipt *r)
     }
     if (o == KR__V1__OUTCOME__REFUSED && r->seq == 0 &&
         (r->reason == KR__V1__REASON__STORE_FULL ||
+         r->reason == KR__V1__REASON__DISK_FULL ||
          r->reason == KR__V1__REASON__INTERNAL)) {
-        log_warnx("outbox: refused for now msg=%s reason=%s detail=\"%s\": "
-                  "will retry",
-                  hex, reason_name(r->reason), detail);
-        s_retry_later(n);
+        /* A window of refusals a second while the broker is full: the
+         * first line, then one a minute with a count. */
+        uint64_t unlogged;
+        if (log_every_hit(&l->refused_log, util_mono_ms(), 60000, &unlogged))
+            log_warnx("outbox: refused for now msg=%s reason=%s "
+                      "detail=\"%s\": will retry refused_since_last=%llu",
+                      hex, reason_name(r->reason), detail,
+                      (unsigned long long)unlogged);
+        l->refusing = r->reason;
+        s_retry_later(n, r->reason);
         return;
     }
-    if (o == KR__V1__OUTCOME__ACCEPTED)
+    if (o == KR__V1__OUTCOME__ACCEPTED) {
+        uint64_t dur, count;
         l->retry_backoff = 0;
+        l->refusing = 0;
+        if (log_every_clear(&l->refused_log, util_mono_ms(), &dur, &count))
+            log_warnx("outbox: the broker accepts again after %llu ms "
+                      "refused_for_now=%llu",
+                      (unsigned long long)dur, (unsigned long long)count);
+    }
     if ((rc = pass_txn(n, &txn)) != KR_OK)
         return; /* no commit, no ack: the broker resends */
     rc = nstore_outbox_set_outcome(n->store, txn, r->msg_id.data, o, r->reason,

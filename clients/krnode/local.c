@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <zmq.h>
 
+#include "diskspace.h"
 #include "log.h"
 #include "names.h"
 #include "node.h"
@@ -413,6 +414,50 @@ s_derive_id(const char *domain, const uint8_t from[KR_ID_LEN],
     memcpy(out, h, KR_ID_LEN);
 }
 
+/* A send refused before it is stored: the node's map (KR_EFULL) or the
+ * file system under it (KR_EDISKFULL) is nearly full, and what is left is
+ * kept for the receipts and deliveries that let its work drain. Logged
+ * once, then once a minute with a count, and once when sends are taken
+ * again (local_room_again). */
+static struct log_every s_full_log;
+
+static void
+s_refuse_full(struct node *n, const struct origin *from, int rc,
+              const char *recipient)
+{
+    uint64_t unlogged;
+
+    if (log_every_hit(&s_full_log, n->pass.now_mono, 60000, &unlogged))
+        log_warnx("outbox: ALERT %s: sends refused to=%s map_size_mb=%llu "
+                  "refused_since_last=%llu",
+                  rc == KR_EDISKFULL ? "disk full at the node (free space "
+                                       "on the store's file system)"
+                                     : "store nearly full (raise "
+                                       "map_size_mb)",
+                  recipient, (unsigned long long)n->cfg->map_size_mb,
+                  (unsigned long long)unlogged);
+    if (rc == KR_EDISKFULL)
+        s_reply_err(n, from, rc,
+                    "send refused, nothing stored; retry when the node's "
+                    "file system has room");
+    else
+        s_reply_err(n, from, rc,
+                    "the node's store is nearly full: send refused");
+}
+
+static void
+s_room_again(struct node *n)
+{
+    uint64_t dur, count;
+
+    if (log_every_active(&s_full_log) &&
+        nstore_room(n->store, n->pass.now_mono, NULL) == KR_OK &&
+        log_every_clear(&s_full_log, n->pass.now_mono, &dur, &count))
+        log_warnx("outbox: room again: sends taken after %llu ms "
+                  "refused=%llu",
+                  (unsigned long long)dur, (unsigned long long)count);
+}
+
 static void
 s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
        const uint8_t *data, size_t len)
@@ -458,14 +503,11 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
             return;
         }
     }
-    if (nstore_nearly_full(n->store)) {
-        log_warnx("outbox: store nearly full (map_size_mb=%llu): send "
-                  "refused to=%s",
-                  (unsigned long long)n->cfg->map_size_mb, sr->recipient);
-        s_reply_err(n, from, KR_EFULL,
-                    "the node's store is nearly full: send refused");
+    if ((rc = nstore_room(n->store, n->pass.now_mono, NULL)) != KR_OK) {
+        s_refuse_full(n, from, rc, sr->recipient);
         return;
     }
+    s_room_again(n);
     peer = peers_find(&n->peers, sr->recipient);
     if (peer == NULL || !peer->known) {
         s_park(n, from, sr->recipient, data, len);
@@ -779,6 +821,13 @@ s_status(struct node *n, const struct origin *from)
     }
     st.org_id = n->cfg->org;
     st.connected = n->link.connected;
+    struct diskspace disk = {0};
+    st.disk_full =
+        nstore_room(n->store, n->pass.now_mono, &disk) == KR_EDISKFULL;
+    st.disk_free_bytes = disk.fs_free;
+    st.store_file_bytes = disk.file_bytes;
+    st.broker_refusing = n->link.refusing;
+    s_room_again(n);
     st.outbox_pending = c.outbox_pending;
     st.outbox_open = c.outbox_open;
     st.inbox_unprocessed = c.inbox_unprocessed;
@@ -899,10 +948,9 @@ local_drain(struct node *n)
         if (!bad && np == 3 && zmq_msg_size(&parts[1]) != 0)
             bad = true;
         if (!bad && np >= 2 && zmq_msg_size(&parts[0]) < NODE_RID_MAX) {
-            local_handle_request(n, zmq_msg_data(&parts[0]),
-                                 zmq_msg_size(&parts[0]), np == 3,
-                                 zmq_msg_data(&parts[np - 1]),
-                                 zmq_msg_size(&parts[np - 1]));
+            local_handle_request(
+                n, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), np == 3,
+                zmq_msg_data(&parts[np - 1]), zmq_msg_size(&parts[np - 1]));
         } else {
             log_warnx("local: request of %zu parts (1 or 2 after the "
                       "routing id): dropped",

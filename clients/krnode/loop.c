@@ -47,7 +47,8 @@ pass_fail(struct node *n, int err)
 {
     /* Only failures that leave LMDB's transaction unusable end the pass;
      * "not found" and "exists" are answers, not failures. */
-    if ((err == KR_EFULL || err == KR_ESTORE) && n->pass.err == KR_OK)
+    if ((err == KR_EFULL || err == KR_EDISKFULL || err == KR_ESTORE) &&
+        n->pass.err == KR_OK)
         n->pass.err = err;
 }
 
@@ -171,6 +172,10 @@ s_pass_commit(struct node *n)
     } else {
         rc = nstore_commit(&p->txn);
     }
+    if (rc == KR_EFULL || rc == KR_EDISKFULL) {
+        n->full_failing = true;
+        n->full_check_mono = p->now_mono;
+    }
     if (rc == KR_EFULL) {
         /* Once, then every S_FULL_LOG_MS with a count: a full store fails
          * every pass until an operator acts. */
@@ -181,6 +186,19 @@ s_pass_commit(struct node *n)
                        "failed_passes=%llu; sends are refused and acks held "
                        "back until there is room (raise map_size_mb)",
                        (unsigned long long)n->cfg->map_size_mb,
+                       (unsigned long long)n->full_passes);
+            n->full_log_mono = p->now_mono;
+        }
+    } else if (rc == KR_EDISKFULL) {
+        /* As for a full map: the store's own line is rate-limited
+         * (nstore.c); this one says what it means for the node. */
+        n->full_passes++;
+        if (n->full_log_mono == 0 ||
+            p->now_mono - n->full_log_mono >= S_FULL_LOG_MS) {
+            log_errorx("store: disk full at the node: pass not saved "
+                       "failed_passes=%llu; sends are refused "
+                       "(KR_EDISKFULL) and acks held back until the "
+                       "file system has room",
                        (unsigned long long)n->full_passes);
             n->full_log_mono = p->now_mono;
         }
@@ -196,6 +214,11 @@ node_pass_end(struct node *n, bool stop)
 
     link_send_ahead(n);
     prov_settle(n);
+    if (n->test_early_ack) { /* TEST ONLY: acknowledges before commit */
+        link_flush(n, KR_OK);
+        n->pass.nacks = 0;
+        local_flush(n, KR_OK);
+    }
     rc = s_pass_commit(n);
     prov_after_commit(n, rc);
     link_flush(n, rc);
@@ -330,6 +353,12 @@ node_open(struct node_config *cfg, struct node **out)
     if (rc != KR_OK)
         goto fail;
     nstore_prefill(n->store, cfg->prefill_mb << 20);
+    /* For the power-cut tests only: never set in a deployment. */
+    if (getenv("KRNODE_TEST_EARLY_ACK") != NULL) {
+        n->test_early_ack = true;
+        log_warnx("loop: KRNODE_TEST_EARLY_ACK: this node acknowledges "
+                  "before its commit on purpose (a test)");
+    }
     if ((rc = prov_recover(n)) != KR_OK)
         goto fail;
     if ((rc = peers_load(&n->peers, n->store)) != KR_OK)
@@ -394,6 +423,28 @@ node_close(struct node **np)
  * The loop
  */
 
+/* After passes failed for a full map or disk: once a second, whether
+ * there is room again; then a Hello, so that the broker sends again at
+ * once what this node could not store (its resends have backed off). */
+static void
+s_full_timer(struct node *n)
+{
+    if (!n->full_failing || n->pass.now_mono - n->full_check_mono < 1000)
+        return;
+    n->full_check_mono = n->pass.now_mono;
+    if (nstore_room(n->store, n->pass.now_mono, NULL) != KR_OK)
+        return;
+    n->full_failing = false;
+    if (n->link.connected) {
+        log_warnx("store: room again: saying Hello so that the broker "
+                  "sends again what was not stored");
+        /* As prov_timers does: the broker rewinds our queue and sends
+         * again what it committed, held deliveries included. */
+        prov_drop_waiting(n, "room again after a full store");
+        n->link.hello_due = true;
+    }
+}
+
 int
 node_run(struct node *n, int stop_fd)
 {
@@ -455,6 +506,7 @@ node_run(struct node *n, int stop_fd)
         if (n->pass.dir_changed || n->pass.nunknown > 0)
             local_on_directory(n);
         prov_timers(n);
+        s_full_timer(n);
         local_timers(n);
         if (stop)
             local_stop(n);

@@ -30,6 +30,7 @@
 #include "envelope.pb-c.h"
 #include "latency.h"
 #include "local.pb-c.h"
+#include "log.h"
 #include "store.pb-c.h"
 #include "util.h"
 #include "wire.pb-c.h"
@@ -176,6 +177,13 @@ void nstore_commit_latency(nstore_t *st, struct latency_summary *out);
 /* Whether the map is nearly full (seven eighths used): new sends are
  * refused before that, so that receipts and deliveries still fit. */
 bool nstore_nearly_full(nstore_t *st);
+/* The same against the smaller of the map and the disk (diskspace.h):
+ * KR_OK, KR_EFULL (the map) or KR_EDISKFULL (the file system). Looks at
+ * the disk at most every 100 ms, and at once after a failed commit;
+ * *disk (if not NULL) gets what it saw. */
+struct diskspace;
+int nstore_room(nstore_t *st, uint64_t now_mono, struct diskspace *disk);
+int nstore_disk(nstore_t *st, struct diskspace *out);
 
 /* The stored bytes of a record, borrowed until the next write in txn or
  * its end. KR_ENOTFOUND if absent. */
@@ -412,7 +420,8 @@ struct node;
 /* The pass's write transaction, begun on first use. Returns the pass's
  * error once a write failed: the rest of the pass then writes nothing. */
 int pass_txn(struct node *n, MDB_txn **out);
-/* Record a store failure (KR_EFULL, KR_ESTORE) that killed the txn. */
+/* Record a store failure (KR_EFULL, KR_EDISKFULL, KR_ESTORE) that killed
+ * the txn. */
 void pass_fail(struct node *n, int err);
 void pass_add_ack(struct node *n, uint64_t seq, const uint8_t *msg_id,
                   size_t msg_id_len, bool refused, int reason);
@@ -463,6 +472,12 @@ struct link {
                                   accepting connections in between */
     bool tcp_up;               /* a TCP connection came up since libzmq's
                                   last retry */
+
+    /* The reason of the last temporary refusal, until a message is
+     * accepted again (status: broker_refusing); those refusals, for the
+     * log (link_send.c). */
+    int refusing;
+    struct log_every refused_log;
 };
 
 int link_open(struct node *n);
@@ -473,8 +488,7 @@ void link_on_monitor(struct node *n);
 void link_drain(struct node *n);
 /* One frame from the broker, applied in the pass. link_drain reads frames
  * with it; so do the fuzz targets, without a socket (tests/fuzz/). */
-void node_handle_broker_frame(struct node *n, const uint8_t *bytes,
-                              size_t len);
+void node_handle_broker_frame(struct node *n, const uint8_t *bytes, size_t len);
 /* After the pass's commit (commit_rc): send Hello, directory requests and,
  * if the commit held, the acknowledgements, in one frame. */
 void link_flush(struct node *n, int commit_rc);
@@ -644,6 +658,16 @@ struct node {
     int lock_fd;             /* flock on data_dir/node.lock */
     uint64_t full_passes;    /* passes lost to a full store */
     uint64_t full_log_mono;  /* last log line about it */
+    /* A pass failed for a full map or disk and none has committed since:
+     * deliveries of that pass went unacknowledged, and the broker's
+     * resends back off to a minute. Looked at every second (loop.c); when
+     * there is room again, a Hello makes the broker send them at once. */
+    bool full_failing;
+    uint64_t full_check_mono;
+    /* Test only (KRNODE_TEST_EARLY_ACK, tests/powercut): acks and adapter
+     * replies leave before the commit, the bug the power-cut harness
+     * must catch. */
+    bool test_early_ack;
 };
 
 /* Load keys, open the store, bind the local socket, connect the broker.

@@ -3,9 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+
+#include "diskspace.h"
 #include "log.h"
 #include "node.h"
 #include "prefill.h"
+#include "util.h"
 
 #define S_SCHEMA "3" /* 2: envelopes apart; 3: inbox keyed by arrival */
 
@@ -45,7 +49,13 @@ struct nstore {
     unsigned psize;
     struct latency commit_lat; /* commits that wrote (nstore_commit) */
     struct arena pb;           /* records read to be rewritten (arena.h) */
+    /* The disk (nstore_room): looked at no more than every S_DISK_MS. */
+    struct diskspace disk;
+    uint64_t disk_mono;           /* when; 0: look at the next call */
+    struct log_every commit_fail; /* failed commits, for the log */
 };
+
+#define S_DISK_MS 100
 
 /* LMDB's errors in ours, once. A full map and any failure of a write leave
  * the transaction unusable; the caller's pass then aborts. */
@@ -62,6 +72,9 @@ s_err(int rc)
     case MDB_MAP_FULL:
     case MDB_TXN_FULL:
         return KR_EFULL;
+    case ENOSPC:
+    case EDQUOT:
+        return KR_EDISKFULL;
     default:
         return KR_ESTORE;
     }
@@ -369,6 +382,52 @@ s_txn_ended(MDB_txn *txn, nstore_t *st)
 }
 
 int
+nstore_disk(nstore_t *st, struct diskspace *out)
+{
+    int fd, rc;
+
+    if ((rc = mdb_env_get_fd(st->env, &fd)) != MDB_SUCCESS)
+        return s_err(rc);
+    if ((rc = diskspace_probe(fd, out)) != 0) {
+        log_warnx("store: disk space: %s", strerror(rc));
+        return KR_ESYS;
+    }
+    return KR_OK;
+}
+
+/* A failed commit on a full file system says ENOSPC, or EIO when LMDB's
+ * write came back short: the free space read now tells them apart
+ * (diskspace.h). Every pass fails alike until there is room: the line is
+ * written once, then every 10 s with a count, and once at the end. */
+static int
+s_commit_result(nstore_t *st, int rc)
+{
+    uint64_t now = util_mono_ms(), n, dur;
+    int err = s_err(rc);
+
+    if (rc == MDB_SUCCESS) {
+        if (log_every_clear(&st->commit_fail, now, &dur, &n))
+            log_warnx("store: commits succeed again after %llu ms "
+                      "failed_commits=%llu",
+                      (unsigned long long)dur, (unsigned long long)n);
+        return KR_OK;
+    }
+    st->disk_mono = 0; /* nstore_room looks again */
+    if ((rc == EIO || rc == ENOSPC || rc == EDQUOT) &&
+        nstore_disk(st, &st->disk) == KR_OK) {
+        st->disk_mono = now;
+        if (diskspace_errno_full(rc, st->disk.fs_free))
+            err = KR_EDISKFULL;
+    }
+    if (log_every_hit(&st->commit_fail, now, 10000, &n))
+        log_errorx("store: commit: %s%s failed_since_last_line=%llu",
+                   mdb_strerror(rc),
+                   err == KR_EDISKFULL ? ": the file system is full" : "",
+                   (unsigned long long)n);
+    return err;
+}
+
+int
 nstore_commit(MDB_txn **txn)
 {
     nstore_t *st = mdb_env_get_userctx(mdb_txn_env(*txn));
@@ -383,11 +442,7 @@ nstore_commit(MDB_txn **txn)
         latency_add(&st->commit_lat, latency_now_us() - t0);
     s_txn_ended(*txn, st);
     *txn = NULL;
-    if (rc != MDB_SUCCESS) {
-        log_errorx("store: commit: %s", mdb_strerror(rc));
-        return s_err(rc);
-    }
-    return KR_OK;
+    return s_commit_result(st, rc);
 }
 
 void
@@ -421,6 +476,33 @@ nstore_nearly_full(nstore_t *st)
      * receipts and deliveries that let the node's work drain. */
     return (uint64_t)(info.me_last_pgno + 1) * stat.ms_psize >
            (uint64_t)info.me_mapsize / 8 * 7;
+}
+
+int
+nstore_room(nstore_t *st, uint64_t now_mono, struct diskspace *disk)
+{
+    MDB_envinfo info;
+    MDB_stat stat;
+
+    if (st->disk_mono == 0 || now_mono - st->disk_mono >= S_DISK_MS) {
+        if (nstore_disk(st, &st->disk) == KR_OK)
+            st->disk_mono = now_mono != 0 ? now_mono : 1;
+    }
+    if (disk != NULL)
+        *disk = st->disk;
+    if (mdb_env_info(st->env, &info) != MDB_SUCCESS ||
+        mdb_env_stat(st->env, &stat) != MDB_SUCCESS)
+        return KR_OK;
+    /* As nstore_nearly_full, against the smaller of the map and the disk:
+     * the store's file as it is (LMDB writes inside it, and the prefill
+     * helper writes it ahead) plus what its file system has free. */
+    uint64_t map = (uint64_t)info.me_mapsize;
+    uint64_t cap =
+        st->disk_mono != 0 ? diskspace_capacity(map, &st->disk) : map;
+    uint64_t used = (uint64_t)(info.me_last_pgno + 1) * stat.ms_psize;
+    if (used <= cap / 8 * 7)
+        return KR_OK;
+    return cap < map ? KR_EDISKFULL : KR_EFULL;
 }
 
 int

@@ -139,14 +139,23 @@ prov_on_result(struct node *n, const Kr__V1__PassResult *r)
     }
     if (count == 0)
         return;
-    if (r->committed)
+    /* A broker whose store or disk is full fails pass after pass: the
+     * first line, then one every 10 s with a count, then the end. */
+    static struct log_every failed;
+    uint64_t unlogged, dur;
+    if (r->committed) {
         log_debug("inbox: broker pass committed: %zu held deliveries shown",
                   count);
-    else
+        if (log_every_clear(&failed, util_mono_ms(), &dur, &unlogged))
+            log_warnx("inbox: broker passes commit again after %llu ms "
+                      "failed_passes=%llu",
+                      (unsigned long long)dur, (unsigned long long)unlogged);
+    } else if (log_every_hit(&failed, util_mono_ms(), 10000, &unlogged)) {
         log_warnx("inbox: broker pass did not commit: %zu deliveries sent "
                   "early are removed unseen (the broker sends again what it "
-                  "keeps)",
-                  count);
+                  "keeps) failed_passes_since_last_line=%llu",
+                  count, (unsigned long long)unlogged);
+    }
     /* Not urgent: the adapter sees them now (local_inbox_shown); the
      * release and its acks ride on the next commit that someone waits
      * for, within S_DEFER_MS, instead of a flush of their own. */

@@ -554,6 +554,19 @@ json_map_status(const Kr__V1__NodeStatus *st)
     json_object_object_add(o, "inbox_unprocessed",
                            json_object_new_uint64(st->inbox_unprocessed));
     json_object_object_add(o, "held", json_object_new_uint64(st->held));
+    json_object_object_add(o, "disk_full",
+                           json_object_new_boolean(st->disk_full));
+    json_object_object_add(o, "disk_free_bytes",
+                           json_object_new_uint64(st->disk_free_bytes));
+    json_object_object_add(o, "store_file_bytes",
+                           json_object_new_uint64(st->store_file_bytes));
+    /* Why the broker refuses the pending ones for now, or null. */
+    if (st->broker_refusing != 0)
+        json_object_object_add(
+            o, "broker_refusing",
+            json_object_new_string(reason_name((int)st->broker_refusing)));
+    else
+        json_object_object_add(o, "broker_refusing", NULL);
     s_put_commits(o, st->commits, st->commit_p50_us, st->commit_p99_us,
                   st->commit_max_us, st->commit_window, st->commit_total_us);
     return o;
@@ -574,6 +587,16 @@ json_map_broker_stats(const Kr__V1__BrokerStats *st)
                            json_object_new_uint64(st->early_deliveries));
     json_object_object_add(o, "early_passes_failed",
                            json_object_new_uint64(st->early_passes_failed));
+    json_object_object_add(o, "disk_full",
+                           json_object_new_boolean(st->disk_full));
+    json_object_object_add(o, "disk_free_bytes",
+                           json_object_new_uint64(st->disk_free_bytes));
+    json_object_object_add(o, "store_file_bytes",
+                           json_object_new_uint64(st->store_file_bytes));
+    json_object_object_add(o, "store_room_bytes",
+                           json_object_new_uint64(st->store_room_bytes));
+    json_object_object_add(o, "refused_full",
+                           json_object_new_uint64(st->refused_full));
     return o;
 }
 

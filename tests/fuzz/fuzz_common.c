@@ -107,7 +107,7 @@ fz_init(void)
      * on every input. */
     if (tmp == NULL)
         tmp = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm"
-                                                                 : "/tmp";
+                                                                : "/tmp";
     snprintf(s_dir, sizeof(s_dir), "%s/krfuzz.XXXXXX", tmp);
     if (mkdtemp(s_dir) == NULL) {
         perror("fuzz: mkdtemp");

@@ -59,8 +59,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             i += strlen(copy + i) + 1;
         }
         argv[argc] = NULL;
-        if (cfg_parse_args(argc, argv, section, opts, base, err,
-                           sizeof(err)) == 0 &&
+        /* A file named by -c or --config= is always ours: the input must
+         * not make the target read a FIFO or a terminal, and wait. */
+        static char cpath[600], carg[620];
+        snprintf(cpath, sizeof(cpath), "%s/fuzz-args.ini", fz_dir());
+        snprintf(carg, sizeof(carg), "--config=%s", cpath);
+        const char *text =
+            node ? "[node]\nwindow = 8\n" : "[broker]\nwindow = 8\n";
+        if (fz_write_file(cpath, text, strlen(text), 0600) != 0)
+            abort();
+        for (int i = 1; i < argc; i++) {
+            if ((strcmp(argv[i], "-c") == 0 ||
+                 strcmp(argv[i], "--config") == 0) &&
+                i + 1 < argc)
+                argv[++i] = cpath;
+            else if (strncmp(argv[i], "--config=", 9) == 0)
+                argv[i] = carg;
+        }
+        if (cfg_parse_args(argc, argv, section, opts, base, err, sizeof(err)) ==
+                0 &&
             cfg_check_required(opts, base, err, sizeof(err)) == 0 && node)
             node_config_check(&nc, err, sizeof(err));
         free(copy);

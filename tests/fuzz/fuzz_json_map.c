@@ -44,11 +44,11 @@ s_send(const uint8_t *data, size_t size)
     uint8_t *req = NULL;
     size_t req_len = 0;
 
-    if (json_map_parse_text((const char *)data, size, &in, err,
-                            sizeof(err)) != 0)
+    if (json_map_parse_text((const char *)data, size, &in, err, sizeof(err)) !=
+        0)
         return;
-    if (json_map_send_parse(in, FZ_NOW_MS, &req, &req_len, err,
-                            sizeof(err)) == 0) {
+    if (json_map_send_parse(in, FZ_NOW_MS, &req, &req_len, err, sizeof(err)) ==
+        0) {
         Kr__V1__LocalRequest *lr =
             kr__v1__local_request__unpack(NULL, req_len, req);
         /* What the mapping packed must unpack. */
@@ -90,8 +90,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 3: {
-        Kr__V1__OutboxItem *it =
-            kr__v1__outbox_item__unpack(NULL, in.n, in.p);
+        Kr__V1__OutboxItem *it = kr__v1__outbox_item__unpack(NULL, in.n, in.p);
         if (it != NULL) {
             s_print(json_map_outbox_item(it));
             kr__v1__outbox_item__free_unpacked(it, NULL);

@@ -248,22 +248,26 @@ static void
 s_broker_seeds(void)
 {
     struct fz_out o = {0};
-    struct s_env grant = {.from = 0, .to = 1,
+    struct s_env grant = {.from = 0,
+                          .to = 1,
                           .type = KR__V1__MESSAGE_TYPE__CONSENT_GRANT,
                           .msg_id = {0x01, 0x01},
                           .legal_basis = KR__V1__LEGAL_BASIS__CONSENT,
                           .grant = true};
-    struct s_env referral = {.from = 0, .to = 1,
+    struct s_env referral = {.from = 0,
+                             .to = 1,
                              .type = KR__V1__MESSAGE_TYPE__REFERRAL,
                              .msg_id = {0x02, 0x02},
                              .legal_basis = KR__V1__LEGAL_BASIS__CONSENT,
                              .with_consent = true};
-    struct s_env revoke = {.from = 0, .to = 1,
+    struct s_env revoke = {.from = 0,
+                           .to = 1,
                            .type = KR__V1__MESSAGE_TYPE__CONSENT_REVOKE,
                            .msg_id = {0x03, 0x03},
                            .legal_basis = KR__V1__LEGAL_BASIS__CONSENT,
                            .with_consent = true};
-    struct s_env signal = {.from = 0, .to = 2,
+    struct s_env signal = {.from = 0,
+                           .to = 2,
                            .type = KR__V1__MESSAGE_TYPE__SIGNAL,
                            .msg_id = {0x04, 0x04},
                            .legal_basis = KR__V1__LEGAL_BASIS__MELDRECHT,
@@ -380,12 +384,14 @@ static void
 s_node_seeds(void)
 {
     struct fz_out o = {0};
-    struct s_env referral = {.from = 0, .to = FZ_NODE_ORG,
+    struct s_env referral = {.from = 0,
+                             .to = FZ_NODE_ORG,
                              .type = KR__V1__MESSAGE_TYPE__REFERRAL,
                              .msg_id = {0x12, 0x12},
                              .legal_basis = KR__V1__LEGAL_BASIS__CONSENT,
                              .with_consent = true};
-    struct s_env grant = {.from = 0, .to = FZ_NODE_ORG,
+    struct s_env grant = {.from = 0,
+                          .to = FZ_NODE_ORG,
                           .type = KR__V1__MESSAGE_TYPE__CONSENT_GRANT,
                           .msg_id = {0x11, 0x11},
                           .legal_basis = KR__V1__LEGAL_BASIS__CONSENT,
@@ -504,8 +510,7 @@ s_l_request(struct fz_out *o, const Kr__V1__LocalRequest *r)
 
 /* A send request from an example's JSON, addressed to 'to'. */
 static bool
-s_l_send_json(struct fz_out *o, const char *examples, const char *name,
-              int to)
+s_l_send_json(struct fz_out *o, const char *examples, const char *name, int to)
 {
     char path[1024], err[512];
     char *text = NULL;
@@ -642,12 +647,12 @@ s_admin_seeds(void)
     q.subject_pseudonym = (ProtobufCBinaryData){32, (uint8_t *)s_subject};
     S_REQ((r.op_case = KR__V1__ADMIN_REQUEST__OP_CONSENT_LIST,
            r.consent_list = &q));
-    S_REQ((r.op_case = KR__V1__ADMIN_REQUEST__OP_CONSENT_SHOW,
-           r.consent_show =
-               (ProtobufCBinaryData){16, (uint8_t *)s_consent_id}));
+    S_REQ(
+        (r.op_case = KR__V1__ADMIN_REQUEST__OP_CONSENT_SHOW,
+         r.consent_show = (ProtobufCBinaryData){16, (uint8_t *)s_consent_id}));
     s_write_steps("admin", "queues_stats_consents", &o);
-    S_REQ((r.op_case = KR__V1__ADMIN_REQUEST__OP_AUDIT_TAIL,
-           r.audit_tail = 10));
+    S_REQ(
+        (r.op_case = KR__V1__ADMIN_REQUEST__OP_AUDIT_TAIL, r.audit_tail = 10));
     S_REQ((r.op_case = KR__V1__ADMIN_REQUEST__OP_AUDIT_VERIFY,
            r.audit_verify = 1));
     ar.limit = 5;
@@ -661,8 +666,7 @@ static void
 s_zap_seeds(void)
 {
     struct fz_out o = {0};
-    const char *parts[] = {"1.0", "1", "kansrijk", "127.0.0.1", "",
-                           "CURVE"};
+    const char *parts[] = {"1.0", "1", "kansrijk", "127.0.0.1", "", "CURVE"};
     const Kr__V1__OrgEntry *e[2] = {fz_org_entry(0), fz_org_entry(3)};
 
     for (int k = 0; k < 2; k++) {
@@ -685,8 +689,7 @@ s_zap_seeds(void)
 }
 
 static void
-s_text_seed(const char *target, const char *name, uint8_t sel,
-            const char *text)
+s_text_seed(const char *target, const char *name, uint8_t sel, const char *text)
 {
     size_t n = strlen(text);
     uint8_t *p = xmalloc(n + 1);
@@ -719,8 +722,8 @@ s_file_seeds(void)
                               fields[i].name, z85);
     }
     kcrypto_z85_encode(k->sign_secret, z85); /* the seed half */
-    n += (size_t)snprintf(text + n, sizeof(text) - n, "sign_secret = %s\n",
-                          z85);
+    n +=
+        (size_t)snprintf(text + n, sizeof(text) - n, "sign_secret = %s\n", z85);
     s_text_seed("keyfile", "secret", 0, text);
     n = 0;
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i += 2) {
@@ -747,7 +750,8 @@ s_file_seeds(void)
                 "coalition_key = /etc/kansrijk/coalition.key\n"
                 "resend_ms = 5000\nlog_level = warn\n");
     static const char argv_b[] = "--data_dir\0/tmp/b\0--keys=/tmp/k\0"
-                                 "--window\0" "64\0--unsafe_nosync\0true";
+                                 "--window\0"
+                                 "64\0--unsafe_nosync\0true";
     static const char argv_n[] = "-c\0/nonexistent.ini\0--org\0ura:1";
     uint8_t buf[256];
     buf[0] = 2;

@@ -404,6 +404,23 @@ long long h_krctl_queue(struct h_cluster *c, const char *org, const char *key);
 const char *h_hex16(const uint8_t id[16], char buf[33]);
 
 /*
+ * A small file system (harness_disk.c), for the full-disk tests.
+ */
+
+/* Exit code of a test that cannot run here (ctest: SKIP_RETURN_CODE). */
+#define H_SKIP 77
+/* Mount a tmpfs of size_mb MiB at dir (made if missing). KR_EPERM if this
+ * process may not mount (the test then skips, saying so). Unmounted by
+ * h_tmpfs_umount, or lazily at exit. */
+int h_tmpfs_mount(const char *dir, unsigned size_mb);
+int h_tmpfs_umount(const char *dir);
+/* Free bytes on the file system of dir (for unprivileged writers). */
+uint64_t h_fs_free(const char *dir);
+/* Append zeros to 'path' until its file system has at most leave_bytes
+ * free (or none: ENOSPC ends it). *written: bytes appended. */
+int h_ballast(const char *path, uint64_t leave_bytes, uint64_t *written);
+
+/*
  * The raw wire client (harness_wire.c): a DEALER with CURVE, as a node
  * would open it, for input no well-behaved node sends.
  */

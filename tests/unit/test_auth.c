@@ -65,8 +65,7 @@ s_teardown(void **state)
 
 /* Send the parts of a request (after REQ's empty delimiter). */
 static void
-s_request(struct s_fix *fx, const char *const *parts, const size_t *lens,
-          int n)
+s_request(struct s_fix *fx, const char *const *parts, const size_t *lens, int n)
 {
     assert_int_equal(zmq_send(fx->client, "", 0, ZMQ_SNDMORE), 0);
     for (int i = 0; i < n; i++)
@@ -118,8 +117,8 @@ test_known_key_admitted(void **state)
     struct s_fix *fx = *state;
     char key[32], status[4], user[64];
     memset(key, 0x11, 32);
-    const char *parts[] = {"1.0", "7", "kansrijk", "127.0.0.1", "",
-                           "CURVE", key};
+    const char *parts[] = {"1.0", "7",     "kansrijk", "127.0.0.1",
+                           "",    "CURVE", key};
     const size_t lens[] = {3, 1, 8, 9, 0, 5, 32};
 
     s_request(fx, parts, lens, 7);
@@ -139,8 +138,8 @@ test_short_request_answered_and_socket_usable(void **state)
     const char *one[] = {"1.0"};
     const size_t one_len[] = {3};
     memset(key, 0x11, 32);
-    const char *full[] = {"1.0", "8", "kansrijk", "127.0.0.1", "",
-                          "CURVE", key};
+    const char *full[] = {"1.0", "8",     "kansrijk", "127.0.0.1",
+                          "",    "CURVE", key};
     const size_t full_lens[] = {3, 1, 8, 9, 0, 5, 32};
 
     s_request(fx, one, one_len, 1);
@@ -159,11 +158,11 @@ test_unknown_key_and_wrong_mechanism_refused(void **state)
     struct s_fix *fx = *state;
     char key[32], status[4], user[64];
     memset(key, 0x99, 32);
-    const char *unknown[] = {"1.0", "9", "kansrijk", "127.0.0.1", "",
-                             "CURVE", key};
+    const char *unknown[] = {"1.0", "9",     "kansrijk", "127.0.0.1",
+                             "",    "CURVE", key};
     const size_t lens[] = {3, 1, 8, 9, 0, 5, 32};
-    const char *plain[] = {"1.0", "10", "kansrijk", "127.0.0.1", "",
-                           "PLAIN", "user", "pass"};
+    const char *plain[] = {"1.0", "10",    "kansrijk", "127.0.0.1",
+                           "",    "PLAIN", "user",     "pass"};
     const size_t plens[] = {3, 2, 8, 9, 0, 5, 4, 4};
 
     s_request(fx, unknown, lens, 7);

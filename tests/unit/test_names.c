@@ -27,7 +27,7 @@ static void
 test_round_trip(void **state)
 {
     static const struct table tables[] = {
-        {reason_name, reason_parse, 0, KR__V1__REASON__MISSING_JUSTIFICATION},
+        {reason_name, reason_parse, 0, KR__V1__REASON__DISK_FULL},
         {outcome_name, outcome_parse, 0, KR__V1__OUTCOME__WITHDRAWN},
         {message_type_name, message_type_parse, 1,
          KR__V1__MESSAGE_TYPE__ERASURE_REQUEST},
@@ -78,6 +78,7 @@ test_released_names(void **state)
                         "missing-justification");
     assert_int_equal(reason_parse("missing-justification"),
                      KR__V1__REASON__MISSING_JUSTIFICATION);
+    assert_string_equal(reason_name(KR__V1__REASON__DISK_FULL), "disk-full");
     assert_string_equal(grantor_name(KR__V1__GRANTOR__SELF), "self");
     assert_string_equal(grantor_name(KR__V1__GRANTOR__PARENT_WITH_AUTHORITY),
                         "parent-with-authority");

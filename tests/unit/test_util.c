@@ -274,6 +274,21 @@ test_clocks(void **state)
     assert_true(util_now_ms() > UINT64_C(1577836800000));
 }
 
+/* The fuzz targets' hook: both clocks move on by what it is told, at
+ * once, and keep running from there. */
+static void
+test_clock_advance(void **state)
+{
+    (void)state;
+    uint64_t now = util_now_ms(), mono = util_mono_ms();
+
+    util_clock_advance(3600000);
+    uint64_t now2 = util_now_ms(), mono2 = util_mono_ms();
+    assert_true(now2 >= now + 3600000 && now2 < now + 3600000 + 60000);
+    assert_true(mono2 >= mono + 3600000 && mono2 < mono + 3600000 + 60000);
+    assert_true(util_mono_ms() >= mono2);
+}
+
 int
 main(void)
 {
@@ -287,6 +302,7 @@ main(void)
         cmocka_unit_test(test_categories),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_clock_advance),
     };
 
     log_init("test_util", LOG_LEVEL_ERROR);
