@@ -112,6 +112,7 @@ test_permanent(void **state)
     assert_false(spool_map_permanent(KR_EUNAVAIL));
     assert_false(spool_map_permanent(KR_ETIMEDOUT));
     assert_false(spool_map_permanent(KR_EFULL));
+    assert_false(spool_map_permanent(KR_EDISKFULL));
 }
 
 static void
