@@ -93,6 +93,87 @@ void kr_buf_free(uint8_t *buf);
 int kr_call_raw(kr_client_t *c, const uint8_t *req, size_t req_len,
                 uint8_t **resp, size_t *resp_len);
 
+/*
+ * The JSON layer. The same mapping krctl and krspool use (docs/JSON.md has
+ * every form, examples/ one file per message type): an adapter that
+ * speaks JSON needs no protobuf. Text is UTF-8 JSON, checked strictly
+ * (RFC 8259, one value); every key of a description is checked, and an
+ * error names its path ("referral.mother.birth_date: not a date
+ * (YYYY-MM-DD)") and never quotes the value (it may be a BSN).
+ *
+ * 'err' (errlen bytes, may be NULL with errlen 0) receives a line that says
+ * why a call failed: the mapping's message for KR_EINVAL, the node's
+ * detail for a refusal, the transport's cause otherwise. It is set to ""
+ * on success. JSON results (*json, *json_len: NUL-terminated text, len
+ * without the NUL) belong to the caller: free them with kr_json_free().
+ * They may hold person data (names, a BSN): keep them where the EPD keeps
+ * such data.
+ */
+
+/* 32 lower-case hex digits and a NUL: a msg_id as JSON writes it. */
+#define KR_MSG_ID_HEX_LEN 33
+
+/* kr_inbox_json(): also list items already marked processed. */
+#define KR_INBOX_ALL 1u
+
+/* Check a message description without sending it: KR_OK or KR_EINVAL with
+ * the reason in 'err' (what `krctl send --check` does). Times such as
+ * not_after and valid_until are checked against the current clock. */
+int kr_check_json(const char *json, size_t len, char *err, size_t errlen);
+
+/* The msg_id a description without one gets: derived from the sending
+ * organisation's id ('org_id', e.g. "ura:00001234") and the description's
+ * exact bytes, so that the same file sent again, by krctl send, krspool or
+ * an adapter, is the same message and is delivered once. The organisation
+ * is in it because ids are unique across the coalition: two organisations
+ * that send equal bytes send two messages. */
+int kr_json_msg_id(const char *org_id, const char *json, size_t len,
+                   char msg_id_hex[KR_MSG_ID_HEX_LEN]);
+
+/* Send the message 'json' describes. A description without "msg_id" gets
+ * kr_json_msg_id() of the node's organisation (asked of the node) and
+ * 'json': repeating the call with the same bytes is idempotent. Returns
+ * once the node has committed the message to its outbox. msg_id_hex is
+ * set as soon as the id is known, also when the call then fails: after
+ * KR_ETIMEDOUT or KR_EUNAVAIL repeat the same call (same bytes) to be sure
+ * the message is sent once.
+ * Errors: KR_EINVAL (the description is invalid; nothing was sent),
+ * KR_EEXIST (its msg_id belongs to another message), KR_ENOKEY (the
+ * recipient is not in the directory), KR_ECONFIG, KR_EREFUSED (the node
+ * refused it), and those of kr_call(). */
+int kr_send_json(kr_client_t *c, const char *json, size_t len,
+                 char msg_id_hex[KR_MSG_ID_HEX_LEN], char *err, size_t errlen);
+
+/* The inbox as a JSON array of inbox items in arrival order (docs/JSON.md,
+ * "Inbox items"): items after arrival number 'after_seq', at most 'limit'
+ * (0: the node's page size), unprocessed ones only unless 'flags' has
+ * KR_INBOX_ALL. When nothing is to be listed, the node waits up to
+ * 'wait_ms' (at most 60,000) for an arrival before it answers "[]"; the
+ * call's own timeout is extended by as much. An item whose content does
+ * not parse is listed with "content": null. */
+int kr_inbox_json(kr_client_t *c, uint64_t after_seq, uint32_t limit,
+                  uint32_t wait_ms, unsigned flags, char **json,
+                  size_t *json_len, char *err, size_t errlen);
+
+/* Receipts: the outbox as its sender sees it, a JSON array of receipts in
+ * submission order (docs/JSON.md, "Receipts"), after submission number
+ * 'after_seq', at most 'limit' (0: the node's page size). */
+int kr_receipts_json(kr_client_t *c, uint64_t after_seq, uint32_t limit,
+                     char **json, size_t *json_len, char *err, size_t errlen);
+
+/* The node's state as a JSON object (what `krctl status` prints). */
+int kr_status_json(kr_client_t *c, char **json, size_t *json_len, char *err,
+                   size_t errlen);
+
+/* Mark the inbox item 'msg_id_hex' (32 hex digits) processed: the
+ * organisation has taken it over. Idempotent. KR_ENOTFOUND if the node
+ * holds no such item, KR_EINVAL if it is not a msg_id. */
+int kr_processed(kr_client_t *c, const char *msg_id_hex, char *err,
+                 size_t errlen);
+
+/* Free a JSON result. Safe on NULL. */
+void kr_json_free(char *json);
+
 #ifdef __cplusplus
 }
 #endif

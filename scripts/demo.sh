@@ -124,9 +124,7 @@ show_state
 # outcome. Each status is a REFERRAL_STATUS whose code travels in clear
 # (the broker keeps the state from it); its note and dates stay sealed.
 for st in received accepted in-progress completed; do
-  sed -e "s/@REFERRAL_ID@/$ref/" -e "s/@IN_REPLY_TO@/$msg/" \
-    "examples/referral-$st.json" >"$work/$st.json"
-  $krctl --node "ipc://$work/jgz/node.sock" send "$work/$st.json" >/dev/null
+  $krctl --node "ipc://$work/jgz/node.sock" send "examples/referral-$st.json" >/dev/null
   at_state() { $krctl referral show "$ref" --json | grep -q "\"state\": \"$st\""; }
   seen_by_practice() { $krctl --admin '' --node "ipc://$work/verloskunde/node.sock" referral show "$ref" --json | grep -q "\"state\": \"$st\""; }
   wait_for 100 at_state

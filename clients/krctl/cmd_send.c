@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto.h"
 #include "json_map.h"
+#include "kr.h"
 #include "krctl.h"
 #include "util.h"
 
@@ -52,7 +52,8 @@ static const char s_usage[] =
     "                 meldrecht and allowed only there; sealed, and its\n"
     "                 hash goes into the envelope\n"
     "  priority       routine | urgent\n"
-    "  not_after      ISO 8601 UTC, e.g. \"2026-12-31T00:00:00Z\" (optional)\n"
+    "  not_after      ISO 8601 UTC, e.g. \"2026-12-31T00:00:00Z\", or a day\n"
+    "                 relative to today, \"today+90d\" (optional)\n"
     "  actor_ref      opaque text that only your organisation can resolve\n"
     "  referral       the sealed content of a referral (below)\n"
     "  opaque         sealed free text, for types without a schema\n"
@@ -71,7 +72,8 @@ static const char s_usage[] =
     "   \"referrer\": {\"name\", \"role\", \"phone\", \"email\", \"agb\"}}\n"
     "Dates are YYYY-MM-DD. The mother's BSN is sealed with the content and\n"
     "given to the node, which turns it into the subject pseudonym; it never\n"
-    "leaves the node in clear. See examples/referral.json.\n"
+    "leaves the node in clear. See examples/referral.json; docs/JSON.md\n"
+    "has every form, examples/ one file per message type.\n"
     "\n"
     "A consent-grant (see also 'krctl consent grant') records a consent\n"
     "at the broker. Its scope travels in clear, for the broker to enforce:\n"
@@ -82,7 +84,8 @@ static const char s_usage[] =
     "     parent-with-authority | guardian, \"supersedes\" (optional)}\n"
     "The parties are an organisation id or a category (verloskunde, jgz,\n"
     "...). valid_from and valid_until are ISO 8601 UTC times or dates\n"
-    "(YYYY-MM-DD: from 00:00Z, until 23:59:59.999Z, both inclusive). The\n"
+    "(YYYY-MM-DD: from 00:00Z, until 23:59:59.999Z, both inclusive), or\n"
+    "days relative to today (\"today\", \"today+365d\"). The\n"
     "subject is subject_bsn, which the node turns into the pseudonym. The\n"
     "evidence is sealed for the recipient:\n"
     "  \"consent_evidence\": {\"given_on\" (date), \"given_by_name\",\n"
@@ -151,19 +154,17 @@ s_read(struct krctl *k, const char *path, char **text, size_t *len)
 }
 
 /* The msg_id of a file that names none: derived from the sending
- * organisation and the file's bytes, so that running the same send again
- * (after a timeout, or by someone who is not sure it went) is the same
- * message and is not sent twice. The organisation is in it because
- * msg_ids are unique across the coalition: two practices sending the
- * same file send two messages. */
+ * organisation and the file's bytes (kr_json_msg_id(), the same function
+ * krspool uses: a file sent by either is one message), so that running the
+ * same send again (after a timeout, or by someone who is not sure it went)
+ * is the same message and is not sent twice. */
 static int
 s_derived_msg_id(struct krctl *k, const char *text, size_t len,
                  uint8_t id[KR_ID_LEN])
 {
     Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__LocalResponse *resp = NULL;
-    char domain[KR_ORG_ID_MAX + 32];
-    uint8_t h[32];
+    char hex[KR_MSG_ID_HEX_LEN];
     int rc;
 
     req.version = KR__V1__VERSION__VERSION_1;
@@ -171,18 +172,14 @@ s_derived_msg_id(struct krctl *k, const char *text, size_t len,
     req.status = 1;
     if ((rc = krctl_node(k, &req, &resp)) != KRCTL_EXIT_OK)
         return rc;
-    if (resp->status == NULL || resp->status->org_id[0] == '\0') {
+    if (resp->status == NULL || resp->status->org_id[0] == '\0' ||
+        kr_json_msg_id(resp->status->org_id, text, len, hex) != KR_OK) {
         krctl_err(k, "krnode answered without its organisation");
         kr__v1__local_response__free_unpacked(resp, NULL);
         return KRCTL_EXIT_FAIL;
     }
-    int n = snprintf(domain, sizeof(domain), "kr.v1 krctl send %s",
-                     resp->status->org_id);
     kr__v1__local_response__free_unpacked(resp, NULL);
-    /* The terminating NUL separates the organisation from the bytes. */
-    kcrypto_hash2((const uint8_t *)domain, (size_t)n + 1,
-                  (const uint8_t *)text, len, h);
-    memcpy(id, h, KR_ID_LEN);
+    util_unhex(hex, id, KR_ID_LEN);
     return KRCTL_EXIT_OK;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "libkr_internal.h"
 #include "local.pb-c.h"
 
 #define S_DEFAULT_TIMEOUT_MS 10000
@@ -388,4 +389,13 @@ void
 kr_buf_free(uint8_t *buf)
 {
     free(buf);
+}
+
+int
+libkr_timeout_set(kr_client_t *c, int timeout_ms)
+{
+    int old = c->timeout_ms;
+
+    c->timeout_ms = timeout_ms;
+    return old;
 }

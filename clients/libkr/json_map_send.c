@@ -488,20 +488,26 @@ s_parse_party(json_object *o, const char *path, const char *side, char **org,
 }
 
 /* valid_from or valid_until: an ISO 8601 UTC time, or a date meaning the
- * start (from) or the end (until) of that day. */
+ * start (from) or the end (until) of that day, given as such or relative
+ * to today ("today+365d"). */
 static int
 s_parse_period_end(json_object *o, const char *path, const char *key,
-                   int end_of_day, uint64_t *ms, char *err, size_t errlen)
+                   int end_of_day, uint64_t now_ms, uint64_t *ms, char *err,
+                   size_t errlen)
 {
     const char *s = NULL;
     int rc;
 
     if ((rc = jm_get_str(o, path, key, 1, 32, &s, err, errlen)) != KR_OK)
         return rc;
-    if (json_map_period_parse(s, end_of_day, ms) != KR_OK)
+    rc = json_map_relative_parse(s, now_ms, end_of_day, ms);
+    if (rc == KR_ENOTFOUND)
+        rc = json_map_period_parse(s, end_of_day, ms);
+    if (rc != KR_OK)
         return jm_fail(err, errlen, path, key,
                        "not an ISO 8601 UTC time such as "
-                       "2026-12-31T00:00:00Z, nor a date (YYYY-MM-DD)");
+                       "2026-12-31T00:00:00Z, a date (YYYY-MM-DD) or a day "
+                       "relative to today (today, today+30d, today-1d)");
     return KR_OK;
 }
 
@@ -535,10 +541,10 @@ s_parse_scope(json_object *o, const char *path, uint64_t now_ms,
                             err, errlen)) != KR_OK ||
         (rc = s_parse_party(o, path, "to", &sc->to_org, &sc->to_category, err,
                             errlen)) != KR_OK ||
-        (rc = s_parse_period_end(o, path, "valid_from", 0, &sc->valid_from_ms,
-                                 err, errlen)) != KR_OK ||
-        (rc = s_parse_period_end(o, path, "valid_until", 1, &sc->valid_until_ms,
-                                 err, errlen)) != KR_OK)
+        (rc = s_parse_period_end(o, path, "valid_from", 0, now_ms,
+                                 &sc->valid_from_ms, err, errlen)) != KR_OK ||
+        (rc = s_parse_period_end(o, path, "valid_until", 1, now_ms,
+                                 &sc->valid_until_ms, err, errlen)) != KR_OK)
         return rc;
     /* The broker refuses these too (invalid-scope); a file that says them
      * is a mistake best seen before anything is sent. */
@@ -751,10 +757,14 @@ s_parse_envelope(json_object *in, uint64_t now_ms, struct s_build *b, char *err,
     if ((rc = jm_get_str(in, "", "not_after", 0, 32, &s, err, errlen)) != KR_OK)
         return rc;
     if (s != NULL) {
-        if (json_map_time_parse(s, &sr->not_after_ms) != KR_OK)
+        rc = json_map_relative_parse(s, now_ms, 0, &sr->not_after_ms);
+        if (rc == KR_ENOTFOUND)
+            rc = json_map_time_parse(s, &sr->not_after_ms);
+        if (rc != KR_OK)
             return jm_fail(err, errlen, "", "not_after",
                            "not an ISO 8601 UTC time such as "
-                           "2026-12-31T00:00:00Z");
+                           "2026-12-31T00:00:00Z, nor a day relative to "
+                           "today (today+90d)");
         if (sr->not_after_ms <= now_ms)
             return jm_fail(err, errlen, "", "not_after", "lies in the past");
     }

@@ -386,6 +386,32 @@ json_map_period_parse(const char *s, int end_of_day, uint64_t *ms)
 }
 
 int
+json_map_relative_parse(const char *s, uint64_t now_ms, int end_of_day,
+                        uint64_t *ms)
+{
+    uint64_t today = now_ms / 86400000u, days = 0;
+    int sign = 0;
+    size_t i = 5;
+
+    if (s == NULL || strncmp(s, "today", 5) != 0)
+        return KR_ENOTFOUND;
+    if (s[5] == '+' || s[5] == '-') {
+        sign = s[5] == '+' ? 1 : -1;
+        /* One to five digits and a 'd': at most 99999 days. */
+        for (i = 6; s[i] >= '0' && s[i] <= '9' && i < 11; i++)
+            days = days * 10 + (uint64_t)(s[i] - '0');
+        if (i == 6 || s[i] != 'd')
+            return KR_EINVAL;
+        i++;
+    }
+    if (s[i] != '\0' || (sign < 0 && days > today))
+        return KR_EINVAL;
+    today = sign < 0 ? today - days : today + days;
+    *ms = today * 86400000u + (end_of_day ? 86399999u : 0u);
+    return KR_OK;
+}
+
+int
 json_map_time_format(uint64_t ms, char out[JSON_MAP_TIME_LEN])
 {
     /* 9999-12-31T23:59:59.999Z */

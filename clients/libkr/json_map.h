@@ -1,5 +1,6 @@
 /*
- * json_map.h - krctl's JSON <-> protobuf mapping: the referral description
+ * json_map.h - the JSON <-> protobuf mapping of libkr (krctl, krspool and the JSON
+ * entry points of kr.h use it): the referral description
  * that `krctl send` reads, the opened kr.v1.Content of received messages,
  * and the directory, queue, outbox and status records that krctl prints.
  *
@@ -90,6 +91,15 @@ int json_map_time_parse(const char *s, uint64_t *ms);
  * "YYYY-MM-DD" meaning 00:00:00.000Z of that day, or with 'end_of_day'
  * 23:59:59.999Z (the bounds are inclusive). */
 int json_map_period_parse(const char *s, int end_of_day, uint64_t *ms);
+/* A date relative to the day of 'now_ms' (UTC): "today", "today+30d",
+ * "today-1d", as 00:00:00.000Z of that day, or with 'end_of_day'
+ * 23:59:59.999Z. Accepted wherever a time or period end is checked
+ * against the clock (not_after, valid_from, valid_until), so that a
+ * description such as those in examples/ stays valid as it is.
+ * KR_ENOTFOUND if 's' does not start with "today", KR_EINVAL if the rest
+ * is not "+Nd" or "-Nd" (N: 1 to 5 digits). */
+int json_map_relative_parse(const char *s, uint64_t now_ms, int end_of_day,
+                            uint64_t *ms);
 /* KR_EINVAL if 'ms' lies after the year 9999. */
 int json_map_time_format(uint64_t ms, char out[JSON_MAP_TIME_LEN]);
 /* 1 if 's' is a calendar date "YYYY-MM-DD" (years 1900 to 2199). */
