@@ -281,7 +281,8 @@ main(int argc, char **argv)
         goto out;
     kcrypto_keys_destroy(&keys);
     bstore_prefill(b.store, b.cfg.prefill_mb << 20);
-    if ((rc = metrics_start(&b)) != 0)
+    if ((rc = metrics_referrals_load(&b)) != 0 ||
+        (rc = metrics_start(&b)) != 0)
         goto out;
     rc = broker_run(&b);
     backup_stop(&b);

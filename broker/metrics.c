@@ -13,6 +13,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
+#include "referral_table.h"
+#include "timers.h"
 #include "names.h"
 
 #define S_REASONS 64 /* kr.v1.Reason values fit below this */
@@ -32,8 +34,17 @@ struct s_counters {
     _Atomic uint64_t consent_refusals;
 };
 
+/* Referrals by state (REFERRAL and HANDOVER records; SUBJECT_LINK's
+ * watches are not referrals) and escalations by timer. */
+#define S_STATES (KR__V1__TASK_STATUS__TASK_ENTERED_IN_ERROR + 1)
+#define S_TIMERS (TIMER_HANDOVER_3 + 1)
+static _Atomic int64_t s_ref_state[S_STATES];
+static _Atomic uint64_t s_escalations[S_TIMERS];
+
 /* A pass's counts until its commit (loop thread only). */
 struct s_pending {
+    int64_t ref_state[S_STATES];
+    uint64_t escalations[S_TIMERS];
     uint64_t accepted;
     uint64_t refused[S_REASONS];
     uint64_t final[S_NFINAL][S_TYPES];
@@ -116,6 +127,61 @@ metrics_final(struct broker *b, int state, int type, int reason)
     s_p.any = true;
 }
 
+static bool
+s_is_referral(int type)
+{
+    return type == KR__V1__MESSAGE_TYPE__REFERRAL ||
+           type == KR__V1__MESSAGE_TYPE__HANDOVER;
+}
+
+void
+metrics_referral_moved(struct broker *b, int type, int from, int to)
+{
+    (void)b;
+    if (!s_is_referral(type) || from == to)
+        return;
+    if (from > 0 && from < S_STATES)
+        s_p.ref_state[from]--;
+    if (to > 0 && to < S_STATES)
+        s_p.ref_state[to]++;
+    s_p.any = true;
+}
+
+void
+metrics_escalation(struct broker *b, int step)
+{
+    (void)b;
+    s_p.escalations[s_clamp(step, S_TIMERS)]++;
+    s_p.any = true;
+}
+
+static int
+s_count_referral(Kr__V1__ReferralRecord *r, void *arg)
+{
+    int64_t *n = arg;
+
+    if (s_is_referral((int)r->type) && (int)r->state > 0 &&
+        (int)r->state < S_STATES)
+        n[r->state]++;
+    return 0;
+}
+
+int
+metrics_referrals_load(struct broker *b)
+{
+    int64_t n[S_STATES] = {0};
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = bstore_begin(b->store, true, &txn)) != 0)
+        return rc;
+    rc = bstore_referral_scan(b->store, txn, NULL, NULL, s_count_referral, n);
+    bstore_abort(txn);
+    for (int i = 0; i < S_STATES; i++)
+        atomic_store(&s_ref_state[i], n[i]);
+    return rc;
+}
+
 void
 metrics_pass_end(struct broker *b, bool committed)
 {
@@ -123,6 +189,15 @@ metrics_pass_end(struct broker *b, bool committed)
     if (!s_p.any)
         return;
     if (committed) {
+        for (int i = 0; i < S_STATES; i++)
+            if (s_p.ref_state[i] != 0)
+                atomic_fetch_add_explicit(&s_ref_state[i], s_p.ref_state[i],
+                                          memory_order_relaxed);
+        for (int i = 0; i < S_TIMERS; i++)
+            if (s_p.escalations[i] != 0)
+                atomic_fetch_add_explicit(&s_escalations[i],
+                                          s_p.escalations[i],
+                                          memory_order_relaxed);
         atomic_fetch_add_explicit(&s_c.accepted, s_p.accepted,
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&s_c.consent_refusals, s_p.consent_refusals,
@@ -306,9 +381,29 @@ s_metrics(void *ctx, struct kr_buf *out)
               "time of each commit of a loop pass that wrote (fsync "
               "included)",
               &h);
-    /* Referral state (kansrijk_referrals{state}) and escalations
-     * (kansrijk_escalations_total{timer}) go here, from the referral
-     * engine's own counters and snapshot. */
+    prom_head(out, "kansrijk_referrals", "gauge",
+              "referrals (and handovers) by their FHIR Task state");
+    for (int i = 1; i < S_STATES; i++) {
+        int64_t v = atomic_load(&s_ref_state[i]);
+        snprintf(labels, sizeof(labels), "state=\"%s\"",
+                 task_status_name(i));
+        prom_u64(out, "kansrijk_referrals", labels, v > 0 ? (uint64_t)v : 0);
+    }
+    /* One sample per timer name: both decide steps count as "decide",
+     * the three handover steps as "handover". */
+    prom_head(out, "kansrijk_escalations_total", "counter",
+              "escalations sent, by the timer that ran out");
+    static const int firsts[] = {TIMER_ACK, TIMER_DECIDE, TIMER_CONTACT,
+                                 TIMER_HANDOVER_1};
+    for (size_t k = 0; k < sizeof(firsts) / sizeof(firsts[0]); k++) {
+        uint64_t v = 0;
+        for (int i = 1; i < S_TIMERS; i++)
+            if (strcmp(timer_name(i), timer_name(firsts[k])) == 0)
+                v += atomic_load(&s_escalations[i]);
+        snprintf(labels, sizeof(labels), "timer=\"%s\"",
+                 timer_name(firsts[k]));
+        prom_u64(out, "kansrijk_escalations_total", labels, v);
+    }
     if (!sn.valid)
         return 200;
     s_counter(out, "kansrijk_commits_failed_total",

@@ -32,6 +32,13 @@ void metrics_refused(struct broker *b, int reason);
 void metrics_final(struct broker *b, int state, int type, int reason);
 /* The pass: committed (its counts stay) or not (they go). */
 void metrics_pass_end(struct broker *b, bool committed);
+/* A referral opened (from 0) or moved; 'type' its message type (only
+ * REFERRAL and HANDOVER count). Counted at the pass's commit. */
+void metrics_referral_moved(struct broker *b, int type, int from, int to);
+/* An escalation of timer step 'step' (timers.h). */
+void metrics_escalation(struct broker *b, int step);
+/* Count the stored referrals by state once, at start. */
+int metrics_referrals_load(struct broker *b);
 /* Counted at once (not part of a pass). */
 void metrics_auth_failed(void);
 void metrics_commit_observe(uint64_t us);

@@ -14,6 +14,7 @@
 
 #include "bstore.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "referral.h"
 #include "routes.h"
@@ -270,6 +271,7 @@ s_open(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
     r.n_history = 1;
     if (ctx->route != NULL)
         r.coordinator = (char *)routes_coordinator(ctx->route);
+    metrics_referral_moved(b, (int)r.type, 0, (int)r.state);
     if ((rc = timers_arm(b, &r, ctx->route)) != 0)
         return rc;
     return bstore_referral_put(b->store, txn, &r);

@@ -5,6 +5,7 @@
 #include "bstore.h"
 #include "latency.h"
 #include "log.h"
+#include "metrics.h"
 #include "referral_table.h"
 #include "routes.h"
 #include "timers.h"
@@ -124,6 +125,7 @@ timers_moved(struct broker *b, Kr__V1__ReferralRecord *r, int from)
     size_t keep = 0;
     int rc;
 
+    metrics_referral_moved(b, (int)r->type, from, (int)r->state);
     if (txn == NULL)
         return KR_ESTORE;
     for (size_t i = 0; i < r->n_timers; i++) {
@@ -187,6 +189,7 @@ s_escalate(struct broker *b, const Kr__V1__ReferralRecord *r,
     if ((rc = deliver_enqueue(b, to, &item, NULL)) != 0)
         return rc;
     s_stats.escalations++;
+    metrics_escalation(b, t->step);
     snprintf(detail, sizeof(detail),
              "timer=%s step=%u state=%s overdue_ms=%llu",
              timer_name(t->step), (unsigned)t->step,
