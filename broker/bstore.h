@@ -179,6 +179,12 @@ int bstore_referral_get(struct broker_store *st, MDB_txn *txn,
                         Kr__V1__ReferralRecord **out);
 int bstore_referral_put(struct broker_store *st, MDB_txn *txn,
                         const Kr__V1__ReferralRecord *r);
+/* Insert a new record: one search of the tree for both the check and the
+ * write. KR_EEXIST with the stored bytes in *old / *old_len (pointing
+ * into the map) if the id is taken; nothing is written then. */
+int bstore_referral_add(struct broker_store *st, MDB_txn *txn,
+                        const Kr__V1__ReferralRecord *r, const uint8_t **old,
+                        size_t *old_len);
 /* Calls fn for each record after 'after' (16 bytes, or NULL: from the
  * first), in id order, unpacked with pa; fn returns non-zero to stop. */
 int bstore_referral_scan(struct broker_store *st, MDB_txn *txn,

@@ -30,6 +30,29 @@ bstore_referral_put(struct broker_store *st, MDB_txn *txn,
 }
 
 int
+bstore_referral_add(struct broker_store *st, MDB_txn *txn,
+                    const Kr__V1__ReferralRecord *r, const uint8_t **old,
+                    size_t *old_len)
+{
+    MDB_val k = {16, r->referral_id.data}, v;
+    int rc;
+
+    if (r->referral_id.len != 16)
+        return KR_EINVAL;
+    v.mv_size = protobuf_c_message_get_packed_size(&r->base);
+    rc = mdb_put(txn, st->referrals, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+    if (rc == MDB_KEYEXIST) {
+        *old = v.mv_data; /* LMDB returns the existing value */
+        *old_len = v.mv_size;
+        return KR_EEXIST;
+    }
+    if (rc != 0)
+        return bstore_from_mdb(rc);
+    protobuf_c_message_pack(&r->base, v.mv_data);
+    return KR_OK;
+}
+
+int
 bstore_referral_scan(struct broker_store *st, MDB_txn *txn,
                      const uint8_t *after, ProtobufCAllocator *pa,
                      int (*fn)(Kr__V1__ReferralRecord *r, void *arg),

@@ -214,7 +214,8 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
      * between the same two parties (referral.c). */
     struct referral_ctx rctx;
     const char *rwhy = NULL;
-    if ((reason = referral_check(b, o, to, env, &rctx, &rwhy)) != 0) {
+    if ((reason = referral_check(b, o, to, env, has_cid ? cid : NULL, &rctx,
+                                 &rwhy)) != 0) {
         s_refuse(b, o, rid, rid_len, env, msg_id, reason, rwhy);
         goto done;
     }

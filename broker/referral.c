@@ -68,12 +68,18 @@ s_load(struct broker *b, const Kr__V1__Envelope *env,
     return 0;
 }
 
+static int s_open(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
+                  const uint8_t *consent_id, struct referral_ctx *ctx,
+                  const uint8_t **old, size_t *old_len);
+
 static int
 s_check_open(struct broker *b, struct org *o, struct org *to,
-             const Kr__V1__Envelope *env, struct referral_ctx *ctx,
-             const char **why)
+             const Kr__V1__Envelope *env, const uint8_t *consent_id,
+             struct referral_ctx *ctx, const char **why)
 {
-    int reason;
+    const uint8_t *old = NULL;
+    size_t old_len = 0;
+    int reason, rc;
 
     if (env->referral_id.len != 16)
         return s_fail(why, KR__V1__REASON__MISSING_FIELD,
@@ -81,12 +87,21 @@ s_check_open(struct broker *b, struct org *o, struct org *to,
                       message_type_name(env->type));
     if ((reason = routes_check(b, o, to, env, &ctx->route, why)) != 0)
         return reason;
-    if ((reason = s_load(b, env, &ctx->rec, why)) != 0)
-        return reason;
-    if (ctx->rec == NULL) {
+    /* A new id (the usual case) is written at once; a taken one is read
+     * back from the same search. */
+    rc = s_open(b, o, env, consent_id, ctx, &old, &old_len);
+    if (rc == KR_OK) {
         ctx->kind = REFERRAL_CTX_OPEN;
         return 0;
     }
+    if (rc != KR_EEXIST)
+        return s_fail(why, KR__V1__REASON__INTERNAL,
+                      "referral record not written: %s", kr_strerror(rc));
+    ctx->rec = kr__v1__referral_record__unpack(arena_allocator(&b->pb),
+                                               old_len, old);
+    if (ctx->rec == NULL)
+        return s_fail(why, KR__V1__REASON__INTERNAL,
+                      "referral record unreadable");
     if (strcmp(ctx->rec->placer, o->id) != 0 ||
         strcmp(ctx->rec->performer, to->id) != 0)
         return s_fail(why, KR__V1__REASON__REFERRAL_CONFLICT,
@@ -184,12 +199,12 @@ s_check_follow(struct broker *b, struct org *o, struct org *to,
 
 int
 referral_check(struct broker *b, struct org *o, struct org *to,
-               const Kr__V1__Envelope *env, struct referral_ctx *ctx,
-               const char **why)
+               const Kr__V1__Envelope *env, const uint8_t *consent_id,
+               struct referral_ctx *ctx, const char **why)
 {
     memset(ctx, 0, sizeof(*ctx));
     if (s_opens(env->type))
-        return s_check_open(b, o, to, env, ctx, why);
+        return s_check_open(b, o, to, env, consent_id, ctx, why);
     if (env->task_status != 0 || env->cancel_step != 0 ||
         env->status_reason[0] != '\0' || env->status_outcome[0] != '\0') {
         if (env->type != KR__V1__MESSAGE_TYPE__REFERRAL_STATUS)
@@ -233,9 +248,24 @@ s_step(struct broker *b, Kr__V1__ReferralRecord *r, Kr__V1__ReferralStep *st)
     r->history = h;
 }
 
+/* The new record, added unless its id is taken (KR_EEXIST, *old). Its
+ * timers are armed only once the record is in. */
+/* Add a new referral's record; counted for the metrics once it is in. */
+static int
+s_add_counted(struct broker *b, MDB_txn *txn, Kr__V1__ReferralRecord *r,
+              const uint8_t **old, size_t *old_len)
+{
+    int rc = bstore_referral_add(b->store, txn, r, old, old_len);
+
+    if (rc == KR_OK)
+        metrics_referral_moved(b, (int)r->type, 0, (int)r->state);
+    return rc;
+}
+
 static int
 s_open(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
-       const uint8_t *consent_id, struct referral_ctx *ctx)
+       const uint8_t *consent_id, struct referral_ctx *ctx,
+       const uint8_t **old, size_t *old_len)
 {
     Kr__V1__ReferralRecord r = KR__V1__REFERRAL_RECORD__INIT;
     Kr__V1__ReferralStep st = KR__V1__REFERRAL_STEP__INIT;
@@ -269,12 +299,24 @@ s_open(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
     st.msg_id = env->msg_id;
     r.history = &hp;
     r.n_history = 1;
-    if (ctx->route != NULL)
-        r.coordinator = (char *)routes_coordinator(ctx->route);
-    metrics_referral_moved(b, (int)r.type, 0, (int)r.state);
+    if (ctx->route == NULL)
+        return s_add_counted(b, txn, &r, old, old_len);
+    r.coordinator = (char *)routes_coordinator(ctx->route);
+    /* With timers the record carries their steps: armed first, then the
+     * record added (a taken id arms nothing: the timers tree is written
+     * only after the add says the id is free). */
+    if ((rc = bstore_referral_get(b->store, txn, r.referral_id.data,
+                                  arena_allocator(&b->pb), &ctx->rec)) ==
+        KR_OK) {
+        /* Hand the stored bytes back as the add would. */
+        ctx->rec = NULL;
+        return bstore_referral_add(b->store, txn, &r, old, old_len);
+    }
+    if (rc != KR_ENOTFOUND)
+        return rc;
     if ((rc = timers_arm(b, &r, ctx->route)) != 0)
         return rc;
-    return bstore_referral_put(b->store, txn, &r);
+    return s_add_counted(b, txn, &r, old, old_len);
 }
 
 static int
@@ -421,11 +463,10 @@ int
 referral_apply(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
                const uint8_t *consent_id, struct referral_ctx *ctx)
 {
+    (void)consent_id;
     switch (ctx->kind) {
     case REFERRAL_CTX_LINK:
         return s_link(b, o, env, ctx);
-    case REFERRAL_CTX_OPEN:
-        return s_open(b, o, env, consent_id, ctx);
     case REFERRAL_CTX_STATUS:
         return s_status(b, o, env, ctx);
     default:

@@ -35,11 +35,15 @@ enum {
 };
 
 /* May env, from o to 'to', go on as far as its referral is concerned?
- * 0, or a kr.v1.Reason with *why naming the problem. Reads only. Called
- * inside the frame's arena scope. */
+ * 0, or a kr.v1.Reason with *why naming the problem. It is the last
+ * check before a message is stored: a REFERRAL or HANDOVER with a new id
+ * is written here already (one search of the tree for the check and the
+ * write: the hot path); everything else only reads. consent_id: the
+ * consent the gate found, or NULL. Called inside the frame's arena
+ * scope. */
 int referral_check(struct broker *b, struct org *o, struct org *to,
-                   const Kr__V1__Envelope *env, struct referral_ctx *ctx,
-                   const char **why);
+                   const Kr__V1__Envelope *env, const uint8_t *consent_id,
+                   struct referral_ctx *ctx, const char **why);
 
 /* Write what the check decided, in the pass's transaction: a new record,
  * or the new state with its history step, and the referral's timers.
