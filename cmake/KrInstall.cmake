@@ -18,6 +18,9 @@ set(KR_SYSCONFDIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}")
 set(KR_STATEDIR "/var/lib")
 
 install(TARGETS krbroker krnode RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+if(TARGET krspool)
+  install(TARGETS krspool RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+endif()
 install(TARGETS krctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # libkr: the shared library (with its soname link) and its header. The
 # static kr_static stays in the build: it needs krcommon, which is not a
@@ -40,7 +43,8 @@ endforeach()
 
 install(FILES ${CMAKE_SOURCE_DIR}/etc/krbroker.ini ${CMAKE_SOURCE_DIR}/etc/krnode.ini
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
-file(GLOB KR_EXAMPLES ${CMAKE_SOURCE_DIR}/examples/*.json)
+file(GLOB KR_EXAMPLES ${CMAKE_SOURCE_DIR}/examples/*.json
+  ${CMAKE_SOURCE_DIR}/examples/routes.ini ${CMAKE_SOURCE_DIR}/examples/adapter.c)
 install(FILES ${KR_EXAMPLES} DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES ${CMAKE_SOURCE_DIR}/docs/OPERATIONS.md ${CMAKE_SOURCE_DIR}/README.md
   DESTINATION ${CMAKE_INSTALL_DOCDIR} OPTIONAL)

@@ -16,12 +16,13 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; 
 DESTDIR=$tmp/root cmake --install "$build" >"$tmp/install.log" 2>&1 ||
   { cat "$tmp/install.log"; bad "cmake --install"; }
 root=$tmp/root$prefix
-for f in sbin/krbroker sbin/krnode bin/krctl include/kr.h \
+for f in sbin/krbroker sbin/krnode sbin/krspool bin/krctl include/kr.h \
   lib/pkgconfig/libkr.pc share/man/man1/krctl.1 share/man/man8/krbroker.8 \
   share/man/man8/krnode.8 share/man/man5/krbroker.conf.5 \
   share/man/man5/krnode.conf.5 share/doc/kansrijk/examples/krbroker.ini \
   share/doc/kansrijk/examples/krnode.ini \
   share/doc/kansrijk/examples/referral.json \
+  share/doc/kansrijk/examples/routes.ini share/doc/kansrijk/examples/adapter.c \
   lib/systemd/system/krbroker.service lib/systemd/system/krnode@.service \
   lib/sysusers.d/kansrijk.conf; do
   check "installed $f" test -s "$root/$f"
@@ -34,7 +35,7 @@ check "libkr soname $soname is a link to it" test -L "$root/lib/$soname"
 check "libkr.so development link" test -L "$root/lib/libkr.so"
 
 # The installed binaries run (and do not need the build tree).
-for b in sbin/krbroker sbin/krnode bin/krctl; do
+for b in sbin/krbroker sbin/krnode sbin/krspool bin/krctl; do
   out=$("$root/$b" --help 2>&1); rc=$?
   check "$b --help exits 0" test $rc -eq 0
   check "$b --help names its exit status" grep -qi "exit status" <<<"$out"
