@@ -23,6 +23,7 @@
 #include "store.pb-c.h"
 #include "util.h"
 #include "wire.pb-c.h"
+#include "admin.pb-c.h"
 
 #define BROKER_ROUTING_ID_MAX 256
 
@@ -56,6 +57,7 @@ struct org {
     char id[KR_ORG_ID_MAX]; /* "scheme:value" */
     int category;           /* kr.v1.OrgCategory */
     bool suspended;
+    bool removed;      /* krctl org remove: suspended for good */
     uint8_t curve[32]; /* for ZAP */
 
     /* Connection state (lost on restart: nodes say Hello again). */
@@ -248,6 +250,12 @@ void deliver_rewind(struct org *o);
 
 /* admin.c */
 void admin_handle(struct broker *b);
+/* admin_keys.c: krctl org remove and org rekey, each committed in its own
+ * transaction with its events before the answer. */
+int admin_org_remove(struct broker *b, const char *id,
+                     Kr__V1__AdminResponse *resp);
+int admin_org_rekey(struct broker *b, const Kr__V1__OrgRekey *req,
+                    Kr__V1__AdminResponse *resp);
 
 /* auth.c: the ZAP handler. */
 void auth_handle(struct broker *b);

@@ -53,6 +53,8 @@ static const char s_usage[] =
     "  org list [--json] list the directory\n"
     "  org suspend ID    refuse the organisation's connections and messages\n"
     "  org resume ID     undo a suspension\n"
+    "  org remove ID     withdraw what waits for it; refuse it for good\n"
+    "  org rekey ID --keys NEW.public [--grace DAYS]  new keys, old honoured\n"
     "  queues [--json]   what waits for each organisation\n"
     "  stats [--json]    the broker's commits (latency) and early deliveries\n"
     "  backup DIR        a compacted copy of the broker's store in DIR (empty),\n"

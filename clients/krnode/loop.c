@@ -329,6 +329,9 @@ node_open(struct node_config *cfg, struct node **out)
         goto fail;
     if ((rc = seal_init(&n->seal, n->keys, &n->pb)) != KR_OK)
         goto fail;
+    if (cfg->previous_keys[0] != '\0' &&
+        (rc = seal_load_previous(&n->seal, cfg->previous_keys)) != KR_OK)
+        goto fail;
     if ((n->zctx = zmq_ctx_new()) == NULL) {
         log_errorx("zmq: context: %s", zmq_strerror(errno));
         rc = KR_ESYS;

@@ -1,0 +1,248 @@
+/*
+ * test_keys.c - the directory's lifecycle through real processes
+ * (docs/OPERATIONS.md "Keys and the directory"):
+ *
+ * remove with messages queued: referrals wait at the broker for a stopped
+ * JGZ node; `krctl org remove` withdraws each (the sender's outbox shows
+ * them withdrawn), empties its queue, audits it; the removed node's key
+ * is refused, its id cannot be added again, and new sends are refused.
+ *
+ * rekey with messages in flight: referrals sealed to the hospital's old
+ * keys wait while its node is stopped, and one the hospital signed with its
+ * old keys waits for the stopped maternity care node; `krctl org rekey`; the
+ * hospital restarts with its new keys and previous_keys = the old .secret:
+ * everything opens and verifies on both sides. A referral sent after the
+ * rekey is sealed to the new key: it opens with previous_keys gone.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define S_VL_ORG "ura:00001234"
+#define S_JGZ_ORG "ura:00005678"
+#define S_ZH_ORG "ura:00009012"
+#define S_KZ_ORG "ura:00003456"
+#define S_QUEUED 5
+
+static bool
+s_outcomes(kr_client_t *kc, int outcome, size_t want)
+{
+    struct h_outbox_stats st;
+
+    memset(&st, 0, sizeof(st));
+    return h_outbox_stats(kc, &st) == KR_OK && st.by_outcome[outcome] == want;
+}
+
+static bool
+s_inbox_at_least(kr_client_t *kc, size_t want)
+{
+    size_t n = 0;
+
+    return h_inbox_count(kc, &n) == KR_OK && n >= want;
+}
+
+/* Every opened item is one of the harness's referrals. */
+static int
+s_open_one(const Kr__V1__InboxItem *it, void *arg)
+{
+    size_t *bad = arg;
+    Kr__V1__Content *c =
+        kr__v1__content__unpack(NULL, it->content.len, it->content.data);
+
+    if (c == NULL || c->body_case != KR__V1__CONTENT__BODY_REFERRAL)
+        (*bad)++;
+    if (c != NULL)
+        kr__v1__content__free_unpacked(c, NULL);
+    return 0;
+}
+
+static void
+s_remove(struct h_cluster *c, int vl, int jgz)
+{
+    struct h_referral ref;
+    struct h_run r;
+    uint8_t id[16];
+    bool ok;
+
+    h_referral_default(&ref);
+    H_REQUIRE(h_consent_default(c, vl, jgz), "consent vl -> jgz recorded");
+    H_REQUIRE(h_node_stop(c, jgz), "the JGZ node stops");
+    kr_client_t *kv = h_node_client(c, vl);
+    for (int i = 0; i < S_QUEUED; i++)
+        H_REQUIRE(h_send_referral(kv, S_JGZ_ORG, &ref, NULL, id) == KR_OK,
+                  "referral %d to JGZ handed to the node", i);
+    H_POLL(ok, 30000, s_outcomes(kv, KR__V1__OUTCOME__ACCEPTED, S_QUEUED));
+    H_REQUIRE(ok, "the broker accepts the %d referrals", S_QUEUED);
+    H_CHECK(h_krctl_queue(c, S_JGZ_ORG, "depth") == S_QUEUED,
+            "JGZ's queue holds %d", S_QUEUED);
+
+    h_krctl(&r, "--admin", c->admin, "org", "remove", S_JGZ_ORG, NULL);
+    H_CHECK(r.code == 0 && strstr(r.out, "5 messages withdrawn") != NULL,
+            "krctl org remove exits 0 and says 5 withdrawn (%d: %s%s)", r.code,
+            r.out, r.err);
+    h_run_free(&r);
+    H_POLL(ok, 30000, s_outcomes(kv, KR__V1__OUTCOME__WITHDRAWN, S_QUEUED));
+    H_CHECK(ok, "the sender's outbox shows the %d withdrawn", S_QUEUED);
+    H_CHECK(h_krctl_queue(c, S_JGZ_ORG, "depth") == 0,
+            "JGZ's queue is empty after the remove");
+
+    h_krctl(&r, "--admin", c->admin, "audit", "tail", "-n", "30", NULL);
+    H_CHECK(r.code == 0 && strstr(r.out, "org.removed") != NULL &&
+                strstr(r.out, "message.withdrawn") != NULL &&
+                strstr(r.out, "recipient-removed") != NULL,
+            "the audit holds org.removed and message.withdrawn with reason "
+            "recipient-removed");
+    h_run_free(&r);
+    h_krctl(&r, "--admin", c->admin, "audit", "verify", NULL);
+    H_CHECK(r.code == 0, "the audit chain verifies (%d: %s)", r.code, r.err);
+    h_run_free(&r);
+
+    /* Twice, a new key for the id, a resume: all refused. */
+    h_krctl(&r, "--admin", c->admin, "org", "remove", S_JGZ_ORG, NULL);
+    H_CHECK(r.code == 1, "a second remove is refused (%d)", r.code);
+    h_run_free(&r);
+    h_krctl(&r, "--admin", c->admin, "org", "resume", S_JGZ_ORG, NULL);
+    H_CHECK(r.code == 1 && strstr(r.err, "removed") != NULL,
+            "resume of a removed org is refused (%d: %s)", r.code, r.err);
+    h_run_free(&r);
+    char pub[H_PATH + 32];
+    h_krctl(&r, "--admin", c->admin, "org", "add", "--id", S_JGZ_ORG,
+            "--category", "jgz", "--name", "Another JGZ", "--keys",
+            h_public_path(c->nodes[vl].keys, pub, sizeof(pub)), NULL);
+    H_CHECK(r.code == 1 && strstr(r.err, "removed") != NULL,
+            "its id cannot be added again (%d: %s)", r.code, r.err);
+    h_run_free(&r);
+
+    /* A new send to it is refused, with the reason of its own. */
+    H_REQUIRE(h_send_referral(kv, S_JGZ_ORG, &ref, NULL, id) == KR_OK,
+              "a referral to the removed JGZ handed to the node");
+    H_POLL(ok, 30000, s_outcomes(kv, KR__V1__OUTCOME__REFUSED, 1));
+    H_CHECK(ok, "the broker refuses it");
+    h_node_start(c, jgz);
+    H_POLL(ok, 20000,
+           h_log_contains(c->broker_log, "reason=\"organisation removed\""));
+    H_CHECK(ok, "the removed node's handshake is refused by ZAP");
+    h_node_stop(c, jgz);
+}
+
+static void
+s_rekey(struct h_cluster *c, int vl, int zh, int kz)
+{
+    struct h_referral ref;
+    struct h_run r;
+    char old_secret[H_PATH + 32], newp[H_PATH], pub[H_PATH + 32],
+        secret[H_PATH + 32];
+    uint8_t id[16];
+    size_t bad = 0;
+    bool ok;
+
+    h_referral_default(&ref);
+    H_REQUIRE(h_consent_default(c, vl, zh), "consent vl -> zh recorded");
+    H_REQUIRE(h_consent_default(c, zh, kz), "consent zh -> kz recorded");
+    kr_client_t *kv = h_node_client(c, vl);
+    kr_client_t *kz_c = NULL;
+    kr_client_t *kzh = h_node_client(c, zh);
+    /* In flight from the hospital: signed and sealed with its old keys,
+     * waiting for the stopped maternity care node. */
+    H_REQUIRE(h_node_stop(c, kz), "the maternity care node stops");
+    H_REQUIRE(h_send_referral(kzh, S_KZ_ORG, &ref, NULL, id) == KR_OK,
+              "a referral from the hospital, old keys, handed to its node");
+    H_POLL(ok, 30000, s_outcomes(kzh, KR__V1__OUTCOME__ACCEPTED, 1));
+    H_REQUIRE(ok, "it waits at the broker for maternity care");
+    /* In flight to the hospital: sealed to its old box key. */
+    H_REQUIRE(h_node_stop(c, zh), "the hospital's node stops");
+    for (int i = 0; i < 3; i++)
+        H_REQUIRE(h_send_referral(kv, S_ZH_ORG, &ref, NULL, id) == KR_OK,
+                  "referral %d to the stopped hospital handed over", i);
+    H_POLL(ok, 30000, s_outcomes(kv, KR__V1__OUTCOME__ACCEPTED, 3));
+    H_REQUIRE(ok, "3 sealed to the old keys wait for the hospital");
+    struct h_outbox_stats st0;
+    memset(&st0, 0, sizeof(st0));
+    h_outbox_stats(kv, &st0);
+    size_t acc0 = st0.by_outcome[KR__V1__OUTCOME__DELIVERED];
+
+    /* The rekey. */
+    snprintf(newp, sizeof(newp), "%s/keys/zh-2027", c->tmp);
+    h_krctl(&r, "keygen", "--out", newp, NULL);
+    H_REQUIRE(r.code == 0, "krctl keygen for the new keys");
+    h_run_free(&r);
+    h_secret_path(c->nodes[zh].keys, old_secret, sizeof(old_secret));
+    h_krctl(&r, "--admin", c->admin, "org", "rekey", S_ZH_ORG, "--keys",
+            h_public_path(newp, pub, sizeof(pub)), "--grace", "7", NULL);
+    H_CHECK(r.code == 0, "krctl org rekey exits 0 (%d: %s)", r.code, r.err);
+    h_run_free(&r);
+    h_krctl(&r, "--admin", c->admin, "org", "rekey", S_ZH_ORG, "--keys", pub,
+            NULL);
+    H_CHECK(r.code == 1, "the same keys again are refused (%d)", r.code);
+    h_run_free(&r);
+
+    /* Restarted with the new keys: all 5 in flight open. */
+    h_node_set(c, zh, "keys", h_secret_path(newp, secret, sizeof(secret)));
+    h_node_set(c, zh, "previous_keys", old_secret);
+    h_node_start(c, zh);
+    H_REQUIRE(h_node_wait_connected(c, zh, H_CONNECT_MS),
+              "the hospital connects with its new keys");
+    kzh = h_node_client(c, zh);
+    H_POLL(ok, 30000, s_inbox_at_least(kzh, 3));
+    H_CHECK(ok, "the hospital opens all 3 sealed to its old keys");
+    h_inbox_foreach(kzh, s_open_one, &bad);
+    H_CHECK(bad == 0, "each is a referral that opened (%zu bad)", bad);
+    H_POLL(ok, 30000, s_outcomes(kv, KR__V1__OUTCOME__DELIVERED, acc0 + 3));
+    H_CHECK(ok, "the midwife's outbox shows them delivered");
+    /* Maternity care comes back: the hospital's old signature verifies
+     * (the directory it gets at its handshake names the previous keys). */
+    h_node_start(c, kz);
+    kz_c = h_node_client(c, kz);
+    H_POLL(ok, 30000, s_inbox_at_least(kz_c, 1));
+    H_CHECK(ok, "maternity care opens the one the hospital signed and "
+                "sealed with its old keys");
+    H_CHECK(!h_log_contains(c->nodes[kz].log, "inbox: refused"),
+            "maternity care refused nothing");
+
+    /* After the rekey senders seal to the new key: without previous_keys
+     * it still opens. */
+    H_REQUIRE(h_node_stop(c, zh), "the hospital's node stops");
+    h_node_set(c, zh, "previous_keys", "");
+    h_node_start(c, zh);
+    H_REQUIRE(h_node_wait_connected(c, zh, H_CONNECT_MS), "zh reconnects");
+    kzh = h_node_client(c, zh);
+    H_REQUIRE(h_send_referral(kv, S_ZH_ORG, &ref, NULL, id) == KR_OK,
+              "a referral after the rekey handed over");
+    H_POLL(ok, 30000, s_inbox_at_least(kzh, 4));
+    H_CHECK(ok, "it opens with the new keys alone");
+    H_POLL(ok, 30000, s_outcomes(kv, KR__V1__OUTCOME__DELIVERED, acc0 + 4));
+    H_CHECK(ok, "and is delivered");
+    H_CHECK(!h_log_contains(c->nodes[zh].log, "inbox: refused"),
+            "the hospital refused nothing");
+    H_CHECK(!h_log_contains(c->nodes[vl].log, "inbox: refused"),
+            "the midwife refused nothing");
+}
+
+int
+main(void)
+{
+    struct h_cluster c;
+
+    h_init("keys", 280);
+    h_cluster_init(&c, "keys");
+    h_broker_start(&c);
+    int vl = h_org_add(&c, "vl", S_VL_ORG, "verloskunde",
+                       "Verloskundigenpraktijk De Wieg");
+    int jgz = h_org_add(&c, "jgz", S_JGZ_ORG, "jgz", "JGZ Utrecht");
+    int zh = h_org_add(&c, "zh", S_ZH_ORG, "ziekenhuis", "Ziekenhuis Oost");
+    int kz = h_org_add(&c, "kz", S_KZ_ORG, "kraamzorg", "Kraamzorg Noord");
+    h_node_start(&c, kz);
+    h_node_start(&c, vl);
+    h_node_start(&c, jgz);
+    h_node_start(&c, zh);
+    if (!h_node_wait_connected(&c, vl, H_CONNECT_MS) ||
+        !h_node_wait_connected(&c, jgz, H_CONNECT_MS) ||
+        !h_node_wait_connected(&c, zh, H_CONNECT_MS) ||
+        !h_node_wait_connected(&c, kz, H_CONNECT_MS))
+        h_abort();
+    s_remove(&c, vl, jgz);
+    s_rekey(&c, vl, zh, kz);
+    return h_finish(&c);
+}
