@@ -18,6 +18,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "crypto.h"
 #include "daemon.h"
 #include "envelope.pb-c.h"
 #include "store.pb-c.h"
@@ -33,6 +34,8 @@ struct broker_config {
     char *listen;   /* ROUTER endpoint for nodes */
     char *admin;    /* admin endpoint; "" = ipc://<data_dir>/admin.sock */
     char *keys;     /* broker's .secret key file */
+    char *next_keys;   /* rollover: the next .secret key file, or "" */
+    char *next_listen; /* rollover: where the next key is served */
     char *instance; /* name of this broker in events and logs */
     char *log_level;
     uint64_t map_size_mb; /* LMDB map size */
@@ -256,6 +259,9 @@ int admin_org_remove(struct broker *b, const char *id,
                      Kr__V1__AdminResponse *resp);
 int admin_org_rekey(struct broker *b, const Kr__V1__OrgRekey *req,
                     Kr__V1__AdminResponse *resp);
+
+/* rollover.c: with next_keys, listen on next_listen with that key too. */
+int rollover_listen(struct broker *b, const kr_keys_t *current);
 
 /* auth.c: the ZAP handler. */
 void auth_handle(struct broker *b);

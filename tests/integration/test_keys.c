@@ -14,7 +14,11 @@
  * everything opens and verifies on both sides. A referral sent after the
  * rekey is sealed to the new key: it opens with previous_keys gone.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,6 +224,75 @@ s_rekey(struct h_cluster *c, int vl, int zh, int kz)
             "the midwife refused nothing");
 }
 
+static int
+s_free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static void
+s_rollover(struct h_cluster *c, int vl, int kz)
+{
+    char next[H_PATH], next_secret[H_PATH + 32], next_pub[H_PATH + 32],
+        next_listen[64];
+    struct h_run r;
+
+    snprintf(next, sizeof(next), "%s/keys/broker-next", c->tmp);
+    h_krctl(&r, "keygen", "--out", next, NULL);
+    H_REQUIRE(r.code == 0, "krctl keygen for the broker's next key");
+    h_run_free(&r);
+    h_secret_path(next, next_secret, sizeof(next_secret));
+    h_public_path(next, next_pub, sizeof(next_pub));
+    int port = s_free_port();
+    H_REQUIRE(port > 0, "a free port for next_listen");
+    snprintf(next_listen, sizeof(next_listen), "tcp://127.0.0.1:%d", port);
+
+    H_REQUIRE(h_broker_stop(c), "the broker stops for the rollover");
+    h_broker_set(c, "next_keys", next_secret);
+    h_broker_set(c, "next_listen", next_listen);
+    h_broker_start(c);
+    H_CHECK(h_log_contains(c->broker_log, "rollover: also listening"),
+            "the broker serves its next key on next_listen");
+    H_REQUIRE(h_node_stop(c, kz), "maternity care stops to move");
+    h_node_set(c, kz, "broker", next_listen);
+    h_node_set(c, kz, "broker_key", next_pub);
+    h_node_start(c, kz);
+    H_CHECK(h_node_wait_connected(c, kz, H_CONNECT_MS),
+            "maternity care connects with the next broker key");
+    H_CHECK(h_node_wait_connected(c, vl, H_CONNECT_MS),
+            "the midwife stays on the old key");
+    H_REQUIRE(h_consent_default(c, vl, kz), "consent vl -> kz recorded");
+    H_CHECK(h_roundtrip(c, vl, kz, "old key to next key", 30000),
+            "a referral from the old key's node reaches the next key's");
+
+    /* Cut-over: the next key alone, on the old endpoint. */
+    H_REQUIRE(h_broker_stop(c), "the broker stops for the cut-over");
+    h_broker_set(c, "keys", next_secret);
+    h_broker_set(c, "next_keys", "");
+    h_broker_set(c, "next_listen", "");
+    h_broker_start(c);
+    H_REQUIRE(h_node_stop(c, vl) && h_node_stop(c, kz), "both nodes stop");
+    h_node_set(c, vl, "broker_key", next_pub);
+    h_node_set(c, kz, "broker", c->listen);
+    h_node_start(c, vl);
+    h_node_start(c, kz);
+    H_CHECK(h_node_wait_connected(c, vl, H_CONNECT_MS) &&
+                h_node_wait_connected(c, kz, H_CONNECT_MS),
+            "after the cut-over both connect with the new broker key");
+    H_CHECK(h_roundtrip(c, vl, kz, "after the cut-over", 30000),
+            "a referral goes through after the cut-over");
+}
+
 int
 main(void)
 {
@@ -244,5 +317,6 @@ main(void)
         h_abort();
     s_remove(&c, vl, jgz);
     s_rekey(&c, vl, zh, kz);
+    s_rollover(&c, vl, kz);
     return h_finish(&c);
 }
