@@ -163,6 +163,7 @@ link_on_delivery(struct node *n, const Kr__V1__Delivery *d,
     item.referral_id = e->referral_id;
     item.case_id = e->case_id;
     item.subject_pseudonym = e->subject_pseudonym;
+    item.previous_subject_pseudonym = e->previous_subject_pseudonym;
     item.purpose = e->purpose;
     item.created_at_ms = e->created_at_ms;
     item.received_at_ms = p->now_ms;

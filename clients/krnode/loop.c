@@ -293,6 +293,22 @@ s_load_keys(struct node *n)
             return rc;
         }
     }
+    if (cfg->previous_coalition_key[0] != '\0') {
+        rc = kcrypto_coalition_key_load(cfg->previous_coalition_key,
+                                        &n->prev_coalition);
+        if (rc != KR_OK) {
+            log_errorx("previous_coalition_key: cannot load %s: %s%s",
+                       cfg->previous_coalition_key, kr_strerror(rc),
+                       rc == KR_EPERM ? " (chmod 600 it)" : "");
+            return rc;
+        }
+        if (n->coalition == NULL ||
+            n->prev_coalition->version == n->coalition->version) {
+            log_errorx("previous_coalition_key: needs coalition_key, of "
+                       "another version");
+            return KR_EINVAL;
+        }
+    }
     return KR_OK;
 }
 
@@ -371,6 +387,7 @@ node_close(struct node **np)
     nstore_close(&n->store);
     kcrypto_keys_destroy(&n->keys);
     kcrypto_coalition_key_destroy(&n->coalition);
+    kcrypto_coalition_key_destroy(&n->prev_coalition);
     if (n->lock_fd >= 0)
         close(n->lock_fd);
     for (size_t i = 0; i < n->pass.nreplies; i++)
@@ -411,8 +428,8 @@ s_signals(struct node *n, int fd)
         }
     }
     if (stop) {
-        const char *sig = daemon_signal_name(n->exit_signal, name,
-                                             sizeof(name));
+        const char *sig =
+            daemon_signal_name(n->exit_signal, name, sizeof(name));
         log_info("stopping: %s received", sig);
         daemon_notify_stopping(sig);
     } else if (reload) {

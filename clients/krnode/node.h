@@ -91,6 +91,7 @@ struct node_config {
     char *local;         /* adapters' endpoint; "" = ipc in data_dir */
     char *coalition_key; /* coalition key file; "" = none */
     char *previous_keys; /* .secret file before a rekey; "" = none */
+    char *previous_coalition_key; /* the version before; "" = none */
     char *log_level;
     uint64_t map_size_mb;          /* LMDB map size */
     uint64_t prefill_mb;           /* file written ahead of LMDB's use */
@@ -329,6 +330,8 @@ struct seal_fields {
     const uint8_t *referral_id; /* 16 bytes, or NULL: none */
     const uint8_t *pseudonym;   /* 32 bytes, or NULL: none */
     uint32_t key_version;       /* of the coalition key used */
+    const uint8_t *prev_pseudonym; /* under the previous version, or NULL */
+    uint32_t prev_key_version;
     uint64_t created_at_ms;
     const uint8_t *trace_id; /* 16 bytes */
     /* CONSENT_GRANT: the scope as it goes into the envelope, with its
@@ -630,6 +633,7 @@ struct node {
     kr_keys_t *keys;         /* own keys, secure memory */
     kr_pubkeys_t broker_pub;
     kr_coalition_key_t *coalition; /* NULL: none configured */
+    kr_coalition_key_t *prev_coalition; /* a rotation's previous version */
     nstore_t *store;
     void *zctx;
     struct peers peers;

@@ -43,8 +43,7 @@ seal_load_previous(struct seal *s, const char *path)
     int rc = kcrypto_keys_load(path, &s->prev);
 
     if (rc != KR_OK) {
-        log_errorx("previous_keys: cannot load %s: %s%s", path,
-                   kr_strerror(rc),
+        log_errorx("previous_keys: cannot load %s: %s%s", path, kr_strerror(rc),
                    rc == KR_EPERM ? " (chmod 600 it; the .secret file)" : "");
         return rc;
     }
@@ -157,6 +156,11 @@ seal_build(struct seal *s, struct peer *p, const Kr__V1__SendRequest *req,
         e.subject_pseudonym.data = (uint8_t *)f->pseudonym;
         e.subject_pseudonym.len = KR_PSEUDONYM_LEN;
         e.subject_key_version = f->key_version;
+    }
+    if (f->prev_pseudonym != NULL) {
+        e.previous_subject_pseudonym.data = (uint8_t *)f->prev_pseudonym;
+        e.previous_subject_pseudonym.len = KR_PSEUDONYM_LEN;
+        e.previous_subject_key_version = f->prev_key_version;
     }
     e.purpose = req->purpose;
     e.data_category = req->data_category;

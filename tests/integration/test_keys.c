@@ -293,6 +293,72 @@ s_rollover(struct h_cluster *c, int vl, int kz)
             "a referral goes through after the cut-over");
 }
 
+static int
+s_pseudonyms(const Kr__V1__InboxItem *it, void *arg)
+{
+    size_t *both = arg;
+
+    if (it->subject_pseudonym.len == 32 &&
+        it->previous_subject_pseudonym.len == 32 &&
+        memcmp(it->subject_pseudonym.data, it->previous_subject_pseudonym.data,
+               32) != 0)
+        (*both)++;
+    return 0;
+}
+
+/* Coalition-key rotation: the consent vl -> kz was recorded under version
+ * 1. A node on version 2 alone is refused (the pseudonym differs); with
+ * previous_coalition_key it is let through by the old pseudonym. */
+static void
+s_coalition(struct h_cluster *c, int vl, int kz)
+{
+    char v2[H_PATH];
+    struct h_referral ref;
+    struct h_run r;
+    uint8_t id[16];
+    size_t both = 0, refused0, delivered0;
+    struct h_outbox_stats st;
+    bool ok;
+
+    h_referral_default(&ref);
+    snprintf(v2, sizeof(v2), "%s/keys/coalition-v2.key", c->tmp);
+    h_krctl(&r, "keygen", "--coalition", v2, "--key-version", "2", NULL);
+    H_REQUIRE(r.code == 0, "krctl keygen --coalition --key-version 2 (%s)",
+              r.err);
+    h_run_free(&r);
+    H_REQUIRE(h_node_stop(c, vl), "the midwife's node stops");
+    h_node_set(c, vl, "coalition_key", v2);
+    h_node_start(c, vl);
+    H_REQUIRE(h_node_wait_connected(c, vl, H_CONNECT_MS), "vl on version 2");
+    kr_client_t *kv = h_node_client(c, vl);
+    memset(&st, 0, sizeof(st));
+    h_outbox_stats(kv, &st);
+    refused0 = st.by_outcome[KR__V1__OUTCOME__REFUSED];
+    delivered0 = st.by_outcome[KR__V1__OUTCOME__DELIVERED];
+    H_REQUIRE(h_send_referral(kv, S_KZ_ORG, &ref, NULL, id) == KR_OK,
+              "a referral under version 2 alone handed over");
+    H_POLL(ok, 30000, s_outcomes(kv, KR__V1__OUTCOME__REFUSED, refused0 + 1));
+    H_CHECK(ok, "version 2 alone: refused, the consent is under version 1");
+
+    H_REQUIRE(h_node_stop(c, vl), "the midwife's node stops");
+    h_node_set(c, vl, "previous_coalition_key", c->coalition);
+    h_node_start(c, vl);
+    H_REQUIRE(h_node_wait_connected(c, vl, H_CONNECT_MS),
+              "vl on version 2 with version 1 as previous");
+    kv = h_node_client(c, vl);
+    H_REQUIRE(h_send_referral(kv, S_KZ_ORG, &ref, NULL, id) == KR_OK,
+              "a referral with both pseudonyms handed over");
+    H_POLL(ok, 30000,
+           s_outcomes(kv, KR__V1__OUTCOME__DELIVERED, delivered0 + 1));
+    H_CHECK(ok, "the old pseudonym still matches: delivered under the "
+                "version 1 consent");
+    h_inbox_foreach(h_node_client(c, kz), s_pseudonyms, &both);
+    H_CHECK(both == 1,
+            "the recipient's inbox item carries both pseudonyms "
+            "(%zu)",
+            both);
+}
+
 int
 main(void)
 {
@@ -318,5 +384,6 @@ main(void)
     s_remove(&c, vl, jgz);
     s_rekey(&c, vl, zh, kz);
     s_rollover(&c, vl, kz);
+    s_coalition(&c, vl, kz);
     return h_finish(&c);
 }
