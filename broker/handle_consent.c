@@ -286,7 +286,7 @@ s_notify(struct broker *b, const char *to, const uint8_t consent_id[16],
     size_t count = 0;
     int rc;
 
-    if (o == NULL)
+    if (o == NULL || o->removed) /* no node to tell (admin_keys.c) */
         return KR_OK;
     ProtobufCBinaryData *ids = xcalloc(h->n, sizeof(*ids));
     for (size_t i = 0; i < h->n; i++) {

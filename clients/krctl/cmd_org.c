@@ -229,7 +229,10 @@ s_org_table(Kr__V1__AdminResponse *r)
         const Kr__V1__OrgEntry *e = r->orgs[i];
         s_pad(e->org_id, wid + 2);
         s_pad(util_category_name((int)e->category), wcat + 2);
-        s_pad(e->suspended ? "suspended" : "active", wstat + 2);
+        s_pad(e->removed     ? "removed"
+              : e->suspended ? "suspended"
+                             : "active",
+              wstat + 2);
         s_pad(e->name, wname + 2);
         if (e->sign_public.len == KR_KEY_LEN) {
             kcrypto_key_id(e->sign_public.data, keyid);

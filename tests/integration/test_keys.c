@@ -103,6 +103,11 @@ s_remove(struct h_cluster *c, int vl, int jgz)
     H_CHECK(r.code == 0, "the audit chain verifies (%d: %s)", r.code, r.err);
     h_run_free(&r);
 
+    h_krctl(&r, "--admin", c->admin, "org", "list", NULL);
+    H_CHECK(r.code == 0 && strstr(r.out, "removed") != NULL,
+            "krctl org list shows it removed");
+    h_run_free(&r);
+
     /* Twice, a new key for the id, a resume: all refused. */
     h_krctl(&r, "--admin", c->admin, "org", "remove", S_JGZ_ORG, NULL);
     H_CHECK(r.code == 1, "a second remove is refused (%d)", r.code);
@@ -176,6 +181,10 @@ s_rekey(struct h_cluster *c, int vl, int zh, int kz)
     h_krctl(&r, "--admin", c->admin, "org", "rekey", S_ZH_ORG, "--keys",
             h_public_path(newp, pub, sizeof(pub)), "--grace", "7", NULL);
     H_CHECK(r.code == 0, "krctl org rekey exits 0 (%d: %s)", r.code, r.err);
+    h_run_free(&r);
+    h_krctl(&r, "--admin", c->admin, "org", "list", "--json", NULL);
+    H_CHECK(r.code == 0 && strstr(r.out, "previous_until") != NULL,
+            "krctl org list --json shows the grace period");
     h_run_free(&r);
     h_krctl(&r, "--admin", c->admin, "org", "rekey", S_ZH_ORG, "--keys", pub,
             NULL);
