@@ -368,6 +368,44 @@ s_coalition(struct h_cluster *c, int vl, int kz)
             both);
 }
 
+/* A connected node: a rekey tells it to go and its old transport key is
+ * refused from then on; a remove of a connected node does the same. */
+static void
+s_connected(struct h_cluster *c, int wt)
+{
+    char newp[H_PATH], pub[H_PATH + 32];
+    struct h_run r;
+    bool ok;
+
+    H_REQUIRE(h_node_wait_connected(c, wt, H_CONNECT_MS), "wt connected");
+    snprintf(newp, sizeof(newp), "%s/keys/wt-2027", c->tmp);
+    h_krctl(&r, "keygen", "--out", newp, NULL);
+    H_REQUIRE(r.code == 0, "krctl keygen for wt's new keys");
+    h_run_free(&r);
+    h_krctl(&r, "--admin", c->admin, "org", "rekey", c->nodes[wt].org, "--keys",
+            h_public_path(newp, pub, sizeof(pub)), NULL);
+    H_CHECK(r.code == 0, "rekey of a connected organisation (%d: %s)", r.code,
+            r.err);
+    h_run_free(&r);
+    H_POLL(ok, 20000,
+           h_log_contains(c->nodes[wt].log, "organisation rekeyed: restart"));
+    H_CHECK(ok, "its node is told to restart with its new keys");
+    kr_pubkeys_t old;
+    char kid[KR_KEY_ID_LEN], needle[64];
+    H_REQUIRE(
+        kcrypto_pubkeys_load(h_public_path(c->nodes[wt].keys, pub, sizeof(pub)),
+                             &old) == KR_OK,
+        "wt's old public keys load");
+    kcrypto_key_id(old.curve, kid);
+    snprintf(needle, sizeof(needle), "auth: refused key=%s", kid);
+    H_POLL(ok, 20000, h_log_contains(c->broker_log, needle));
+    H_CHECK(ok, "its old transport key is refused at the next handshake");
+    h_krctl(&r, "--admin", c->admin, "org", "remove", c->nodes[wt].org, NULL);
+    H_CHECK(r.code == 0, "remove after the rekey (%d: %s)", r.code, r.err);
+    h_run_free(&r);
+    h_node_stop(c, wt);
+}
+
 int
 main(void)
 {
@@ -381,6 +419,8 @@ main(void)
     int jgz = h_org_add(&c, "jgz", S_JGZ_ORG, "jgz", "JGZ Utrecht");
     int zh = h_org_add(&c, "zh", S_ZH_ORG, "ziekenhuis", "Ziekenhuis Oost");
     int kz = h_org_add(&c, "kz", S_KZ_ORG, "kraamzorg", "Kraamzorg Noord");
+    int wt = h_org_add(&c, "wt", "ura:00007890", "wijkteam", "Wijkteam West");
+    h_node_start(&c, wt);
     h_node_start(&c, kz);
     h_node_start(&c, vl);
     h_node_start(&c, jgz);
@@ -391,6 +431,7 @@ main(void)
         !h_node_wait_connected(&c, kz, H_CONNECT_MS))
         h_abort();
     s_remove(&c, vl, jgz);
+    s_connected(&c, wt);
     s_rekey(&c, vl, zh, kz);
     s_rollover(&c, vl, kz);
     s_coalition(&c, vl, kz);
