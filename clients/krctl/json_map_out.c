@@ -493,11 +493,10 @@ json_map_org(const Kr__V1__OrgEntry *e)
             ? json_object_new_string(util_category_name((int)e->category))
             : NULL);
     s_put_str_or_null(o, "name", e->name);
-    json_object_object_add(
-        o, "status",
-        json_object_new_string(e->removed     ? "removed"
-                               : e->suspended ? "suspended"
-                                              : "active"));
+    json_object_object_add(o, "status",
+                           json_object_new_string(e->removed     ? "removed"
+                                                  : e->suspended ? "suspended"
+                                                                 : "active"));
     json_object_object_add(o, "curve_public", s_key_z85(&e->curve_public));
     json_object_object_add(o, "box_public", s_key_z85(&e->box_public));
     json_object_object_add(o, "sign_public", s_key_z85(&e->sign_public));

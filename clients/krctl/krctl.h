@@ -55,8 +55,7 @@ krctl_cmd_fn cmd_log_level;
 krctl_cmd_fn cmd_backup;
 
 /* org remove and org rekey (cmd_org_keys.c); usage is the org command's. */
-int krctl_org_remove(struct krctl *k, int argc, char **argv,
-                     const char *usage);
+int krctl_org_remove(struct krctl *k, int argc, char **argv, const char *usage);
 int krctl_org_rekey(struct krctl *k, int argc, char **argv, const char *usage);
 
 /* send --wait (cmd_send_wait.c): after the node took msg_id, wait until
