@@ -63,7 +63,7 @@ s_open_one(const Kr__V1__InboxItem *it, void *arg)
 }
 
 static void
-s_remove(struct h_cluster *c, int vl, int jgz)
+s_remove(struct h_cluster *c, int vl, int jgz, int zh)
 {
     struct h_referral ref;
     struct h_run r;
@@ -71,6 +71,15 @@ s_remove(struct h_cluster *c, int vl, int jgz)
     bool ok;
 
     h_referral_default(&ref);
+    /* What JGZ sent before its removal waits for the stopped hospital: it
+     * was accepted, and stays. */
+    H_REQUIRE(h_consent_default(c, jgz, zh), "consent jgz -> zh recorded");
+    H_REQUIRE(h_node_stop(c, zh), "the hospital's node stops");
+    kr_client_t *kj = h_node_client(c, jgz);
+    H_REQUIRE(h_send_referral(kj, S_ZH_ORG, &ref, NULL, id) == KR_OK,
+              "a referral from JGZ to the stopped hospital handed over");
+    H_POLL(ok, 30000, s_outcomes(kj, KR__V1__OUTCOME__ACCEPTED, 1));
+    H_REQUIRE(ok, "it waits at the broker");
     H_REQUIRE(h_consent_default(c, vl, jgz), "consent vl -> jgz recorded");
     H_REQUIRE(h_node_stop(c, jgz), "the JGZ node stops");
     kr_client_t *kv = h_node_client(c, vl);
@@ -134,6 +143,13 @@ s_remove(struct h_cluster *c, int vl, int jgz)
            h_log_contains(c->broker_log, "reason=\"organisation removed\""));
     H_CHECK(ok, "the removed node's handshake is refused by ZAP");
     h_node_stop(c, jgz);
+
+    h_node_start(c, zh);
+    H_POLL(ok, 30000, s_inbox_at_least(h_node_client(c, zh), 1));
+    H_CHECK(ok, "what JGZ sent before its removal is still delivered, its "
+                "signature verified with the kept entry");
+    H_CHECK(!h_log_contains(c->nodes[zh].log, "inbox: refused"),
+            "the hospital refused nothing");
 }
 
 static void
@@ -198,8 +214,9 @@ s_rekey(struct h_cluster *c, int vl, int zh, int kz)
     H_REQUIRE(h_node_wait_connected(c, zh, H_CONNECT_MS),
               "the hospital connects with its new keys");
     kzh = h_node_client(c, zh);
-    H_POLL(ok, 30000, s_inbox_at_least(kzh, 3));
-    H_CHECK(ok, "the hospital opens all 3 sealed to its old keys");
+    H_POLL(ok, 30000, s_inbox_at_least(kzh, 4));
+    H_CHECK(ok, "the hospital opens all 3 sealed to its old keys (and "
+                "JGZ's one)");
     h_inbox_foreach(kzh, s_open_one, &bad);
     H_CHECK(bad == 0, "each is a referral that opened (%zu bad)", bad);
     H_POLL(ok, 30000, s_outcomes(kv, KR__V1__OUTCOME__DELIVERED, acc0 + 3));
@@ -223,7 +240,7 @@ s_rekey(struct h_cluster *c, int vl, int zh, int kz)
     kzh = h_node_client(c, zh);
     H_REQUIRE(h_send_referral(kv, S_ZH_ORG, &ref, NULL, id) == KR_OK,
               "a referral after the rekey handed over");
-    H_POLL(ok, 30000, s_inbox_at_least(kzh, 4));
+    H_POLL(ok, 30000, s_inbox_at_least(kzh, 5));
     H_CHECK(ok, "it opens with the new keys alone");
     H_POLL(ok, 30000, s_outcomes(kv, KR__V1__OUTCOME__DELIVERED, acc0 + 4));
     H_CHECK(ok, "and is delivered");
@@ -430,7 +447,7 @@ main(void)
         !h_node_wait_connected(&c, zh, H_CONNECT_MS) ||
         !h_node_wait_connected(&c, kz, H_CONNECT_MS))
         h_abort();
-    s_remove(&c, vl, jgz);
+    s_remove(&c, vl, jgz, zh);
     s_connected(&c, wt);
     s_rekey(&c, vl, zh, kz);
     s_rollover(&c, vl, kz);
