@@ -56,8 +56,12 @@ s_org_add(struct broker *b, const Kr__V1__OrgAdd *req,
     if (e->curve_public.len != 32 || e->box_public.len != 32 ||
         e->sign_public.len != 32)
         return s_fail(resp, KR_EINVAL, "each public key must be 32 bytes");
-    if (orgs_find(b, e->org_id) != NULL)
-        return s_fail(resp, KR_EEXIST, "organisation already in directory");
+    struct org *had = orgs_find(b, e->org_id);
+    if (had != NULL)
+        return s_fail(resp, KR_EEXIST,
+                      had->removed ? "organisation id was removed from the "
+                                     "directory and is not given out again"
+                                   : "organisation already in directory");
     if (orgs_find_curve(b, e->curve_public.data) != NULL)
         return s_fail(resp, KR_EEXIST,
                       "transport key already belongs to another organisation");
@@ -107,6 +111,12 @@ s_org_status(struct broker *b, const char *id, bool suspend,
         return s_fail(resp, rc,
                       rc == KR_ENOTFOUND ? "no such organisation"
                                          : "store: read failed");
+    }
+    if (e->removed) {
+        bstore_abort(b->txn);
+        b->txn = NULL;
+        kr__v1__org_entry__free_unpacked(e, NULL);
+        return s_fail(resp, KR_EINVAL, "organisation was removed");
     }
     e->suspended = suspend;
     e->changed_at_ms = b->now_ms;
@@ -353,6 +363,12 @@ admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
             break;
         case KR__V1__ADMIN_REQUEST__OP_QUEUES:
             s_queues(b, &resp);
+            break;
+        case KR__V1__ADMIN_REQUEST__OP_ORG_REMOVE:
+            admin_org_remove(b, req->org_remove, &resp);
+            break;
+        case KR__V1__ADMIN_REQUEST__OP_ORG_REKEY:
+            admin_org_rekey(b, req->org_rekey, &resp);
             break;
         case KR__V1__ADMIN_REQUEST__OP_REFERRAL_SHOW:
         case KR__V1__ADMIN_REQUEST__OP_REFERRAL_LIST:

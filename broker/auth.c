@@ -55,7 +55,8 @@ auth_handle(struct broker *b)
                 text = "OK";
                 user = o->id;
             } else if (o != NULL) {
-                text = "organisation suspended";
+                text = o->removed ? "organisation removed"
+                                  : "organisation suspended";
             }
         } else {
             text = "CURVE required";

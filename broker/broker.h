@@ -18,12 +18,14 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "crypto.h"
 #include "daemon.h"
 #include "envelope.pb-c.h"
 #include "log.h"
 #include "store.pb-c.h"
 #include "util.h"
 #include "wire.pb-c.h"
+#include "admin.pb-c.h"
 
 #define BROKER_ROUTING_ID_MAX 256
 
@@ -33,6 +35,8 @@ struct broker_config {
     char *listen;   /* ROUTER endpoint for nodes */
     char *admin;    /* admin endpoint; "" = ipc://<data_dir>/admin.sock */
     char *keys;     /* broker's .secret key file */
+    char *next_keys;   /* rollover: the next .secret key file, or "" */
+    char *next_listen; /* rollover: where the next key is served */
     char *instance; /* name of this broker in events and logs */
     char *log_level;
     uint64_t map_size_mb; /* LMDB map size */
@@ -58,6 +62,7 @@ struct org {
     char id[KR_ORG_ID_MAX]; /* "scheme:value" */
     int category;           /* kr.v1.OrgCategory */
     bool suspended;
+    bool removed;      /* krctl org remove: suspended for good */
     uint8_t curve[32]; /* for ZAP */
 
     /* Connection state (lost on restart: nodes say Hello again). */
@@ -297,6 +302,15 @@ void admin_handle(struct broker *b);
 void admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
                           const uint8_t *rid, size_t rid_len,
                           struct kr_buf *out, bool *deferred);
+/* admin_keys.c: krctl org remove and org rekey, each committed in its own
+ * transaction with its events before the answer. */
+int admin_org_remove(struct broker *b, const char *id,
+                     Kr__V1__AdminResponse *resp);
+int admin_org_rekey(struct broker *b, const Kr__V1__OrgRekey *req,
+                    Kr__V1__AdminResponse *resp);
+
+/* rollover.c: with next_keys, listen on next_listen with that key too. */
+int rollover_listen(struct broker *b, const kr_keys_t *current);
 
 /* auth.c: the ZAP handler. */
 void auth_handle(struct broker *b);

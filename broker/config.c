@@ -16,6 +16,11 @@ const struct cfg_option broker_config_options[] = {
      "endpoint where nodes connect (CURVE)"},
     {"admin", CFG_STR, O(admin), "", 0, 0, 0,
      "admin endpoint for krctl; empty: ipc://<data_dir>/admin.sock"},
+    {"next_keys", CFG_STR, O(next_keys), "", 0, 0, 0,
+     "broker key rollover: the next .secret key file, served on "
+     "next_listen while nodes move to its public key"},
+    {"next_listen", CFG_STR, O(next_listen), "", 0, 0, 0,
+     "broker key rollover: the endpoint of next_keys"},
     {"instance", CFG_STR, O(instance), "krbroker", 0, 0, 0,
      "name of this broker in events and logs"},
     {"log_level", CFG_STR, O(log_level), "info", 0, 0, 0,

@@ -58,6 +58,10 @@ deliver_final_receipt(struct broker *b, const char *sender,
         log_errorx("deliver: receipt for unknown sender org=%s", sender);
         return KR_ENOTFOUND;
     }
+    /* A removed organisation has no node to take it: its queue would only
+     * grow (admin_keys.c). */
+    if (o->removed)
+        return KR_OK;
     r.msg_id.data = (uint8_t *)msg_id;
     r.msg_id.len = 16;
     r.outcome = outcome;

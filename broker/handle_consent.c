@@ -323,7 +323,7 @@ s_notify(struct broker *b, const char *to, const uint8_t consent_id[16],
     size_t count = 0;
     int rc;
 
-    if (o == NULL)
+    if (o == NULL || o->removed) /* no node to tell (admin_keys.c) */
         return KR_OK;
     ProtobufCBinaryData *ids = xcalloc(h->n, sizeof(*ids));
     for (size_t i = 0; i < h->n; i++) {
@@ -475,6 +475,55 @@ s_status(int st)
     }
 }
 
+/* The ledger's records of one subject, as consent_decide reads them, in
+ * the frame's arena. 0 or a kr.v1.Reason with why. */
+static int
+s_records(struct broker *b, MDB_txn *txn, const uint8_t *subject,
+          struct consent_record **out, size_t *n, const char **why)
+{
+    Kr__V1__ConsentRecord **recs = NULL;
+    struct consent_record *cr;
+
+    if (txn == NULL) {
+        *why = "store unavailable";
+        return KR__V1__REASON__INTERNAL;
+    }
+    /* consent_gate runs inside the frame's arena scope (loop.c). */
+    if (bstore_consent_by_subject(b->store, txn, subject,
+                                  arena_allocator(&b->pb), &recs, n) != 0) {
+        *why = "consent ledger unreadable";
+        return KR__V1__REASON__INTERNAL;
+    }
+    size_t cr_size = (*n ? *n : 1) * sizeof(*cr);
+    cr = memset(arena_alloc(&b->pb, cr_size), 0, cr_size);
+    for (size_t i = 0; i < *n; i++) {
+        const Kr__V1__ConsentScope *sc = recs[i]->scope;
+        if (sc == NULL || sc->consent_id.len != 16 ||
+            sc->subject_pseudonym.len != 32) {
+            cr[i].consent_id = (const uint8_t *)"\0\0\0\0\0\0\0\0\0\0\0"
+                                                "\0\0\0\0";
+            cr[i].subject = (const uint8_t *)"";
+            continue;
+        }
+        cr[i] = (struct consent_record){
+            .consent_id = sc->consent_id.data,
+            .subject = sc->subject_pseudonym.data,
+            .key_version = sc->subject_key_version,
+            .purpose = sc->purpose,
+            .data_category = sc->data_category,
+            .from_org = sc->from_org,
+            .from_category = sc->from_category,
+            .to_org = sc->to_org,
+            .to_category = sc->to_category,
+            .valid_from_ms = sc->valid_from_ms,
+            .valid_until_ms = sc->valid_until_ms,
+            .status = s_status(recs[i]->status),
+        };
+    }
+    *out = cr;
+    return 0;
+}
+
 int
 consent_gate(struct broker *b, struct org *from, struct org *to,
              const Kr__V1__Envelope *env, uint8_t cid_out[16], bool *has_cid,
@@ -482,10 +531,10 @@ consent_gate(struct broker *b, struct org *from, struct org *to,
 {
     struct consent_query q = {0};
     struct consent_decision d;
-    Kr__V1__ConsentRecord **recs = NULL;
     struct consent_record *cr = NULL;
     size_t n = 0;
     MDB_txn *txn = broker_txn(b);
+    int rc;
 
     *has_cid = false;
     *noodknop = false;
@@ -502,47 +551,28 @@ consent_gate(struct broker *b, struct org *from, struct org *to,
     q.legal_basis = env->legal_basis;
     q.consent_id = env->consent_id.len == 16 ? env->consent_id.data : NULL;
     q.has_justification = env->justification_digest.len == 32;
-    if (consent_required(env->type) &&
-        q.legal_basis == KR__V1__LEGAL_BASIS__CONSENT && q.subject != NULL) {
-        if (txn == NULL) {
-            *why = "store unavailable";
-            return KR__V1__REASON__INTERNAL;
-        }
-        /* consent_gate runs inside the frame's arena scope (loop.c). */
-        if (bstore_consent_by_subject(b->store, txn, q.subject,
-                                      arena_allocator(&b->pb), &recs,
-                                      &n) != 0) {
-            *why = "consent ledger unreadable";
-            return KR__V1__REASON__INTERNAL;
-        }
-        size_t cr_size = (n ? n : 1) * sizeof(*cr);
-        cr = memset(arena_alloc(&b->pb, cr_size), 0, cr_size);
-        for (size_t i = 0; i < n; i++) {
-            const Kr__V1__ConsentScope *sc = recs[i]->scope;
-            if (sc == NULL || sc->consent_id.len != 16 ||
-                sc->subject_pseudonym.len != 32) {
-                cr[i].consent_id = (const uint8_t *)"\0\0\0\0\0\0\0\0\0\0\0"
-                                                    "\0\0\0\0";
-                cr[i].subject = (const uint8_t *)"";
-                continue;
-            }
-            cr[i] = (struct consent_record){
-                .consent_id = sc->consent_id.data,
-                .subject = sc->subject_pseudonym.data,
-                .key_version = sc->subject_key_version,
-                .purpose = sc->purpose,
-                .data_category = sc->data_category,
-                .from_org = sc->from_org,
-                .from_category = sc->from_category,
-                .to_org = sc->to_org,
-                .to_category = sc->to_category,
-                .valid_from_ms = sc->valid_from_ms,
-                .valid_until_ms = sc->valid_until_ms,
-                .status = s_status(recs[i]->status),
-            };
-        }
-    }
+    bool ledger = consent_required(env->type) &&
+                  q.legal_basis == KR__V1__LEGAL_BASIS__CONSENT &&
+                  q.subject != NULL;
+    if (ledger && (rc = s_records(b, txn, q.subject, &cr, &n, why)) != 0)
+        return rc;
     consent_decide(cr, n, &q, b->now_ms, &d);
+    /* A coalition-key rotation: consents recorded under the previous key
+     * version are found by the subject's previous pseudonym, which the
+     * sender's node adds while it holds that version. Only after a denial,
+     * so the usual message pays nothing. */
+    if (ledger && d.verdict == CONSENT_DENY &&
+        env->previous_subject_pseudonym.len == 32 &&
+        env->previous_subject_key_version != q.key_version) {
+        struct consent_decision d2;
+        q.subject = env->previous_subject_pseudonym.data;
+        q.key_version = env->previous_subject_key_version;
+        if ((rc = s_records(b, txn, q.subject, &cr, &n, why)) != 0)
+            return rc;
+        consent_decide(cr, n, &q, b->now_ms, &d2);
+        if (d2.verdict != CONSENT_DENY)
+            d = d2;
+    }
     int reason = 0;
     *why = d.check;
     if (d.verdict == CONSENT_DENY) {
@@ -553,5 +583,5 @@ consent_gate(struct broker *b, struct org *from, struct org *to,
     } else if (d.verdict == CONSENT_ALLOW_MELDRECHT) {
         *noodknop = true;
     }
-    return reason; /* recs and cr go with the frame's arena scope */
+    return reason; /* records go with the frame's arena scope */
 }

@@ -163,9 +163,12 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         goto done;
     }
     if (to->suspended) {
-        snprintf(detail, sizeof(detail), "recipient %s is suspended", to->id);
+        snprintf(detail, sizeof(detail), "recipient %s is %s", to->id,
+                 to->removed ? "removed from the directory" : "suspended");
         s_refuse(b, o, rid, rid_len, env, msg_id,
-                 KR__V1__REASON__RECIPIENT_SUSPENDED, detail);
+                 to->removed ? KR__V1__REASON__RECIPIENT_REMOVED
+                             : KR__V1__REASON__RECIPIENT_SUSPENDED,
+                 detail);
         goto done;
     }
     if (env->not_after_ms != 0 && env->not_after_ms <= b->now_ms) {

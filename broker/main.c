@@ -277,7 +277,8 @@ main(int argc, char **argv)
 
     if ((rc = bstore_open(b.cfg.data_dir, b.cfg.map_size_mb,
                           b.cfg.unsafe_nosync, &b.store)) != 0 ||
-        (rc = orgs_load(&b)) != 0 || (rc = s_open_sockets(&b, keys)) != 0)
+        (rc = orgs_load(&b)) != 0 || (rc = s_open_sockets(&b, keys)) != 0 ||
+        (rc = rollover_listen(&b, keys)) != 0)
         goto out;
     kcrypto_keys_destroy(&keys);
     bstore_prefill(b.store, b.cfg.prefill_mb << 20);

@@ -17,7 +17,7 @@
 #include "timers.h"
 #include "names.h"
 
-#define S_REASONS 64 /* kr.v1.Reason values fit below this */
+#define S_REASONS 96 /* kr.v1.Reason values fit below this (80s: keys) */
 #define S_TYPES 32   /* kr.v1.MessageType values */
 #define S_CATS 16    /* kr.v1.OrgCategory values */
 #define S_SNAPSHOT_MS 1000

@@ -76,7 +76,8 @@ orgs_upsert(struct broker *b, const Kr__V1__OrgEntry *e)
         b->norgs++;
     }
     o->category = e->category;
-    o->suspended = e->suspended;
+    o->suspended = e->suspended || e->removed;
+    o->removed = e->removed;
     if (e->curve_public.len == 32)
         memcpy(o->curve, e->curve_public.data, 32);
     return o;

@@ -149,12 +149,17 @@ s_parse(const char *const *table, size_t n, const char *name)
 const char *
 reason_name(int reason)
 {
+    /* Reasons past the table's run are numbered in ranges of their own. */
+    if (reason == KR__V1__REASON__RECIPIENT_REMOVED)
+        return "recipient-removed";
     return s_name(s_reasons, S_COUNT(s_reasons), reason);
 }
 
 int
 reason_parse(const char *name)
 {
+    if (name != NULL && strcmp(name, "recipient-removed") == 0)
+        return KR__V1__REASON__RECIPIENT_REMOVED;
     return s_parse(s_reasons, S_COUNT(s_reasons), name);
 }
 

@@ -18,6 +18,9 @@ static const char s_usage[] =
     "       krctl [--admin ENDPOINT] org list [--json]\n"
     "       krctl [--admin ENDPOINT] org suspend ID\n"
     "       krctl [--admin ENDPOINT] org resume ID\n"
+    "       krctl [--admin ENDPOINT] org remove ID\n"
+    "       krctl [--admin ENDPOINT] org rekey ID --keys NEW.public\n"
+    "                                [--grace DAYS]\n"
     "\n"
     "Keep the broker's directory of organisations. Every command needs the\n"
     "broker's admin socket (--admin or $KR_ADMIN).\n"
@@ -32,6 +35,14 @@ static const char s_usage[] =
     "  suspend  refuse the organisation's connections and its messages, and\n"
     "           stop routing to it, e.g. when its keys are compromised.\n"
     "  resume   lift a suspension.\n"
+    "  remove   take the organisation out of the directory for good: what\n"
+    "           waits for it is withdrawn (its senders get the receipt,\n"
+    "           reason recipient-removed), its key is refused, and its id\n"
+    "           is never given out again.\n"
+    "  rekey    the organisation's new public keys (krctl keygen); messages\n"
+    "           made with the old keys still verify and open for --grace\n"
+    "           DAYS (default 14); its node restarts with the new keys and\n"
+    "           previous_keys = the old .secret file.\n"
     "\n"
     "Exit status: 0 done, 1 refused by the broker, 2 usage error, 3 the\n"
     "broker did not answer.\n";
@@ -221,7 +232,10 @@ s_org_table(Kr__V1__AdminResponse *r)
         const Kr__V1__OrgEntry *e = r->orgs[i];
         s_pad(e->org_id, wid + 2);
         s_pad(util_category_name((int)e->category), wcat + 2);
-        s_pad(e->suspended ? "suspended" : "active", wstat + 2);
+        s_pad(e->removed     ? "removed"
+              : e->suspended ? "suspended"
+                             : "active",
+              wstat + 2);
         s_pad(e->name, wname + 2);
         if (e->sign_public.len == KR_KEY_LEN) {
             kcrypto_key_id(e->sign_public.data, keyid);
@@ -321,6 +335,18 @@ s_org_set_suspended(struct krctl *k, int argc, char **argv, int suspend)
 }
 
 static int
+s_org_remove(struct krctl *k, int argc, char **argv)
+{
+    return krctl_org_remove(k, argc, argv, s_usage);
+}
+
+static int
+s_org_rekey(struct krctl *k, int argc, char **argv)
+{
+    return krctl_org_rekey(k, argc, argv, s_usage);
+}
+
+static int
 s_org_suspend(struct krctl *k, int argc, char **argv)
 {
     return s_org_set_suspended(k, argc, argv, 1);
@@ -340,6 +366,8 @@ cmd_org(struct krctl *k, int argc, char **argv)
         {"list", "org list", s_org_list},
         {"suspend", "org suspend", s_org_suspend},
         {"resume", "org resume", s_org_resume},
+        {"remove", "org remove", s_org_remove},
+        {"rekey", "org rekey", s_org_rekey},
     };
 
     return krctl_dispatch(k, argc, argv, subs, sizeof(subs) / sizeof(subs[0]),

@@ -60,6 +60,10 @@ krctl_cmd_fn cmd_escalations;
 krctl_cmd_fn cmd_log_level;
 krctl_cmd_fn cmd_backup;
 
+/* org remove and org rekey (cmd_org_keys.c); usage is the org command's. */
+int krctl_org_remove(struct krctl *k, int argc, char **argv, const char *usage);
+int krctl_org_rekey(struct krctl *k, int argc, char **argv, const char *usage);
+
 /* send --wait (cmd_send_wait.c): after the node took msg_id, wait until
  * the broker accepted it (exit 0) or it has a final outcome: delivered
  * 0, refused, expired or withdrawn 1 with the reason on stderr; 3 if

@@ -26,6 +26,14 @@ const struct cfg_option node_config_options[] = {
           "endpoint for adapters (default: ipc://<data_dir>/node.sock)"),
     S_OPT("coalition_key", CFG_STR, coalition_key, "", 0, 0, 0,
           "coalition key file, needed to send with subject_bsn"),
+    S_OPT("previous_keys", CFG_STR, previous_keys, "", 0, 0, 0,
+          "the .secret key file before a rekey: messages sealed to it in "
+          "the grace period still open (krctl org rekey)"),
+    S_OPT("previous_coalition_key", CFG_STR, previous_coalition_key, "", 0, 0,
+          0,
+          "the coalition key before a rotation: envelopes carry the "
+          "subject's pseudonym under it too, so that consents recorded "
+          "under it still match"),
     S_OPT("map_size_mb", CFG_U64, map_size_mb, "256", 1, 1048576, 0,
           "LMDB map size in MiB"),
     S_OPT("prefill_mb", CFG_U64, prefill_mb, "16", 0, 65536, 0,

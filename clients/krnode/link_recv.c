@@ -122,9 +122,10 @@ link_on_delivery(struct node *n, const Kr__V1__Delivery *d,
     /* A key id we do not have may mean the sender rotated its keys: ask
      * the broker unless our entry is fresh, then refuse. Checked before
      * the signature, which would otherwise fail as a forgery. */
-    if (strcmp(e->sender_key_id, peer->sign_key_id) != 0 ||
-        (e->payload != NULL && e->payload->sender_key_id[0] != '\0' &&
-         strcmp(e->payload->sender_key_id, peer->box_key_id) != 0)) {
+    if ((strcmp(e->sender_key_id, peer->sign_key_id) != 0 ||
+         (e->payload != NULL && e->payload->sender_key_id[0] != '\0' &&
+          strcmp(e->payload->sender_key_id, peer->box_key_id) != 0)) &&
+        !peers_prev_keys(peer, e, p->now_ms)) {
         if (p->now_mono - peer->refreshed_mono >= NODE_KEY_REFRESH_MS) {
             s_defer(n, e, hex, "sender key changed");
             goto done;
@@ -162,6 +163,7 @@ link_on_delivery(struct node *n, const Kr__V1__Delivery *d,
     item.referral_id = e->referral_id;
     item.case_id = e->case_id;
     item.subject_pseudonym = e->subject_pseudonym;
+    item.previous_subject_pseudonym = e->previous_subject_pseudonym;
     item.purpose = e->purpose;
     item.created_at_ms = e->created_at_ms;
     item.received_at_ms = p->now_ms;

@@ -472,6 +472,7 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
     Kr__V1__OutboxRecord rec = KR__V1__OUTBOX_RECORD__INIT;
     uint8_t msg_id[KR_ID_LEN], referral_id[KR_ID_LEN], trace_id[KR_ID_LEN];
     uint8_t pseudonym[KR_PSEUDONYM_LEN], sig[KR_SIG_LEN];
+    uint8_t prev_pseudonym[KR_PSEUDONYM_LEN];
     uint8_t consent_id[KR_ID_LEN];
     Kr__V1__ConsentScope scope;
     struct send_prep prep;
@@ -558,6 +559,12 @@ s_send(struct node *n, const struct origin *from, const Kr__V1__SendRequest *sr,
         }
         f.pseudonym = pseudonym;
         f.key_version = n->coalition->version;
+        if (n->prev_coalition != NULL &&
+            kcrypto_pseudonym(n->prev_coalition, sr->subject_bsn,
+                              prev_pseudonym) == KR_OK) {
+            f.prev_pseudonym = prev_pseudonym;
+            f.prev_key_version = n->prev_coalition->version;
+        }
     }
     if (sr->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT) {
         /* The scope goes out as given, with its subject as the envelope's

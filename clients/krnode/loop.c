@@ -333,6 +333,22 @@ s_load_keys(struct node *n)
             return rc;
         }
     }
+    if (cfg->previous_coalition_key[0] != '\0') {
+        rc = kcrypto_coalition_key_load(cfg->previous_coalition_key,
+                                        &n->prev_coalition);
+        if (rc != KR_OK) {
+            log_errorx("previous_coalition_key: cannot load %s: %s%s",
+                       cfg->previous_coalition_key, kr_strerror(rc),
+                       rc == KR_EPERM ? " (chmod 600 it)" : "");
+            return rc;
+        }
+        if (n->coalition == NULL ||
+            n->prev_coalition->version == n->coalition->version) {
+            log_errorx("previous_coalition_key: needs coalition_key, of "
+                       "another version");
+            return KR_EINVAL;
+        }
+    }
     return KR_OK;
 }
 
@@ -375,6 +391,9 @@ node_open(struct node_config *cfg, struct node **out)
         goto fail;
     if ((rc = seal_init(&n->seal, n->keys, &n->pb)) != KR_OK)
         goto fail;
+    if (cfg->previous_keys[0] != '\0' &&
+        (rc = seal_load_previous(&n->seal, cfg->previous_keys)) != KR_OK)
+        goto fail;
     if ((n->zctx = zmq_ctx_new()) == NULL) {
         log_errorx("zmq: context: %s", zmq_strerror(errno));
         rc = KR_ESYS;
@@ -414,6 +433,7 @@ node_close(struct node **np)
     nstore_close(&n->store);
     kcrypto_keys_destroy(&n->keys);
     kcrypto_coalition_key_destroy(&n->coalition);
+    kcrypto_coalition_key_destroy(&n->prev_coalition);
     if (n->lock_fd >= 0)
         close(n->lock_fd);
     for (size_t i = 0; i < n->pass.nreplies; i++)

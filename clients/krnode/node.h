@@ -91,6 +91,8 @@ struct node_config {
     char *broker_key;    /* the broker's .public key file */
     char *local;         /* adapters' endpoint; "" = ipc in data_dir */
     char *coalition_key; /* coalition key file; "" = none */
+    char *previous_keys; /* .secret file before a rekey; "" = none */
+    char *previous_coalition_key; /* the version before; "" = none */
     char *log_level;
     uint64_t map_size_mb;          /* LMDB map size */
     uint64_t prefill_mb;           /* file written ahead of LMDB's use */
@@ -291,6 +293,14 @@ struct peer {
     uint64_t refreshed_mono; /* when the directory last described it */
     uint64_t asked_mono;     /* when we last asked the broker about it */
     uint64_t denied_mono;    /* when the broker said it has no such org */
+    /* The keys before its last rekey, honoured until prev_until_ms (wall
+     * clock) for what it signed or sealed before (krctl org rekey). */
+    bool has_prev;
+    uint8_t prev_box[KR_KEY_LEN];
+    uint8_t prev_sign[KR_KEY_LEN];
+    char prev_box_key_id[KR_KEY_ID_LEN];
+    char prev_sign_key_id[KR_KEY_ID_LEN];
+    uint64_t prev_until_ms;
 };
 
 struct peers {
@@ -315,6 +325,10 @@ void peers_mark_unknown(struct peers *ps, const char *org_id,
                         uint64_t now_mono);
 /* Fill the cache from the peers database at start. */
 int peers_load(struct peers *ps, nstore_t *st);
+/* Whether env names p's keys from before its rekey, within the grace
+ * period at now_ms (wall clock). */
+bool peers_prev_keys(const struct peer *p, const Kr__V1__Envelope *env,
+                     uint64_t now_ms);
 
 /*
  * seal.c - envelopes: build, seal and sign; verify and open. Holds the
@@ -325,6 +339,8 @@ struct seal_slot;
 
 struct seal {
     const kr_keys_t *keys; /* borrowed from the node */
+    kr_keys_t *prev;       /* previous_keys: owned, NULL if none */
+    char prev_box_key_id[KR_KEY_ID_LEN];
     char sign_key_id[KR_KEY_ID_LEN];
     char box_key_id[KR_KEY_ID_LEN];
     struct seal_slot *slots; /* sodium_malloc'd: shared keys */
@@ -341,6 +357,8 @@ struct seal_fields {
     const uint8_t *referral_id; /* 16 bytes, or NULL: none */
     const uint8_t *pseudonym;   /* 32 bytes, or NULL: none */
     uint32_t key_version;       /* of the coalition key used */
+    const uint8_t *prev_pseudonym; /* under the previous version, or NULL */
+    uint32_t prev_key_version;
     uint64_t created_at_ms;
     const uint8_t *trace_id; /* 16 bytes */
     /* CONSENT_GRANT: the scope as it goes into the envelope, with its
@@ -381,6 +399,9 @@ int referrals_send_codes(const Kr__V1__SendRequest *sr,
 
 int seal_init(struct seal *s, const kr_keys_t *keys, struct arena *pb);
 void seal_fini(struct seal *s);
+/* Load the own keys from before a rekey (option previous_keys), to open
+ * what was sealed to them. */
+int seal_load_previous(struct seal *s, const char *path);
 /* Seal req->content for peer p, build the envelope, sign it. On success
  * *env / *env_len are the signed bytes, valid until the next seal_* call,
  * and sig holds the signature. */
@@ -394,7 +415,10 @@ int seal_build(struct seal *s, struct peer *p, const Kr__V1__SendRequest *req,
  * BLAKE2b-256 of the content's non-empty justification. On failure *reason
  * is the kr.v1.Reason to refuse with (BAD_SIGNATURE, CANNOT_OPEN or
  * MISSING_JUSTIFICATION). sig_checked: the signature was verified with
- * p->sign already (workers.c, in parallel), so it is not checked again. */
+ * p->sign already (workers.c, in parallel), so it is not checked again.
+ * An envelope that names p's previous keys (the caller checked the grace,
+ * peers_prev_keys) is verified and opened with those; one sealed to our
+ * previous box key is opened with seal_load_previous's keys. */
 int seal_open(struct seal *s, struct peer *p, const Kr__V1__Envelope *env,
               const uint8_t *env_bytes, size_t env_len, const uint8_t *sig,
               size_t sig_len, bool sig_checked, const uint8_t **content,
@@ -685,6 +709,7 @@ struct node {
     kr_keys_t *keys;         /* own keys, secure memory */
     kr_pubkeys_t broker_pub;
     kr_coalition_key_t *coalition; /* NULL: none configured */
+    kr_coalition_key_t *prev_coalition; /* a rotation's previous version */
     nstore_t *store;
     void *zctx;
     struct peers peers;

@@ -112,6 +112,15 @@ peers_update(struct peers *ps, const Kr__V1__OrgEntry *e, uint64_t now_mono)
     memcpy(p->sign, e->sign_public.data, KR_KEY_LEN);
     kcrypto_key_id(p->box, p->box_key_id);
     kcrypto_key_id(p->sign, p->sign_key_id);
+    p->has_prev = e->previous_box_public.len == KR_KEY_LEN &&
+                  e->previous_sign_public.len == KR_KEY_LEN;
+    if (p->has_prev) {
+        memcpy(p->prev_box, e->previous_box_public.data, KR_KEY_LEN);
+        memcpy(p->prev_sign, e->previous_sign_public.data, KR_KEY_LEN);
+        kcrypto_key_id(p->prev_box, p->prev_box_key_id);
+        kcrypto_key_id(p->prev_sign, p->prev_sign_key_id);
+        p->prev_until_ms = e->previous_until_ms;
+    }
     p->category = e->category;
     p->suspended = e->suspended;
     p->known = true;
@@ -174,4 +183,18 @@ peers_mark_unknown(struct peers *ps, const char *org_id, uint64_t now_mono)
     if (!util_org_id_valid(org_id))
         return;
     s_get(ps, org_id)->denied_mono = now_mono;
+}
+
+bool
+peers_prev_keys(const struct peer *p, const Kr__V1__Envelope *env,
+                uint64_t now_ms)
+{
+    /* Both keys changed together: an envelope made before the rekey names
+     * the old signing key and, if it says, the old sealing key. */
+    return p->has_prev && now_ms < p->prev_until_ms &&
+           env->sender_key_id != NULL &&
+           strcmp(env->sender_key_id, p->prev_sign_key_id) == 0 &&
+           (env->payload == NULL || env->payload->sender_key_id == NULL ||
+            env->payload->sender_key_id[0] == '\0' ||
+            strcmp(env->payload->sender_key_id, p->prev_box_key_id) == 0);
 }

@@ -37,9 +37,26 @@ seal_init(struct seal *s, const kr_keys_t *keys, struct arena *pb)
     return KR_OK;
 }
 
+int
+seal_load_previous(struct seal *s, const char *path)
+{
+    int rc = kcrypto_keys_load(path, &s->prev);
+
+    if (rc != KR_OK) {
+        log_errorx("previous_keys: cannot load %s: %s%s", path, kr_strerror(rc),
+                   rc == KR_EPERM ? " (chmod 600 it; the .secret file)" : "");
+        return rc;
+    }
+    kcrypto_key_id(s->prev->pub.box, s->prev_box_key_id);
+    log_info("seal: previous box_key=%s opens what was sealed to it",
+             s->prev_box_key_id);
+    return KR_OK;
+}
+
 void
 seal_fini(struct seal *s)
 {
+    kcrypto_keys_destroy(&s->prev);
     if (s->slots != NULL)
         sodium_free(s->slots); /* wipes them */
     s->slots = NULL;
@@ -140,6 +157,11 @@ seal_build(struct seal *s, struct peer *p, const Kr__V1__SendRequest *req,
         e.subject_pseudonym.len = KR_PSEUDONYM_LEN;
         e.subject_key_version = f->key_version;
     }
+    if (f->prev_pseudonym != NULL) {
+        e.previous_subject_pseudonym.data = (uint8_t *)f->prev_pseudonym;
+        e.previous_subject_pseudonym.len = KR_PSEUDONYM_LEN;
+        e.previous_subject_key_version = f->prev_key_version;
+    }
     e.purpose = req->purpose;
     e.data_category = req->data_category;
     e.legal_basis = req->legal_basis;
@@ -187,10 +209,20 @@ seal_open(struct seal *s, struct peer *p, const Kr__V1__Envelope *env,
     Kr__V1__Content *c;
     const uint8_t *shared;
     size_t plain_len;
+    /* Made before the sender's rekey (link_recv.c checked the grace)? */
+    bool sender_prev = p->has_prev && env->sender_key_id != NULL &&
+                       strcmp(env->sender_key_id, p->sign_key_id) != 0 &&
+                       strcmp(env->sender_key_id, p->prev_sign_key_id) == 0;
+    const uint8_t *sign_pk = sender_prev ? p->prev_sign : p->sign;
+    const kr_keys_t *own = s->keys;
+    uint8_t once[KR_KEY_LEN];
+    int rc;
 
+    if (sender_prev)
+        sig_checked = false; /* a check made ahead used p->sign */
     /* Verify before opening: never decrypt what its sender did not sign. */
     if (!sig_checked &&
-        kcrypto_verify(p->sign, env_bytes, env_len, sig, sig_len) != KR_OK) {
+        kcrypto_verify(sign_pk, env_bytes, env_len, sig, sig_len) != KR_OK) {
         *reason = KR__V1__REASON__BAD_SIGNATURE;
         return KR_ECRYPTO;
     }
@@ -201,16 +233,32 @@ seal_open(struct seal *s, struct peer *p, const Kr__V1__Envelope *env,
         return KR_EPROTO;
     if (pl->recipient_key_id != NULL && pl->recipient_key_id[0] != '\0' &&
         strcmp(pl->recipient_key_id, s->box_key_id) != 0) {
-        log_warnx("seal: sealed for box key %.20s, ours is %s",
-                  pl->recipient_key_id, s->box_key_id);
-        return KR_ECRYPTO;
+        if (s->prev == NULL ||
+            strcmp(pl->recipient_key_id, s->prev_box_key_id) != 0) {
+            log_warnx("seal: sealed for box key %.20s, ours is %s%s%s",
+                      pl->recipient_key_id, s->box_key_id,
+                      s->prev != NULL ? ", previous " : "",
+                      s->prev != NULL ? s->prev_box_key_id : "");
+            return KR_ECRYPTO;
+        }
+        own = s->prev; /* sealed before our rekey */
     }
-    if (s_shared(s, p, &shared) != KR_OK)
-        return KR_ECRYPTO;
+    if (own == s->keys && !sender_prev) {
+        if (s_shared(s, p, &shared) != KR_OK)
+            return KR_ECRYPTO;
+    } else {
+        /* Rare (a grace period): no cache, the key wiped after use. */
+        if (kcrypto_shared_key(sender_prev ? p->prev_box : p->box,
+                               own->box_secret, once) != KR_OK)
+            return KR_ECRYPTO;
+        shared = once;
+    }
     plain_len = pl->ciphertext.len - KR_MAC_LEN;
     buf_reserve(&s->cipher, plain_len + 1);
-    if (kcrypto_open(shared, pl->ciphertext.data, pl->ciphertext.len,
-                     pl->nonce.data, s->cipher.data) != KR_OK)
+    rc = kcrypto_open(shared, pl->ciphertext.data, pl->ciphertext.len,
+                      pl->nonce.data, s->cipher.data);
+    sodium_memzero(once, sizeof(once));
+    if (rc != KR_OK)
         return KR_ECRYPTO;
     s->cipher.len = plain_len;
     /* Only content an adapter can read goes into the inbox. The parse is a

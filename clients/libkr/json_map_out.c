@@ -548,9 +548,10 @@ json_map_org(const Kr__V1__OrgEntry *e)
             ? json_object_new_string(util_category_name((int)e->category))
             : NULL);
     s_put_str_or_null(o, "name", e->name);
-    json_object_object_add(
-        o, "status",
-        json_object_new_string(e->suspended ? "suspended" : "active"));
+    json_object_object_add(o, "status",
+                           json_object_new_string(e->removed     ? "removed"
+                                                  : e->suspended ? "suspended"
+                                                                 : "active"));
     json_object_object_add(o, "curve_public", s_key_z85(&e->curve_public));
     json_object_object_add(o, "box_public", s_key_z85(&e->box_public));
     json_object_object_add(o, "sign_public", s_key_z85(&e->sign_public));
@@ -559,6 +560,13 @@ json_map_org(const Kr__V1__OrgEntry *e)
     json_object_object_add(o, "sign_key_id", s_key_id(&e->sign_public));
     json_object_object_add(o, "added_at", s_time(e->added_at_ms));
     json_object_object_add(o, "changed_at", s_time(e->changed_at_ms));
+    if (e->previous_until_ms != 0) {
+        /* A rekey's grace period: the old keys are honoured until then. */
+        json_object_object_add(o, "previous_sign_key_id",
+                               s_key_id(&e->previous_sign_public));
+        json_object_object_add(o, "previous_until",
+                               s_time(e->previous_until_ms));
+    }
     return o;
 }
 
