@@ -163,6 +163,7 @@ s_count_referral(Kr__V1__ReferralRecord *r, void *arg)
     if (s_is_referral((int)r->type) && (int)r->state > 0 &&
         (int)r->state < S_STATES)
         n[r->state]++;
+    kr__v1__referral_record__free_unpacked(r, NULL); /* scanned with malloc */
     return 0;
 }
 
