@@ -127,6 +127,7 @@ s_answer_reason(struct broker *b, const uint8_t *rid, size_t rid_len,
 }
 
 struct s_scan {
+    struct broker *b;
     const struct org *o;
     const struct routes *rs;
     const Kr__V1__CoalitionQuery *q;
@@ -189,8 +190,6 @@ s_state(struct broker *b, const Kr__V1__ReferralRecord *r)
     return s;
 }
 
-static struct broker *s_b; /* for s_one: the scan's callback has one arg */
-
 static int
 s_one(Kr__V1__ReferralRecord *r, void *arg)
 {
@@ -205,7 +204,7 @@ s_one(Kr__V1__ReferralRecord *r, void *arg)
         (!q->overdue || admin_referral_overdue(r)) &&
         (q->purpose == NULL || q->purpose[0] == '\0' ||
          strcmp(q->purpose, r->purpose ? r->purpose : "") == 0))
-        sc->out[sc->n++] = s_state(s_b, r);
+        sc->out[sc->n++] = s_state(sc->b, r);
     if (sc->n >= sc->max || sc->looked >= S_SCAN_MAX) {
         sc->more = true;
         return 1;
@@ -256,11 +255,10 @@ handle_referral_query(struct broker *b, struct org *o, const uint8_t *rid,
                         KR__V1__REASON__NOT_AUTHORISED, detail, false);
         return;
     }
-    struct s_scan sc = {.o = o, .rs = rs, .q = q};
+    struct s_scan sc = {.b = b, .o = o, .rs = rs, .q = q};
     sc.max = q->limit == 0 ? S_LIMIT_DEFAULT
                            : (q->limit < S_LIMIT_MAX ? q->limit : S_LIMIT_MAX);
     sc.out = arena_alloc(&b->pb, sc.max * sizeof(*sc.out));
-    s_b = b;
     /* A read transaction of its own: the pass's write transaction may not
      * exist yet, and this reads committed state only. */
     if (bstore_begin(b->store, true, &txn) != 0) {
