@@ -163,6 +163,8 @@ s_count_referral(Kr__V1__ReferralRecord *r, void *arg)
     if (s_is_referral((int)r->type) && (int)r->state > 0 &&
         (int)r->state < S_STATES)
         n[r->state]++;
+    /* Unpacked with malloc (scan's pa NULL): ours to free. */
+    kr__v1__referral_record__free_unpacked(r, NULL);
     return 0;
 }
 
