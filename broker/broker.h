@@ -215,6 +215,13 @@ void handle_dir_request(struct broker *b, const uint8_t *rid, size_t rid_len,
 void handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
                    size_t rid_len, const Kr__V1__Submit *s);
 void handle_ack(struct broker *b, struct org *o, const Kr__V1__Ack *a);
+/* handle_referral_query.c: a coordinator asks for its coalition's
+ * referrals (state only); the answer leaves after the pass's commit
+ * (referral_query_flush: committed, or each asker told to retry). */
+void handle_referral_query(struct broker *b, struct org *o, const uint8_t *rid,
+                           size_t rid_len, const Kr__V1__CoalitionQuery *q);
+void referral_query_flush(struct broker *b, bool committed);
+void referral_query_reset(void);
 
 /* handle_consent.c: the ledger. check_* return 0 or a kr.v1.Reason with
  * a why; apply_* write in the pass's transaction. */

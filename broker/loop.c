@@ -260,6 +260,8 @@ broker_handle_frame(struct broker *b, const char *org_id, const uint8_t *rid,
         handle_hello(b, o, rid, rid_len, f->hello);
     if (f->dir_request != NULL)
         handle_dir_request(b, rid, rid_len, f->dir_request);
+    if (f->coalition_query != NULL)
+        handle_referral_query(b, o, rid, rid_len, f->coalition_query);
     b->items_in_pass += f->n_ack + f->n_submit;
     for (size_t i = 0; i < f->n_ack; i++) {
         if (b->acks_in_pass >= b->ack_limit) {
@@ -447,7 +449,9 @@ broker_run(struct broker *b)
         bool fail = s_test_fault(b, deliver_pump_early(b));
         if (b->test_early_ack != 0)
             s_flush(b); /* TEST ONLY: acknowledges before the commit */
-        deliver_send_results(b, s_commit(b, fail));
+        bool committed = s_commit(b, fail);
+        deliver_send_results(b, committed);
+        referral_query_flush(b, committed);
         commit_by = 0;
         s_flush(b);
         if (items[1].revents & ZMQ_POLLIN)
@@ -466,7 +470,9 @@ void
 broker_end_pass(struct broker *b)
 {
     deliver_pump_early(b);
-    deliver_send_results(b, s_commit(b, false));
+    bool committed = s_commit(b, false);
+    deliver_send_results(b, committed);
+    referral_query_flush(b, committed);
     s_flush(b);
     deliver_pump(b);
 }
@@ -481,4 +487,5 @@ broker_reset(void)
     s_conns = NULL;
     s_rptrs = NULL;
     s_nreplies = s_replies_cap = s_nconns = s_conns_cap = s_rptrs_cap = 0;
+    referral_query_reset();
 }

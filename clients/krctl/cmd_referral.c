@@ -28,6 +28,9 @@ static const char s_usage_show[] =
 static const char s_usage_list[] =
     "usage: krctl referrals [--state STATE] [--overdue] [--org ORG]\n"
     "                       [--after REFERRAL_ID] [--limit N] [--json]\n"
+    "       krctl referrals --coalition [--state STATE] [--overdue]\n"
+    "                       [--purpose P] [--after REFERRAL_ID] [--limit N]\n"
+    "                       [--json]\n"
     "\n"
     "With --node (and no --admin): the referrals this organisation is\n"
     "party to, as its node keeps them. With --admin:\n"
@@ -36,7 +39,16 @@ static const char s_usage_list[] =
     "received, accepted, rejected, cancelled, on-hold, in-progress,\n"
     "completed, failed, entered-in-error. --overdue: those escalated in\n"
     "their current state. --org: those an organisation is placer,\n"
-    "performer or coordinator of. At most 1000 a page (--after pages).\n";
+    "performer or coordinator of. At most 1000 a page (--after pages).\n"
+    "\n"
+    "--coalition (--node): the coordinator organisation's view. Its node\n"
+    "asks the broker for the referrals of the routes it coordinates:\n"
+    "state only (ids, parties, purpose, codes, times, timers, escalations,\n"
+    "history codes), never the subject pseudonym, case, actor or consent.\n"
+    "The broker answers only an organisation of category coordinator or\n"
+    "named as coordinator of a route; anyone else is refused, and every\n"
+    "query is audited. 100 a page unless --limit (at most 1000); when\n"
+    "there are more, krctl says which --after gives the next page.\n";
 
 static const char s_usage_routes[] =
     "usage: krctl routes [--json]\n"
@@ -306,7 +318,118 @@ s_line(const Kr__V1__ReferralRecord *r)
 }
 
 enum { S_OPT_JSON = KRCTL_OPT_CMD, S_OPT_STATE, S_OPT_OVERDUE, S_OPT_ORG,
-       S_OPT_AFTER, S_OPT_LIMIT };
+       S_OPT_AFTER, S_OPT_LIMIT, S_OPT_COALITION, S_OPT_PURPOSE };
+
+static json_object *
+s_state_json(const Kr__V1__ReferralState *r)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "referral_id", s_hex(&r->referral_id));
+    json_object_object_add(o, "type",
+                           json_object_new_string(message_type_name(r->type)));
+    json_object_object_add(o, "placer", s_str(r->placer));
+    json_object_object_add(o, "performer", s_str(r->performer));
+    json_object_object_add(o, "coordinator", s_str(r->coordinator));
+    json_object_object_add(o, "purpose", s_str(r->purpose));
+    json_object_object_add(
+        o, "priority",
+        r->priority ? json_object_new_string(priority_name(r->priority))
+                    : NULL);
+    json_object_object_add(o, "state",
+                           json_object_new_string(task_status_name(r->state)));
+    json_object_object_add(o, "state_at", s_time(r->state_at_ms));
+    json_object_object_add(o, "opened_at", s_time(r->opened_at_ms));
+    json_object_object_add(o, "cancel_pending",
+                           json_object_new_boolean(r->cancel_pending));
+    json_object_object_add(o, "reason", s_str(r->reason));
+    json_object_object_add(o, "outcome", s_str(r->outcome));
+    json_object_object_add(o, "escalations",
+                           json_object_new_int64((int64_t)r->escalations));
+    json_object_object_add(o, "last_escalation", s_time(r->last_escalation_ms));
+    json_object_object_add(o, "overdue", json_object_new_boolean(r->overdue));
+    json_object *t = json_object_new_array();
+    for (size_t i = 0; i < r->n_timers; i++) {
+        json_object *e = json_object_new_object();
+        json_object_object_add(
+            e, "timer",
+            json_object_new_string(s_timer_name(r->timers[i]->step)));
+        json_object_object_add(e, "due_at", s_time(r->timers[i]->due_at_ms));
+        json_object_array_add(t, e);
+    }
+    json_object_object_add(o, "timers", t);
+    json_object *h = json_object_new_array();
+    for (size_t i = 0; i < r->n_history; i++) {
+        const Kr__V1__ReferralStateStep *st = r->history[i];
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "at", s_time(st->at_ms));
+        json_object_object_add(
+            e, "org",
+            json_object_new_string(st->org_id[0] ? st->org_id : "broker"));
+        json_object_object_add(
+            e, "from",
+            st->from ? json_object_new_string(task_status_name(st->from))
+                     : NULL);
+        json_object_object_add(
+            e, "to", json_object_new_string(task_status_name(st->to)));
+        json_object_object_add(
+            e, "cancel_step",
+            st->cancel_step
+                ? json_object_new_string(cancel_step_name(st->cancel_step))
+                : NULL);
+        json_object_object_add(e, "reason", s_str(st->reason));
+        json_object_object_add(e, "outcome", s_str(st->outcome));
+        json_object_array_add(h, e);
+    }
+    json_object_object_add(o, "history", h);
+    return o;
+}
+
+/* --coalition: the broker's answer, through this organisation's node. */
+static int
+s_coalition(struct krctl *k, Kr__V1__CoalitionQuery *q, bool json)
+{
+    Kr__V1__LocalRequest lr = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__LocalResponse *resp = NULL;
+    int rc;
+
+    lr.version = KR__V1__VERSION__VERSION_1;
+    lr.op_case = KR__V1__LOCAL_REQUEST__OP_COALITION_REFERRALS;
+    lr.coalition_referrals = q;
+    if ((rc = krctl_node(k, &lr, &resp)) != KRCTL_EXIT_OK)
+        return rc;
+    const Kr__V1__ReferralStates *st = resp->coalition;
+    size_t n = st != NULL ? st->n_referrals : 0;
+    if (json) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < n; i++)
+            json_object_array_add(a, s_state_json(st->referrals[i]));
+        rc = krctl_print_json(k, a);
+        json_object_put(a);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const Kr__V1__ReferralState *r = st->referrals[i];
+            char id[KR_ID_HEX_LEN] = "-", at[JSON_MAP_TIME_LEN] = "-";
+            if (r->referral_id.len == 16)
+                util_hex(r->referral_id.data, 16, id);
+            json_map_time_format(r->state_at_ms, at);
+            printf("%s %-16s %s -> %s %s since=%s escalations=%u%s%s%s%s%s%s\n",
+                   id, task_status_name(r->state), r->placer, r->performer,
+                   r->purpose, at, r->escalations, r->overdue ? " overdue" : "",
+                   r->cancel_pending ? " cancel-requested" : "",
+                   r->reason[0] ? " reason=" : "", r->reason,
+                   r->outcome[0] ? " outcome=" : "", r->outcome);
+        }
+        rc = KRCTL_EXIT_OK;
+    }
+    if (st != NULL && st->more_after.len == 16) {
+        char id[KR_ID_HEX_LEN];
+        fprintf(stderr, "krctl: more: next page with --after %s\n",
+                util_hex(st->more_after.data, 16, id));
+    }
+    kr__v1__local_response__free_unpacked(resp, NULL);
+    return rc;
+}
 
 static int
 s_need_admin(struct krctl *k)
@@ -411,9 +534,13 @@ cmd_referrals(struct krctl *k, int argc, char **argv)
         {"org", required_argument, NULL, S_OPT_ORG},
         {"after", required_argument, NULL, S_OPT_AFTER},
         {"limit", required_argument, NULL, S_OPT_LIMIT},
+        {"coalition", no_argument, NULL, S_OPT_COALITION},
+        {"purpose", required_argument, NULL, S_OPT_PURPOSE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    bool coalition = false;
+    const char *purpose = NULL;
     Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
     Kr__V1__ReferralQuery q = KR__V1__REFERRAL_QUERY__INIT;
     Kr__V1__AdminResponse *resp = NULL;
@@ -457,6 +584,12 @@ cmd_referrals(struct krctl *k, int argc, char **argv)
                 return rc;
             q.limit = (uint32_t)limit;
             break;
+        case S_OPT_COALITION:
+            coalition = true;
+            break;
+        case S_OPT_PURPOSE:
+            purpose = optarg;
+            break;
         case 'h':
             fputs(s_usage_list, stdout);
             return KRCTL_EXIT_OK;
@@ -466,6 +599,25 @@ cmd_referrals(struct krctl *k, int argc, char **argv)
     }
     if (optind < argc)
         return krctl_usage_err(k, "unexpected argument '%s'", argv[optind]);
+    if (purpose != NULL && !coalition)
+        return krctl_usage_err(k, "--purpose: with --coalition only");
+    if (coalition) {
+        Kr__V1__CoalitionQuery cq = KR__V1__COALITION_QUERY__INIT;
+        if (q.org_id[0] != '\0')
+            return krctl_usage_err(k, "--org: not with --coalition (the "
+                                      "broker answers for the asking "
+                                      "coordinator)");
+        if (k->node == NULL)
+            return krctl_usage_err(k, "--coalition: asked through this "
+                                      "organisation's node: use --node "
+                                      "ENDPOINT or set KR_NODE");
+        cq.state = q.state;
+        cq.overdue = q.overdue;
+        cq.purpose = (char *)(purpose != NULL ? purpose : "");
+        cq.after = q.after;
+        cq.limit = q.limit;
+        return s_coalition(k, &cq, json);
+    }
     if (s_at_node(k)) {
         Kr__V1__LocalRequest lr = KR__V1__LOCAL_REQUEST__INIT;
         Kr__V1__ReferralListRequest lq = KR__V1__REFERRAL_LIST_REQUEST__INIT;

@@ -531,6 +531,8 @@ node_handle_broker_frame(struct node *n, const uint8_t *data, size_t len)
         link_on_notice(n, f->notice[i]);
     for (size_t i = 0; i < f->n_pass_result; i++)
         prov_on_result(n, f->pass_result[i]);
+    if (f->referral_states != NULL)
+        coalition_on_answer(n, f->referral_states);
 done:
     arena_release(&n->pb, mark);
 }

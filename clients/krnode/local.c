@@ -977,6 +977,10 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
     case KR__V1__LOCAL_REQUEST__OP_OUTBOX_GET:
         s_outbox_get(n, from, &req->outbox_get);
         break;
+    case KR__V1__LOCAL_REQUEST__OP_COALITION_REFERRALS:
+        coalition_request(n, from->rid, from->rid_len, from->delim,
+                          req->coalition_referrals);
+        break;
     default:
         s_reply_err(n, from, KR_EPROTO, "request names no operation");
         break;
@@ -1151,6 +1155,7 @@ local_timers(struct node *n)
     lo->nparked = j;
 
     s_answer_waits(n, NULL, false);
+    coalition_timers(n);
 }
 
 void
@@ -1199,7 +1204,7 @@ local_timeout(const struct node *n, long timeout)
         if (left < timeout)
             timeout = left;
     }
-    return timeout;
+    return coalition_timeout(timeout);
 }
 
 void
@@ -1213,6 +1218,7 @@ local_stop(struct node *n)
         free(lo->parked[i].req);
     }
     lo->nparked = 0;
+    coalition_stop(n);
     /* Waits get what there is now (an empty page): nothing else comes. */
     for (size_t i = 0; i < lo->nwaits; i++)
         s_list_inbox(n, NULL, &lo->waits[i].from, &lo->waits[i].lr, UINT64_MAX);

@@ -683,6 +683,16 @@ void local_stop(struct node *n);
  * reply becomes that error (nothing of the pass was saved). */
 void local_flush(struct node *n, int commit_rc);
 
+/* coalition.c: a coordinator's coalition_referrals request, sent to the
+ * broker and answered when its ReferralStates comes (or its deadline;
+ * local_timers, local_timeout and local_stop call the rest). */
+void coalition_request(struct node *n, const uint8_t *rid, size_t rid_len,
+                       bool delim, const Kr__V1__CoalitionQuery *q);
+void coalition_on_answer(struct node *n, const Kr__V1__ReferralStates *st);
+void coalition_timers(struct node *n);
+long coalition_timeout(long timeout);
+void coalition_stop(struct node *n);
+
 /*
  * The node (loop.c).
  */

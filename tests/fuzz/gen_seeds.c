@@ -349,6 +349,24 @@ s_broker_seeds(void)
     s_step(&o, S_CLOCK, 255);
     s_step(&o, S_END, -1);
     s_write_steps("broker_frame", "expiry", &o);
+
+    /* Coalition queries (handle_referral_query.c) after a referral: from
+     * an organisation that coordinates nothing (refused, audited), and
+     * one without a query_id (malformed). */
+    Kr__V1__CoalitionQuery cq = KR__V1__COALITION_QUERY__INIT;
+    s_b_hello(&o, 0, 0);
+    s_b_submit(&o, &grant, 0);
+    s_b_submit(&o, &referral, 0);
+    s_step(&o, S_END, -1);
+    s_frame_init(&f);
+    cq.query_id = (ProtobufCBinaryData){4, (uint8_t *)"qid1"};
+    cq.limit = 5;
+    f.coalition_query = &cq;
+    s_b_frame(&o, 0, 0, &f);
+    cq.query_id = (ProtobufCBinaryData){0, NULL};
+    s_b_frame(&o, 1, 1, &f);
+    s_step(&o, S_END, -1);
+    s_write_steps("broker_frame", "coalition_query", &o);
 }
 
 /* node_frame: a frame from the broker. */
