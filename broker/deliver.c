@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "names.h"
+#include "signals.h"
 #include "timers.h"
 
 #define S_MAX_RESEND_MS 60000
@@ -565,5 +566,6 @@ deliver_cron(struct broker *b)
     s_withdraw_pending(b);
     s_expire(b);
     timers_cron(b);
+    signal_cron(b);
     s_resend(b);
 }

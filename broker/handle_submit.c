@@ -14,6 +14,7 @@
 #include "log.h"
 #include "names.h"
 #include "referral.h"
+#include "signals.h"
 
 static void
 s_refuse(struct broker *b, struct org *o, const uint8_t *rid, size_t rid_len,
@@ -207,7 +208,10 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
     bool has_cid = false, noodknop = false;
     const char *why = NULL;
     int reason;
-    if (env->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT)
+    struct signal_ctx sctx;
+    if (env->type == KR__V1__MESSAGE_TYPE__SIGNAL)
+        reason = signal_check(b, o, to, env, &sctx, &why);
+    else if (env->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT)
         reason = consent_check_grant(b, o, env, &why, &crec);
     else if (env->type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE)
         reason = consent_check_revoke(b, o, env, &why, &crec);
@@ -215,6 +219,15 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         reason = consent_gate(b, o, to, env, cid, &has_cid, &noodknop, &why);
     if (reason != 0) {
         s_refuse(b, o, rid, rid_len, env, msg_id, reason, why);
+        goto done;
+    }
+    if (env->type == KR__V1__MESSAGE_TYPE__SIGNAL) {
+        /* Kept by the broker, delivered to no one (signals.c). A failed
+         * write fails the commit, which turns this ACCEPTED into a
+         * refusal. */
+        signal_accept(b, o, env, s, &sctx, why);
+        broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__ACCEPTED,
+                             0, "");
         goto done;
     }
     /* Its referral: opened, moved as the table allows, or open and
@@ -265,6 +278,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
          (rc = consent_apply_revoke(b, o, env, crec)) != 0) ||
         (rctx.kind != REFERRAL_CTX_NONE &&
          (rc = referral_apply(b, o, env, has_cid ? cid : NULL, &rctx)) != 0) ||
+        (rc = signal_on_message(b, env)) != 0 ||
         (rc = audit_write(b,
                           &(struct audit_ev){.event = "message.accepted",
                                              .action = 'C',
