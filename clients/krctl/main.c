@@ -83,6 +83,9 @@ static const char s_usage[] =
     "  status            the node's state, as JSON\n"
     "  escalations [--json]\n"
     "                    escalations this organisation received\n"
+    "  signal send --bsn BSN --purpose PURPOSE | signal withdraw SIGNAL_ID\n"
+    "                    this organisation's involvement, at the broker\n"
+    "  matches           the broker's match notices, as JSON\n"
     "\n"
     "Key commands (local files only):\n"
     "  keygen --out PREFIX\n"
@@ -111,6 +114,8 @@ static const struct {
     {"referrals", cmd_referrals},
     {"routes", cmd_routes},
     {"escalations", cmd_escalations},
+    {"signal", cmd_signal},
+    {"matches", cmd_matches},
 };
 
 int

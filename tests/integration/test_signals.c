@@ -431,6 +431,69 @@ s_bad_input(void)
                      "a signal without a subject");
 }
 
+/* krctl signal send, matches, signal withdraw, through the nodes. */
+static void
+s_krctl(void)
+{
+    struct h_run r;
+    char bsn[10], sig[40] = "";
+    uint8_t id[16];
+    bool ok;
+
+    h_note("== krctl signal send, matches, signal withdraw");
+    h_bsn(30, bsn);
+    h_krctl(&r, "--node", s_c.nodes[s_jgz].local, "signal", "send", "--bsn",
+            bsn, "--purpose", "signaal", "--actor-ref", "emp-3", NULL);
+    H_CHECK(r.code == 0 && r.out != NULL && strlen(r.out) == 33,
+            "krctl signal send prints the signal's id (exit %d: %s)", r.code,
+            r.err ? r.err : "");
+    if (r.out != NULL)
+        snprintf(sig, sizeof(sig), "%.32s", r.out);
+    h_run_free(&r);
+    struct s_fate f = {.id = id};
+    H_REQUIRE(util_unhex(sig, id, 16) == KR_OK, "a signal id");
+    H_POLL(ok, 20000, s_final(h_node_client(&s_c, s_jgz), &f));
+    H_CHECK(ok && f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "the signal is recorded (%s)", f.detail);
+    int before = s_matches(s_jgz, S_WT).n;
+    h_krctl(&r, "--node", s_c.nodes[s_wt].local, "signal", "send", "--bsn",
+            bsn, "--purpose", "signaal", NULL);
+    h_run_free(&r);
+    H_POLL(ok, 20000, s_matches(s_jgz, S_WT).n == before + 1);
+    h_krctl(&r, "--node", s_c.nodes[s_jgz].local, "matches", NULL);
+    json_object *a = r.out ? json_tokener_parse(r.out) : NULL;
+    bool found = false;
+    for (size_t i = 0; a != NULL && json_object_is_type(a, json_type_array) &&
+                       i < json_object_array_length(a);
+         i++) {
+        json_object *o = json_object_array_get_idx(a, i);
+        const char *s = h_json_str(o, "signal_id");
+        if (s != NULL && strcmp(s, sig) == 0 &&
+            strcmp(h_json_str(o, "org"), S_WT) == 0 &&
+            strcmp(h_json_str(o, "category"), "wijkteam") == 0 &&
+            h_json_str(o, "since") != NULL)
+            found = true;
+    }
+    H_CHECK(r.code == 0 && found,
+            "krctl matches lists the match on the signal: org, category, "
+            "since (exit %d)",
+            r.code);
+    json_object_put(a);
+    h_run_free(&r);
+    h_krctl(&r, "--node", s_c.nodes[s_jgz].local, "signal", "withdraw", sig,
+            NULL);
+    char wid[40] = "";
+    if (r.out != NULL)
+        snprintf(wid, sizeof(wid), "%.32s", r.out);
+    H_CHECK(r.code == 0 && util_unhex(wid, id, 16) == KR_OK,
+            "krctl signal withdraw prints the withdrawal's msg_id (exit %d)",
+            r.code);
+    h_run_free(&r);
+    H_POLL(ok, 20000, s_final(h_node_client(&s_c, s_jgz), &f));
+    H_CHECK(ok && f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "the withdrawal is done (%s)", f.detail);
+}
+
 int
 main(void)
 {
@@ -479,5 +542,6 @@ main(void)
     s_kill9();
     s_withdraw_expire();
     s_family();
+    s_krctl();
     return h_finish(&s_c);
 }
