@@ -45,6 +45,14 @@ struct broker_config {
     bool unsafe_nosync;           /* BENCHMARK ONLY: no fsync; loses data */
     bool early_delivery; /* pump a pass's deliveries before its commit */
     char *routes;        /* routes file (routes.c); "" = no route check */
+    /* retention.c: how long after its final outcome a message's record
+     * stays; audit records at least five years (days, never fewer than
+     * 1826), purged in blocks of audit_purge_block records; the TEST ONLY
+     * override in seconds wins when not 0. */
+    uint64_t retention_messages_s;
+    uint64_t retention_audit_days;
+    uint64_t audit_purge_block;
+    uint64_t test_audit_retention_s;
 };
 extern const struct cfg_option broker_config_options[];
 

@@ -136,6 +136,7 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
         {"signal_due", &st->signal_due},
         {"subject_links", &st->subject_links},
         {"case_subjects", &st->case_subjects},
+        {"finals", &st->finals},
     };
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
         if ((rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi)) != 0)

@@ -13,9 +13,11 @@
 
 #include "broker.h"
 #include "bstore.h"
+#include "bstore_retention.h"
 #include "crypto.h"
 #include "log.h"
 #include "names.h"
+#include "retention.h"
 #include "signals.h"
 #include "timers.h"
 
@@ -131,7 +133,8 @@ deliver_finalize(struct broker *b, const uint8_t msg_id[16],
         copy.signature.len = 64;
     }
     /* Write the metadata while sig still points into the map, then delete. */
-    if ((rc = bstore_msg_put(b->store, txn, msg_id, &copy)) != 0)
+    if ((rc = bstore_msg_put(b->store, txn, msg_id, &copy)) != 0 ||
+        (rc = bstore_final_put(b->store, txn, b->now_ms, msg_id)) != 0)
         return rc;
     if ((rc = bstore_payload_del(b->store, txn, msg_id)) != 0)
         return rc;
@@ -567,5 +570,6 @@ deliver_cron(struct broker *b)
     s_expire(b);
     timers_cron(b);
     signal_cron(b);
+    retention_cron(b);
     s_resend(b);
 }

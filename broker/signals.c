@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bstore.h"
+#include "bstore_retention.h"
 #include "bstore_signal.h"
 #include "crypto.h"
 #include "log.h"
@@ -313,7 +314,9 @@ s_message(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
     }
     m.noodknop = ctx->noodknop;
     if ((rc = bstore_msg_put(b->store, broker_txn(b), env->msg_id.data, &m)) !=
-        0)
+            0 ||
+        (rc = bstore_final_put(b->store, broker_txn(b), b->now_ms,
+                               env->msg_id.data)) != 0)
         return rc;
     return deliver_final_receipt(b, o->id, env->msg_id.data,
                                  KR__V1__OUTCOME__DELIVERED, 0, detail);
