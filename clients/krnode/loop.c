@@ -440,6 +440,7 @@ node_run(struct node *n, int stop_fd)
             local_on_directory(n);
         prov_timers(n);
         local_timers(n);
+        node_retention(n);
         if (stop)
             local_stop(n);
         /* A pass of receipts alone waits up to S_DEFER_MS so that one

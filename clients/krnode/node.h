@@ -96,6 +96,7 @@ struct node_config {
     uint64_t resend_ms;            /* first resend timeout, doubling to 60 s */
     uint64_t heartbeat_ms;         /* ZMTP PING interval */
     uint64_t heartbeat_timeout_ms; /* a silent connection is dead after */
+    uint64_t retention_s; /* processed inbox, final outbox: then purged */
 };
 extern const struct cfg_option node_config_options[];
 
@@ -220,6 +221,14 @@ int nstore_inbox_release(nstore_t *st, MDB_txn *txn, uint64_t seq);
 int nstore_inbox_remove(nstore_t *st, MDB_txn *txn, uint64_t seq,
                         const uint8_t *msg_id);
 int nstore_inbox_drop_held(nstore_t *st, MDB_txn *txn, uint64_t *dropped);
+/* Retention: purge up to max inbox records processed and outbox records
+ * final at or before 'before' (each kind's newest record stays until a
+ * newer one comes, so that seqs never go back). */
+int nstore_purge_due(nstore_t *st, MDB_txn *txn, uint64_t before, size_t max,
+                     uint64_t *n_inbox, uint64_t *n_outbox);
+/* retention.c: the node's purge, once a second, in the pass. */
+struct node;
+void node_retention(struct node *n);
 
 /* Store a directory entry, replacing an older one of that org. */
 /* Referrals (referrals.c): the record's bytes, borrowed like

@@ -66,6 +66,47 @@ s_audit_first(void)
     return first;
 }
 
+struct s_ids {
+    uint8_t (*ids)[16];
+    int n, found;
+};
+
+static int
+s_in_cb(const Kr__V1__InboxItem *it, void *arg)
+{
+    struct s_ids *s = arg;
+    for (int i = 0; i < s->n; i++)
+        if (it->msg_id.len == 16 && memcmp(it->msg_id.data, s->ids[i], 16) == 0)
+            s->found++;
+    return 0;
+}
+
+static int
+s_out_cb(const Kr__V1__OutboxItem *it, void *arg)
+{
+    struct s_ids *s = arg;
+    for (int i = 0; i < s->n; i++)
+        if (it->msg_id.len == 16 && memcmp(it->msg_id.data, s->ids[i], 16) == 0)
+            s->found++;
+    return 0;
+}
+
+static int
+s_inbox_has(int node, uint8_t ids[][16], int n)
+{
+    struct s_ids s = {ids, n, 0};
+    h_inbox_foreach_all(h_node_client(&s_c, node), s_in_cb, &s);
+    return s.found;
+}
+
+static int
+s_outbox_has(int node, uint8_t ids[][16], int n)
+{
+    struct s_ids s = {ids, n, 0};
+    h_outbox_foreach_all(h_node_client(&s_c, node), s_out_cb, &s);
+    return s.found;
+}
+
 static bool
 s_verify_ok(void)
 {
@@ -99,6 +140,8 @@ main(void)
     h_broker_start(&s_c);
     int vl = h_org_add(&s_c, "vl", "ura:00001234", "verloskunde", "VL");
     int jgz = h_org_add(&s_c, "jgz", "ura:00005678", "jgz", "JGZ");
+    h_node_set(&s_c, vl, "retention_s", "3");
+    h_node_set(&s_c, jgz, "retention_s", "3");
     h_node_start(&s_c, vl);
     h_node_start(&s_c, jgz);
     if (!h_node_wait_connected(&s_c, vl, H_CONNECT_MS) ||
@@ -135,6 +178,33 @@ main(void)
     H_CHECK(util_now_ms() - t_final >= (S_RET_S - 1) * 1000ull,
             "and not before (%llu ms)",
             (unsigned long long)(util_now_ms() - t_final));
+
+    h_note("== node records go retention_s after processed or final");
+    /* JGZ processes all but the first; an unprocessed record stays. */
+    uint64_t t_proc = util_now_ms();
+    for (int i = 1; i < S_MSGS; i++) {
+        struct h_run r;
+        char hex[33];
+        h_krctl(&r, "--node", s_c.nodes[jgz].local, "processed",
+                h_hex16(ids[i], hex), NULL);
+        H_CHECK(r.code == 0, "krctl processed %d (exit %d)", i, r.code);
+        h_run_free(&r);
+    }
+    H_CHECK(s_inbox_has(jgz, ids, S_MSGS) == S_MSGS,
+            "right after processing JGZ's inbox still holds all %d", S_MSGS);
+    /* The last one processed is the inbox's newest: it stays (seqs never
+     * go back); the others go, the unprocessed first one stays. */
+    H_POLL(ok, 30000, s_inbox_has(jgz, ids, S_MSGS) == 2);
+    H_CHECK(ok && s_inbox_has(jgz, ids, 1) == 1,
+            "after retention_s JGZ's processed records are gone but the "
+            "newest; the unprocessed one stays (%d left)",
+            s_inbox_has(jgz, ids, S_MSGS));
+    H_CHECK(util_now_ms() - t_proc >= 3000, "and not before (%llu ms)",
+            (unsigned long long)(util_now_ms() - t_proc));
+    H_POLL(ok, 30000, s_outbox_has(vl, ids, S_MSGS) <= 1);
+    H_CHECK(ok, "the sender's final outbox records go too, but the newest "
+                "(%d left)",
+            s_outbox_has(vl, ids, S_MSGS));
 
     h_note("== audit records go in whole blocks; the chain still verifies");
     H_POLL(ok, 30000, s_audit_first() > 1);
