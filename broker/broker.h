@@ -53,6 +53,9 @@ struct broker_config {
     uint64_t retention_audit_days;
     uint64_t audit_purge_block;
     uint64_t test_audit_retention_s;
+    /* erasure.c: the erasure register, a file kept apart from the store's
+     * backups; "" = <data_dir>/erasure-register. */
+    char *erasure_register;
 };
 extern const struct cfg_option broker_config_options[];
 

@@ -254,3 +254,47 @@ bstore_case_subject_get(struct broker_store *st, MDB_txn *txn,
     memcpy(subject, v.mv_data, 32);
     return KR_OK;
 }
+
+int
+bstore_link_del_all(struct broker_store *st, MDB_txn *txn, const uint8_t a[32],
+                    size_t *n)
+{
+    uint8_t others[16][32], key[64];
+    size_t k = 0;
+    int rc;
+
+    *n = 0;
+    if ((rc = bstore_link_list(st, txn, a, 16, others, &k)) != 0)
+        return rc;
+    for (size_t i = 0; i < k; i++) {
+        MDB_val dk = {64, key};
+        memcpy(key, a, 32);
+        memcpy(key + 32, others[i], 32);
+        rc = mdb_del(txn, st->subject_links, &dk, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return bstore_from_mdb(rc);
+        memcpy(key, others[i], 32);
+        memcpy(key + 32, a, 32);
+        rc = mdb_del(txn, st->subject_links, &dk, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return bstore_from_mdb(rc);
+        (*n)++;
+    }
+    return KR_OK;
+}
+
+int
+bstore_consent_del(struct broker_store *st, MDB_txn *txn,
+                   const uint8_t consent_id[16], const uint8_t subject[32])
+{
+    uint8_t sk[48];
+    MDB_val k = {16, (void *)consent_id}, ik = {48, sk};
+    int rc = mdb_del(txn, st->consents, &k, NULL);
+
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return bstore_from_mdb(rc);
+    memcpy(sk, subject, 32);
+    memcpy(sk + 32, consent_id, 16);
+    rc = mdb_del(txn, st->consent_subject, &ik, NULL);
+    return rc == MDB_NOTFOUND ? KR_OK : bstore_from_mdb(rc);
+}

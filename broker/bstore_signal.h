@@ -63,6 +63,13 @@ int bstore_link_list(struct broker_store *st, MDB_txn *txn,
 int bstore_case_subject_put(struct broker_store *st, MDB_txn *txn,
                             const uint8_t case_id[16],
                             const uint8_t subject[32]);
+/* Remove every link of a (both directions); *n how many. */
+int bstore_link_del_all(struct broker_store *st, MDB_txn *txn,
+                        const uint8_t a[32], size_t *n);
+/* Remove a consent record and its subject index entry (erasure.c). */
+int bstore_consent_del(struct broker_store *st, MDB_txn *txn,
+                       const uint8_t consent_id[16],
+                       const uint8_t subject[32]);
 int bstore_case_subject_get(struct broker_store *st, MDB_txn *txn,
                             const uint8_t case_id[16], uint8_t subject[32]);
 

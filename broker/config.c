@@ -61,6 +61,10 @@ const struct cfg_option broker_config_options[] = {
      UINT64_MAX / 1000, 0,
      "TEST ONLY: audit retention in seconds, below the legal minimum; 0: "
      "off (retention_audit_days holds)"},
+    {"erasure_register", CFG_STR, O(erasure_register), "", 0, 0, 0,
+     "file of executed erasures, applied again at every start so that a "
+     "store restored from backup never brings erased data back; keep it "
+     "apart from the store's backups; empty: <data_dir>/erasure-register"},
     {"unsafe_nosync", CFG_BOOL, O(unsafe_nosync), "false", 0, 0, 0,
      "BENCHMARK ONLY: skip fsync; a crash loses accepted messages"},
     {NULL, 0, 0, NULL, 0, 0, 0, NULL},

@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "names.h"
+#include "erasure.h"
 #include "retention.h"
 #include "signals.h"
 #include "timers.h"
@@ -571,5 +572,6 @@ deliver_cron(struct broker *b)
     timers_cron(b);
     signal_cron(b);
     retention_cron(b);
+    erasure_cron(b);
     s_resend(b);
 }

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "names.h"
 #include "referral.h"
+#include "erasure.h"
 #include "signals.h"
 
 static void
@@ -211,6 +212,8 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
     struct signal_ctx sctx;
     if (env->type == KR__V1__MESSAGE_TYPE__SIGNAL)
         reason = signal_check(b, o, to, env, &sctx, &why);
+    else if (env->type == KR__V1__MESSAGE_TYPE__ERASURE_REQUEST)
+        reason = erasure_check(b, o, to, env, &why);
     else if (env->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT)
         reason = consent_check_grant(b, o, env, &why, &crec);
     else if (env->type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE)
@@ -221,11 +224,20 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         s_refuse(b, o, rid, rid_len, env, msg_id, reason, why);
         goto done;
     }
-    if (env->type == KR__V1__MESSAGE_TYPE__SIGNAL) {
-        /* Kept by the broker, delivered to no one (signals.c). A failed
-         * write fails the commit, which turns this ACCEPTED into a
-         * refusal. */
-        signal_accept(b, o, env, s, &sctx, why);
+    if (env->type == KR__V1__MESSAGE_TYPE__SIGNAL ||
+        env->type == KR__V1__MESSAGE_TYPE__ERASURE_REQUEST) {
+        /* Kept or executed by the broker, delivered to no one (signals.c,
+         * erasure.c). A failed write fails the commit, which turns this
+         * ACCEPTED into a refusal. */
+        if (env->type == KR__V1__MESSAGE_TYPE__SIGNAL) {
+            signal_accept(b, o, env, s, &sctx, why);
+        } else if (erasure_accept(b, o, env, s) == KR_EIO) {
+            /* The register is written first: nothing else was. */
+            s_refuse(b, o, rid, rid_len, env, msg_id,
+                     KR__V1__REASON__INTERNAL,
+                     "the erasure register cannot be written; retry later");
+            goto done;
+        }
         broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__ACCEPTED,
                              0, "");
         goto done;

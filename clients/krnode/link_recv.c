@@ -256,6 +256,8 @@ link_on_notice(struct node *n, const Kr__V1__Notice *nt)
                     ? KR__V1__MESSAGE_TYPE__ESCALATION
                 : nt->kind == KR__V1__NOTICE_KIND__NOTICE_MATCH
                     ? KR__V1__MESSAGE_TYPE__SIGNAL
+                : nt->kind == KR__V1__NOTICE_KIND__NOTICE_ERASURE
+                    ? KR__V1__MESSAGE_TYPE__ERASURE_REQUEST
                     : KR__V1__MESSAGE_TYPE__MESSAGE_TYPE_UNSPECIFIED;
     item.referral_id = nt->referral_id;
     item.created_at_ms = nt->at_ms;

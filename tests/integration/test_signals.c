@@ -494,6 +494,96 @@ s_krctl(void)
             "the withdrawal is done (%s)", f.detail);
 }
 
+/* Notices of erasure in a node's inbox. */
+static int
+s_erasure_cb(const Kr__V1__InboxItem *it, void *arg)
+{
+    if (it->notice != NULL &&
+        it->notice->kind == KR__V1__NOTICE_KIND__NOTICE_ERASURE &&
+        it->notice->erased_subject.len == 32 &&
+        it->type == KR__V1__MESSAGE_TYPE__ERASURE_REQUEST)
+        (*(int *)arg)++;
+    return 0;
+}
+
+static int
+s_erasures(int node)
+{
+    int n = 0;
+    h_inbox_foreach_all(h_node_client(&s_c, node), s_erasure_cb, &n);
+    return n;
+}
+
+static bool
+s_cp(const char *from, const char *to)
+{
+    struct h_run r;
+    char *argv[] = {"/bin/cp", (char *)from, (char *)to, NULL};
+    bool ok = h_run(&r, 20000, argv) == 0 && r.code == 0;
+    h_run_free(&r);
+    return ok;
+}
+
+/* An erasure request: refused for an unknown subject; executed: the
+ * signals go, the other organisation is told, the register keeps it; a
+ * store restored from before the erasure loses them again at start. */
+static void
+s_erasure(void)
+{
+    char e[10], unknown[10], data[H_PATH + 16], backup[H_PATH + 16];
+    uint8_t id[16], wt_sig[16];
+    struct s_fate f;
+    bool ok;
+
+    h_note("== erasure");
+    h_bsn(40, e);
+    h_bsn(41, unknown);
+    struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__ERASURE_REQUEST,
+                      .bsn = unknown,
+                      .purpose = "signaal"};
+    f = s_do(s_jgz, &m, id);
+    s_expect_refused(f, KR__V1__REASON__UNKNOWN_SUBJECT,
+                     "an erasure request for an unknown subject");
+    s_signal(s_jgz, e, NULL, id);
+    f = s_signal(s_wt, e, NULL, wt_sig);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED, "both signal E");
+    /* A backup of the store as it is now, taken with the broker stopped. */
+    snprintf(data, sizeof(data), "%s/data.mdb", s_c.broker_dir);
+    snprintf(backup, sizeof(backup), "%s/data.mdb.bak", s_c.tmp);
+    H_REQUIRE(h_broker_stop(&s_c), "stop the broker for a backup");
+    H_REQUIRE(s_cp(data, backup), "back up data.mdb");
+    h_broker_start(&s_c);
+    int before = s_erasures(s_wt);
+    m.bsn = e;
+    f = s_do(s_jgz, &m, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "JGZ's erasure request on E is executed (%s)", f.detail);
+    H_POLL(ok, 20000, s_erasures(s_wt) == before + 1);
+    H_CHECK(ok, "the wijkteam, which held a signal on E, gets the erasure "
+                "notice");
+    struct s_msg w = {.type = KR__V1__MESSAGE_TYPE__SIGNAL,
+                      .withdraw = true,
+                      .signal_id = wt_sig,
+                      .purpose = "signaal"};
+    f = s_do(s_wt, &w, id);
+    s_expect_refused(f, KR__V1__REASON__UNKNOWN_SIGNAL,
+                     "the wijkteam's signal on E is gone after the erasure");
+    H_CHECK(s_audit_has("erasure.executed") && s_audit_has("erasure.kept") &&
+                s_audit_has("erasure.notified"),
+            "the request, the notice and what was kept are audited");
+    /* Restore the backup: the register brings the erasure back. */
+    H_REQUIRE(h_broker_stop(&s_c), "stop the broker for a restore");
+    H_REQUIRE(s_cp(backup, data), "restore data.mdb from before the erasure");
+    h_broker_start(&s_c);
+    H_POLL(ok, 20000, s_audit_has("erasure.reapplied"));
+    H_CHECK(ok, "at start the broker applies the erasure register again "
+                "(erasure.reapplied)");
+    uint8_t id2[16];
+    f = s_do(s_wt, &w, id2);
+    s_expect_refused(f, KR__V1__REASON__UNKNOWN_SIGNAL,
+                     "after the restore the erased signal stays gone");
+}
+
 int
 main(void)
 {
@@ -543,5 +633,6 @@ main(void)
     s_withdraw_expire();
     s_family();
     s_krctl();
+    s_erasure();
     return h_finish(&s_c);
 }
