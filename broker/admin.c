@@ -367,6 +367,7 @@ admin_handle(struct broker *b)
             case KR__V1__ADMIN_REQUEST__OP_STATS:
                 s_stats(b, &stats);
                 admin_referral_stats(b, &stats);
+                admin_signal_stats(b, &stats);
                 resp.stats = &stats;
                 break;
             case KR__V1__ADMIN_REQUEST__OP_CONSENT_LIST:

@@ -88,7 +88,8 @@ s_send(struct krctl *k, Kr__V1__SendRequest *s)
     c.opaque = (ProtobufCBinaryData){1, (uint8_t *)"-"};
     s->content.len = kr__v1__content__pack(&c, content);
     s->content.data = content;
-    s->type = KR__V1__MESSAGE_TYPE__SIGNAL;
+    if (s->type == KR__V1__MESSAGE_TYPE__MESSAGE_TYPE_UNSPECIFIED)
+        s->type = KR__V1__MESSAGE_TYPE__SIGNAL;
     s->recipient = org;
     req.version = KR__V1__VERSION__VERSION_1;
     req.op_case = KR__V1__LOCAL_REQUEST__OP_SEND;
@@ -275,5 +276,174 @@ cmd_matches(struct krctl *k, int argc, char **argv)
     }
     rc = krctl_print_json(k, a);
     json_object_put(a);
+    return rc;
+}
+
+static const char s_erasure_usage[] =
+    "usage: krctl [--node ENDPOINT] erasure request --bsn BSN [--msg-id HEX]\n"
+    "       krctl [--node ENDPOINT] erasure status\n"
+    "\n"
+    "request: ask, on the person's justified request (AVG art. 17), that\n"
+    "what the coalition holds about her be erased. The broker removes her\n"
+    "signals, mother-child links and ended consents, keeps the audit trail\n"
+    "and active consents (art. 17(3)), and tells every other organisation\n"
+    "that held something. Prints the request's msg_id; 'krctl receipts'\n"
+    "shows its fate (delivered: executed; refused unknown-subject: the\n"
+    "broker held nothing).\n"
+    "\n"
+    "status: the erasure notices this organisation received, as a JSON\n"
+    "array: notice_id, at, subject (hex pseudonym), by (who asked). Its\n"
+    "adapters remove what they hold about each subject.\n"
+    "\n"
+    "Exit status: 0 done, 1 refused, 2 usage error, 3 no answer.\n";
+
+static int
+s_erasure_request(struct krctl *k, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"bsn", required_argument, NULL, S_OPT_BSN},
+        {"msg-id", required_argument, NULL, S_OPT_ID},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    Kr__V1__SendRequest s = KR__V1__SEND_REQUEST__INIT;
+    uint8_t id[KR_ID_LEN];
+    int c;
+
+    krctl_getopt_reset();
+    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
+        switch (c) {
+        case S_OPT_BSN:
+            s.subject_bsn = optarg;
+            break;
+        case S_OPT_ID:
+            if (util_unhex(optarg, id, KR_ID_LEN) != KR_OK)
+                return krctl_usage_err(k, "--msg-id: not 32 hex digits");
+            s.msg_id = (ProtobufCBinaryData){KR_ID_LEN, id};
+            break;
+        case 'h':
+            fputs(s_erasure_usage, stdout);
+            return KRCTL_EXIT_OK;
+        default:
+            return KRCTL_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return krctl_usage_err(k, "unexpected argument '%s'", argv[optind]);
+    if (s.subject_bsn[0] == '\0')
+        return krctl_usage_err(k, "--bsn is required");
+    s.priority = KR__V1__PRIORITY__ROUTINE;
+    s.type = KR__V1__MESSAGE_TYPE__ERASURE_REQUEST;
+    return s_send(k, &s);
+}
+
+/* Notices of one kind in the node's inbox, each made into JSON by fn. */
+static int
+s_notices(struct krctl *k, int kind,
+          json_object *(*fn)(const Kr__V1__Notice *nt))
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__ListRequest lr = KR__V1__LIST_REQUEST__INIT;
+    Kr__V1__LocalResponse *resp = NULL;
+    uint64_t after = 0;
+    int rc;
+
+    json_object *a = json_object_new_array();
+    for (int page = 0; page < 100000; page++) {
+        req.version = KR__V1__VERSION__VERSION_1;
+        req.op_case = KR__V1__LOCAL_REQUEST__OP_INBOX;
+        lr.unprocessed_only = 0;
+        lr.after_seq = after;
+        req.inbox = &lr;
+        if ((rc = krctl_node(k, &req, &resp)) != KRCTL_EXIT_OK) {
+            json_object_put(a);
+            return rc;
+        }
+        size_t n = resp->n_inbox;
+        for (size_t i = 0; i < n; i++) {
+            const Kr__V1__InboxItem *it = resp->inbox[i];
+            if (it->seq > after)
+                after = it->seq;
+            if (it->notice != NULL && (int)it->notice->kind == kind)
+                json_object_array_add(a, fn(it->notice));
+        }
+        kr__v1__local_response__free_unpacked(resp, NULL);
+        resp = NULL;
+        if (n == 0)
+            break;
+    }
+    rc = krctl_print_json(k, a);
+    json_object_put(a);
+    return rc;
+}
+
+static json_object *
+s_erasure_json(const Kr__V1__Notice *nt)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "notice_id", s_hex_json(nt->notice_id));
+    json_object_object_add(o, "at", s_time_json(nt->at_ms));
+    json_object_object_add(o, "subject", s_hex_json(nt->erased_subject));
+    json_object_object_add(o, "by", json_object_new_string(nt->erased_by));
+    return o;
+}
+
+static int
+s_erasure_status(struct krctl *k, int argc, char **argv)
+{
+    int rc = krctl_help_only(k, argc, argv, s_erasure_usage);
+
+    if (rc != 0)
+        return rc < 0 ? KRCTL_EXIT_OK : rc;
+    return s_notices(k, KR__V1__NOTICE_KIND__NOTICE_ERASURE, s_erasure_json);
+}
+
+int
+cmd_erasure(struct krctl *k, int argc, char **argv)
+{
+    static const struct krctl_sub subs[] = {
+        {"request", "erasure request", s_erasure_request},
+        {"status", "erasure status", s_erasure_status},
+    };
+    return krctl_dispatch(k, argc, argv, subs, sizeof(subs) / sizeof(subs[0]),
+                          s_erasure_usage);
+}
+
+static const char s_retention_usage[] =
+    "usage: krctl [--admin ENDPOINT] retention\n"
+    "\n"
+    "Print the broker's retention as JSON: messages_purged and audit_purged\n"
+    "(records removed since start), audit_anchor_seq (the last audit record\n"
+    "purged; the chain verifies on from it; 0: none), finals_pending (final\n"
+    "message records whose retention has not ended), and the signals\n"
+    "stored, made, withdrawn and expired, and matches since start.\n"
+    "\n"
+    "Exit status: 0 printed, 1 refused, 2 usage error, 3 no answer.\n";
+
+int
+cmd_retention(struct krctl *k, int argc, char **argv)
+{
+    Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
+    Kr__V1__AdminResponse *resp = NULL;
+    int rc = krctl_help_only(k, argc, argv, s_retention_usage);
+
+    if (rc != 0)
+        return rc < 0 ? KRCTL_EXIT_OK : rc;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__ADMIN_REQUEST__OP_STATS;
+    req.stats = 1;
+    if ((rc = krctl_admin(k, &req, &resp)) != KRCTL_EXIT_OK)
+        return rc;
+    if (resp->stats == NULL) {
+        krctl_err(k, "krbroker answered without its figures");
+        kr__v1__admin_response__free_unpacked(resp, NULL);
+        return KRCTL_EXIT_FAIL;
+    }
+    json_object *o = json_object_new_object();
+    json_map_signal_stats(o, resp->stats);
+    rc = krctl_print_json(k, o);
+    json_object_put(o);
+    kr__v1__admin_response__free_unpacked(resp, NULL);
     return rc;
 }

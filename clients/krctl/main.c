@@ -54,6 +54,7 @@ static const char s_usage[] =
     "  org resume ID     undo a suspension\n"
     "  queues [--json]   what waits for each organisation\n"
     "  stats [--json]    the broker's commits (latency) and early deliveries\n"
+    "  retention         purges, the audit anchor, signals and matches, JSON\n"
     "  consent list (--subject PSEUDONYM | --bsn BSN --coalition-key FILE)\n"
     "                    the consents of one subject, as JSON\n"
     "  consent show CONSENT_ID\n"
@@ -86,6 +87,8 @@ static const char s_usage[] =
     "  signal send --bsn BSN --purpose PURPOSE | signal withdraw SIGNAL_ID\n"
     "                    this organisation's involvement, at the broker\n"
     "  matches           the broker's match notices, as JSON\n"
+    "  erasure request --bsn BSN | erasure status\n"
+    "                    AVG art. 17 erasure, and the notices received\n"
     "\n"
     "Key commands (local files only):\n"
     "  keygen --out PREFIX\n"
@@ -116,6 +119,8 @@ static const struct {
     {"escalations", cmd_escalations},
     {"signal", cmd_signal},
     {"matches", cmd_matches},
+    {"erasure", cmd_erasure},
+    {"retention", cmd_retention},
 };
 
 int

@@ -7,6 +7,7 @@
  * the chain intact, from the recorded anchor; the purges are audited.
  */
 #define _GNU_SOURCE
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,20 @@ main(void)
             (unsigned long long)first);
     H_CHECK(s_verify_ok(), "krctl audit verify: the chain is intact from the "
                            "anchor");
+    {
+        struct h_run rr;
+        h_krctl(&rr, "--admin", s_c.admin, "retention", NULL);
+        json_object *o = rr.out ? json_tokener_parse(rr.out) : NULL;
+        H_CHECK(rr.code == 0 && o != NULL &&
+                    json_object_get_int64(h_json_path(o, "messages_purged")) >=
+                        S_MSGS &&
+                    json_object_get_int64(h_json_path(o, "audit_anchor_seq")) >=
+                        (int64_t)first - 1,
+                "krctl retention: the messages purged and the anchor (%s)",
+                rr.out ? rr.out : "");
+        json_object_put(o);
+        h_run_free(&rr);
+    }
     struct h_run r;
     h_krctl(&r, "--admin", s_c.admin, "audit", "tail", "-n", "200", NULL);
     H_CHECK(r.code == 0 && r.out && strstr(r.out, "retention.purged") != NULL,

@@ -561,6 +561,12 @@ s_erasure(void)
     H_POLL(ok, 20000, s_erasures(s_wt) == before + 1);
     H_CHECK(ok, "the wijkteam, which held a signal on E, gets the erasure "
                 "notice");
+    struct h_run r;
+    h_krctl(&r, "--node", s_c.nodes[s_wt].local, "erasure", "status", NULL);
+    H_CHECK(r.code == 0 && r.out != NULL && strstr(r.out, S_JGZ) != NULL &&
+                strstr(r.out, "\"subject\"") != NULL,
+            "krctl erasure status lists it, with who asked (exit %d)", r.code);
+    h_run_free(&r);
     struct s_msg w = {.type = KR__V1__MESSAGE_TYPE__SIGNAL,
                       .withdraw = true,
                       .signal_id = wt_sig,
@@ -582,6 +588,22 @@ s_erasure(void)
     f = s_do(s_wt, &w, id2);
     s_expect_refused(f, KR__V1__REASON__UNKNOWN_SIGNAL,
                      "after the restore the erased signal stays gone");
+    /* krctl erasure request, on a subject with a signal. */
+    char g[10];
+    h_bsn(42, g);
+    s_signal(s_wt, g, NULL, id);
+    h_krctl(&r, "--node", s_c.nodes[s_jgz].local, "erasure", "request",
+            "--bsn", g, NULL);
+    char hex[40] = "";
+    if (r.out != NULL)
+        snprintf(hex, sizeof(hex), "%.32s", r.out);
+    H_CHECK(r.code == 0 && util_unhex(hex, id, 16) == KR_OK,
+            "krctl erasure request prints its msg_id (exit %d)", r.code);
+    h_run_free(&r);
+    struct s_fate ff = {.id = id};
+    H_POLL(ok, 20000, s_final(h_node_client(&s_c, s_jgz), &ff));
+    H_CHECK(ok && ff.outcome == KR__V1__OUTCOME__DELIVERED,
+            "and it is executed (%s)", ff.detail);
 }
 
 int
