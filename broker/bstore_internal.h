@@ -23,7 +23,7 @@ struct broker_store {
     /* bstore_signal.c: signals, their ids, their expiry, and the mother
      * and child links the matcher reads. */
     MDB_dbi signals, signal_ids, signal_due, subject_links, case_subjects;
-    MDB_dbi finals; /* bstore_retention.c */
+    MDB_dbi finals;        /* bstore_retention.c */
     uint64_t next_audit;   /* next audit seq, loaded at open */
     uint64_t next_msg_seq; /* next message seq, loaded at open */
     /* The last msg_id -> seq looked up, within one write transaction

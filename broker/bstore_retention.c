@@ -60,8 +60,8 @@ bstore_msg_purge(struct broker_store *st, MDB_txn *txn,
                  const struct bstore_final *f, const uint8_t *consent_id)
 {
     uint8_t key[16], ckey[24];
-    MDB_val sk = {8, key + 8}, ik = {16, (void *)f->msg_id},
-            fk = {16, key}, ck = {24, ckey};
+    MDB_val sk = {8, key + 8}, ik = {16, (void *)f->msg_id}, fk = {16, key},
+            ck = {24, ckey};
     int rc;
 
     bstore_be64(f->final_at, key);
@@ -109,8 +109,8 @@ bstore_audit_anchor(struct broker_store *st, MDB_txn *txn, uint64_t *seq,
 }
 
 int
-bstore_audit_purge_block(struct broker_store *st, MDB_txn *txn,
-                         uint64_t block, uint64_t before, uint64_t *purged,
+bstore_audit_purge_block(struct broker_store *st, MDB_txn *txn, uint64_t block,
+                         uint64_t before, uint64_t *purged,
                          uint64_t *anchor_seq)
 {
     MDB_cursor *cur;

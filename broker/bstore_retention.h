@@ -38,8 +38,8 @@ int bstore_msg_purge(struct broker_store *st, MDB_txn *txn,
  * 'before' (by the last record's time): *purged how many (0 or block),
  * and the anchor moves to the block's last record. */
 int bstore_audit_purge_block(struct broker_store *st, MDB_txn *txn,
-                             uint64_t block, uint64_t before,
-                             uint64_t *purged, uint64_t *anchor_seq);
+                             uint64_t block, uint64_t before, uint64_t *purged,
+                             uint64_t *anchor_seq);
 /* The anchor: KR_ENOTFOUND when nothing was ever purged. */
 int bstore_audit_anchor(struct broker_store *st, MDB_txn *txn, uint64_t *seq,
                         uint8_t hash[32]);

@@ -52,13 +52,11 @@ int bstore_signal_due(struct broker_store *st, MDB_txn *txn, uint64_t now,
 int bstore_signal_count(struct broker_store *st, MDB_txn *txn, uint64_t *n);
 
 /* A mother and child linked by SUBJECT_LINK: both directions. */
-int bstore_link_put(struct broker_store *st, MDB_txn *txn,
-                    const uint8_t a[32], const uint8_t b[32],
-                    const uint8_t case_id[16]);
+int bstore_link_put(struct broker_store *st, MDB_txn *txn, const uint8_t a[32],
+                    const uint8_t b[32], const uint8_t case_id[16]);
 /* Up to max subjects linked to a, into out; *n how many. */
-int bstore_link_list(struct broker_store *st, MDB_txn *txn,
-                     const uint8_t a[32], size_t max, uint8_t (*out)[32],
-                     size_t *n);
+int bstore_link_list(struct broker_store *st, MDB_txn *txn, const uint8_t a[32],
+                     size_t max, uint8_t (*out)[32], size_t *n);
 /* The mother's subject of a case, as its first referral named it. */
 int bstore_case_subject_put(struct broker_store *st, MDB_txn *txn,
                             const uint8_t case_id[16],
@@ -68,8 +66,7 @@ int bstore_link_del_all(struct broker_store *st, MDB_txn *txn,
                         const uint8_t a[32], size_t *n);
 /* Remove a consent record and its subject index entry (erasure.c). */
 int bstore_consent_del(struct broker_store *st, MDB_txn *txn,
-                       const uint8_t consent_id[16],
-                       const uint8_t subject[32]);
+                       const uint8_t consent_id[16], const uint8_t subject[32]);
 int bstore_case_subject_get(struct broker_store *st, MDB_txn *txn,
                             const uint8_t case_id[16], uint8_t subject[32]);
 

@@ -16,8 +16,9 @@
 
 #define S_HOLDERS_MAX 64
 #define S_SCAN_MAX 256
-#define S_REGISTER_MAX 100000 /* lines read at start: a bound, not a limit
-                                 a coalition reaches */
+#define S_REGISTER_MAX                                                         \
+    100000 /* lines read at start: a bound, not a limit                        \
+              a coalition reaches */
 
 static bool s_reapplied;
 
@@ -261,14 +262,14 @@ erasure_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
                                                 .detail = detail})) != 0)
         return rc;
     for (size_t i = 0; i < nh; i++)
-        if ((rc = audit_write(b, &(struct audit_ev){
-                                     .event = "erasure.notified",
-                                     .action = 'E',
-                                     .org_id = o->id,
-                                     .env = env,
-                                     .object = holders[i],
-                                     .check = "holds data on the subject"})) !=
-            0)
+        if ((rc = audit_write(b,
+                              &(struct audit_ev){
+                                  .event = "erasure.notified",
+                                  .action = 'E',
+                                  .org_id = o->id,
+                                  .env = env,
+                                  .object = holders[i],
+                                  .check = "holds data on the subject"})) != 0)
             return rc;
     snprintf(detail, sizeof(detail),
              "kept: the audit trail (art. 17(3)(b), (e): NEN 7513 duty); "
@@ -307,8 +308,8 @@ erasure_cron(struct broker *b)
         uint8_t subject[32];
         if (sscanf(line, "%64s %llu %63s", hex, &at, by) != 3 ||
             util_unhex(hex, subject, 32) != KR_OK) {
-            log_warnx("erasure: register %s: line %u unreadable: skipped",
-                      path, n + 1);
+            log_warnx("erasure: register %s: line %u unreadable: skipped", path,
+                      n + 1);
             continue;
         }
         struct s_held *h = arena_alloc(&b->pb, sizeof(*h));

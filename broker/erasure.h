@@ -25,8 +25,8 @@ int erasure_check(struct broker *b, struct org *o, struct org *to,
                   const Kr__V1__Envelope *env, const char **why);
 /* Execute it in the pass's transaction, with its message record and the
  * sender's DELIVERED receipt; the register first. 0 or KR_E*. */
-int erasure_accept(struct broker *b, struct org *o,
-                   const Kr__V1__Envelope *env, const Kr__V1__Submit *s);
+int erasure_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
+                   const Kr__V1__Submit *s);
 /* The first cron pass after start: apply the register again. */
 void erasure_cron(struct broker *b);
 

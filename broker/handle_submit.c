@@ -233,8 +233,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
             signal_accept(b, o, env, s, &sctx, why);
         } else if (erasure_accept(b, o, env, s) == KR_EIO) {
             /* The register is written first: nothing else was. */
-            s_refuse(b, o, rid, rid_len, env, msg_id,
-                     KR__V1__REASON__INTERNAL,
+            s_refuse(b, o, rid, rid_len, env, msg_id, KR__V1__REASON__INTERNAL,
                      "the erasure register cannot be written; retry later");
             goto done;
         }

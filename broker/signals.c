@@ -169,9 +169,8 @@ s_find(struct broker *b, const uint8_t subject[32], struct s_found *f)
 /* One durable NOTICE_MATCH to 'to_id' about 'other' (mine: the receiver's
  * own signal, or NULL for a coordinator told of 'with'). */
 static int
-s_notice(struct broker *b, const char *to_id,
-         const Kr__V1__SignalRecord *mine, const Kr__V1__SignalRecord *other,
-         bool family, const char *with)
+s_notice(struct broker *b, const char *to_id, const Kr__V1__SignalRecord *mine,
+         const Kr__V1__SignalRecord *other, bool family, const char *with)
 {
     struct org *to = orgs_find(b, to_id);
     Kr__V1__Notice n = KR__V1__NOTICE__INIT;
@@ -354,8 +353,8 @@ signal_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
          * its matches); nothing matches twice. */
         if ((rc = s_message(b, o, env, s, ctx, "signalled already")) != 0)
             return rc;
-        return audit_write(b, &(struct audit_ev){
-                                  .event = "signal.accepted",
+        return audit_write(
+            b, &(struct audit_ev){.event = "signal.accepted",
                                   .action = 'C',
                                   .org_id = o->id,
                                   .env = env,
@@ -377,7 +376,8 @@ signal_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
     r.actor_ref = env->actor_ref;
     r.made_at_ms = b->now_ms;
     r.expires_at_ms = routes_due(&ctx->route->signal_lifetime, b->now_ms);
-    if (r.expires_at_ms == 0 || r.expires_at_ms > b->now_ms + ROUTE_SIGNAL_MAX_MS)
+    if (r.expires_at_ms == 0 ||
+        r.expires_at_ms > b->now_ms + ROUTE_SIGNAL_MAX_MS)
         r.expires_at_ms = b->now_ms + ROUTE_SIGNAL_MAX_MS;
     if ((rc = s_message(b, o, env, s, ctx, "signal recorded")) != 0 ||
         (rc = bstore_signal_put(b->store, txn, &r)) != 0)
@@ -385,15 +385,15 @@ signal_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
     s_stats.made++;
     snprintf(detail, sizeof(detail), "expires at %llu",
              (unsigned long long)r.expires_at_ms);
-    if ((rc = audit_write(b, &(struct audit_ev){
-                                 .event = "signal.accepted",
-                                 .action = 'C',
-                                 .org_id = o->id,
-                                 .env = env,
-                                 .consent_id = ctx->has_cid ? ctx->cid : NULL,
-                                 .check = why,
-                                 .detail = detail,
-                                 .noodknop = ctx->noodknop})) != 0)
+    if ((rc = audit_write(
+             b, &(struct audit_ev){.event = "signal.accepted",
+                                   .action = 'C',
+                                   .org_id = o->id,
+                                   .env = env,
+                                   .consent_id = ctx->has_cid ? ctx->cid : NULL,
+                                   .check = why,
+                                   .detail = detail,
+                                   .noodknop = ctx->noodknop})) != 0)
         return rc;
     return s_match_all(b, &r, ctx->route, env);
 }

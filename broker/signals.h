@@ -22,12 +22,12 @@
 struct route;
 
 struct signal_ctx {
-    const struct route *route;   /* a new signal: its route */
-    bool withdraw;               /* a withdrawal of 'old' */
-    Kr__V1__SignalRecord *old;   /* withdrawal: the signal; else the
-                                    signal already stored under the same
-                                    subject, org and purpose, if any */
-    bool has_cid;                /* passed the gate under a consent */
+    const struct route *route; /* a new signal: its route */
+    bool withdraw;             /* a withdrawal of 'old' */
+    Kr__V1__SignalRecord *old; /* withdrawal: the signal; else the
+                                  signal already stored under the same
+                                  subject, org and purpose, if any */
+    bool has_cid;              /* passed the gate under a consent */
     uint8_t cid[16];
     bool noodknop;
 };

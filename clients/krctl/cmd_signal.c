@@ -106,7 +106,13 @@ s_send(struct krctl *k, Kr__V1__SendRequest *s)
     return KRCTL_EXIT_OK;
 }
 
-enum { S_OPT_BSN = KRCTL_OPT_CMD, S_OPT_PURPOSE, S_OPT_CAT, S_OPT_ACTOR, S_OPT_ID };
+enum {
+    S_OPT_BSN = KRCTL_OPT_CMD,
+    S_OPT_PURPOSE,
+    S_OPT_CAT,
+    S_OPT_ACTOR,
+    S_OPT_ID
+};
 
 static int
 s_cmd_send(struct krctl *k, int argc, char **argv)
@@ -146,8 +152,8 @@ s_cmd_send(struct krctl *k, int argc, char **argv)
             break;
         }
         case S_OPT_ACTOR:
-            s.actor_ref = (ProtobufCBinaryData){strlen(optarg),
-                                                (uint8_t *)optarg};
+            s.actor_ref =
+                (ProtobufCBinaryData){strlen(optarg), (uint8_t *)optarg};
             break;
         case S_OPT_ID:
             if (util_unhex(optarg, id, KR_ID_LEN) != KR_OK)

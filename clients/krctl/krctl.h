@@ -53,9 +53,9 @@ krctl_cmd_fn cmd_referral;
 krctl_cmd_fn cmd_referrals;
 krctl_cmd_fn cmd_routes;
 krctl_cmd_fn cmd_escalations;
-krctl_cmd_fn cmd_signal;  /* cmd_signal.c */
-krctl_cmd_fn cmd_matches; /* cmd_signal.c */
-krctl_cmd_fn cmd_erasure; /* cmd_signal.c */
+krctl_cmd_fn cmd_signal;    /* cmd_signal.c */
+krctl_cmd_fn cmd_matches;   /* cmd_signal.c */
+krctl_cmd_fn cmd_erasure;   /* cmd_signal.c */
 krctl_cmd_fn cmd_retention; /* cmd_signal.c */
 
 /* Read a message description from 'path' ("-": standard input) and hand

@@ -26,9 +26,9 @@ enum {
 };
 
 static const char *s_dbi_names[S_NDBI] = {
-    "outbox", "outbox_env",  "outbox_all",        "outbox_order", "outbox_open",
-    "inbox",  "inbox_order", "inbox_unprocessed", "peers",        "meta",
-    "referrals", "done",
+    "outbox",      "outbox_env", "outbox_all",  "outbox_order",
+    "outbox_open", "inbox",      "inbox_order", "inbox_unprocessed",
+    "peers",       "meta",       "referrals",   "done",
 };
 
 /* An inbox_unprocessed value of msg_id and this byte marks a delivery held
@@ -589,8 +589,8 @@ nstore_purge_due(nstore_t *st, MDB_txn *txn, uint64_t before, size_t max,
             break;
         uint8_t id[KR_ID_LEN];
         memcpy(id, k + 9, KR_ID_LEN);
-        MDB_dbi all = k[8] == 'i' ? st->dbi[S_DBI_INBOX]
-                                  : st->dbi[S_DBI_OUTBOX_ALL];
+        MDB_dbi all =
+            k[8] == 'i' ? st->dbi[S_DBI_INBOX] : st->dbi[S_DBI_OUTBOX_ALL];
         if (s_is_tail(txn, all, seq)) {
             /* The newest record stays until a newer one comes: seqs are
              * taken from the tail and must never go back. */

@@ -114,8 +114,8 @@ s_verify_ok(void)
     struct h_run r;
 
     h_krctl(&r, "--admin", s_c.admin, "audit", "verify", NULL);
-    bool ok = r.code == 0 && r.out != NULL &&
-              strstr(r.out, "chain intact") != NULL;
+    bool ok =
+        r.code == 0 && r.out != NULL && strstr(r.out, "chain intact") != NULL;
     if (!ok)
         h_note("audit verify: exit %d: %s %s", r.code, r.out ? r.out : "",
                r.err ? r.err : "");
@@ -203,8 +203,9 @@ main(void)
     H_CHECK(util_now_ms() - t_proc >= 3000, "and not before (%llu ms)",
             (unsigned long long)(util_now_ms() - t_proc));
     H_POLL(ok, 30000, s_outbox_has(vl, ids, S_MSGS) <= 1);
-    H_CHECK(ok, "the sender's final outbox records go too, but the newest "
-                "(%d left)",
+    H_CHECK(ok,
+            "the sender's final outbox records go too, but the newest "
+            "(%d left)",
             s_outbox_has(vl, ids, S_MSGS));
 
     h_note("== audit records go in whole blocks; the chain still verifies");

@@ -163,8 +163,8 @@ s_match_cb(const Kr__V1__InboxItem *it, void *arg)
     if (nt->family_match)
         m->family++;
     m->fields_ok = it->type == KR__V1__MESSAGE_TYPE__SIGNAL &&
-                   nt->match_since_ms > 0 && nt->match_other_subject.len == 32 &&
-                   nt->match_category != 0;
+                   nt->match_since_ms > 0 &&
+                   nt->match_other_subject.len == 32 && nt->match_category != 0;
     snprintf(m->coord_with, sizeof(m->coord_with), "%s", nt->match_with);
     return 0;
 }
@@ -206,8 +206,9 @@ s_client_match(void)
     H_POLL(ok, 20000,
            s_matches(s_jgz, S_WT).n == 1 && s_matches(s_wt, S_JGZ).n == 1 &&
                s_matches(s_coord, S_WT).n == 1);
-    H_CHECK(ok, "JGZ, the wijkteam and the coordinator each get the match "
-                "(%d, %d, %d)",
+    H_CHECK(ok,
+            "JGZ, the wijkteam and the coordinator each get the match "
+            "(%d, %d, %d)",
             s_matches(s_jgz, S_WT).n, s_matches(s_wt, S_JGZ).n,
             s_matches(s_coord, S_WT).n);
     struct s_matches m = s_matches(s_jgz, S_WT);
@@ -245,19 +246,19 @@ s_kill9(void)
 
     h_note("== the broker killed -9 while the second signal is on its way");
     h_bsn(4, d);
-    int before_j = s_matches(s_jgz, S_WT).n, before_w = s_matches(s_wt, S_JGZ).n;
+    int before_j = s_matches(s_jgz, S_WT).n,
+        before_w = s_matches(s_wt, S_JGZ).n;
     f = s_signal(s_jgz, d, NULL, id);
-    struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__SIGNAL,
-                      .bsn = d,
-                      .purpose = "signaal"};
+    struct s_msg m = {
+        .type = KR__V1__MESSAGE_TYPE__SIGNAL, .bsn = d, .purpose = "signaal"};
     H_REQUIRE(s_send(s_wt, &m, id) == KR_OK, "the wijkteam signals D");
     f.id = id;
     h_broker_kill9(&s_c);
     h_broker_start(&s_c);
     H_POLL(ok, 30000, s_final(h_node_client(&s_c, s_wt), &f));
     H_CHECK(ok && f.outcome == KR__V1__OUTCOME__DELIVERED,
-            "after the restart the signal on D is recorded (%d: %s)",
-            f.outcome, f.detail);
+            "after the restart the signal on D is recorded (%d: %s)", f.outcome,
+            f.detail);
     H_POLL(ok, 30000,
            s_matches(s_jgz, S_WT).n == before_j + 1 &&
                s_matches(s_wt, S_JGZ).n == before_w + 1);
@@ -269,8 +270,9 @@ s_kill9(void)
     H_POLL(ok, 20000,
            s_matches(s_jgz, S_WT).n == before_j + 2 &&
                s_matches(s_wt, S_JGZ).n == before_w + 2);
-    H_CHECK(ok, "the match on D came exactly once to each across the kill "
-                "(jgz %d, wt %d, want %d and %d)",
+    H_CHECK(ok,
+            "the match on D came exactly once to each across the kill "
+            "(jgz %d, wt %d, want %d and %d)",
             s_matches(s_jgz, S_WT).n, s_matches(s_wt, S_JGZ).n, before_j + 2,
             before_w + 2);
 }
@@ -341,8 +343,9 @@ s_withdraw_expire(void)
     s_signal(s_jgz, k, NULL, id);
     s_signal(s_wt, k, NULL, id);
     H_POLL(ok, 20000, s_matches(s_wt, S_JGZ).n == before + 1);
-    H_CHECK(ok, "neither the withdrawn (G) nor the expired (H) signal "
-                "matched; the sentinel did (%d, want %d)",
+    H_CHECK(ok,
+            "neither the withdrawn (G) nor the expired (H) signal "
+            "matched; the sentinel did (%d, want %d)",
             s_matches(s_wt, S_JGZ).n, before + 1);
 }
 
@@ -397,8 +400,9 @@ s_family(void)
     H_POLL(ok, 20000,
            s_matches(s_jgz, S_WT).family == fj + 1 &&
                s_matches(s_wt, S_JGZ).family == fw + 1);
-    H_CHECK(ok, "JGZ (on the mother) and the wijkteam (on the child) get a "
-                "family match (%d, %d)",
+    H_CHECK(ok,
+            "JGZ (on the mother) and the wijkteam (on the child) get a "
+            "family match (%d, %d)",
             s_matches(s_jgz, S_WT).family - fj,
             s_matches(s_wt, S_JGZ).family - fw);
 }
@@ -456,8 +460,8 @@ s_krctl(void)
     H_CHECK(ok && f.outcome == KR__V1__OUTCOME__DELIVERED,
             "the signal is recorded (%s)", f.detail);
     int before = s_matches(s_jgz, S_WT).n;
-    h_krctl(&r, "--node", s_c.nodes[s_wt].local, "signal", "send", "--bsn",
-            bsn, "--purpose", "signaal", NULL);
+    h_krctl(&r, "--node", s_c.nodes[s_wt].local, "signal", "send", "--bsn", bsn,
+            "--purpose", "signaal", NULL);
     h_run_free(&r);
     H_POLL(ok, 20000, s_matches(s_jgz, S_WT).n == before + 1);
     h_krctl(&r, "--node", s_c.nodes[s_jgz].local, "matches", NULL);
@@ -592,8 +596,8 @@ s_erasure(void)
     char g[10];
     h_bsn(42, g);
     s_signal(s_wt, g, NULL, id);
-    h_krctl(&r, "--node", s_c.nodes[s_jgz].local, "erasure", "request",
-            "--bsn", g, NULL);
+    h_krctl(&r, "--node", s_c.nodes[s_jgz].local, "erasure", "request", "--bsn",
+            g, NULL);
     char hex[40] = "";
     if (r.out != NULL)
         snprintf(hex, sizeof(hex), "%.32s", r.out);

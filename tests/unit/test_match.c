@@ -84,18 +84,18 @@ test_route_keys(void **state)
     assert_int_equal(routes_due(&rs->v[0].signal_lifetime, 1000), 4000);
     routes_free(&rs);
     /* The default: two years, on consent, the coordinator not told. */
-    assert_int_equal(
-        s_load("[route signaal]\nfrom = jgz\nto = jgz\n", &rs, err, sizeof(err)),
-        0);
+    assert_int_equal(s_load("[route signaal]\nfrom = jgz\nto = jgz\n", &rs, err,
+                            sizeof(err)),
+                     0);
     assert_int_equal(rs->v[0].signal_basis, ROUTE_BASIS_CONSENT);
     assert_false(rs->v[0].match_coordinator);
     assert_int_equal(routes_due(&rs->v[0].signal_lifetime, 0),
                      730ull * 86400000ull);
     routes_free(&rs);
     static const char *const bad[] = {
-        "signal_lifetime = 3 years", "signal_lifetime = 732 days",
+        "signal_lifetime = 3 years",     "signal_lifetime = 732 days",
         "signal_lifetime = 10 workdays", "signal_lifetime = none",
-        "signal_basis = meldrecht", "match_coordinator = maybe",
+        "signal_basis = meldrecht",      "match_coordinator = maybe",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char text[256];
