@@ -270,6 +270,8 @@ link_on_notice(struct node *n, const Kr__V1__Notice *nt)
         s_ack_notice(n, nt);
         return;
     }
+    if (rc == KR_OK && nt->kind == KR__V1__NOTICE_KIND__NOTICE_ERASURE)
+        rc = node_on_erasure(n, txn, nt, item.seq);
     if (rc != KR_OK || (rc = referrals_on_notice(n, txn, nt)) != KR_OK) {
         pass_fail(n, rc);
         return;

@@ -226,8 +226,16 @@ int nstore_inbox_drop_held(nstore_t *st, MDB_txn *txn, uint64_t *dropped);
  * newer one comes, so that seqs never go back). */
 int nstore_purge_due(nstore_t *st, MDB_txn *txn, uint64_t before, size_t max,
                      uint64_t *n_inbox, uint64_t *n_outbox);
-/* retention.c: the node's purge, once a second, in the pass. */
+/* A final message's envelope (its sealed content), for an erasure. */
+int nstore_outbox_drop_envelope(nstore_t *st, MDB_txn *txn,
+                                const uint8_t *msg_id);
+/* erasure.c: a NOTICE_ERASURE was filed at inbox seq notice_seq: remove
+ * the inbox records about the subject and the envelopes of final sent
+ * messages about it. 0 or a KR_E* store error. */
 struct node;
+int node_on_erasure(struct node *n, MDB_txn *txn, const Kr__V1__Notice *nt,
+                    uint64_t notice_seq);
+/* retention.c: the node's purge, once a second, in the pass. */
 void node_retention(struct node *n);
 
 /* Store a directory entry, replacing an older one of that org. */

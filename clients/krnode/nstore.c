@@ -452,6 +452,15 @@ nstore_outbox_envelope(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
     return KR_OK;
 }
 
+int
+nstore_outbox_drop_envelope(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id)
+{
+    MDB_val key = {KR_ID_LEN, (void *)msg_id};
+    int rc = mdb_del(txn, st->dbi[S_DBI_OUTBOX_ENV], &key, NULL);
+
+    return rc == MDB_NOTFOUND ? KR_OK : s_err(rc);
+}
+
 /*
  * The inbox is keyed by arrival seq: msg_ids come from the senders, and
  * random ones would scatter every arrival over the tree (copy-on-write

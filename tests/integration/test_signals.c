@@ -548,12 +548,16 @@ s_erasure(void)
     f = s_do(s_jgz, &m, id);
     s_expect_refused(f, KR__V1__REASON__UNKNOWN_SUBJECT,
                      "an erasure request for an unknown subject");
+    int pre = s_total(s_wt);
     s_signal(s_jgz, e, NULL, id);
     f = s_signal(s_wt, e, NULL, wt_sig);
     H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED, "both signal E");
     /* A backup of the store as it is now, taken with the broker stopped. */
     snprintf(data, sizeof(data), "%s/data.mdb", s_c.broker_dir);
     snprintf(backup, sizeof(backup), "%s/data.mdb.bak", s_c.tmp);
+    H_POLL(ok, 20000, s_total(s_wt) == pre + 1);
+    H_CHECK(ok, "the wijkteam has its match on E");
+    int wt_matches = s_total(s_wt);
     H_REQUIRE(h_broker_stop(&s_c), "stop the broker for a backup");
     H_REQUIRE(s_cp(data, backup), "back up data.mdb");
     h_broker_start(&s_c);
@@ -565,6 +569,9 @@ s_erasure(void)
     H_POLL(ok, 20000, s_erasures(s_wt) == before + 1);
     H_CHECK(ok, "the wijkteam, which held a signal on E, gets the erasure "
                 "notice");
+    H_CHECK(s_total(s_wt) == wt_matches - 1,
+            "the wijkteam's node removed its match notice on E (%d, was %d)",
+            s_total(s_wt), wt_matches);
     struct h_run r;
     h_krctl(&r, "--node", s_c.nodes[s_wt].local, "erasure", "status", NULL);
     H_CHECK(r.code == 0 && r.out != NULL && strstr(r.out, S_JGZ) != NULL &&
