@@ -380,6 +380,7 @@ admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
         case KR__V1__ADMIN_REQUEST__OP_STATS:
             s_stats(b, &stats);
             admin_referral_stats(b, &stats);
+            admin_signal_stats(b, &stats);
             resp.stats = &stats;
             break;
         case KR__V1__ADMIN_REQUEST__OP_BACKUP: {

@@ -52,6 +52,17 @@ struct broker_config {
     bool early_delivery; /* pump a pass's deliveries before its commit */
     char *routes;        /* routes file (routes.c); "" = no route check */
     struct daemon_ops ops; /* log format, socket, HTTP (daemon.h) */
+    /* retention.c: how long after its final outcome a message's record
+     * stays; audit records at least five years (days, never fewer than
+     * 1826), purged in blocks of audit_purge_block records; the TEST ONLY
+     * override in seconds wins when not 0. */
+    uint64_t retention_messages_s;
+    uint64_t retention_audit_days;
+    uint64_t audit_purge_block;
+    uint64_t test_audit_retention_s;
+    /* erasure.c: the erasure register, a file kept apart from the store's
+     * backups; "" = <data_dir>/erasure-register. */
+    char *erasure_register;
 };
 extern const struct cfg_option broker_config_options[];
 

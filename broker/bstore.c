@@ -107,7 +107,7 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
         flags |= MDB_NOSYNC | MDB_NOMETASYNC;
     if ((rc = mdb_env_create(&st->env)) != 0)
         goto fail;
-    if ((rc = mdb_env_set_maxdbs(st->env, 16)) != 0)
+    if ((rc = mdb_env_set_maxdbs(st->env, 32)) != 0)
         goto fail;
     if ((rc = mdb_env_set_userctx(st->env, st)) != 0)
         goto fail;
@@ -134,6 +134,12 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
         {"consent_msgs", &st->consent_msgs},
         {"referrals", &st->referrals},
         {"timers", &st->timers},
+        {"signals", &st->signals},
+        {"signal_ids", &st->signal_ids},
+        {"signal_due", &st->signal_due},
+        {"subject_links", &st->subject_links},
+        {"case_subjects", &st->case_subjects},
+        {"finals", &st->finals},
     };
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
         if ((rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi)) != 0)

@@ -21,6 +21,10 @@ struct broker_store {
     MDB_dbi msg_index; /* msg_id -> the message's seq (bstore_queue.c) */
     MDB_dbi consents, consent_subject, consent_msgs;
     MDB_dbi referrals, timers; /* bstore_referral.c */
+    /* bstore_signal.c: signals, their ids, their expiry, and the mother
+     * and child links the matcher reads. */
+    MDB_dbi signals, signal_ids, signal_due, subject_links, case_subjects;
+    MDB_dbi finals;        /* bstore_retention.c */
     uint64_t next_audit;   /* next audit seq, loaded at open */
     uint64_t next_msg_seq; /* next message seq, loaded at open */
     /* The last msg_id -> seq looked up, within one write transaction

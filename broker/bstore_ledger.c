@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "bstore_internal.h"
+#include "bstore_retention.h"
 #include "crypto.h"
 #include "kr.h"
 #include "log.h"
@@ -37,6 +38,10 @@ bstore_load_audit_tail(struct broker_store *st, MDB_txn *txn)
     } else {
         st->next_audit = 1;
         memset(st->last_hash, 0, 32);
+        /* Every record purged: the chain goes on from the anchor. */
+        uint64_t aseq;
+        if (bstore_audit_anchor(st, txn, &aseq, st->last_hash) == KR_OK)
+            st->next_audit = aseq + 1;
     }
     mdb_cursor_close(cur);
     return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : rc;
@@ -124,6 +129,13 @@ bstore_audit_verify(struct broker_store *st, MDB_txn *txn, uint64_t *checked,
 
     *checked = 0;
     *bad_seq = 0;
+    /* After a purge the chain starts at the anchor: the hash and seq of
+     * the last record purged (bstore_retention.h). */
+    uint64_t aseq;
+    if ((rc = bstore_audit_anchor(st, txn, &aseq, prev)) == KR_OK)
+        expect = aseq + 1;
+    else if (rc != KR_ENOTFOUND)
+        return rc;
     if ((rc = mdb_cursor_open(txn, st->audit, &cur)) != 0)
         return bstore_from_mdb(rc);
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;

@@ -36,6 +36,11 @@ bstore_load_msg_seq(struct broker_store *st, MDB_txn *txn)
     if (rc == 0 && k.mv_size == 8)
         st->next_msg_seq = bstore_unbe64(k.mv_data) + 1;
     mdb_cursor_close(cur);
+    /* Past every purged message too (bstore_retention.h). */
+    MDB_val fk = {13, "msg_seq_floor"}, fv;
+    if (mdb_get(txn, st->meta, &fk, &fv) == 0 && fv.mv_size == 8 &&
+        bstore_unbe64(fv.mv_data) > st->next_msg_seq)
+        st->next_msg_seq = bstore_unbe64(fv.mv_data);
     return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : rc;
 }
 

@@ -51,6 +51,26 @@ const struct cfg_option broker_config_options[] = {
     {"routes", CFG_STR, O(routes), "", 0, 0, 0,
      "routes file: the coalition's routes and timers (PROTOCOL.md "
      "\"Routes\"); empty: no route check and no timers"},
+    {"retention_messages_s", CFG_U64, O(retention_messages_s), "2592000", 1,
+     20ull * 366 * 86400, 0,
+     "seconds a message's record stays after its final outcome (its "
+     "ciphertext is gone at that outcome); default 30 days; deployments: at "
+     "least 7 days, so that a node's late resend is still known"},
+    {"retention_audit_days", CFG_U64, O(retention_audit_days), "1826", 1826,
+     36600, 0,
+     "days audit records stay (NEN 7513: at least five years, so never "
+     "below 1826); then purged in whole blocks from the oldest"},
+    {"audit_purge_block", CFG_U64, O(audit_purge_block), "1000", 1, 100000, 0,
+     "audit records purged together; the block goes only when its newest "
+     "record is past retention"},
+    {"test_audit_retention_s", CFG_U64, O(test_audit_retention_s), "0", 0,
+     UINT64_MAX / 1000, 0,
+     "TEST ONLY: audit retention in seconds, below the legal minimum; 0: "
+     "off (retention_audit_days holds)"},
+    {"erasure_register", CFG_STR, O(erasure_register), "", 0, 0, 0,
+     "file of executed erasures, applied again at every start so that a "
+     "store restored from backup never brings erased data back; keep it "
+     "apart from the store's backups; empty: <data_dir>/erasure-register"},
     {"unsafe_nosync", CFG_BOOL, O(unsafe_nosync), "false", 0, 0, 0,
      "BENCHMARK ONLY: skip fsync; a crash loses accepted messages"},
     DAEMON_OPS_OPTIONS(O(ops)),

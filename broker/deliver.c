@@ -13,10 +13,14 @@
 
 #include "broker.h"
 #include "bstore.h"
+#include "bstore_retention.h"
 #include "crypto.h"
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
+#include "erasure.h"
+#include "retention.h"
+#include "signals.h"
 #include "timers.h"
 
 #define S_MAX_RESEND_MS 60000
@@ -135,7 +139,8 @@ deliver_finalize(struct broker *b, const uint8_t msg_id[16],
         copy.signature.len = 64;
     }
     /* Write the metadata while sig still points into the map, then delete. */
-    if ((rc = bstore_msg_put(b->store, txn, msg_id, &copy)) != 0)
+    if ((rc = bstore_msg_put(b->store, txn, msg_id, &copy)) != 0 ||
+        (rc = bstore_final_put(b->store, txn, b->now_ms, msg_id)) != 0)
         return rc;
     if ((rc = bstore_payload_del(b->store, txn, msg_id)) != 0)
         return rc;
@@ -576,5 +581,8 @@ deliver_cron(struct broker *b)
     s_withdraw_pending(b);
     s_expire(b);
     timers_cron(b);
+    signal_cron(b);
+    retention_cron(b);
+    erasure_cron(b);
     s_resend(b);
 }

@@ -15,6 +15,8 @@
 #include "metrics.h"
 #include "names.h"
 #include "referral.h"
+#include "erasure.h"
+#include "signals.h"
 
 static void
 s_refuse(struct broker *b, struct org *o, const uint8_t *rid, size_t rid_len,
@@ -203,7 +205,12 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
     uint8_t cid[16];
     bool has_cid = false, noodknop = false;
     const char *why = NULL;
-    if (env->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT)
+    struct signal_ctx sctx;
+    if (env->type == KR__V1__MESSAGE_TYPE__SIGNAL)
+        reason = signal_check(b, o, to, env, &sctx, &why);
+    else if (env->type == KR__V1__MESSAGE_TYPE__ERASURE_REQUEST)
+        reason = erasure_check(b, o, to, env, &why);
+    else if (env->type == KR__V1__MESSAGE_TYPE__CONSENT_GRANT)
         reason = consent_check_grant(b, o, env, &why, &crec);
     else if (env->type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE)
         reason = consent_check_revoke(b, o, env, &why, &crec);
@@ -211,6 +218,23 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         reason = consent_gate(b, o, to, env, cid, &has_cid, &noodknop, &why);
     if (reason != 0) {
         s_refuse(b, o, rid, rid_len, env, msg_id, reason, why);
+        goto done;
+    }
+    if (env->type == KR__V1__MESSAGE_TYPE__SIGNAL ||
+        env->type == KR__V1__MESSAGE_TYPE__ERASURE_REQUEST) {
+        /* Kept or executed by the broker, delivered to no one (signals.c,
+         * erasure.c). A failed write fails the commit, which turns this
+         * ACCEPTED into a refusal. */
+        if (env->type == KR__V1__MESSAGE_TYPE__SIGNAL) {
+            signal_accept(b, o, env, s, &sctx, why);
+        } else if (erasure_accept(b, o, env, s) == KR_EIO) {
+            /* The register is written first: nothing else was. */
+            s_refuse(b, o, rid, rid_len, env, msg_id, KR__V1__REASON__INTERNAL,
+                     "the erasure register cannot be written; retry later");
+            goto done;
+        }
+        broker_reply_receipt(b, rid, rid_len, msg_id, KR__V1__OUTCOME__ACCEPTED,
+                             0, "");
         goto done;
     }
     /* Its referral: opened, moved as the table allows, or open and
@@ -262,6 +286,7 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
          (rc = consent_apply_revoke(b, o, env, crec)) != 0) ||
         (rctx.kind != REFERRAL_CTX_NONE &&
          (rc = referral_apply(b, o, env, has_cid ? cid : NULL, &rctx)) != 0) ||
+        (rc = signal_on_message(b, env)) != 0 ||
         (rc = audit_write(b,
                           &(struct audit_ev){.event = "message.accepted",
                                              .action = 'C',

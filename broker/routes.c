@@ -12,6 +12,9 @@
  *   t_decide = 5 workdays, 10 workdays
  *   t_contact = 10 workdays
  *   t_handover = 8 days, 10 days, 14 days
+ *   signal_lifetime = 730 days
+ *   signal_basis = consent
+ *   match_coordinator = yes
  *
  * Every error names the file and the line. A route leaves out a timer to
  * take its default (DESIGN.md) or says "none" to have none.
@@ -143,6 +146,7 @@ s_defaults(struct route *r)
     r->handover[0] = (struct route_span){8, ROUTE_UNIT_DAYS};
     r->handover[1] = (struct route_span){10, ROUTE_UNIT_DAYS};
     r->handover[2] = (struct route_span){14, ROUTE_UNIT_DAYS};
+    r->signal_lifetime = (struct route_span){730, ROUTE_UNIT_DAYS};
 }
 
 static int
@@ -235,9 +239,39 @@ s_key(struct route *r, const char *key, char *val, const char *path,
             r->handover[i] = (struct route_span){0, ROUTE_UNIT_NONE};
         return KR_OK;
     }
+    if (strcmp(key, "signal_lifetime") == 0) {
+        /* At most two years (DESIGN.md "Signals"), whatever the file says;
+         * workdays are refused: a lifetime is a calendar matter. */
+        if (s_spans(val, &r->signal_lifetime, 1, &n) != 0 ||
+            r->signal_lifetime.unit == ROUTE_UNIT_NONE ||
+            r->signal_lifetime.unit == ROUTE_UNIT_WORKDAYS ||
+            routes_due(&r->signal_lifetime, 0) > ROUTE_SIGNAL_MAX_MS)
+            return s_err(err, errlen, path, line,
+                         "signal_lifetime: a length in seconds, hours or "
+                         "days of at most two years (731 days)");
+        return KR_OK;
+    }
+    if (strcmp(key, "signal_basis") == 0) {
+        if (strcmp(val, "consent") == 0)
+            r->signal_basis = ROUTE_BASIS_CONSENT;
+        else if (strcmp(val, "route") == 0)
+            r->signal_basis = ROUTE_BASIS_ROUTE;
+        else
+            return s_err(err, errlen, path, line,
+                         "signal_basis: \"%s\" is not consent or route", val);
+        return KR_OK;
+    }
+    if (strcmp(key, "match_coordinator") == 0) {
+        if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
+            return s_err(err, errlen, path, line,
+                         "match_coordinator: \"%s\" is not yes or no", val);
+        r->match_coordinator = val[0] == 'y';
+        return KR_OK;
+    }
     return s_err(err, errlen, path, line,
                  "unknown key \"%s\" (from, to, data_category, legal_basis, "
-                 "coordinator, t_ack, t_decide, t_contact, t_handover)",
+                 "coordinator, t_ack, t_decide, t_contact, t_handover, "
+                 "signal_lifetime, signal_basis, match_coordinator)",
                  key);
 }
 

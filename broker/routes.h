@@ -45,7 +45,19 @@ struct route {
     struct route_span decide[2];   /* to accepted/rejected: placer, coord. */
     struct route_span contact;     /* accepted to in-progress or completed */
     struct route_span handover[3]; /* SUBJECT_LINK to an accepted HANDOVER */
+    /* Signals (signal.c): how long a signal stands at most (never over
+     * two years: ROUTE_SIGNAL_MAX_MS), whether a SIGNAL passes the
+     * consent gate (ROUTE_BASIS_CONSENT) or stands on the basis the
+     * coalition agreed for the route (ROUTE_BASIS_ROUTE, audited as such),
+     * and whether the coordinator hears of each match. */
+    struct route_span signal_lifetime;
+    int signal_basis;
+    bool match_coordinator;
 };
+
+enum { ROUTE_BASIS_CONSENT = 0, ROUTE_BASIS_ROUTE = 1 };
+/* Two years of 365 days and a leap day. */
+#define ROUTE_SIGNAL_MAX_MS (731ull * 86400000ull)
 
 struct routes {
     struct route *v;

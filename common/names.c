@@ -47,8 +47,13 @@ static const char *const s_reasons[] = {
     [KR__V1__REASON__REFERRAL_CONFLICT] = "referral-conflict",
     [KR__V1__REASON__NO_ROUTE] = "no-route",
     [KR__V1__REASON__NO_CANCEL_REQUEST] = "no-cancel-request",
+    /* Signals (70-79). */
+    [KR__V1__REASON__UNKNOWN_SIGNAL] = "unknown-signal",
+    [KR__V1__REASON__NOT_SIGNAL_OWNER] = "not-signal-owner",
+    [KR__V1__REASON__BAD_SIGNAL] = "bad-signal",
+    [KR__V1__REASON__UNKNOWN_SUBJECT] = "unknown-subject",
 };
-_Static_assert(S_COUNT(s_reasons) == KR__V1__REASON__NO_CANCEL_REQUEST + 1,
+_Static_assert(S_COUNT(s_reasons) == KR__V1__REASON__UNKNOWN_SUBJECT + 1,
                "s_reasons must name every kr.v1.Reason");
 _Static_assert(KR__V1__REASON__BAD_SIGNATURE == 12, "Reason renumbered");
 _Static_assert(KR__V1__REASON__UNKNOWN_CONSENT == 18, "Reason renumbered");
@@ -120,9 +125,11 @@ static const char *const s_notice_kinds[] = {
     [KR__V1__NOTICE_KIND__NOTICE_ESCALATION] = "escalation",
     [KR__V1__NOTICE_KIND__NOTICE_REFERRAL_CANCELLED] = "referral-cancelled",
     [KR__V1__NOTICE_KIND__NOTICE_CANCEL_REQUEST] = "cancel-request",
+    [KR__V1__NOTICE_KIND__NOTICE_MATCH] = "match",
+    [KR__V1__NOTICE_KIND__NOTICE_ERASURE] = "erasure",
 };
 _Static_assert(S_COUNT(s_notice_kinds) ==
-                   KR__V1__NOTICE_KIND__NOTICE_CANCEL_REQUEST + 1,
+                   KR__V1__NOTICE_KIND__NOTICE_ERASURE + 1,
                "s_notice_kinds must name every kr.v1.NoticeKind");
 
 static const char *

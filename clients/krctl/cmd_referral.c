@@ -158,9 +158,12 @@ s_record(const Kr__V1__ReferralRecord *r, uint64_t now_ms)
             const Kr__V1__ReferralStep *s = r->history[i];
             json_object *e = json_object_new_object();
             json_object_object_add(e, "at", s_time(s->at_ms));
+            /* One object, not two: the first of a test-then-make pair
+             * leaked (LeakSanitizer failed krctl under ASan). */
             json_object_object_add(
                 e, "org",
-                json_object_new_string(s->org_id[0] ? s->org_id : "broker"));
+                json_object_new_string(
+                    s->org_id != NULL && s->org_id[0] ? s->org_id : "broker"));
             json_object_object_add(e, "actor_ref", s_hex(&s->actor_ref));
             json_object_object_add(
                 e, "from",
@@ -221,7 +224,8 @@ s_node_record(const Kr__V1__NodeReferral *r)
         json_object_object_add(e, "at", s_time(st->at_ms));
         json_object_object_add(
             e, "org",
-            json_object_new_string(st->org_id[0] ? st->org_id : "broker"));
+            json_object_new_string(
+                st->org_id != NULL && st->org_id[0] ? st->org_id : "broker"));
         json_object_object_add(
             e, "from",
             st->from ? json_object_new_string(task_status_name(st->from))

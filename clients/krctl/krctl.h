@@ -69,6 +69,10 @@ int krctl_org_rekey(struct krctl *k, int argc, char **argv, const char *usage);
  * 0, refused, expired or withdrawn 1 with the reason on stderr; 3 if
  * neither came within --timeout. */
 int krctl_send_wait(struct krctl *k, const uint8_t msg_id[16]);
+krctl_cmd_fn cmd_signal;    /* cmd_signal.c */
+krctl_cmd_fn cmd_matches;   /* cmd_signal.c */
+krctl_cmd_fn cmd_erasure;   /* cmd_signal.c */
+krctl_cmd_fn cmd_retention; /* cmd_signal.c */
 
 /* Read a message description from 'path' ("-": standard input) and hand
  * it to the node (cmd_send.c). 'check': only validate. 'grant': the file

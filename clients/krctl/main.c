@@ -63,6 +63,7 @@ static const char s_usage[] =
     "                    'krctl backup --help'\n"
     "  log-level LEVEL   the broker's log level (debug, info, warn, error)\n"
     "                    until its next SIGHUP or start\n"
+    "  retention         purges, the audit anchor, signals and matches, JSON\n"
     "  consent list (--subject PSEUDONYM | --bsn BSN --coalition-key FILE)\n"
     "                    the consents of one subject, as JSON\n"
     "  consent show CONSENT_ID\n"
@@ -103,6 +104,11 @@ static const char s_usage[] =
     "  referrals --coalition [--state S] [--overdue] [--json]\n"
     "                    the coordinator: its coalition's referrals, state\n"
     "                    only, asked of the broker through this node\n"
+    "  signal send --bsn BSN --purpose PURPOSE | signal withdraw SIGNAL_ID\n"
+    "                    this organisation's involvement, at the broker\n"
+    "  matches           the broker's match notices, as JSON\n"
+    "  erasure request --bsn BSN | erasure status\n"
+    "                    AVG art. 17 erasure, and the notices received\n"
     "\n"
     "Key commands (local files only):\n"
     "  keygen --out PREFIX\n"
@@ -133,6 +139,10 @@ static const struct {
     {"escalations", cmd_escalations},
     {"audit", cmd_audit},       {"log-level", cmd_log_level},
     {"backup", cmd_backup},
+    {"signal", cmd_signal},
+    {"matches", cmd_matches},
+    {"erasure", cmd_erasure},
+    {"retention", cmd_retention},
 };
 
 int

@@ -50,6 +50,11 @@ const struct cfg_option node_config_options[] = {
     S_OPT("log_level", CFG_STR, log_level, "info", 0, 0, 0,
           "debug, info, warn or error"),
     DAEMON_OPS_OPTIONS(offsetof(struct node_config, ops)),
+    S_OPT("retention_s", CFG_U64, retention_s, "2592000", 1,
+          20ull * 366 * 86400, 0,
+          "seconds an inbox record stays after it was processed and an "
+          "outbox record after its final outcome (never before); default "
+          "30 days"),
     {NULL, CFG_STR, 0, NULL, 0, 0, 0, NULL},
 };
 

@@ -256,6 +256,10 @@ link_on_notice(struct node *n, const Kr__V1__Notice *nt)
                     ? KR__V1__MESSAGE_TYPE__CONSENT_REVOKE
                 : nt->kind == KR__V1__NOTICE_KIND__NOTICE_ESCALATION
                     ? KR__V1__MESSAGE_TYPE__ESCALATION
+                : nt->kind == KR__V1__NOTICE_KIND__NOTICE_MATCH
+                    ? KR__V1__MESSAGE_TYPE__SIGNAL
+                : nt->kind == KR__V1__NOTICE_KIND__NOTICE_ERASURE
+                    ? KR__V1__MESSAGE_TYPE__ERASURE_REQUEST
                     : KR__V1__MESSAGE_TYPE__MESSAGE_TYPE_UNSPECIFIED;
     item.referral_id = nt->referral_id;
     item.created_at_ms = nt->at_ms;
@@ -268,6 +272,8 @@ link_on_notice(struct node *n, const Kr__V1__Notice *nt)
         s_ack_notice(n, nt);
         return;
     }
+    if (rc == KR_OK && nt->kind == KR__V1__NOTICE_KIND__NOTICE_ERASURE)
+        rc = node_on_erasure(n, txn, nt, item.seq);
     if (rc != KR_OK || (rc = referrals_on_notice(n, txn, nt)) != KR_OK) {
         pass_fail(n, rc);
         return;

@@ -565,6 +565,7 @@ node_run(struct node *n, int stop_fd)
         prov_timers(n);
         s_full_timer(n);
         local_timers(n);
+        node_retention(n);
         if (stop)
             local_stop(n);
         /* A pass of receipts alone waits up to S_DEFER_MS so that one

@@ -101,6 +101,7 @@ struct node_config {
     uint64_t heartbeat_ms;         /* ZMTP PING interval */
     uint64_t heartbeat_timeout_ms; /* a silent connection is dead after */
     struct daemon_ops ops;         /* log format, socket, HTTP (daemon.h) */
+    uint64_t retention_s; /* processed inbox, final outbox: then purged */
 };
 extern const struct cfg_option node_config_options[];
 
@@ -239,6 +240,22 @@ int nstore_inbox_release(nstore_t *st, MDB_txn *txn, uint64_t seq);
 int nstore_inbox_remove(nstore_t *st, MDB_txn *txn, uint64_t seq,
                         const uint8_t *msg_id);
 int nstore_inbox_drop_held(nstore_t *st, MDB_txn *txn, uint64_t *dropped);
+/* Retention: purge up to max inbox records processed and outbox records
+ * final at or before 'before' (each kind's newest record stays until a
+ * newer one comes, so that seqs never go back). */
+int nstore_purge_due(nstore_t *st, MDB_txn *txn, uint64_t before, size_t max,
+                     uint64_t *n_inbox, uint64_t *n_outbox);
+/* A final message's envelope (its sealed content), for an erasure. */
+int nstore_outbox_drop_envelope(nstore_t *st, MDB_txn *txn,
+                                const uint8_t *msg_id);
+/* erasure.c: a NOTICE_ERASURE was filed at inbox seq notice_seq: remove
+ * the inbox records about the subject and the envelopes of final sent
+ * messages about it. 0 or a KR_E* store error. */
+struct node;
+int node_on_erasure(struct node *n, MDB_txn *txn, const Kr__V1__Notice *nt,
+                    uint64_t notice_seq);
+/* retention.c: the node's purge, once a second, in the pass. */
+void node_retention(struct node *n);
 
 /* Store a directory entry, replacing an older one of that org. */
 /* Referrals (referrals.c): the record's bytes, borrowed like

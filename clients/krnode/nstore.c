@@ -25,13 +25,14 @@ enum {
     S_DBI_PEERS,
     S_DBI_META,
     S_DBI_REFERRALS, /* referral_id -> kr.v1.NodeReferral (referrals.c) */
+    S_DBI_DONE,      /* done_at (8) || 'i'/'o' || msg_id -> seq: retention */
     S_NDBI
 };
 
 static const char *s_dbi_names[S_NDBI] = {
-    "outbox", "outbox_env",  "outbox_all",        "outbox_order", "outbox_open",
-    "inbox",  "inbox_order", "inbox_unprocessed", "peers",        "meta",
-    "referrals",
+    "outbox",      "outbox_env", "outbox_all",  "outbox_order",
+    "outbox_open", "inbox",      "inbox_order", "inbox_unprocessed",
+    "peers",       "meta",       "referrals",   "done",
 };
 
 /* An inbox_unprocessed value of msg_id and this byte marks a delivery held
@@ -533,6 +534,15 @@ nstore_outbox_envelope(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
     return KR_OK;
 }
 
+int
+nstore_outbox_drop_envelope(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id)
+{
+    MDB_val key = {KR_ID_LEN, (void *)msg_id};
+    int rc = mdb_del(txn, st->dbi[S_DBI_OUTBOX_ENV], &key, NULL);
+
+    return rc == MDB_NOTFOUND ? KR_OK : s_err(rc);
+}
+
 /*
  * The inbox is keyed by arrival seq: msg_ids come from the senders, and
  * random ones would scatter every arrival over the tree (copy-on-write
@@ -683,6 +693,111 @@ fail:
     return s_err(rc);
 }
 
+/* Retention (nstore_purge_due): a processed inbox record or a final
+ * outbox record, by when it became so. */
+static int
+s_done_put(nstore_t *st, MDB_txn *txn, uint64_t at, char kind,
+           const uint8_t *msg_id, uint64_t seq)
+{
+    uint8_t k[25], v[8];
+    MDB_val key = {sizeof(k), k}, val = {sizeof(v), v};
+
+    s_seq_key(at, k);
+    k[8] = (uint8_t)kind;
+    memcpy(k + 9, msg_id, KR_ID_LEN);
+    s_seq_key(seq, v);
+    return mdb_put(txn, st->dbi[S_DBI_DONE], &key, &val, 0);
+}
+
+/* Whether seq is the last key of an index (its tail stays: s_next_seq). */
+static bool
+s_is_tail(MDB_txn *txn, MDB_dbi dbi, uint64_t seq)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    bool tail = true;
+
+    if (mdb_cursor_open(txn, dbi, &cur) != MDB_SUCCESS)
+        return true;
+    if (mdb_cursor_get(cur, &key, &val, MDB_LAST) == MDB_SUCCESS &&
+        key.mv_size == 8) {
+        uint8_t k[8];
+        s_seq_key(seq, k);
+        tail = memcmp(key.mv_data, k, 8) == 0;
+    }
+    mdb_cursor_close(cur);
+    return tail;
+}
+
+int
+nstore_purge_due(nstore_t *st, MDB_txn *txn, uint64_t before, size_t max,
+                 uint64_t *n_inbox, uint64_t *n_outbox)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    size_t seen = 0;
+    int rc;
+
+    *n_inbox = *n_outbox = 0;
+    if ((rc = mdb_cursor_open(txn, st->dbi[S_DBI_DONE], &cur)) != MDB_SUCCESS)
+        return s_err(rc);
+    /* From the front: the first record not yet due ends the pass, so a
+     * pass costs what is due, not what is stored. */
+    rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    while (rc == MDB_SUCCESS && seen++ < max) {
+        if (key.mv_size != 25 || val.mv_size != 8) {
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+            continue;
+        }
+        const uint8_t *k = key.mv_data;
+        uint64_t at = 0, seq = 0;
+        for (int i = 0; i < 8; i++) {
+            at = at << 8 | k[i];
+            seq = seq << 8 | ((const uint8_t *)val.mv_data)[i];
+        }
+        if (at > before)
+            break;
+        uint8_t id[KR_ID_LEN];
+        memcpy(id, k + 9, KR_ID_LEN);
+        MDB_dbi all =
+            k[8] == 'i' ? st->dbi[S_DBI_INBOX] : st->dbi[S_DBI_OUTBOX_ALL];
+        if (s_is_tail(txn, all, seq)) {
+            /* The newest record stays until a newer one comes: seqs are
+             * taken from the tail and must never go back. */
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+            continue;
+        }
+        if (k[8] == 'i') {
+            if ((rc = nstore_inbox_remove(st, txn, seq, id)) != KR_OK)
+                goto out;
+            (*n_inbox)++;
+        } else {
+            MDB_val ik = {KR_ID_LEN, id};
+            if (((rc = mdb_del(txn, st->dbi[S_DBI_OUTBOX], &ik, NULL)) !=
+                     MDB_SUCCESS &&
+                 rc != MDB_NOTFOUND) ||
+                ((rc = mdb_del(txn, st->dbi[S_DBI_OUTBOX_ENV], &ik, NULL)) !=
+                     MDB_SUCCESS &&
+                 rc != MDB_NOTFOUND) ||
+                (rc = s_del_index(txn, st->dbi[S_DBI_OUTBOX_ALL], seq)) !=
+                    MDB_SUCCESS) {
+                rc = s_err(rc);
+                goto out;
+            }
+            (*n_outbox)++;
+        }
+        if ((rc = mdb_cursor_del(cur, 0)) != MDB_SUCCESS) {
+            rc = s_err(rc);
+            goto out;
+        }
+        rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
+    }
+    rc = KR_OK;
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 int
 nstore_outbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__OutboxRecord *rec)
 {
@@ -812,6 +927,8 @@ nstore_outbox_set_outcome(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
         rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], rec->seq, msg_id);
     else if (prev == KR__V1__OUTCOME__ACCEPTED)
         rc = s_del_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], rec->seq);
+    if (rc == MDB_SUCCESS && outcome != KR__V1__OUTCOME__ACCEPTED)
+        rc = s_done_put(st, txn, at_ms, 'o', msg_id, rec->seq);
     if (rc != MDB_SUCCESS)
         goto store_fail;
     out->changed = true;
@@ -892,6 +1009,8 @@ nstore_inbox_set_processed(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
     rc = s_inbox_put(st, txn, k, msg_id, rec, 0);
     if (rc == MDB_SUCCESS)
         rc = s_del_index(txn, st->dbi[S_DBI_INBOX_UNPROCESSED], rec->item->seq);
+    if (rc == MDB_SUCCESS)
+        rc = s_done_put(st, txn, util_now_ms(), 'i', msg_id, rec->item->seq);
     if (rc != MDB_SUCCESS) {
         s_log_fail("inbox processed", rc);
         rc = s_err(rc);

@@ -180,6 +180,8 @@ seal_build(struct seal *s, struct peer *p, const Kr__V1__SendRequest *req,
     }
     e.task_status = f->task_status;
     e.cancel_step = f->cancel_step;
+    e.signal_withdraw = req->signal_withdraw;
+    e.signal_id = req->signal_id;
     e.status_reason = (char *)(f->status_reason ? f->status_reason : "");
     e.status_outcome = (char *)(f->status_outcome ? f->status_outcome : "");
     e.priority = req->priority;

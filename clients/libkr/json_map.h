@@ -75,6 +75,8 @@ json_object *json_map_org(const Kr__V1__OrgEntry *e);
 json_object *json_map_queue(const Kr__V1__QueueStat *q);
 json_object *json_map_status(const Kr__V1__NodeStatus *st);
 json_object *json_map_broker_stats(const Kr__V1__BrokerStats *st);
+/* Signals, matches and retention into o (json_map_signal.c). */
+void json_map_signal_stats(json_object *o, const Kr__V1__BrokerStats *st);
 /* A consent record of the broker's ledger: consent_id, subject_pseudonym
  * (hex), key_version, purpose, data_category, from and to (an org id or a
  * category name), valid_from, valid_until, grantor, supersedes, status

@@ -679,6 +679,7 @@ json_map_broker_stats(const Kr__V1__BrokerStats *st)
                                    : 0));
     json_object_object_add(o, "timer_scan_max_us",
                            json_object_new_uint64(st->timer_scan_max_us));
+    json_map_signal_stats(o, st);
     return o;
 }
 

@@ -28,8 +28,9 @@ test_example(void **state)
         fail_msg("examples/routes.ini: %s", err);
     static const char *const purposes[] = {
         "nu-niet-zwanger", "prenataal-huisbezoek", "overdracht-jgz",
-        "ondersteuning-wijkteam", "opvoedondersteuning"};
-    assert_int_equal(rs->n, 5);
+        "ondersteuning-wijkteam", "opvoedondersteuning",
+        "signaal-kansrijke-start"};
+    assert_int_equal(rs->n, 6);
     for (size_t i = 0; i < 5; i++) {
         assert_string_equal(rs->v[i].purpose, purposes[i]);
         assert_string_equal(rs->v[i].coordinator, "ura:00009999");
@@ -41,6 +42,8 @@ test_example(void **state)
     assert_int_equal(r->decide[1].unit, ROUTE_UNIT_WORKDAYS);
     assert_int_equal(rs->v[2].handover[2].n, 14);
     assert_int_equal(rs->v[2].handover[2].unit, ROUTE_UNIT_DAYS);
+    assert_true(rs->v[5].match_coordinator);
+    assert_int_equal(rs->v[5].signal_basis, ROUTE_BASIS_CONSENT);
     routes_free(&rs);
 }
 
