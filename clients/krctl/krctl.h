@@ -59,6 +59,7 @@ krctl_cmd_fn cmd_routes;
 krctl_cmd_fn cmd_escalations;
 krctl_cmd_fn cmd_log_level;
 krctl_cmd_fn cmd_backup;
+krctl_cmd_fn cmd_report;
 
 /* send --wait (cmd_send_wait.c): after the node took msg_id, wait until
  * the broker accepted it (exit 0) or it has a final outcome: delivered

@@ -58,6 +58,9 @@ static const char s_usage[] =
     "  backup DIR        a compacted copy of the broker's store in DIR\n"
     "                    (empty), its audit chain verified; see\n"
     "                    'krctl backup --help'\n"
+    "  report [--month YYYY-MM] [--json|--csv]\n"
+    "                    the coalition's figures per route and month, as\n"
+    "                    on the broker's page /coalition\n"
     "  log-level LEVEL   the broker's log level (debug, info, warn, error)\n"
     "                    until its next SIGHUP or start\n"
     "  consent list (--subject PSEUDONYM | --bsn BSN --coalition-key FILE)\n"
@@ -127,6 +130,7 @@ static const struct {
     {"escalations", cmd_escalations},
     {"audit", cmd_audit},       {"log-level", cmd_log_level},
     {"backup", cmd_backup},
+    {"report", cmd_report},
 };
 
 int

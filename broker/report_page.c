@@ -1,0 +1,138 @@
+/*
+ * report_page.c - the coalition's report from the store (loop thread)
+ * and its page on the HTTP endpoint (report.h).
+ *
+ * Computing it reads every referral record, so it is done only when
+ * asked: `krctl report` computes it on the loop, in one read
+ * transaction; the page is computed by the loop's cron into a cached
+ * HTML document, at most once every S_PAGE_MS and only while the page
+ * was asked for in the last S_PAGE_IDLE_MS, so that a broker nobody
+ * looks at pays nothing. The HTTP thread only copies the cached
+ * document under a mutex: it never touches LMDB or the loop's state.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+#include "bstore.h"
+#include "daemon.h"
+#include "log.h"
+#include "report.h"
+
+#define S_PAGE_MS 10000       /* the page is at most this old */
+#define S_PAGE_IDLE_MS 120000 /* not asked for this long: not computed */
+#define S_PAGE_WAIT_MS 5000   /* the HTTP thread waits for a fresh one */
+
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_cond = PTHREAD_COND_INITIALIZER;
+static struct kr_buf s_page;     /* under s_lock */
+static uint64_t s_page_mono;     /* under s_lock: when computed (0: never) */
+static uint64_t s_page_gen;      /* under s_lock */
+static _Atomic uint64_t s_asked_mono; /* the page's last request */
+
+static int
+s_add(Kr__V1__ReferralRecord *rec, void *arg)
+{
+    report_add(arg, rec);
+    kr__v1__referral_record__free_unpacked(rec, NULL);
+    return 0;
+}
+
+int
+report_compute(struct broker *b, int month, struct report *r)
+{
+    MDB_txn *txn;
+    int rc;
+
+    report_init(r, month, util_now_ms());
+    if ((rc = bstore_begin(b->store, true, &txn)) != 0)
+        return rc;
+    rc = bstore_referral_scan(b->store, txn, NULL, NULL, s_add, r);
+    /* The queues, as `krctl queues` reads them. */
+    ORGS_FOREACH(b, o)
+    {
+        uint64_t depth = 0, first = 0, oldest = 0;
+        const uint8_t *data;
+        size_t len;
+        bstore_queue_stat(b->store, txn, o->id, &depth, &first);
+        if (depth > 0 &&
+            bstore_queue_get(b->store, txn, o->id, first, &data, &len) == 0) {
+            Kr__V1__QueueItem *it = kr__v1__queue_item__unpack(NULL, len, data);
+            if (it != NULL && it->enqueued_at_ms <= r->now_ms)
+                oldest = r->now_ms - it->enqueued_at_ms;
+            if (it != NULL)
+                kr__v1__queue_item__free_unpacked(it, NULL);
+        }
+        report_queue(r, o->id, depth, oldest);
+    }
+    bstore_abort(txn);
+    report_finish(r);
+    return rc;
+}
+
+void
+report_page_cron(struct broker *b)
+{
+    uint64_t mono = util_mono_ms(), asked = atomic_load(&s_asked_mono);
+    struct report r;
+    struct kr_buf html = {NULL, 0, 0};
+
+    if (asked == 0 || mono - asked > S_PAGE_IDLE_MS)
+        return;
+    pthread_mutex_lock(&s_lock);
+    bool fresh = s_page_mono != 0 && mono - s_page_mono < S_PAGE_MS;
+    pthread_mutex_unlock(&s_lock);
+    if (fresh)
+        return;
+    uint64_t t0 = util_mono_ms();
+    if (report_compute(b, 0, &r) != 0)
+        log_warnx("report: the store could not be read: the page keeps "
+                  "its last figures");
+    report_html(&r, &html);
+    log_debug("report: page computed referrals=%llu ms=%llu",
+              (unsigned long long)r.records,
+              (unsigned long long)(util_mono_ms() - t0));
+    report_free(&r);
+    pthread_mutex_lock(&s_lock);
+    buf_free(&s_page);
+    s_page = html;
+    s_page_mono = util_mono_ms();
+    s_page_gen++;
+    pthread_cond_broadcast(&s_cond);
+    pthread_mutex_unlock(&s_lock);
+}
+
+int
+report_page_http(void *ctx, struct kr_buf *out)
+{
+    uint64_t mono = util_mono_ms();
+    struct timespec dl;
+    int status = 200;
+
+    (void)ctx;
+    atomic_store(&s_asked_mono, mono);
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += S_PAGE_WAIT_MS / 1000;
+    pthread_mutex_lock(&s_lock);
+    /* Stale or none: the loop's next tick (100 ms) computes one. */
+    if (s_page_mono == 0 || mono - s_page_mono >= S_PAGE_MS) {
+        uint64_t gen = s_page_gen;
+        while (s_page_gen == gen &&
+               pthread_cond_timedwait(&s_cond, &s_lock, &dl) != ETIMEDOUT)
+            ;
+    }
+    if (s_page.len == 0) {
+        kbuf_printf(out, "the report is not ready yet: try again\n");
+        status = 503;
+    } else {
+        buf_reserve(out, out->len + s_page.len);
+        memcpy(out->data + out->len, s_page.data, s_page.len);
+        out->len += s_page.len;
+    }
+    pthread_mutex_unlock(&s_lock);
+    return status;
+}
