@@ -452,6 +452,7 @@ s_route_html(const struct report *r, size_t i, size_t e, struct kr_buf *out)
     const char **labels = xcalloc(n, sizeof(*labels));
     uint64_t *counts = xcalloc(n * 5, sizeof(*counts));
     uint64_t *times = xcalloc(n * 4, sizeof(*times));
+    bool any_time = false;
 
     for (size_t k = 0; k < n; k++) {
         const struct report_cell *c = &r->cells[i + k];
@@ -465,6 +466,7 @@ s_route_html(const struct report *r, size_t i, size_t e, struct kr_buf *out)
         t[1] = report_pct(&c->to_accept, 90);
         t[2] = report_pct(&c->to_contact, 50);
         t[3] = report_pct(&c->to_contact, 90);
+        any_time = any_time || c->to_accept.n > 0 || c->to_contact.n > 0;
     }
     kbuf_printf(out, "<section class=\"route\" id=\"route-");
     s_html_id(out, r->cells[i].purpose);
@@ -483,7 +485,9 @@ s_route_html(const struct report *r, size_t i, size_t e, struct kr_buf *out)
                          {"accept med", "accept p90", "contact med",
                           "contact p90"},
                          true, n, labels, times};
-    s_svg(out, &tc);
+    /* No referral of the route accepted yet: no times to draw. */
+    if (any_time)
+        s_svg(out, &tc);
     kbuf_printf(out,
                 "<table class=\"figures\">\n<tr><th>month</th><th>opened</th>"
                 "<th>accepted</th><th>rejected</th><th>by reason</th>"
