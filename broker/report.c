@@ -35,8 +35,8 @@ report_month_parse(const char *s, int *month)
     char tail;
 
     if (s == NULL || strlen(s) != 7 || s[4] != '-' ||
-        sscanf(s, "%4d-%2d%c", &y, &m, &tail) != 2 || y < 1970 ||
-        y > 9999 || m < 1 || m > 12)
+        sscanf(s, "%4d-%2d%c", &y, &m, &tail) != 2 || y < 1970 || y > 9999 ||
+        m < 1 || m > 12)
         return KR_EINVAL;
     *month = y * 12 + m - 1;
     return KR_OK;

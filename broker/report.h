@@ -26,8 +26,8 @@
 #include "buf.h"
 #include "store.pb-c.h"
 
-#define REPORT_CODE_MAX 48  /* a status_reason/outcome code, truncated */
-#define REPORT_CODES 16     /* distinct codes per cell; more go to "other" */
+#define REPORT_CODE_MAX 48 /* a status_reason/outcome code, truncated */
+#define REPORT_CODES 16    /* distinct codes per cell; more go to "other" */
 #define REPORT_PURPOSE_MAX 64
 
 struct report_code {
@@ -44,14 +44,14 @@ struct report_durs {
 /* One route, one month (of opening). */
 struct report_cell {
     char purpose[REPORT_PURPOSE_MAX];
-    int month;                 /* year * 12 + month - 1 */
+    int month; /* year * 12 + month - 1 */
     uint64_t opened;
-    uint64_t accepted;         /* ever accepted (or taken in progress) */
-    uint64_t rejected;         /* now rejected */
-    uint64_t completed;        /* now completed */
-    uint64_t cancelled, failed;/* now cancelled, failed or in error */
-    uint64_t open;             /* not final yet */
-    uint64_t escalated;        /* at least one escalation sent */
+    uint64_t accepted;          /* ever accepted (or taken in progress) */
+    uint64_t rejected;          /* now rejected */
+    uint64_t completed;         /* now completed */
+    uint64_t cancelled, failed; /* now cancelled, failed or in error */
+    uint64_t open;              /* not final yet */
+    uint64_t escalated;         /* at least one escalation sent */
     struct report_code rejected_by[REPORT_CODES];
     size_t n_rejected_by;
     struct report_code completed_by[REPORT_CODES];
@@ -63,10 +63,10 @@ struct report_cell {
 /* One organisation. */
 struct report_org {
     char org_id[64];
-    uint64_t queue_depth;      /* deliveries and receipts waiting */
-    uint64_t queue_oldest_ms;  /* age of the oldest */
-    uint64_t open;             /* open referrals it is the performer of */
-    uint64_t overdue;          /* of those, with a timer run out */
+    uint64_t queue_depth;     /* deliveries and receipts waiting */
+    uint64_t queue_oldest_ms; /* age of the oldest */
+    uint64_t open;            /* open referrals it is the performer of */
+    uint64_t overdue;         /* of those, with a timer run out */
 };
 
 struct report {
@@ -75,7 +75,7 @@ struct report {
     uint64_t records;          /* referral records read */
     struct report_cell *cells; /* by purpose, then month (report_finish) */
     size_t n_cells, cap_cells;
-    struct report_org *orgs;   /* by org_id (report_finish) */
+    struct report_org *orgs; /* by org_id (report_finish) */
     size_t n_orgs, cap_orgs;
 };
 

@@ -25,13 +25,15 @@
 
 #define S_PAGE_MS 10000       /* the page is at most this old */
 #define S_PAGE_IDLE_MS 120000 /* not asked for this long: not computed */
-#define S_PAGE_WAIT_MS 5000   /* the HTTP thread waits for a fresh one */
+/* A request for a stale page waits this long for a fresh one. Not more:
+ * libmicrohttpd runs one thread, so /metrics and /readyz wait with it. */
+#define S_PAGE_WAIT_MS 1000
 
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t s_cond = PTHREAD_COND_INITIALIZER;
-static struct kr_buf s_page;     /* under s_lock */
-static uint64_t s_page_mono;     /* under s_lock: when computed (0: never) */
-static uint64_t s_page_gen;      /* under s_lock */
+static struct kr_buf s_page; /* under s_lock */
+static uint64_t s_page_mono; /* under s_lock: when computed (0: never) */
+static uint64_t s_page_gen;  /* under s_lock */
 static _Atomic uint64_t s_asked_mono; /* the page's last request */
 
 static int
@@ -116,9 +118,13 @@ report_page_http(void *ctx, struct kr_buf *out)
     (void)ctx;
     atomic_store(&s_asked_mono, mono);
     clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += S_PAGE_WAIT_MS / 1000;
+    dl.tv_nsec += (long)S_PAGE_WAIT_MS * 1000000L;
+    dl.tv_sec += dl.tv_nsec / 1000000000L;
+    dl.tv_nsec %= 1000000000L;
     pthread_mutex_lock(&s_lock);
-    /* Stale or none: the loop's next tick (100 ms) computes one. */
+    /* Stale or none: the loop's next tick (100 ms) computes one. If it
+     * does not come in time, the stale one (it says when it was
+     * computed), or 503 for the very first. */
     if (s_page_mono == 0 || mono - s_page_mono >= S_PAGE_MS) {
         uint64_t gen = s_page_gen;
         while (s_page_gen == gen &&

@@ -61,11 +61,21 @@ s_html_str(struct kr_buf *out, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '<': kbuf_printf(out, "&lt;"); break;
-        case '>': kbuf_printf(out, "&gt;"); break;
-        case '&': kbuf_printf(out, "&amp;"); break;
-        case '"': kbuf_printf(out, "&quot;"); break;
-        case '\'': kbuf_printf(out, "&#39;"); break;
+        case '<':
+            kbuf_printf(out, "&lt;");
+            break;
+        case '>':
+            kbuf_printf(out, "&gt;");
+            break;
+        case '&':
+            kbuf_printf(out, "&amp;");
+            break;
+        case '"':
+            kbuf_printf(out, "&quot;");
+            break;
+        case '\'':
+            kbuf_printf(out, "&#39;");
+            break;
         default:
             if (*p < 0x20)
                 kbuf_printf(out, " ");
@@ -117,8 +127,8 @@ s_route_end(const struct report *r, size_t i)
  */
 
 static void
-s_codes_text(struct kr_buf *out, const char *what,
-             const struct report_code *v, size_t n)
+s_codes_text(struct kr_buf *out, const char *what, const struct report_code *v,
+             size_t n)
 {
     if (n == 0)
         return;
@@ -164,12 +174,10 @@ report_text(const struct report *r, struct kr_buf *out)
                         " %9" PRIu64 " %9" PRIu64 " %6" PRIu64
                         "  %-21s %-21s\n",
                         m, c->opened, c->accepted, c->rejected, c->completed,
-                        c->escalated, c->open,
-                        c->to_accept.n ? acc : "-",
+                        c->escalated, c->open, c->to_accept.n ? acc : "-",
                         c->to_contact.n ? con : "-");
             s_codes_text(out, "rejected", c->rejected_by, c->n_rejected_by);
-            s_codes_text(out, "completed", c->completed_by,
-                         c->n_completed_by);
+            s_codes_text(out, "completed", c->completed_by, c->n_completed_by);
         }
     }
     kbuf_printf(out, "\norganisations\n  %-32s %7s %12s %6s %8s\n", "org_id",
@@ -177,8 +185,8 @@ report_text(const struct report *r, struct kr_buf *out)
     for (size_t i = 0; i < r->n_orgs; i++) {
         const struct report_org *o = &r->orgs[i];
         s_dur_str(o->queue_oldest_ms, a[0]);
-        kbuf_printf(out, "  %-32s %7" PRIu64 " %12s %6" PRIu64 " %8" PRIu64
-                         "\n",
+        kbuf_printf(out,
+                    "  %-32s %7" PRIu64 " %12s %6" PRIu64 " %8" PRIu64 "\n",
                     o->org_id, o->queue_depth, o->queue_depth ? a[0] : "-",
                     o->open, o->overdue);
     }
@@ -203,8 +211,8 @@ s_codes_json(struct kr_buf *out, const struct report_code *v, size_t n)
 static void
 s_durs_json(struct kr_buf *out, const struct report_durs *d)
 {
-    kbuf_printf(out, "{\"n\":%zu,\"median_ms\":%" PRIu64 ",\"p90_ms\":%" PRIu64
-                     "}",
+    kbuf_printf(out,
+                "{\"n\":%zu,\"median_ms\":%" PRIu64 ",\"p90_ms\":%" PRIu64 "}",
                 d->n, report_pct(d, 50), report_pct(d, 90));
 }
 
@@ -214,9 +222,9 @@ report_json(const struct report *r, struct kr_buf *out)
     char t[32], m[16];
 
     s_time_str(r->now_ms, t);
-    kbuf_printf(out, "{\"computed_at\":\"%s\",\"referrals\":%" PRIu64
-                     ",\"month\":",
-                t, r->records);
+    kbuf_printf(
+        out, "{\"computed_at\":\"%s\",\"referrals\":%" PRIu64 ",\"month\":", t,
+        r->records);
     if (r->month != 0) {
         report_month_str(r->month, m);
         kbuf_printf(out, "\"%s\"", m);
@@ -274,8 +282,7 @@ report_json(const struct report *r, struct kr_buf *out)
 
 static void
 s_csv_row(struct kr_buf *out, const char *kind, const char *name,
-          const char *month, const char *figure, const char *code,
-          uint64_t v)
+          const char *month, const char *figure, const char *code, uint64_t v)
 {
     kbuf_printf(out, "%s,", kind);
     s_csv_str(out, name);
@@ -305,14 +312,13 @@ report_csv(const struct report *r, struct kr_buf *out)
                       c->rejected_by[k].n);
         s_csv_row(out, "route", p, m, "completed", NULL, c->completed);
         for (size_t k = 0; k < c->n_completed_by; k++)
-            s_csv_row(out, "route", p, m, "completed",
-                      c->completed_by[k].code, c->completed_by[k].n);
+            s_csv_row(out, "route", p, m, "completed", c->completed_by[k].code,
+                      c->completed_by[k].n);
         s_csv_row(out, "route", p, m, "escalated", NULL, c->escalated);
         s_csv_row(out, "route", p, m, "cancelled", NULL, c->cancelled);
         s_csv_row(out, "route", p, m, "failed", NULL, c->failed);
         s_csv_row(out, "route", p, m, "open", NULL, c->open);
-        s_csv_row(out, "route", p, m, "to_acceptance_n", NULL,
-                  c->to_accept.n);
+        s_csv_row(out, "route", p, m, "to_acceptance_n", NULL, c->to_accept.n);
         s_csv_row(out, "route", p, m, "to_acceptance_median_ms", NULL,
                   report_pct(&c->to_accept, 50));
         s_csv_row(out, "route", p, m, "to_acceptance_p90_ms", NULL,
@@ -414,8 +420,8 @@ s_svg(struct kr_buf *out, const struct s_chart *ch)
                         "<text x=\"%.1f\" y=\"%zu\" font-size=\"11\">%s"
                         "</text>\n",
                         S_LABEL_W, y, w, S_BAR_H - 2, s_colors[s],
-                        ch->series[s], val, S_LABEL_W + w + 4,
-                        y + S_BAR_H - 3, val);
+                        ch->series[s], val, S_LABEL_W + w + 4, y + S_BAR_H - 3,
+                        val);
         }
     }
     kbuf_printf(out, "</svg>\n");
@@ -448,7 +454,7 @@ static void
 s_route_html(const struct report *r, size_t i, size_t e, struct kr_buf *out)
 {
     size_t n = e - i;
-    char (*months)[16] = xcalloc(n, sizeof(*months));
+    char(*months)[16] = xcalloc(n, sizeof(*months));
     const char **labels = xcalloc(n, sizeof(*labels));
     uint64_t *counts = xcalloc(n * 5, sizeof(*counts));
     uint64_t *times = xcalloc(n * 4, sizeof(*times));
@@ -475,16 +481,25 @@ s_route_html(const struct report *r, size_t i, size_t e, struct kr_buf *out)
     kbuf_printf(out, "\">\n<h2>Route: ");
     s_html_str(out, r->cells[i].purpose);
     kbuf_printf(out, "</h2>\n");
-    struct s_chart cc = {"Referrals by month opened", "chart counts", 5,
-                         {"opened", "accepted", "rejected", "completed",
-                          "escalated"},
-                         false, n, labels, counts};
+    struct s_chart cc = {
+        "Referrals by month opened",
+        "chart counts",
+        5,
+        {"opened", "accepted", "rejected", "completed", "escalated"},
+        false,
+        n,
+        labels,
+        counts};
     s_svg(out, &cc);
-    struct s_chart tc = {"Time from referral (median, 90th percentile)",
-                         "chart times", 4,
-                         {"accept med", "accept p90", "contact med",
-                          "contact p90"},
-                         true, n, labels, times};
+    struct s_chart tc = {
+        "Time from referral (median, 90th percentile)",
+        "chart times",
+        4,
+        {"accept med", "accept p90", "contact med", "contact p90"},
+        true,
+        n,
+        labels,
+        times};
     /* No referral of the route accepted yet: no times to draw. */
     if (any_time)
         s_svg(out, &tc);
@@ -542,14 +557,18 @@ s_orgs_html(const struct report *r, struct kr_buf *out)
     kbuf_printf(out, "<section id=\"organisations\">\n<h2>Organisations"
                      "</h2>\n");
     struct s_chart ch = {"Queues and open referrals by organisation",
-                         "chart orgs", 3, {"queue", "open", "overdue"},
-                         false, n, labels, v};
+                         "chart orgs",
+                         3,
+                         {"queue", "open", "overdue"},
+                         false,
+                         n,
+                         labels,
+                         v};
     if (n > 0)
         s_svg(out, &ch);
-    kbuf_printf(out,
-                "<table class=\"figures\">\n<tr><th>organisation</th>"
-                "<th>queue</th><th>oldest waiting</th><th>open referrals"
-                "</th><th>overdue</th></tr>\n");
+    kbuf_printf(out, "<table class=\"figures\">\n<tr><th>organisation</th>"
+                     "<th>queue</th><th>oldest waiting</th><th>open referrals"
+                     "</th><th>overdue</th></tr>\n");
     for (size_t k = 0; k < n; k++) {
         const struct report_org *o = &r->orgs[k];
         char age[32];

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "broker.h"
+#include "bstore.h"
 #include "envelope.pb-c.h"
 #include "kr.h"
 #include "report.h"
@@ -261,10 +263,11 @@ test_render(void **state)
                            ",\"escalated\":0,\"cancelled\":0,\"failed\":0,"
                            "\"open\":1,\"to_acceptance\":{\"n\":2,\"median_ms"
                            "\":3600000,\"p90_ms\":14400000}"));
-    assert_non_null(strstr((char *)b[2].data,
-                           "route,zwangerschap,2026-12,rejected:no-capacity,1\n"));
-    assert_non_null(strstr((char *)b[2].data,
-                           "organisation,kvk:wijkteam,,overdue,1\n"));
+    assert_non_null(
+        strstr((char *)b[2].data,
+               "route,zwangerschap,2026-12,rejected:no-capacity,1\n"));
+    assert_non_null(
+        strstr((char *)b[2].data, "organisation,kvk:wijkteam,,overdue,1\n"));
     const char *h = (const char *)b[3].data;
     assert_non_null(strstr(h, "<section class=\"route\" id=\"route-"
                               "zwangerschap\""));
@@ -337,8 +340,8 @@ test_cost(void **state)
     report_html(&r, &html);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
-    printf("report: %d records unpacked, counted and rendered in %.1f ms\n",
-           N, ms);
+    printf("report: %d records unpacked, counted and rendered in %.1f ms\n", N,
+           ms);
     assert_int_equal(r.records, N);
     buf_free(&html);
     report_free(&r);
@@ -346,13 +349,64 @@ test_cost(void **state)
         free(packed[k]);
 }
 
+/* The same through the store, as the loop does it (report_compute):
+ * 10k records in an LMDB store, one read transaction, every record. */
+static void
+test_store_cost(void **state)
+{
+    enum { N = 10000 };
+    char dir[] = "/tmp/kr-test-report.XXXXXX";
+    struct broker b;
+    struct report r;
+    struct s_rec s;
+    MDB_txn *txn;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(bstore_open(dir, 256, true, &b.store), 0);
+    assert_int_equal(bstore_begin(b.store, false, &txn), 0);
+    for (uint32_t i = 0; i < N; i++) {
+        uint8_t id[16] = {0};
+        s_make(&s, i % 3 ? "zwangerschap" : "armoede", "kvk:ggd",
+               DEC1 - (uint64_t)(i % 5) * 31 * 24 * H);
+        s_step(&s, ST(RECEIVED), 60000 + i, NULL);
+        s_step(&s, ST(ACCEPTED), H + i * 1000ull, NULL);
+        if (i % 2)
+            s_step(&s, ST(IN_PROGRESS), 3 * H + i * 1000ull, NULL);
+        memcpy(id, &i, sizeof(i));
+        s.r.referral_id = (ProtobufCBinaryData){16, id};
+        assert_int_equal(bstore_referral_put(b.store, txn, &s.r), 0);
+    }
+    assert_int_equal(bstore_commit(txn), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(report_compute(&b, 0, &r), 0);
+    struct kr_buf html = {0};
+    report_html(&r, &html);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    printf("report: %d records read from LMDB, counted and rendered in "
+           "%.1f ms\n",
+           N, ms);
+    assert_int_equal(r.records, N);
+    assert_int_equal(r.n_cells, 10);
+    buf_free(&html);
+    report_free(&r);
+    bstore_close(&b.store);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cells),  cmocka_unit_test(test_month_filter),
-        cmocka_unit_test(test_pct),    cmocka_unit_test(test_render),
-        cmocka_unit_test(test_escape), cmocka_unit_test(test_cost),
+        cmocka_unit_test(test_cells),      cmocka_unit_test(test_month_filter),
+        cmocka_unit_test(test_pct),        cmocka_unit_test(test_render),
+        cmocka_unit_test(test_escape),     cmocka_unit_test(test_cost),
+        cmocka_unit_test(test_store_cost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
