@@ -529,6 +529,15 @@ main(void)
                 strstr(r.out, "organisation," S_JGZ ",,overdue,1\n"),
             "krctl report --csv --month %s: the same figures", month);
     h_run_free(&r);
+    h_krctl(&r, "--admin", s_c.admin, "report", NULL);
+    H_CHECK(r.code == 0 && strstr(r.out, "route " S_P1 "\n") != NULL &&
+                strstr(r.out, "rejected: no-capacity=1") != NULL,
+            "krctl report: the same as text");
+    for (char *l = r.out, *e; l != NULL && *l; l = e ? e + 1 : NULL) {
+        e = strchr(l, '\n');
+        h_note("%.*s", e ? (int)(e - l) : (int)strlen(l), l);
+    }
+    h_run_free(&r);
     h_krctl(&r, "--admin", s_c.admin, "report", "--month", "2001-01", NULL);
     H_CHECK(r.code == 0 && strstr(r.out, "no referrals") != NULL &&
                 strstr(r.out, S_JGZ) != NULL,
