@@ -377,6 +377,8 @@ main(void)
     H_REQUIRE(h_write_file(routes, text, 0600) == KR_OK, "write routes");
     h_broker_set(&s_c, "routes", routes);
     h_broker_set(&s_c, "http_listen", "127.0.0.1:0");
+    /* Debug: the broker logs each computation of the page. */
+    h_broker_set(&s_c, "log_level", "debug");
     h_broker_start(&s_c);
     s_vl = h_org_add(&s_c, "vl", S_VL, "verloskunde", "Praktijk De Wieg");
     s_jgz = h_org_add(&s_c, "jgz", S_JGZ, "jgz", "JGZ Utrecht");
@@ -560,6 +562,8 @@ main(void)
     int port = atoi(pbuf);
     H_REQUIRE(port > 0, "broker: http.port written (%d)", port);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/coalition", port);
+    H_CHECK(h_log_count(s_c.broker_log, "report: page computed") == 0,
+            "nobody asked for the page: the broker never computed it");
     char curl_path[H_PATH];
     H_REQUIRE(s_exec("curl", curl_path), "curl on PATH");
     char *curl[] = {curl_path, "-sS", "-D", "-", "--max-time", "20", url, NULL};
@@ -581,6 +585,8 @@ main(void)
                 strstr(r.out, "href=") == NULL,
             "the page: no script, no external asset");
     h_run_free(&r);
+    H_CHECK(h_log_count(s_c.broker_log, "report: page computed") >= 1,
+            "asked for, the loop computed the page");
 
     h_note("== headless Chromium");
     bool ran = s_chromium(port, hex);
