@@ -4,13 +4,14 @@
  *
  * Computing it reads every referral record, so it is done only when
  * asked: `krctl report` computes it on the loop, in one read
- * transaction; the page is computed by the loop's cron into a cached
- * HTML document, at most once every S_PAGE_MS and only while the page
- * was asked for in the last S_PAGE_IDLE_MS, so that a broker nobody
- * looks at pays nothing. The HTTP thread only copies the cached
+ * transaction; the page is computed by the loop's cron, in slices, into
+ * a cached HTML document, at most once every S_PAGE_MS and only while
+ * the page was asked for in the last S_PAGE_IDLE_MS, so that a broker
+ * nobody looks at pays nothing. The HTTP thread only copies the cached
  * document under a mutex: it never touches LMDB or the loop's state.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -36,25 +37,32 @@ static uint64_t s_page_mono; /* under s_lock: when computed (0: never) */
 static uint64_t s_page_gen;  /* under s_lock */
 static _Atomic uint64_t s_asked_mono; /* the page's last request */
 
+/* A scan of the referrals, whole or in slices. */
+struct s_scan {
+    struct report *r;
+    uint8_t after[16]; /* the last record read */
+    bool started;
+    size_t n, max; /* read in this slice, its bound */
+};
+
 static int
 s_add(Kr__V1__ReferralRecord *rec, void *arg)
 {
-    report_add(arg, rec);
+    struct s_scan *sc = arg;
+
+    report_add(sc->r, rec);
+    if (rec->referral_id.len == 16) {
+        memcpy(sc->after, rec->referral_id.data, 16);
+        sc->started = true;
+    }
     kr__v1__referral_record__free_unpacked(rec, NULL);
-    return 0;
+    return ++sc->n >= sc->max;
 }
 
-int
-report_compute(struct broker *b, int month, struct report *r)
+/* The queues, as `krctl queues` reads them. */
+static void
+s_queues(struct broker *b, MDB_txn *txn, struct report *r)
 {
-    MDB_txn *txn;
-    int rc;
-
-    report_init(r, month, util_now_ms());
-    if ((rc = bstore_begin(b->store, true, &txn)) != 0)
-        return rc;
-    rc = bstore_referral_scan(b->store, txn, NULL, NULL, s_add, r);
-    /* The queues, as `krctl queues` reads them. */
     ORGS_FOREACH(b, o)
     {
         uint64_t depth = 0, first = 0, oldest = 0;
@@ -71,41 +79,99 @@ report_compute(struct broker *b, int month, struct report *r)
         }
         report_queue(r, o->id, depth, oldest);
     }
+}
+
+int
+report_compute(struct broker *b, int month, struct report *r)
+{
+    struct s_scan sc = {.r = r, .max = SIZE_MAX};
+    MDB_txn *txn;
+    int rc;
+
+    report_init(r, month, util_now_ms());
+    if ((rc = bstore_begin(b->store, true, &txn)) != 0)
+        return rc;
+    rc = bstore_referral_scan(b->store, txn, NULL, NULL, s_add, &sc);
+    s_queues(b, txn, r);
     bstore_abort(txn);
     report_finish(r);
     return rc;
+}
+
+/*
+ * The page: scanned in slices of S_PAGE_SLICE records, one a cron tick
+ * (100 ms), each in a read transaction of its own, so that the loop
+ * never stops for long however many referrals the store holds (about
+ * 5-10 ms a slice, docs/OPERATIONS.md). A referral that moves while the
+ * scan runs is counted as it was when its slice read it; new ones have
+ * larger ids (time-ordered) and are read by a later slice.
+ */
+#define S_PAGE_SLICE 5000
+
+static struct report s_work; /* loop thread only */
+static struct s_scan s_cur;
+static bool s_working;
+
+static void
+s_publish(struct kr_buf *html)
+{
+    pthread_mutex_lock(&s_lock);
+    buf_free(&s_page);
+    s_page = *html;
+    s_page_mono = util_mono_ms();
+    s_page_gen++;
+    pthread_cond_broadcast(&s_cond);
+    pthread_mutex_unlock(&s_lock);
 }
 
 void
 report_page_cron(struct broker *b)
 {
     uint64_t mono = util_mono_ms(), asked = atomic_load(&s_asked_mono);
-    struct report r;
     struct kr_buf html = {NULL, 0, 0};
+    MDB_txn *txn;
+    int rc;
 
-    if (asked == 0 || mono - asked > S_PAGE_IDLE_MS)
-        return;
-    pthread_mutex_lock(&s_lock);
-    bool fresh = s_page_mono != 0 && mono - s_page_mono < S_PAGE_MS;
-    pthread_mutex_unlock(&s_lock);
-    if (fresh)
-        return;
-    uint64_t t0 = util_mono_ms();
-    if (report_compute(b, 0, &r) != 0)
+    if (!s_working) {
+        if (asked == 0 || mono - asked > S_PAGE_IDLE_MS)
+            return;
+        pthread_mutex_lock(&s_lock);
+        bool fresh = s_page_mono != 0 && mono - s_page_mono < S_PAGE_MS;
+        pthread_mutex_unlock(&s_lock);
+        if (fresh)
+            return;
+        report_init(&s_work, 0, util_now_ms());
+        memset(&s_cur, 0, sizeof(s_cur));
+        s_working = true;
+    }
+    s_cur.r = &s_work;
+    s_cur.n = 0;
+    s_cur.max = S_PAGE_SLICE;
+    if ((rc = bstore_begin(b->store, true, &txn)) == 0) {
+        rc = bstore_referral_scan(b->store, txn,
+                                  s_cur.started ? s_cur.after : NULL, NULL,
+                                  s_add, &s_cur);
+        if (rc == 0 && s_cur.n < s_cur.max)
+            s_queues(b, txn, &s_work); /* the last slice */
+        bstore_abort(txn);
+    }
+    if (rc != 0) {
         log_warnx("report: the store could not be read: the page keeps "
                   "its last figures");
-    report_html(&r, &html);
-    log_debug("report: page computed referrals=%llu ms=%llu",
-              (unsigned long long)r.records,
-              (unsigned long long)(util_mono_ms() - t0));
-    report_free(&r);
-    pthread_mutex_lock(&s_lock);
-    buf_free(&s_page);
-    s_page = html;
-    s_page_mono = util_mono_ms();
-    s_page_gen++;
-    pthread_cond_broadcast(&s_cond);
-    pthread_mutex_unlock(&s_lock);
+        report_free(&s_work);
+        s_working = false;
+        return;
+    }
+    if (s_cur.n == s_cur.max)
+        return; /* more at the next tick */
+    report_finish(&s_work);
+    report_html(&s_work, &html);
+    log_debug("report: page computed referrals=%llu slices_ms=%llu",
+              (unsigned long long)s_work.records,
+              (unsigned long long)(util_now_ms() - s_work.now_ms));
+    report_free(&s_work);
+    s_working = false;
+    s_publish(&html);
 }
 
 int

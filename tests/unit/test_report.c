@@ -393,6 +393,23 @@ test_store_cost(void **state)
     assert_int_equal(r.n_cells, 10);
     buf_free(&html);
     report_free(&r);
+
+    /* The page, as the loop's cron computes it: in slices of 5000, one
+     * a tick. Not before it is asked for; then 5000, 5000, the end. */
+    struct kr_buf page = {0};
+    report_page_cron(&b);
+    assert_int_equal(report_page_http(NULL, &page), 503); /* asks, 1 s */
+    page.len = 0;
+    report_page_cron(&b);
+    report_page_cron(&b);
+    assert_int_equal(report_page_http(NULL, &page), 503); /* not done */
+    page.len = 0;
+    report_page_cron(&b);
+    assert_int_equal(report_page_http(NULL, &page), 200);
+    buf_reserve(&page, page.len + 1);
+    page.data[page.len] = '\0';
+    assert_non_null(strstr((char *)page.data, "<span id=\"records\">10000<"));
+    buf_free(&page);
     bstore_close(&b.store);
     char cmd[64];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
