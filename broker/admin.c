@@ -15,6 +15,7 @@
 #include "latency.h"
 #include "log.h"
 #include "backup.h"
+#include "report.h"
 #include "metrics.h"
 #include "names.h"
 
@@ -328,6 +329,43 @@ s_stats(struct broker *b, Kr__V1__BrokerStats *st)
     st->refused_full = b->refused_full;
 }
 
+/* krctl report: computed here, on the loop, from one read transaction
+ * (broker/report_page.c); its cost is in docs/OPERATIONS.md. */
+static void
+s_report(struct broker *b, const Kr__V1__ReportQuery *q,
+         Kr__V1__AdminResponse *resp, struct kr_buf *text)
+{
+    struct report r;
+    int month = 0;
+
+    if (q == NULL || q->month == NULL)
+        ;
+    else if (q->month[0] != '\0' && report_month_parse(q->month, &month) != 0) {
+        s_fail(resp, KR_EINVAL, "report: month: not YYYY-MM");
+        return;
+    }
+    if (report_compute(b, month, &r) != 0) {
+        report_free(&r);
+        s_fail(resp, KR_ESTORE, "report: referrals unreadable");
+        return;
+    }
+    switch (q != NULL ? q->format : KR__V1__REPORT_FORMAT__REPORT_TEXT) {
+    case KR__V1__REPORT_FORMAT__REPORT_JSON:
+        report_json(&r, text);
+        break;
+    case KR__V1__REPORT_FORMAT__REPORT_CSV:
+        report_csv(&r, text);
+        break;
+    default:
+        report_text(&r, text);
+        break;
+    }
+    report_free(&r);
+    buf_reserve(text, text->len + 1);
+    text->data[text->len] = '\0';
+    resp->report = (char *)text->data;
+}
+
 void
 admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
                      const uint8_t *rid, size_t rid_len, struct kr_buf *out,
@@ -337,6 +375,7 @@ admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
     char berr[512] = ""; /* lives until the answer is packed */
     Kr__V1__BrokerStats stats = KR__V1__BROKER_STATS__INIT;
     struct s_list_arg la = {&resp, 0};
+    struct kr_buf report = {NULL, 0, 0};
     Kr__V1__AdminRequest *req = kr__v1__admin_request__unpack(NULL, len, bytes);
 
     b->now_ms = util_now_ms();
@@ -395,6 +434,9 @@ admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
                 s_fail(&resp, rc, rid == NULL ? "backup: no requester" : berr);
             break;
         }
+        case KR__V1__ADMIN_REQUEST__OP_REPORT:
+            s_report(b, req->report, &resp, &report);
+            break;
         case KR__V1__ADMIN_REQUEST__OP_SET_LOG_LEVEL:
             if (broker_set_log_level(b, req->set_log_level) != 0)
                 s_fail(&resp, KR_EINVAL,
@@ -429,6 +471,7 @@ admin_handle_request(struct broker *b, const uint8_t *bytes, size_t len,
     free(resp.audit);
     free(resp.verify);
     admin_referral_free(&resp);
+    buf_free(&report);
     if (req != NULL)
         kr__v1__admin_request__free_unpacked(req, NULL);
 }

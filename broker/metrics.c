@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "report.h"
 #include "routes.h"
 #include "referral_table.h"
 #include "timers.h"
@@ -298,6 +299,8 @@ metrics_cron(struct broker *b)
     s_tick_mono = mono;
     daemon_watchdog(mono);
     backup_cron(b);
+    if (s_http != NULL)
+        report_page_cron(b);
     if (s_http == NULL || mono < s_next_snapshot)
         return;
     s_next_snapshot = mono + S_SNAPSHOT_MS;
@@ -491,6 +494,9 @@ static const struct http_route s_routes[] = {
     {"/metrics", "text/plain; version=0.0.4; charset=utf-8", s_metrics},
     {"/healthz", "text/plain", s_healthz},
     {"/readyz", "text/plain", s_readyz},
+    /* The coalition's page (broker/report_page.c). */
+    {"/coalition", "text/html; charset=utf-8", report_page_http},
+    {"/", "text/html; charset=utf-8", report_page_http},
 };
 
 int

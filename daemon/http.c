@@ -124,8 +124,11 @@ http_start(const char *listen, const struct http_route *routes, size_t nroutes,
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     unsigned bound = info != NULL ? info->port : port;
-    log_info("http: listening on %s port=%u (/metrics /healthz /readyz)",
-             listen, bound);
+    char paths[256] = "";
+    for (size_t i = 0, n = 0; i < nroutes && n < sizeof(paths); i++)
+        n += (size_t)snprintf(paths + n, sizeof(paths) - n, "%s%s",
+                              i ? " " : "", routes[i].path);
+    log_info("http: listening on %s port=%u (%s)", listen, bound, paths);
     if (port_file != NULL) {
         char text[16];
         int n = snprintf(text, sizeof(text), "%u\n", bound);

@@ -18,6 +18,7 @@ packages=(
   systemd groff-base man-db          # tests: systemd-analyze verify, man pages
   strace curl                        # tests: the units' syscall filter, HTTP
   prometheus                         # tests: promtool, a real scrape
+  chromium                           # tests: the coalition page, headless
 )
 
 missing=()

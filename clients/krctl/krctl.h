@@ -59,6 +59,7 @@ krctl_cmd_fn cmd_routes;
 krctl_cmd_fn cmd_escalations;
 krctl_cmd_fn cmd_log_level;
 krctl_cmd_fn cmd_backup;
+krctl_cmd_fn cmd_report;
 
 /* org remove and org rekey (cmd_org_keys.c); usage is the org command's. */
 int krctl_org_remove(struct krctl *k, int argc, char **argv, const char *usage);

@@ -61,6 +61,9 @@ static const char s_usage[] =
     "  backup DIR        a compacted copy of the broker's store in DIR\n"
     "                    (empty), its audit chain verified; see\n"
     "                    'krctl backup --help'\n"
+    "  report [--month YYYY-MM] [--json|--csv]\n"
+    "                    the coalition's figures per route and month, as\n"
+    "                    on the broker's page /coalition\n"
     "  log-level LEVEL   the broker's log level (debug, info, warn, error)\n"
     "                    until its next SIGHUP or start\n"
     "  retention         purges, the audit anchor, signals and matches, JSON\n"
@@ -143,6 +146,7 @@ static const struct {
     {"matches", cmd_matches},
     {"erasure", cmd_erasure},
     {"retention", cmd_retention},
+    {"report", cmd_report},
 };
 
 int
