@@ -429,8 +429,8 @@ int sc_e2e(const struct bench_opts *o, uint64_t n_burst, uint64_t n_paced,
 int sc_backlog(const struct bench_opts *o, uint64_t m, char *why, size_t len);
 /* sc_timers.c: window 256 on an empty store, then with 'open' referrals
  * (each with its timers pending), and the cron's timer scan per pass. */
-int sc_timers(const struct bench_opts *o, uint64_t n, uint64_t open,
-              char *why, size_t len);
+int sc_timers(const struct bench_opts *o, uint64_t n, uint64_t open, char *why,
+              size_t len);
 /* sc_machine.c: the machine's flush latency (alone and three at once),
  * Ed25519 verify and BLAKE2b speed, as machine_* figures. */
 int sc_machine(char *why, size_t len);

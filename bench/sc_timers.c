@@ -41,9 +41,8 @@ s_run(struct wire *prod, struct wire *cons, struct msg_ctx *m,
         if ((rc = envelope_grant(m, t.grant_id, &genv, &glen, sig)) != KR_OK ||
             (rc = traffic_submit_one(&t, genv, glen, sig)) != KR_OK ||
             (rc = traffic_run(&t, GOAL_GRANT_DELIVERED, S_STALL_MS,
-                              bench_now_ns() +
-                                  (uint64_t)S_SETUP_MS * 1000000ull)) !=
-                KR_OK) {
+                              bench_now_ns() + (uint64_t)S_SETUP_MS *
+                                                   1000000ull)) != KR_OK) {
             snprintf(why, len, "consent grant: %s", t.err);
             goto done;
         }
@@ -93,16 +92,16 @@ sc_timers(const struct bench_opts *o, uint64_t n, uint64_t open, char *why,
     }
     /* A route with the defaults' lengths: every referral gets its steps,
      * none falls due during the run. */
-    snprintf(c.broker_routes, sizeof(c.broker_routes), "%s/routes.ini",
-             c.tmp);
+    snprintf(c.broker_routes, sizeof(c.broker_routes), "%s/routes.ini", c.tmp);
     FILE *f = fopen(c.broker_routes, "w");
     if (f == NULL) {
         snprintf(why, len, "cannot write %s", c.broker_routes);
         rc = KR_EIO;
         goto done;
     }
-    fprintf(f, "[route %s]\nfrom = verloskunde\nto = jgz\n"
-               "t_ack = 1 workday\nt_decide = 5 workdays, 10 workdays\n",
+    fprintf(f,
+            "[route %s]\nfrom = verloskunde\nto = jgz\n"
+            "t_ack = 1 workday\nt_decide = 5 workdays, 10 workdays\n",
             BENCH_PURPOSE);
     fclose(f);
     if ((rc = cluster_broker_start(&c)) != KR_OK ||
@@ -136,8 +135,7 @@ sc_timers(const struct bench_opts *o, uint64_t n, uint64_t open, char *why,
         goto done;
     /* 3. The same run as 1, with them present; the scans it saw. */
     if ((rc = cluster_broker_timers(&c, &k0)) != KR_OK ||
-        (rc = s_run(&prod, &cons, &m, o, n, false, &full, why, len)) !=
-            KR_OK ||
+        (rc = s_run(&prod, &cons, &m, o, n, false, &full, why, len)) != KR_OK ||
         (rc = cluster_broker_timers(&c, &k1)) != KR_OK) {
         if (why[0] == '\0')
             snprintf(why, len, "krctl stats: %s", kr_strerror(rc));
@@ -147,8 +145,8 @@ sc_timers(const struct bench_opts *o, uint64_t n, uint64_t open, char *why,
     uint64_t scans = k1.scans - k0.scans;
     figures_add("timers_empty_w256_msgs_per_s", "msg/s", n, TARGET_NONE, 0,
                 NULL, empty);
-    figures_add("timers_open_w256_msgs_per_s", "msg/s", n, TARGET_NONE, 0,
-                NULL, full);
+    figures_add("timers_open_w256_msgs_per_s", "msg/s", n, TARGET_NONE, 0, NULL,
+                full);
     figures_add("timers_open_vs_empty", "x", n, TARGET_GE, 0.90, NULL,
                 empty > 0 ? full / empty : 0);
     figures_add("timers_fill_msgs_per_s", "msg/s", open, TARGET_NONE, 0, NULL,
@@ -169,9 +167,9 @@ sc_timers(const struct bench_opts *o, uint64_t n, uint64_t open, char *why,
             "pending %llu\n",
             empty, (unsigned long long)kf.referrals, full,
             empty > 0 ? full / empty : 0, (unsigned long long)scans,
-            scans > 0 ? (double)(k1.scan_total_us - k0.scan_total_us) /
-                            (double)scans
-                      : 0,
+            scans > 0
+                ? (double)(k1.scan_total_us - k0.scan_total_us) / (double)scans
+                : 0,
             k1.scan_max_us, (unsigned long long)kf.pending);
     wire_close(&prod);
     wire_close(&cons);

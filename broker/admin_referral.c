@@ -83,8 +83,7 @@ admin_referrals(struct broker *b, const Kr__V1__AdminRequest *req,
             resp->n_referrals = 1;
         }
     } else {
-        static const Kr__V1__ReferralQuery none =
-            KR__V1__REFERRAL_QUERY__INIT;
+        static const Kr__V1__ReferralQuery none = KR__V1__REFERRAL_QUERY__INIT;
         const Kr__V1__ReferralQuery *q =
             req->referral_list != NULL ? req->referral_list : &none;
         struct s_list l = {q, resp, q->limit ? q->limit : S_LIST_MAX};
@@ -94,8 +93,8 @@ admin_referrals(struct broker *b, const Kr__V1__AdminRequest *req,
         if (q->after.len != 0 && q->after.len != 16)
             s_fail(resp, KR_EINVAL, "after: a referral id of 16 bytes");
         else if (bstore_referral_scan(b->store, txn,
-                                      q->after.len ? q->after.data : NULL,
-                                      NULL, s_list_one, &l) != 0)
+                                      q->after.len ? q->after.data : NULL, NULL,
+                                      s_list_one, &l) != 0)
             s_fail(resp, KR_ESTORE, "referrals unreadable");
     }
     bstore_abort(txn);

@@ -31,13 +31,13 @@
 
 /* config.c: every option, its default and meaning, in one table. */
 struct broker_config {
-    char *data_dir; /* LMDB environment and admin socket */
-    char *listen;   /* ROUTER endpoint for nodes */
-    char *admin;    /* admin endpoint; "" = ipc://<data_dir>/admin.sock */
-    char *keys;     /* broker's .secret key file */
+    char *data_dir;    /* LMDB environment and admin socket */
+    char *listen;      /* ROUTER endpoint for nodes */
+    char *admin;       /* admin endpoint; "" = ipc://<data_dir>/admin.sock */
+    char *keys;        /* broker's .secret key file */
     char *next_keys;   /* rollover: the next .secret key file, or "" */
     char *next_listen; /* rollover: where the next key is served */
-    char *instance; /* name of this broker in events and logs */
+    char *instance;    /* name of this broker in events and logs */
     char *log_level;
     uint64_t map_size_mb; /* LMDB map size */
     uint64_t prefill_mb;  /* file written ahead of LMDB's use */
@@ -49,8 +49,8 @@ struct broker_config {
     uint64_t max_frames_per_pass; /* bound on the work of one loop pass */
     uint64_t max_items_per_pass;  /* submits and acks per pass (commit) */
     bool unsafe_nosync;           /* BENCHMARK ONLY: no fsync; loses data */
-    bool early_delivery; /* pump a pass's deliveries before its commit */
-    char *routes;        /* routes file (routes.c); "" = no route check */
+    bool early_delivery;   /* pump a pass's deliveries before its commit */
+    char *routes;          /* routes file (routes.c); "" = no route check */
     struct daemon_ops ops; /* log format, socket, HTTP (daemon.h) */
     /* retention.c: how long after its final outcome a message's record
      * stays; audit records at least five years (days, never fewer than

@@ -196,8 +196,8 @@ int bstore_referral_scan(struct broker_store *st, MDB_txn *txn,
 struct bstore_timer {
     uint64_t due_ms;
     uint8_t referral_id[16];
-    uint8_t step;   /* which step of the referral's timers */
-    char name[16];  /* "ack", "decide", "contact", "handover" */
+    uint8_t step;  /* which step of the referral's timers */
+    char name[16]; /* "ack", "decide", "contact", "handover" */
 };
 int bstore_timer_put(struct broker_store *st, MDB_txn *txn,
                      const struct bstore_timer *t);

@@ -55,8 +55,7 @@ bstore_referral_add(struct broker_store *st, MDB_txn *txn,
 int
 bstore_referral_scan(struct broker_store *st, MDB_txn *txn,
                      const uint8_t *after, ProtobufCAllocator *pa,
-                     int (*fn)(Kr__V1__ReferralRecord *r, void *arg),
-                     void *arg)
+                     int (*fn)(Kr__V1__ReferralRecord *r, void *arg), void *arg)
 {
     MDB_cursor *cur;
     MDB_val k = {16, (void *)after}, v;
@@ -93,8 +92,8 @@ bstore_timer_put(struct broker_store *st, MDB_txn *txn,
                  const struct bstore_timer *t)
 {
     uint8_t key[25];
-    MDB_val k = {25, key}, v = {strnlen(t->name, sizeof(t->name)),
-                                (void *)t->name};
+    MDB_val k = {25, key},
+            v = {strnlen(t->name, sizeof(t->name)), (void *)t->name};
 
     s_tkey(t, key);
     return bstore_from_mdb(mdb_put(txn, st->timers, &k, &v, 0));
@@ -138,8 +137,8 @@ bstore_timer_due(struct broker_store *st, MDB_txn *txn, uint64_t now,
         o->due_ms = t;
         memcpy(o->referral_id, (const uint8_t *)k.mv_data + 8, 16);
         o->step = ((const uint8_t *)k.mv_data)[24];
-        size_t nl = v.mv_size < sizeof(o->name) - 1 ? v.mv_size
-                                                    : sizeof(o->name) - 1;
+        size_t nl =
+            v.mv_size < sizeof(o->name) - 1 ? v.mv_size : sizeof(o->name) - 1;
         memcpy(o->name, v.mv_data, nl);
     }
     mdb_cursor_close(cur);

@@ -243,8 +243,7 @@ main(int argc, char **argv)
             arena_fini(&b.pb);
             return 2;
         }
-        log_info("main: routes loaded file=%s routes=%zu", b.cfg.routes,
-                 rs->n);
+        log_info("main: routes loaded file=%s routes=%zu", b.cfg.routes, rs->n);
         routes_swap(&rs);
     } else {
         log_warnx("main: no routes file: every purpose passes and no "
@@ -282,8 +281,7 @@ main(int argc, char **argv)
         goto out;
     kcrypto_keys_destroy(&keys);
     bstore_prefill(b.store, b.cfg.prefill_mb << 20);
-    if ((rc = metrics_referrals_load(&b)) != 0 ||
-        (rc = metrics_start(&b)) != 0)
+    if ((rc = metrics_referrals_load(&b)) != 0 || (rc = metrics_start(&b)) != 0)
         goto out;
     rc = broker_run(&b);
     backup_stop(&b);

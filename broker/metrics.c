@@ -197,8 +197,7 @@ metrics_pass_end(struct broker *b, bool committed)
                                           memory_order_relaxed);
         for (int i = 0; i < S_TIMERS; i++)
             if (s_p.escalations[i] != 0)
-                atomic_fetch_add_explicit(&s_escalations[i],
-                                          s_p.escalations[i],
+                atomic_fetch_add_explicit(&s_escalations[i], s_p.escalations[i],
                                           memory_order_relaxed);
         atomic_fetch_add_explicit(&s_c.accepted, s_p.accepted,
                                   memory_order_relaxed);
@@ -389,8 +388,7 @@ s_metrics(void *ctx, struct kr_buf *out)
               "referrals (and handovers) by their FHIR Task state");
     for (int i = 1; i < S_STATES; i++) {
         int64_t v = atomic_load(&s_ref_state[i]);
-        snprintf(labels, sizeof(labels), "state=\"%s\"",
-                 task_status_name(i));
+        snprintf(labels, sizeof(labels), "state=\"%s\"", task_status_name(i));
         prom_u64(out, "kansrijk_referrals", labels, v > 0 ? (uint64_t)v : 0);
     }
     /* One sample per timer name: both decide steps count as "decide",
@@ -404,8 +402,7 @@ s_metrics(void *ctx, struct kr_buf *out)
         for (int i = 1; i < S_TIMERS; i++)
             if (strcmp(timer_name(i), timer_name(firsts[k])) == 0)
                 v += atomic_load(&s_escalations[i]);
-        snprintf(labels, sizeof(labels), "timer=\"%s\"",
-                 timer_name(firsts[k]));
+        snprintf(labels, sizeof(labels), "timer=\"%s\"", timer_name(firsts[k]));
         prom_u64(out, "kansrijk_escalations_total", labels, v);
     }
     if (!sn.valid)

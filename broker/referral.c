@@ -32,8 +32,7 @@ s_opens(int type)
            type == KR__V1__MESSAGE_TYPE__HANDOVER;
 }
 
-static int
-s_fail(const char **why, int reason, const char *fmt, ...)
+static int s_fail(const char **why, int reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -97,8 +96,8 @@ s_check_open(struct broker *b, struct org *o, struct org *to,
     if (rc != KR_EEXIST)
         return s_fail(why, KR__V1__REASON__INTERNAL,
                       "referral record not written: %s", kr_strerror(rc));
-    ctx->rec = kr__v1__referral_record__unpack(arena_allocator(&b->pb),
-                                               old_len, old);
+    ctx->rec =
+        kr__v1__referral_record__unpack(arena_allocator(&b->pb), old_len, old);
     if (ctx->rec == NULL)
         return s_fail(why, KR__V1__REASON__INTERNAL,
                       "referral record unreadable");
@@ -124,8 +123,7 @@ s_check_status(struct broker *b, struct org *o, struct org *to,
                       "a referral-status needs a referral_id (16 bytes)");
     if ((reason = s_load(b, env, &ctx->rec, why)) != 0)
         return reason;
-    if ((r = ctx->rec) == NULL ||
-        r->type == KR__V1__MESSAGE_TYPE__SUBJECT_LINK)
+    if ((r = ctx->rec) == NULL || r->type == KR__V1__MESSAGE_TYPE__SUBJECT_LINK)
         return s_fail(why, KR__V1__REASON__UNKNOWN_REFERRAL,
                       "no referral with this referral_id");
     int role = strcmp(r->placer, o->id) == 0      ? RT_PLACER
@@ -152,10 +150,9 @@ s_check_status(struct broker *b, struct org *o, struct org *to,
     rt_decide(&q, &ctx->d);
     if (ctx->d.reason != 0) {
         if (ctx->d.reason == KR__V1__REASON__BAD_STATUS)
-            return s_fail(why, ctx->d.reason,
-                          "task_status %d, cancel_step %d: %s",
-                          (int)env->task_status, (int)env->cancel_step,
-                          ctx->d.why);
+            return s_fail(
+                why, ctx->d.reason, "task_status %d, cancel_step %d: %s",
+                (int)env->task_status, (int)env->cancel_step, ctx->d.why);
         return s_fail(why, ctx->d.reason, "%s: %s asks %s: %s",
                       task_status_name(r->state),
                       role == RT_PLACER ? "placer" : "performer",
@@ -178,21 +175,19 @@ s_check_follow(struct broker *b, struct org *o, struct org *to,
                       "a supplement needs a referral_id (16 bytes)");
     if ((reason = s_load(b, env, &ctx->rec, why)) != 0)
         return reason;
-    if ((r = ctx->rec) == NULL ||
-        r->type == KR__V1__MESSAGE_TYPE__SUBJECT_LINK)
+    if ((r = ctx->rec) == NULL || r->type == KR__V1__MESSAGE_TYPE__SUBJECT_LINK)
         return s_fail(why, KR__V1__REASON__UNKNOWN_REFERRAL,
                       "no referral with this referral_id");
-    bool fwd = strcmp(r->placer, o->id) == 0 &&
-               strcmp(r->performer, to->id) == 0;
-    bool back = strcmp(r->performer, o->id) == 0 &&
-                strcmp(r->placer, to->id) == 0;
+    bool fwd =
+        strcmp(r->placer, o->id) == 0 && strcmp(r->performer, to->id) == 0;
+    bool back =
+        strcmp(r->performer, o->id) == 0 && strcmp(r->placer, to->id) == 0;
     if (!fwd && !back)
         return s_fail(why, KR__V1__REASON__NOT_REFERRAL_PARTY,
                       "only between the referral's placer and performer");
     if (rt_final(r->state))
         return s_fail(why, KR__V1__REASON__REFERRAL_CLOSED,
-                      "the referral is %s: closed",
-                      task_status_name(r->state));
+                      "the referral is %s: closed", task_status_name(r->state));
     ctx->kind = REFERRAL_CTX_FOLLOW;
     return 0;
 }
@@ -264,8 +259,8 @@ s_add_counted(struct broker *b, MDB_txn *txn, Kr__V1__ReferralRecord *r,
 
 static int
 s_open(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
-       const uint8_t *consent_id, struct referral_ctx *ctx,
-       const uint8_t **old, size_t *old_len)
+       const uint8_t *consent_id, struct referral_ctx *ctx, const uint8_t **old,
+       size_t *old_len)
 {
     Kr__V1__ReferralRecord r = KR__V1__REFERRAL_RECORD__INIT;
     Kr__V1__ReferralStep st = KR__V1__REFERRAL_STEP__INIT;

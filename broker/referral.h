@@ -48,9 +48,8 @@ int referral_check(struct broker *b, struct org *o, struct org *to,
 /* Write what the check decided, in the pass's transaction: a new record,
  * or the new state with its history step, and the referral's timers.
  * 0 or a KR_E* code. */
-int referral_apply(struct broker *b, struct org *o,
-                   const Kr__V1__Envelope *env, const uint8_t *consent_id,
-                   struct referral_ctx *ctx);
+int referral_apply(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
+                   const uint8_t *consent_id, struct referral_ctx *ctx);
 
 /* Move a referral as the broker itself (a revoked consent): to 'to' with
  * 'reason' (or, for a cancel request, mark it pending), a history step

@@ -105,7 +105,8 @@ referral_consent_revoked(struct broker *b, struct org *by,
         env.subject_pseudonym = r->subject_pseudonym;
         env.consent_id = (ProtobufCBinaryData){16, (uint8_t *)consent_id};
         if (!s_started(r)) {
-            rc = referral_set_by_broker(b, r, KR__V1__TASK_STATUS__TASK_CANCELLED,
+            rc = referral_set_by_broker(b, r,
+                                        KR__V1__TASK_STATUS__TASK_CANCELLED,
                                         false, "consent-revoked");
             if (rc == 0)
                 rc = s_notice(b, r->placer,
@@ -116,32 +117,32 @@ referral_consent_revoked(struct broker *b, struct org *by,
                               KR__V1__NOTICE_KIND__NOTICE_REFERRAL_CANCELLED, r,
                               consent_id);
             if (rc == 0)
-                rc = audit_write(b, &(struct audit_ev){
-                                        .event = "referral.cancelled",
-                                        .action = 'U',
-                                        .org_id = by->id,
-                                        .env = &env,
-                                        .detail = "consent-revoked",
-                                        .check = "consent revoked before the "
-                                                 "work started"});
+                rc = audit_write(
+                    b, &(struct audit_ev){.event = "referral.cancelled",
+                                          .action = 'U',
+                                          .org_id = by->id,
+                                          .env = &env,
+                                          .detail = "consent-revoked",
+                                          .check = "consent revoked before the "
+                                                   "work started"});
             cancelled++;
         } else if (!r->cancel_pending) {
-            rc = referral_set_by_broker(b, r, r->state, true,
-                                        "consent-revoked");
+            rc =
+                referral_set_by_broker(b, r, r->state, true, "consent-revoked");
             if (rc == 0)
                 rc = s_notice(b, r->performer,
                               KR__V1__NOTICE_KIND__NOTICE_CANCEL_REQUEST, r,
                               consent_id);
             if (rc == 0)
-                rc = audit_write(b, &(struct audit_ev){
-                                        .event = "referral.cancel-requested",
-                                        .action = 'U',
-                                        .org_id = by->id,
-                                        .env = &env,
-                                        .object = r->performer,
-                                        .detail = "consent-revoked",
-                                        .check = "consent revoked while in "
-                                                 "progress"});
+                rc = audit_write(
+                    b, &(struct audit_ev){.event = "referral.cancel-requested",
+                                          .action = 'U',
+                                          .org_id = by->id,
+                                          .env = &env,
+                                          .object = r->performer,
+                                          .detail = "consent-revoked",
+                                          .check = "consent revoked while in "
+                                                   "progress"});
             asked++;
         }
         arena_release(&b->pb, mark);

@@ -155,10 +155,9 @@ report_text(const struct report *r, struct kr_buf *out)
     for (size_t i = 0; i < r->n_cells;) {
         size_t e = s_route_end(r, i);
         kbuf_printf(out, "\nroute %s\n", r->cells[i].purpose);
-        kbuf_printf(out, "  %-8s %7s %8s %8s %9s %9s %6s  %-21s %s\n",
-                    "month", "opened", "accepted", "rejected", "completed",
-                    "escalated", "open", "to accept (med/p90)",
-                    "to contact (med/p90)");
+        kbuf_printf(out, "  %-8s %7s %8s %8s %9s %9s %6s  %-21s %s\n", "month",
+                    "opened", "accepted", "rejected", "completed", "escalated",
+                    "open", "to accept (med/p90)", "to contact (med/p90)");
         for (; i < e; i++) {
             const struct report_cell *c = &r->cells[i];
             char acc[72], con[72];
@@ -171,8 +170,7 @@ report_text(const struct report *r, struct kr_buf *out)
             snprintf(con, sizeof(con), "%s / %s", a[2], a[3]);
             kbuf_printf(out,
                         "  %-8s %7" PRIu64 " %8" PRIu64 " %8" PRIu64
-                        " %9" PRIu64 " %9" PRIu64 " %6" PRIu64
-                        "  %-21s %s\n",
+                        " %9" PRIu64 " %9" PRIu64 " %6" PRIu64 "  %-21s %s\n",
                         m, c->opened, c->accepted, c->rejected, c->completed,
                         c->escalated, c->open, c->to_accept.n ? acc : "-",
                         c->to_contact.n ? con : "-");

@@ -36,9 +36,8 @@
 
 static struct routes *s_active;
 
-static int
-s_err(char *err, size_t errlen, const char *path, unsigned line,
-      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int s_err(char *err, size_t errlen, const char *path, unsigned line,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static int
 s_err(char *err, size_t errlen, const char *path, unsigned line,
@@ -98,8 +97,8 @@ s_span(char *w, struct route_span *s)
         s->unit = ROUTE_UNIT_NONE;
         return 0;
     }
-    if (sscanf(w, "%llu %15s%n", &n, unit, &used) != 2 ||
-        w[used] != '\0' || n == 0 || n > 100000)
+    if (sscanf(w, "%llu %15s%n", &n, unit, &used) != 2 || w[used] != '\0' ||
+        n == 0 || n > 100000)
         return -1;
     static const struct {
         const char *one, *many;
@@ -216,8 +215,7 @@ s_key(struct route *r, const char *key, char *val, const char *path,
     if (strcmp(key, "t_ack") == 0 || strcmp(key, "t_contact") == 0) {
         struct route_span *s = key[2] == 'a' ? &r->ack : &r->contact;
         if (s_spans(val, s, 1, &n) != 0)
-            return s_err(err, errlen, path, line, "%s: not %s", key,
-                         span_help);
+            return s_err(err, errlen, path, line, "%s: not %s", key, span_help);
         return KR_OK;
     }
     if (strcmp(key, "t_decide") == 0) {
@@ -321,12 +319,11 @@ routes_load(const char *path, struct routes **out, char *err, size_t errlen)
                            p, ROUTE_PURPOSE_MAX - 1);
                 break;
             }
-            if (cur != NULL &&
-                (rc = s_finish(cur, path, err, errlen)) != KR_OK)
+            if (cur != NULL && (rc = s_finish(cur, path, err, errlen)) != KR_OK)
                 break;
             if (rs->n == S_MAX_ROUTES) {
-                rc = s_err(err, errlen, path, lineno,
-                           "more than %d routes", S_MAX_ROUTES);
+                rc = s_err(err, errlen, path, lineno, "more than %d routes",
+                           S_MAX_ROUTES);
                 break;
             }
             cur = &rs->v[rs->n++];

@@ -38,13 +38,13 @@ struct route {
     unsigned line;      /* of its [route ...] line, for messages */
     uint32_t from_mask; /* bit per kr.v1.OrgCategory */
     uint32_t to_mask;
-    int data_category;   /* kr.v1.DataCategory; 0: any */
-    uint32_t legal_mask; /* bit per kr.v1.LegalBasis */
+    int data_category;               /* kr.v1.DataCategory; 0: any */
+    uint32_t legal_mask;             /* bit per kr.v1.LegalBasis */
     char coordinator[KR_ORG_ID_MAX]; /* "" if none */
-    struct route_span ack;         /* to received */
-    struct route_span decide[2];   /* to accepted/rejected: placer, coord. */
-    struct route_span contact;     /* accepted to in-progress or completed */
-    struct route_span handover[3]; /* SUBJECT_LINK to an accepted HANDOVER */
+    struct route_span ack;           /* to received */
+    struct route_span decide[2];     /* to accepted/rejected: placer, coord. */
+    struct route_span contact;       /* accepted to in-progress or completed */
+    struct route_span handover[3];   /* SUBJECT_LINK to an accepted HANDOVER */
     /* Signals (signal.c): how long a signal stands at most (never over
      * two years: ROUTE_SIGNAL_MAX_MS), whether a SIGNAL passes the
      * consent gate (ROUTE_BASIS_CONSENT) or stands on the basis the
@@ -88,7 +88,6 @@ const char *routes_coordinator(const struct route *r);
 /* When a timer of this length started at from_ms runs out; 0: never. */
 uint64_t routes_due(const struct route_span *s, uint64_t from_ms);
 /* "5 workdays", "none". */
-const char *routes_span_str(const struct route_span *s, char *buf,
-                            size_t len);
+const char *routes_span_str(const struct route_span *s, char *buf, size_t len);
 
 #endif

@@ -112,8 +112,7 @@ timers_arm_handover(struct broker *b, Kr__V1__ReferralRecord *r,
         return KR_OK;
     for (int i = 0; i < 3; i++)
         if ((rc = s_add(b, r, TIMER_HANDOVER_1 + i,
-                        routes_due(&route->handover[i], r->opened_at_ms))) !=
-            0)
+                        routes_due(&route->handover[i], r->opened_at_ms))) != 0)
             return rc;
     return KR_OK;
 }
@@ -191,9 +190,9 @@ s_escalate(struct broker *b, const Kr__V1__ReferralRecord *r,
     s_stats.escalations++;
     metrics_escalation(b, t->step);
     snprintf(detail, sizeof(detail),
-             "timer=%s step=%u state=%s overdue_ms=%llu",
-             timer_name(t->step), (unsigned)t->step,
-             task_status_name(r->state), (unsigned long long)n.overdue_ms);
+             "timer=%s step=%u state=%s overdue_ms=%llu", timer_name(t->step),
+             (unsigned)t->step, task_status_name(r->state),
+             (unsigned long long)n.overdue_ms);
     log_info("timers: escalation referral=%s to=%s %s", hex, to->id, detail);
     env.referral_id = r->referral_id;
     env.purpose = r->purpose;

@@ -26,7 +26,7 @@ enum timer_step {
     TIMER_CONTACT = 4,      /* accepted, not started or completed: placer */
     TIMER_HANDOVER_1 = 5,   /* no HANDOVER accepted after a SUBJECT_LINK */
     TIMER_HANDOVER_2 = 6,
-    TIMER_HANDOVER_3 = 7,   /* ... and JGZ's coordinator too */
+    TIMER_HANDOVER_3 = 7, /* ... and JGZ's coordinator too */
 };
 
 /* The timer's name in notices, audit and metrics: "ack", "decide",

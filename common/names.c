@@ -66,10 +66,12 @@ _Static_assert(S_COUNT(s_outcomes) == KR__V1__OUTCOME__WITHDRAWN + 1,
 _Static_assert(KR__V1__OUTCOME__EXPIRED_OUTCOME == 4, "Outcome renumbered");
 
 static const char *const s_types[] = {
-    "unspecified",   "referral",       "referral-status", "supplement",
-    "handover",      "subject-link",   "signal",          "communication",
-    "consent-grant", "consent-revoke", "erasure-request",
-    [KR__V1__MESSAGE_TYPE__ESCALATION] = "escalation",
+    "unspecified",     "referral",
+    "referral-status", "supplement",
+    "handover",        "subject-link",
+    "signal",          "communication",
+    "consent-grant",   "consent-revoke",
+    "erasure-request", [KR__V1__MESSAGE_TYPE__ESCALATION] = "escalation",
 };
 _Static_assert(S_COUNT(s_types) == KR__V1__MESSAGE_TYPE__ESCALATION + 1,
                "s_types must name every kr.v1.MessageType");

@@ -24,16 +24,15 @@
 /* The closed code lists. "other" is there so that a sender is never
  * forced to pick a code that is not true; the sealed note says more. */
 const char *const rt_rejected_reasons[] = {
-    "no-capacity", "not-eligible", "client-declined", "wrong-organisation",
-    "other",       NULL};
+    "no-capacity",        "not-eligible", "client-declined",
+    "wrong-organisation", "other",        NULL};
 const char *const rt_failed_reasons[] = {"not-reached", "client-moved", "other",
                                          NULL};
-const char *const rt_cancelled_reasons[] = {"no-longer-needed",
-                                            "consent-revoked",
-                                            "entered-elsewhere", "other", NULL};
-const char *const rt_completed_outcomes[] = {
-    "visit-done", "declined-by-client", "not-reached", "referred-elsewhere",
-    NULL};
+const char *const rt_cancelled_reasons[] = {
+    "no-longer-needed", "consent-revoked", "entered-elsewhere", "other", NULL};
+const char *const rt_completed_outcomes[] = {"visit-done", "declined-by-client",
+                                             "not-reached",
+                                             "referred-elsewhere", NULL};
 
 #define P RT_PLACER
 #define F RT_PERFORMER /* the filler, in HL7's words */
@@ -198,17 +197,17 @@ rt_decide(const struct rt_query *q, struct rt_decision *out)
     out->row = r;
     if (q->action == RT_CANCEL_REQUEST)
         out->cancel_pending = true;
-    else if (q->action == RT_CANCEL_CONFIRM ||
-             q->action == RT_CANCEL_DECLINE || rt_final(r->to))
+    else if (q->action == RT_CANCEL_CONFIRM || q->action == RT_CANCEL_DECLINE ||
+             rt_final(r->to))
         out->cancel_pending = false;
     else
         out->cancel_pending = q->cancel_pending;
 }
 
 static const char *const s_status_names[] = {
-    "unspecified", "requested",   "received",  "accepted",
-    "rejected",    "cancelled",   "on-hold",   "in-progress",
-    "completed",   "failed",      "entered-in-error",
+    "unspecified", "requested", "received",         "accepted",
+    "rejected",    "cancelled", "on-hold",          "in-progress",
+    "completed",   "failed",    "entered-in-error",
 };
 _Static_assert(sizeof(s_status_names) / sizeof(s_status_names[0]) ==
                    KR__V1__TASK_STATUS__TASK_ENTERED_IN_ERROR + 1,
@@ -223,8 +222,8 @@ _Static_assert(sizeof(s_cancel_names) / sizeof(s_cancel_names[0]) ==
 const char *
 task_status_name(int status)
 {
-    if (status < 0 || (size_t)status >= sizeof(s_status_names) /
-                                            sizeof(s_status_names[0]))
+    if (status < 0 ||
+        (size_t)status >= sizeof(s_status_names) / sizeof(s_status_names[0]))
         return "unknown";
     return s_status_names[status];
 }

@@ -59,10 +59,10 @@ struct rt_query {
 };
 
 struct rt_decision {
-    int reason;              /* 0: allowed; else a kr.v1.Reason */
-    const char *why;         /* for the refusal, the audit and the log */
-    int to;                  /* allowed: the new state */
-    bool cancel_pending;     /* allowed: whether a request is open after */
+    int reason;               /* 0: allowed; else a kr.v1.Reason */
+    const char *why;          /* for the refusal, the audit and the log */
+    int to;                   /* allowed: the new state */
+    bool cancel_pending;      /* allowed: whether a request is open after */
     const struct rt_row *row; /* allowed: the row that decided */
 };
 

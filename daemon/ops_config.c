@@ -134,7 +134,7 @@ daemon_endpoint_check(const char *key, const char *value, bool empty_ok,
         (strcmp(colon + 1, "*") == 0 ||
          (colon[1] != '\0' &&
           strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
-          strlen(colon + 1) <= 5 && atoi(colon + 1) <= 65535)))
+          strlen(colon + 1) <= 5 && strtoul(colon + 1, NULL, 10) <= 65535)))
         return KR_OK;
     snprintf(err, errlen,
              "%s: '%s' is not an endpoint: use tcp://ADDRESS:PORT (e.g. "

@@ -24,24 +24,24 @@ extern "C" {
 
 /* Error codes. Every kansrijk function returns 0 or one of these. */
 #define KR_OK 0
-#define KR_EINVAL (-1)    /* an argument or input is invalid */
-#define KR_ENOMEM (-2)    /* out of memory */
-#define KR_EIO (-3)       /* a read, write or sync failed */
-#define KR_EFULL (-4)     /* the store is full (LMDB map full) */
-#define KR_ENOTFOUND (-5) /* no such record */
-#define KR_EEXIST (-6)    /* the record exists already */
-#define KR_ECRYPTO (-7)   /* a signature or ciphertext did not verify */
-#define KR_EPERM (-8)     /* not allowed (also: key file readable by others) */
-#define KR_ETIMEDOUT (-9) /* no answer within the deadline */
-#define KR_ESTORE (-10)   /* the store failed (LMDB error other than full) */
-#define KR_EPROTO (-11)   /* a peer sent something that does not parse */
-#define KR_ECONFIG (-12)  /* a configuration value is invalid */
-#define KR_EUNAVAIL (-13) /* the peer or service is not reachable */
-#define KR_ENOKEY (-14)   /* the recipient's public keys are not known */
-#define KR_EREFUSED (-15) /* the node or broker refused the request */
-#define KR_ESYS (-16)     /* a system call failed; see errno in the log */
+#define KR_EINVAL (-1)     /* an argument or input is invalid */
+#define KR_ENOMEM (-2)     /* out of memory */
+#define KR_EIO (-3)        /* a read, write or sync failed */
+#define KR_EFULL (-4)      /* the store is full (LMDB map full) */
+#define KR_ENOTFOUND (-5)  /* no such record */
+#define KR_EEXIST (-6)     /* the record exists already */
+#define KR_ECRYPTO (-7)    /* a signature or ciphertext did not verify */
+#define KR_EPERM (-8)      /* not allowed (also: key file readable by others) */
+#define KR_ETIMEDOUT (-9)  /* no answer within the deadline */
+#define KR_ESTORE (-10)    /* the store failed (LMDB error other than full) */
+#define KR_EPROTO (-11)    /* a peer sent something that does not parse */
+#define KR_ECONFIG (-12)   /* a configuration value is invalid */
+#define KR_EUNAVAIL (-13)  /* the peer or service is not reachable */
+#define KR_ENOKEY (-14)    /* the recipient's public keys are not known */
+#define KR_EREFUSED (-15)  /* the node or broker refused the request */
+#define KR_ESYS (-16)      /* a system call failed; see errno in the log */
 #define KR_EDISKFULL (-17) /* the node's file system is full: retry later */
-#define KR_EMAX_ (-18)    /* one past the last code */
+#define KR_EMAX_ (-18)     /* one past the last code */
 
 /* A short, stable description of an error code ("store full"). */
 const char *kr_strerror(int err);

@@ -92,8 +92,8 @@ s_str(const char *s)
 static const char *
 s_timer_name(uint32_t step)
 {
-    static const char *const names[] = {"unknown", "ack",      "decide",
-                                        "decide",  "contact",  "handover",
+    static const char *const names[] = {"unknown",  "ack",     "decide",
+                                        "decide",   "contact", "handover",
                                         "handover", "handover"};
     return step < 8 ? names[step] : "unknown";
 }
@@ -114,9 +114,9 @@ s_record(const Kr__V1__ReferralRecord *r, uint64_t now_ms)
     json_object_object_add(o, "purpose", s_str(r->purpose));
     json_object_object_add(
         o, "data_category",
-        r->data_category ? json_object_new_string(
-                               data_category_name(r->data_category))
-                         : NULL);
+        r->data_category
+            ? json_object_new_string(data_category_name(r->data_category))
+            : NULL);
     json_object_object_add(
         o, "priority",
         r->priority ? json_object_new_string(priority_name(r->priority))
@@ -134,8 +134,7 @@ s_record(const Kr__V1__ReferralRecord *r, uint64_t now_ms)
     json_object_object_add(o, "outcome", s_str(r->outcome));
     json_object_object_add(o, "escalations",
                            json_object_new_int64((int64_t)r->escalations));
-    json_object_object_add(o, "last_escalation",
-                           s_time(r->last_escalation_ms));
+    json_object_object_add(o, "last_escalation", s_time(r->last_escalation_ms));
     json_object_object_add(
         o, "overdue",
         json_object_new_boolean(!rt_final(r->state) &&
@@ -145,7 +144,8 @@ s_record(const Kr__V1__ReferralRecord *r, uint64_t now_ms)
     for (size_t i = 0; i < r->n_timers; i++) {
         json_object *e = json_object_new_object();
         json_object_object_add(
-            e, "timer", json_object_new_string(s_timer_name(r->timers[i]->step)));
+            e, "timer",
+            json_object_new_string(s_timer_name(r->timers[i]->step)));
         json_object_object_add(e, "step",
                                json_object_new_int((int)r->timers[i]->step));
         json_object_object_add(e, "due", s_time(r->timers[i]->due_at_ms));
@@ -210,8 +210,7 @@ s_node_record(const Kr__V1__NodeReferral *r)
     json_object_object_add(o, "outcome", s_str(r->outcome));
     json_object_object_add(o, "escalations",
                            json_object_new_int64((int64_t)r->escalations));
-    json_object_object_add(o, "last_escalation",
-                           s_time(r->last_escalation_ms));
+    json_object_object_add(o, "last_escalation", s_time(r->last_escalation_ms));
     json_object_object_add(
         o, "overdue",
         json_object_new_boolean(!rt_final(r->state) &&
@@ -255,8 +254,8 @@ s_node_line(const Kr__V1__NodeReferral *r)
         util_hex(r->referral_id.data, 16, id);
     json_map_time_format(r->state_at_ms, at);
     printf("%s %-16s %s -> %s %s since=%s escalations=%u%s%s%s%s%s\n", id,
-           task_status_name(r->state), r->placer, r->performer, r->purpose,
-           at, r->escalations, r->cancel_pending ? " cancel-requested" : "",
+           task_status_name(r->state), r->placer, r->performer, r->purpose, at,
+           r->escalations, r->cancel_pending ? " cancel-requested" : "",
            r->reason[0] ? " reason=" : "", r->reason,
            r->outcome[0] ? " outcome=" : "", r->outcome);
 }
@@ -315,14 +314,22 @@ s_line(const Kr__V1__ReferralRecord *r)
         util_hex(r->referral_id.data, 16, id);
     json_map_time_format(r->state_at_ms, at);
     printf("%s %-16s %s -> %s %s since=%s escalations=%u%s%s%s%s%s\n", id,
-           task_status_name(r->state), r->placer, r->performer, r->purpose,
-           at, r->escalations, r->cancel_pending ? " cancel-requested" : "",
+           task_status_name(r->state), r->placer, r->performer, r->purpose, at,
+           r->escalations, r->cancel_pending ? " cancel-requested" : "",
            r->reason[0] ? " reason=" : "", r->reason,
            r->outcome[0] ? " outcome=" : "", r->outcome);
 }
 
-enum { S_OPT_JSON = KRCTL_OPT_CMD, S_OPT_STATE, S_OPT_OVERDUE, S_OPT_ORG,
-       S_OPT_AFTER, S_OPT_LIMIT, S_OPT_COALITION, S_OPT_PURPOSE };
+enum {
+    S_OPT_JSON = KRCTL_OPT_CMD,
+    S_OPT_STATE,
+    S_OPT_OVERDUE,
+    S_OPT_ORG,
+    S_OPT_AFTER,
+    S_OPT_LIMIT,
+    S_OPT_COALITION,
+    S_OPT_PURPOSE
+};
 
 static json_object *
 s_state_json(const Kr__V1__ReferralState *r)
@@ -583,8 +590,8 @@ cmd_referrals(struct krctl *k, int argc, char **argv)
             q.after = (ProtobufCBinaryData){KR_ID_LEN, after};
             break;
         case S_OPT_LIMIT:
-            if ((rc = krctl_parse_u64(k, "--limit", optarg, 1, 1000,
-                                      &limit)) != 0)
+            if ((rc = krctl_parse_u64(k, "--limit", optarg, 1, 1000, &limit)) !=
+                0)
                 return rc;
             q.limit = (uint32_t)limit;
             break;
@@ -647,8 +654,8 @@ cmd_referrals(struct krctl *k, int argc, char **argv)
     if (json) {
         json_object *a = json_object_new_array();
         for (size_t i = 0; i < resp->n_referrals; i++)
-            json_object_array_add(a, s_record(resp->referrals[i],
-                                              util_now_ms()));
+            json_object_array_add(a,
+                                  s_record(resp->referrals[i], util_now_ms()));
         rc = krctl_print_json(k, a);
         json_object_put(a);
     } else {
@@ -800,7 +807,8 @@ cmd_escalations(struct krctl *k, int argc, char **argv)
             const Kr__V1__InboxItem *it = resp->inbox[i];
             after = it->seq;
             const Kr__V1__Notice *nt = it->notice;
-            if (nt == NULL || nt->kind != KR__V1__NOTICE_KIND__NOTICE_ESCALATION)
+            if (nt == NULL ||
+                nt->kind != KR__V1__NOTICE_KIND__NOTICE_ESCALATION)
                 continue;
             json_object *o = json_object_new_object();
             json_object_object_add(o, "notice_id", s_hex(&nt->notice_id));
@@ -809,10 +817,12 @@ cmd_escalations(struct krctl *k, int argc, char **argv)
             json_object_object_add(o, "step",
                                    json_object_new_int((int)nt->step));
             json_object_object_add(
-                o, "state", json_object_new_string(task_status_name(nt->state)));
+                o, "state",
+                json_object_new_string(task_status_name(nt->state)));
             json_object_object_add(o, "due", s_time(nt->due_at_ms));
             json_object_object_add(
-                o, "overdue_ms", json_object_new_int64((int64_t)nt->overdue_ms));
+                o, "overdue_ms",
+                json_object_new_int64((int64_t)nt->overdue_ms));
             json_object_object_add(o, "at", s_time(nt->at_ms));
             json_object_object_add(o, "processed",
                                    json_object_new_boolean(it->processed));

@@ -101,14 +101,13 @@ link_open(struct node *n)
         log_errorx("link: curve options: %s", zmq_strerror(errno));
         goto fail;
     }
-    if (zmq_socket_monitor(l->sock, S_MONITOR_ENDPOINT,
-                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                               ZMQ_EVENT_DISCONNECTED |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                               ZMQ_EVENT_CONNECTED |
-                               ZMQ_EVENT_CONNECT_RETRIED) != 0) {
+    if (zmq_socket_monitor(
+            l->sock, S_MONITOR_ENDPOINT,
+            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_CONNECTED |
+                ZMQ_EVENT_CONNECT_RETRIED) != 0) {
         log_errorx("link: monitor: %s", zmq_strerror(errno));
         goto fail;
     }
@@ -357,8 +356,7 @@ link_on_monitor(struct node *n)
                              "handshake failed again and again while the "
                              "broker accepts connections (is broker_key the "
                              "broker's key?)",
-                             value, true,
-                             l->cut_streak == S_KEY_BLAME_STREAK);
+                             value, true, l->cut_streak == S_KEY_BLAME_STREAK);
             else
                 s_on_refused(n, NM_LINK_HANDSHAKE,
                              "handshake cut off: the broker closed the "

@@ -273,8 +273,7 @@ link_on_receipt(struct node *n, const Kr__V1__Receipt *r)
                (res.type == KR__V1__MESSAGE_TYPE__REFERRAL ||
                 res.type == KR__V1__MESSAGE_TYPE__HANDOVER ||
                 res.type == KR__V1__MESSAGE_TYPE__REFERRAL_STATUS) &&
-               (rc = referrals_on_accepted(n, txn, r->msg_id.data)) !=
-                   KR_OK) {
+               (rc = referrals_on_accepted(n, txn, r->msg_id.data)) != KR_OK) {
         pass_fail(n, rc); /* referrals.c: the state the broker accepted */
         return;
     } else if (res.changed && o == KR__V1__OUTCOME__ACCEPTED) {
@@ -342,8 +341,7 @@ link_may_send_ahead(const struct node *n)
  * node dies after its Nth submit ahead of a commit and before that commit,
  * as a power cut or a kill at that moment would leave it, once the broker
  * has what the node never committed. */
-static void __attribute__((noreturn))
-s_test_exit_before_commit(struct node *n)
+static void __attribute__((noreturn)) s_test_exit_before_commit(struct node *n)
 {
     zmq_pollitem_t it = {.socket = n->link.sock, .events = ZMQ_POLLIN};
 

@@ -84,14 +84,14 @@
  */
 
 struct node_config {
-    char *org;           /* own organisation id */
-    char *data_dir;      /* LMDB environment, lock, local socket */
-    char *keys;          /* the organisation's .secret key file */
-    char *broker;        /* broker endpoint */
-    char *broker_key;    /* the broker's .public key file */
-    char *local;         /* adapters' endpoint; "" = ipc in data_dir */
-    char *coalition_key; /* coalition key file; "" = none */
-    char *previous_keys; /* .secret file before a rekey; "" = none */
+    char *org;                    /* own organisation id */
+    char *data_dir;               /* LMDB environment, lock, local socket */
+    char *keys;                   /* the organisation's .secret key file */
+    char *broker;                 /* broker endpoint */
+    char *broker_key;             /* the broker's .public key file */
+    char *local;                  /* adapters' endpoint; "" = ipc in data_dir */
+    char *coalition_key;          /* coalition key file; "" = none */
+    char *previous_keys;          /* .secret file before a rekey; "" = none */
     char *previous_coalition_key; /* the version before; "" = none */
     char *log_level;
     uint64_t map_size_mb;          /* LMDB map size */
@@ -261,12 +261,10 @@ void node_retention(struct node *n);
 /* Referrals (referrals.c): the record's bytes, borrowed like
  * nstore_inbox_get's; put writes; scan calls fn in id order after
  * 'after' (NULL: from the first) until it returns non-zero. */
-int nstore_referral_get(nstore_t *st, MDB_txn *txn,
-                        const uint8_t id[KR_ID_LEN], const uint8_t **val,
-                        size_t *len);
-int nstore_referral_put(nstore_t *st, MDB_txn *txn,
-                        const uint8_t id[KR_ID_LEN], const uint8_t *val,
-                        size_t len);
+int nstore_referral_get(nstore_t *st, MDB_txn *txn, const uint8_t id[KR_ID_LEN],
+                        const uint8_t **val, size_t *len);
+int nstore_referral_put(nstore_t *st, MDB_txn *txn, const uint8_t id[KR_ID_LEN],
+                        const uint8_t *val, size_t len);
 int nstore_referral_scan(nstore_t *st, MDB_txn *txn, const uint8_t *after,
                          int (*fn)(const uint8_t *val, size_t len, void *arg),
                          void *arg);
@@ -369,11 +367,11 @@ struct seal {
 
 /* Everything an outgoing envelope needs besides the adapter's request. */
 struct seal_fields {
-    const char *sender;         /* own org id */
-    const uint8_t *msg_id;      /* 16 bytes */
-    const uint8_t *referral_id; /* 16 bytes, or NULL: none */
-    const uint8_t *pseudonym;   /* 32 bytes, or NULL: none */
-    uint32_t key_version;       /* of the coalition key used */
+    const char *sender;            /* own org id */
+    const uint8_t *msg_id;         /* 16 bytes */
+    const uint8_t *referral_id;    /* 16 bytes, or NULL: none */
+    const uint8_t *pseudonym;      /* 32 bytes, or NULL: none */
+    uint32_t key_version;          /* of the coalition key used */
     const uint8_t *prev_pseudonym; /* under the previous version, or NULL */
     uint32_t prev_key_version;
     uint64_t created_at_ms;
@@ -402,8 +400,7 @@ int referrals_on_message(struct node *n, MDB_txn *txn,
                          const Kr__V1__Envelope *e);
 int referrals_on_accepted(struct node *n, MDB_txn *txn,
                           const uint8_t msg_id[KR_ID_LEN]);
-int referrals_on_notice(struct node *n, MDB_txn *txn,
-                        const Kr__V1__Notice *nt);
+int referrals_on_notice(struct node *n, MDB_txn *txn, const Kr__V1__Notice *nt);
 /* LocalRequest referral_get / referral_list into resp (its referrals are
  * malloc'd: referrals_local_free). 0 or an error with *why. */
 int referrals_local(struct node *n, MDB_txn *txn,
@@ -411,8 +408,8 @@ int referrals_local(struct node *n, MDB_txn *txn,
                     Kr__V1__LocalResponse *resp, const char **why);
 void referrals_local_free(Kr__V1__LocalResponse *resp);
 int referrals_send_codes(const Kr__V1__SendRequest *sr,
-                         const struct Kr__V1__Content *c,
-                         struct seal_fields *f, const char **why);
+                         const struct Kr__V1__Content *c, struct seal_fields *f,
+                         const char **why);
 
 int seal_init(struct seal *s, const kr_keys_t *keys, struct arena *pb);
 void seal_fini(struct seal *s);
@@ -547,14 +544,14 @@ struct link {
     uint64_t reconnect_backoff; /* its backoff, doubling */
     char (*want)[KR_ORG_ID_MAX]; /* orgs to ask the directory about */
     size_t nwant, capwant;
-    struct kr_buf out;         /* reused: frames being packed */
-    unsigned refusals;         /* handshakes refused since connected */
-    uint64_t refusal_log_mono; /* last log line about them */
+    struct kr_buf out;              /* reused: frames being packed */
+    unsigned refusals;              /* handshakes refused since connected */
+    uint64_t refusal_log_mono;      /* last log line about them */
     uint64_t test_exit_after_ahead; /* test only: see link_send.c */
-    unsigned cut_streak;       /* handshakes cut off in a row, the broker
-                                  accepting connections in between */
-    bool tcp_up;               /* a TCP connection came up since libzmq's
-                                  last retry */
+    unsigned cut_streak;            /* handshakes cut off in a row, the broker
+                                       accepting connections in between */
+    bool tcp_up;                    /* a TCP connection came up since libzmq's
+                                       last retry */
 
     /* The reason of the last temporary refusal, until a message is
      * accepted again (status: broker_refusing); those refusals, for the
@@ -735,7 +732,7 @@ struct node {
     struct node_config *cfg; /* borrowed from main */
     kr_keys_t *keys;         /* own keys, secure memory */
     kr_pubkeys_t broker_pub;
-    kr_coalition_key_t *coalition; /* NULL: none configured */
+    kr_coalition_key_t *coalition;      /* NULL: none configured */
     kr_coalition_key_t *prev_coalition; /* a rotation's previous version */
     nstore_t *store;
     void *zctx;
@@ -762,7 +759,7 @@ struct node {
      * replies leave before the commit, the bug the power-cut harness
      * must catch. */
     bool test_early_ack;
-    int exit_signal;         /* the signal that stopped the loop */
+    int exit_signal; /* the signal that stopped the loop */
 };
 
 /* Load keys, open the store, bind the local socket, connect the broker.

@@ -676,8 +676,8 @@ nstore_outbox_add_not_held(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
     it.seq = seq;
     rec.seq = seq;
     rec.item = &it;
-    rc = s_put_msg(txn, st->dbi[S_DBI_OUTBOX], &key, &rec.base,
-                   MDB_NOOVERWRITE);
+    rc =
+        s_put_msg(txn, st->dbi[S_DBI_OUTBOX], &key, &rec.base, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST)
         return KR_EEXIST;
     if (rc != MDB_SUCCESS)

@@ -16,9 +16,8 @@ s_set(const char *s)
 }
 
 int
-referrals_send_codes(const Kr__V1__SendRequest *sr,
-                     const Kr__V1__Content *c, struct seal_fields *f,
-                     const char **why)
+referrals_send_codes(const Kr__V1__SendRequest *sr, const Kr__V1__Content *c,
+                     struct seal_fields *f, const char **why)
 {
     const Kr__V1__ReferralStatus *rs =
         c != NULL && c->body_case == KR__V1__CONTENT__BODY_REFERRAL_STATUS
@@ -102,8 +101,7 @@ static void
 s_step(Kr__V1__NodeReferral *r, Kr__V1__NodeReferralStep *st,
        Kr__V1__NodeReferralStep ***grown)
 {
-    Kr__V1__NodeReferralStep **h =
-        xmalloc((r->n_history + 1) * sizeof(*h));
+    Kr__V1__NodeReferralStep **h = xmalloc((r->n_history + 1) * sizeof(*h));
 
     if (r->n_history > 0)
         memcpy(h, r->history, r->n_history * sizeof(*h));
@@ -218,12 +216,12 @@ referrals_on_message(struct node *n, MDB_txn *txn, const Kr__V1__Envelope *e)
          * behind (a message not yet seen). Keep the broker's word. */
         log_info("referrals: %s not allowed from %s as this node knows "
                  "it (%s): taken as the broker accepted it",
-                 rt_action_name(q.action), task_status_name(r->state),
-                 d.why);
+                 rt_action_name(q.action), task_status_name(r->state), d.why);
         d.to = e->task_status != 0 ? (int)e->task_status : (int)r->state;
         if (e->cancel_step == KR__V1__CANCEL_STEP__CANCEL_CONFIRMED)
             d.to = KR__V1__TASK_STATUS__TASK_CANCELLED;
-        d.cancel_pending = e->cancel_step == KR__V1__CANCEL_STEP__CANCEL_REQUESTED;
+        d.cancel_pending =
+            e->cancel_step == KR__V1__CANCEL_STEP__CANCEL_REQUESTED;
     }
     st.from = r->state;
     st.to = d.to;
@@ -370,12 +368,11 @@ referrals_local(struct node *n, MDB_txn *txn, const Kr__V1__LocalRequest *req,
         *why = "after: a referral_id of 16 bytes";
         return KR_EINVAL;
     }
-    struct s_list l = {q, resp, q->limit > 0 && q->limit < 1000 ? q->limit
-                                                                : 1000};
+    struct s_list l = {q, resp,
+                       q->limit > 0 && q->limit < 1000 ? q->limit : 1000};
     resp->referrals = xcalloc(l.max, sizeof(*resp->referrals));
-    rc = nstore_referral_scan(n->store, txn,
-                              q->after.len ? q->after.data : NULL, s_list_one,
-                              &l);
+    rc = nstore_referral_scan(
+        n->store, txn, q->after.len ? q->after.data : NULL, s_list_one, &l);
     if (rc != KR_OK)
         *why = "store";
     return rc;

@@ -510,8 +510,8 @@ struct h_env_spec {
     const uint8_t *consent_id;           /* 16 bytes, or NULL: none */
     const Kr__V1__ConsentScope *scope;   /* CONSENT_GRANT's, or NULL: none */
     const uint8_t *justification_digest; /* 32 bytes, or NULL: none */
-    const char *purpose;          /* NULL: "prenataal-huisbezoek" */
-    uint32_t subject_key_version; /* envelope.subject_key_version */
+    const char *purpose;                 /* NULL: "prenataal-huisbezoek" */
+    uint32_t subject_key_version;        /* envelope.subject_key_version */
 };
 
 /* Seal, fill, pack and sign an envelope with 'keys'. *env is malloc'd;

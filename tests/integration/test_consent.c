@@ -1345,8 +1345,8 @@ s_part_grant_envelope(void)
                     cases[i].what, cases[i].field,
                     r ? outcome_name(r->outcome) : "nothing",
                     r ? reason_name(r->reason) : "", r ? r->detail : "");
-            H_CHECK(!s_consent_recorded(cid),
-                    "grant with %s: nothing recorded", cases[i].what);
+            H_CHECK(!s_consent_recorded(cid), "grant with %s: nothing recorded",
+                    cases[i].what);
             continue;
         }
         H_CHECK(r != NULL && r->outcome == KR__V1__OUTCOME__ACCEPTED,

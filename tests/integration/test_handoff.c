@@ -551,8 +551,7 @@ main(void)
             hex3, hex);
     {
         struct h_run rn;
-        h_krctl(&rn, "--node", c.nodes[vl].local, "send", "--new", file,
-                NULL);
+        h_krctl(&rn, "--node", c.nodes[vl].local, "send", "--new", file, NULL);
         H_CHECK(rn.code == 0 && strncmp(rn.out, hex, 32) != 0,
                 "krctl send --new of that file is a new message (exit %d)",
                 rn.code);

@@ -39,8 +39,8 @@ main(void)
              "--coalition", path);
 
     snprintf(file, sizeof(file), "%s/plain", c.tmp);
-    H_ENSURE(h_write_file(file, "not a directory\n", 0600) == KR_OK,
-             "write %s", file);
+    H_ENSURE(h_write_file(file, "not a directory\n", 0600) == KR_OK, "write %s",
+             file);
     snprintf(prefix, sizeof(prefix), "%s/plain/org", c.tmp);
     s_expect("keys below a file", 1, "plain is not a directory", "keygen",
              "--out", prefix);

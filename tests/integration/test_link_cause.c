@@ -143,7 +143,6 @@ main(void)
     H_CHECK(h_wait_until(s_log_has, &blame, 30000) == 0,
             "the node says \"%s\" once its handshakes fail in a row",
             S_KEY_BLAME);
-    H_CHECK(h_log_contains(c.nodes[jgz].log, S_BLAME_LINE),
-            "at error level");
+    H_CHECK(h_log_contains(c.nodes[jgz].log, S_BLAME_LINE), "at error level");
     return h_finish(&c);
 }

@@ -55,8 +55,8 @@ s_inbox_find(const Kr__V1__InboxItem *it, void *arg)
 }
 
 static bool
-s_outbox_says(kr_client_t *kc, const uint8_t id[16], int outcome,
-              bool not_held, struct s_find *f)
+s_outbox_says(kr_client_t *kc, const uint8_t id[16], int outcome, bool not_held,
+              struct s_find *f)
 {
     memset(f, 0, sizeof(*f));
     memcpy(f->id, id, 16);
@@ -147,8 +147,9 @@ main(void)
     json_object *arr = json_tokener_parse(r.out);
     bool listed = false;
     util_hex(id, 16, hex);
-    for (size_t i = 0; arr != NULL && json_object_is_type(arr, json_type_array) &&
-                       i < json_object_array_length(arr);
+    for (size_t i = 0;
+         arr != NULL && json_object_is_type(arr, json_type_array) &&
+         i < json_object_array_length(arr);
          i++) {
         json_object *o = json_object_array_get_idx(arr, i);
         const char *m = h_json_str(o, "msg_id");

@@ -391,15 +391,13 @@ s_metrics(struct h_cluster *c, int *vlp, int *jgzp, int *port_out)
     H_CHECK(s_sample(h->body, "kansrijk_organisations{category="
                               "\"jgz\"}") == 1,
             "broker /metrics: one jgz organisation");
-    H_CHECK(s_sample(h->body, "kansrijk_referrals{state=\"requested\"}") >=
-                    1 &&
+    H_CHECK(s_sample(h->body, "kansrijk_referrals{state=\"requested\"}") >= 1 &&
                 s_sample(h->body, "kansrijk_referrals{state=\"completed\"}") ==
                     0,
             "broker /metrics: the hand-off's referral is counted as requested "
             "(%g)",
             s_sample(h->body, "kansrijk_referrals{state=\"requested\"}"));
-    H_CHECK(s_sample(h->body, "kansrijk_escalations_total{timer=\"ack\"}") ==
-                0,
+    H_CHECK(s_sample(h->body, "kansrijk_escalations_total{timer=\"ack\"}") == 0,
             "broker /metrics: escalations_total{timer=ack} is there, 0");
     H_CHECK(strstr(h->body, S_VL_ORG) == NULL &&
                 strstr(h->body, "00001234") == NULL,

@@ -260,8 +260,7 @@ s_consents(void)
         g.from_ms = now - 3600000;
         g.until_ms = now + 365ull * 86400000;
         H_REQUIRE(h_send_consent(h_node_client(&s_c, s_vl), &g,
-                                 i == 0 ? s_cid_phb : NULL,
-                                 msg_id) == KR_OK,
+                                 i == 0 ? s_cid_phb : NULL, msg_id) == KR_OK,
                   "consent for %s", purposes[i]);
         H_POLL(ok, 20000,
                h_outcome(h_node_client(&s_c, s_vl), msg_id) >=
@@ -275,9 +274,8 @@ static struct s_fate
 s_open(const char *to, const char *purpose, uint8_t rid[16])
 {
     uint8_t id[16];
-    struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__REFERRAL,
-                      .to = to,
-                      .purpose = purpose};
+    struct s_msg m = {
+        .type = KR__V1__MESSAGE_TYPE__REFERRAL, .to = to, .purpose = purpose};
     struct s_fate f = s_do(s_vl, &m, id);
     memcpy(rid, f.referral_id, 16);
     return f;
@@ -294,8 +292,7 @@ s_closed_loop(void)
     H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
             "the referral is delivered (%d %s)", f.outcome, f.detail);
     s_expect_state(rid, "requested", 1, "opened");
-    static const char *const steps[] = {"received", "accepted",
-                                        "in-progress"};
+    static const char *const steps[] = {"received", "accepted", "in-progress"};
     for (size_t i = 0; i < 3; i++) {
         f = s_status(s_jgz, S_VL, rid, steps[i], NULL, NULL);
         H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
@@ -316,8 +313,7 @@ s_closed_loop(void)
                      "the placer sets completed");
     f = s_status(s_jgz, S_VL, rid, "completed", NULL, "visit-done");
     H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
-            "JGZ sets completed, outcome visit-done: delivered (%s)",
-            f.detail);
+            "JGZ sets completed, outcome visit-done: delivered (%s)", f.detail);
     s_expect_state(rid, "completed", 5, "completed");
     json_object *o = s_broker_referral(rid);
     const char *oc = o ? h_json_str(o, "outcome") : NULL;
@@ -427,8 +423,8 @@ s_bad_input(void)
                       .raw_task_status = 42};
     f = s_do(s_jgz, &m, id);
     s_expect_refused(f, KR__V1__REASON__BAD_STATUS, "task_status 42");
-    H_CHECK(strstr(f.detail, "42") != NULL,
-            "the refusal names the code (%s)", f.detail);
+    H_CHECK(strstr(f.detail, "42") != NULL, "the refusal names the code (%s)",
+            f.detail);
     /* A status for an unknown referral. */
     util_random_id(unknown);
     f = s_status(s_jgz, S_VL, unknown, "received", NULL, NULL);
@@ -502,8 +498,7 @@ s_time_parse(const char *s, uint64_t *ms)
 {
     int y, mo, d, h, mi, sec, frac = 0, n = 0;
 
-    if (sscanf(s, "%d-%d-%dT%d:%d:%d%n", &y, &mo, &d, &h, &mi, &sec, &n) !=
-        6)
+    if (sscanf(s, "%d-%d-%dT%d:%d:%d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
         return -1;
     if (s[n] == '.')
         frac = atoi(s + n + 1);
@@ -567,8 +562,8 @@ s_timers(void)
      * at 4 s to the placer and the coordinator. */
     s_open(S_JGZ, "nu-niet-zwanger", r2);
     H_POLL(ok, 20000,
-           (e = s_escalations(s_vl, r2)).by_step[1] == 1 &&
-               e.by_step[2] == 1 && e.by_step[3] == 1 &&
+           (e = s_escalations(s_vl, r2)).by_step[1] == 1 && e.by_step[2] == 1 &&
+               e.by_step[3] == 1 &&
                (ec = s_escalations(s_coord, r2)).by_step[3] == 1);
     H_CHECK(ok,
             "R2: the placer is told of ack, decide, decide again, and the "
@@ -684,8 +679,8 @@ s_revoke(void)
     s_open(S_JGZ, NULL, rb);
     s_status(s_jgz, S_VL, rb, "accepted", NULL, NULL);
     s_status(s_jgz, S_VL, rb, "in-progress", NULL, NULL);
-    H_REQUIRE(h_send_revoke(h_node_client(&s_c, s_vl), S_JGZ, s_cid_phb,
-                            id) == KR_OK,
+    H_REQUIRE(h_send_revoke(h_node_client(&s_c, s_vl), S_JGZ, s_cid_phb, id) ==
+                  KR_OK,
               "the practice revokes the consent");
     H_POLL(ok, 20000,
            h_outcome(h_node_client(&s_c, s_vl), id) ==
@@ -704,12 +699,12 @@ s_revoke(void)
             "open");
     json_object_put(o);
     H_POLL(ok, 20000,
-           s_notices(s_vl, ra, KR__V1__NOTICE_KIND__NOTICE_REFERRAL_CANCELLED) ==
-                   1 &&
+           s_notices(s_vl, ra,
+                     KR__V1__NOTICE_KIND__NOTICE_REFERRAL_CANCELLED) == 1 &&
                s_notices(s_jgz, ra,
                          KR__V1__NOTICE_KIND__NOTICE_REFERRAL_CANCELLED) == 1 &&
-               s_notices(s_jgz, rb, KR__V1__NOTICE_KIND__NOTICE_CANCEL_REQUEST) ==
-                   1);
+               s_notices(s_jgz, rb,
+                         KR__V1__NOTICE_KIND__NOTICE_CANCEL_REQUEST) == 1);
     H_CHECK(ok, "both parties are told of the cancellation, the performer "
                 "of the request");
     H_CHECK(s_notices(s_vl, rb, KR__V1__NOTICE_KIND__NOTICE_CANCEL_REQUEST) ==
@@ -763,8 +758,8 @@ s_handover(void)
                        .case_id = c1};
     f = s_do(s_vl, &m, id);
     H_POLL(ok, 20000,
-           (e = s_escalations(s_vl, c1)).by_step[5] == 1 &&
-               e.by_step[6] == 1 && e.by_step[7] == 1 &&
+           (e = s_escalations(s_vl, c1)).by_step[5] == 1 && e.by_step[6] == 1 &&
+               e.by_step[7] == 1 &&
                (ec = s_escalations(s_coord, c1)).by_step[7] == 1);
     H_CHECK(ok,
             "C1 without a handover: the link's sender is told three times, "

@@ -15,33 +15,30 @@
 
 static struct h_cluster s_c;
 
-static const char s_one[] =
-    "[route prenataal-huisbezoek]\n"
-    "from = verloskunde\n"
-    "to = jgz\n"
-    "data_category = medisch\n"
-    "legal_basis = consent\n"
-    "t_ack = 1 workday\n";
+static const char s_one[] = "[route prenataal-huisbezoek]\n"
+                            "from = verloskunde\n"
+                            "to = jgz\n"
+                            "data_category = medisch\n"
+                            "legal_basis = consent\n"
+                            "t_ack = 1 workday\n";
 
-static const char s_two[] =
-    "[route prenataal-huisbezoek]\n"
-    "from = verloskunde\n"
-    "to = jgz\n"
-    "data_category = medisch\n"
-    "legal_basis = consent\n"
-    "t_ack = 1 workday\n"
-    "\n"
-    "[route ondersteuning-wijkteam]\n"
-    "from = verloskunde, jgz\n"
-    "to = wijkteam\n"
-    "data_category = sociaal\n"
-    "legal_basis = consent\n"
-    "t_ack = 2 workdays\n";
+static const char s_two[] = "[route prenataal-huisbezoek]\n"
+                            "from = verloskunde\n"
+                            "to = jgz\n"
+                            "data_category = medisch\n"
+                            "legal_basis = consent\n"
+                            "t_ack = 1 workday\n"
+                            "\n"
+                            "[route ondersteuning-wijkteam]\n"
+                            "from = verloskunde, jgz\n"
+                            "to = wijkteam\n"
+                            "data_category = sociaal\n"
+                            "legal_basis = consent\n"
+                            "t_ack = 2 workdays\n";
 
-static const char s_bad[] =
-    "[route prenataal-huisbezoek]\n"
-    "from = verloskunde\n"
-    "to = nowhere-category\n";
+static const char s_bad[] = "[route prenataal-huisbezoek]\n"
+                            "from = verloskunde\n"
+                            "to = nowhere-category\n";
 
 /* How many routes `krctl routes --json` lists; -1 if it fails. */
 static int

@@ -159,16 +159,14 @@ test_round_trip_handover(void **state)
     json_object_object_add(h, "birth_datetime",
                            json_object_new_string("2027-02-10 04:32"));
     uint8_t *req = NULL;
-    assert_int_not_equal(json_map_send_parse(in, NOW_MS, &req, &len, err,
-                                             sizeof(err)),
-                         KR_OK);
+    assert_int_not_equal(
+        json_map_send_parse(in, NOW_MS, &req, &len, err, sizeof(err)), KR_OK);
     assert_non_null(strstr(err, "handover.birth_datetime"));
     json_object_object_add(h, "birth_datetime",
                            json_object_new_string("2027-02-10T04:32"));
     json_object_object_add(h, "apgar_5", json_object_new_int(11));
-    assert_int_not_equal(json_map_send_parse(in, NOW_MS, &req, &len, err,
-                                             sizeof(err)),
-                         KR_OK);
+    assert_int_not_equal(
+        json_map_send_parse(in, NOW_MS, &req, &len, err, sizeof(err)), KR_OK);
     assert_non_null(strstr(err, "handover.apgar_5"));
     json_object_put(in);
     free(text);

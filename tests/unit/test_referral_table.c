@@ -21,7 +21,7 @@
  * DESIGN.md "Referral state", independent of the code's rows. */
 struct s_expect {
     const char *from;
-    const char *placer;    /* space-separated actions */
+    const char *placer; /* space-separated actions */
     const char *performer;
 };
 
@@ -95,12 +95,11 @@ test_every_cell(void **state)
                 for (int pending = 0; pending < 2; pending++) {
                     int act = s_actions[a];
                     const char *mine = s_allowed(st, role);
-                    const char *theirs =
-                        s_allowed(st, role == RT_PLACER ? RT_PERFORMER
-                                                        : RT_PLACER);
+                    const char *theirs = s_allowed(
+                        st, role == RT_PLACER ? RT_PERFORMER : RT_PLACER);
                     const char *name = rt_action_name(act);
-                    struct rt_query q = {st, role, act, NULL, NULL,
-                                         pending != 0};
+                    struct rt_query q = {st,   role, act,
+                                         NULL, NULL, pending != 0};
                     struct rt_decision d;
                     s_codes(act, &q.reason, &q.outcome);
                     rt_decide(&q, &d);
@@ -166,8 +165,8 @@ test_codes(void **state)
     assert_int_equal(n, 27);
     for (size_t i = 0; i < n; i++) {
         const struct rt_row *r = &rows[i];
-        struct rt_query q = {r->from, r->role, r->action, NULL, NULL,
-                             r->needs_request};
+        struct rt_query q = {r->from, r->role, r->action,
+                             NULL,    NULL,    r->needs_request};
         struct rt_decision d;
         const char *reason, *outcome;
         s_codes(r->action, &reason, &outcome);
@@ -198,9 +197,12 @@ test_codes(void **state)
         }
     }
     /* A reason from another status's list is refused. */
-    struct rt_query q = {KR__V1__TASK_STATUS__TASK_RECEIVED, RT_PERFORMER,
-                         KR__V1__TASK_STATUS__TASK_REJECTED, "client-moved",
-                         NULL, false};
+    struct rt_query q = {KR__V1__TASK_STATUS__TASK_RECEIVED,
+                         RT_PERFORMER,
+                         KR__V1__TASK_STATUS__TASK_REJECTED,
+                         "client-moved",
+                         NULL,
+                         false};
     struct rt_decision d;
     rt_decide(&q, &d);
     assert_int_equal(d.reason, KR__V1__REASON__BAD_STATUS_REASON);
@@ -214,8 +216,12 @@ test_bad_actions(void **state)
     struct rt_decision d;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct rt_query q = {KR__V1__TASK_STATUS__TASK_REQUESTED, RT_PERFORMER,
-                             bad[i], NULL, NULL, false};
+        struct rt_query q = {KR__V1__TASK_STATUS__TASK_REQUESTED,
+                             RT_PERFORMER,
+                             bad[i],
+                             NULL,
+                             NULL,
+                             false};
         rt_decide(&q, &d);
         assert_int_equal(d.reason, KR__V1__REASON__BAD_STATUS);
     }
@@ -225,8 +231,12 @@ test_bad_actions(void **state)
     assert_int_equal(rt_action(3, 0), 3);
     assert_int_equal(rt_action(0, 2), RT_CANCEL_CONFIRM);
     /* A role that is neither. */
-    struct rt_query q = {KR__V1__TASK_STATUS__TASK_REQUESTED, 0,
-                         KR__V1__TASK_STATUS__TASK_RECEIVED, NULL, NULL, false};
+    struct rt_query q = {KR__V1__TASK_STATUS__TASK_REQUESTED,
+                         0,
+                         KR__V1__TASK_STATUS__TASK_RECEIVED,
+                         NULL,
+                         NULL,
+                         false};
     rt_decide(&q, &d);
     assert_int_equal(d.reason, KR__V1__REASON__NOT_REFERRAL_PARTY);
 }
@@ -259,9 +269,9 @@ test_doc_is_current(void **state)
     want = malloc(need + 1);
     assert_non_null(want);
     rt_markdown(want, need + 1);
-    assert_int_equal(util_read_file(KR_SOURCE_DIR "/docs/PROTOCOL.md",
-                                    1u << 20, &doc, &len),
-                     KR_OK);
+    assert_int_equal(
+        util_read_file(KR_SOURCE_DIR "/docs/PROTOCOL.md", 1u << 20, &doc, &len),
+        KR_OK);
     char *b = strstr(doc, begin), *e = b ? strstr(b, end) : NULL;
     if (b == NULL || e == NULL)
         fail_msg("docs/PROTOCOL.md: no referral-table markers");
@@ -286,8 +296,8 @@ main(int argc, char **argv)
         return 0;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_cell), cmocka_unit_test(test_codes),
-        cmocka_unit_test(test_bad_actions), cmocka_unit_test(test_names),
+        cmocka_unit_test(test_every_cell),     cmocka_unit_test(test_codes),
+        cmocka_unit_test(test_bad_actions),    cmocka_unit_test(test_names),
         cmocka_unit_test(test_doc_is_current),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,9 +27,9 @@ test_example(void **state)
     if (rc != 0)
         fail_msg("examples/routes.ini: %s", err);
     static const char *const purposes[] = {
-        "nu-niet-zwanger", "prenataal-huisbezoek", "overdracht-jgz",
-        "ondersteuning-wijkteam", "opvoedondersteuning",
-        "signaal-kansrijke-start"};
+        "nu-niet-zwanger",     "prenataal-huisbezoek",
+        "overdracht-jgz",      "ondersteuning-wijkteam",
+        "opvoedondersteuning", "signaal-kansrijke-start"};
     assert_int_equal(rs->n, 6);
     for (size_t i = 0; i < 5; i++) {
         assert_string_equal(rs->v[i].purpose, purposes[i]);
@@ -92,15 +92,14 @@ test_bad_lines(void **state)
         snprintf(want, sizeof(want), "%s:%d:", path, bad[i].line);
         if (rc == 0 || rs != NULL || strstr(err, want) == NULL ||
             strstr(err, bad[i].says) == NULL)
-            fail_msg("case %zu: rc %d, error \"%s\", want \"%s\" and \"%s\"",
-                     i, rc, err, want, bad[i].says);
+            fail_msg("case %zu: rc %d, error \"%s\", want \"%s\" and \"%s\"", i,
+                     rc, err, want, bad[i].says);
     }
     unlink(path);
     struct routes *rs = NULL;
     char err[256];
-    assert_int_not_equal(routes_load("/nonexistent/routes.ini", &rs, err,
-                                     sizeof(err)),
-                         0);
+    assert_int_not_equal(
+        routes_load("/nonexistent/routes.ini", &rs, err, sizeof(err)), 0);
     assert_non_null(strstr(err, "/nonexistent/routes.ini"));
 }
 

@@ -82,8 +82,7 @@ test_add(void **state)
                      s_ms(2027, 1, 4, 9));
     /* Over Easter 2026: Thu 2 April + 2 = Tue 7 April (Good Friday 3
      * counts, Easter Monday 6 does not). */
-    assert_int_equal(workdays_add(s_ms(2026, 4, 2, 9), 2),
-                     s_ms(2026, 4, 7, 9));
+    assert_int_equal(workdays_add(s_ms(2026, 4, 2, 9), 2), s_ms(2026, 4, 7, 9));
     /* From a Saturday: + 1 = Monday. */
     assert_int_equal(workdays_add(s_ms(2026, 12, 5, 12), 1),
                      s_ms(2026, 12, 7, 12));
