@@ -728,8 +728,8 @@ s_handover(void)
     util_time_ordered_id(c2);
     util_time_ordered_id(c1);
     /* C2: the link, then a HANDOVER that JGZ accepts at once (well
-     * within the 3 seconds of the test route's first step, also in a
-     * sanitizer build). C1 comes after it: once C1 has escalated at its
+     * within the 8 seconds of the test route's first step, also in a
+     * sanitizer build on a loaded machine: 3 seconds were not). C1 comes after it: once C1 has escalated at its
      * last step, C2 would have had all of its. */
     struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__SUBJECT_LINK,
                       .to = S_JGZ,
@@ -803,7 +803,7 @@ main(void)
              "from = verloskunde\n"
              "to = jgz\n"
              "coordinator = %s\n"
-             "t_handover = 3 seconds, 4 seconds, 5 seconds\n",
+             "t_handover = 8 seconds, 9 seconds, 10 seconds\n",
              S_COORD, S_COORD, S_COORD);
     H_REQUIRE(h_write_file(routes, text, 0600) == KR_OK, "write routes");
     h_broker_set(&s_c, "routes", routes);
