@@ -137,6 +137,9 @@ $krctl --node "ipc://$work/verloskunde/node.sock" inbox | grep -B2 -A12 '"comple
 say "the referral's history at the broker: codes, parties and times only"
 $krctl referral show "$ref" | sed 's/^/  /'
 
+say "the coalition's figures (krctl report; the same on the broker's /coalition page)"
+$krctl report | sed 's/^/  /'
+
 say "what the broker saw (its log: no names, no BSN, no content)"
 sed 's/^/  /' "$work/broker.log"
 
