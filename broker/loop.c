@@ -203,9 +203,17 @@ s_flush(struct broker *b)
     }
     for (size_t c = 0; c < s_nconns; c++) {
         size_t n = 0;
-        for (size_t i = 0; i < s_nreplies; i++)
-            if (s_replies[i].conn == c)
-                s_rptrs[n++] = &s_replies[i].r;
+        for (size_t i = 0; i < s_nreplies; i++) {
+            struct s_reply *p = &s_replies[i];
+            if (p->conn != c)
+                continue;
+            /* The array may have moved since the receipt was queued
+             * (xrealloc as it grew): point into where it is now. */
+            if (p->r.msg_id.len != 0)
+                p->r.msg_id.data = p->id;
+            p->r.detail = p->detail;
+            s_rptrs[n++] = &p->r;
+        }
         if (n == 0)
             continue;
         Kr__V1__Frame f = KR__V1__FRAME__INIT;
