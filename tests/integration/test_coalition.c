@@ -559,7 +559,7 @@ main(void)
             pbuf[0] = '\0';
         fclose(f);
     }
-    int port = atoi(pbuf);
+    int port = (int)strtol(pbuf, NULL, 10);
     H_REQUIRE(port > 0, "broker: http.port written (%d)", port);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/coalition", port);
     H_CHECK(h_log_count(s_c.broker_log, "report: page computed") == 0,

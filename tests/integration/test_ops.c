@@ -135,7 +135,8 @@ s_read_port(const char *dir)
     if (fgets(buf, sizeof(buf), f) == NULL)
         buf[0] = '\0';
     fclose(f);
-    return atoi(buf) > 0 ? atoi(buf) : -1;
+    long port = strtol(buf, NULL, 10);
+    return port > 0 && port <= 65535 ? (int)port : -1;
 }
 
 /*

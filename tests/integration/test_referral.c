@@ -501,7 +501,7 @@ s_time_parse(const char *s, uint64_t *ms)
     if (sscanf(s, "%d-%d-%dT%d:%d:%d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
         return -1;
     if (s[n] == '.')
-        frac = atoi(s + n + 1);
+        frac = (int)strtol(s + n + 1, NULL, 10);
     *ms = ((uint64_t)workdays_days_from_civil(y, mo, d) * 86400 +
            (uint64_t)h * 3600 + (uint64_t)mi * 60 + (uint64_t)sec) *
               1000 +
@@ -729,8 +729,9 @@ s_handover(void)
     util_time_ordered_id(c1);
     /* C2: the link, then a HANDOVER that JGZ accepts at once (well
      * within the 8 seconds of the test route's first step, also in a
-     * sanitizer build on a loaded machine: 3 seconds were not). C1 comes after it: once C1 has escalated at its
-     * last step, C2 would have had all of its. */
+     * sanitizer build on a loaded machine: 3 seconds were not). C1 comes after
+     * it: once C1 has escalated at its last step, C2 would have had all of its.
+     */
     struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__SUBJECT_LINK,
                       .to = S_JGZ,
                       .purpose = "overdracht-jgz",
