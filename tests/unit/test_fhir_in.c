@@ -511,6 +511,8 @@ test_other_refusals(void **state)
          "value", "Consent.patient.identifier.value"},
         {S_P("replace", "/patient/identifier/system", S_V("\"urn:x\"")), 422,
          "not-supported", "Consent.patient.identifier.system"},
+        {S_P("replace", "/patient", S_V("{\"reference\":\"Patient/x\"}")), 400,
+         "required", "Consent.patient"},
         {S_P("remove", "/provision/period", ""), 400, "required",
          "Consent.provision.period"},
         {S_P("replace", "/provision/period/end", S_V("\"2020-01-01\"")), 422,
@@ -598,6 +600,71 @@ test_consent(void **state)
     json_object_put(want);
     json_object_put(out);
     json_object_put(c);
+}
+
+/* The same Consent as the focus of a consent-grant message Bundle, its
+ * patient an entry of the Bundle. */
+static void
+test_consent_bundle(void **state)
+{
+    json_object *c = s_load("examples/fhir/consent.json"), *out, *v;
+    json_object *b = s_json(
+        "{\"resourceType\":\"Bundle\",\"id\":\"toestemming-1\",\"type\":"
+        "\"message\",\"entry\":[{\"fullUrl\":\"urn:uuid:1\",\"resource\":{"
+        "\"resourceType\":\"MessageHeader\",\"eventCoding\":{\"system\":"
+        "\"urn:kansrijk:cs:message-event\",\"code\":\"consent-grant\"},"
+        "\"destination\":[{\"endpoint\":\"urn:x\",\"receiver\":{"
+        "\"identifier\":{\"system\":\"http://fhir.nl/fhir/NamingSystem/"
+        "ura\",\"value\":\"87654321\"}}}],\"sender\":{\"identifier\":{"
+        "\"system\":\"http://fhir.nl/fhir/NamingSystem/ura\",\"value\":"
+        "\"00001234\"}},\"author\":{\"identifier\":{\"system\":\"urn:"
+        "kansrijk:id:actor\",\"value\":\"vlk-medewerker-0042\"}},\"source\":"
+        "{\"endpoint\":\"urn:y\"},\"focus\":[{\"reference\":\"Consent/"
+        "c1\"}]}},{\"fullUrl\":\"urn:uuid:3\",\"resource\":{\"resourceType\":"
+        "\"Patient\",\"id\":\"p1\",\"identifier\":[{\"system\":\"http://"
+        "fhir.nl/fhir/NamingSystem/bsn\",\"value\":\"111222333\"}]}}]}");
+    json_object *ent = json_object_new_object(), *entries;
+    struct fhir_error e;
+    const char *kind;
+
+    (void)state;
+    json_object_object_add(c, "id", json_object_new_string("c1"));
+    json_object_object_add(c, "patient",
+                           s_json("{\"reference\":\"urn:uuid:3\"}"));
+    json_object_object_add(ent, "fullUrl",
+                           json_object_new_string("urn:uuid:2"));
+    json_object_object_add(ent, "resource", c);
+    json_object_object_get_ex(b, "entry", &entries);
+    json_object_array_add(entries, ent);
+    assert_int_equal(fhir_in_message(&s_practice, b, &out, &kind, &e), KR_OK);
+    assert_string_equal(kind, "consent-grant");
+    s_valid(out);
+    json_object_object_get_ex(out, "subject_bsn", &v);
+    assert_string_equal(json_object_get_string(v), "111222333");
+    json_object_object_get_ex(out, "actor_ref", &v);
+    assert_string_equal(json_object_get_string(v), "vlk-medewerker-0042");
+    json_object_put(out);
+    /* Inactive is a revoke: not what a consent-grant message says. */
+    json_object_object_add(c, "status", json_object_new_string("inactive"));
+    assert_int_equal(fhir_in_message(&s_practice, b, &out, &kind, &e),
+                     KR_EINVAL);
+    assert_int_equal(e.status, 422);
+    assert_string_equal(e.expression, "Bundle.entry[2].resource.status");
+    /* Another receiver than the consent's recipient. */
+    json_object_object_add(c, "status", json_object_new_string("active"));
+    json_object *d;
+    json_object_object_get_ex(json_object_array_get_idx(entries, 0), "resource",
+                              &d);
+    json_object_object_get_ex(d, "destination", &d);
+    d = json_object_array_get_idx(d, 0);
+    json_object_object_get_ex(d, "receiver", &d);
+    json_object_object_get_ex(d, "identifier", &d);
+    json_object_object_add(d, "value", json_object_new_string("00009876"));
+    assert_int_equal(fhir_in_message(&s_practice, b, &out, &kind, &e),
+                     KR_EINVAL);
+    assert_int_equal(e.status, 422);
+    assert_string_equal(e.expression, "Bundle.entry[2].resource.provision");
+    json_object_put(b);
 }
 
 /* The node's record (kr_referral_json) in 'state'. */
@@ -982,6 +1049,7 @@ main(void)
         cmocka_unit_test(test_other_bundles),
         cmocka_unit_test(test_other_refusals),
         cmocka_unit_test(test_consent),
+        cmocka_unit_test(test_consent_bundle),
         cmocka_unit_test(test_task_update),
         cmocka_unit_test(test_task_refusals),
         cmocka_unit_test(test_json_patch),
