@@ -615,6 +615,8 @@ s_inbox_put(nstore_t *st, MDB_txn *txn, const uint8_t k[8],
 }
 
 static bool s_outcome_final(int outcome);
+static int s_done_put(nstore_t *st, MDB_txn *txn, uint64_t at, char kind,
+                      const uint8_t *msg_id, uint64_t seq);
 
 /* If the outbox holds a not-held record (a receipt for a message the node
  * had not committed) under rec's msg_id, move its outcome into rec and
@@ -686,6 +688,10 @@ nstore_outbox_add_not_held(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
         goto fail;
     if (outcome == KR__V1__OUTCOME__ACCEPTED &&
         (rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], seq, msg_id)) != 0)
+        goto fail;
+    /* Final already: retention purges it like any final record. */
+    if (outcome != KR__V1__OUTCOME__ACCEPTED &&
+        (rc = s_done_put(st, txn, at_ms, 'o', msg_id, seq)) != 0)
         goto fail;
     return KR_OK;
 fail:
@@ -849,6 +855,10 @@ nstore_outbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__OutboxRecord *rec)
         rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_ORDER], seq, key.mv_data);
     else if (rec->item->outcome == KR__V1__OUTCOME__ACCEPTED)
         rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], seq, key.mv_data);
+    else /* final (a not-held record taken over): due for retention, under
+          * its new seq (the entry's key is the same: rewritten) */
+        rc = s_done_put(st, txn, rec->item->final_at_ms, 'o', key.mv_data,
+                        seq);
     if (rc != MDB_SUCCESS)
         goto fail;
     return KR_OK;
