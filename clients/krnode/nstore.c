@@ -543,6 +543,34 @@ nstore_outbox_drop_envelope(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id)
     return rc == MDB_NOTFOUND ? KR_OK : s_err(rc);
 }
 
+int
+nstore_outbox_mark_erased(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id)
+{
+    MDB_val key = {KR_ID_LEN, (void *)msg_id};
+    const uint8_t *v;
+    size_t vlen;
+    int rc;
+
+    if ((rc = nstore_outbox_get(st, txn, msg_id, &v, &vlen)) != KR_OK)
+        return rc == KR_ENOTFOUND ? KR_OK : rc;
+    struct arena_mark mark = arena_mark(&st->pb);
+    Kr__V1__OutboxRecord *rec =
+        kr__v1__outbox_record__unpack(arena_allocator(&st->pb), vlen, v);
+    if (rec == NULL) {
+        rc = KR_ESTORE;
+        goto done;
+    }
+    rec->erased = true;
+    if ((rc = s_put_msg(txn, st->dbi[S_DBI_OUTBOX], &key, &rec->base, 0)) !=
+        MDB_SUCCESS) {
+        s_log_fail("outbox mark erased", rc);
+        rc = s_err(rc);
+    }
+done:
+    arena_release(&st->pb, mark);
+    return rc;
+}
+
 /*
  * The inbox is keyed by arrival seq: msg_ids come from the senders, and
  * random ones would scatter every arrival over the tree (copy-on-write
@@ -939,6 +967,14 @@ nstore_outbox_set_outcome(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
         rc = s_del_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], rec->seq);
     if (rc == MDB_SUCCESS && outcome != KR__V1__OUTCOME__ACCEPTED)
         rc = s_done_put(st, txn, at_ms, 'o', msg_id, rec->seq);
+    /* Its subject was erased while it was open: now that no resend needs
+     * the envelope, it goes (krnode/erasure.c). */
+    if (rc == MDB_SUCCESS && outcome != KR__V1__OUTCOME__ACCEPTED &&
+        rec->erased) {
+        rc = mdb_del(txn, st->dbi[S_DBI_OUTBOX_ENV], &key, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = MDB_SUCCESS;
+    }
     if (rc != MDB_SUCCESS)
         goto store_fail;
     out->changed = true;
@@ -1335,4 +1371,13 @@ nstore_referral_scan(nstore_t *st, MDB_txn *txn, const uint8_t *after,
             break;
     mdb_cursor_close(cur);
     return (rc == 0 || rc == MDB_NOTFOUND) ? KR_OK : s_err(rc);
+}
+
+int
+nstore_referral_del(nstore_t *st, MDB_txn *txn, const uint8_t id[KR_ID_LEN])
+{
+    MDB_val key = {KR_ID_LEN, (void *)id};
+    int rc = mdb_del(txn, st->dbi[S_DBI_REFERRALS], &key, NULL);
+
+    return rc == MDB_NOTFOUND ? KR_OK : s_err(rc);
 }
