@@ -229,6 +229,7 @@ erasure_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
     }
     if ((rc = s_register(b, subject, o->id)) != 0)
         return rc;
+    erasure_set_add(subject, b->now_ms);
     if ((rc = s_erase(b, subject, b->now_ms, h, &gs, &gc, &kc, &gl)) != 0 ||
         (rc = erasure_referrals(b, subject, b->now_ms, &hs, &gr)) != 0 ||
         (rc = erasure_queued(b, o->id, subject, b->now_ms, &hs, &gq)) != 0)
@@ -291,6 +292,28 @@ erasure_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
                                              .detail = detail});
 }
 
+static bool
+s_erased_since(ProtobufCBinaryData d, uint64_t made)
+{
+    uint64_t at = d.len == 32 ? erasure_set_find(d.data) : 0;
+    return at != 0 && made <= at;
+}
+
+int
+erasure_refusal(const Kr__V1__Envelope *env, const char **why)
+{
+    if (env->type == KR__V1__MESSAGE_TYPE__ERASURE_REQUEST ||
+        env->type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE)
+        return 0;
+    if (s_erased_since(env->subject_pseudonym, env->created_at_ms) ||
+        s_erased_since(env->previous_subject_pseudonym, env->created_at_ms)) {
+        *why = "its subject was erased after it was made (AVG art. 17): "
+               "a node held it until now";
+        return KR__V1__REASON__ERASED;
+    }
+    return 0;
+}
+
 void
 erasure_cron(struct broker *b)
 {
@@ -319,6 +342,7 @@ erasure_cron(struct broker *b)
                       n + 1);
             continue;
         }
+        erasure_set_add(subject, at);
         struct s_held *h = arena_alloc(&b->pb, sizeof(*h));
         unsigned gs, gc, kc, gr, gq;
         size_t gl;

@@ -190,3 +190,65 @@ out:
     free(hits.v);
     return rc;
 }
+
+/* Sorted by subject, for a binary search per submit (only while the set
+ * is not empty: most brokers never erase). */
+struct s_erased {
+    uint8_t subject[32];
+    uint64_t at_ms;
+};
+static struct s_erased *s_set;
+static size_t s_nset, s_capset;
+
+static size_t
+s_set_pos(const uint8_t subject[32], bool *found)
+{
+    size_t lo = 0, hi = s_nset;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(s_set[mid].subject, subject, 32);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+void
+erasure_set_add(const uint8_t subject[32], uint64_t at_ms)
+{
+    bool found;
+    size_t i = s_set_pos(subject, &found);
+
+    if (found) {
+        if (at_ms > s_set[i].at_ms)
+            s_set[i].at_ms = at_ms;
+        return;
+    }
+    if (s_nset == s_capset) {
+        s_capset = s_capset ? 2 * s_capset : 64;
+        s_set = xrealloc(s_set, s_capset * sizeof(*s_set));
+    }
+    memmove(&s_set[i + 1], &s_set[i], (s_nset - i) * sizeof(*s_set));
+    memcpy(s_set[i].subject, subject, 32);
+    s_set[i].at_ms = at_ms;
+    s_nset++;
+}
+
+uint64_t
+erasure_set_find(const uint8_t subject[32])
+{
+    bool found;
+
+    if (s_nset == 0)
+        return 0;
+    size_t i = s_set_pos(subject, &found);
+    return found ? s_set[i].at_ms : 0;
+}

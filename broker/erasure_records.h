@@ -35,4 +35,12 @@ int erasure_referrals(struct broker *b, const uint8_t subject[32],
 int erasure_queued(struct broker *b, const char *by, const uint8_t subject[32],
                    uint64_t upto, struct erasure_holders *h, unsigned *n);
 
+/* The subjects erased, with when (the register's lines, and each
+ * erasure since start), held in memory: a message made before its
+ * subject's erasure that reaches the broker only afterwards (a node that
+ * held it pending) is refused, reason ERASED. Add keeps the latest time. */
+void erasure_set_add(const uint8_t subject[32], uint64_t at_ms);
+/* The erasure time of subject, or 0. */
+uint64_t erasure_set_find(const uint8_t subject[32]);
+
 #endif

@@ -724,7 +724,7 @@ s_scan_all(const uint8_t subject[32], const int *nodes, int nn, char *out,
 struct s_pseud {
     const uint8_t *id;
     uint8_t subject[32], rid[16];
-    bool found;
+    bool need_rid, found;
 };
 
 static int
@@ -735,8 +735,8 @@ s_pseud_cb(const Kr__V1__InboxItem *it, void *arg)
     if (it->msg_id.len == 16 && memcmp(it->msg_id.data, p->id, 16) == 0 &&
         it->subject_pseudonym.len == 32) {
         memcpy(p->subject, it->subject_pseudonym.data, 32);
-        p->found = it->referral_id.len == 16;
-        if (p->found)
+        p->found = !p->need_rid || it->referral_id.len == 16;
+        if (it->referral_id.len == 16)
             memcpy(p->rid, it->referral_id.data, 16);
         return 1;
     }
@@ -796,7 +796,7 @@ s_erasure_scan(void)
     f = s_do(s_vl, &m, id1);
     H_REQUIRE(f.outcome == KR__V1__OUTCOME__DELIVERED,
               "a handover on F is delivered (%s)", f.detail);
-    struct s_pseud p = {.id = id1};
+    struct s_pseud p = {.id = id1, .need_rid = true};
     h_inbox_foreach_all(h_node_client(&s_c, s_jgz), s_pseud_cb, &p);
     H_REQUIRE(p.found, "JGZ's inbox names F's pseudonym and the referral");
     H_POLL(ok, 20000,
@@ -859,6 +859,77 @@ s_erasure_scan(void)
     h_run_free(&r);
 }
 
+
+/* A message still pending at its node (its organisation suspended) when
+ * another organisation has its subject erased: the broker refuses it
+ * when it comes (reason erased: made before the erasure), the node drops
+ * its envelope at that outcome, and no store holds the pseudonym. */
+static void
+s_erasure_pending(void)
+{
+    char bsn[10], where[2048];
+    uint8_t cid[16], case_id[16], id[16], eid[16];
+    struct h_status st;
+    struct s_fate f;
+    bool ok;
+
+    h_note("== erasure of a subject a pending message names");
+    h_bsn(45, bsn);
+    uint64_t now = util_now_ms();
+    struct h_consent g = {0};
+    g.recipient = S_JGZ;
+    g.bsn = bsn;
+    g.purpose = "overdracht-jgz";
+    g.from_org = S_VL;
+    g.to_category = KR__V1__ORG_CATEGORY__JGZ;
+    g.from_ms = now - 3600000;
+    g.until_ms = now + 365ull * 86400000;
+    H_REQUIRE(h_send_consent(h_node_client(&s_c, s_vl), &g, NULL, cid) == KR_OK,
+              "consent on P");
+    H_POLL(ok, 20000,
+           h_outcome(h_node_client(&s_c, s_vl), cid) ==
+               KR__V1__OUTCOME__DELIVERED);
+    H_REQUIRE(ok, "the consent on P is recorded and delivered");
+    struct s_pseud p = {.id = cid};
+    h_inbox_foreach_all(h_node_client(&s_c, s_jgz), s_pseud_cb, &p);
+    H_REQUIRE(p.found, "JGZ's inbox names P's pseudonym (the consent)");
+    H_REQUIRE(h_org_suspend(&s_c, S_VL) == KR_OK, "suspend the midwife");
+    H_POLL(ok, 20000,
+           h_status(h_node_client(&s_c, s_vl), &st) == KR_OK && !st.connected);
+    H_REQUIRE(ok, "the midwife's node lost its link");
+    util_time_ordered_id(case_id);
+    struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__HANDOVER,
+                      .to = S_JGZ,
+                      .bsn = bsn,
+                      .purpose = "overdracht-jgz",
+                      .case_id = case_id};
+    H_REQUIRE(s_send(s_vl, &m, id) == KR_OK,
+              "the midwife's node takes a handover on P, pending");
+    struct s_msg e = {.type = KR__V1__MESSAGE_TYPE__ERASURE_REQUEST,
+                      .bsn = bsn,
+                      .purpose = "overdracht-jgz"};
+    f = s_do(s_jgz, &e, eid);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "JGZ's erasure request on P is executed (%s)", f.detail);
+    H_REQUIRE(h_org_resume(&s_c, S_VL) == KR_OK, "resume the midwife");
+    struct s_fate fp = {.id = id};
+    H_POLL(ok, 60000, s_final(h_node_client(&s_c, s_vl), &fp));
+    H_CHECK(ok && fp.outcome == KR__V1__OUTCOME__REFUSED &&
+                fp.reason == KR__V1__REASON__ERASED,
+            "the pending handover, made before the erasure, is refused when "
+            "it comes, reason erased (outcome %d, reason %d: %s)",
+            fp.outcome, fp.reason, fp.detail);
+    int nodes[] = {s_vl, s_jgz, s_wt};
+    int hits = -1;
+    H_POLL(ok, 30000,
+           (hits = s_scan_all(p.subject, nodes, 3, where, sizeof(where))) ==
+               0);
+    H_CHECK(ok,
+            "no store holds P's pseudonym outside the audit trail, the kept "
+            "consent and the notice (%d: %s)",
+            hits, where);
+}
+
 int
 main(void)
 {
@@ -910,5 +981,6 @@ main(void)
     s_krctl();
     s_erasure();
     s_erasure_scan();
+    s_erasure_pending();
     return h_finish(&s_c);
 }
