@@ -171,6 +171,31 @@ int kr_status_json(kr_client_t *c, char **json, size_t *json_len, char *err,
 int kr_processed(kr_client_t *c, const char *msg_id_hex, char *err,
                  size_t errlen);
 
+/* One inbox item by its msg_id (32 hex digits), as kr_inbox_json() lists
+ * it (processed or not): a JSON object. KR_ENOTFOUND if the node holds no
+ * such item (or does not show it yet), KR_EINVAL if it is not a msg_id. */
+int kr_inbox_get_json(kr_client_t *c, const char *msg_id_hex, char **json,
+                      size_t *json_len, char *err, size_t errlen);
+
+/* The node's record of one referral this organisation is party to, by
+ * its referral_id (32 hex digits): a JSON object with its parties, state,
+ * times, escalations and "history", every step with the msg_id that set
+ * it; history[0].msg_id is the REFERRAL or HANDOVER that opened it
+ * (docs/JSON.md, "Referral state"; what `krctl referral show --node
+ * --json` prints). KR_ENOTFOUND if the node has no such referral. */
+int kr_referral_json(kr_client_t *c, const char *referral_id_hex, char **json,
+                     size_t *json_len, char *err, size_t errlen);
+
+/* The referrals this organisation is party to, a JSON array of records as
+ * kr_referral_json() gives them but without "history", in referral_id
+ * order: those in 'state' ("requested", "accepted", ...: a FHIR Task
+ * status; NULL for every state), only those escalated in their current
+ * state if 'overdue', after referral_id 'after_hex' (NULL: from the
+ * start), at most 'limit' (0: 1000, the most a page holds). */
+int kr_referrals_json(kr_client_t *c, const char *state, int overdue,
+                      const char *after_hex, uint32_t limit, char **json,
+                      size_t *json_len, char *err, size_t errlen);
+
 /* Free a JSON result. Safe on NULL. */
 void kr_json_free(char *json);
 

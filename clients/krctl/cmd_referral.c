@@ -186,65 +186,6 @@ s_record(const Kr__V1__ReferralRecord *r, uint64_t now_ms)
     return o;
 }
 
-/* A node's record, in the broker's record's shape (fields it does not
- * keep are left out). */
-static json_object *
-s_node_record(const Kr__V1__NodeReferral *r)
-{
-    json_object *o = json_object_new_object();
-
-    json_object_object_add(o, "referral_id", s_hex(&r->referral_id));
-    json_object_object_add(o, "type",
-                           json_object_new_string(message_type_name(r->type)));
-    json_object_object_add(o, "case_id", s_hex(&r->case_id));
-    json_object_object_add(o, "placer", s_str(r->placer));
-    json_object_object_add(o, "performer", s_str(r->performer));
-    json_object_object_add(o, "purpose", s_str(r->purpose));
-    json_object_object_add(o, "state",
-                           json_object_new_string(task_status_name(r->state)));
-    json_object_object_add(o, "state_at", s_time(r->state_at_ms));
-    json_object_object_add(o, "opened_at", s_time(r->opened_at_ms));
-    json_object_object_add(o, "cancel_pending",
-                           json_object_new_boolean(r->cancel_pending));
-    json_object_object_add(o, "reason", s_str(r->reason));
-    json_object_object_add(o, "outcome", s_str(r->outcome));
-    json_object_object_add(o, "escalations",
-                           json_object_new_int64((int64_t)r->escalations));
-    json_object_object_add(o, "last_escalation", s_time(r->last_escalation_ms));
-    json_object_object_add(
-        o, "overdue",
-        json_object_new_boolean(!rt_final(r->state) &&
-                                r->last_escalation_ms != 0 &&
-                                r->last_escalation_ms >= r->state_at_ms));
-    json_object *h = json_object_new_array();
-    for (size_t i = 0; i < r->n_history; i++) {
-        const Kr__V1__NodeReferralStep *st = r->history[i];
-        json_object *e = json_object_new_object();
-        json_object_object_add(e, "at", s_time(st->at_ms));
-        json_object_object_add(
-            e, "org",
-            json_object_new_string(
-                st->org_id != NULL && st->org_id[0] ? st->org_id : "broker"));
-        json_object_object_add(
-            e, "from",
-            st->from ? json_object_new_string(task_status_name(st->from))
-                     : NULL);
-        json_object_object_add(
-            e, "to", json_object_new_string(task_status_name(st->to)));
-        json_object_object_add(
-            e, "cancel_step",
-            st->cancel_step
-                ? json_object_new_string(cancel_step_name(st->cancel_step))
-                : NULL);
-        json_object_object_add(e, "reason", s_str(st->reason));
-        json_object_object_add(e, "outcome", s_str(st->outcome));
-        json_object_object_add(e, "msg_id", s_hex(&st->msg_id));
-        json_object_array_add(h, e);
-    }
-    json_object_object_add(o, "history", h);
-    return o;
-}
-
 static void
 s_node_line(const Kr__V1__NodeReferral *r)
 {
@@ -285,13 +226,12 @@ s_node_call(struct krctl *k, const Kr__V1__LocalRequest *req, bool json,
     if (json) {
         json_object *j;
         if (one) {
-            j = s_node_record(resp->referrals[0]);
+            j = json_map_node_referral(resp->referrals[0], 1);
         } else {
             j = json_object_new_array();
             for (size_t i = 0; i < resp->n_referrals; i++) {
-                json_object *o = s_node_record(resp->referrals[i]);
-                json_object_object_del(o, "history");
-                json_object_array_add(j, o);
+                json_object_array_add(
+                    j, json_map_node_referral(resp->referrals[i], 0));
             }
         }
         rc = krctl_print_json(k, j);

@@ -824,6 +824,56 @@ s_outbox_get(struct node *n, const struct origin *from,
     arena_release(&n->pb, mark);
 }
 
+/* One received item by msg_id (libkr's kr_inbox_get_json: the FHIR
+ * gateway reads the REFERRAL that opened a referral). An item held for
+ * the broker's pass result is not shown, as in the listing. */
+static void
+s_inbox_get(struct node *n, const struct origin *from,
+            const ProtobufCBinaryData *id)
+{
+    Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
+    struct arena_mark mark = arena_mark(&n->pb);
+    char hex[KR_ID_HEX_LEN];
+    const uint8_t *v;
+    size_t len;
+    MDB_txn *txn;
+    int rc;
+
+    if (id->len != KR_ID_LEN) {
+        s_reply_err(n, from, KR_EINVAL, "inbox: msg_id is 16 bytes");
+        return;
+    }
+    util_hex(id->data, KR_ID_LEN, hex);
+    const struct prov_entry *held = prov_find(n, id->data);
+    if (held != NULL && held->state != PROV_CONFIRMED) {
+        s_reply_err(n, from, KR_ENOTFOUND, "no message %s in the inbox", hex);
+        return;
+    }
+    if ((rc = pass_txn(n, &txn)) != KR_OK) {
+        s_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
+        return;
+    }
+    rc = nstore_inbox_get(n->store, txn, id->data, &v, &len);
+    if (rc == KR_ENOTFOUND) {
+        s_reply_err(n, from, rc, "no message %s in the inbox", hex);
+        return;
+    }
+    if (rc != KR_OK) {
+        s_reply_err(n, from, rc, "inbox: %s", kr_strerror(rc));
+        return;
+    }
+    Kr__V1__InboxRecord *rec =
+        kr__v1__inbox_record__unpack(arena_allocator(&n->pb), len, v);
+    if (rec == NULL || rec->item == NULL) {
+        s_reply_err(n, from, KR_ESTORE, "inbox: record does not parse");
+    } else {
+        resp.inbox = &rec->item;
+        resp.n_inbox = 1;
+        s_reply(n, from, &resp);
+    }
+    arena_release(&n->pb, mark);
+}
+
 static void
 s_processed(struct node *n, const struct origin *from,
             const ProtobufCBinaryData *id)
@@ -976,6 +1026,9 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
         break;
     case KR__V1__LOCAL_REQUEST__OP_OUTBOX_GET:
         s_outbox_get(n, from, &req->outbox_get);
+        break;
+    case KR__V1__LOCAL_REQUEST__OP_INBOX_GET:
+        s_inbox_get(n, from, &req->inbox_get);
         break;
     case KR__V1__LOCAL_REQUEST__OP_COALITION_REFERRALS:
         coalition_request(n, from->rid, from->rid_len, from->delim,

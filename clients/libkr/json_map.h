@@ -87,6 +87,15 @@ json_object *json_map_consent_record(const Kr__V1__ConsentRecord *r);
  * bytes as hex, codes by name. */
 json_object *json_map_audit_record(const Kr__V1__AuditRecord *r);
 
+/* A referral as this organisation's node keeps it (json_map_referral.c):
+ * referral_id, type, case_id, placer, performer, purpose, state,
+ * state_at, opened_at, cancel_pending, reason, outcome, escalations,
+ * last_escalation, overdue and, with 'with_history', "history": every
+ * step {at, org_id (also as "org"; "broker" for a notice), from, to,
+ * cancel_step, reason, outcome, msg_id}. docs/JSON.md, "Referral state". */
+json_object *json_map_node_referral(const Kr__V1__NodeReferral *r,
+                                    int with_history);
+
 /* ISO 8601 UTC times ("YYYY-MM-DDTHH:MM:SS[.fff]Z") <-> Unix ms. */
 int json_map_time_parse(const char *s, uint64_t *ms);
 /* One end of a consent's period: an ISO 8601 UTC time, or a date

@@ -9,6 +9,7 @@
 #include "crypto.h"
 #include "json_map.h"
 #include "names.h"
+#include "referral_table.h"
 #include "util.h"
 
 /*
@@ -447,6 +448,24 @@ s_notice_json(const Kr__V1__Notice *nt)
     json_object_object_add(o, "msg_ids", a);
     s_put_str_or_null(o, "revoked_by", nt->revoked_by);
     json_object_object_add(o, "at", s_time(nt->at_ms));
+    /* A referral's notice (escalation, referral-cancelled,
+     * cancel-request): its ids, codes and times, which the FHIR gateway
+     * shows as Task.businessStatus and a Communication. */
+    if (nt->referral_id.len > 0) {
+        json_object_object_add(o, "referral_id", s_hex(&nt->referral_id));
+        s_put_str_or_null(o, "timer", nt->timer);
+        json_object_object_add(o, "step",
+                               json_object_new_int64((int64_t)nt->step));
+        json_object_object_add(
+            o, "state",
+            nt->state != 0
+                ? json_object_new_string(task_status_name((int)nt->state))
+                : NULL);
+        json_object_object_add(o, "due", s_time(nt->due_at_ms));
+        json_object_object_add(o, "overdue_ms",
+                               json_object_new_int64((int64_t)nt->overdue_ms));
+        s_put_str_or_null(o, "reason", nt->reason);
+    }
     return o;
 }
 

@@ -19,6 +19,7 @@
 #include "kr.h"
 #include "libkr_internal.h"
 #include "local.pb-c.h"
+#include "referral_table.h"
 #include "util.h"
 
 /* The prefix of a derived msg_id's hash input. It was krctl's before the
@@ -386,6 +387,148 @@ kr_processed(kr_client_t *c, const char *msg_id_hex, char *err, size_t errlen)
         return rc;
     kr__v1__local_response__free_unpacked(resp, NULL);
     return KR_OK;
+}
+
+/* 32 hex digits into id[16]; KR_EINVAL with 'what' named otherwise. */
+static int
+s_id(const char *hex, const char *what, uint8_t id[KR_ID_LEN], char *err,
+     size_t errlen)
+{
+    if (hex == NULL || strlen(hex) != 2 * KR_ID_LEN ||
+        util_unhex(hex, id, KR_ID_LEN) != KR_OK) {
+        s_err(err, errlen, "%s: not 32 hex digits", what);
+        return KR_EINVAL;
+    }
+    return KR_OK;
+}
+
+int
+kr_inbox_get_json(kr_client_t *c, const char *msg_id_hex, char **json,
+                  size_t *json_len, char *err, size_t errlen)
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__LocalResponse *resp = NULL;
+    uint8_t id[KR_ID_LEN];
+    json_object *o;
+    int rc, ok;
+
+    s_err(err, errlen, "%s", "");
+    if (json != NULL)
+        *json = NULL;
+    if (json_len != NULL)
+        *json_len = 0;
+    if (c == NULL || json == NULL)
+        return KR_EINVAL;
+    if ((rc = s_id(msg_id_hex, "msg_id", id, err, errlen)) != KR_OK)
+        return rc;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_INBOX_GET;
+    req.inbox_get = (ProtobufCBinaryData){KR_ID_LEN, id};
+    if ((rc = s_call(c, &req, &resp, err, errlen)) != KR_OK)
+        return rc;
+    if (resp->n_inbox != 1) {
+        /* A node older than this op answers every unknown op with an
+         * error, so this is a peer that does not follow the protocol. */
+        s_err(err, errlen, "krnode answered without the item");
+        kr__v1__local_response__free_unpacked(resp, NULL);
+        return KR_EPROTO;
+    }
+    o = json_map_inbox_item(resp->inbox[0], &ok);
+    rc = s_text(o, json, json_len, err, errlen);
+    json_object_put(o);
+    kr__v1__local_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+int
+kr_referral_json(kr_client_t *c, const char *referral_id_hex, char **json,
+                 size_t *json_len, char *err, size_t errlen)
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__LocalResponse *resp = NULL;
+    uint8_t id[KR_ID_LEN];
+    json_object *o;
+    int rc;
+
+    s_err(err, errlen, "%s", "");
+    if (json != NULL)
+        *json = NULL;
+    if (json_len != NULL)
+        *json_len = 0;
+    if (c == NULL || json == NULL)
+        return KR_EINVAL;
+    if ((rc = s_id(referral_id_hex, "referral_id", id, err, errlen)) != KR_OK)
+        return rc;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_GET;
+    req.referral_get = (ProtobufCBinaryData){KR_ID_LEN, id};
+    if ((rc = s_call(c, &req, &resp, err, errlen)) != KR_OK)
+        return rc;
+    if (resp->n_referrals != 1) {
+        s_err(err, errlen, "krnode answered without the referral");
+        kr__v1__local_response__free_unpacked(resp, NULL);
+        return KR_EPROTO;
+    }
+    o = json_map_node_referral(resp->referrals[0], 1);
+    rc = s_text(o, json, json_len, err, errlen);
+    json_object_put(o);
+    kr__v1__local_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+int
+kr_referrals_json(kr_client_t *c, const char *state, int overdue,
+                  const char *after_hex, uint32_t limit, char **json,
+                  size_t *json_len, char *err, size_t errlen)
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__ReferralListRequest lq = KR__V1__REFERRAL_LIST_REQUEST__INIT;
+    Kr__V1__LocalResponse *resp = NULL;
+    uint8_t after[KR_ID_LEN];
+    json_object *a;
+    int rc, st;
+
+    s_err(err, errlen, "%s", "");
+    if (json != NULL)
+        *json = NULL;
+    if (json_len != NULL)
+        *json_len = 0;
+    if (c == NULL || json == NULL)
+        return KR_EINVAL;
+    if (state != NULL) {
+        if ((st = task_status_parse(state)) <= 0) {
+            s_err(err, errlen,
+                  "state: not a FHIR Task status (requested, "
+                  "received, accepted, rejected, cancelled, "
+                  "on-hold, in-progress, completed, failed, "
+                  "entered-in-error)");
+            return KR_EINVAL;
+        }
+        lq.state = st;
+    }
+    if (after_hex != NULL) {
+        if ((rc = s_id(after_hex, "after", after, err, errlen)) != KR_OK)
+            return rc;
+        lq.after = (ProtobufCBinaryData){KR_ID_LEN, after};
+    }
+    if (limit > 1000) {
+        s_err(err, errlen, "limit: at most 1000");
+        return KR_EINVAL;
+    }
+    lq.overdue = overdue != 0;
+    lq.limit = limit;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_LIST;
+    req.referral_list = &lq;
+    if ((rc = s_call(c, &req, &resp, err, errlen)) != KR_OK)
+        return rc;
+    a = json_object_new_array();
+    for (size_t i = 0; i < resp->n_referrals; i++)
+        json_object_array_add(a, json_map_node_referral(resp->referrals[i], 0));
+    rc = s_text(a, json, json_len, err, errlen);
+    json_object_put(a);
+    kr__v1__local_response__free_unpacked(resp, NULL);
+    return rc;
 }
 
 void

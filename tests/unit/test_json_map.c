@@ -994,6 +994,40 @@ test_inbox_consent_and_notice(void **state)
     assert_string_equal(json_object_get_string(v), "ura:00001234");
     assert_true(json_object_object_get_ex(n, "at", &v));
     assert_string_equal(json_object_get_string(v), "2026-12-31T00:00:00Z");
+    assert_false(json_object_object_get_ex(n, "timer", &v));
+    json_object_put(o);
+
+    /* A referral's escalation: its id, timer, step, state and lateness. */
+    kr__v1__notice__init(&nt);
+    nt.notice_id = (ProtobufCBinaryData){16, id};
+    nt.kind = KR__V1__NOTICE_KIND__NOTICE_ESCALATION;
+    nt.referral_id = (ProtobufCBinaryData){16, m1};
+    nt.timer = "decide";
+    nt.step = 2;
+    nt.state = KR__V1__TASK_STATUS__TASK_RECEIVED;
+    nt.due_at_ms = 1798675200000ull;
+    nt.overdue_ms = 1500;
+    nt.at_ms = 1798675201500ull;
+    it.notice = &nt;
+    o = json_map_inbox_item(&it, &ok);
+    assert_true(json_object_object_get_ex(o, "notice", &n));
+    assert_true(json_object_object_get_ex(n, "kind", &v));
+    assert_string_equal(json_object_get_string(v), "escalation");
+    assert_true(json_object_object_get_ex(n, "referral_id", &v));
+    assert_string_equal(json_object_get_string(v),
+                        "11111111111111111111111111111111");
+    assert_true(json_object_object_get_ex(n, "timer", &v));
+    assert_string_equal(json_object_get_string(v), "decide");
+    assert_true(json_object_object_get_ex(n, "step", &v));
+    assert_int_equal(json_object_get_int(v), 2);
+    assert_true(json_object_object_get_ex(n, "state", &v));
+    assert_string_equal(json_object_get_string(v), "received");
+    assert_true(json_object_object_get_ex(n, "due", &v));
+    assert_string_equal(json_object_get_string(v), "2026-12-31T00:00:00Z");
+    assert_true(json_object_object_get_ex(n, "overdue_ms", &v));
+    assert_int_equal(json_object_get_int(v), 1500);
+    assert_true(json_object_object_get_ex(n, "reason", &v));
+    assert_null(v);
     json_object_put(o);
 
     kr__v1__local_request__free_unpacked(lr, NULL);
