@@ -1103,99 +1103,83 @@ gw_route(struct gw *g, const struct gw_req *r, struct gw_resp *out)
         has_id = true;
     }
 
+    if (strcmp(type, "metadata") == 0 && !has_id) {
+        /* What the gateway serves does not depend on the node. */
+        if (gw_node_org(&g->node, org) != KR_OK)
+            org[0] = '\0';
+        ctx.org_id = org;
+        ctx.base_url = g->base_url;
+        ctx.now_ms = util_now_ms();
+        if (!get)
+            s_not_allowed(out, m, "GET");
+        else
+            s_metadata(g, &ctx, r, out);
+        return;
+    }
+    static const char *const served[] = {"$process-message", "Task",
+                                         "ServiceRequest",   "Patient",
+                                         "Consent",          "Subscription"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++)
+        known |= strcmp(type, served[i]) == 0;
+    if (!known) {
+        if (s_fhir_type(type))
+            s_fail(out, 404, "not-supported", NULL,
+                   "%s is not served here (GET /metadata lists what is)", type);
+        else
+            s_fail(out, 404, "not-found", NULL,
+                   "not a resource type this gateway knows (GET /metadata "
+                   "lists what it serves)");
+        return;
+    }
     if (!s_ctx(g, &ctx, org, out))
         return;
-    if (strcmp(type, "metadata") == 0 && !has_id) {
-        if (!get) {
-            s_not_allowed(out, m, "GET");
-            return;
-        }
-        {
-            s_metadata(g, &ctx, r, out);
-            return;
-        }
-    }
     if (strcmp(type, "$process-message") == 0 && !has_id) {
-        if (strcmp(m, "POST") != 0) {
+        if (strcmp(m, "POST") != 0)
             s_not_allowed(out, m, "POST");
-            return;
-        }
-        {
+        else
             s_process_message(g, &ctx, r, out);
-            return;
-        }
+        return;
     }
     if (strcmp(type, "Task") == 0) {
-        if (!has_id) {
-            if (!get) {
-                s_not_allowed(out, m, "GET (search)");
-                return;
-            }
-            {
-                s_task_search(g, &ctx, r, out);
-                return;
-            }
-        }
-        if (get) {
+        if (!has_id && get)
+            s_task_search(g, &ctx, r, out);
+        else if (!has_id)
+            s_not_allowed(out, m, "GET (search)");
+        else if (get)
             s_task_get(g, &ctx, id, out);
-            return;
-        }
-        if (strcmp(m, "PUT") == 0) {
+        else if (strcmp(m, "PUT") == 0)
             s_task_put(g, &ctx, r, id, out);
-            return;
-        }
-        if (strcmp(m, "PATCH") == 0) {
+        else if (strcmp(m, "PATCH") == 0)
             s_task_patch(g, &ctx, r, id, out);
-            return;
-        }
-        {
+        else
             s_not_allowed(out, m, "GET, PUT and PATCH");
-            return;
-        }
+        return;
     }
     if ((strcmp(type, "ServiceRequest") == 0 || strcmp(type, "Patient") == 0) &&
         has_id) {
-        if (!get) {
+        if (!get)
             s_not_allowed(out, m, "GET");
-            return;
-        }
-        {
+        else
             s_content_get(g, &ctx, type, id, out);
-            return;
-        }
+        return;
     }
     if (strcmp(type, "Consent") == 0) {
-        if (!has_id && strcmp(m, "POST") == 0) {
+        if (!has_id && strcmp(m, "POST") == 0)
             s_consent(g, &ctx, r, NULL, out);
-            return;
-        }
-        if (has_id && strcmp(m, "PUT") == 0) {
+        else if (has_id && strcmp(m, "PUT") == 0)
             s_consent(g, &ctx, r, id, out);
-            return;
-        }
-        {
+        else
             s_not_allowed(out, m,
                           has_id ? "PUT (a revocation)" : "POST (a grant)");
-            return;
-        }
+        return;
     }
     if (strcmp(type, "Subscription") == 0) {
-        if (!get) {
+        if (!get)
             s_not_allowed(out, m, "GET");
-            return;
-        }
-        {
+        else
             s_subscription(g, &ctx, has_id ? id : NULL, out);
-            return;
-        }
+        return;
     }
-    if (s_fhir_type(type))
-        s_fail(out, 404, "not-supported", NULL,
-               "this interaction on %s is not served (GET /metadata lists "
-               "what is)",
-               type);
-    else
-        s_fail(out, 404, "not-found", NULL,
-               "not a resource type this gateway knows (GET /metadata lists "
-               "what it serves)");
+    s_fail(out, 404, "not-found", NULL, "this path is not served");
 }
