@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fhir_out_internal.h"
+#include "json_map.h"
 #include "util.h"
 
 /* kansrijk's states are FHIR TaskStatus codes (common/referral_table.c
@@ -142,6 +143,125 @@ s_meta(const struct fhir_ctx *ctx, json_object *referral, json_object *item)
     return m;
 }
 
+/* The UTC offset of the Netherlands' wall clock at a local date and time:
+ * summer time (+02:00) from 02:00 on the last Sunday of March to 03:00 on
+ * the last Sunday of October (the hour that repeats is read as summer
+ * time), +01:00 otherwise. */
+static int
+s_day_of_week(int y, int m, int d)
+{
+    static const int t[] = {0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4};
+
+    if (m < 3)
+        y -= 1;
+    return (y + y / 4 - y / 100 + y / 400 + t[m - 1] + d) % 7; /* 0: Sun */
+}
+
+static int
+s_last_sunday(int y, int m)
+{
+    return 31 - s_day_of_week(y, m, 31);
+}
+
+static const char *
+s_nl_offset(int y, int mo, int d, int h)
+{
+    int mar = s_last_sunday(y, 3), oct = s_last_sunday(y, 10);
+
+    if (mo < 3 || mo > 10 || (mo == 3 && (d < mar || (d == mar && h < 2))) ||
+        (mo == 10 && (d > oct || (d == oct && h >= 3))))
+        return "+01:00";
+    return "+02:00";
+}
+
+/* A handover's birth "YYYY-MM-DDThh:mm" (the wall clock as recorded) as a
+ * FHIR dateTime with seconds and the Dutch offset of that moment, which
+ * the inbound mapping turns back into the same wall clock. */
+static json_object *
+s_birth_datetime(const char *s)
+{
+    int y, mo, d, h, mi;
+    char day[11], out[40];
+
+    if (s == NULL || strlen(s) != 16 || s[10] != 'T' || s[13] != ':')
+        return NULL;
+    memcpy(day, s, 10);
+    day[10] = '\0';
+    if (!json_map_date_valid(day) ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) != 5 || h < 0 ||
+        h > 23 || mi < 0 || mi > 59 || s[11] < '0' || s[11] > '9' ||
+        s[14] < '0' || s[14] > '9')
+        return NULL;
+    snprintf(out, sizeof(out), "%.16s:00%s", s, s_nl_offset(y, mo, d, h));
+    return json_object_new_string(out);
+}
+
+/* One Task.input: {type {urn:kansrijk:cs:handover, key}, value[x]}. */
+static void
+s_input(json_object *a, const char *key, const char *vkey, json_object *v)
+{
+    json_object *in;
+
+    if (v == NULL)
+        return;
+    in = json_object_new_object();
+    json_object_object_add(in, "type", fo_cc(FO_CS_HANDOVER, key));
+    json_object_object_add(in, vkey, v);
+    json_object_array_add(a, in);
+}
+
+static json_object *
+s_int(json_object *o, const char *key, int64_t min, int64_t max)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(o, key, &v) ||
+        !json_object_is_type(v, json_type_int) ||
+        json_object_get_int64(v) < min || json_object_get_int64(v) > max)
+        return NULL;
+    return json_object_new_int64(json_object_get_int64(v));
+}
+
+static json_object *
+s_string(const char *s)
+{
+    return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+/* A handover's data about the birth and the child, as the inbound
+ * mapping reads them (docs/FHIR.md: Task.input of a handover). */
+static json_object *
+s_handover_inputs(json_object *c)
+{
+    json_object *a = json_object_new_array();
+    const char *bsn = fo_str(c, "child_bsn");
+
+    s_input(a, "child_given_name", "valueString",
+            s_string(fo_str(c, "child_given_name")));
+    if (bsn != NULL)
+        s_input(a, "child_bsn", "valueIdentifier",
+                fo_identifier(FHIR_SYS_BSN, bsn));
+    s_input(a, "birth_datetime", "valueDateTime",
+            s_birth_datetime(fo_str(c, "birth_datetime")));
+    s_input(a, "gestational_age_days", "valueInteger",
+            s_int(c, "gestational_age_days", 0, INT32_MAX));
+    s_input(a, "birth_weight_g", "valueInteger",
+            s_int(c, "birth_weight_g", 0, INT32_MAX));
+    s_input(a, "apgar_1", "valueInteger", s_int(c, "apgar_1", 0, 10));
+    s_input(a, "apgar_5", "valueInteger", s_int(c, "apgar_5", 0, 10));
+    s_input(a, "feeding", "valueCode", s_string(fo_code(c, "feeding")));
+    s_input(a, "heel_prick", "valueCode", s_string(fo_code(c, "heel_prick")));
+    s_input(a, "hearing_screening", "valueCode",
+            s_string(fo_code(c, "hearing_screening")));
+    s_input(a, "family_situation", "valueString",
+            s_string(fo_str(c, "family_situation")));
+    if (json_object_array_length(a) == 0) {
+        json_object_put(a);
+        return NULL;
+    }
+    return a;
+}
+
 json_object *
 fhir_out_task(const struct fhir_ctx *ctx, json_object *referral,
               json_object *item)
@@ -186,6 +306,8 @@ fhir_out_task(const struct fhir_ctx *ctx, json_object *referral,
     fo_add(t, "requester", fo_org_ref(fo_str(referral, "placer")));
     fo_add(t, "owner", fo_org_ref(fo_str(referral, "performer")));
 
+    if (content != NULL && handover)
+        fo_add(t, "input", s_handover_inputs(content));
     const char *outcome = fo_code(referral, "outcome");
     if (outcome != NULL) {
         json_object *o = json_object_new_object();
@@ -422,7 +544,6 @@ fhir_out_service_request(const struct fhir_ctx *ctx, json_object *referral,
 
     a = json_object_new_array();
     if (handover) {
-        s_texts(a, fo_str(c, "family_situation"));
         s_texts(a, fo_str(c, "notes"));
     } else {
         s_texts(a, fo_str(c, "reason_text"));

@@ -26,6 +26,7 @@
 #define FO_CS_OUTCOME FO_CS "outcome"
 #define FO_CS_BUSINESS_STATUS FO_CS "business-status"
 #define FO_CS_OUTPUT_TYPE FO_CS "output-type"
+#define FO_CS_HANDOVER FO_CS "handover"
 #define FO_ID_REFERRAL "urn:kansrijk:id:referral"
 #define FO_ID_CONSENT "urn:kansrijk:id:consent"
 #define FO_ID_CASE "urn:kansrijk:id:case"

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "fhir_in.h"
 #include "fhir_out.h"
 #include "json_map.h"
 #include "kr.h"
@@ -486,6 +487,18 @@ test_handover(void **state)
     S_EQ(t, "identifier[1].system", "urn:kansrijk:id:case");
     S_EQ(t, "identifier[1].value", "cacacacacacacacacacacacacacacaca");
     S_EQ(t, "focus.reference", "ServiceRequest/" S_RID);
+    S_EQ(t, "input[0].type.coding[0].system", "urn:kansrijk:cs:handover");
+    S_EQ(t, "input[0].type.coding[0].code", "child_given_name");
+    S_EQ(t, "input[0].valueString", "Noor");
+    S_EQ(t, "input[1].type.coding[0].code", "birth_datetime");
+    S_EQ(t, "input[1].valueDateTime", "2027-02-10T04:32:00+01:00");
+    S_EQ(t, "input[2].type.coding[0].code", "gestational_age_days");
+    assert_int_equal(json_object_get_int(s_at(t, "input[2].valueInteger")),
+                     276);
+    S_EQ(t, "input[6].type.coding[0].code", "feeding");
+    S_EQ(t, "input[6].valueCode", "borstvoeding");
+    S_EQ(t, "input[9].type.coding[0].code", "family_situation");
+    assert_null(s_at(t, "input[10]"));
     s_write("task-handover", t);
     sr = fhir_out_service_request(&s_ctx, ref, item, &e);
     assert_non_null(sr);
@@ -493,7 +506,8 @@ test_handover(void **state)
     S_EQ(sr, "reasonCode[0].coding[0].code", "psychosociaal");
     S_EQ(sr, "contained[0].practitioner.display", "J. de Proef");
     assert_null(s_at(sr, "code"));
-    assert_non_null(strstr(s_str(sr, "note[1].text"), "Kraamzorg"));
+    assert_non_null(strstr(s_str(sr, "note[0].text"), "Kraamzorg"));
+    assert_null(s_at(sr, "note[1]"));
     s_write("servicerequest-handover", sr);
     p = fhir_out_patient(&s_ctx, ref, item, &e);
     S_EQ(p, "identifier[0].value", "111222333");
@@ -797,6 +811,97 @@ test_damaged(void **state)
     assert_null(fhir_out_task(NULL, NULL, NULL));
 }
 
+/* The birth's wall clock with the Dutch offset of its moment. */
+static void
+test_birth_offset(void **state)
+{
+    static const char *const cases[][2] = {
+        {"2027-02-10T04:32", "2027-02-10T04:32:00+01:00"},
+        {"2027-07-01T12:00", "2027-07-01T12:00:00+02:00"},
+        {"2027-03-28T01:59", "2027-03-28T01:59:00+01:00"},
+        {"2027-03-28T03:00", "2027-03-28T03:00:00+02:00"},
+        {"2027-10-31T02:30", "2027-10-31T02:30:00+02:00"},
+        {"2027-10-31T03:00", "2027-10-31T03:00:00+01:00"},
+        {"2026-03-29T12:00", "2026-03-29T12:00:00+02:00"},
+        {"2026-03-28T12:00", "2026-03-28T12:00:00+01:00"},
+    };
+    json_object *ref =
+        s_referral("handover", "received", 0, 0, NULL, NULL, 0, 0);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text),
+                 "{\"content\": {\"handover\": {\"birth_datetime\": "
+                 "\"%s\"}}}",
+                 cases[i][0]);
+        json_object *it = json_tokener_parse(text);
+        json_object *t = fhir_out_task(&s_ctx, ref, it);
+        S_EQ(t, "input[0].valueDateTime", cases[i][1]);
+        json_object_put(t);
+        json_object_put(it);
+    }
+    /* Not a wall clock: left out. */
+    json_object *it =
+        json_tokener_parse("{\"content\": {\"handover\": {\"birth_datetime\": "
+                           "\"2027-02-30T04:32\", \"apgar_1\": 11}}}");
+    json_object *t = fhir_out_task(&s_ctx, ref, it);
+    assert_null(s_at(t, "input"));
+    json_object_put(t);
+    json_object_put(it);
+    json_object_put(ref);
+}
+
+/* What this side shows, the inbound side reads back: a Task PUT back as it
+ * was read changes nothing, at the performer and at the placer, for a
+ * referral and a handover; the example PATCH applied to it accepts. */
+static void
+test_round_trip(void **state)
+{
+    const char *kinds[][2] = {{"referral", "referral.json"},
+                              {"handover", "handover.json"}};
+    struct fhir_error e;
+
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        json_object *item = s_item(kinds[k][1], S_MSG);
+        json_object *ref =
+            s_referral(kinds[k][0], NULL, 0, 0, NULL, NULL, 0, 0);
+        for (int placer = 0; placer < 2; placer++) {
+            struct fhir_ctx ctx = s_ctx;
+            json_object *out = NULL;
+            ctx.org_id = placer ? S_VL : S_JGZ;
+            json_object *t = fhir_out_task(&ctx, ref, placer ? NULL : item);
+            memset(&e, 0, sizeof(e));
+            int rc = fhir_in_task_update(&ctx, ref, t, &out, &e);
+            if (rc != KR_OK)
+                fail_msg("%s at the %s: %s: %s", kinds[k][0],
+                         placer ? "placer" : "performer", e.expression,
+                         e.diagnostics);
+            assert_null(out);
+            json_object_put(t);
+        }
+        /* JGZ accepts with examples/fhir/task-accept-patch.json. */
+        char *text = s_read("fhir/task-accept-patch.json");
+        json_object *patch = json_tokener_parse(text);
+        json_object *t = fhir_out_task(&s_ctx, ref, item), *out = NULL;
+        free(text);
+        assert_int_equal(fhir_json_patch_apply(t, patch, &e), KR_OK);
+        if (fhir_in_task_update(&s_ctx, ref, t, &out, &e) != KR_OK)
+            fail_msg("%s: %s: %s", kinds[k][0], e.expression, e.diagnostics);
+        assert_non_null(out);
+        S_EQ(out, "type", "referral-status");
+        S_EQ(out, "recipient", S_VL);
+        S_EQ(out, "referral_status.status", "accepted");
+        S_EQ(out, "referral_status.planned_date", "2027-01-12");
+        json_object_put(out);
+        json_object_put(t);
+        json_object_put(patch);
+        json_object_put(ref);
+        json_object_put(item);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -811,6 +916,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_message_response),
         cmocka_unit_test(test_searchset),
         cmocka_unit_test(test_damaged),
+        cmocka_unit_test(test_birth_offset),
+        cmocka_unit_test(test_round_trip),
     };
 
     if (argc == 3 && strcmp(argv[1], "--write") == 0)
