@@ -8,8 +8,9 @@
 
 #include "fhir.h"
 
-/* A request body as a JSON object, read strictly (RFC 8259, valid UTF-8,
- * one value and nothing but white space after it). On refusal (400
+/* A request body as a JSON object (a resource) or array (a JSON Patch),
+ * read strictly (RFC 8259, valid UTF-8, one value and nothing but white
+ * space after it; json-c's single-quoted strings refused too). On refusal (400
  * structure) 'e' says where, as line and column, never what was there. */
 int fhir_in_parse(const char *text, size_t len, json_object **out,
                   struct fhir_error *e);

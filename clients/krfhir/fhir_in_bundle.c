@@ -181,6 +181,46 @@ s_communication(const struct fin_bundle *b, json_object *c, const char *cp,
     return KR_OK;
 }
 
+/* Flag has no priority element; R4's extension flag-priority gives one:
+ * high (PH) is urgent, the others routine. */
+static int
+s_flag_priority(json_object *f, const char *fp, json_object *out,
+                struct fhir_error *e)
+{
+    json_object *a, *x;
+    const char *url, *code;
+    char p[FIN_PATH];
+    size_t n;
+    int rc;
+
+    if ((rc = fin_arr(f, fp, "extension", false, &a, &n, e)) != KR_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = fin_item(a, fp, "extension", i, &x, e)) != KR_OK)
+            return rc;
+        fin_index(p, fp, "extension", i);
+        if ((rc = fin_str(x, p, "url", true, &url, e)) != KR_OK)
+            return rc;
+        if (strcmp(url, FIN_FLAG_PRIORITY) != 0)
+            continue;
+        if ((rc = fin_concept_code(x, p, "valueCodeableConcept",
+                                   FIN_FLAG_PRIORITY_CS, true, &code, e)) !=
+            KR_OK)
+            return rc;
+        if (strcmp(code, "PH") == 0) {
+            fin_put(out, "priority", "urgent");
+        } else if (strcmp(code, "PM") == 0 || strcmp(code, "PL") == 0 ||
+                   strcmp(code, "PN") == 0) {
+            fin_put(out, "priority", "routine");
+        } else {
+            fin_join(p, p, "valueCodeableConcept");
+            return fhir_error_set(e, 422, "value", p,
+                                  "not a flag priority (PN, PL, PM, PH)");
+        }
+    }
+    return KR_OK;
+}
+
 /* Signal: a Flag about a Patient (the BSN is the subject) whose
  * code.text is the sealed text. */
 static int
@@ -224,7 +264,7 @@ s_signal(const struct fin_bundle *b, json_object *f, const char *fp,
     if ((rc = fin_str(code, p, "text", true, &s, e)) != KR_OK)
         return rc;
     fin_put(out, "opaque", s);
-    return KR_OK;
+    return s_flag_priority(f, fp, out, e);
 }
 
 /* MessageHeader: the event, the sender (this organisation), the

@@ -94,6 +94,11 @@ s_subject(const struct fin_bundle *b, json_object *c, const char *path,
         KR_OK)
         return rc;
     if (id == NULL) {
+        if (b == NULL)
+            return fhir_error_set(e, 400, "required", p,
+                                  "a Consent on its own names its patient "
+                                  "by identifier (the BSN, %s)",
+                                  FHIR_SYS_BSN);
         if ((rc = fin_resolve(b, ref, p, "Patient", &pat, pp, e)) != KR_OK ||
             (rc = fin_patient_bsn(pat, pp, &val, e)) != KR_OK)
             return rc;

@@ -37,6 +37,9 @@
 #define FIN_ID_CASE "urn:kansrijk:id:case"
 #define FIN_ID_ACTOR "urn:kansrijk:id:actor"
 #define FIN_EXT_CONSENT "urn:kansrijk:ext:consent-evidence#"
+#define FIN_FLAG_PRIORITY                                                      \
+    "http://hl7.org/fhir/StructureDefinition/flag-priority"
+#define FIN_FLAG_PRIORITY_CS "http://hl7.org/fhir/flagPriorityCodes"
 #define FIN_LOINC "http://loinc.org"
 #define FIN_ADXP "http://hl7.org/fhir/StructureDefinition/iso21090-ADXP-"
 

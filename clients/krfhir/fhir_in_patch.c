@@ -86,27 +86,39 @@ s_index(const char *t, size_t len, bool end_ok, size_t *out)
     return true;
 }
 
-/* The value at the first 'n' tokens of 'p' (NULL if none). */
-static json_object *
-s_walk(json_object *root, const struct s_ptr *p, size_t n)
+/* The value at the first 'n' tokens of 'p' into *out (JSON null is a
+ * value: NULL); false if there is none. */
+static bool
+s_find(json_object *root, const struct s_ptr *p, size_t n, json_object **out)
 {
     json_object *cur = root;
 
-    for (size_t i = 0; i < n && cur != NULL; i++) {
+    for (size_t i = 0; i < n; i++) {
         json_object *next = NULL;
         size_t idx;
         if (json_object_is_type(cur, json_type_object)) {
             if (!json_object_object_get_ex(cur, p->tok[i], &next))
-                next = NULL;
+                return false;
         } else if (json_object_is_type(cur, json_type_array)) {
-            if (s_index(p->tok[i], json_object_array_length(cur), false, &idx))
-                next = json_object_array_get_idx(cur, idx);
+            if (!s_index(p->tok[i], json_object_array_length(cur), false, &idx))
+                return false;
+            next = json_object_array_get_idx(cur, idx);
+        } else {
+            return false; /* a scalar or null has no members */
         }
-        if (next == NULL)
-            return NULL;
         cur = next;
     }
-    return cur;
+    *out = cur;
+    return true;
+}
+
+/* The same where only containers matter (a parent): NULL if none. */
+static json_object *
+s_walk(json_object *root, const struct s_ptr *p, size_t n)
+{
+    json_object *v = NULL;
+
+    return s_find(root, p, n, &v) ? v : NULL;
 }
 
 /* Insert 'v' (owned) at 'idx' of 'a' (idx <= length). */
@@ -249,8 +261,8 @@ s_op_with(json_object **root, json_object *op, size_t i, struct s_ptr *pp,
                                   : name[0] == 'r' ? "replace"
                                                    : "test");
         if (name[0] == 't') {
-            json_object *cur = s_walk(*root, pp, pp->n);
-            if (cur == NULL)
+            json_object *cur = NULL;
+            if (!s_find(*root, pp, pp->n, &cur))
                 return fhir_error_set(e, 422, "processing", epath,
                                       "does not resolve in the document");
             if (!json_object_equal(cur, val))

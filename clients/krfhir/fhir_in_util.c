@@ -600,12 +600,13 @@ fhir_in_parse(const char *text, size_t len, json_object **out,
     if (rc != KR_OK)
         return fhir_error_set(e, 400, "structure", "",
                               "not valid JSON (RFC 8259, UTF-8): %s", err);
-    if (!json_object_is_type(*out, json_type_object)) {
+    if (!json_object_is_type(*out, json_type_object) &&
+        !json_object_is_type(*out, json_type_array)) {
         json_object_put(*out);
         *out = NULL;
         return fhir_error_set(e, 400, "structure", "",
-                              "not a FHIR resource: the body is not a JSON "
-                              "object");
+                              "not a FHIR resource nor a JSON Patch: the "
+                              "body is neither a JSON object nor an array");
     }
     return KR_OK;
 }
