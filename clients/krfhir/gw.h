@@ -31,6 +31,7 @@
 /* A request body is JSON of a few kilobytes; the limit is configurable. */
 #define GW_ORG_MAX 64
 #define GW_URL_MAX 512
+#define GW_MARKS_MAX 256
 
 struct gw_config {
     char *node;                  /* the krnode's local endpoint */
@@ -147,6 +148,10 @@ struct gw_notify {
     uint64_t delivered;   /* notifications answered 2xx */
     uint64_t failures;    /* attempts that failed */
     char last_error[160]; /* why the last attempt failed, "" if ok */
+    /* Inbox items to mark processed (gw_notify_mark), done by the thread
+     * so that no request waits for the node's commit of a mark. */
+    char marks[GW_MARKS_MAX][KR_MSG_ID_HEX_LEN];
+    size_t nmarks;
 };
 
 int gw_notify_start(struct gw_notify *nt, const struct gw_config *cfg,
@@ -159,6 +164,9 @@ uint64_t gw_notify_gen(struct gw_notify *nt);
  * returns the gen then. */
 uint64_t gw_notify_wait(struct gw_notify *nt, uint64_t gen,
                         uint64_t deadline_ms);
+/* Mark an inbox item processed, soon (by the notifier's thread; a mark
+ * that finds the queue full is dropped: the next read marks it again). */
+void gw_notify_mark(struct gw_notify *nt, const char *msg_id);
 /* The configured subscription as an R4 Subscription (NULL if none). */
 json_object *gw_notify_subscription(struct gw_notify *nt);
 /* The notification Bundle for one Task (pure; exposed for tests). */

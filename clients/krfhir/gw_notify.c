@@ -21,6 +21,8 @@
  * the receiver reads the Task again, so a repeat is harmless). */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +317,10 @@ gw_http_post(const char *url, const char *header, const char *body, size_t len,
         snprintf(err, errlen, "socket: %s", strerror(errno));
         goto done;
     }
+    /* The head and the body are two writes: without this the body would
+     * wait for the receiver's delayed ACK of the head (Nagle). */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
         snprintf(err, errlen, "connect: %s", strerror(errno));
         goto done;
@@ -434,6 +440,32 @@ gw_notify_wait(struct gw_notify *nt, uint64_t gen, uint64_t deadline_ms)
     g = nt->gen;
     pthread_mutex_unlock(&nt->mu);
     return g;
+}
+
+void
+gw_notify_mark(struct gw_notify *nt, const char *msg_id)
+{
+    pthread_mutex_lock(&nt->mu);
+    if (nt->nmarks < GW_MARKS_MAX && strlen(msg_id) == KR_MSG_ID_HEX_LEN - 1)
+        memcpy(nt->marks[nt->nmarks++], msg_id, KR_MSG_ID_HEX_LEN);
+    pthread_mutex_unlock(&nt->mu);
+}
+
+/* Do the marks asked for since the last pass. */
+static void
+s_marks(struct gw_notify *nt, kr_client_t *c)
+{
+    static char todo[GW_MARKS_MAX][KR_MSG_ID_HEX_LEN];
+    char err[128];
+    size_t n;
+
+    pthread_mutex_lock(&nt->mu);
+    n = nt->nmarks;
+    memcpy(todo, nt->marks, n * sizeof(todo[0]));
+    nt->nmarks = 0;
+    pthread_mutex_unlock(&nt->mu);
+    for (size_t i = 0; i < n; i++)
+        kr_processed(c, todo[i], err, sizeof(err)); /* idempotent */
 }
 
 /* Read what arrived after 'watch' into the queue. Returns items read. */
@@ -557,6 +589,7 @@ s_run(void *arg)
             poll(&pf, 1, S_LIST_WAIT_MS);
             continue;
         }
+        s_marks(nt, c);
         /* Read on while there is room; wait in the read (a long poll)
          * unless a notification is due now. */
         if (nq < S_QUEUE_MAX) {

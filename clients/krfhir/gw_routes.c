@@ -335,7 +335,9 @@ s_load(struct gw *g, const char *id, json_object **ref, json_object **item,
 }
 
 /* Without a rest-hook, a Task read is the organisation taking over what
- * arrived for it: mark the referral's received messages processed. */
+ * arrived for it: mark the referral's received messages processed (by
+ * the notifier's thread: the answer does not wait for the node's
+ * commit). */
 static void
 s_mark_read(struct gw *g, json_object *ref, const char *org)
 {
@@ -349,7 +351,7 @@ s_mark_read(struct gw *g, json_object *ref, const char *org)
         json_object *h = json_object_array_get_idx(hist, i);
         const char *who = s_str(h, "org_id"), *mid = s_str(h, "msg_id");
         if (who != NULL && strcmp(who, org) != 0 && s_id_ok(mid))
-            gw_node_processed(&g->node, mid); /* idempotent; best effort */
+            gw_notify_mark(&g->notify, mid); /* by the notifier, soon */
     }
 }
 
