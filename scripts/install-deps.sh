@@ -25,13 +25,27 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all packages present"
-  exit 0
-fi
+# tests/fhir: node and npm run the FHIR R4 validator. A node that brings
+# its own npm (NodeSource's) is kept; Debian's come as two packages.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-echo "install-deps: done"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  echo "install-deps: done"
+fi
+
+# The FHIR R4 validator's npm packages (tests/fhir/package-lock.json) into
+# tests/fhir/node_modules, unless they are there as the lock file says.
+fhir="$(cd "$(dirname "$0")/.." && pwd)/tests/fhir"
+if [ ! -f "$fhir/node_modules/.package-lock.json" ] ||
+   [ "$fhir/package-lock.json" -nt "$fhir/node_modules/.package-lock.json" ]; then
+  echo "install-deps: npm ci in tests/fhir"
+  (cd "$fhir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+else
+  echo "install-deps: tests/fhir/node_modules present"
+fi

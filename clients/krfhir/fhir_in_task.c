@@ -43,6 +43,9 @@ static const char *const s_task_keys[] = {"resourceType",
                                           "executionPeriod",
                                           "output",
                                           "restriction",
+                                          /* a handover's birth data, as
+                                           * shown: read-only (fhir-out) */
+                                          "input",
                                           NULL};
 
 /* What the node's record says (kr_referral_json()). */

@@ -1,0 +1,677 @@
+/*
+ * fhir_out.c - a referral as the node holds it (kr_referral_json's record
+ * and the inbox item that opened it) as the FHIR R4 Task, ServiceRequest
+ * and Patient the gateway returns. docs/FHIR.md, "Resources out" (and
+ * docs/FHIR-out.md until it is merged there).
+ *
+ * The mapping mirrors the inbound one (fhir_in.c) so that a Task read,
+ * changed and PUT back means the same thing. Every value is checked
+ * against its FHIR element (fhir_out_internal.h) and left out if it does
+ * not fit: a damaged record gives a smaller resource, never an invalid
+ * one, and never a crash.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fhir_out_internal.h"
+#include "json_map.h"
+#include "util.h"
+
+/* kansrijk's states are FHIR TaskStatus codes (common/referral_table.c
+ * names them so on purpose). */
+static const char *const s_task_states[] = {
+    "requested", "received",    "accepted",  "rejected", "cancelled",
+    "on-hold",   "in-progress", "completed", "failed",   "entered-in-error",
+};
+
+static const char *
+s_task_status(json_object *referral)
+{
+    const char *s = fo_str(referral, "state");
+
+    for (size_t i = 0;
+         s != NULL && i < sizeof(s_task_states) / sizeof(s_task_states[0]); i++)
+        if (strcmp(s, s_task_states[i]) == 0)
+            return s_task_states[i];
+    return NULL;
+}
+
+/* A FHIR request priority from kansrijk's (routine, urgent); others are
+ * left out. */
+static const char *
+s_priority(const char *p)
+{
+    if (p == NULL)
+        return NULL;
+    if (strcmp(p, "routine") == 0 || strcmp(p, "urgent") == 0 ||
+        strcmp(p, "asap") == 0 || strcmp(p, "stat") == 0)
+        return p;
+    return NULL;
+}
+
+/* The last step of the history, or NULL. */
+static json_object *
+s_last_step(json_object *referral)
+{
+    json_object *h = fo_arr(referral, "history");
+    size_t n = h != NULL ? json_object_array_length(h) : 0;
+    json_object *s = n > 0 ? json_object_array_get_idx(h, n - 1) : NULL;
+
+    return s != NULL && json_object_is_type(s, json_type_object) ? s : NULL;
+}
+
+/* Task.businessStatus: a cancellation under way or just answered, else
+ * an escalation in the current state. */
+static json_object *
+s_business_status(json_object *referral)
+{
+    json_object *v, *last = s_last_step(referral), *bs;
+    const char *step = last != NULL ? fo_code(last, "cancel_step") : NULL;
+    const char *code = NULL;
+    char text[160] = "";
+    int64_t n = 0;
+
+    if (json_object_object_get_ex(referral, "escalations", &v) &&
+        json_object_is_type(v, json_type_int))
+        n = json_object_get_int64(v);
+    if (json_object_object_get_ex(referral, "cancel_pending", &v) &&
+        json_object_is_type(v, json_type_boolean) &&
+        json_object_get_boolean(v)) {
+        code = "cancel-requested";
+        snprintf(text, sizeof(text),
+                 "cancellation requested, awaiting the performer's answer");
+    } else if (step != NULL && (strcmp(step, "cancel-confirmed") == 0 ||
+                                strcmp(step, "cancel-declined") == 0 ||
+                                strcmp(step, "cancel-requested") == 0)) {
+        code = step;
+        snprintf(
+            text, sizeof(text), "%s",
+            strcmp(step, "cancel-confirmed") == 0  ? "cancellation confirmed"
+            : strcmp(step, "cancel-declined") == 0 ? "cancellation declined"
+                                                   : "cancellation requested");
+    } else if (json_object_object_get_ex(referral, "overdue", &v) &&
+               json_object_is_type(v, json_type_boolean) &&
+               json_object_get_boolean(v)) {
+        const char *at = fo_time(referral, "last_escalation");
+        code = "escalated";
+        snprintf(text, sizeof(text),
+                 "escalated: a timer ran out in this state (%lld escalation%s "
+                 "in all%s%s)",
+                 (long long)n, n == 1 ? "" : "s", at ? ", last at " : "",
+                 at ? at : "");
+    }
+    if (code == NULL)
+        return NULL;
+    bs = fo_cc(FO_CS_BUSINESS_STATUS, code);
+    json_object_object_add(bs, "text", json_object_new_string(text));
+    return bs;
+}
+
+/* The opened content of a REFERRAL or HANDOVER item, and which. */
+static json_object *
+s_content(json_object *item, int *handover)
+{
+    json_object *c = fo_obj(item, "content"), *r;
+
+    *handover = 0;
+    if ((r = fo_obj(c, "referral")) != NULL)
+        return r;
+    if ((r = fo_obj(c, "handover")) != NULL) {
+        *handover = 1;
+        return r;
+    }
+    return NULL;
+}
+
+/* meta with lastUpdated (the state's time, else now) and security. */
+static json_object *
+s_meta(const struct fhir_ctx *ctx, json_object *referral, json_object *item)
+{
+    json_object *m = json_object_new_object();
+    const char *at = fo_time(referral, "state_at");
+    char now[32];
+
+    if (at == NULL)
+        at = fo_time(item, "received_at");
+    if (at == NULL) {
+        fo_now(ctx, now);
+        at = now;
+    }
+    json_object_object_add(m, "lastUpdated", json_object_new_string(at));
+    fo_add(m, "security", fo_security(item));
+    return m;
+}
+
+/* The UTC offset of the Netherlands' wall clock at a local date and time:
+ * summer time (+02:00) from 02:00 on the last Sunday of March to 03:00 on
+ * the last Sunday of October (the hour that repeats is read as summer
+ * time), +01:00 otherwise. */
+static int
+s_day_of_week(int y, int m, int d)
+{
+    static const int t[] = {0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4};
+
+    if (m < 3)
+        y -= 1;
+    return (y + y / 4 - y / 100 + y / 400 + t[m - 1] + d) % 7; /* 0: Sun */
+}
+
+static int
+s_last_sunday(int y, int m)
+{
+    return 31 - s_day_of_week(y, m, 31);
+}
+
+static const char *
+s_nl_offset(int y, int mo, int d, int h)
+{
+    int mar = s_last_sunday(y, 3), oct = s_last_sunday(y, 10);
+
+    if (mo < 3 || mo > 10 || (mo == 3 && (d < mar || (d == mar && h < 2))) ||
+        (mo == 10 && (d > oct || (d == oct && h >= 3))))
+        return "+01:00";
+    return "+02:00";
+}
+
+/* A handover's birth "YYYY-MM-DDThh:mm" (the wall clock as recorded) as a
+ * FHIR dateTime with seconds and the Dutch offset of that moment, which
+ * the inbound mapping turns back into the same wall clock. */
+static json_object *
+s_birth_datetime(const char *s)
+{
+    int y, mo, d, h, mi;
+    char day[11], out[40];
+
+    if (s == NULL || strlen(s) != 16 || s[10] != 'T' || s[13] != ':')
+        return NULL;
+    memcpy(day, s, 10);
+    day[10] = '\0';
+    if (!json_map_date_valid(day) ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) != 5 || h < 0 ||
+        h > 23 || mi < 0 || mi > 59 || s[11] < '0' || s[11] > '9' ||
+        s[14] < '0' || s[14] > '9')
+        return NULL;
+    snprintf(out, sizeof(out), "%.16s:00%s", s, s_nl_offset(y, mo, d, h));
+    return json_object_new_string(out);
+}
+
+/* One Task.input: {type {urn:kansrijk:cs:handover, key}, value[x]}. */
+static void
+s_input(json_object *a, const char *key, const char *vkey, json_object *v)
+{
+    json_object *in;
+
+    if (v == NULL)
+        return;
+    in = json_object_new_object();
+    json_object_object_add(in, "type", fo_cc(FO_CS_HANDOVER, key));
+    json_object_object_add(in, vkey, v);
+    json_object_array_add(a, in);
+}
+
+static json_object *
+s_int(json_object *o, const char *key, int64_t min, int64_t max)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(o, key, &v) ||
+        !json_object_is_type(v, json_type_int) ||
+        json_object_get_int64(v) < min || json_object_get_int64(v) > max)
+        return NULL;
+    return json_object_new_int64(json_object_get_int64(v));
+}
+
+static json_object *
+s_string(const char *s)
+{
+    return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+/* A handover's data about the birth and the child, as the inbound
+ * mapping reads them (docs/FHIR.md: Task.input of a handover). */
+static json_object *
+s_handover_inputs(json_object *c)
+{
+    json_object *a = json_object_new_array();
+    const char *bsn = fo_str(c, "child_bsn");
+
+    s_input(a, "child_given_name", "valueString",
+            s_string(fo_str(c, "child_given_name")));
+    if (bsn != NULL)
+        s_input(a, "child_bsn", "valueIdentifier",
+                fo_identifier(FHIR_SYS_BSN, bsn));
+    s_input(a, "birth_datetime", "valueDateTime",
+            s_birth_datetime(fo_str(c, "birth_datetime")));
+    s_input(a, "gestational_age_days", "valueInteger",
+            s_int(c, "gestational_age_days", 0, INT32_MAX));
+    s_input(a, "birth_weight_g", "valueInteger",
+            s_int(c, "birth_weight_g", 0, INT32_MAX));
+    s_input(a, "apgar_1", "valueInteger", s_int(c, "apgar_1", 0, 10));
+    s_input(a, "apgar_5", "valueInteger", s_int(c, "apgar_5", 0, 10));
+    s_input(a, "feeding", "valueCode", s_string(fo_code(c, "feeding")));
+    s_input(a, "heel_prick", "valueCode", s_string(fo_code(c, "heel_prick")));
+    s_input(a, "hearing_screening", "valueCode",
+            s_string(fo_code(c, "hearing_screening")));
+    s_input(a, "family_situation", "valueString",
+            s_string(fo_str(c, "family_situation")));
+    if (json_object_array_length(a) == 0) {
+        json_object_put(a);
+        return NULL;
+    }
+    return a;
+}
+
+json_object *
+fhir_out_task(const struct fhir_ctx *ctx, json_object *referral,
+              json_object *item)
+{
+    const char *id = fo_hex32(referral, "referral_id");
+    const char *status = s_task_status(referral);
+    json_object *t, *a;
+    int handover;
+
+    if (id == NULL || status == NULL)
+        return NULL;
+    json_object *content = s_content(item, &handover);
+    t = json_object_new_object();
+    json_object_object_add(t, "resourceType", json_object_new_string("Task"));
+    json_object_object_add(t, "id", json_object_new_string(id));
+    json_object_object_add(t, "meta", s_meta(ctx, referral, item));
+
+    a = json_object_new_array();
+    json_object_array_add(a, fo_identifier(FO_ID_REFERRAL, id));
+    const char *case_id = fo_hex32(referral, "case_id");
+    if (case_id != NULL)
+        json_object_array_add(a, fo_identifier(FO_ID_CASE, case_id));
+    json_object_object_add(t, "identifier", a);
+
+    json_object_object_add(t, "status", json_object_new_string(status));
+    const char *reason = fo_code(referral, "reason");
+    if (reason != NULL)
+        json_object_object_add(t, "statusReason",
+                               fo_cc(FO_CS_STATUS_REASON, reason));
+    fo_add(t, "businessStatus", s_business_status(referral));
+    json_object_object_add(t, "intent", json_object_new_string("order"));
+    fo_add_str(t, "priority", s_priority(fo_code(item, "priority")));
+
+    /* The ServiceRequest and Patient exist only where the content was
+     * opened (at the performer): no reference that would not resolve. */
+    if (content != NULL) {
+        json_object_object_add(t, "focus", fo_ref("ServiceRequest", id));
+        json_object_object_add(t, "for", fo_ref("Patient", id));
+    }
+    fo_add_str(t, "authoredOn", fo_time(referral, "opened_at"));
+    fo_add_str(t, "lastModified", fo_time(referral, "state_at"));
+    fo_add(t, "requester", fo_org_ref(fo_str(referral, "placer")));
+    fo_add(t, "owner", fo_org_ref(fo_str(referral, "performer")));
+
+    if (content != NULL && handover)
+        fo_add(t, "input", s_handover_inputs(content));
+    const char *outcome = fo_code(referral, "outcome");
+    if (outcome != NULL) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "type", fo_cc(FO_CS_OUTPUT_TYPE, "outcome"));
+        json_object_object_add(o, "valueCodeableConcept",
+                               fo_cc(FO_CS_OUTCOME, outcome));
+        a = json_object_new_array();
+        json_object_array_add(a, o);
+        json_object_object_add(t, "output", a);
+    }
+    return t;
+}
+
+/*
+ * ServiceRequest and Patient
+ */
+
+/* The referrer (or a handover's responsible professional) as a contained
+ * PractitionerRole "#referrer". */
+static json_object *
+s_practitioner_role(json_object *p, const char *placer)
+{
+    json_object *r, *a;
+    const char *name = fo_str(p, "name"), *role = fo_str(p, "role");
+    const char *phone = fo_str(p, "phone"), *email = fo_str(p, "email");
+    const char *agb = fo_str(p, "agb");
+
+    if (p == NULL)
+        return NULL;
+    r = json_object_new_object();
+    json_object_object_add(r, "resourceType",
+                           json_object_new_string("PractitionerRole"));
+    json_object_object_add(r, "id", json_object_new_string("referrer"));
+    if (agb != NULL) {
+        a = json_object_new_array();
+        json_object_array_add(a, fo_identifier(FHIR_SYS_AGB, agb));
+        json_object_object_add(r, "identifier", a);
+    }
+    if (name != NULL) {
+        json_object *pr = json_object_new_object();
+        json_object_object_add(pr, "display", json_object_new_string(name));
+        json_object_object_add(r, "practitioner", pr);
+    }
+    fo_add(r, "organization", fo_org_ref(placer));
+    if (role != NULL) {
+        a = json_object_new_array();
+        json_object_array_add(a, fo_cc_text(role));
+        json_object_object_add(r, "code", a);
+    }
+    a = json_object_new_array();
+    if (phone != NULL) {
+        json_object *cp = json_object_new_object();
+        json_object_object_add(cp, "system", json_object_new_string("phone"));
+        json_object_object_add(cp, "value", json_object_new_string(phone));
+        json_object_array_add(a, cp);
+    }
+    if (email != NULL) {
+        json_object *cp = json_object_new_object();
+        json_object_object_add(cp, "system", json_object_new_string("email"));
+        json_object_object_add(cp, "value", json_object_new_string(email));
+        json_object_array_add(a, cp);
+    }
+    fo_add_array(r, "telecom", a);
+    return r;
+}
+
+/* The expected delivery date as a contained Observation "#edd" (LOINC
+ * 11778-8, Delivery date Estimated). */
+static json_object *
+s_edd(const char *date, const char *patient_id)
+{
+    json_object *o = json_object_new_object(), *code, *a;
+
+    json_object_object_add(o, "resourceType",
+                           json_object_new_string("Observation"));
+    json_object_object_add(o, "id", json_object_new_string("edd"));
+    json_object_object_add(o, "status", json_object_new_string("final"));
+    code = fo_cc(FO_LOINC, "11778-8");
+    a = json_object_object_get(code, "coding");
+    json_object_object_add(json_object_array_get_idx(a, 0), "display",
+                           json_object_new_string("Delivery date Estimated"));
+    json_object_object_add(o, "code", code);
+    json_object_object_add(o, "subject", fo_ref("Patient", patient_id));
+    json_object_object_add(o, "valueDateTime", json_object_new_string(date));
+    return o;
+}
+
+/* A ServiceRequest's status from the referral's state: active while it
+ * runs, then what FHIR's RequestStatus says of the end. */
+static const char *
+s_request_status(json_object *referral)
+{
+    const char *s = s_task_status(referral);
+
+    if (s == NULL)
+        return "active";
+    if (strcmp(s, "completed") == 0)
+        return "completed";
+    if (strcmp(s, "cancelled") == 0 || strcmp(s, "rejected") == 0 ||
+        strcmp(s, "failed") == 0)
+        return "revoked";
+    if (strcmp(s, "entered-in-error") == 0)
+        return "entered-in-error";
+    if (strcmp(s, "on-hold") == 0)
+        return "on-hold";
+    return "active";
+}
+
+/* The referral's id: the record's, else the item's. */
+static const char *
+s_referral_id(json_object *referral, json_object *item)
+{
+    const char *id = fo_hex32(referral, "referral_id");
+
+    return id != NULL ? id : fo_hex32(item, "referral_id");
+}
+
+static void
+s_texts(json_object *notes, const char *text)
+{
+    if (text != NULL) {
+        json_object *n = json_object_new_object();
+        json_object_object_add(n, "text", json_object_new_string(text));
+        json_object_array_add(notes, n);
+    }
+}
+
+json_object *
+fhir_out_service_request(const struct fhir_ctx *ctx, json_object *referral,
+                         json_object *item, struct fhir_error *e)
+{
+    const char *id = s_referral_id(referral, item);
+    json_object *sr, *a, *contained, *codes;
+    int handover;
+    json_object *c = s_content(item, &handover);
+
+    if (id == NULL) {
+        fhir_error_set(e, 404, "not-found", "ServiceRequest.id",
+                       "no such referral");
+        return NULL;
+    }
+    if (c == NULL) {
+        fhir_error_set(e, 404, "not-found", "ServiceRequest",
+                       "this organisation holds no opened content of the "
+                       "referral (it is the placer, or the item is gone)");
+        return NULL;
+    }
+    const char *placer = fo_str(referral, "placer");
+    if (placer == NULL)
+        placer = fo_str(item, "sender");
+
+    sr = json_object_new_object();
+    json_object_object_add(sr, "resourceType",
+                           json_object_new_string("ServiceRequest"));
+    json_object_object_add(sr, "id", json_object_new_string(id));
+    json_object_object_add(sr, "meta", s_meta(ctx, referral, item));
+
+    contained = json_object_new_array();
+    json_object *role = s_practitioner_role(
+        fo_obj(c, handover ? "responsible" : "referrer"), placer);
+    fo_push(contained, role);
+    const char *edd = handover ? NULL : fo_date(c, "expected_delivery_date");
+    if (edd != NULL)
+        json_object_array_add(contained, s_edd(edd, id));
+    fo_add_array(sr, "contained", contained);
+
+    a = json_object_new_array();
+    json_object_array_add(a, fo_identifier(FO_ID_REFERRAL, id));
+    json_object_object_add(sr, "identifier", a);
+    json_object_object_add(sr, "status",
+                           json_object_new_string(s_request_status(referral)));
+    json_object_object_add(sr, "intent", json_object_new_string("order"));
+
+    const char *purpose = fo_code(referral, "purpose");
+    if (purpose == NULL)
+        purpose = fo_code(item, "purpose");
+    if (purpose != NULL) {
+        a = json_object_new_array();
+        json_object_array_add(a, fo_cc(FO_CS_PURPOSE, purpose));
+        json_object_object_add(sr, "category", a);
+    }
+    const char *prio = s_priority(handover ? NULL : fo_code(c, "urgency"));
+    if (prio == NULL)
+        prio = s_priority(fo_code(item, "priority"));
+    fo_add_str(sr, "priority", prio);
+    if (!handover)
+        fo_add(sr, "code",
+               fo_cc(FO_CS_SERVICE, fo_code(c, "requested_service")));
+    json_object_object_add(sr, "subject", fo_ref("Patient", id));
+    fo_add_str(sr, "authoredOn", fo_time(item, "created_at"));
+    if (role != NULL) {
+        json_object *r = json_object_new_object();
+        json_object_object_add(r, "reference",
+                               json_object_new_string("#referrer"));
+        json_object_object_add(sr, "requester", r);
+    } else {
+        fo_add(sr, "requester", fo_org_ref(placer));
+    }
+    const char *performer = fo_str(referral, "performer");
+    json_object *perf = fo_org_ref(performer != NULL ? performer
+                                   : ctx != NULL     ? ctx->org_id
+                                                     : NULL);
+    if (perf != NULL) {
+        a = json_object_new_array();
+        json_object_array_add(a, perf);
+        json_object_object_add(sr, "performer", a);
+    }
+
+    codes = fo_arr(c, handover ? "risk_factors" : "reason_codes");
+    a = json_object_new_array();
+    for (size_t i = 0; codes != NULL && i < json_object_array_length(codes);
+         i++) {
+        json_object *v = json_object_array_get_idx(codes, i);
+        if (json_object_is_type(v, json_type_string))
+            fo_push(a, fo_cc(FO_CS_REASON, json_object_get_string(v)));
+    }
+    fo_add_array(sr, "reasonCode", a);
+
+    a = json_object_new_array();
+    const char *consent = fo_hex32(item, "consent_id");
+    if (consent != NULL) {
+        json_object *r = json_object_new_object();
+        json_object_object_add(r, "type", json_object_new_string("Consent"));
+        json_object_object_add(r, "identifier",
+                               fo_identifier(FO_ID_CONSENT, consent));
+        json_object_array_add(a, r);
+    }
+    if (edd != NULL) {
+        json_object *r = json_object_new_object();
+        json_object_object_add(r, "reference", json_object_new_string("#edd"));
+        json_object_array_add(a, r);
+    }
+    fo_add_array(sr, "supportingInfo", a);
+
+    a = json_object_new_array();
+    if (handover) {
+        s_texts(a, fo_str(c, "notes"));
+    } else {
+        s_texts(a, fo_str(c, "reason_text"));
+    }
+    fo_add_array(sr, "note", a);
+    return sr;
+}
+
+/* "street house_number" with each part in its ADXP extension. */
+static json_object *
+s_address(json_object *ad)
+{
+    const char *street = fo_str(ad, "street");
+    const char *number = fo_str(ad, "house_number");
+    const char *postal = fo_str(ad, "postal_code");
+    const char *city = fo_str(ad, "city");
+    json_object *o, *a;
+
+    if (street == NULL && number == NULL && postal == NULL && city == NULL)
+        return NULL;
+    o = json_object_new_object();
+    if (street != NULL || number != NULL) {
+        size_t n = (street ? strlen(street) : 0) + 1 +
+                   (number ? strlen(number) : 0) + 1;
+        char *line = xmalloc(n);
+        json_object *ext = json_object_new_array(), *lx, *l;
+        /* Whole, never cut: a cut could split a UTF-8 character. */
+        snprintf(line, n, "%s%s%s", street ? street : "",
+                 street && number ? " " : "", number ? number : "");
+        a = json_object_new_array();
+        json_object_array_add(a, json_object_new_string(line));
+        free(line);
+        json_object_object_add(o, "line", a);
+        if (street != NULL) {
+            json_object *x = json_object_new_object();
+            json_object_object_add(
+                x, "url",
+                json_object_new_string(
+                    "http://hl7.org/fhir/StructureDefinition/"
+                    "iso21090-ADXP-streetName"));
+            json_object_object_add(x, "valueString",
+                                   json_object_new_string(street));
+            json_object_array_add(ext, x);
+        }
+        if (number != NULL) {
+            json_object *x = json_object_new_object();
+            json_object_object_add(
+                x, "url",
+                json_object_new_string(
+                    "http://hl7.org/fhir/StructureDefinition/"
+                    "iso21090-ADXP-houseNumber"));
+            json_object_object_add(x, "valueString",
+                                   json_object_new_string(number));
+            json_object_array_add(ext, x);
+        }
+        lx = json_object_new_object();
+        json_object_object_add(lx, "extension", ext);
+        l = json_object_new_array();
+        json_object_array_add(l, lx);
+        json_object_object_add(o, "_line", l);
+    }
+    fo_add_str(o, "city", city);
+    fo_add_str(o, "postalCode", postal);
+    return o;
+}
+
+json_object *
+fhir_out_patient(const struct fhir_ctx *ctx, json_object *referral,
+                 json_object *item, struct fhir_error *e)
+{
+    const char *id = s_referral_id(referral, item);
+    json_object *p, *a;
+    int handover;
+    json_object *c = s_content(item, &handover);
+    json_object *m = fo_obj(c, "mother");
+
+    if (id == NULL) {
+        fhir_error_set(e, 404, "not-found", "Patient.id", "no such referral");
+        return NULL;
+    }
+    if (m == NULL) {
+        fhir_error_set(e, 404, "not-found", "Patient",
+                       "this organisation holds no opened content of the "
+                       "referral (it is the placer, or the item is gone)");
+        return NULL;
+    }
+    p = json_object_new_object();
+    json_object_object_add(p, "resourceType",
+                           json_object_new_string("Patient"));
+    json_object_object_add(p, "id", json_object_new_string(id));
+    json_object_object_add(p, "meta", s_meta(ctx, referral, item));
+    /* The BSN as the opened content holds it: only here, at the
+     * recipient, never in a log line. */
+    const char *bsn = fo_str(m, "bsn");
+    if (bsn != NULL) {
+        a = json_object_new_array();
+        json_object_array_add(a, fo_identifier(FHIR_SYS_BSN, bsn));
+        json_object_object_add(p, "identifier", a);
+    }
+    const char *family = fo_str(m, "family_name");
+    const char *given = fo_str(m, "given_name");
+    if (family != NULL || given != NULL) {
+        json_object *n = json_object_new_object();
+        fo_add_str(n, "family", family);
+        if (given != NULL) {
+            json_object *g = json_object_new_array();
+            json_object_array_add(g, json_object_new_string(given));
+            json_object_object_add(n, "given", g);
+        }
+        a = json_object_new_array();
+        json_object_array_add(a, n);
+        json_object_object_add(p, "name", a);
+    }
+    const char *phone = fo_str(m, "phone");
+    if (phone != NULL) {
+        json_object *cp = json_object_new_object();
+        json_object_object_add(cp, "system", json_object_new_string("phone"));
+        json_object_object_add(cp, "value", json_object_new_string(phone));
+        a = json_object_new_array();
+        json_object_array_add(a, cp);
+        json_object_object_add(p, "telecom", a);
+    }
+    fo_add_str(p, "birthDate", fo_date(m, "birth_date"));
+    json_object *ad = s_address(fo_obj(m, "address"));
+    if (ad != NULL) {
+        a = json_object_new_array();
+        json_object_array_add(a, ad);
+        json_object_object_add(p, "address", a);
+    }
+    return p;
+}
