@@ -826,6 +826,31 @@ test_damaged(void **state)
     json_object_put(it);
     json_object_put(r);
 
+    /* White space FHIR's strings do not allow (a no-break space, a form
+     * feed, a vertical tab) becomes a space; a string of nothing else is
+     * absent; a code with it is no code. */
+    r = s_referral("referral", "accepted", 0, 0, NULL, NULL, 0, 0);
+    it = json_tokener_parse(
+        "{\"content\": {\"referral\": {\"mother\": {\"given_name\": "
+        "\"Anna\\u00a0Maria\", \"family_name\": \"\\f\\u3000\", "
+        "\"phone\": \"06\\u0001123\"}, \"reason_text\": "
+        "\"one\\u000btwo\", \"reason_codes\": [\"a\\u00a0b\", "
+        "\"psychosociaal\"]}}}");
+    p = fhir_out_patient(&s_ctx, r, it, &e);
+    S_EQ(p, "name[0].given[0]", "Anna Maria");
+    assert_null(s_at(p, "name[0].family"));
+    S_EQ(p, "telecom[0].value", "06 123");
+    s_write("patient-white-space", p);
+    sr = fhir_out_service_request(&s_ctx, r, it, &e);
+    S_EQ(sr, "note[0].text", "one two");
+    S_EQ(sr, "reasonCode[0].coding[0].code", "psychosociaal");
+    assert_null(s_at(sr, "reasonCode[1]"));
+    s_write("servicerequest-white-space", sr);
+    json_object_put(p);
+    json_object_put(sr);
+    json_object_put(it);
+    json_object_put(r);
+
     /* A context with nothing usable. */
     struct fhir_ctx odd = {"nobody", "not a url", 0};
     json_object *cs = fhir_out_capability(&odd, "x y  z");
