@@ -5,7 +5,8 @@
  * while the second signal is on its way; different subjects never match;
  * a signal signalled again changes nothing; a withdrawn signal and one
  * past its lifetime (a route of three seconds) no longer match; a family
- * match of a mother and her child linked by SUBJECT_LINK; bad input: a
+ * match of a mother and her child linked by SUBJECT_LINK, also when the
+ * link comes after both signals (once); bad input: a
  * signal without a route, one addressed to another organisation, one on a
  * consent route without consent, a withdrawal of another organisation's
  * signal and of an unknown one, each refused with its reason.
@@ -405,6 +406,85 @@ s_family(void)
             "JGZ (on the mother) and the wijkteam (on the child) get a "
             "family match (%d, %d)",
             s_matches(s_jgz, S_WT).family - fj,
+            s_matches(s_wt, S_JGZ).family - fw);
+}
+
+/* A SUBJECT_LINK that comes after signals on the mother and the child:
+ * the family match is made when the link is recorded, once (the same
+ * link again matches nothing). */
+static void
+s_family_late(void)
+{
+    char mother[10], child[10], k[10];
+    uint8_t case_id[16], id[16];
+    struct s_fate f;
+    bool ok;
+
+    h_note("== a family match made by a SUBJECT_LINK after both signals");
+    h_bsn(12, mother);
+    h_bsn(13, child);
+    h_bsn(14, k);
+    uint64_t now = util_now_ms();
+    const char *bsns[] = {mother, child};
+    for (int i = 0; i < 2; i++) {
+        struct h_consent g = {0};
+        g.recipient = S_JGZ;
+        g.bsn = bsns[i];
+        g.purpose = "overdracht-jgz";
+        g.from_org = S_VL;
+        g.to_category = KR__V1__ORG_CATEGORY__JGZ;
+        g.from_ms = now - 3600000;
+        g.until_ms = now + 365ull * 86400000;
+        H_REQUIRE(h_send_consent(h_node_client(&s_c, s_vl), &g, NULL, id) ==
+                      KR_OK,
+                  "consent %d", i);
+        H_POLL(ok, 20000,
+               h_outcome(h_node_client(&s_c, s_vl), id) >=
+                   KR__V1__OUTCOME__ACCEPTED);
+        H_REQUIRE(ok, "the broker accepts consent %d", i);
+    }
+    util_time_ordered_id(case_id);
+    struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__HANDOVER,
+                      .to = S_JGZ,
+                      .bsn = mother,
+                      .purpose = "overdracht-jgz",
+                      .case_id = case_id};
+    f = s_do(s_vl, &m, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "the mother's handover on the case (%s)", f.detail);
+    int fj = s_matches(s_jgz, S_WT).family, fw = s_matches(s_wt, S_JGZ).family;
+    int fc = s_matches(s_coord, NULL).family;
+    int nj = s_matches(s_jgz, S_WT).n;
+    s_signal(s_jgz, mother, NULL, id);
+    f = s_signal(s_wt, child, NULL, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "signals on the mother and the child, not linked yet");
+    m.type = KR__V1__MESSAGE_TYPE__SUBJECT_LINK;
+    m.bsn = child;
+    f = s_do(s_vl, &m, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "the child linked to the case after both signals (%s)", f.detail);
+    H_POLL(ok, 20000,
+           s_matches(s_jgz, S_WT).family == fj + 1 &&
+               s_matches(s_wt, S_JGZ).family == fw + 1);
+    H_CHECK(ok,
+            "the link makes the family match: JGZ (on the mother) and the "
+            "wijkteam (on the child) each get one (%d, %d)",
+            s_matches(s_jgz, S_WT).family - fj,
+            s_matches(s_wt, S_JGZ).family - fw);
+    H_POLL(ok, 20000, s_matches(s_coord, NULL).family == fc + 1);
+    H_CHECK(ok, "and the route's coordinator one");
+    /* The same link again, then a sentinel match behind it in both
+     * queues: nothing more came of the link. */
+    f = s_do(s_vl, &m, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED, "the same link again");
+    s_signal(s_jgz, k, NULL, id);
+    s_signal(s_wt, k, NULL, id);
+    H_POLL(ok, 20000, s_matches(s_jgz, S_WT).n == nj + 2);
+    H_CHECK(ok && s_matches(s_jgz, S_WT).family == fj + 1 &&
+                s_matches(s_wt, S_JGZ).family == fw + 1,
+            "the pair matched exactly once (jgz %d family of %d, wt %d)",
+            s_matches(s_jgz, S_WT).family - fj, s_matches(s_jgz, S_WT).n - nj,
             s_matches(s_wt, S_JGZ).family - fw);
 }
 
@@ -978,6 +1058,7 @@ main(void)
     s_kill9();
     s_withdraw_expire();
     s_family();
+    s_family_late();
     s_krctl();
     s_erasure();
     s_erasure_scan();
