@@ -443,6 +443,9 @@ cluster_broker_timers(struct cluster *c, struct timer_stats *out)
         out->escalations = r->stats->escalations;
         out->messages_purged = r->stats->messages_purged;
         out->finals_pending = r->stats->finals_pending;
+        out->purge_passes = r->stats->purge_passes;
+        out->purge_total_us = r->stats->purge_total_us;
+        out->purge_max_us = r->stats->purge_max_us;
         out->signals = r->stats->signals;
     }
     kr__v1__admin_response__free_unpacked(r, NULL);

@@ -336,9 +336,9 @@ s_envelope(const struct msg_ctx *m, int type, const uint8_t msg_id[16],
                                    : (uint8_t *)m->pseudonym;
     e.subject_pseudonym.len = KR_PSEUDONYM_LEN;
     e.subject_key_version = m->key_version;
-    e.purpose = (char *)(type == KR__V1__MESSAGE_TYPE__SIGNAL
-                             ? BENCH_SIGNAL_PURPOSE
-                             : BENCH_PURPOSE);
+    e.purpose =
+        (char *)(type == KR__V1__MESSAGE_TYPE__SIGNAL ? BENCH_SIGNAL_PURPOSE
+                                                      : BENCH_PURPOSE);
     e.data_category = KR__V1__DATA_CATEGORY__MEDISCH;
     e.legal_basis = KR__V1__LEGAL_BASIS__CONSENT;
     e.priority = KR__V1__PRIORITY__ROUTINE;

@@ -698,7 +698,6 @@ s_erasure(void)
             "and it is executed (%s)", ff.detail);
 }
 
-
 /* Where a store still holds 'subject' (LMDB API, read-only, every named
  * database, keys and values): "db:count ..." in out, the number of hits
  * returned; -1 if it cannot be read. Not counted: the audit trail (kept
@@ -718,8 +717,8 @@ s_scan(const char *path, bool node, const uint8_t subject[32], char *out,
 
     out[0] = '\0';
     if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 64) != 0 ||
-        mdb_env_open(env, path, MDB_RDONLY | (node ? MDB_NOSUBDIR : 0),
-                     0600) != 0 ||
+        mdb_env_open(env, path, MDB_RDONLY | (node ? MDB_NOSUBDIR : 0), 0600) !=
+            0 ||
         mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0 ||
         mdb_dbi_open(txn, NULL, 0, &main_dbi) != 0 ||
         mdb_cursor_open(txn, main_dbi, &mc) != 0)
@@ -752,10 +751,10 @@ s_scan(const char *path, bool node, const uint8_t subject[32], char *out,
             if (node && strcmp(name, "inbox") == 0 && dv.mv_size > 16) {
                 Kr__V1__InboxRecord *ir = kr__v1__inbox_record__unpack(
                     NULL, dv.mv_size - 16, (const uint8_t *)dv.mv_data + 16);
-                bool notice =
-                    ir != NULL && ir->item != NULL && ir->item->notice &&
-                    ir->item->notice->kind ==
-                        KR__V1__NOTICE_KIND__NOTICE_ERASURE;
+                bool notice = ir != NULL && ir->item != NULL &&
+                              ir->item->notice &&
+                              ir->item->notice->kind ==
+                                  KR__V1__NOTICE_KIND__NOTICE_ERASURE;
                 if (ir != NULL)
                     kr__v1__inbox_record__free_unpacked(ir, NULL);
                 if (notice)
@@ -922,8 +921,7 @@ s_erasure_scan(void)
     /* The notices wait in the broker's queues until acknowledged. */
     int hits = -1;
     H_POLL(ok, 30000,
-           (hits = s_scan_all(p.subject, nodes, 3, where, sizeof(where))) ==
-               0);
+           (hits = s_scan_all(p.subject, nodes, 3, where, sizeof(where))) == 0);
     H_CHECK(ok,
             "after the erasure no store holds F's pseudonym outside the "
             "audit trail, the kept consent and the notice (%d: %s)",
@@ -938,7 +936,6 @@ s_erasure_scan(void)
             "legal ground, are in the audit trail");
     h_run_free(&r);
 }
-
 
 /* A message still pending at its node (its organisation suspended) when
  * another organisation has its subject erased: the broker refuses it
@@ -1002,8 +999,7 @@ s_erasure_pending(void)
     int nodes[] = {s_vl, s_jgz, s_wt};
     int hits = -1;
     H_POLL(ok, 30000,
-           (hits = s_scan_all(p.subject, nodes, 3, where, sizeof(where))) ==
-               0);
+           (hits = s_scan_all(p.subject, nodes, 3, where, sizeof(where))) == 0);
     H_CHECK(ok,
             "no store holds P's pseudonym outside the audit trail, the kept "
             "consent and the notice (%d: %s)",
