@@ -66,7 +66,8 @@ bstore_referrals_about(struct broker_store *st, MDB_txn *txn,
         return bstore_from_mdb(rc);
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *n < max;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 16 || memmem(v.mv_data, v.mv_size, subject, 32) == NULL)
+        if (k.mv_size != 16 ||
+            memmem(v.mv_data, v.mv_size, subject, 32) == NULL)
             continue;
         Kr__V1__ReferralRecord *r =
             kr__v1__referral_record__unpack(NULL, v.mv_size, v.mv_data);

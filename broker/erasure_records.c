@@ -15,8 +15,7 @@
 #define S_QUEUED_MAX 1024
 
 void
-erasure_holder_add(struct broker *b, struct erasure_holders *h,
-                   const char *org)
+erasure_holder_add(struct broker *b, struct erasure_holders *h, const char *org)
 {
     struct org *o = org != NULL && org[0] != '\0' ? orgs_find(b, org) : NULL;
 
@@ -168,19 +167,19 @@ erasure_queued(struct broker *b, const char *by, const uint8_t subject[32],
         erasure_holder_add(b, h, m->sender);
         if (in_flight)
             erasure_holder_add(b, h, m->recipient);
-        rc = deliver_finalize(b, mid, m, KR__V1__MESSAGE_STATE__STATE_WITHDRAWN,
-                              KR__V1__OUTCOME__WITHDRAWN,
-                              KR__V1__REASON__ERASED,
-                              "its subject was erased before delivery");
+        rc =
+            deliver_finalize(b, mid, m, KR__V1__MESSAGE_STATE__STATE_WITHDRAWN,
+                             KR__V1__OUTCOME__WITHDRAWN, KR__V1__REASON__ERASED,
+                             "its subject was erased before delivery");
         if (rc == 0)
-            rc = audit_write(b, &(struct audit_ev){
-                                    .event = "message.withdrawn",
-                                    .action = 'D',
-                                    .org_id = by,
-                                    .msg = m,
-                                    .msg_id = mid,
-                                    .reason = KR__V1__REASON__ERASED,
-                                    .check = "subject erased (AVG art. 17)"});
+            rc = audit_write(
+                b, &(struct audit_ev){.event = "message.withdrawn",
+                                      .action = 'D',
+                                      .org_id = by,
+                                      .msg = m,
+                                      .msg_id = mid,
+                                      .reason = KR__V1__REASON__ERASED,
+                                      .check = "subject erased (AVG art. 17)"});
         kr__v1__stored_message__free_unpacked(m, NULL);
         if (rc != 0)
             goto out;

@@ -95,8 +95,9 @@ s_outbox(struct node *n, MDB_txn *txn, const uint8_t subject[32],
             KR_OK)
             continue; /* no envelope (dropped, or a not-held record) */
         Kr__V1__Envelope *e = kr__v1__envelope__unpack(NULL, elen, env);
-        bool about = e != NULL && (s_eq(e->subject_pseudonym, subject) ||
-                                   s_eq(e->previous_subject_pseudonym, subject));
+        bool about =
+            e != NULL && (s_eq(e->subject_pseudonym, subject) ||
+                          s_eq(e->previous_subject_pseudonym, subject));
         if (about)
             s_rid_add(rids, e->referral_id);
         if (e != NULL)

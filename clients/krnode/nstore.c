@@ -885,8 +885,7 @@ nstore_outbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__OutboxRecord *rec)
         rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], seq, key.mv_data);
     else /* final (a not-held record taken over): due for retention, under
           * its new seq (the entry's key is the same: rewritten) */
-        rc = s_done_put(st, txn, rec->item->final_at_ms, 'o', key.mv_data,
-                        seq);
+        rc = s_done_put(st, txn, rec->item->final_at_ms, 'o', key.mv_data, seq);
     if (rc != MDB_SUCCESS)
         goto fail;
     return KR_OK;

@@ -5,7 +5,8 @@
  * while the second signal is on its way; different subjects never match;
  * a signal signalled again changes nothing; a withdrawn signal and one
  * past its lifetime (a route of three seconds) no longer match; a family
- * match of a mother and her child linked by SUBJECT_LINK; bad input: a
+ * match of a mother and her child linked by SUBJECT_LINK, also when the
+ * link comes after both signals (once); bad input: a
  * signal without a route, one addressed to another organisation, one on a
  * consent route without consent, a withdrawal of another organisation's
  * signal and of an unknown one, each refused with its reason.
@@ -408,6 +409,85 @@ s_family(void)
             s_matches(s_wt, S_JGZ).family - fw);
 }
 
+/* A SUBJECT_LINK that comes after signals on the mother and the child:
+ * the family match is made when the link is recorded, once (the same
+ * link again matches nothing). */
+static void
+s_family_late(void)
+{
+    char mother[10], child[10], k[10];
+    uint8_t case_id[16], id[16];
+    struct s_fate f;
+    bool ok;
+
+    h_note("== a family match made by a SUBJECT_LINK after both signals");
+    h_bsn(12, mother);
+    h_bsn(13, child);
+    h_bsn(14, k);
+    uint64_t now = util_now_ms();
+    const char *bsns[] = {mother, child};
+    for (int i = 0; i < 2; i++) {
+        struct h_consent g = {0};
+        g.recipient = S_JGZ;
+        g.bsn = bsns[i];
+        g.purpose = "overdracht-jgz";
+        g.from_org = S_VL;
+        g.to_category = KR__V1__ORG_CATEGORY__JGZ;
+        g.from_ms = now - 3600000;
+        g.until_ms = now + 365ull * 86400000;
+        H_REQUIRE(h_send_consent(h_node_client(&s_c, s_vl), &g, NULL, id) ==
+                      KR_OK,
+                  "consent %d", i);
+        H_POLL(ok, 20000,
+               h_outcome(h_node_client(&s_c, s_vl), id) >=
+                   KR__V1__OUTCOME__ACCEPTED);
+        H_REQUIRE(ok, "the broker accepts consent %d", i);
+    }
+    util_time_ordered_id(case_id);
+    struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__HANDOVER,
+                      .to = S_JGZ,
+                      .bsn = mother,
+                      .purpose = "overdracht-jgz",
+                      .case_id = case_id};
+    f = s_do(s_vl, &m, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "the mother's handover on the case (%s)", f.detail);
+    int fj = s_matches(s_jgz, S_WT).family, fw = s_matches(s_wt, S_JGZ).family;
+    int fc = s_matches(s_coord, NULL).family;
+    int nj = s_matches(s_jgz, S_WT).n;
+    s_signal(s_jgz, mother, NULL, id);
+    f = s_signal(s_wt, child, NULL, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "signals on the mother and the child, not linked yet");
+    m.type = KR__V1__MESSAGE_TYPE__SUBJECT_LINK;
+    m.bsn = child;
+    f = s_do(s_vl, &m, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "the child linked to the case after both signals (%s)", f.detail);
+    H_POLL(ok, 20000,
+           s_matches(s_jgz, S_WT).family == fj + 1 &&
+               s_matches(s_wt, S_JGZ).family == fw + 1);
+    H_CHECK(ok,
+            "the link makes the family match: JGZ (on the mother) and the "
+            "wijkteam (on the child) each get one (%d, %d)",
+            s_matches(s_jgz, S_WT).family - fj,
+            s_matches(s_wt, S_JGZ).family - fw);
+    H_POLL(ok, 20000, s_matches(s_coord, NULL).family == fc + 1);
+    H_CHECK(ok, "and the route's coordinator one");
+    /* The same link again, then a sentinel match behind it in both
+     * queues: nothing more came of the link. */
+    f = s_do(s_vl, &m, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED, "the same link again");
+    s_signal(s_jgz, k, NULL, id);
+    s_signal(s_wt, k, NULL, id);
+    H_POLL(ok, 20000, s_matches(s_jgz, S_WT).n == nj + 2);
+    H_CHECK(ok && s_matches(s_jgz, S_WT).family == fj + 1 &&
+                s_matches(s_wt, S_JGZ).family == fw + 1,
+            "the pair matched exactly once (jgz %d family of %d, wt %d)",
+            s_matches(s_jgz, S_WT).family - fj, s_matches(s_jgz, S_WT).n - nj,
+            s_matches(s_wt, S_JGZ).family - fw);
+}
+
 static void
 s_bad_input(void)
 {
@@ -618,7 +698,6 @@ s_erasure(void)
             "and it is executed (%s)", ff.detail);
 }
 
-
 /* Where a store still holds 'subject' (LMDB API, read-only, every named
  * database, keys and values): "db:count ..." in out, the number of hits
  * returned; -1 if it cannot be read. Not counted: the audit trail (kept
@@ -638,8 +717,8 @@ s_scan(const char *path, bool node, const uint8_t subject[32], char *out,
 
     out[0] = '\0';
     if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 64) != 0 ||
-        mdb_env_open(env, path, MDB_RDONLY | (node ? MDB_NOSUBDIR : 0),
-                     0600) != 0 ||
+        mdb_env_open(env, path, MDB_RDONLY | (node ? MDB_NOSUBDIR : 0), 0600) !=
+            0 ||
         mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0 ||
         mdb_dbi_open(txn, NULL, 0, &main_dbi) != 0 ||
         mdb_cursor_open(txn, main_dbi, &mc) != 0)
@@ -672,10 +751,10 @@ s_scan(const char *path, bool node, const uint8_t subject[32], char *out,
             if (node && strcmp(name, "inbox") == 0 && dv.mv_size > 16) {
                 Kr__V1__InboxRecord *ir = kr__v1__inbox_record__unpack(
                     NULL, dv.mv_size - 16, (const uint8_t *)dv.mv_data + 16);
-                bool notice =
-                    ir != NULL && ir->item != NULL && ir->item->notice &&
-                    ir->item->notice->kind ==
-                        KR__V1__NOTICE_KIND__NOTICE_ERASURE;
+                bool notice = ir != NULL && ir->item != NULL &&
+                              ir->item->notice &&
+                              ir->item->notice->kind ==
+                                  KR__V1__NOTICE_KIND__NOTICE_ERASURE;
                 if (ir != NULL)
                     kr__v1__inbox_record__free_unpacked(ir, NULL);
                 if (notice)
@@ -842,8 +921,7 @@ s_erasure_scan(void)
     /* The notices wait in the broker's queues until acknowledged. */
     int hits = -1;
     H_POLL(ok, 30000,
-           (hits = s_scan_all(p.subject, nodes, 3, where, sizeof(where))) ==
-               0);
+           (hits = s_scan_all(p.subject, nodes, 3, where, sizeof(where))) == 0);
     H_CHECK(ok,
             "after the erasure no store holds F's pseudonym outside the "
             "audit trail, the kept consent and the notice (%d: %s)",
@@ -858,7 +936,6 @@ s_erasure_scan(void)
             "legal ground, are in the audit trail");
     h_run_free(&r);
 }
-
 
 /* A message still pending at its node (its organisation suspended) when
  * another organisation has its subject erased: the broker refuses it
@@ -922,8 +999,7 @@ s_erasure_pending(void)
     int nodes[] = {s_vl, s_jgz, s_wt};
     int hits = -1;
     H_POLL(ok, 30000,
-           (hits = s_scan_all(p.subject, nodes, 3, where, sizeof(where))) ==
-               0);
+           (hits = s_scan_all(p.subject, nodes, 3, where, sizeof(where))) == 0);
     H_CHECK(ok,
             "no store holds P's pseudonym outside the audit trail, the kept "
             "consent and the notice (%d: %s)",
@@ -978,6 +1054,7 @@ main(void)
     s_kill9();
     s_withdraw_expire();
     s_family();
+    s_family_late();
     s_krctl();
     s_erasure();
     s_erasure_scan();
