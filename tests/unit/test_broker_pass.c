@@ -97,6 +97,7 @@ s_teardown(void **state)
     orgs_free(&e->b);
     bstore_close(&e->b.store);
     arena_fini(&e->b.pb);
+    buf_free(&e->b.packbuf);
     cfg_free(broker_config_options, &e->b.cfg);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
     return system(cmd) == 0 ? 0 : -1;
