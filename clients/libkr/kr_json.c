@@ -65,8 +65,13 @@ s_call(kr_client_t *c, const Kr__V1__LocalRequest *req,
         s_err(err, errlen, "krnode: %s", kr_strerror(rc));
         return rc;
     }
+    errno = 0;
     *out = kr__v1__local_response__unpack(NULL, rlen, rb);
     kr_buf_free(rb);
+    if (*out == NULL && errno == ENOMEM) {
+        s_err(err, errlen, "out of memory");
+        return KR_ENOMEM;
+    }
     if (*out == NULL) {
         s_err(err, errlen, "krnode: an answer that does not parse");
         return KR_EPROTO;
@@ -80,6 +85,7 @@ s_call(kr_client_t *c, const Kr__V1__LocalRequest *req,
         kr__v1__local_response__free_unpacked(*out, NULL);
         *out = NULL;
     }
+    errno = 0; /* what the caller builds from *out: s_text */
     return rc;
 }
 
