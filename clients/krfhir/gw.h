@@ -136,8 +136,8 @@ struct gw_notify {
     const struct gw_config *cfg;
     struct gw_node *node;
     const char *base_url;
-    pthread_t th;
-    bool started;
+    pthread_t th, mark_th; /* the notifier, the marker */
+    bool started, mark_started;
     atomic_int stop;
     int wake_fd;          /* readable once krfhir stops */
     pthread_mutex_t mu;   /* guards gen and the fields below */
@@ -152,6 +152,7 @@ struct gw_notify {
      * so that no request waits for the node's commit of a mark. */
     char marks[GW_MARKS_MAX][KR_MSG_ID_HEX_LEN];
     size_t nmarks;
+    pthread_cond_t mark_cv; /* signalled when a mark is queued */
 };
 
 int gw_notify_start(struct gw_notify *nt, const struct gw_config *cfg,
