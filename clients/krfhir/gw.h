@@ -126,7 +126,6 @@ int gw_node_inbox_item(struct gw_node *n, const char *msg_id, json_object **out,
 int gw_node_referrals(struct gw_node *n, const char *state, const char *after,
                       uint32_t limit, json_object **out, char *err,
                       size_t errlen);
-int gw_node_processed(struct gw_node *n, const char *msg_id);
 
 /*
  * Notifications (gw_notify.c).
