@@ -59,6 +59,8 @@ struct gw_config {
     uint64_t retry_max_ms;       /* the waits double up to this */
     uint64_t retry_max_attempts; /* give up on one notification after
                                     this many (0: never) */
+    bool mark_processed;         /* mark announced (or read) inbox items
+                                    processed at the node */
     char *state_dir;             /* the notification cursor lives here */
     char *log_level;
 };

@@ -448,6 +448,8 @@ gw_notify_wait(struct gw_notify *nt, uint64_t gen, uint64_t deadline_ms)
 void
 gw_notify_mark(struct gw_notify *nt, const char *msg_id)
 {
+    if (!nt->cfg->mark_processed)
+        return;
     pthread_mutex_lock(&nt->mu);
     if (nt->nmarks < GW_MARKS_MAX && strlen(msg_id) == KR_MSG_ID_HEX_LEN - 1)
         memcpy(nt->marks[nt->nmarks++], msg_id, KR_MSG_ID_HEX_LEN);
