@@ -7,9 +7,13 @@
  * the gateway adds at most 1 ms to the p50.
  *
  * How time is taken: a message starts at its scheduled moment (its
- * worker sleeps until then, so a late worker is not hidden); it ends when
- * B first answers 200 to GET /Task/{id} (or kr_referral_json returns OK),
- * asked every S_POLL_US after A answered the POST (the send). Each
+ * sender sleeps until then, so a late sender is not hidden); it ends when
+ * B's system has read it, told as each path tells it: through krfhir, B's
+ * rest-hook notification (krbench listens) and then GET /Task/{id}
+ * answering 200; through libkr, B's inbox (a long poll) and then
+ * kr_referral_json answering. B's system does not wait for A's answer to
+ * A's client; when A answered (the POST, which waits for the broker's
+ * answer; the send, which does not) is a figure of its own ("sent"). Each
  * message gets its own referral_id (Task.identifier), so B's answer names
  * exactly it. The kansrijk descriptions of the libkr path are made from
  * the same Bundles by the same mapper (fhir_in_message) before the clock.
@@ -44,9 +48,10 @@
 #define S_RATE 100 /* msgs/s */
 #define S_MAX_N 1000
 #define S_WORKERS 8
-#define S_POLL_US 250
+#define S_POLL_US 500
 #define S_MSG_MS 30000 /* one message's bound */
 #define S_CLIENT_MS 30000
+#define S_QUEUE 1024 /* notified, not yet read (at least S_MAX_N) */
 
 struct s_gw {
     char port_file[BENCH_PATH + 16];
@@ -66,6 +71,17 @@ struct s_run {
     char (*rids)[KR_MSG_ID_HEX_LEN];    /* the Bundles' referral_ids */
     char (*rids_kr)[KR_MSG_ID_HEX_LEN]; /* the descriptions' */
     uint64_t *lat_ns;
+    atomic_ullong nseen; /* messages seen at B */
+    uint8_t prefix[12];  /* this phase's referral_ids (bench_msg_id) */
+    uint8_t prefix_fhir[12], prefix_kr[12];
+    int hook_fd; /* the rest-hook's listening socket */
+    /* Notified messages waiting for a reader (the FHIR path). */
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_cv;
+    uint64_t q[S_QUEUE];
+    size_t q_head, q_len;
+    bool q_done;
+    uint64_t *sent_ns; /* the moment A answered (the POST, the send) */
     atomic_int stop;
     char err[BENCH_ERR];
     pthread_mutex_t err_lock;
@@ -124,8 +140,15 @@ s_http(int port, const char *method, const char *path, const char *body,
         "%zu\r\nConnection: close\r\n\r\n",
         method, path,
         body != NULL ? "Content-Type: application/fhir+json\r\n" : "", len);
-    if (send(fd, head, (size_t)n, MSG_NOSIGNAL) != n ||
-        (len > 0 && send(fd, body, len, MSG_NOSIGNAL) != (ssize_t)len))
+    /* One write: a head and a body in two small segments would wait for
+     * the server's delayed ACK (Nagle), 40 ms on Linux. */
+    char *req = xmalloc((size_t)n + len);
+    memcpy(req, head, (size_t)n);
+    if (len > 0)
+        memcpy(req + n, body, len);
+    ssize_t w = send(fd, req, (size_t)n + len, MSG_NOSIGNAL);
+    free(req);
+    if (w != (ssize_t)((size_t)n + len))
         goto done;
     /* Bounded: each read waits at most S_MSG_MS; the answer is read to
      * its Content-Length (or the close). */
@@ -159,20 +182,20 @@ done:
     return status;
 }
 
+/* A sender: hands message i to A at its moment. */
 static void *
-s_worker_main(void *arg)
+s_sender_main(void *arg)
 {
     struct s_worker *w = arg;
     struct s_run *r = w->r;
-    kr_client_t *ka = NULL, *kb = NULL;
-    char path[128], err[256], mid[KR_MSG_ID_HEX_LEN];
+    kr_client_t *ka = NULL;
+    char err[256], mid[KR_MSG_ID_HEX_LEN];
     int rc;
 
     if (!r->fhir &&
-        ((rc = kr_client_connect(r->node_a, S_CLIENT_MS, &ka)) != KR_OK ||
-         (rc = kr_client_connect(r->node_b, S_CLIENT_MS, &kb)) != KR_OK)) {
-        s_fail(r, "worker %d: connect: %s", w->k, kr_strerror(rc));
-        goto done;
+        (rc = kr_client_connect(r->node_a, S_CLIENT_MS, &ka)) != KR_OK) {
+        s_fail(r, "sender %d: connect: %s", w->k, kr_strerror(rc));
+        return NULL;
     }
     for (uint64_t i = (uint64_t)w->k; i < r->n && !atomic_load(&r->stop);
          i += S_WORKERS) {
@@ -195,34 +218,186 @@ s_worker_main(void *arg)
                 break;
             }
         }
-        const char *rid = r->fhir ? r->rids[i] : r->rids_kr[i];
-        snprintf(path, sizeof(path), "/Task/%s", rid);
-        uint64_t deadline = at + (uint64_t)S_MSG_MS * 1000000ull;
-        bool seen = false;
-        /* Bounded by the message's deadline. */
-        while (!seen && bench_now_ns() < deadline) {
-            if (r->fhir) {
-                seen = s_http(r->port_b, "GET", path, NULL, 0) == 200;
-            } else {
-                char *json = NULL;
-                size_t jl = 0;
-                seen = kr_referral_json(kb, rid, &json, &jl, err,
-                                        sizeof(err)) == KR_OK;
-                kr_json_free(json);
-            }
-            if (!seen)
-                bench_sleep_ns(S_POLL_US * 1000ull);
-        }
-        if (!seen) {
-            s_fail(r, "message %llu: not readable at B within %d ms (%s)",
-                   (unsigned long long)i, S_MSG_MS,
-                   r->fhir ? "GET /Task" : "kr_referral_json");
+        r->sent_ns[i] = bench_now_ns() - at;
+    }
+    kr_client_destroy(&ka);
+    return NULL;
+}
+
+/* Message i is at B: note when (once). */
+static void
+s_seen(struct s_run *r, uint64_t i)
+{
+    uint64_t at = r->t0 + i * r->interval_ns, now = bench_now_ns();
+
+    if (i < r->n && r->lat_ns[i] == 0) {
+        r->lat_ns[i] = now > at ? now - at : 1;
+        atomic_fetch_add(&r->nseen, 1);
+    }
+}
+
+/* A reader of the FHIR path: GET /Task/{id} at B for each notified
+ * message, until it answers 200. */
+static void *
+s_get_main(void *arg)
+{
+    struct s_run *r = arg;
+    char path[64];
+
+    for (;;) {
+        uint64_t idx;
+        pthread_mutex_lock(&r->q_lock);
+        /* Bounded: the hook thread sets q_done when it ends. */
+        while (r->q_len == 0 && !r->q_done)
+            pthread_cond_wait(&r->q_cv, &r->q_lock);
+        if (r->q_len == 0) {
+            pthread_mutex_unlock(&r->q_lock);
             break;
         }
-        r->lat_ns[i] = bench_now_ns() - at;
+        idx = r->q[r->q_head];
+        r->q_head = (r->q_head + 1) % S_QUEUE;
+        r->q_len--;
+        pthread_mutex_unlock(&r->q_lock);
+        snprintf(path, sizeof(path), "/Task/%s", r->rids[idx]);
+        for (int k = 0; k < 1000 && !atomic_load(&r->stop); k++) {
+            if (s_http(r->port_b, "GET", path, NULL, 0) == 200) {
+                s_seen(r, idx);
+                break;
+            }
+            bench_sleep_ns(S_POLL_US * 1000ull);
+        }
     }
-done:
-    kr_client_destroy(&ka);
+    return NULL;
+}
+
+/* The FHIR path's reader: B's system as krfhir tells it, the rest-hook.
+ * Each notification is answered 200 at once, then the Task it names is
+ * read with GET /Task/{id}; the message is at B when that answers 200. */
+static void *
+s_hook_main(void *arg)
+{
+    struct s_run *r = arg;
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+                             "Connection: close\r\n\r\n";
+    uint64_t deadline =
+        r->t0 + r->n * r->interval_ns + (uint64_t)S_MSG_MS * 1000000ull;
+
+    /* Bounded by the run's deadline. */
+    while (atomic_load(&r->nseen) < r->n && !atomic_load(&r->stop) &&
+           bench_now_ns() < deadline) {
+        struct pollfd pf = {r->hook_fd, POLLIN, 0};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        int fd = accept4(r->hook_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        char buf[16384];
+        size_t got = 0;
+        char *end = NULL;
+        long clen = -1;
+        for (int k = 0; k < 1000 && got < sizeof(buf) - 1; k++) {
+            struct pollfd qf = {fd, POLLIN, 0};
+            if (poll(&qf, 1, 5000) <= 0)
+                break;
+            ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            buf[got] = '\0';
+            if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
+                char *cl = strcasestr(buf, "Content-Length:");
+                clen = cl != NULL ? strtol(cl + 15, NULL, 10) : 0;
+            }
+            if (end != NULL && (long)(got - (size_t)(end + 4 - buf)) >= clen)
+                break;
+        }
+        /* A failed answer: krfhir tries again. */
+        (void)!send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL);
+        close(fd);
+        char *t = end != NULL ? strstr(end, "/Task/") : NULL;
+        uint8_t id[16];
+        uint64_t idx;
+        char hex[KR_MSG_ID_HEX_LEN];
+        if (t == NULL || strlen(t) < 6 + 32)
+            continue;
+        memcpy(hex, t + 6, 32);
+        hex[32] = '\0';
+        if (util_unhex(hex, id, 16) != 0 ||
+            !bench_msg_index(r->prefix, id, 16, &idx) || idx >= r->n ||
+            r->lat_ns[idx] != 0)
+            continue; /* the other path's, or a repeat */
+        /* A reader of the pool reads it: the next notification is
+         * taken at once, as a system with several workers would. */
+        pthread_mutex_lock(&r->q_lock);
+        if (r->q_len < S_QUEUE)
+            r->q[(r->q_head + r->q_len++) % S_QUEUE] = idx;
+        pthread_cond_signal(&r->q_cv);
+        pthread_mutex_unlock(&r->q_lock);
+    }
+    pthread_mutex_lock(&r->q_lock);
+    r->q_done = true;
+    pthread_cond_broadcast(&r->q_cv);
+    pthread_mutex_unlock(&r->q_lock);
+    return NULL;
+}
+
+/* The libkr path's reader: B's inbox, a long poll as sc_e2e's receiver
+ * asks it, then kr_referral_json of each new referral. */
+static void *
+s_inbox_main(void *arg)
+{
+    struct s_run *r = arg;
+    kr_client_t *kb = NULL;
+    uint64_t after = 0, deadline = r->t0 + r->n * r->interval_ns +
+                                   (uint64_t)S_MSG_MS * 1000000ull;
+    char err[256];
+    int rc;
+
+    if ((rc = kr_client_connect(r->node_b, S_CLIENT_MS, &kb)) != KR_OK) {
+        s_fail(r, "reader: connect: %s", kr_strerror(rc));
+        return NULL;
+    }
+    /* Bounded by the run's deadline. */
+    while (atomic_load(&r->nseen) < r->n && !atomic_load(&r->stop) &&
+           bench_now_ns() < deadline) {
+        char *json = NULL;
+        size_t jl = 0;
+        if ((rc = kr_inbox_json(kb, after, 200, 1000, KR_INBOX_ALL, &json, &jl,
+                                err, sizeof(err))) != KR_OK) {
+            s_fail(r, "reader: inbox: %s: %s", kr_strerror(rc), err);
+            break;
+        }
+        json_object *arr = json_tokener_parse(json), *v;
+        kr_json_free(json);
+        for (size_t k = 0; arr != NULL && k < json_object_array_length(arr);
+             k++) {
+            json_object *it = json_object_array_get_idx(arr, k);
+            uint8_t id[16];
+            uint64_t idx;
+            if (json_object_object_get_ex(it, "seq", &v) &&
+                (uint64_t)json_object_get_int64(v) > after)
+                after = (uint64_t)json_object_get_int64(v);
+            if (!json_object_object_get_ex(it, "referral_id", &v) ||
+                !json_object_is_type(v, json_type_string) ||
+                util_unhex(json_object_get_string(v), id, 16) != 0 ||
+                !bench_msg_index(r->prefix, id, 16, &idx) || idx >= r->n ||
+                r->lat_ns[idx] != 0)
+                continue;
+            for (int t = 0; t < 1000; t++) {
+                char *rj = NULL;
+                size_t rl = 0;
+                rc = kr_referral_json(kb, json_object_get_string(v), &rj, &rl,
+                                      err, sizeof(err));
+                kr_json_free(rj);
+                if (rc == KR_OK) {
+                    s_seen(r, idx);
+                    break;
+                }
+                bench_sleep_ns(S_POLL_US * 1000ull);
+            }
+        }
+        json_object_put(arr);
+    }
     kr_client_destroy(&kb);
     return NULL;
 }
@@ -230,26 +405,50 @@ done:
 static int
 s_run_paced(struct s_run *r, char *why, size_t len)
 {
-    pthread_t th[S_WORKERS];
+    pthread_t th[S_WORKERS], rth;
     struct s_worker w[S_WORKERS];
     int started = 0;
+    bool rstarted = false;
 
     atomic_store(&r->stop, 0);
+    atomic_store(&r->nseen, 0);
     r->err[0] = '\0';
     r->interval_ns = 1000000000ull / S_RATE;
     r->t0 = bench_now_ns() + 200000000ull;
+    memcpy(r->prefix, r->fhir ? r->prefix_fhir : r->prefix_kr,
+           sizeof(r->prefix));
     memset(r->lat_ns, 0, r->n * sizeof(uint64_t));
-    for (int k = 0; k < S_WORKERS; k++) {
+    pthread_t gth[S_WORKERS];
+    int gstarted = 0;
+    r->q_head = r->q_len = 0;
+    r->q_done = false;
+    if (pthread_create(&rth, NULL, r->fhir ? s_hook_main : s_inbox_main, r) ==
+        0)
+        rstarted = true;
+    else
+        s_fail(r, "cannot start the reader");
+    for (int k = 0; r->fhir && rstarted && k < S_WORKERS; k++)
+        if (pthread_create(&gth[gstarted], NULL, s_get_main, r) == 0)
+            gstarted++;
+    for (int k = 0; k < S_WORKERS && rstarted; k++) {
         w[k].r = r;
         w[k].k = k;
-        if (pthread_create(&th[k], NULL, s_worker_main, &w[k]) != 0) {
-            s_fail(r, "cannot start worker %d", k);
+        if (pthread_create(&th[k], NULL, s_sender_main, &w[k]) != 0) {
+            s_fail(r, "cannot start sender %d", k);
             break;
         }
         started++;
     }
     for (int k = 0; k < started; k++)
         pthread_join(th[k], NULL);
+    if (rstarted)
+        pthread_join(rth, NULL);
+    for (int k = 0; k < gstarted; k++)
+        pthread_join(gth[k], NULL);
+    if (r->err[0] == '\0' && atomic_load(&r->nseen) < r->n)
+        s_fail(r, "%llu of %llu messages not readable at B within %d ms",
+               (unsigned long long)(r->n - atomic_load(&r->nseen)),
+               (unsigned long long)r->n, S_MSG_MS);
     if (r->err[0] != '\0') {
         snprintf(why, len, "%s", r->err);
         return KR_EIO;
@@ -257,10 +456,34 @@ s_run_paced(struct s_run *r, char *why, size_t len)
     return KR_OK;
 }
 
+/* The rest-hook's socket: krbench listens where B's krfhir notifies. */
+static int
+s_hook_listen(struct s_run *r, char *url, size_t urllen, char *why, size_t len)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        listen(fd, 64) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
+        snprintf(why, len, "the rest-hook's socket: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return KR_ESYS;
+    }
+    r->hook_fd = fd;
+    snprintf(url, urllen, "http://127.0.0.1:%d/notify", ntohs(a.sin_port));
+    return KR_OK;
+}
+
 /* krfhir of one organisation, on a free port it writes to a file. */
 static int
-s_gw_start(struct cluster *c, int i, const char *bin, struct s_gw *g, char *why,
-           size_t len)
+s_gw_start(struct cluster *c, int i, const char *bin, const char *hook,
+           struct s_gw *g, char *why, size_t len)
 {
     char name[64], *text = NULL;
     size_t tl;
@@ -280,6 +503,8 @@ s_gw_start(struct cluster *c, int i, const char *bin, struct s_gw *g, char *why,
                     g->dir,
                     "--log_level",
                     (char *)c->opts->log_level,
+                    hook != NULL ? "--subscription_endpoint" : NULL,
+                    (char *)hook,
                     NULL};
     snprintf(name, sizeof(name), "krfhir %s", c->orgs[i].label);
     if (bproc_spawn(&g->proc, name, g->log, argv) != KR_OK) {
@@ -369,6 +594,11 @@ s_messages(struct s_run *r, const char *org_a, char *why, size_t len)
     }
     free(text);
     util_random_id(run);
+    uint8_t pfx[16];
+    util_random_id(pfx);
+    memcpy(r->prefix_fhir, pfx, sizeof(r->prefix_fhir));
+    util_random_id(pfx);
+    memcpy(r->prefix_kr, pfx, sizeof(r->prefix_kr));
     for (uint64_t i = 0; i < r->n; i++) {
         json_object *b = json_tokener_parse(json_object_to_json_string(ex));
         json_object *entries, *task = NULL, *kr = NULL, *v;
@@ -380,7 +610,7 @@ s_messages(struct s_run *r, const char *org_a, char *why, size_t len)
         snprintf(bid, sizeof(bid), "bench-%02x%02x%02x%02x-%llu", run[0],
                  run[1], run[2], run[3], (unsigned long long)i);
         json_object_object_add(b, "id", json_object_new_string(bid));
-        util_random_id(rid);
+        bench_msg_id(r->prefix_fhir, i, rid);
         util_hex(rid, 16, r->rids[i]);
         json_object_object_get_ex(b, "entry", &entries);
         for (size_t k = 0; k < json_object_array_length(entries); k++) {
@@ -407,7 +637,7 @@ s_messages(struct s_run *r, const char *org_a, char *why, size_t len)
         }
         /* The libkr path sends the same message under another msg_id and
          * referral_id: it must not be taken for the Bundle's. */
-        util_random_id(rid);
+        bench_msg_id(r->prefix_kr, i, rid);
         util_hex(rid, 16, r->rids_kr[i]);
         json_object_object_del(kr, "msg_id");
         json_object_object_add(kr, "referral_id",
@@ -440,12 +670,16 @@ s_figures(const char *prefix, struct s_run *r, double *p50)
     figures_add(name, "ms", r->n, TARGET_NONE, 0, NULL, *p50);
     snprintf(name, sizeof(name), "%s_100_p99_ms", prefix);
     figures_add(name, "ms", r->n, TARGET_NONE, 0, NULL, p99);
+    memcpy(v, r->sent_ns, r->n * sizeof(uint64_t));
+    double sent50 = stats_percentile(v, r->n, 50) / 1e6;
+    snprintf(name, sizeof(name), "%s_100_sent_p50_ms", prefix);
+    figures_add(name, "ms", r->n, TARGET_NONE, 0, NULL, sent50);
     snprintf(name, sizeof(name), "%s_100_msgs_per_s", prefix);
     figures_add(name, "msg/s", r->n, TARGET_NONE, 0, NULL, rate);
     fprintf(stderr,
             "krbench:   %s at %d msgs/s: %llu messages, p50 %.3f ms, p99 "
-            "%.3f ms, %.1f msgs/s\n",
-            prefix, S_RATE, (unsigned long long)r->n, *p50, p99, rate);
+            "%.3f ms, %.1f msgs/s; A answered after %.3f ms (p50)\n",
+            prefix, S_RATE, (unsigned long long)r->n, *p50, p99, rate, sent50);
     free(v);
 }
 
@@ -458,17 +692,22 @@ sc_fhir(const struct bench_opts *o, uint64_t n, const char *krfhir_bin,
     struct s_run r;
     int a, b, rc;
     bool failed = true;
+    char hook[64];
 
     memset(&r, 0, sizeof(r));
+    r.hook_fd = -1;
     memset(&ga, 0, sizeof(ga));
     memset(&gb, 0, sizeof(gb));
     pthread_mutex_init(&r.err_lock, NULL);
+    pthread_mutex_init(&r.q_lock, NULL);
+    pthread_cond_init(&r.q_cv, NULL);
     r.n = n > S_MAX_N ? S_MAX_N : n < 10 ? 10 : n;
     r.bundles = xcalloc(r.n, sizeof(char *));
     r.descs = xcalloc(r.n, sizeof(char *));
     r.rids = xcalloc(r.n, sizeof(*r.rids));
     r.rids_kr = xcalloc(r.n, sizeof(*r.rids_kr));
     r.lat_ns = xcalloc(r.n, sizeof(uint64_t));
+    r.sent_ns = xcalloc(r.n, sizeof(uint64_t));
     /* The example's parties. */
     if ((rc = cluster_init(&c, o, "fhir")) != KR_OK ||
         (rc = cluster_broker_start(&c)) != KR_OK ||
@@ -484,8 +723,9 @@ sc_fhir(const struct bench_opts *o, uint64_t n, const char *krfhir_bin,
     r.node_b = c.orgs[b].local;
     if ((rc = s_consent(r.node_a, why, len)) != KR_OK ||
         (rc = s_messages(&r, c.orgs[a].id, why, len)) != KR_OK ||
-        (rc = s_gw_start(&c, a, krfhir_bin, &ga, why, len)) != KR_OK ||
-        (rc = s_gw_start(&c, b, krfhir_bin, &gb, why, len)) != KR_OK)
+        (rc = s_hook_listen(&r, hook, sizeof(hook), why, len)) != KR_OK ||
+        (rc = s_gw_start(&c, a, krfhir_bin, NULL, &ga, why, len)) != KR_OK ||
+        (rc = s_gw_start(&c, b, krfhir_bin, hook, &gb, why, len)) != KR_OK)
         goto done;
     r.port_a = ga.port;
     r.port_b = gb.port;
@@ -519,7 +759,12 @@ done:
     free(r.rids);
     free(r.rids_kr);
     free(r.lat_ns);
+    free(r.sent_ns);
     pthread_mutex_destroy(&r.err_lock);
+    pthread_mutex_destroy(&r.q_lock);
+    pthread_cond_destroy(&r.q_cv);
+    if (r.hook_fd >= 0)
+        close(r.hook_fd);
     cluster_destroy(&c, failed);
     return failed ? KR_EIO : KR_OK;
 }

@@ -20,6 +20,17 @@ set(KR_STATEDIR "/var/lib")
 install(TARGETS krbroker krnode RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 if(TARGET krspool)
   install(TARGETS krspool RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+  foreach(page krspool.8 krspool.conf.5)
+    string(REGEX REPLACE ".*\\." "" section ${page})
+    install(FILES ${CMAKE_SOURCE_DIR}/docs/man/${page}
+      DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+  endforeach()
+  install(FILES ${CMAKE_SOURCE_DIR}/etc/krspool.ini
+    DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+  configure_file(${CMAKE_SOURCE_DIR}/systemd/krspool@.service.in
+    ${CMAKE_BINARY_DIR}/systemd/krspool@.service @ONLY)
+  install(FILES ${CMAKE_BINARY_DIR}/systemd/krspool@.service
+    DESTINATION ${KR_SYSTEMD_UNITDIR})
 endif()
 # krfhir: the FHIR gateway, its pages, sample and unit.
 if(TARGET krfhir)

@@ -59,6 +59,8 @@ struct gw_config {
     uint64_t retry_max_ms;       /* the waits double up to this */
     uint64_t retry_max_attempts; /* give up on one notification after
                                     this many (0: never) */
+    bool mark_processed;         /* mark announced (or read) inbox items
+                                    processed at the node */
     char *state_dir;             /* the notification cursor lives here */
     char *log_level;
 };
@@ -126,7 +128,6 @@ int gw_node_inbox_item(struct gw_node *n, const char *msg_id, json_object **out,
 int gw_node_referrals(struct gw_node *n, const char *state, const char *after,
                       uint32_t limit, json_object **out, char *err,
                       size_t errlen);
-int gw_node_processed(struct gw_node *n, const char *msg_id);
 
 /*
  * Notifications (gw_notify.c).
@@ -136,8 +137,8 @@ struct gw_notify {
     const struct gw_config *cfg;
     struct gw_node *node;
     const char *base_url;
-    pthread_t th;
-    bool started;
+    pthread_t th, mark_th; /* the notifier, the marker */
+    bool started, mark_started;
     atomic_int stop;
     int wake_fd;          /* readable once krfhir stops */
     pthread_mutex_t mu;   /* guards gen and the fields below */
@@ -152,6 +153,7 @@ struct gw_notify {
      * so that no request waits for the node's commit of a mark. */
     char marks[GW_MARKS_MAX][KR_MSG_ID_HEX_LEN];
     size_t nmarks;
+    pthread_cond_t mark_cv; /* signalled when a mark is queued */
 };
 
 int gw_notify_start(struct gw_notify *nt, const struct gw_config *cfg,

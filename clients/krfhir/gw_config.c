@@ -66,6 +66,10 @@ const struct cfg_option gw_config_options[] = {
     S_OPT("retry_max_attempts", CFG_U64, retry_max_attempts, "0", 0, 1000000, 0,
           "give up on one notification after this many attempts (0: "
           "never; later ones wait behind it)"),
+    S_OPT("mark_processed", CFG_BOOL, mark_processed, "true", 0, 0, 0,
+          "mark what arrived processed at the node once the rest-hook "
+          "announced it (without one: once its Task was read); false: "
+          "the organisation marks it (krctl processed, libkr)"),
     S_OPT("state_dir", CFG_STR, state_dir, NULL, 0, 0, 1,
           "directory of the notification cursor (notify.cursor)"),
     S_OPT("log_level", CFG_STR, log_level, "info", 0, 0, 0,

@@ -270,9 +270,17 @@ s_handle(void *cls, struct MHD_Connection *c, const char *url,
     if (resp.status >= 400) {
         /* The diagnostics never quote a value (fhir.h), so they may be
          * logged: they say which element and why. */
-        json_object *iss = NULL, *d = NULL;
-        if (resp.body != NULL &&
-            json_object_object_get_ex(resp.body, "issue", &iss) &&
+        json_object *iss = NULL, *d = NULL, *oo = resp.body, *ents, *res;
+        /* A response message holds its OperationOutcome in an entry. */
+        if (oo != NULL && json_object_object_get_ex(oo, "entry", &ents) &&
+            json_object_is_type(ents, json_type_array))
+            for (size_t i = 0; i < json_object_array_length(ents); i++)
+                if (json_object_object_get_ex(
+                        json_object_array_get_idx(ents, i), "resource", &res) &&
+                    json_object_object_get_ex(res, "issue", &iss))
+                    oo = res;
+        if (oo != NULL && json_object_object_get_ex(oo, "issue", &iss) &&
+            json_object_is_type(iss, json_type_array) &&
             json_object_array_length(iss) > 0)
             json_object_object_get_ex(json_object_array_get_idx(iss, 0),
                                       "diagnostics", &d);

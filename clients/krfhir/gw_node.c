@@ -275,17 +275,3 @@ gw_node_referrals(struct gw_node *n, const char *state, const char *after,
     gw_node_give(n, c);
     return rc == KR_OK ? s_parse(json, out) : rc;
 }
-
-int
-gw_node_processed(struct gw_node *n, const char *msg_id)
-{
-    kr_client_t *c = NULL;
-    char err[256];
-    int rc;
-
-    if ((rc = gw_node_take(n, &c)) != KR_OK)
-        return rc;
-    rc = kr_processed(c, msg_id, err, sizeof(err));
-    gw_node_give(n, c);
-    return rc;
-}

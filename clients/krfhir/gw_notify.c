@@ -15,10 +15,11 @@
  *     succeeds); later notifications wait behind it, so that they arrive
  *     in order. A 2xx marks the item processed at the node.
  * The cursor (the inbox seq of the last item done) is written atomically
- * to state_dir/notify.cursor after every step: after a restart the watch
- * goes on from it, so a notification is sent at least once (a crash
- * between the 2xx and the write repeats one; the payload is an id, and
- * the receiver reads the Task again, so a repeat is harmless). */
+ * to state_dir/notify.cursor at most every second and at the stop: after
+ * a restart the watch goes on from it, so a notification is sent at least
+ * once (a crash repeats those of the last second at most; the payload is
+ * an id, and the receiver reads the Task again, so a repeat is
+ * harmless). */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -37,6 +38,8 @@
 
 #define S_QUEUE_MAX 1024
 #define S_LIST_WAIT_MS 1000
+#define S_READ_EVERY_MS 50
+#define S_SAVE_EVERY_MS 1000
 #define S_BACKPORT "http://hl7.org/fhir/uv/subscriptions-backport/"
 
 /* One Task to announce. */
@@ -445,27 +448,50 @@ gw_notify_wait(struct gw_notify *nt, uint64_t gen, uint64_t deadline_ms)
 void
 gw_notify_mark(struct gw_notify *nt, const char *msg_id)
 {
+    if (!nt->cfg->mark_processed)
+        return;
     pthread_mutex_lock(&nt->mu);
     if (nt->nmarks < GW_MARKS_MAX && strlen(msg_id) == KR_MSG_ID_HEX_LEN - 1)
         memcpy(nt->marks[nt->nmarks++], msg_id, KR_MSG_ID_HEX_LEN);
+    pthread_cond_broadcast(&nt->mark_cv);
     pthread_mutex_unlock(&nt->mu);
 }
 
-/* Do the marks asked for since the last pass. */
-static void
-s_marks(struct gw_notify *nt, kr_client_t *c)
+/* The marker: a thread of its own with its own client, because a mark
+ * waits for the node's commit (a flush): done in the notifier's thread,
+ * the marks of a busy inbox would hold back the notifications. */
+static void *
+s_mark_run(void *arg)
 {
+    struct gw_notify *nt = arg;
     static char todo[GW_MARKS_MAX][KR_MSG_ID_HEX_LEN];
+    kr_client_t *c = NULL;
     char err[128];
-    size_t n;
 
-    pthread_mutex_lock(&nt->mu);
-    n = nt->nmarks;
-    memcpy(todo, nt->marks, n * sizeof(todo[0]));
-    nt->nmarks = 0;
-    pthread_mutex_unlock(&nt->mu);
-    for (size_t i = 0; i < n; i++)
-        kr_processed(c, todo[i], err, sizeof(err)); /* idempotent */
+    /* Bounded by the stop flag: each wait ends within a second. */
+    while (!atomic_load(&nt->stop)) {
+        struct timespec ts;
+        size_t n;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_mutex_lock(&nt->mu);
+        if (nt->nmarks == 0 && !atomic_load(&nt->stop))
+            pthread_cond_timedwait(&nt->mark_cv, &nt->mu, &ts);
+        n = nt->nmarks;
+        memcpy(todo, nt->marks, n * sizeof(todo[0]));
+        nt->nmarks = 0;
+        pthread_mutex_unlock(&nt->mu);
+        if (n == 0)
+            continue;
+        if (c == NULL &&
+            kr_client_connect(nt->cfg->node, (int)nt->cfg->node_timeout_ms,
+                              &c) != KR_OK)
+            continue; /* dropped: the next read or notification marks again */
+        for (size_t i = 0; i < n && !atomic_load(&nt->stop); i++)
+            kr_processed(c, todo[i], err, sizeof(err)); /* idempotent */
+    }
+    kr_client_destroy(&c);
+    return NULL;
 }
 
 /* Read what arrived after 'watch' into the queue. Returns items read. */
@@ -536,7 +562,7 @@ s_deliver(struct gw_notify *nt, const struct s_event *e, unsigned *attempts)
 
     json_object_put(b);
     if (rc >= 200 && rc < 300) {
-        gw_node_processed(nt->node, e->msg_id);
+        gw_notify_mark(nt, e->msg_id);
         pthread_mutex_lock(&nt->mu);
         nt->delivered++;
         nt->last_error[0] = '\0';
@@ -574,11 +600,12 @@ s_run(void *arg)
     struct s_event *q = xcalloc(S_QUEUE_MAX, sizeof(*q));
     size_t nq = 0;
     kr_client_t *c = NULL;
-    uint64_t watch, saved, next_try = 0, backoff = cfg->retry_initial_ms;
+    uint64_t watch, saved, done, next_try = 0, backoff = cfg->retry_initial_ms;
+    uint64_t last_read = 0, last_save = 0;
     unsigned attempts = 0;
 
     pthread_mutex_lock(&nt->mu);
-    watch = saved = nt->cursor;
+    watch = saved = done = nt->cursor;
     pthread_mutex_unlock(&nt->mu);
     /* Bounded by the stop flag; every pass waits at most a second. */
     while (!atomic_load(&nt->stop)) {
@@ -589,17 +616,20 @@ s_run(void *arg)
             poll(&pf, 1, S_LIST_WAIT_MS);
             continue;
         }
-        s_marks(nt, c);
-        /* Read on while there is room; wait in the read (a long poll)
-         * unless a notification is due now. */
-        if (nq < S_QUEUE_MAX) {
+        /* Read on while there is room: a long poll while nothing waits
+         * to be notified; while notifications wait, a quick look at most
+         * every S_READ_EVERY_MS (the long polls want to hear of arrivals)
+         * or a wait until the next attempt is due. */
+        bool due = nq > 0 && now >= next_try;
+        if (nq < S_QUEUE_MAX &&
+            (nq == 0 || !due || now - last_read >= S_READ_EVERY_MS)) {
             uint32_t wait = S_LIST_WAIT_MS;
             if (nq > 0)
-                wait = next_try > now
-                           ? (uint32_t)(next_try - now < wait ? next_try - now
-                                                              : wait)
-                           : 0;
+                wait = due ? 0
+                           : (uint32_t)(next_try - now < wait ? next_try - now
+                                                              : wait);
             int rc = s_read(nt, c, &watch, q, &nq, wait);
+            last_read = util_mono_ms();
             if (rc < 0) {
                 log_info("notify: reading the inbox: %s", kr_strerror(rc));
                 struct pollfd pf = {nt->wake_fd, POLLIN, 0};
@@ -608,13 +638,16 @@ s_run(void *arg)
             }
             if (!hook)
                 nq = 0; /* only the long polls are told */
-        } else if (next_try > now) {
+        } else if (nq > 0 && !due) {
             struct pollfd pf = {nt->wake_fd, POLLIN, 0};
             uint64_t w = next_try - now;
             poll(&pf, 1, (int)(w < S_LIST_WAIT_MS ? w : S_LIST_WAIT_MS));
             continue;
         }
-        if (hook && nq > 0 && util_mono_ms() >= next_try) {
+        /* Deliver what is due, a bounded batch per pass. */
+        for (int k = 0; k < 64 && hook && nq > 0 && !atomic_load(&nt->stop) &&
+                        util_mono_ms() >= next_try;
+             k++) {
             if (s_deliver(nt, &q[0], &attempts)) {
                 memmove(q, q + 1, (nq - 1) * sizeof(*q));
                 nq--;
@@ -627,16 +660,22 @@ s_run(void *arg)
             }
         }
         /* Done with everything before the queue's head (or all that was
-         * read, if the queue is empty). */
-        uint64_t done = nq > 0 ? q[0].seq - 1 : watch;
-        if (done != saved) {
+         * read, if the queue is empty). Written at most every
+         * S_SAVE_EVERY_MS (each write is two flushes) and at the stop: a
+         * crash repeats at most that much, which id-only notifications
+         * allow. */
+        done = nq > 0 ? q[0].seq - 1 : watch;
+        if (done != saved && util_mono_ms() - last_save >= S_SAVE_EVERY_MS) {
             s_cursor_save(cfg, done);
             saved = done;
-            pthread_mutex_lock(&nt->mu);
-            nt->cursor = done;
-            pthread_mutex_unlock(&nt->mu);
+            last_save = util_mono_ms();
         }
+        pthread_mutex_lock(&nt->mu);
+        nt->cursor = done;
+        pthread_mutex_unlock(&nt->mu);
     }
+    if (done != saved)
+        s_cursor_save(cfg, done);
     kr_client_destroy(&c);
     free(q);
     return NULL;
@@ -653,6 +692,7 @@ gw_notify_start(struct gw_notify *nt, const struct gw_config *cfg,
     nt->wake_fd = wake_fd;
     pthread_mutex_init(&nt->mu, NULL);
     pthread_cond_init(&nt->cv, NULL);
+    pthread_cond_init(&nt->mark_cv, NULL);
     if (mkdir(cfg->state_dir, 0750) != 0 && errno != EEXIST) {
         log_errorx("state_dir %s: %s", cfg->state_dir, strerror(errno));
         return KR_ESYS;
@@ -663,6 +703,11 @@ gw_notify_start(struct gw_notify *nt, const struct gw_config *cfg,
         return KR_ESYS;
     }
     nt->started = true;
+    if (pthread_create(&nt->mark_th, NULL, s_mark_run, nt) != 0) {
+        log_errorx("notify: a thread: %s", strerror(errno));
+        return KR_ESYS;
+    }
+    nt->mark_started = true;
     log_info("notify: %s%s, from inbox seq %llu",
              cfg->subscription_endpoint[0] ? "rest-hook to "
                                            : "no rest-hook (long poll only)",
@@ -676,8 +721,11 @@ gw_notify_stop(struct gw_notify *nt)
     atomic_store(&nt->stop, 1);
     pthread_mutex_lock(&nt->mu);
     pthread_cond_broadcast(&nt->cv);
+    pthread_cond_broadcast(&nt->mark_cv);
     pthread_mutex_unlock(&nt->mu);
     if (nt->started)
         pthread_join(nt->th, NULL);
-    nt->started = false;
+    if (nt->mark_started)
+        pthread_join(nt->mark_th, NULL);
+    nt->started = nt->mark_started = false;
 }

@@ -1006,6 +1006,9 @@ s_consent(struct gw *g, const struct fhir_ctx *ctx, const struct gw_req *r,
      * the consent's id (the grant's consent_id, which a revocation
      * names). */
     cid = s_str(kr, "consent_id");
+    json_object *scope;
+    if (cid == NULL && json_object_object_get_ex(kr, "consent_scope", &scope))
+        cid = s_str(scope, "consent_id");
     if (cid != NULL)
         json_object_object_add(c, "id", json_object_new_string(cid));
     if (cid != NULL && id == NULL)
