@@ -16,6 +16,8 @@
  *
  * Figures: signals_empty_w256_msgs_per_s, signals_stored_w256_msgs_per_s,
  * signals_stored_vs_empty (target >= 0.90), signals_stored,
+ * signals_empty_disk_kib_per_msg and signals_stored_disk_kib_per_msg (what
+ * the device wrote per signal in each run),
  * purge_records_per_s, purge_w1_accept_p50_ms / _p99_ms / _max_ms,
  * quiet_w1_accept_max_ms (the same traffic without a purge), and
  * purge_pass_work_avg_ms / _max_ms (the purge's own work in a pass, from
@@ -113,6 +115,24 @@ done:
     return rc;
 }
 
+/* s_run, with the bytes the store's disk wrote per message (the whole
+ * device's: the broker is its only writer here), in KiB; -1 if unknown. */
+static int
+s_run_disk(struct cluster *c, struct wire *prod, struct msg_ctx *m,
+           const struct bench_opts *o, uint64_t n, double *rate, double *kib,
+           char *why, size_t len)
+{
+    struct sched_sample s0, s1;
+    bool have = cluster_sched(c->broker.pid, c->tmp, &s0) == KR_OK;
+    int rc = s_run(prod, m, o, n, 256, rate, NULL, why, len);
+
+    have = have && cluster_sched(c->broker.pid, c->tmp, &s1) == KR_OK;
+    *kib = have && n > 0
+               ? (double)(s1.disk_bytes - s0.disk_bytes) / 1024.0 / (double)n
+               : -1;
+    return rc;
+}
+
 /* Restart the broker and reconnect the producer. */
 static int
 s_restart(struct cluster *c, struct wire *prod, int a, char *why, size_t len)
@@ -147,7 +167,7 @@ sc_signals(const struct bench_opts *o, uint64_t n, uint64_t stored,
     struct wire prod = {0};
     struct msg_ctx m;
     struct timer_stats st = {0}, s0 = {0}, s1 = {0};
-    double empty = 0, full = 0, r;
+    double empty = 0, full = 0, r, kib_empty = -1, kib_full = -1;
     uint64_t *acc = NULL, *all = NULL, nall = 0, quiet_max = 0;
     bool failed = true;
     int a, rc;
@@ -187,7 +207,8 @@ sc_signals(const struct bench_opts *o, uint64_t n, uint64_t stored,
     m.signal = true;
     /* 1. Window 256: empty, then with 'stored' signals. */
     if ((rc = s_restart(&c, &prod, a, why, len)) != KR_OK ||
-        (rc = s_run(&prod, &m, o, n, 256, &empty, NULL, why, len)) != KR_OK)
+        (rc = s_run_disk(&c, &prod, &m, o, n, &empty, &kib_empty, why, len)) !=
+            KR_OK)
         goto done;
     wire_close(&prod);
     if ((rc = cluster_broker_stop(&c)) != KR_OK) {
@@ -203,7 +224,8 @@ sc_signals(const struct bench_opts *o, uint64_t n, uint64_t stored,
         goto done;
     }
     if ((rc = s_restart(&c, &prod, a, why, len)) != KR_OK ||
-        (rc = s_run(&prod, &m, o, n, 256, &full, NULL, why, len)) != KR_OK ||
+        (rc = s_run_disk(&c, &prod, &m, o, n, &full, &kib_full, why, len)) !=
+            KR_OK ||
         (rc = cluster_broker_timers(&c, &st)) != KR_OK) {
         if (why[0] == '\0')
             snprintf(why, len, "krctl stats: %s", kr_strerror(rc));
@@ -217,6 +239,12 @@ sc_signals(const struct bench_opts *o, uint64_t n, uint64_t stored,
                 empty > 0 ? full / empty : 0);
     figures_add("signals_stored", "signals", n, TARGET_NONE, 0, NULL,
                 (double)st.signals);
+    if (kib_empty >= 0 && kib_full >= 0) {
+        figures_add("signals_empty_disk_kib_per_msg", "KiB", n, TARGET_NONE, 0,
+                    NULL, kib_empty);
+        figures_add("signals_stored_disk_kib_per_msg", "KiB", n, TARGET_NONE, 0,
+                    NULL, kib_full);
+    }
     fprintf(stderr,
             "krbench:   signals: w256 empty %.0f msg/s, with %llu signals "
             "stored %.0f msg/s (%.2f); filled in %.1f s\n",
