@@ -9,16 +9,19 @@
  *   0  POST $process-message: fhir_in_message
  *   1  POST/PUT Consent: fhir_in_consent
  *   2  PATCH Task: the body as a JSON Patch applied (fhir_json_patch_apply)
- *      to the Task of a fixed referral, then fhir_in_task_update as the
- *      performer and as the placer, in a state picked by the selector's
- *      high bits
+ *      to the Task the gateway shows (fhir_out_task) of a fixed referral,
+ *      then fhir_in_task_update as the performer and as the placer; the
+ *      selector's high bits pick the referral's state, whether a
+ *      cancellation request is open and its last cancellation step
  *   3  PUT Task: the body as the Task, fhir_in_task_update likewise
  */
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fhir_in.h"
+#include "fhir_out.h"
 #include "fuzz_common.h"
 #include "json_map.h"
 
@@ -33,43 +36,37 @@ static const char *const s_states[] = {"requested", "received",    "accepted",
                                        "on-hold",   "in-progress", "completed",
                                        "cancelled", "in-progress"};
 
-/* The Task as the gateway shows it, the target of a PATCH. */
-static const char s_task[] =
-    "{\"resourceType\": \"Task\", \"id\": \"b0e0a1e2c3d4e5f60718293a4b5c6d7e\","
-    " \"identifier\": [{\"system\": \"urn:kansrijk:id:referral\", \"value\": "
-    "\"b0e0a1e2c3d4e5f60718293a4b5c6d7e\"}], \"status\": \"requested\", "
-    "\"intent\": \"order\", \"focus\": {\"reference\": "
-    "\"ServiceRequest/b0e0a1e2c3d4e5f60718293a4b5c6d7e\"}, \"for\": "
-    "{\"reference\": \"Patient/b0e0a1e2c3d4e5f60718293a4b5c6d7e\"}, "
-    "\"requester\": {\"identifier\": {\"system\": "
-    "\"http://fhir.nl/fhir/NamingSystem/ura\", \"value\": \"00001234\"}}, "
-    "\"owner\": {\"identifier\": {\"system\": "
-    "\"http://fhir.nl/fhir/NamingSystem/ura\", \"value\": \"87654321\"}}, "
-    "\"note\": [{\"text\": \"earlier\", \"time\": \"2026-12-05T09:12:44Z\"}]}";
-
-/* The node's record of that referral (kr_referral_json) in 'state'. */
+/* The node's record of a referral (kr_referral_json) in 'state', its
+ * last step 'cancel_step' (or none), as the gateway reads it. */
 static json_object *
-s_referral(const char *state, bool cancel_pending)
+s_referral(const char *state, bool cancel_pending, const char *cancel_step)
 {
-    json_object *r = json_object_new_object(), *h = json_object_new_array();
-    json_object *step = json_object_new_object();
+    char text[1536];
 
-    json_object_object_add(
-        r, "referral_id",
-        json_object_new_string("b0e0a1e2c3d4e5f60718293a4b5c6d7e"));
-    json_object_object_add(r, "type", json_object_new_string("referral"));
-    json_object_object_add(r, "placer", json_object_new_string("ura:00001234"));
-    json_object_object_add(r, "performer",
-                           json_object_new_string("ura:87654321"));
-    json_object_object_add(r, "purpose",
-                           json_object_new_string("prenataal-huisbezoek"));
-    json_object_object_add(r, "state", json_object_new_string(state));
-    json_object_object_add(r, "cancel_pending",
-                           json_object_new_boolean(cancel_pending));
-    json_object_object_add(step, "to", json_object_new_string("requested"));
-    json_object_array_add(h, step);
-    json_object_object_add(r, "history", h);
-    return r;
+    snprintf(
+        text, sizeof(text),
+        "{\"referral_id\": \"b0e0a1e2c3d4e5f60718293a4b5c6d7e\", \"type\": "
+        "\"referral\", \"case_id\": null, \"placer\": \"ura:00001234\", "
+        "\"performer\": \"ura:87654321\", \"purpose\": "
+        "\"prenataal-huisbezoek\", \"state\": \"%s\", \"state_at\": "
+        "\"2026-12-05T09:12:44.120Z\", \"opened_at\": "
+        "\"2026-12-05T09:12:40.031Z\", \"cancel_pending\": %s, \"reason\": "
+        "%s, \"outcome\": null, \"escalations\": 1, \"last_escalation\": "
+        "\"2026-12-06T09:00:00Z\", \"overdue\": true, \"history\": [{\"at\": "
+        "\"2026-12-05T09:12:40.031Z\", \"org_id\": \"ura:00001234\", "
+        "\"from\": null, \"to\": \"requested\", \"cancel_step\": null, "
+        "\"reason\": null, \"outcome\": null, \"msg_id\": "
+        "\"b2c50a359e13930c399c9502afba9fe2\"}, {\"at\": "
+        "\"2026-12-05T09:12:44.120Z\", \"org_id\": \"ura:87654321\", "
+        "\"from\": \"requested\", \"to\": \"%s\", \"cancel_step\": %s%s%s, "
+        "\"reason\": null, \"outcome\": null, \"msg_id\": "
+        "\"5d1c0b6e0e8f4a3b9c2d7e6f8a9b0c1d\"}]}",
+        state, cancel_pending ? "true" : "false",
+        cancel_step != NULL ? "\"consent-revoked\"" : "null", state,
+        cancel_step != NULL ? "\"" : "",
+        cancel_step != NULL ? cancel_step : "null",
+        cancel_step != NULL ? "\"" : "");
+    return json_tokener_parse(text);
 }
 
 /* What a mapper accepted must be a description the JSON layer takes, and
@@ -100,10 +97,20 @@ s_refused(const struct fhir_error *e)
         abort();
 }
 
+static const char *const s_steps[] = {NULL, "cancel-requested",
+                                      "cancel-declined", NULL};
+
+static json_object *
+s_ref_of(uint8_t sel)
+{
+    return s_referral(s_states[(sel >> 2) & 7], (sel >> 5) & 1,
+                      s_steps[(sel >> 6) & 3]);
+}
+
 static void
 s_update(json_object *task, uint8_t sel)
 {
-    json_object *ref = s_referral(s_states[(sel >> 2) & 7], (sel >> 5) & 1);
+    json_object *ref = s_ref_of(sel);
     const struct fhir_ctx *who[2] = {&s_jgz, &s_practice};
 
     for (int i = 0; i < 2; i++) {
@@ -151,8 +158,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             s_refused(&e);
         break;
     case 2: {
-        json_object *task = json_tokener_parse(s_task);
-        json_object *before = json_tokener_parse(s_task);
+        /* The Task exactly as the gateway shows it (fhir_out_task), as a
+         * PATCH finds it. */
+        json_object *ref = s_ref_of(sel);
+        json_object *task = fhir_out_task(&s_jgz, ref, NULL);
+        json_object *before = fhir_out_task(&s_jgz, ref, NULL);
+        json_object_put(ref);
+        if (task == NULL || before == NULL)
+            abort();
         if (fhir_json_patch_apply(task, body, &e) == 0) {
             s_update(task, sel);
         } else {

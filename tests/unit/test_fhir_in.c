@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "fhir_in.h"
+#include "fhir_out.h"
 #include "kr.h"
 #include "util.h"
 
@@ -931,6 +932,74 @@ test_task_refusals(void **state)
     json_object_put(ref);
 }
 
+/* The Task as the gateway shows it (fhir_out_task), PUT back unchanged,
+ * is no change, in every state, with a cancellation request open or
+ * answered, escalated; and the example PATCH on it accepts. */
+static void
+test_task_as_shown(void **state)
+{
+    static const char *const states[] = {
+        "requested", "received",        "accepted",    "rejected",
+        "cancelled", "on-hold",         "in-progress", "completed",
+        "failed",    "entered-in-error"};
+    static const char *const steps[] = {NULL, "cancel-requested",
+                                        "cancel-declined"};
+    struct fhir_error e;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        for (size_t k = 0; k < 3; k++) {
+            char text[1536];
+            const char *step = steps[k];
+            snprintf(
+                text, sizeof(text),
+                "{\"referral_id\": \"b0e0a1e2c3d4e5f60718293a4b5c6d7e\", "
+                "\"type\": \"referral\", \"case_id\": null, \"placer\": "
+                "\"ura:00001234\", \"performer\": \"ura:87654321\", "
+                "\"purpose\": \"prenataal-huisbezoek\", \"state\": \"%s\", "
+                "\"state_at\": \"2026-12-05T09:12:44.120Z\", \"opened_at\": "
+                "\"2026-12-05T09:12:40.031Z\", \"cancel_pending\": %s, "
+                "\"reason\": %s, \"outcome\": %s, \"escalations\": 1, "
+                "\"last_escalation\": \"2026-12-06T09:00:00Z\", "
+                "\"overdue\": true, \"history\": [{\"at\": "
+                "\"2026-12-05T09:12:44.120Z\", \"org_id\": "
+                "\"ura:00001234\", \"to\": \"%s\", \"cancel_step\": "
+                "%s%s%s}]}",
+                states[i], k == 1 ? "true" : "false",
+                k > 0 ? "\"consent-revoked\"" : "null",
+                strcmp(states[i], "completed") == 0 ? "\"visit-done\"" : "null",
+                states[i], step ? "\"" : "", step ? step : "null",
+                step ? "\"" : "");
+            json_object *ref = s_json(text);
+            json_object *task = fhir_out_task(&s_jgz, ref, NULL), *out;
+            assert_non_null(task);
+            for (int who = 0; who < 2; who++) {
+                out = (json_object *)1;
+                if (fhir_in_task_update(who ? &s_practice : &s_jgz, ref, task,
+                                        &out, &e) != KR_OK)
+                    fail_msg("%s step %zu: %s %s", states[i], k, e.expression,
+                             e.diagnostics);
+                if (out != NULL)
+                    fail_msg("%s step %zu: a change: %s", states[i], k,
+                             json_object_to_json_string(out));
+            }
+            if (strcmp(states[i], "requested") == 0 && k == 0) {
+                json_object *patch =
+                    s_load("examples/fhir/task-accept-patch.json");
+                assert_int_equal(fhir_json_patch_apply(task, patch, &e), KR_OK);
+                assert_int_equal(
+                    fhir_in_task_update(&s_jgz, ref, task, &out, &e), KR_OK);
+                assert_non_null(out);
+                s_valid(out);
+                json_object_put(out);
+                json_object_put(patch);
+            }
+            json_object_put(task);
+            json_object_put(ref);
+        }
+    }
+}
+
 /* RFC 6902: what each operation does, and that a refused patch leaves
  * the document as it was. */
 static void
@@ -1053,6 +1122,7 @@ main(void)
         cmocka_unit_test(test_consent_bundle),
         cmocka_unit_test(test_task_update),
         cmocka_unit_test(test_task_refusals),
+        cmocka_unit_test(test_task_as_shown),
         cmocka_unit_test(test_json_patch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
