@@ -49,7 +49,8 @@ enum {
     SC_E2E = 1u << 2,
     SC_BACKLOG = 1u << 3,
     SC_TIMERS = 1u << 4,
-    SC_ALL = 0x1f,
+    SC_FHIR = 1u << 5,
+    SC_ALL = 0x3f,
 };
 
 /*
@@ -72,6 +73,7 @@ struct bench_opts {
     char broker_bin[BENCH_PATH]; /* krbroker */
     char node_bin[BENCH_PATH];   /* krnode */
     char krctl_bin[BENCH_PATH];  /* krctl */
+    char krfhir_bin[BENCH_PATH]; /* krfhir (the fhir scenario) */
     const char *compare;         /* --compare: another build tree, or NULL */
 };
 
@@ -431,6 +433,11 @@ int sc_backlog(const struct bench_opts *o, uint64_t m, char *why, size_t len);
  * (each with its timers pending), and the cron's timer scan per pass. */
 int sc_timers(const struct bench_opts *o, uint64_t n, uint64_t open, char *why,
               size_t len);
+/* sc_fhir.c: FHIR Bundles POSTed at A's krfhir until the Task is
+ * readable at B's, and the same messages through libkr, both at 100
+ * msgs/s: p50, p99 and what the gateway adds. */
+int sc_fhir(const struct bench_opts *o, uint64_t n, const char *krfhir_bin,
+            char *why, size_t len);
 /* sc_machine.c: the machine's flush latency (alone and three at once),
  * Ed25519 verify and BLAKE2b speed, as machine_* figures. */
 int sc_machine(char *why, size_t len);

@@ -57,6 +57,9 @@ static const char s_usage[] =
     "  backlog      a backlog for an offline node: restart until serving,\n"
     "               anonymous memory, fill and drain msgs/s, at 10k, 100k\n"
     "               and 1M messages (up to --backlog)\n"
+    "  fhir         two krfhir gateways: Bundles POSTed at one until the\n"
+    "               Task is readable at the other, and the same through\n"
+    "               libkr, at 100 msgs/s (p50/p99, what the gateway adds)\n"
     "  timers       window 256 on an empty store and with --referrals\n"
     "               referrals open (their timers pending), and the\n"
     "               broker's timer scan per loop pass\n"
@@ -165,6 +168,8 @@ s_parse_only(const char *list, unsigned *out)
             *out |= SC_E2E;
         else if (strcmp(w, "timers") == 0)
             *out |= SC_TIMERS;
+        else if (strcmp(w, "fhir") == 0)
+            *out |= SC_FHIR;
         else if (strcmp(w, "backlog") == 0)
             *out |= SC_BACKLOG;
         else if (strcmp(w, "all") == 0)
@@ -223,9 +228,16 @@ s_locate_bins(struct bench_opts *x, const char *tree)
         s_locate(x->krctl_bin, sizeof(x->krctl_bin), "clients/krctl/krctl",
                  "krctl") != KR_OK)
         return KR_ENOTFOUND;
-    if ((x->only & SC_E2E) &&
+    if ((x->only & (SC_E2E | SC_FHIR)) &&
         s_locate(x->node_bin, sizeof(x->node_bin), "clients/krnode/krnode",
                  "node") != KR_OK)
+        return KR_ENOTFOUND;
+    if ((x->only & SC_FHIR) && tree != NULL)
+        snprintf(x->krfhir_bin, sizeof(x->krfhir_bin),
+                 "%s/clients/krfhir/krfhir", tree);
+    if ((x->only & SC_FHIR) &&
+        s_locate(x->krfhir_bin, sizeof(x->krfhir_bin), "clients/krfhir/krfhir",
+                 "krfhir") != KR_OK)
         return KR_ENOTFOUND;
     return KR_OK;
 }
@@ -373,6 +385,8 @@ s_run_once(const struct bench_opts *o, int which, uint64_t arg, int run,
         return sc_e2e(o, o->count, o->count_paced, why, len);
     case SC_TIMERS:
         return sc_timers(o, o->count, o->referrals, why, len);
+    case SC_FHIR:
+        return sc_fhir(o, o->count_paced, o->krfhir_bin, why, len);
     default:
         return sc_backlog(o, arg, why, len);
     }
@@ -649,6 +663,8 @@ main(int argc, char **argv)
     if ((o.only & SC_E2E) && !s_scenario(&o, "e2e", SC_E2E, 0))
         ok = false;
     if ((o.only & SC_TIMERS) && !s_scenario(&o, "timers", SC_TIMERS, 0))
+        ok = false;
+    if ((o.only & SC_FHIR) && !s_scenario(&o, "fhir", SC_FHIR, 0))
         ok = false;
     if (o.only & SC_BACKLOG) {
         /* The ladder up to --backlog, so that a cost per message that

@@ -20,6 +20,34 @@ set(KR_STATEDIR "/var/lib")
 install(TARGETS krbroker krnode RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 if(TARGET krspool)
   install(TARGETS krspool RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+  foreach(page krspool.8 krspool.conf.5)
+    string(REGEX REPLACE ".*\\." "" section ${page})
+    install(FILES ${CMAKE_SOURCE_DIR}/docs/man/${page}
+      DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+  endforeach()
+  install(FILES ${CMAKE_SOURCE_DIR}/etc/krspool.ini
+    DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+  configure_file(${CMAKE_SOURCE_DIR}/systemd/krspool@.service.in
+    ${CMAKE_BINARY_DIR}/systemd/krspool@.service @ONLY)
+  install(FILES ${CMAKE_BINARY_DIR}/systemd/krspool@.service
+    DESTINATION ${KR_SYSTEMD_UNITDIR})
+endif()
+# krfhir: the FHIR gateway, its pages, sample and unit.
+if(TARGET krfhir)
+  install(TARGETS krfhir RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+  foreach(page krfhir.8 krfhir.conf.5)
+    string(REGEX REPLACE ".*\\." "" section ${page})
+    install(FILES ${CMAKE_SOURCE_DIR}/docs/man/${page}
+      DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+  endforeach()
+  install(FILES ${CMAKE_SOURCE_DIR}/etc/krfhir.ini
+    DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+  file(GLOB KR_FHIR_EXAMPLES ${CMAKE_SOURCE_DIR}/examples/fhir/*.json)
+  install(FILES ${KR_FHIR_EXAMPLES} DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/fhir)
+  configure_file(${CMAKE_SOURCE_DIR}/systemd/krfhir@.service.in
+    ${CMAKE_BINARY_DIR}/systemd/krfhir@.service @ONLY)
+  install(FILES ${CMAKE_BINARY_DIR}/systemd/krfhir@.service
+    DESTINATION ${KR_SYSTEMD_UNITDIR})
 endif()
 install(TARGETS krctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # libkr: the shared library (with its soname link) and its header. The

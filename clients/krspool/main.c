@@ -38,7 +38,7 @@ s_usage(FILE *f)
 {
     fprintf(f,
             "usage: krspool [-c file] [--key value ...]\n"
-            "       krspool -h | --help | --version\n"
+            "       krspool -h | --help | --version | --sample-config\n"
             "\n"
             "The spool-directory adapter of one organisation, next to its\n"
             "krnode. A JSON message description (docs/JSON.md) written into\n"
@@ -82,11 +82,13 @@ main(int argc, char **argv)
     }
     rc = cfg_parse_args(argc, argv, "spool", spool_config_options, &cfg, err,
                         sizeof(err));
-    if (rc == 1 || rc == 2) {
+    if (rc == 1 || rc == 2 || rc == 3) {
         if (rc == 1)
             s_usage(stdout);
-        else
+        else if (rc == 2)
             printf("krspool %s (kansrijk protocol 1)\n", KRSPOOL_VERSION);
+        else
+            cfg_print_sample(stdout, "krspool", "spool", spool_config_options);
         cfg_free(spool_config_options, &cfg);
         return 0;
     }

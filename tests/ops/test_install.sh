@@ -24,7 +24,12 @@ for f in sbin/krbroker sbin/krnode sbin/krspool bin/krctl include/kr.h \
   share/doc/kansrijk/examples/referral.json \
   share/doc/kansrijk/examples/routes.ini share/doc/kansrijk/examples/adapter.c \
   lib/systemd/system/krbroker.service lib/systemd/system/krnode@.service \
-  lib/sysusers.d/kansrijk.conf; do
+  lib/sysusers.d/kansrijk.conf sbin/krfhir share/man/man8/krfhir.8 \
+  share/man/man5/krfhir.conf.5 share/doc/kansrijk/examples/krfhir.ini \
+  share/doc/kansrijk/examples/fhir/referral-bundle.json \
+  lib/systemd/system/krfhir@.service share/man/man8/krspool.8 \
+  share/man/man5/krspool.conf.5 share/doc/kansrijk/examples/krspool.ini \
+  lib/systemd/system/krspool@.service; do
   check "installed $f" test -s "$root/$f"
 done
 # libkr: the real file, the soname link and the development link.
@@ -35,7 +40,7 @@ check "libkr soname $soname is a link to it" test -L "$root/lib/$soname"
 check "libkr.so development link" test -L "$root/lib/libkr.so"
 
 # The installed binaries run (and do not need the build tree).
-for b in sbin/krbroker sbin/krnode sbin/krspool bin/krctl; do
+for b in sbin/krbroker sbin/krnode sbin/krspool sbin/krfhir bin/krctl; do
   out=$("$root/$b" --help 2>&1); rc=$?
   check "$b --help exits 0" test $rc -eq 0
   check "$b --help names its exit status" grep -qi "exit status" <<<"$out"
@@ -71,7 +76,7 @@ for page in "$root"/share/man/man*/*; do
 done
 
 # The samples are what the daemons print, and every option is documented.
-for d in krbroker krnode; do
+for d in krbroker krnode krfhir krspool; do
   "$root/sbin/$d" --sample-config >"$tmp/$d.ini"
   check "etc/$d.ini equals '$d --sample-config'" \
     cmp -s "$tmp/$d.ini" "$root/share/doc/kansrijk/examples/$d.ini"
@@ -90,9 +95,11 @@ if ! command -v systemd-analyze >/dev/null; then
   echo "skip - systemd-analyze is not installed (package systemd): units not verified"
 else
   mkdir -p "$tmp/units"
-  for u in krbroker.service krnode@.service; do
+  for u in krbroker.service krnode@.service krfhir@.service krspool@.service; do
     name=$u
     [ "$u" = krnode@.service ] && name=krnode@test.service
+    [ "$u" = krfhir@.service ] && name=krfhir@test.service
+    [ "$u" = krspool@.service ] && name=krspool@test.service
     sed "s|$prefix/sbin/|$root/sbin/|g" "$root/lib/systemd/system/$u" >"$tmp/units/$name"
     out=$(MANPATH=$root/share/man systemd-analyze verify "$tmp/units/$name" 2>&1)
     rc=$?

@@ -1,0 +1,770 @@
+/*
+ * sc_fhir.c - the FHIR gateway's cost: referrals as FHIR message Bundles
+ * POSTed at organisation A's krfhir until their Task is readable at
+ * organisation B's krfhir, paced at 100 msgs/s; beside it, in the same
+ * run and cluster, the same messages through libkr (kr_send_json at A
+ * until kr_referral_json answers at B), also at 100/s. The issue's target:
+ * the gateway adds at most 1 ms to the p50.
+ *
+ * How time is taken: a message starts at its scheduled moment (its
+ * sender sleeps until then, so a late sender is not hidden); it ends when
+ * B's system has read it, told as each path tells it: through krfhir, B's
+ * rest-hook notification (krbench listens) and then GET /Task/{id}
+ * answering 200; through libkr, B's inbox (a long poll) and then
+ * kr_referral_json answering. B's system does not wait for A's answer to
+ * A's client; when A answered (the POST, which waits for the broker's
+ * answer; the send, which does not) is a figure of its own ("sent"). Each
+ * message gets its own referral_id (Task.identifier), so B's answer names
+ * exactly it. The kansrijk descriptions of the libkr path are made from
+ * the same Bundles by the same mapper (fhir_in_message) before the clock.
+ */
+#define _GNU_SOURCE /* strcasestr */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "bench.h"
+#include "fhir_in.h"
+#include "util.h"
+
+#ifndef KR_BENCH_SOURCE_DIR
+#define KR_BENCH_SOURCE_DIR "."
+#endif
+
+#define S_EXAMPLE KR_BENCH_SOURCE_DIR "/examples/fhir/referral-bundle.json"
+#define S_CONSENT KR_BENCH_SOURCE_DIR "/examples/consent-grant.json"
+#define S_RATE 100 /* msgs/s */
+#define S_MAX_N 1000
+#define S_WORKERS 8
+#define S_POLL_US 500
+#define S_MSG_MS 30000 /* one message's bound */
+#define S_CLIENT_MS 30000
+#define S_QUEUE 1024 /* notified, not yet read (at least S_MAX_N) */
+
+struct s_gw {
+    char port_file[BENCH_PATH + 16];
+    char dir[BENCH_PATH];
+    char log[BENCH_PATH];
+    int port;
+    struct bproc proc;
+};
+
+struct s_run {
+    bool fhir;          /* the gateway path, or libkr */
+    int port_a, port_b; /* the gateways */
+    const char *node_a, *node_b;
+    uint64_t n, t0, interval_ns;
+    char **bundles;                     /* FHIR path: the Bundles' text */
+    char **descs;                       /* libkr path: the descriptions */
+    char (*rids)[KR_MSG_ID_HEX_LEN];    /* the Bundles' referral_ids */
+    char (*rids_kr)[KR_MSG_ID_HEX_LEN]; /* the descriptions' */
+    uint64_t *lat_ns;
+    atomic_ullong nseen; /* messages seen at B */
+    uint8_t prefix[12];  /* this phase's referral_ids (bench_msg_id) */
+    uint8_t prefix_fhir[12], prefix_kr[12];
+    int hook_fd; /* the rest-hook's listening socket */
+    /* Notified messages waiting for a reader (the FHIR path). */
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_cv;
+    uint64_t q[S_QUEUE];
+    size_t q_head, q_len;
+    bool q_done;
+    uint64_t *sent_ns; /* the moment A answered (the POST, the send) */
+    atomic_int stop;
+    char err[BENCH_ERR];
+    pthread_mutex_t err_lock;
+};
+
+struct s_worker {
+    struct s_run *r;
+    int k;
+};
+
+static void s_fail(struct s_run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+s_fail(struct s_run *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    pthread_mutex_lock(&r->err_lock);
+    if (r->err[0] == '\0') {
+        va_start(ap, fmt);
+        vsnprintf(r->err, sizeof(r->err), fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&r->err_lock);
+    atomic_store(&r->stop, 1);
+}
+
+/* One HTTP/1.1 exchange on a fresh loopback connection: the status, or a
+ * negative KR_E*. The answer's body is read and dropped. */
+static int
+s_http(int port, const char *method, const char *path, const char *body,
+       size_t len)
+{
+    struct sockaddr_in a;
+    char head[512], buf[16384];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), status = KR_EIO;
+    size_t got = 0;
+    long clen = -1;
+    char *end = NULL;
+
+    if (fd < 0)
+        return KR_ESYS;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return KR_EUNAVAIL;
+    }
+    int n = snprintf(
+        head, sizeof(head),
+        "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: "
+        "application/fhir+json\r\n%sContent-Length: "
+        "%zu\r\nConnection: close\r\n\r\n",
+        method, path,
+        body != NULL ? "Content-Type: application/fhir+json\r\n" : "", len);
+    /* One write: a head and a body in two small segments would wait for
+     * the server's delayed ACK (Nagle), 40 ms on Linux. */
+    char *req = xmalloc((size_t)n + len);
+    memcpy(req, head, (size_t)n);
+    if (len > 0)
+        memcpy(req + n, body, len);
+    ssize_t w = send(fd, req, (size_t)n + len, MSG_NOSIGNAL);
+    free(req);
+    if (w != (ssize_t)((size_t)n + len))
+        goto done;
+    /* Bounded: each read waits at most S_MSG_MS; the answer is read to
+     * its Content-Length (or the close). */
+    for (int i = 0; i < 100000; i++) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, S_MSG_MS) <= 0)
+            break;
+        ssize_t r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        buf[got] = '\0';
+        if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
+            char *cl = strcasestr(buf, "Content-Length:");
+            clen = cl != NULL && cl < end ? strtol(cl + 15, NULL, 10) : -1;
+            if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+                status = KR_EPROTO;
+        }
+        if (end != NULL && clen >= 0 &&
+            (long)(got - (size_t)(end + 4 - buf)) >= clen)
+            break;
+        if (got >= sizeof(buf) - 1) {
+            /* Keep the head, drop the body read so far. */
+            size_t keep = end != NULL ? (size_t)(end + 4 - buf) : 0;
+            clen -= (long)(got - keep);
+            got = keep;
+        }
+    }
+done:
+    close(fd);
+    return status;
+}
+
+/* A sender: hands message i to A at its moment. */
+static void *
+s_sender_main(void *arg)
+{
+    struct s_worker *w = arg;
+    struct s_run *r = w->r;
+    kr_client_t *ka = NULL;
+    char err[256], mid[KR_MSG_ID_HEX_LEN];
+    int rc;
+
+    if (!r->fhir &&
+        (rc = kr_client_connect(r->node_a, S_CLIENT_MS, &ka)) != KR_OK) {
+        s_fail(r, "sender %d: connect: %s", w->k, kr_strerror(rc));
+        return NULL;
+    }
+    for (uint64_t i = (uint64_t)w->k; i < r->n && !atomic_load(&r->stop);
+         i += S_WORKERS) {
+        uint64_t at = r->t0 + i * r->interval_ns;
+        bench_sleep_until_ns(at);
+        if (r->fhir) {
+            rc = s_http(r->port_a, "POST", "/$process-message", r->bundles[i],
+                        strlen(r->bundles[i]));
+            if (rc != 200) {
+                s_fail(r, "message %llu: POST /$process-message: %d",
+                       (unsigned long long)i, rc);
+                break;
+            }
+        } else {
+            rc = kr_send_json(ka, r->descs[i], strlen(r->descs[i]), mid, err,
+                              sizeof(err));
+            if (rc != KR_OK) {
+                s_fail(r, "message %llu: kr_send_json: %s: %s",
+                       (unsigned long long)i, kr_strerror(rc), err);
+                break;
+            }
+        }
+        r->sent_ns[i] = bench_now_ns() - at;
+    }
+    kr_client_destroy(&ka);
+    return NULL;
+}
+
+/* Message i is at B: note when (once). */
+static void
+s_seen(struct s_run *r, uint64_t i)
+{
+    uint64_t at = r->t0 + i * r->interval_ns, now = bench_now_ns();
+
+    if (i < r->n && r->lat_ns[i] == 0) {
+        r->lat_ns[i] = now > at ? now - at : 1;
+        atomic_fetch_add(&r->nseen, 1);
+    }
+}
+
+/* A reader of the FHIR path: GET /Task/{id} at B for each notified
+ * message, until it answers 200. */
+static void *
+s_get_main(void *arg)
+{
+    struct s_run *r = arg;
+    char path[64];
+
+    for (;;) {
+        uint64_t idx;
+        pthread_mutex_lock(&r->q_lock);
+        /* Bounded: the hook thread sets q_done when it ends. */
+        while (r->q_len == 0 && !r->q_done)
+            pthread_cond_wait(&r->q_cv, &r->q_lock);
+        if (r->q_len == 0) {
+            pthread_mutex_unlock(&r->q_lock);
+            break;
+        }
+        idx = r->q[r->q_head];
+        r->q_head = (r->q_head + 1) % S_QUEUE;
+        r->q_len--;
+        pthread_mutex_unlock(&r->q_lock);
+        snprintf(path, sizeof(path), "/Task/%s", r->rids[idx]);
+        for (int k = 0; k < 1000 && !atomic_load(&r->stop); k++) {
+            if (s_http(r->port_b, "GET", path, NULL, 0) == 200) {
+                s_seen(r, idx);
+                break;
+            }
+            bench_sleep_ns(S_POLL_US * 1000ull);
+        }
+    }
+    return NULL;
+}
+
+/* The FHIR path's reader: B's system as krfhir tells it, the rest-hook.
+ * Each notification is answered 200 at once, then the Task it names is
+ * read with GET /Task/{id}; the message is at B when that answers 200. */
+static void *
+s_hook_main(void *arg)
+{
+    struct s_run *r = arg;
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+                             "Connection: close\r\n\r\n";
+    uint64_t deadline =
+        r->t0 + r->n * r->interval_ns + (uint64_t)S_MSG_MS * 1000000ull;
+
+    /* Bounded by the run's deadline. */
+    while (atomic_load(&r->nseen) < r->n && !atomic_load(&r->stop) &&
+           bench_now_ns() < deadline) {
+        struct pollfd pf = {r->hook_fd, POLLIN, 0};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        int fd = accept4(r->hook_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        char buf[16384];
+        size_t got = 0;
+        char *end = NULL;
+        long clen = -1;
+        for (int k = 0; k < 1000 && got < sizeof(buf) - 1; k++) {
+            struct pollfd qf = {fd, POLLIN, 0};
+            if (poll(&qf, 1, 5000) <= 0)
+                break;
+            ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            buf[got] = '\0';
+            if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
+                char *cl = strcasestr(buf, "Content-Length:");
+                clen = cl != NULL ? strtol(cl + 15, NULL, 10) : 0;
+            }
+            if (end != NULL && (long)(got - (size_t)(end + 4 - buf)) >= clen)
+                break;
+        }
+        /* A failed answer: krfhir tries again. */
+        (void)!send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL);
+        close(fd);
+        char *t = end != NULL ? strstr(end, "/Task/") : NULL;
+        uint8_t id[16];
+        uint64_t idx;
+        char hex[KR_MSG_ID_HEX_LEN];
+        if (t == NULL || strlen(t) < 6 + 32)
+            continue;
+        memcpy(hex, t + 6, 32);
+        hex[32] = '\0';
+        if (util_unhex(hex, id, 16) != 0 ||
+            !bench_msg_index(r->prefix, id, 16, &idx) || idx >= r->n ||
+            r->lat_ns[idx] != 0)
+            continue; /* the other path's, or a repeat */
+        /* A reader of the pool reads it: the next notification is
+         * taken at once, as a system with several workers would. */
+        pthread_mutex_lock(&r->q_lock);
+        if (r->q_len < S_QUEUE)
+            r->q[(r->q_head + r->q_len++) % S_QUEUE] = idx;
+        pthread_cond_signal(&r->q_cv);
+        pthread_mutex_unlock(&r->q_lock);
+    }
+    pthread_mutex_lock(&r->q_lock);
+    r->q_done = true;
+    pthread_cond_broadcast(&r->q_cv);
+    pthread_mutex_unlock(&r->q_lock);
+    return NULL;
+}
+
+/* The libkr path's reader: B's inbox, a long poll as sc_e2e's receiver
+ * asks it, then kr_referral_json of each new referral. */
+static void *
+s_inbox_main(void *arg)
+{
+    struct s_run *r = arg;
+    kr_client_t *kb = NULL;
+    uint64_t after = 0, deadline = r->t0 + r->n * r->interval_ns +
+                                   (uint64_t)S_MSG_MS * 1000000ull;
+    char err[256];
+    int rc;
+
+    if ((rc = kr_client_connect(r->node_b, S_CLIENT_MS, &kb)) != KR_OK) {
+        s_fail(r, "reader: connect: %s", kr_strerror(rc));
+        return NULL;
+    }
+    /* Bounded by the run's deadline. */
+    while (atomic_load(&r->nseen) < r->n && !atomic_load(&r->stop) &&
+           bench_now_ns() < deadline) {
+        char *json = NULL;
+        size_t jl = 0;
+        if ((rc = kr_inbox_json(kb, after, 200, 1000, KR_INBOX_ALL, &json, &jl,
+                                err, sizeof(err))) != KR_OK) {
+            s_fail(r, "reader: inbox: %s: %s", kr_strerror(rc), err);
+            break;
+        }
+        json_object *arr = json_tokener_parse(json), *v;
+        kr_json_free(json);
+        for (size_t k = 0; arr != NULL && k < json_object_array_length(arr);
+             k++) {
+            json_object *it = json_object_array_get_idx(arr, k);
+            uint8_t id[16];
+            uint64_t idx;
+            if (json_object_object_get_ex(it, "seq", &v) &&
+                (uint64_t)json_object_get_int64(v) > after)
+                after = (uint64_t)json_object_get_int64(v);
+            if (!json_object_object_get_ex(it, "referral_id", &v) ||
+                !json_object_is_type(v, json_type_string) ||
+                util_unhex(json_object_get_string(v), id, 16) != 0 ||
+                !bench_msg_index(r->prefix, id, 16, &idx) || idx >= r->n ||
+                r->lat_ns[idx] != 0)
+                continue;
+            for (int t = 0; t < 1000; t++) {
+                char *rj = NULL;
+                size_t rl = 0;
+                rc = kr_referral_json(kb, json_object_get_string(v), &rj, &rl,
+                                      err, sizeof(err));
+                kr_json_free(rj);
+                if (rc == KR_OK) {
+                    s_seen(r, idx);
+                    break;
+                }
+                bench_sleep_ns(S_POLL_US * 1000ull);
+            }
+        }
+        json_object_put(arr);
+    }
+    kr_client_destroy(&kb);
+    return NULL;
+}
+
+static int
+s_run_paced(struct s_run *r, char *why, size_t len)
+{
+    pthread_t th[S_WORKERS], rth;
+    struct s_worker w[S_WORKERS];
+    int started = 0;
+    bool rstarted = false;
+
+    atomic_store(&r->stop, 0);
+    atomic_store(&r->nseen, 0);
+    r->err[0] = '\0';
+    r->interval_ns = 1000000000ull / S_RATE;
+    r->t0 = bench_now_ns() + 200000000ull;
+    memcpy(r->prefix, r->fhir ? r->prefix_fhir : r->prefix_kr,
+           sizeof(r->prefix));
+    memset(r->lat_ns, 0, r->n * sizeof(uint64_t));
+    pthread_t gth[S_WORKERS];
+    int gstarted = 0;
+    r->q_head = r->q_len = 0;
+    r->q_done = false;
+    if (pthread_create(&rth, NULL, r->fhir ? s_hook_main : s_inbox_main, r) ==
+        0)
+        rstarted = true;
+    else
+        s_fail(r, "cannot start the reader");
+    for (int k = 0; r->fhir && rstarted && k < S_WORKERS; k++)
+        if (pthread_create(&gth[gstarted], NULL, s_get_main, r) == 0)
+            gstarted++;
+    for (int k = 0; k < S_WORKERS && rstarted; k++) {
+        w[k].r = r;
+        w[k].k = k;
+        if (pthread_create(&th[k], NULL, s_sender_main, &w[k]) != 0) {
+            s_fail(r, "cannot start sender %d", k);
+            break;
+        }
+        started++;
+    }
+    for (int k = 0; k < started; k++)
+        pthread_join(th[k], NULL);
+    if (rstarted)
+        pthread_join(rth, NULL);
+    for (int k = 0; k < gstarted; k++)
+        pthread_join(gth[k], NULL);
+    if (r->err[0] == '\0' && atomic_load(&r->nseen) < r->n)
+        s_fail(r, "%llu of %llu messages not readable at B within %d ms",
+               (unsigned long long)(r->n - atomic_load(&r->nseen)),
+               (unsigned long long)r->n, S_MSG_MS);
+    if (r->err[0] != '\0') {
+        snprintf(why, len, "%s", r->err);
+        return KR_EIO;
+    }
+    return KR_OK;
+}
+
+/* The rest-hook's socket: krbench listens where B's krfhir notifies. */
+static int
+s_hook_listen(struct s_run *r, char *url, size_t urllen, char *why, size_t len)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        listen(fd, 64) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
+        snprintf(why, len, "the rest-hook's socket: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return KR_ESYS;
+    }
+    r->hook_fd = fd;
+    snprintf(url, urllen, "http://127.0.0.1:%d/notify", ntohs(a.sin_port));
+    return KR_OK;
+}
+
+/* krfhir of one organisation, on a free port it writes to a file. */
+static int
+s_gw_start(struct cluster *c, int i, const char *bin, const char *hook,
+           struct s_gw *g, char *why, size_t len)
+{
+    char name[64], *text = NULL;
+    size_t tl;
+
+    snprintf(g->dir, sizeof(g->dir), "%s/fhir-%s", c->tmp, c->orgs[i].label);
+    snprintf(g->port_file, sizeof(g->port_file), "%s/port", g->dir);
+    snprintf(g->log, sizeof(g->log), "%s/krfhir-%s.log", c->tmp,
+             c->orgs[i].label);
+    char *argv[] = {(char *)bin,
+                    "--node",
+                    c->orgs[i].local,
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--port_file",
+                    g->port_file,
+                    "--state_dir",
+                    g->dir,
+                    "--log_level",
+                    (char *)c->opts->log_level,
+                    hook != NULL ? "--subscription_endpoint" : NULL,
+                    (char *)hook,
+                    NULL};
+    snprintf(name, sizeof(name), "krfhir %s", c->orgs[i].label);
+    if (bproc_spawn(&g->proc, name, g->log, argv) != KR_OK) {
+        snprintf(why, len, "cannot start %s (%s)", name, bin);
+        return KR_ESYS;
+    }
+    uint64_t deadline = bench_now_ns() + 15000000000ull;
+    while (bench_now_ns() < deadline) {
+        if (util_read_file(g->port_file, 64, &text, &tl) == KR_OK) {
+            g->port = atoi(text);
+            free(text);
+            return KR_OK;
+        }
+        if (!bproc_alive(&g->proc))
+            break;
+        bench_sleep_ns(10000000);
+    }
+    snprintf(why, len, "%s did not start (see %s)", name, g->log);
+    return KR_ETIMEDOUT;
+}
+
+/* The consent (examples/consent-grant.json) through A, accepted by the
+ * broker. */
+static int
+s_consent(const char *node_a, char *why, size_t len)
+{
+    kr_client_t *kc = NULL;
+    char *text = NULL, err[256], mid[KR_MSG_ID_HEX_LEN];
+    size_t tl = 0;
+    int rc;
+
+    if ((rc = util_read_file(S_CONSENT, 1 << 20, &text, &tl)) != KR_OK ||
+        (rc = kr_client_connect(node_a, S_CLIENT_MS, &kc)) != KR_OK ||
+        (rc = kr_send_json(kc, text, tl, mid, err, sizeof(err))) != KR_OK) {
+        snprintf(why, len, "consent: %s", kr_strerror(rc));
+        goto done;
+    }
+    rc = KR_ETIMEDOUT;
+    uint64_t deadline = bench_now_ns() + 30000000000ull;
+    while (bench_now_ns() < deadline) {
+        char *json = NULL;
+        size_t jl = 0;
+        if (kr_receipts_json(kc, 0, 0, &json, &jl, err, sizeof(err)) == KR_OK &&
+            strstr(json, mid) != NULL) {
+            json_object *arr = json_tokener_parse(json), *v;
+            for (size_t k = 0; arr != NULL && k < json_object_array_length(arr);
+                 k++) {
+                json_object *it = json_object_array_get_idx(arr, k);
+                if (json_object_object_get_ex(it, "msg_id", &v) &&
+                    strcmp(json_object_get_string(v), mid) == 0 &&
+                    json_object_object_get_ex(it, "outcome", &v) &&
+                    strcmp(json_object_get_string(v), "pending") != 0)
+                    rc = strcmp(json_object_get_string(v), "refused") == 0
+                             ? KR_EREFUSED
+                             : KR_OK;
+            }
+            json_object_put(arr);
+        }
+        kr_json_free(json);
+        if (rc != KR_ETIMEDOUT)
+            break;
+        bench_sleep_ns(10000000);
+    }
+    if (rc != KR_OK)
+        snprintf(why, len, "consent not accepted: %s", kr_strerror(rc));
+done:
+    free(text);
+    kr_client_destroy(&kc);
+    return rc;
+}
+
+/* The Bundles (each its own Bundle.id and referral_id) and the
+ * descriptions the mapper makes of them. */
+static int
+s_messages(struct s_run *r, const char *org_a, char *why, size_t len)
+{
+    char *text = NULL;
+    size_t tl = 0;
+    json_object *ex;
+    uint8_t run[16];
+
+    if (util_read_file(S_EXAMPLE, 1 << 20, &text, &tl) != KR_OK ||
+        (ex = json_tokener_parse(text)) == NULL) {
+        free(text);
+        snprintf(why, len, "cannot read %s", S_EXAMPLE);
+        return KR_EIO;
+    }
+    free(text);
+    util_random_id(run);
+    uint8_t pfx[16];
+    util_random_id(pfx);
+    memcpy(r->prefix_fhir, pfx, sizeof(r->prefix_fhir));
+    util_random_id(pfx);
+    memcpy(r->prefix_kr, pfx, sizeof(r->prefix_kr));
+    for (uint64_t i = 0; i < r->n; i++) {
+        json_object *b = json_tokener_parse(json_object_to_json_string(ex));
+        json_object *entries, *task = NULL, *kr = NULL, *v;
+        struct fhir_ctx ctx = {org_a, "http://127.0.0.1", util_now_ms()};
+        struct fhir_error e;
+        uint8_t rid[16];
+        char bid[64];
+
+        snprintf(bid, sizeof(bid), "bench-%02x%02x%02x%02x-%llu", run[0],
+                 run[1], run[2], run[3], (unsigned long long)i);
+        json_object_object_add(b, "id", json_object_new_string(bid));
+        bench_msg_id(r->prefix_fhir, i, rid);
+        util_hex(rid, 16, r->rids[i]);
+        json_object_object_get_ex(b, "entry", &entries);
+        for (size_t k = 0; k < json_object_array_length(entries); k++) {
+            json_object *res;
+            if (json_object_object_get_ex(json_object_array_get_idx(entries, k),
+                                          "resource", &res) &&
+                json_object_object_get_ex(res, "resourceType", &v) &&
+                strcmp(json_object_get_string(v), "Task") == 0)
+                task = res;
+        }
+        if (task != NULL && json_object_object_get_ex(task, "identifier", &v) &&
+            json_object_array_length(v) > 0)
+            json_object_object_add(json_object_array_get_idx(v, 0), "value",
+                                   json_object_new_string(r->rids[i]));
+        r->bundles[i] = xstrdup(json_object_to_json_string_ext(
+            b, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        memset(&e, 0, sizeof(e));
+        if (fhir_in_message(&ctx, b, &kr, NULL, &e) != KR_OK) {
+            snprintf(why, len, "the mapper refuses the example: %s",
+                     e.diagnostics);
+            json_object_put(b);
+            json_object_put(ex);
+            return KR_EINVAL;
+        }
+        /* The libkr path sends the same message under another msg_id and
+         * referral_id: it must not be taken for the Bundle's. */
+        bench_msg_id(r->prefix_kr, i, rid);
+        util_hex(rid, 16, r->rids_kr[i]);
+        json_object_object_del(kr, "msg_id");
+        json_object_object_add(kr, "referral_id",
+                               json_object_new_string(r->rids_kr[i]));
+        r->descs[i] = xstrdup(json_object_to_json_string_ext(
+            kr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(kr);
+        json_object_put(b);
+    }
+    json_object_put(ex);
+    return KR_OK;
+}
+
+static void
+s_figures(const char *prefix, struct s_run *r, double *p50)
+{
+    char name[64];
+    uint64_t *v = xcalloc(r->n, sizeof(uint64_t));
+    uint64_t last = 0;
+
+    memcpy(v, r->lat_ns, r->n * sizeof(uint64_t));
+    for (uint64_t i = 0; i < r->n; i++)
+        if (r->t0 + i * r->interval_ns + r->lat_ns[i] > last)
+            last = r->t0 + i * r->interval_ns + r->lat_ns[i];
+    *p50 = stats_percentile(v, r->n, 50) / 1e6;
+    double p99 = stats_percentile(v, r->n, 99) / 1e6;
+    double rate =
+        last > r->t0 ? (double)r->n * 1e9 / (double)(last - r->t0) : 0;
+    snprintf(name, sizeof(name), "%s_100_p50_ms", prefix);
+    figures_add(name, "ms", r->n, TARGET_NONE, 0, NULL, *p50);
+    snprintf(name, sizeof(name), "%s_100_p99_ms", prefix);
+    figures_add(name, "ms", r->n, TARGET_NONE, 0, NULL, p99);
+    memcpy(v, r->sent_ns, r->n * sizeof(uint64_t));
+    double sent50 = stats_percentile(v, r->n, 50) / 1e6;
+    snprintf(name, sizeof(name), "%s_100_sent_p50_ms", prefix);
+    figures_add(name, "ms", r->n, TARGET_NONE, 0, NULL, sent50);
+    snprintf(name, sizeof(name), "%s_100_msgs_per_s", prefix);
+    figures_add(name, "msg/s", r->n, TARGET_NONE, 0, NULL, rate);
+    fprintf(stderr,
+            "krbench:   %s at %d msgs/s: %llu messages, p50 %.3f ms, p99 "
+            "%.3f ms, %.1f msgs/s; A answered after %.3f ms (p50)\n",
+            prefix, S_RATE, (unsigned long long)r->n, *p50, p99, rate, sent50);
+    free(v);
+}
+
+int
+sc_fhir(const struct bench_opts *o, uint64_t n, const char *krfhir_bin,
+        char *why, size_t len)
+{
+    struct cluster c;
+    struct s_gw ga, gb;
+    struct s_run r;
+    int a, b, rc;
+    bool failed = true;
+    char hook[64];
+
+    memset(&r, 0, sizeof(r));
+    r.hook_fd = -1;
+    memset(&ga, 0, sizeof(ga));
+    memset(&gb, 0, sizeof(gb));
+    pthread_mutex_init(&r.err_lock, NULL);
+    pthread_mutex_init(&r.q_lock, NULL);
+    pthread_cond_init(&r.q_cv, NULL);
+    r.n = n > S_MAX_N ? S_MAX_N : n < 10 ? 10 : n;
+    r.bundles = xcalloc(r.n, sizeof(char *));
+    r.descs = xcalloc(r.n, sizeof(char *));
+    r.rids = xcalloc(r.n, sizeof(*r.rids));
+    r.rids_kr = xcalloc(r.n, sizeof(*r.rids_kr));
+    r.lat_ns = xcalloc(r.n, sizeof(uint64_t));
+    r.sent_ns = xcalloc(r.n, sizeof(uint64_t));
+    /* The example's parties. */
+    if ((rc = cluster_init(&c, o, "fhir")) != KR_OK ||
+        (rc = cluster_broker_start(&c)) != KR_OK ||
+        (a = rc = cluster_org_add(&c, "a", "ura:00001234", "verloskunde")) <
+            0 ||
+        (b = rc = cluster_org_add(&c, "b", "ura:87654321", "jgz")) < 0 ||
+        (rc = cluster_node_start(&c, a)) != KR_OK ||
+        (rc = cluster_node_start(&c, b)) != KR_OK) {
+        snprintf(why, len, "%s", c.err);
+        goto done;
+    }
+    r.node_a = c.orgs[a].local;
+    r.node_b = c.orgs[b].local;
+    if ((rc = s_consent(r.node_a, why, len)) != KR_OK ||
+        (rc = s_messages(&r, c.orgs[a].id, why, len)) != KR_OK ||
+        (rc = s_hook_listen(&r, hook, sizeof(hook), why, len)) != KR_OK ||
+        (rc = s_gw_start(&c, a, krfhir_bin, NULL, &ga, why, len)) != KR_OK ||
+        (rc = s_gw_start(&c, b, krfhir_bin, hook, &gb, why, len)) != KR_OK)
+        goto done;
+    r.port_a = ga.port;
+    r.port_b = gb.port;
+
+    /* libkr first, then the gateway, on the same cluster. */
+    double p50_kr, p50_fhir;
+    r.fhir = false;
+    if ((rc = s_run_paced(&r, why, len)) != KR_OK)
+        goto done;
+    s_figures("fhir_libkr", &r, &p50_kr);
+    r.fhir = true;
+    if ((rc = s_run_paced(&r, why, len)) != KR_OK)
+        goto done;
+    s_figures("fhir_gateway", &r, &p50_fhir);
+    figures_add("fhir_gateway_added_p50_ms", "ms", r.n, TARGET_LE, 1.0, NULL,
+                p50_fhir - p50_kr);
+    fprintf(stderr, "krbench:   the gateway adds %.3f ms to the p50\n",
+            p50_fhir - p50_kr);
+    failed = false;
+done:
+    if (ga.proc.running)
+        bproc_stop(&ga.proc, SIGTERM, 10000, &rc);
+    if (gb.proc.running)
+        bproc_stop(&gb.proc, SIGTERM, 10000, &rc);
+    for (uint64_t i = 0; i < r.n; i++) {
+        free(r.bundles[i]);
+        free(r.descs[i]);
+    }
+    free(r.bundles);
+    free(r.descs);
+    free(r.rids);
+    free(r.rids_kr);
+    free(r.lat_ns);
+    free(r.sent_ns);
+    pthread_mutex_destroy(&r.err_lock);
+    pthread_mutex_destroy(&r.q_lock);
+    pthread_cond_destroy(&r.q_cv);
+    if (r.hook_fd >= 0)
+        close(r.hook_fd);
+    cluster_destroy(&c, failed);
+    return failed ? KR_EIO : KR_OK;
+}

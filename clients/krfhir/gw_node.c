@@ -1,0 +1,277 @@
+/* gw_node.c - the gateway's only way to the node: libkr.
+ *
+ * A libkr client is not thread-safe and a connection costs a ZeroMQ
+ * handshake, so the requests share a pool of node_clients clients: a
+ * request borrows one for its calls and gives it back; when all are out,
+ * it waits. A client survives a timeout (libkr opens a fresh socket
+ * itself), so none is ever thrown away.
+ *
+ * A send is answered by the node once it holds the message; whether the
+ * broker takes it (consent, the referral's state table, the directory) is
+ * known only when the broker answers. A FHIR client wants that answer
+ * (an OperationOutcome for "no consent"), so gw_node_send waits for it
+ * through the node's outbox_get, polling quickly at first (the broker
+ * answers within milliseconds on a healthy coalition) and more slowly
+ * later, up to accept_wait_ms. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gw.h"
+#include "local.pb-c.h"
+#include "log.h"
+#include "names.h"
+#include "util.h"
+
+/* The first poll of a send's fate, and the longest gap between polls. */
+#define S_POLL_FIRST_US 300
+#define S_POLL_MAX_US 20000
+
+int
+gw_node_init(struct gw_node *n, const char *endpoint, int timeout_ms,
+             size_t max_clients)
+{
+    memset(n, 0, sizeof(*n));
+    n->endpoint = endpoint;
+    n->timeout_ms = timeout_ms;
+    n->max = max_clients;
+    n->free = xcalloc(max_clients, sizeof(*n->free));
+    pthread_mutex_init(&n->mu, NULL);
+    pthread_cond_init(&n->cv, NULL);
+    return KR_OK;
+}
+
+void
+gw_node_fini(struct gw_node *n)
+{
+    for (size_t i = 0; i < n->nfree; i++)
+        kr_client_destroy(&n->free[i]);
+    free(n->free);
+    n->free = NULL;
+    pthread_mutex_destroy(&n->mu);
+    pthread_cond_destroy(&n->cv);
+}
+
+int
+gw_node_take(struct gw_node *n, kr_client_t **out)
+{
+    int rc;
+
+    pthread_mutex_lock(&n->mu);
+    /* Bounded: every borrower gives its client back after its calls,
+     * each bounded by the client's timeout. */
+    while (n->nfree == 0 && n->nopen >= n->max)
+        pthread_cond_wait(&n->cv, &n->mu);
+    if (n->nfree > 0) {
+        *out = n->free[--n->nfree];
+        pthread_mutex_unlock(&n->mu);
+        return KR_OK;
+    }
+    n->nopen++;
+    pthread_mutex_unlock(&n->mu);
+    rc = kr_client_connect(n->endpoint, n->timeout_ms, out);
+    if (rc != KR_OK) {
+        pthread_mutex_lock(&n->mu);
+        n->nopen--;
+        pthread_cond_signal(&n->cv);
+        pthread_mutex_unlock(&n->mu);
+    }
+    return rc;
+}
+
+void
+gw_node_give(struct gw_node *n, kr_client_t *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&n->mu);
+    n->free[n->nfree++] = c;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+}
+
+int
+gw_node_org(struct gw_node *n, char out[GW_ORG_MAX])
+{
+    kr_client_t *c = NULL;
+    char *json = NULL, err[256];
+    size_t len = 0;
+    json_object *o = NULL, *v;
+    int rc;
+
+    if (atomic_load(&n->have_org)) {
+        memcpy(out, n->org_id, GW_ORG_MAX);
+        return KR_OK;
+    }
+    if ((rc = gw_node_take(n, &c)) != KR_OK)
+        return rc;
+    rc = kr_status_json(c, &json, &len, err, sizeof(err));
+    gw_node_give(n, c);
+    if (rc != KR_OK)
+        return rc;
+    o = json_tokener_parse(json);
+    kr_json_free(json);
+    if (o == NULL || !json_object_object_get_ex(o, "org_id", &v) ||
+        !json_object_is_type(v, json_type_string) ||
+        strlen(json_object_get_string(v)) >= GW_ORG_MAX) {
+        json_object_put(o);
+        return KR_EPROTO;
+    }
+    pthread_mutex_lock(&n->mu);
+    snprintf(n->org_id, sizeof(n->org_id), "%s", json_object_get_string(v));
+    atomic_store(&n->have_org, 1);
+    pthread_mutex_unlock(&n->mu);
+    json_object_put(o);
+    memcpy(out, n->org_id, GW_ORG_MAX);
+    return KR_OK;
+}
+
+static void
+s_sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* The broker's answer about msg_id, as the node's outbox holds it. */
+static int
+s_fate(kr_client_t *c, const uint8_t id[KR_ID_LEN], struct gw_sent *out)
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__LocalResponse *resp = NULL;
+    uint8_t buf[64], *rbuf = NULL;
+    size_t len, rlen = 0;
+    int rc;
+
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_OUTBOX_GET;
+    req.outbox_get.data = (uint8_t *)id;
+    req.outbox_get.len = KR_ID_LEN;
+    len = kr__v1__local_request__pack(&req, buf);
+    rc = kr_call(c, buf, len, &rbuf, &rlen);
+    if (rc != KR_OK) {
+        kr_buf_free(rbuf);
+        return rc;
+    }
+    resp = kr__v1__local_response__unpack(NULL, rlen, rbuf);
+    kr_buf_free(rbuf);
+    if (resp == NULL)
+        return KR_EPROTO;
+    const Kr__V1__OutboxItem *it = resp->n_outbox == 1 ? resp->outbox[0] : NULL;
+    int oc = it != NULL ? (int)it->outcome : 0;
+    if (it == NULL || oc == KR__V1__OUTCOME__OUTCOME_UNSPECIFIED) {
+        out->fate = GW_FATE_PENDING;
+    } else if (oc == KR__V1__OUTCOME__ACCEPTED ||
+               oc == KR__V1__OUTCOME__DELIVERED) {
+        out->fate = GW_FATE_OK;
+    } else {
+        out->fate = GW_FATE_REFUSED;
+        snprintf(out->outcome, sizeof(out->outcome), "%s", outcome_name(oc));
+        snprintf(out->reason, sizeof(out->reason), "%s",
+                 reason_name((int)it->reason));
+        snprintf(out->detail, sizeof(out->detail), "%s",
+                 it->detail != NULL ? it->detail : "");
+    }
+    kr__v1__local_response__free_unpacked(resp, NULL);
+    return KR_OK;
+}
+
+int
+gw_node_send(struct gw_node *n, const char *json, size_t len, uint64_t wait_ms,
+             struct gw_sent *out, char *err, size_t errlen)
+{
+    kr_client_t *c = NULL;
+    uint8_t id[KR_ID_LEN];
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->fate = GW_FATE_PENDING;
+    if ((rc = gw_node_take(n, &c)) != KR_OK) {
+        snprintf(err, errlen, "the node does not answer: %s", kr_strerror(rc));
+        return rc;
+    }
+    rc = kr_send_json(c, json, len, out->msg_id, err, errlen);
+    if (rc != KR_OK || util_unhex(out->msg_id, id, KR_ID_LEN) != 0)
+        goto done;
+    uint64_t deadline = util_mono_ms() + wait_ms;
+    long gap = S_POLL_FIRST_US;
+    /* Bounded by the deadline: each pass sleeps at least
+     * S_POLL_FIRST_US, and each call by the client's timeout. */
+    for (unsigned i = 0; i < 1000000; i++) {
+        if ((rc = s_fate(c, id, out)) != KR_OK) {
+            snprintf(err, errlen, "asking the node about the message: %s",
+                     kr_strerror(rc));
+            goto done;
+        }
+        if (out->fate != GW_FATE_PENDING || util_mono_ms() >= deadline)
+            break;
+        s_sleep_us(gap);
+        gap = gap * 2 > S_POLL_MAX_US ? S_POLL_MAX_US : gap * 2;
+    }
+done:
+    gw_node_give(n, c);
+    return rc;
+}
+
+/* A JSON text from the node as an object; KR_EPROTO if it does not
+ * parse. */
+static int
+s_parse(char *json, json_object **out)
+{
+    *out = json != NULL ? json_tokener_parse(json) : NULL;
+    kr_json_free(json);
+    return *out != NULL ? KR_OK : KR_EPROTO;
+}
+
+int
+gw_node_referral(struct gw_node *n, const char *referral_id, json_object **out,
+                 char *err, size_t errlen)
+{
+    kr_client_t *c = NULL;
+    char *json = NULL;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    if ((rc = gw_node_take(n, &c)) != KR_OK)
+        return rc;
+    rc = kr_referral_json(c, referral_id, &json, &len, err, errlen);
+    gw_node_give(n, c);
+    return rc == KR_OK ? s_parse(json, out) : rc;
+}
+
+int
+gw_node_inbox_item(struct gw_node *n, const char *msg_id, json_object **out,
+                   char *err, size_t errlen)
+{
+    kr_client_t *c = NULL;
+    char *json = NULL;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    if ((rc = gw_node_take(n, &c)) != KR_OK)
+        return rc;
+    rc = kr_inbox_get_json(c, msg_id, &json, &len, err, errlen);
+    gw_node_give(n, c);
+    return rc == KR_OK ? s_parse(json, out) : rc;
+}
+
+int
+gw_node_referrals(struct gw_node *n, const char *state, const char *after,
+                  uint32_t limit, json_object **out, char *err, size_t errlen)
+{
+    kr_client_t *c = NULL;
+    char *json = NULL;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    if ((rc = gw_node_take(n, &c)) != KR_OK)
+        return rc;
+    rc = kr_referrals_json(c, state, 0, after, limit, &json, &len, err, errlen);
+    gw_node_give(n, c);
+    return rc == KR_OK ? s_parse(json, out) : rc;
+}

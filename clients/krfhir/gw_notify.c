@@ -1,0 +1,731 @@
+/* gw_notify.c - notifications of new and changed Tasks.
+ *
+ * One thread watches the node's inbox (a long poll through its own libkr
+ * client): every item that names a referral (a REFERRAL or HANDOVER that
+ * opened it, a REFERRAL_STATUS that moved it, a broker's notice about it)
+ * means its Task is new or changed. For each:
+ *   - the long polls (GET /Task?...&_wait=) are woken (gen moves);
+ *   - with subscription_endpoint set, an id-only rest-hook notification
+ *     is POSTed there (R4 Subscription, in the form of the Subscriptions
+ *     R5 Backport IG: a history Bundle whose first entry is the
+ *     subscription's status and whose second names the Task, without
+ *     its content). A failed attempt (no connection, no 2xx within
+ *     notify_timeout_ms) is retried after retry_initial_ms, doubling up
+ *     to retry_max_ms, at most retry_max_attempts times (0: until it
+ *     succeeds); later notifications wait behind it, so that they arrive
+ *     in order. A 2xx marks the item processed at the node.
+ * The cursor (the inbox seq of the last item done) is written atomically
+ * to state_dir/notify.cursor at most every second and at the stop: after
+ * a restart the watch goes on from it, so a notification is sent at least
+ * once (a crash repeats those of the last second at most; the payload is
+ * an id, and the receiver reads the Task again, so a repeat is
+ * harmless). */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gw.h"
+#include "log.h"
+#include "util.h"
+
+#define S_QUEUE_MAX 1024
+#define S_LIST_WAIT_MS 1000
+#define S_READ_EVERY_MS 50
+#define S_SAVE_EVERY_MS 1000
+#define S_BACKPORT "http://hl7.org/fhir/uv/subscriptions-backport/"
+
+/* One Task to announce. */
+struct s_event {
+    uint64_t seq;
+    char msg_id[KR_MSG_ID_HEX_LEN];
+    char task_id[KR_MSG_ID_HEX_LEN];
+};
+
+static void
+s_cursor_path(const struct gw_config *cfg, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/notify.cursor", cfg->state_dir);
+}
+
+static uint64_t
+s_cursor_load(const struct gw_config *cfg)
+{
+    char path[1024], *text = NULL;
+    size_t len = 0;
+    uint64_t v = 0;
+
+    s_cursor_path(cfg, path, sizeof(path));
+    if (util_read_file(path, 64, &text, &len) != KR_OK)
+        return 0;
+    text[strcspn(text, "\n")] = '\0';
+    if (util_parse_u64(text, 0, UINT64_MAX, &v) != KR_OK) {
+        log_warnx("notify: %s does not hold a number: starting from the "
+                  "first inbox item",
+                  path);
+        v = 0;
+    }
+    free(text);
+    return v;
+}
+
+static void
+s_cursor_save(const struct gw_config *cfg, uint64_t v)
+{
+    char path[1024], text[32];
+    int n = snprintf(text, sizeof(text), "%llu\n", (unsigned long long)v);
+
+    s_cursor_path(cfg, path, sizeof(path));
+    if (util_write_file_atomic(path, text, (size_t)n, 0640) != 0)
+        log_warnx("notify: cannot write %s: %s", path, strerror(errno));
+}
+
+static void
+s_iso_now(char out[48])
+{
+    uint64_t ms = util_now_ms();
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    snprintf(out, 48, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)(ms % 1000));
+}
+
+static json_object *
+s_param(const char *name, const char *key, json_object *value)
+{
+    json_object *p = json_object_new_object();
+
+    json_object_object_add(p, "name", json_object_new_string(name));
+    json_object_object_add(p, key, value);
+    return p;
+}
+
+/* A Reference to base_url/type/id. */
+static json_object *
+s_ref(const char *base_url, const char *type, const char *id)
+{
+    char buf[GW_URL_MAX + 64];
+    json_object *r = json_object_new_object();
+
+    snprintf(buf, sizeof(buf), "%s/%s/%s", base_url, type, id);
+    json_object_object_add(r, "reference", json_object_new_string(buf));
+    return r;
+}
+
+json_object *
+gw_notify_bundle(const char *base_url, const char *task_id,
+                 uint64_t event_number)
+{
+    json_object *b = json_object_new_object(), *entries, *e, *params, *ps,
+                *part, *req, *resp, *meta, *prof;
+    char ts[48], num[24], url[GW_URL_MAX + 64], uuid[48];
+    uint8_t rnd[16];
+
+    s_iso_now(ts);
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)event_number);
+    util_random_id(rnd);
+    rnd[6] = (uint8_t)((rnd[6] & 0x0f) | 0x40);
+    rnd[8] = (uint8_t)((rnd[8] & 0x3f) | 0x80);
+    snprintf(uuid, sizeof(uuid),
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x"
+             "%02x",
+             rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7],
+             rnd[8], rnd[9], rnd[10], rnd[11], rnd[12], rnd[13], rnd[14],
+             rnd[15]);
+    json_object_object_add(b, "resourceType", json_object_new_string("Bundle"));
+    json_object_object_add(b, "type", json_object_new_string("history"));
+    json_object_object_add(b, "timestamp", json_object_new_string(ts));
+    entries = json_object_new_array();
+
+    /* The subscription's status: which subscription, which event. */
+    params = json_object_new_object();
+    json_object_object_add(params, "resourceType",
+                           json_object_new_string("Parameters"));
+    meta = json_object_new_object();
+    prof = json_object_new_array();
+    json_object_array_add(
+        prof, json_object_new_string(S_BACKPORT "StructureDefinition/"
+                                                "backport-subscription-status-"
+                                                "r4"));
+    json_object_object_add(meta, "profile", prof);
+    json_object_object_add(params, "meta", meta);
+    ps = json_object_new_array();
+    json_object_array_add(ps,
+                          s_param("subscription", "valueReference",
+                                  s_ref(base_url, "Subscription", "krfhir")));
+    json_object_array_add(
+        ps, s_param("topic", "valueCanonical",
+                    json_object_new_string("urn:kansrijk:topic:task-changed")));
+    json_object_array_add(
+        ps, s_param("status", "valueCode", json_object_new_string("active")));
+    json_object_array_add(
+        ps, s_param("type", "valueCode",
+                    json_object_new_string("event-notification")));
+    json_object_array_add(ps,
+                          s_param("events-since-subscription-start",
+                                  "valueString", json_object_new_string(num)));
+    part = json_object_new_array();
+    json_object_array_add(part, s_param("event-number", "valueString",
+                                        json_object_new_string(num)));
+    json_object_array_add(part, s_param("focus", "valueReference",
+                                        s_ref(base_url, "Task", task_id)));
+    json_object *ne = json_object_new_object();
+    json_object_object_add(ne, "name",
+                           json_object_new_string("notification-event"));
+    json_object_object_add(ne, "part", part);
+    json_object_array_add(ps, ne);
+    json_object_object_add(params, "parameter", ps);
+    e = json_object_new_object();
+    snprintf(url, sizeof(url), "urn:uuid:%s", uuid);
+    json_object_object_add(e, "fullUrl", json_object_new_string(url));
+    json_object_object_add(e, "resource", params);
+    req = json_object_new_object();
+    json_object_object_add(req, "method", json_object_new_string("GET"));
+    snprintf(url, sizeof(url), "%s/Subscription/krfhir/$status", base_url);
+    json_object_object_add(req, "url", json_object_new_string(url));
+    json_object_object_add(e, "request", req);
+    resp = json_object_new_object();
+    json_object_object_add(resp, "status", json_object_new_string("200"));
+    json_object_object_add(e, "response", resp);
+    json_object_array_add(entries, e);
+
+    /* id-only: the Task's address, not its content. */
+    e = json_object_new_object();
+    snprintf(url, sizeof(url), "%s/Task/%s", base_url, task_id);
+    json_object_object_add(e, "fullUrl", json_object_new_string(url));
+    req = json_object_new_object();
+    json_object_object_add(req, "method", json_object_new_string("PUT"));
+    snprintf(url, sizeof(url), "Task/%s", task_id);
+    json_object_object_add(req, "url", json_object_new_string(url));
+    json_object_object_add(e, "request", req);
+    resp = json_object_new_object();
+    json_object_object_add(resp, "status", json_object_new_string("200"));
+    json_object_object_add(e, "response", resp);
+    json_object_array_add(entries, e);
+    json_object_object_add(b, "entry", entries);
+    return b;
+}
+
+json_object *
+gw_notify_subscription(struct gw_notify *nt)
+{
+    json_object *s, *ch, *meta, *prof, *pext, *ext, *x;
+    char err[sizeof(nt->last_error)];
+
+    if (nt->cfg->subscription_endpoint[0] == '\0')
+        return NULL;
+    pthread_mutex_lock(&nt->mu);
+    snprintf(err, sizeof(err), "%s", nt->last_error);
+    pthread_mutex_unlock(&nt->mu);
+    s = json_object_new_object();
+    json_object_object_add(s, "resourceType",
+                           json_object_new_string("Subscription"));
+    json_object_object_add(s, "id", json_object_new_string("krfhir"));
+    meta = json_object_new_object();
+    prof = json_object_new_array();
+    json_object_array_add(
+        prof, json_object_new_string(S_BACKPORT "StructureDefinition/"
+                                                "backport-subscription"));
+    json_object_object_add(meta, "profile", prof);
+    json_object_object_add(s, "meta", meta);
+    json_object_object_add(s, "status",
+                           json_object_new_string(err[0] ? "error" : "active"));
+    json_object_object_add(
+        s, "reason",
+        json_object_new_string("Tasks new or changed at this organisation "
+                               "(configured in krfhir.ini)"));
+    json_object_object_add(s, "criteria", json_object_new_string("Task?"));
+    if (err[0])
+        json_object_object_add(s, "error", json_object_new_string(err));
+    ch = json_object_new_object();
+    json_object_object_add(ch, "type", json_object_new_string("rest-hook"));
+    json_object_object_add(
+        ch, "endpoint", json_object_new_string(nt->cfg->subscription_endpoint));
+    json_object_object_add(ch, "payload",
+                           json_object_new_string("application/fhir+json"));
+    pext = json_object_new_object();
+    ext = json_object_new_array();
+    x = json_object_new_object();
+    json_object_object_add(
+        x, "url",
+        json_object_new_string(S_BACKPORT
+                               "StructureDefinition/backport-payload-content"));
+    json_object_object_add(x, "valueCode", json_object_new_string("id-only"));
+    json_object_array_add(ext, x);
+    json_object_object_add(pext, "extension", ext);
+    json_object_object_add(ch, "_payload", pext);
+    /* The header is not shown: it may be a secret (Authorization). */
+    json_object_object_add(s, "channel", ch);
+    return s;
+}
+
+/*
+ * A small HTTP/1.1 client: one POST, one answer, Connection: close.
+ */
+
+int
+gw_http_post(const char *url, const char *header, const char *body, size_t len,
+             int timeout_ms, char *err, size_t errlen)
+{
+    char host[256], port[8] = "80", path[GW_URL_MAX], req[GW_URL_MAX + 1024];
+    const char *p, *slash, *colon;
+    struct addrinfo hints, *ai = NULL;
+    uint64_t deadline = util_mono_ms() + (uint64_t)timeout_ms;
+    int fd = -1, rc = KR_EUNAVAIL, n;
+
+    if (strncmp(url, "http://", 7) != 0) {
+        snprintf(err, errlen, "not an http:// URL");
+        return KR_EINVAL;
+    }
+    p = url + 7;
+    slash = strchr(p, '/');
+    if (slash == NULL)
+        slash = p + strlen(p);
+    colon = memchr(p, ':', (size_t)(slash - p));
+    size_t hl = (size_t)((colon != NULL ? colon : slash) - p);
+    if (hl == 0 || hl >= sizeof(host)) {
+        snprintf(err, errlen, "no host in the URL");
+        return KR_EINVAL;
+    }
+    memcpy(host, p, hl);
+    host[hl] = '\0';
+    if (colon != NULL) {
+        size_t pl = (size_t)(slash - colon - 1);
+        if (pl == 0 || pl >= sizeof(port)) {
+            snprintf(err, errlen, "a bad port in the URL");
+            return KR_EINVAL;
+        }
+        memcpy(port, colon + 1, pl);
+        port[pl] = '\0';
+    }
+    snprintf(path, sizeof(path), "%s", *slash ? slash : "/");
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    if ((n = getaddrinfo(host, port, &hints, &ai)) != 0) {
+        snprintf(err, errlen, "cannot resolve the host: %s", gai_strerror(n));
+        return KR_EUNAVAIL;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        goto done;
+    }
+    /* The head and the body are two writes: without this the body would
+     * wait for the receiver's delayed ACK of the head (Nagle). */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+        snprintf(err, errlen, "connect: %s", strerror(errno));
+        goto done;
+    }
+    n = snprintf(req, sizeof(req),
+                 "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: "
+                 "application/fhir+json\r\nContent-Length: %zu\r\n%s%s"
+                 "Connection: close\r\nUser-Agent: krfhir\r\n\r\n",
+                 path, host, port, len, header && header[0] ? header : "",
+                 header && header[0] ? "\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof(req)) {
+        snprintf(err, errlen, "the request head is too long");
+        rc = KR_EINVAL;
+        goto done;
+    }
+    /* Write the head, then the body, then read the status line: each
+     * step waits with poll() until the deadline. */
+    const char *parts[2] = {req, body};
+    size_t lens[2] = {(size_t)n, len};
+    for (int k = 0; k < 2; k++) {
+        size_t off = 0;
+        while (off < lens[k]) {
+            int64_t left = (int64_t)deadline - (int64_t)util_mono_ms();
+            struct pollfd pf = {fd, POLLOUT, 0};
+            if (left <= 0 || poll(&pf, 1, (int)left) <= 0) {
+                snprintf(err, errlen, "no connection within %d ms", timeout_ms);
+                rc = KR_ETIMEDOUT;
+                goto done;
+            }
+            ssize_t w = send(fd, parts[k] + off, lens[k] - off, MSG_NOSIGNAL);
+            if (w < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            if (w <= 0) {
+                snprintf(err, errlen, "connection: %s", strerror(errno));
+                goto done;
+            }
+            off += (size_t)w;
+        }
+    }
+    char head[256];
+    size_t got = 0;
+    while (got < sizeof(head) - 1 && memchr(head, '\n', got) == NULL) {
+        int64_t left = (int64_t)deadline - (int64_t)util_mono_ms();
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (left <= 0 || poll(&pf, 1, (int)left) <= 0) {
+            snprintf(err, errlen, "no answer within %d ms", timeout_ms);
+            rc = KR_ETIMEDOUT;
+            goto done;
+        }
+        ssize_t r = recv(fd, head + got, sizeof(head) - 1 - got, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (r <= 0) {
+            snprintf(err, errlen, "the connection closed without an answer%s%s",
+                     r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+            goto done;
+        }
+        got += (size_t)r;
+    }
+    head[got] = '\0';
+    int status = 0;
+    if (sscanf(head, "HTTP/1.%*d %d", &status) != 1 || status < 100 ||
+        status > 599) {
+        snprintf(err, errlen, "the answer is not HTTP");
+        rc = KR_EPROTO;
+        goto done;
+    }
+    rc = status;
+done:
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return rc;
+}
+
+/*
+ * The thread.
+ */
+
+void
+gw_notify_bump(struct gw_notify *nt)
+{
+    pthread_mutex_lock(&nt->mu);
+    nt->gen++;
+    pthread_cond_broadcast(&nt->cv);
+    pthread_mutex_unlock(&nt->mu);
+}
+
+uint64_t
+gw_notify_gen(struct gw_notify *nt)
+{
+    uint64_t g;
+
+    pthread_mutex_lock(&nt->mu);
+    g = nt->gen;
+    pthread_mutex_unlock(&nt->mu);
+    return g;
+}
+
+uint64_t
+gw_notify_wait(struct gw_notify *nt, uint64_t gen, uint64_t deadline_ms)
+{
+    uint64_t now = util_mono_ms(), g;
+    struct timespec ts;
+
+    if (deadline_ms <= now)
+        return gw_notify_gen(nt);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + (deadline_ms - now) * 1000000u;
+    ts.tv_sec += (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    pthread_mutex_lock(&nt->mu);
+    /* Bounded by the deadline: a timed wait returns at the latest then. */
+    while (nt->gen == gen && !atomic_load(&nt->stop))
+        if (pthread_cond_timedwait(&nt->cv, &nt->mu, &ts) != 0)
+            break;
+    g = nt->gen;
+    pthread_mutex_unlock(&nt->mu);
+    return g;
+}
+
+void
+gw_notify_mark(struct gw_notify *nt, const char *msg_id)
+{
+    if (!nt->cfg->mark_processed)
+        return;
+    pthread_mutex_lock(&nt->mu);
+    if (nt->nmarks < GW_MARKS_MAX && strlen(msg_id) == KR_MSG_ID_HEX_LEN - 1)
+        memcpy(nt->marks[nt->nmarks++], msg_id, KR_MSG_ID_HEX_LEN);
+    pthread_cond_broadcast(&nt->mark_cv);
+    pthread_mutex_unlock(&nt->mu);
+}
+
+/* The marker: a thread of its own with its own client, because a mark
+ * waits for the node's commit (a flush): done in the notifier's thread,
+ * the marks of a busy inbox would hold back the notifications. */
+static void *
+s_mark_run(void *arg)
+{
+    struct gw_notify *nt = arg;
+    static char todo[GW_MARKS_MAX][KR_MSG_ID_HEX_LEN];
+    kr_client_t *c = NULL;
+    char err[128];
+
+    /* Bounded by the stop flag: each wait ends within a second. */
+    while (!atomic_load(&nt->stop)) {
+        struct timespec ts;
+        size_t n;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_mutex_lock(&nt->mu);
+        if (nt->nmarks == 0 && !atomic_load(&nt->stop))
+            pthread_cond_timedwait(&nt->mark_cv, &nt->mu, &ts);
+        n = nt->nmarks;
+        memcpy(todo, nt->marks, n * sizeof(todo[0]));
+        nt->nmarks = 0;
+        pthread_mutex_unlock(&nt->mu);
+        if (n == 0)
+            continue;
+        if (c == NULL &&
+            kr_client_connect(nt->cfg->node, (int)nt->cfg->node_timeout_ms,
+                              &c) != KR_OK)
+            continue; /* dropped: the next read or notification marks again */
+        for (size_t i = 0; i < n && !atomic_load(&nt->stop); i++)
+            kr_processed(c, todo[i], err, sizeof(err)); /* idempotent */
+    }
+    kr_client_destroy(&c);
+    return NULL;
+}
+
+/* Read what arrived after 'watch' into the queue. Returns items read. */
+static int
+s_read(struct gw_notify *nt, kr_client_t *c, uint64_t *watch, struct s_event *q,
+       size_t *nq, uint32_t wait_ms)
+{
+    char *json = NULL, err[256];
+    size_t len = 0;
+    json_object *arr;
+    int rc, got = 0;
+
+    rc = kr_inbox_json(c, *watch, (uint32_t)(S_QUEUE_MAX - *nq), wait_ms,
+                       KR_INBOX_ALL, &json, &len, err, sizeof(err));
+    if (rc != KR_OK) {
+        kr_json_free(json);
+        return rc;
+    }
+    arr = json_tokener_parse(json);
+    kr_json_free(json);
+    if (arr == NULL || !json_object_is_type(arr, json_type_array)) {
+        json_object_put(arr);
+        return KR_EPROTO;
+    }
+    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+        json_object *it = json_object_array_get_idx(arr, i), *v;
+        uint64_t seq = 0;
+        if (json_object_object_get_ex(it, "seq", &v))
+            seq = (uint64_t)json_object_get_int64(v);
+        if (seq <= *watch)
+            continue;
+        *watch = seq;
+        got++;
+        const char *rid = NULL, *mid = NULL;
+        if (json_object_object_get_ex(it, "referral_id", &v) &&
+            json_object_is_type(v, json_type_string))
+            rid = json_object_get_string(v);
+        if (json_object_object_get_ex(it, "msg_id", &v) &&
+            json_object_is_type(v, json_type_string))
+            mid = json_object_get_string(v);
+        if (rid == NULL || strlen(rid) != 32 || mid == NULL ||
+            strlen(mid) != 32 || *nq >= S_QUEUE_MAX)
+            continue;
+        struct s_event *e = &q[(*nq)++];
+        e->seq = seq;
+        memcpy(e->msg_id, mid, KR_MSG_ID_HEX_LEN);
+        memcpy(e->task_id, rid, KR_MSG_ID_HEX_LEN);
+    }
+    json_object_put(arr);
+    if (got > 0)
+        gw_notify_bump(nt);
+    return got;
+}
+
+/* Try to notify the head of the queue. true once it is done with (sent,
+ * or given up on). */
+static bool
+s_deliver(struct gw_notify *nt, const struct s_event *e, unsigned *attempts)
+{
+    const struct gw_config *cfg = nt->cfg;
+    json_object *b = gw_notify_bundle(nt->base_url, e->task_id, e->seq);
+    const char *text = json_object_to_json_string_ext(
+        b, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    char err[160] = "";
+    int rc = gw_http_post(cfg->subscription_endpoint, cfg->subscription_header,
+                          text, strlen(text), (int)cfg->notify_timeout_ms, err,
+                          sizeof(err));
+
+    json_object_put(b);
+    if (rc >= 200 && rc < 300) {
+        gw_notify_mark(nt, e->msg_id);
+        pthread_mutex_lock(&nt->mu);
+        nt->delivered++;
+        nt->last_error[0] = '\0';
+        pthread_mutex_unlock(&nt->mu);
+        log_debug("notify: Task %s announced (event %llu)", e->task_id,
+                  (unsigned long long)e->seq);
+        *attempts = 0;
+        return true;
+    }
+    if (rc > 0)
+        snprintf(err, sizeof(err), "the endpoint answered %d", rc);
+    (*attempts)++;
+    pthread_mutex_lock(&nt->mu);
+    nt->failures++;
+    snprintf(nt->last_error, sizeof(nt->last_error), "%s", err);
+    pthread_mutex_unlock(&nt->mu);
+    if (cfg->retry_max_attempts != 0 && *attempts >= cfg->retry_max_attempts) {
+        log_warnx("notify: gave up on Task %s (event %llu) after %u "
+                  "attempts: %s",
+                  e->task_id, (unsigned long long)e->seq, *attempts, err);
+        *attempts = 0;
+        return true;
+    }
+    log_info("notify: attempt %u for event %llu failed: %s", *attempts,
+             (unsigned long long)e->seq, err);
+    return false;
+}
+
+static void *
+s_run(void *arg)
+{
+    struct gw_notify *nt = arg;
+    const struct gw_config *cfg = nt->cfg;
+    bool hook = cfg->subscription_endpoint[0] != '\0';
+    struct s_event *q = xcalloc(S_QUEUE_MAX, sizeof(*q));
+    size_t nq = 0;
+    kr_client_t *c = NULL;
+    uint64_t watch, saved, done, next_try = 0, backoff = cfg->retry_initial_ms;
+    uint64_t last_read = 0, last_save = 0;
+    unsigned attempts = 0;
+
+    pthread_mutex_lock(&nt->mu);
+    watch = saved = done = nt->cursor;
+    pthread_mutex_unlock(&nt->mu);
+    /* Bounded by the stop flag; every pass waits at most a second. */
+    while (!atomic_load(&nt->stop)) {
+        uint64_t now = util_mono_ms();
+        if (c == NULL && kr_client_connect(cfg->node, (int)cfg->node_timeout_ms,
+                                           &c) != KR_OK) {
+            struct pollfd pf = {nt->wake_fd, POLLIN, 0};
+            poll(&pf, 1, S_LIST_WAIT_MS);
+            continue;
+        }
+        /* Read on while there is room: a long poll while nothing waits
+         * to be notified; while notifications wait, a quick look at most
+         * every S_READ_EVERY_MS (the long polls want to hear of arrivals)
+         * or a wait until the next attempt is due. */
+        bool due = nq > 0 && now >= next_try;
+        if (nq < S_QUEUE_MAX &&
+            (nq == 0 || !due || now - last_read >= S_READ_EVERY_MS)) {
+            uint32_t wait = S_LIST_WAIT_MS;
+            if (nq > 0)
+                wait = due ? 0
+                           : (uint32_t)(next_try - now < wait ? next_try - now
+                                                              : wait);
+            int rc = s_read(nt, c, &watch, q, &nq, wait);
+            last_read = util_mono_ms();
+            if (rc < 0) {
+                log_info("notify: reading the inbox: %s", kr_strerror(rc));
+                struct pollfd pf = {nt->wake_fd, POLLIN, 0};
+                poll(&pf, 1, S_LIST_WAIT_MS);
+                continue;
+            }
+            if (!hook)
+                nq = 0; /* only the long polls are told */
+        } else if (nq > 0 && !due) {
+            struct pollfd pf = {nt->wake_fd, POLLIN, 0};
+            uint64_t w = next_try - now;
+            poll(&pf, 1, (int)(w < S_LIST_WAIT_MS ? w : S_LIST_WAIT_MS));
+            continue;
+        }
+        /* Deliver what is due, a bounded batch per pass. */
+        for (int k = 0; k < 64 && hook && nq > 0 && !atomic_load(&nt->stop) &&
+                        util_mono_ms() >= next_try;
+             k++) {
+            if (s_deliver(nt, &q[0], &attempts)) {
+                memmove(q, q + 1, (nq - 1) * sizeof(*q));
+                nq--;
+                backoff = cfg->retry_initial_ms;
+                next_try = 0;
+            } else {
+                next_try = util_mono_ms() + backoff;
+                backoff = backoff * 2 > cfg->retry_max_ms ? cfg->retry_max_ms
+                                                          : backoff * 2;
+            }
+        }
+        /* Done with everything before the queue's head (or all that was
+         * read, if the queue is empty). Written at most every
+         * S_SAVE_EVERY_MS (each write is two flushes) and at the stop: a
+         * crash repeats at most that much, which id-only notifications
+         * allow. */
+        done = nq > 0 ? q[0].seq - 1 : watch;
+        if (done != saved && util_mono_ms() - last_save >= S_SAVE_EVERY_MS) {
+            s_cursor_save(cfg, done);
+            saved = done;
+            last_save = util_mono_ms();
+        }
+        pthread_mutex_lock(&nt->mu);
+        nt->cursor = done;
+        pthread_mutex_unlock(&nt->mu);
+    }
+    if (done != saved)
+        s_cursor_save(cfg, done);
+    kr_client_destroy(&c);
+    free(q);
+    return NULL;
+}
+
+int
+gw_notify_start(struct gw_notify *nt, const struct gw_config *cfg,
+                struct gw_node *node, const char *base_url, int wake_fd)
+{
+    memset(nt, 0, sizeof(*nt));
+    nt->cfg = cfg;
+    nt->node = node;
+    nt->base_url = base_url;
+    nt->wake_fd = wake_fd;
+    pthread_mutex_init(&nt->mu, NULL);
+    pthread_cond_init(&nt->cv, NULL);
+    pthread_cond_init(&nt->mark_cv, NULL);
+    if (mkdir(cfg->state_dir, 0750) != 0 && errno != EEXIST) {
+        log_errorx("state_dir %s: %s", cfg->state_dir, strerror(errno));
+        return KR_ESYS;
+    }
+    nt->cursor = s_cursor_load(cfg);
+    if (pthread_create(&nt->th, NULL, s_run, nt) != 0) {
+        log_errorx("notify: a thread: %s", strerror(errno));
+        return KR_ESYS;
+    }
+    nt->started = true;
+    if (pthread_create(&nt->mark_th, NULL, s_mark_run, nt) != 0) {
+        log_errorx("notify: a thread: %s", strerror(errno));
+        return KR_ESYS;
+    }
+    nt->mark_started = true;
+    log_info("notify: %s%s, from inbox seq %llu",
+             cfg->subscription_endpoint[0] ? "rest-hook to "
+                                           : "no rest-hook (long poll only)",
+             cfg->subscription_endpoint, (unsigned long long)nt->cursor);
+    return KR_OK;
+}
+
+void
+gw_notify_stop(struct gw_notify *nt)
+{
+    atomic_store(&nt->stop, 1);
+    pthread_mutex_lock(&nt->mu);
+    pthread_cond_broadcast(&nt->cv);
+    pthread_cond_broadcast(&nt->mark_cv);
+    pthread_mutex_unlock(&nt->mu);
+    if (nt->started)
+        pthread_join(nt->th, NULL);
+    if (nt->mark_started)
+        pthread_join(nt->mark_th, NULL);
+    nt->started = nt->mark_started = false;
+}
