@@ -650,6 +650,7 @@ test_capability(void **state)
             S_EQ(r, "searchParam[1].name", "_lastUpdated");
             S_EQ(r, "searchParam[2].name", "owner");
             S_EQ(r, "searchParam[3].name", "requester");
+            S_EQ(r, "searchParam[4].name", "_wait");
         } else if (strcmp(type, "ServiceRequest") == 0) {
             sr = strcmp(codes, "read ") == 0;
         } else if (strcmp(type, "Patient") == 0) {
@@ -657,7 +658,7 @@ test_capability(void **state)
         } else if (strcmp(type, "Consent") == 0) {
             consent = strcmp(codes, "create update ") == 0;
         } else if (strcmp(type, "Subscription") == 0) {
-            sub = strcmp(codes, "read ") == 0;
+            sub = strcmp(codes, "read search-type ") == 0;
         }
     }
     assert_true(task && sr && pat && consent && sub);
