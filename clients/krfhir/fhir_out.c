@@ -104,7 +104,7 @@ s_business_status(json_object *referral)
     if (code == NULL)
         return NULL;
     bs = fo_cc(FO_CS_BUSINESS_STATUS, code);
-    json_object_object_add(bs, "text", json_object_new_string(text));
+    json_object_object_add(bs, "text", fo_string(text));
     return bs;
 }
 
@@ -187,10 +187,14 @@ s_birth_datetime(const char *s)
         return NULL;
     memcpy(day, s, 10);
     day[10] = '\0';
+    /* Every digit checked: sscanf would take "4:3" and a byte after it
+     * (a fuzzed input had a control character there). */
+    for (int i = 11; i < 16; i++)
+        if (i != 13 && (s[i] < '0' || s[i] > '9'))
+            return NULL;
     if (!json_map_date_valid(day) ||
-        sscanf(s, "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) != 5 || h < 0 ||
-        h > 23 || mi < 0 || mi > 59 || s[11] < '0' || s[11] > '9' ||
-        s[14] < '0' || s[14] > '9')
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) != 5 || h > 23 ||
+        mi > 59)
         return NULL;
     snprintf(out, sizeof(out), "%.16s:00%s", s, s_nl_offset(y, mo, d, h));
     return json_object_new_string(out);
@@ -225,7 +229,7 @@ s_int(json_object *o, const char *key, int64_t min, int64_t max)
 static json_object *
 s_string(const char *s)
 {
-    return s != NULL ? json_object_new_string(s) : NULL;
+    return s != NULL ? fo_string(s) : NULL;
 }
 
 /* A handover's data about the birth and the child, as the inbound
@@ -348,7 +352,7 @@ s_practitioner_role(json_object *p, const char *placer)
     }
     if (name != NULL) {
         json_object *pr = json_object_new_object();
-        json_object_object_add(pr, "display", json_object_new_string(name));
+        json_object_object_add(pr, "display", fo_string(name));
         json_object_object_add(r, "practitioner", pr);
     }
     fo_add(r, "organization", fo_org_ref(placer));
@@ -361,13 +365,13 @@ s_practitioner_role(json_object *p, const char *placer)
     if (phone != NULL) {
         json_object *cp = json_object_new_object();
         json_object_object_add(cp, "system", json_object_new_string("phone"));
-        json_object_object_add(cp, "value", json_object_new_string(phone));
+        json_object_object_add(cp, "value", fo_string(phone));
         json_object_array_add(a, cp);
     }
     if (email != NULL) {
         json_object *cp = json_object_new_object();
         json_object_object_add(cp, "system", json_object_new_string("email"));
-        json_object_object_add(cp, "value", json_object_new_string(email));
+        json_object_object_add(cp, "value", fo_string(email));
         json_object_array_add(a, cp);
     }
     fo_add_array(r, "telecom", a);
@@ -430,7 +434,7 @@ s_texts(json_object *notes, const char *text)
 {
     if (text != NULL) {
         json_object *n = json_object_new_object();
-        json_object_object_add(n, "text", json_object_new_string(text));
+        json_object_object_add(n, "text", fo_string(text));
         json_object_array_add(notes, n);
     }
 }
@@ -574,7 +578,7 @@ s_address(json_object *ad)
         snprintf(line, n, "%s%s%s", street ? street : "",
                  street && number ? " " : "", number ? number : "");
         a = json_object_new_array();
-        json_object_array_add(a, json_object_new_string(line));
+        json_object_array_add(a, fo_string(line));
         free(line);
         json_object_object_add(o, "line", a);
         if (street != NULL) {
@@ -584,8 +588,7 @@ s_address(json_object *ad)
                 json_object_new_string(
                     "http://hl7.org/fhir/StructureDefinition/"
                     "iso21090-ADXP-streetName"));
-            json_object_object_add(x, "valueString",
-                                   json_object_new_string(street));
+            json_object_object_add(x, "valueString", fo_string(street));
             json_object_array_add(ext, x);
         }
         if (number != NULL) {
@@ -595,8 +598,7 @@ s_address(json_object *ad)
                 json_object_new_string(
                     "http://hl7.org/fhir/StructureDefinition/"
                     "iso21090-ADXP-houseNumber"));
-            json_object_object_add(x, "valueString",
-                                   json_object_new_string(number));
+            json_object_object_add(x, "valueString", fo_string(number));
             json_object_array_add(ext, x);
         }
         lx = json_object_new_object();
@@ -650,7 +652,7 @@ fhir_out_patient(const struct fhir_ctx *ctx, json_object *referral,
         fo_add_str(n, "family", family);
         if (given != NULL) {
             json_object *g = json_object_new_array();
-            json_object_array_add(g, json_object_new_string(given));
+            json_object_array_add(g, fo_string(given));
             json_object_object_add(n, "given", g);
         }
         a = json_object_new_array();
@@ -661,7 +663,7 @@ fhir_out_patient(const struct fhir_ctx *ctx, json_object *referral,
     if (phone != NULL) {
         json_object *cp = json_object_new_object();
         json_object_object_add(cp, "system", json_object_new_string("phone"));
-        json_object_object_add(cp, "value", json_object_new_string(phone));
+        json_object_object_add(cp, "value", fo_string(phone));
         a = json_object_new_array();
         json_object_array_add(a, cp);
         json_object_object_add(p, "telecom", a);

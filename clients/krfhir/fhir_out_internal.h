@@ -49,6 +49,15 @@ const char *fo_time(json_object *o, const char *key);
 json_object *fo_obj(json_object *o, const char *key);
 json_object *fo_arr(json_object *o, const char *key);
 
+/* The bytes of the white-space character at 's' (ASCII or Unicode, as
+ * the FHIR JSON schema's \\s), 0 if it is none. */
+size_t fo_ws_len(const char *s);
+/* 1 if 's' is a FHIR string: some character that is not white space. */
+int fo_is_string(const char *s);
+/* A FHIR string of 's': white space other than space, tab, CR, LF and
+ * control characters become spaces. */
+json_object *fo_string(const char *s);
+
 /* 1 if 's' is a FHIR code, a FHIR id ([A-Za-z0-9.-]{1,64}). */
 int fo_is_code(const char *s);
 int fo_is_id(const char *s);

@@ -4,12 +4,55 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
 #include "fhir_out_internal.h"
 #include "json_map.h"
 #include "util.h"
+
+/* The bytes of the white-space character at p (what JavaScript's \s
+ * matches, which the FHIR JSON schema's patterns use), 0 if it is none. */
+size_t
+fo_ws_len(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (*p == ' ' || (*p >= '\t' && *p <= '\r'))
+        return 1;
+    if (p[0] == 0xc2 && p[1] == 0xa0) /* U+00A0 */
+        return 2;
+    if (p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80) /* U+1680 */
+        return 3;
+    if (p[0] == 0xe2 && p[1] == 0x80 &&
+        ((p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 || p[2] == 0xa9 ||
+         p[2] == 0xaf)) /* U+2000-200A, 2028, 2029, 202F */
+        return 3;
+    if (p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) /* U+205F */
+        return 3;
+    if (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80) /* U+3000 */
+        return 3;
+    if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) /* U+FEFF */
+        return 3;
+    return 0;
+}
+
+int
+fo_is_string(const char *s)
+{
+    /* At least one character that is not white space, nor a control
+     * character (fo_string makes those spaces too: a fuzzed name of BEL
+     * characters became a blank one). */
+    for (const char *p = s; p != NULL && *p != '\0';) {
+        size_t n = fo_ws_len(p);
+        unsigned char c = (unsigned char)*p;
+        if (n == 0 && c >= 0x20 && c != 0x7f)
+            return 1;
+        p += n > 0 ? n : 1;
+    }
+    return 0;
+}
 
 const char *
 fo_str(json_object *o, const char *key)
@@ -22,12 +65,37 @@ fo_str(json_object *o, const char *key)
         !json_object_is_type(v, json_type_string))
         return NULL;
     s = json_object_get_string(v);
-    /* A FHIR string has at least one character that is not white space
-     * (the JSON schema's pattern): blank is as good as absent. */
-    for (const char *p = s; *p != '\0'; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-            return s;
-    return NULL;
+    /* A FHIR string has a character that is not white space (the JSON
+     * schema's pattern): blank is as good as absent. */
+    return fo_is_string(s) ? s : NULL;
+}
+
+json_object *
+fo_string(const char *s)
+{
+    size_t n = strlen(s), j = 0;
+    char *buf = xmalloc(n + 1);
+    json_object *v;
+
+    /* FHIR strings allow, of the white space and control characters,
+     * only space, tab, CR and LF: the others (a form feed, a no-break
+     * space pasted from a letter) become a space. Never longer. */
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t w = fo_ws_len(s + i);
+        if ((w > 0 && c != ' ' && c != '\t' && c != '\r' && c != '\n') ||
+            c < 0x20 || c == 0x7f) {
+            buf[j++] = ' ';
+            i += w > 0 ? w : 1;
+        } else {
+            buf[j++] = (char)c;
+            i++;
+        }
+    }
+    buf[j] = '\0';
+    v = json_object_new_string(buf);
+    free(buf);
+    return v;
 }
 
 int
@@ -37,9 +105,12 @@ fo_is_code(const char *s)
 
     if (s == NULL || (n = strlen(s)) == 0 || s[0] == ' ' || s[n - 1] == ' ')
         return 0;
+    /* FHIR's code: no white space but single spaces between words. */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || (c == ' ' && s[i + 1] == ' '))
+        size_t w = fo_ws_len(s + i);
+        if (c < 0x20 || c == 0x7f || (w > 0 && c != ' ') ||
+            (c == ' ' && s[i + 1] == ' '))
             return 0;
     }
     return 1;
@@ -151,8 +222,8 @@ fo_add(json_object *o, const char *key, json_object *v)
 void
 fo_add_str(json_object *o, const char *key, const char *s)
 {
-    if (s != NULL && *s != '\0')
-        json_object_object_add(o, key, json_object_new_string(s));
+    if (s != NULL && fo_is_string(s))
+        json_object_object_add(o, key, fo_string(s));
 }
 
 void
@@ -200,7 +271,7 @@ fo_cc_text(const char *text)
 {
     json_object *cc = json_object_new_object();
 
-    json_object_object_add(cc, "text", json_object_new_string(text));
+    json_object_object_add(cc, "text", fo_string(text));
     return cc;
 }
 
@@ -210,7 +281,7 @@ fo_identifier(const char *system, const char *value)
     json_object *id = json_object_new_object();
 
     json_object_object_add(id, "system", json_object_new_string(system));
-    json_object_object_add(id, "value", json_object_new_string(value));
+    json_object_object_add(id, "value", fo_string(value));
     return id;
 }
 

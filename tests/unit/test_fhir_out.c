@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -97,6 +98,27 @@ s_write(const char *name, json_object *o)
                                 JSON_C_TO_STRING_PRETTY |
                                     JSON_C_TO_STRING_NOSLASHESCAPE) != 0)
         fail_msg("cannot write %s", path);
+}
+
+/* The mappers' inputs [referral record, inbox item], as seeds for
+ * tests/fuzz/fuzz_fhir_out.c (DIR/inputs/NAME). */
+static void
+s_write_input(const char *name, json_object *ref, json_object *item)
+{
+    char path[1024];
+    json_object *a;
+
+    if (s_write_dir == NULL)
+        return;
+    snprintf(path, sizeof(path), "%s/inputs", s_write_dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof(path), "%s/inputs/%s", s_write_dir, name);
+    a = json_object_new_array();
+    json_object_array_add(a, json_object_get(ref));
+    json_object_array_add(a, item != NULL ? json_object_get(item) : NULL);
+    if (json_object_to_file_ext(path, a, JSON_C_TO_STRING_PLAIN) != 0)
+        fail_msg("cannot write %s", path);
+    json_object_put(a);
 }
 
 static char *
@@ -266,6 +288,7 @@ test_task_performer(void **state)
     assert_null(s_at(t, "statusReason"));
     assert_null(s_at(t, "output"));
     s_write("task-accepted", t);
+    s_write_input("referral-accepted", ref, item);
     json_object_put(t);
 
     /* At the placer the node holds no opened content: no references that
@@ -298,6 +321,7 @@ test_task_business_status(void **state)
     S_EQ(t, "statusReason.coding[0].system", "urn:kansrijk:cs:status-reason");
     S_EQ(t, "statusReason.coding[0].code", "consent-revoked");
     s_write("task-cancel-requested", t);
+    s_write_input("referral-cancel-requested", r, NULL);
     json_object_put(t);
     json_object_put(r);
 
@@ -319,6 +343,7 @@ test_task_business_status(void **state)
     S_EQ(t, "businessStatus.coding[0].code", "escalated");
     assert_non_null(strstr(s_str(t, "businessStatus.text"), "2 escalations"));
     s_write("task-escalated", t);
+    s_write_input("referral-escalated", r, NULL);
     json_object_put(t);
     json_object_put(r);
 
@@ -338,6 +363,7 @@ test_task_business_status(void **state)
          "urn:kansrijk:cs:outcome");
     S_EQ(t, "output[0].valueCodeableConcept.coding[0].code", "visit-done");
     s_write("task-completed", t);
+    s_write_input("referral-completed", r, NULL);
     json_object_put(t);
     json_object_put(r);
 
@@ -500,6 +526,7 @@ test_handover(void **state)
     S_EQ(t, "input[9].type.coding[0].code", "family_situation");
     assert_null(s_at(t, "input[10]"));
     s_write("task-handover", t);
+    s_write_input("handover-received", ref, item);
     sr = fhir_out_service_request(&s_ctx, ref, item, &e);
     assert_non_null(sr);
     S_EQ(sr, "category[0].coding[0].code", "overdracht-jgz");
@@ -569,6 +596,7 @@ test_notice_communication(void **state)
     S_EQ(c, "sent", "2026-12-05T09:13:40.281Z");
     assert_non_null(strstr(s_str(c, "payload[0].contentString"), "ack timer"));
     s_write("communication-escalation", c);
+    s_write_input("notice-escalation", item, item);
     json_object_put(c);
     json_object_put(item);
 
@@ -622,6 +650,7 @@ test_capability(void **state)
             S_EQ(r, "searchParam[1].name", "_lastUpdated");
             S_EQ(r, "searchParam[2].name", "owner");
             S_EQ(r, "searchParam[3].name", "requester");
+            S_EQ(r, "searchParam[4].name", "_wait");
         } else if (strcmp(type, "ServiceRequest") == 0) {
             sr = strcmp(codes, "read ") == 0;
         } else if (strcmp(type, "Patient") == 0) {
@@ -629,7 +658,7 @@ test_capability(void **state)
         } else if (strcmp(type, "Consent") == 0) {
             consent = strcmp(codes, "create update ") == 0;
         } else if (strcmp(type, "Subscription") == 0) {
-            sub = strcmp(codes, "read ") == 0;
+            sub = strcmp(codes, "read search-type ") == 0;
         }
     }
     assert_true(task && sr && pat && consent && sub);
@@ -795,6 +824,31 @@ test_damaged(void **state)
     json_object_put(t);
     json_object_put(sr);
     json_object_put(p);
+    json_object_put(it);
+    json_object_put(r);
+
+    /* White space FHIR's strings do not allow (a no-break space, a form
+     * feed, a vertical tab) becomes a space; a string of nothing else is
+     * absent; a code with it is no code. */
+    r = s_referral("referral", "accepted", 0, 0, NULL, NULL, 0, 0);
+    it = json_tokener_parse(
+        "{\"content\": {\"referral\": {\"mother\": {\"given_name\": "
+        "\"Anna\\u00a0Maria\", \"family_name\": \"\\f\\u3000\", "
+        "\"phone\": \"06\\u0001123\"}, \"reason_text\": "
+        "\"one\\u000btwo\", \"reason_codes\": [\"a\\u00a0b\", "
+        "\"psychosociaal\"]}}}");
+    p = fhir_out_patient(&s_ctx, r, it, &e);
+    S_EQ(p, "name[0].given[0]", "Anna Maria");
+    assert_null(s_at(p, "name[0].family"));
+    S_EQ(p, "telecom[0].value", "06 123");
+    s_write("patient-white-space", p);
+    sr = fhir_out_service_request(&s_ctx, r, it, &e);
+    S_EQ(sr, "note[0].text", "one two");
+    S_EQ(sr, "reasonCode[0].coding[0].code", "psychosociaal");
+    assert_null(s_at(sr, "reasonCode[1]"));
+    s_write("servicerequest-white-space", sr);
+    json_object_put(p);
+    json_object_put(sr);
     json_object_put(it);
     json_object_put(r);
 
