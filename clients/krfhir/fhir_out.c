@@ -325,6 +325,97 @@ fhir_out_task(const struct fhir_ctx *ctx, json_object *referral,
     return t;
 }
 
+/* "note" and the contact of a referral_status in words, into a new
+ * string (NULL if it has neither). */
+static char *
+s_status_text(json_object *rs)
+{
+    const char *note = fo_str(rs, "note");
+    json_object *c = fo_obj(rs, "contact");
+    const char *parts[5] = {fo_str(c, "name"), fo_str(c, "role"),
+                            fo_str(c, "phone"), fo_str(c, "email"),
+                            fo_str(c, "agb")};
+    size_t n = (note ? strlen(note) : 0) + 32;
+    int any = 0;
+    char *out;
+
+    for (int i = 0; i < 5; i++)
+        if (parts[i] != NULL) {
+            n += strlen(parts[i]) + 8;
+            any = 1;
+        }
+    if (note == NULL && !any)
+        return NULL;
+    out = xmalloc(n);
+    snprintf(out, n, "%s", note ? note : "");
+    if (any) {
+        size_t len = strlen(out);
+        snprintf(out + len, n - len, "%sContact:", note ? "\n" : "");
+        for (int i = 0; i < 5; i++) {
+            if (parts[i] == NULL)
+                continue;
+            len = strlen(out);
+            snprintf(out + len, n - len, "%s%s%s", i == 0 ? " " : ", ",
+                     i == 4 ? "AGB " : "", parts[i]);
+        }
+    }
+    return out;
+}
+
+void
+fhir_out_task_add_status(const struct fhir_ctx *ctx, json_object *task,
+                         json_object *items)
+{
+    const char *id = fo_hex32(task, "id"), *planned = NULL;
+    json_object *notes;
+    size_t n;
+
+    (void)ctx;
+    if (id == NULL || items == NULL ||
+        !json_object_is_type(items, json_type_array))
+        return;
+    notes = fo_arr(task, "note");
+    if (notes == NULL)
+        notes = json_object_new_array();
+    else
+        json_object_get(notes);
+    n = json_object_array_length(items);
+    for (size_t i = 0; i < n; i++) {
+        json_object *it = json_object_array_get_idx(items, i);
+        const char *type = fo_str(it, "type");
+        const char *rid = fo_hex32(it, "referral_id");
+        json_object *rs = fo_obj(fo_obj(it, "content"), "referral_status");
+        if (type == NULL || strcmp(type, "referral-status") != 0 ||
+            rid == NULL || strcmp(rid, id) != 0 || rs == NULL)
+            continue;
+        if (fo_date(rs, "planned_date") != NULL)
+            planned = fo_date(rs, "planned_date");
+        char *text = s_status_text(rs);
+        if (text == NULL)
+            continue;
+        json_object *a = json_object_new_object();
+        fo_add(a, "authorReference", fo_org_ref(fo_str(it, "sender")));
+        const char *at = fo_time(it, "created_at");
+        if (at == NULL)
+            at = fo_time(it, "received_at");
+        fo_add_str(a, "time", at);
+        if (fo_is_string(text))
+            json_object_object_add(a, "text", fo_string(text));
+        free(text);
+        if (json_object_object_get_ex(a, "text", NULL))
+            json_object_array_add(notes, a);
+        else
+            json_object_put(a);
+    }
+    json_object_object_del(task, "note");
+    fo_add_array(task, "note", notes);
+    if (planned != NULL) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "start", json_object_new_string(planned));
+        json_object_object_add(task, "executionPeriod", p);
+    }
+}
+
 /*
  * ServiceRequest and Patient
  */

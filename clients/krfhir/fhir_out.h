@@ -20,6 +20,18 @@
 json_object *fhir_out_task(const struct fhir_ctx *ctx, json_object *referral,
                            json_object *item);
 
+/* What the other party said with its REFERRAL_STATUS messages, onto a
+ * Task of fhir_out_task(): 'items' an array of this organisation's inbox
+ * items of the referral (kr_inbox_get_json of the history's msg_ids set
+ * by the other party), in order; those that are not a referral-status of
+ * this Task's referral are passed over. Each one's note (and contact,
+ * in words) becomes a Task.note with its time and author (the sender, by
+ * identifier); the last planned_date Task.executionPeriod.start. The
+ * inbound side reads notes with a time as earlier steps', never as a new
+ * note. */
+void fhir_out_task_add_status(const struct fhir_ctx *ctx, json_object *task,
+                              json_object *items);
+
 /* The ServiceRequest and Patient of a referral, from the opened REFERRAL
  * or HANDOVER inbox item; NULL (with 'e' set 404, saying why) where the
  * item holds no such content. */

@@ -185,6 +185,7 @@ fhir_out_capability(const struct fhir_ctx *ctx, const char *software_version)
                                          "patch", NULL};
     static const char *const read_i[] = {"read", NULL};
     static const char *const consent_i[] = {"create", "update", NULL};
+    static const char *const sub_i[] = {"read", "search-type", NULL};
     json_object *cs = json_object_new_object(), *o, *rest, *res, *a, *r;
     char now[32];
 
@@ -262,6 +263,11 @@ fhir_out_capability(const struct fhir_ctx *ctx, const char *software_version)
                                             "The placer, by identifier "
                                             "(requester:identifier="
                                             "SYSTEM|VALUE)."));
+    json_object_array_add(
+        a, s_search_param("_wait", "number",
+                          "A long poll: with _lastUpdated=gt..., wait up to "
+                          "this many seconds for a Task to match (at most "
+                          "the gateway's long_poll_max_s)."));
     json_object_object_add(task, "searchParam", a);
     json_object_array_add(res, task);
     json_object_array_add(
@@ -277,7 +283,7 @@ fhir_out_capability(const struct fhir_ctx *ctx, const char *software_version)
                         "POST grants a consent (CONSENT_GRANT); PUT with "
                         "status inactive revokes it (CONSENT_REVOKE)."));
     json_object_array_add(
-        res, s_resource("Subscription", read_i,
+        res, s_resource("Subscription", sub_i,
                         "The configured notification of new and changed "
                         "Tasks: channel rest-hook, payload id-only, with "
                         "retries."));

@@ -41,12 +41,15 @@ fo_ws_len(const char *s)
 int
 fo_is_string(const char *s)
 {
-    /* At least one character that is not white space. */
+    /* At least one character that is not white space, nor a control
+     * character (fo_string makes those spaces too: a fuzzed name of BEL
+     * characters became a blank one). */
     for (const char *p = s; p != NULL && *p != '\0';) {
         size_t n = fo_ws_len(p);
-        if (n == 0)
+        unsigned char c = (unsigned char)*p;
+        if (n == 0 && c >= 0x20 && c != 0x7f)
             return 1;
-        p += n;
+        p += n > 0 ? n : 1;
     }
     return 0;
 }

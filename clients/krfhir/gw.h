@@ -32,6 +32,7 @@
 #define GW_ORG_MAX 64
 #define GW_URL_MAX 512
 #define GW_MARKS_MAX 256
+#define GW_MARKERS 4
 
 struct gw_config {
     char *node;                  /* the krnode's local endpoint */
@@ -137,8 +138,10 @@ struct gw_notify {
     const struct gw_config *cfg;
     struct gw_node *node;
     const char *base_url;
-    pthread_t th, mark_th; /* the notifier, the marker */
-    bool started, mark_started;
+    pthread_t th;                  /* the notifier */
+    pthread_t mark_th[GW_MARKERS]; /* the markers */
+    bool started;
+    int nmarkers;
     atomic_int stop;
     int wake_fd;          /* readable once krfhir stops */
     pthread_mutex_t mu;   /* guards gen and the fields below */

@@ -457,38 +457,41 @@ gw_notify_mark(struct gw_notify *nt, const char *msg_id)
     pthread_mutex_unlock(&nt->mu);
 }
 
-/* The marker: a thread of its own with its own client, because a mark
- * waits for the node's commit (a flush): done in the notifier's thread,
- * the marks of a busy inbox would hold back the notifications. */
+/* The markers: threads of their own, each with its own client, because a
+ * mark waits for the node's commit (a flush): done in the notifier's
+ * thread, the marks of a busy inbox would hold back the notifications;
+ * and several, so that their marks share the node's commits instead of
+ * taking one each (every commit holds back the node's reads a while). */
 static void *
 s_mark_run(void *arg)
 {
     struct gw_notify *nt = arg;
-    static char todo[GW_MARKS_MAX][KR_MSG_ID_HEX_LEN];
+    char todo[KR_MSG_ID_HEX_LEN], err[128];
     kr_client_t *c = NULL;
-    char err[128];
 
     /* Bounded by the stop flag: each wait ends within a second. */
     while (!atomic_load(&nt->stop)) {
         struct timespec ts;
-        size_t n;
+        bool have = false;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         pthread_mutex_lock(&nt->mu);
         if (nt->nmarks == 0 && !atomic_load(&nt->stop))
             pthread_cond_timedwait(&nt->mark_cv, &nt->mu, &ts);
-        n = nt->nmarks;
-        memcpy(todo, nt->marks, n * sizeof(todo[0]));
-        nt->nmarks = 0;
+        if (nt->nmarks > 0) {
+            /* One at a time: the markers' calls meet in the node's
+             * passes, which commit them together. */
+            memcpy(todo, nt->marks[--nt->nmarks], sizeof(todo));
+            have = true;
+        }
         pthread_mutex_unlock(&nt->mu);
-        if (n == 0)
+        if (!have)
             continue;
         if (c == NULL &&
             kr_client_connect(nt->cfg->node, (int)nt->cfg->node_timeout_ms,
                               &c) != KR_OK)
             continue; /* dropped: the next read or notification marks again */
-        for (size_t i = 0; i < n && !atomic_load(&nt->stop); i++)
-            kr_processed(c, todo[i], err, sizeof(err)); /* idempotent */
+        kr_processed(c, todo, err, sizeof(err)); /* idempotent */
     }
     kr_client_destroy(&c);
     return NULL;
@@ -703,11 +706,13 @@ gw_notify_start(struct gw_notify *nt, const struct gw_config *cfg,
         return KR_ESYS;
     }
     nt->started = true;
-    if (pthread_create(&nt->mark_th, NULL, s_mark_run, nt) != 0) {
-        log_errorx("notify: a thread: %s", strerror(errno));
-        return KR_ESYS;
+    for (int k = 0; k < GW_MARKERS; k++) {
+        if (pthread_create(&nt->mark_th[k], NULL, s_mark_run, nt) != 0) {
+            log_errorx("notify: a thread: %s", strerror(errno));
+            return KR_ESYS;
+        }
+        nt->nmarkers++;
     }
-    nt->mark_started = true;
     log_info("notify: %s%s, from inbox seq %llu",
              cfg->subscription_endpoint[0] ? "rest-hook to "
                                            : "no rest-hook (long poll only)",
@@ -725,7 +730,8 @@ gw_notify_stop(struct gw_notify *nt)
     pthread_mutex_unlock(&nt->mu);
     if (nt->started)
         pthread_join(nt->th, NULL);
-    if (nt->mark_started)
-        pthread_join(nt->mark_th, NULL);
-    nt->started = nt->mark_started = false;
+    for (int k = 0; k < nt->nmarkers; k++)
+        pthread_join(nt->mark_th[k], NULL);
+    nt->nmarkers = 0;
+    nt->started = false;
 }

@@ -7,7 +7,9 @@
  * (json_map_parse_text: strict, valid UTF-8). An array [R, I] gives the
  * referral record R and the inbox item I; anything else is both. Every
  * mapper runs on it (Task with and without the item, ServiceRequest,
- * Patient, Communication, CapabilityStatement, the $process-message
+ * Patient, Communication, CapabilityStatement, the other party's steps
+ * onto a Task (fhir_out_task_add_status, the input's values as the
+ * items), the $process-message
  * response and a searchset Bundle of the results).
  *
  * What comes out must be what FHIR's JSON allows, or the mapper is wrong
@@ -148,6 +150,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     all = json_object_new_array();
     s_take(fhir_out_task(&s_jgz, ref, item), all);
     s_take(fhir_out_task(&s_jgz, ref, NULL), all);
+    /* The other party's steps onto it: the input's items (an array), or
+     * the item alone. */
+    t = fhir_out_task(&s_jgz, ref, NULL);
+    if (t != NULL) {
+        json_object *items = json_object_new_array();
+        if (json_object_is_type(in, json_type_array))
+            for (size_t i = 0; i < json_object_array_length(in); i++)
+                json_object_array_add(
+                    items, json_object_get(json_object_array_get_idx(in, i)));
+        else
+            json_object_array_add(items, json_object_get(in));
+        fhir_out_task_add_status(&s_jgz, t, items);
+        json_object_put(items);
+        s_take(t, all);
+    }
     memset(&e, 0, sizeof(e));
     s_refused(fhir_out_service_request(&s_jgz, ref, item, &e), &e, all);
     memset(&e, 0, sizeof(e));

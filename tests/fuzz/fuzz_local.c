@@ -1,6 +1,6 @@
 /*
  * fuzz_local.c - the node's handling of adapters' requests on its local
- * socket (send, inbox, outbox, processed, status), through
+ * socket (send, inbox, outbox, processed, status, inbox_get), through
  * local_handle_request as local_drain calls it, on a real store, with
  * passes that commit and a clock the input moves on.
  *

@@ -593,6 +593,9 @@ s_local_seeds(const char *examples)
     r.op_case = KR__V1__LOCAL_REQUEST__OP_PROCESSED;
     r.processed = (ProtobufCBinaryData){16, mid};
     s_l_request(&o, &r);
+    r.op_case = KR__V1__LOCAL_REQUEST__OP_INBOX_GET;
+    r.inbox_get = (ProtobufCBinaryData){16, mid};
+    s_l_request(&o, &r);
     s_step(&o, S_END, -1);
     s_write_steps("local", "list_status_processed", &o);
 

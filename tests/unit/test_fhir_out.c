@@ -546,6 +546,55 @@ test_handover(void **state)
     json_object_put(ref);
 }
 
+/* At the placer: JGZ's answer (examples/referral-accepted.json) onto the
+ * Task, its note and contact with time and author, its planned date; PUT
+ * back as read it is no change. */
+static void
+test_task_status_items(void **state)
+{
+    json_object *ref =
+        s_referral("referral", "accepted", 0, 0, NULL, NULL, 0, 0);
+    json_object *acc = s_item("referral-accepted.json", S_ACC);
+    json_object *other = s_item("referral.json", S_MSG);
+    json_object *items = json_object_new_array(), *out = NULL;
+    struct fhir_ctx vl = s_ctx;
+    struct fhir_error e;
+
+    (void)state;
+    vl.org_id = S_VL;
+    json_object_object_add(acc, "sender", json_object_new_string(S_JGZ));
+    json_object_array_add(items, other); /* not a referral-status */
+    json_object_array_add(items, acc);
+    json_object *t = fhir_out_task(&vl, ref, NULL);
+    fhir_out_task_add_status(&vl, t, items);
+    assert_non_null(
+        strstr(s_str(t, "note[0].text"), "Prenatal home visit planned"));
+    assert_non_null(strstr(s_str(t, "note[0].text"),
+                           "Contact: M. Jansen, jeugdverpleegkundige, "
+                           "010-5550199, m.jansen@jgz-voorbeeld.example"));
+    S_EQ(t, "note[0].time", "2026-12-05T09:12:40.031Z");
+    S_EQ(t, "note[0].authorReference.identifier.value", "87654321");
+    assert_null(s_at(t, "note[1]"));
+    S_EQ(t, "executionPeriod.start", "2027-01-12");
+    s_write("task-placer-answered", t);
+    s_write_input("placer-answered", ref, acc);
+    memset(&e, 0, sizeof(e));
+    if (fhir_in_task_update(&vl, ref, t, &out, &e) != KR_OK)
+        fail_msg("%s: %s", e.expression, e.diagnostics);
+    assert_null(out);
+    /* Another referral's items, or none: nothing added. */
+    json_object *t2 = fhir_out_task(&vl, ref, NULL);
+    json_object_object_add(acc, "referral_id", json_object_new_string(S_MSG));
+    fhir_out_task_add_status(&vl, t2, items);
+    fhir_out_task_add_status(&vl, t2, NULL);
+    assert_null(s_at(t2, "note"));
+    assert_null(s_at(t2, "executionPeriod"));
+    json_object_put(t2);
+    json_object_put(t);
+    json_object_put(items);
+    json_object_put(ref);
+}
+
 /* A broker's escalation notice, as the node lists it. */
 static json_object *
 s_notice_item(int kind, const char *timer, const char *reason)
@@ -650,6 +699,7 @@ test_capability(void **state)
             S_EQ(r, "searchParam[1].name", "_lastUpdated");
             S_EQ(r, "searchParam[2].name", "owner");
             S_EQ(r, "searchParam[3].name", "requester");
+            S_EQ(r, "searchParam[4].name", "_wait");
         } else if (strcmp(type, "ServiceRequest") == 0) {
             sr = strcmp(codes, "read ") == 0;
         } else if (strcmp(type, "Patient") == 0) {
@@ -657,7 +707,7 @@ test_capability(void **state)
         } else if (strcmp(type, "Consent") == 0) {
             consent = strcmp(codes, "create update ") == 0;
         } else if (strcmp(type, "Subscription") == 0) {
-            sub = strcmp(codes, "read ") == 0;
+            sub = strcmp(codes, "read search-type ") == 0;
         }
     }
     assert_true(task && sr && pat && consent && sub);
@@ -964,6 +1014,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_service_request),
         cmocka_unit_test(test_patient),
         cmocka_unit_test(test_handover),
+        cmocka_unit_test(test_task_status_items),
         cmocka_unit_test(test_notice_communication),
         cmocka_unit_test(test_capability),
         cmocka_unit_test(test_message_response),
