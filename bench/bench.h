@@ -51,6 +51,9 @@ enum {
     SC_TIMERS = 1u << 4,
     SC_FHIR = 1u << 5,
     SC_ALL = 0x3f,
+    /* Not in "all": it fills a store with --signals and --purge records
+     * (a million each by default), minutes of setup. */
+    SC_SIGNALS = 1u << 6,
 };
 
 /*
@@ -64,6 +67,8 @@ struct bench_opts {
     uint64_t count_paced;  /* messages per run at 1,000 msgs/s */
     uint64_t backlog;      /* the largest backlog */
     uint64_t referrals;    /* open referrals in the timers scenario */
+    uint64_t signals;      /* signals stored in the signals scenario */
+    uint64_t purge;        /* due records purged in the signals scenario */
     bool full;             /* the sizes */
     unsigned only;         /* SC_* bits */
     bool keep;             /* keep every temporary directory */
@@ -208,6 +213,7 @@ struct cluster {
     char krctl_log[BENCH_PATH];
     uint64_t broker_map_mb;
     char broker_routes[BENCH_PATH]; /* routes file for the broker, or "" */
+    char broker_extra[256];         /* more lines of its config, or "" */
     struct bproc broker;
     struct bench_org orgs[CLUSTER_MAX_ORGS];
     int norgs;
@@ -251,6 +257,10 @@ int cluster_broker_commits(struct cluster *c, struct commit_stats *out);
 struct timer_stats {
     uint64_t scans, scan_total_us, pending, referrals, escalations;
     uint32_t scan_max_us;
+    uint64_t messages_purged, finals_pending; /* retention (sc_signals.c) */
+    uint64_t purge_passes, purge_total_us;
+    uint32_t purge_max_us;
+    uint64_t signals;                         /* signals stored */
 };
 int cluster_broker_timers(struct cluster *c, struct timer_stats *out);
 int cluster_node_commits(const char *endpoint, struct commit_stats *out);
@@ -321,7 +331,13 @@ struct msg_ctx {
     uint8_t pseudonym[KR_PSEUDONYM_LEN];
     uint32_t key_version;
     uint8_t consent_id[KR_ID_LEN];
+    /* The source's messages are SIGNALs (sc_signals.c): addressed to the
+     * sender, purpose BENCH_SIGNAL_PURPOSE, each on a subject of its own
+     * (the BLAKE2b of its msg_id). */
+    bool signal;
 };
+
+#define BENCH_SIGNAL_PURPOSE "signaal"
 
 /* Keys, key ids and the shared key for sender -> recipient, and the
  * subject pseudonym of 'bsn' under the coalition key file. */
@@ -387,6 +403,7 @@ struct traffic {
     uint64_t other_del; /* deliveries that are not ours (the grant) */
     uint8_t grant_id[16];
     bool grant_acc, grant_rcpt;
+    bool no_deliveries; /* signals: final at once, delivered to no one */
     uint64_t last_progress_ns;
     /* Deliveries sent early (before the broker's commit): like a node,
      * the consumer counts and acknowledges them only once the broker's
@@ -431,6 +448,11 @@ int sc_e2e(const struct bench_opts *o, uint64_t n_burst, uint64_t n_paced,
 int sc_backlog(const struct bench_opts *o, uint64_t m, char *why, size_t len);
 /* sc_timers.c: window 256 on an empty store, then with 'open' referrals
  * (each with its timers pending), and the cron's timer scan per pass. */
+/* sc_signals.c: window 256 of SIGNALs on an empty store and with
+ * 'stored' signals; then a retention purge of 'purge' due records and
+ * the window-1 latency (the longest loop pass) during it. */
+int sc_signals(const struct bench_opts *o, uint64_t n, uint64_t stored,
+               uint64_t purge, char *why, size_t len);
 int sc_timers(const struct bench_opts *o, uint64_t n, uint64_t open, char *why,
               size_t len);
 /* sc_fhir.c: FHIR Bundles POSTed at A's krfhir until the Task is

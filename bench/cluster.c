@@ -338,6 +338,10 @@ cluster_broker_spawn(struct cluster *c)
         snprintf(text + used, sizeof(text) - used, "routes = %s\n",
                  c->broker_routes);
     }
+    if (c->broker_extra[0] != '\0') {
+        size_t used = strlen(text);
+        snprintf(text + used, sizeof(text) - used, "%s", c->broker_extra);
+    }
     if (s_write_file(c, c->broker_conf, text) != KR_OK)
         return KR_EIO;
     char *argv[] = {(char *)c->opts->broker_bin, (char *)"-c", c->broker_conf,
@@ -437,6 +441,12 @@ cluster_broker_timers(struct cluster *c, struct timer_stats *out)
         out->pending = r->stats->timers_pending;
         out->referrals = r->stats->referrals;
         out->escalations = r->stats->escalations;
+        out->messages_purged = r->stats->messages_purged;
+        out->finals_pending = r->stats->finals_pending;
+        out->purge_passes = r->stats->purge_passes;
+        out->purge_total_us = r->stats->purge_total_us;
+        out->purge_max_us = r->stats->purge_max_us;
+        out->signals = r->stats->signals;
     }
     kr__v1__admin_response__free_unpacked(r, NULL);
     return rc;

@@ -34,7 +34,7 @@ static const char s_usage[] =
     "usage: krbench [--runs N] [--size BYTES] [--count N] [--backlog N]\n"
     "               [--full] [--only SCENARIO[,SCENARIO...]] [--keep]\n"
     "               [--senders N] [--random-ids] [--log-level LEVEL]\n"
-    "               [--perf FILE]\n"
+    "               [--perf FILE] [--referrals N] [--signals N] [--purge N]\n"
     "               [--broker-bin PATH] [--node-bin PATH] [--krctl-bin "
     "PATH]\n"
     "               [--compare BUILD_DIR] [--dir DIR]\n"
@@ -60,6 +60,10 @@ static const char s_usage[] =
     "  fhir         two krfhir gateways: Bundles POSTed at one until the\n"
     "               Task is readable at the other, and the same through\n"
     "               libkr, at 100 msgs/s (p50/p99, what the gateway adds)\n"
+    "  signals      (only when named) window 256 of SIGNALs on an empty\n"
+    "               store and with --signals stored; the longest loop\n"
+    "               pass (window-1 latency) during a purge of --purge\n"
+    "               due records\n"
     "  timers       window 256 on an empty store and with --referrals\n"
     "               referrals open (their timers pending), and the\n"
     "               broker's timer scan per loop pass\n"
@@ -74,6 +78,10 @@ static const char s_usage[] =
     "  --backlog N       the largest backlog (default 100000)\n"
     "  --referrals N     open referrals in the timers scenario (default\n"
     "                    100000)\n"
+    "  --signals N       signals stored in the signals scenario (default\n"
+    "                    1000000)\n"
+    "  --purge N         due records purged in the signals scenario\n"
+    "                    (default 1000000)\n"
     "  --full            the issue's sizes: --backlog 1000000 (10k, 100k\n"
     "                    and 1M), --count 20000\n"
     "  --only LIST       run only these scenarios (comma-separated)\n"
@@ -119,6 +127,8 @@ enum {
     OPT_COUNT,
     OPT_BACKLOG,
     OPT_REFERRALS,
+    OPT_SIGNALS,
+    OPT_PURGE,
     OPT_FULL,
     OPT_ONLY,
     OPT_KEEP,
@@ -170,6 +180,8 @@ s_parse_only(const char *list, unsigned *out)
             *out |= SC_TIMERS;
         else if (strcmp(w, "fhir") == 0)
             *out |= SC_FHIR;
+        else if (strcmp(w, "signals") == 0)
+            *out |= SC_SIGNALS;
         else if (strcmp(w, "backlog") == 0)
             *out |= SC_BACKLOG;
         else if (strcmp(w, "all") == 0)
@@ -387,6 +399,8 @@ s_run_once(const struct bench_opts *o, int which, uint64_t arg, int run,
         return sc_timers(o, o->count, o->referrals, why, len);
     case SC_FHIR:
         return sc_fhir(o, o->count_paced, o->krfhir_bin, why, len);
+    case SC_SIGNALS:
+        return sc_signals(o, o->count, o->signals, o->purge, why, len);
     default:
         return sc_backlog(o, arg, why, len);
     }
@@ -503,6 +517,8 @@ main(int argc, char **argv)
         {"count", required_argument, NULL, OPT_COUNT},
         {"backlog", required_argument, NULL, OPT_BACKLOG},
         {"referrals", required_argument, NULL, OPT_REFERRALS},
+        {"signals", required_argument, NULL, OPT_SIGNALS},
+        {"purge", required_argument, NULL, OPT_PURGE},
         {"full", no_argument, NULL, OPT_FULL},
         {"only", required_argument, NULL, OPT_ONLY},
         {"keep", no_argument, NULL, OPT_KEEP},
@@ -530,6 +546,8 @@ main(int argc, char **argv)
     o.count = 20000;
     o.backlog = 100000;
     o.referrals = 100000;
+    o.signals = 1000000;
+    o.purge = 1000000;
     o.only = SC_ALL;
     o.senders = 32;
     o.log_level = "info";
@@ -566,6 +584,18 @@ main(int argc, char **argv)
                 return s_usage_err("--referrals: '%s' is not 1 to 10000000",
                                    optarg);
             o.referrals = v;
+            break;
+        case OPT_SIGNALS:
+            if (util_parse_u64(optarg, 1, 10000000, &v) != KR_OK)
+                return s_usage_err("--signals: '%s' is not 1 to 10000000",
+                                   optarg);
+            o.signals = v;
+            break;
+        case OPT_PURGE:
+            if (util_parse_u64(optarg, 1, 10000000, &v) != KR_OK)
+                return s_usage_err("--purge: '%s' is not 1 to 10000000",
+                                   optarg);
+            o.purge = v;
             break;
         case OPT_FULL:
             o.full = true;
@@ -665,6 +695,7 @@ main(int argc, char **argv)
     if ((o.only & SC_TIMERS) && !s_scenario(&o, "timers", SC_TIMERS, 0))
         ok = false;
     if ((o.only & SC_FHIR) && !s_scenario(&o, "fhir", SC_FHIR, 0))
+    if ((o.only & SC_SIGNALS) && !s_scenario(&o, "signals", SC_SIGNALS, 0))
         ok = false;
     if (o.only & SC_BACKLOG) {
         /* The ladder up to --backlog, so that a cost per message that

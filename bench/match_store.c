@@ -7,6 +7,13 @@
  * run. Not a test: it prints figures.
  *
  *   krbench_match [N]   (default 1000000)
+ *
+ * krbench's "signals" scenario also uses it to fill a stopped broker's
+ * store before it starts again:
+ *
+ *   krbench_match --fill-signals DIR N   N signals of distinct subjects
+ *   krbench_match --fill-finals DIR N    N final message records, final
+ *                                        a day ago: due for retention
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +21,7 @@
 #include <time.h>
 
 #include "bstore.h"
+#include "bstore_retention.h"
 #include "bstore_signal.h"
 #include "crypto.h"
 #include "util.h"
@@ -68,24 +76,10 @@ s_probe(struct broker_store *st, uint64_t n, size_t *found)
     return (double)(t1 - t0) / 1000.0 / S_PROBES;
 }
 
-int
-main(int argc, char **argv)
+/* N signals into the store, S_BATCH a commit. 0 or 1. */
+static int
+s_fill_signals(struct broker_store *st, uint64_t n)
 {
-    uint64_t n = 1000000;
-    char dir[] = "/tmp/krbench-match-XXXXXX";
-    struct broker_store *st = NULL;
-    size_t found;
-
-    if (argc > 1 && (n = strtoull(argv[1], NULL, 10)) == 0) {
-        fprintf(stderr, "usage: krbench_match [N]\n");
-        return 2;
-    }
-    if (mkdtemp(dir) == NULL || bstore_open(dir, 4096, true, &st) != 0) {
-        fprintf(stderr, "krbench_match: cannot open a store in %s\n", dir);
-        return 1;
-    }
-    double empty = s_probe(st, 0, &found);
-    uint64_t t0 = s_now_ns();
     for (uint64_t i = 0; i < n;) {
         MDB_txn *txn;
         if (bstore_begin(st, false, &txn) != 0)
@@ -113,6 +107,95 @@ main(int argc, char **argv)
         if (bstore_commit(txn) != 0)
             return 1;
     }
+    return 0;
+}
+
+/* N message records made final a day ago, as a delivered message leaves
+ * them (no payload; hash and signature kept). 0 or 1. */
+static int
+s_fill_finals(struct broker_store *st, uint64_t n)
+{
+    uint64_t at = util_now_ms() - 86400000ull;
+    uint8_t hash[32], sig[64];
+
+    memset(hash, 0x11, sizeof(hash));
+    memset(sig, 0x22, sizeof(sig));
+    for (uint64_t i = 0; i < n;) {
+        MDB_txn *txn;
+        if (bstore_begin(st, false, &txn) != 0)
+            return 1;
+        for (uint64_t j = 0; j < S_BATCH && i < n; j++, i++) {
+            Kr__V1__StoredMessage m = KR__V1__STORED_MESSAGE__INIT;
+            uint8_t id[16];
+            util_time_ordered_id(id);
+            m.envelope_hash = (ProtobufCBinaryData){32, hash};
+            m.signature = (ProtobufCBinaryData){64, sig};
+            m.sender = "ura:00000001";
+            m.recipient = "ura:00000002";
+            m.state = KR__V1__MESSAGE_STATE__STATE_DELIVERED;
+            m.accepted_at_ms = at;
+            m.final_at_ms = at;
+            m.type = KR__V1__MESSAGE_TYPE__REFERRAL;
+            if (bstore_msg_put(st, txn, id, &m) != 0 ||
+                bstore_final_put(st, txn, at, id) != 0) {
+                fprintf(stderr, "krbench_match: store full at %llu\n",
+                        (unsigned long long)i);
+                bstore_abort(txn);
+                return 1;
+            }
+        }
+        if (bstore_commit(txn) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* --fill-signals DIR N | --fill-finals DIR N: an existing (stopped)
+ * broker's store. */
+static int
+s_fill(const char *mode, const char *dir, const char *count)
+{
+    struct broker_store *st = NULL;
+    uint64_t n = strtoull(count, NULL, 10);
+    int rc;
+
+    if (n == 0 || bstore_open(dir, 8192, false, &st) != 0) {
+        fprintf(stderr, "krbench_match: cannot open the store in %s\n", dir);
+        return 1;
+    }
+    uint64_t t0 = s_now_ns();
+    rc = strcmp(mode, "--fill-signals") == 0 ? s_fill_signals(st, n)
+                                             : s_fill_finals(st, n);
+    bstore_close(&st);
+    if (rc == 0)
+        printf("filled %llu in %.1f s\n", (unsigned long long)n,
+               (double)(s_now_ns() - t0) / 1e9);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    uint64_t n = 1000000;
+    char dir[] = "/tmp/krbench-match-XXXXXX";
+    struct broker_store *st = NULL;
+    size_t found;
+
+    if (argc == 4 && (strcmp(argv[1], "--fill-signals") == 0 ||
+                      strcmp(argv[1], "--fill-finals") == 0))
+        return s_fill(argv[1], argv[2], argv[3]);
+    if (argc > 1 && (n = strtoull(argv[1], NULL, 10)) == 0) {
+        fprintf(stderr, "usage: krbench_match [N]\n");
+        return 2;
+    }
+    if (mkdtemp(dir) == NULL || bstore_open(dir, 4096, true, &st) != 0) {
+        fprintf(stderr, "krbench_match: cannot open a store in %s\n", dir);
+        return 1;
+    }
+    double empty = s_probe(st, 0, &found);
+    uint64_t t0 = s_now_ns();
+    if (s_fill_signals(st, n) != 0)
+        return 1;
     double fill_s = (double)(s_now_ns() - t0) / 1e9;
     double full = s_probe(st, n, &found);
     uint64_t count = 0;

@@ -526,7 +526,7 @@ s_done(const struct traffic *t, enum traffic_goal goal)
     case GOAL_ALL_DELIVERED:
         return t->n_del == t->n;
     case GOAL_ALL_RECEIPTS:
-        return t->n_rcpt == t->n && t->n_del == t->n;
+        return t->n_rcpt == t->n && (t->no_deliveries || t->n_del == t->n);
     }
     return false;
 }

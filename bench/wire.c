@@ -319,14 +319,26 @@ s_envelope(const struct msg_ctx *m, int type, const uint8_t msg_id[16],
     e.sender = (char *)m->sender;
     e.sender_key_id = (char *)m->sign_kid;
     e.recipient = (char *)m->recipient;
+    uint8_t subject[KR_PSEUDONYM_LEN];
+    if (m->signal && type == KR__V1__MESSAGE_TYPE__REFERRAL) {
+        /* A SIGNAL on a subject of its own: kept by the broker, which
+         * reads the subject's family for a match first. */
+        e.type = type = KR__V1__MESSAGE_TYPE__SIGNAL;
+        e.recipient = (char *)m->sender;
+        kcrypto_hash(msg_id, 16, subject);
+    }
     if (type == KR__V1__MESSAGE_TYPE__REFERRAL) {
         e.referral_id.data = referral_id;
         e.referral_id.len = 16;
     }
-    e.subject_pseudonym.data = (uint8_t *)m->pseudonym;
+    e.subject_pseudonym.data = type == KR__V1__MESSAGE_TYPE__SIGNAL
+                                   ? subject
+                                   : (uint8_t *)m->pseudonym;
     e.subject_pseudonym.len = KR_PSEUDONYM_LEN;
     e.subject_key_version = m->key_version;
-    e.purpose = (char *)BENCH_PURPOSE;
+    e.purpose =
+        (char *)(type == KR__V1__MESSAGE_TYPE__SIGNAL ? BENCH_SIGNAL_PURPOSE
+                                                      : BENCH_PURPOSE);
     e.data_category = KR__V1__DATA_CATEGORY__MEDISCH;
     e.legal_basis = KR__V1__LEGAL_BASIS__CONSENT;
     e.priority = KR__V1__PRIORITY__ROUTINE;

@@ -22,6 +22,9 @@ admin_signal_stats(struct broker *b, Kr__V1__BrokerStats *st)
     st->matches = ss.matches;
     st->messages_purged = rs.messages_purged;
     st->audit_purged = rs.audit_purged;
+    st->purge_passes = rs.purge_passes;
+    st->purge_total_us = rs.purge_total_us;
+    st->purge_max_us = rs.purge_max_us;
     if (bstore_begin(b->store, true, &txn) == 0) {
         bstore_signal_count(b->store, txn, &st->signals);
         bstore_final_count(b->store, txn, &st->finals_pending);

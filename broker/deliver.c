@@ -370,6 +370,10 @@ s_pump_item(uint64_t seq, const uint8_t *data, size_t len, void *arg)
             char hex[KR_ID_HEX_LEN];
             log_errorx("deliver: org=%s msg=%s: payload missing", p->o->id,
                        util_hex(item->msg_id.data, 16, hex));
+            /* Not in this frame: counted, it would carry ni past the
+             * flush at S_DELIVERIES_PER_FRAME and off the arrays' end. */
+            p->ni--;
+            kr__v1__queue_item__free_unpacked(item, p->pa);
             return 0;
         }
         Kr__V1__Delivery *d = &p->deliveries[p->nd];

@@ -9,12 +9,13 @@
 #include <unistd.h>
 
 #include "bstore.h"
+#include "bstore_erasure.h"
 #include "bstore_retention.h"
 #include "bstore_signal.h"
 #include "crypto.h"
+#include "erasure_records.h"
 #include "log.h"
 
-#define S_HOLDERS_MAX 64
 #define S_SCAN_MAX 256
 #define S_REGISTER_MAX                                                         \
     100000 /* lines read at start: a bound, not a limit                        \
@@ -92,9 +93,18 @@ erasure_check(struct broker *b, struct org *o, struct org *to,
         *why = "store unavailable; retry later";
         return KR__V1__REASON__INTERNAL;
     }
-    if (h->nsig == 0 && h->ncons == 0 && h->nlinks == 0) {
+    uint8_t rid[1][16];
+    size_t nref = 0;
+    if (h->nsig == 0 && h->ncons == 0 && h->nlinks == 0 &&
+        bstore_referrals_about(b->store, broker_txn(b),
+                               env->subject_pseudonym.data, 1, rid,
+                               &nref) != KR_OK) {
+        *why = "store unavailable; retry later";
+        return KR__V1__REASON__INTERNAL;
+    }
+    if (h->nsig == 0 && h->ncons == 0 && h->nlinks == 0 && nref == 0) {
         *why = "the broker holds nothing about this subject (no signal, "
-               "consent or link): nothing to erase";
+               "consent, link or referral): nothing to erase";
         return KR__V1__REASON__UNKNOWN_SUBJECT;
     }
     *why = "erasure request (AVG art. 17)";
@@ -161,18 +171,6 @@ s_notice(struct broker *b, const char *to_id, const uint8_t subject[32],
     return deliver_enqueue(b, to, &item, NULL);
 }
 
-static void
-s_add_holder(const char **v, size_t *n, const char *org, const char *skip)
-{
-    if (org == NULL || org[0] == '\0' || strcmp(org, skip) == 0 ||
-        *n == S_HOLDERS_MAX)
-        return;
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp(v[i], org) == 0)
-            return;
-    v[(*n)++] = org;
-}
-
 /* Append the erasure to the register and fsync it, before the commit: an
  * erasure whose commit then fails is applied at the next start anyway
  * (and the request, resent, again): erasing twice is harmless, never
@@ -205,10 +203,10 @@ erasure_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
 {
     MDB_txn *txn = broker_txn(b);
     struct s_held *h = arena_alloc(&b->pb, sizeof(*h));
-    const char *holders[S_HOLDERS_MAX];
-    size_t nh = 0, gl;
-    unsigned gs, gc, kc;
-    char detail[256];
+    struct erasure_holders hs = {.n = 0};
+    size_t gl;
+    unsigned gs, gc, kc, gr, gq;
+    char detail[640];
     uint8_t hash[32];
     int rc;
 
@@ -217,21 +215,27 @@ erasure_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
     const uint8_t *subject = env->subject_pseudonym.data;
     if ((rc = s_held(b, subject, h)) != 0)
         return rc;
+    /* The requester is told too: its own node holds the messages it sent
+     * and received about the subject, and removes them like any other. */
+    erasure_holder_add(b, &hs, o->id);
     for (size_t i = 0; i < h->nsig; i++)
-        s_add_holder(holders, &nh, h->sig[i]->org_id, o->id);
+        erasure_holder_add(b, &hs, h->sig[i]->org_id);
     for (size_t i = 0; i < h->ncons; i++) {
-        s_add_holder(holders, &nh, h->cons[i]->recorded_by, o->id);
+        erasure_holder_add(b, &hs, h->cons[i]->recorded_by);
         if (h->cons[i]->scope != NULL) {
-            s_add_holder(holders, &nh, h->cons[i]->scope->from_org, o->id);
-            s_add_holder(holders, &nh, h->cons[i]->scope->to_org, o->id);
+            erasure_holder_add(b, &hs, h->cons[i]->scope->from_org);
+            erasure_holder_add(b, &hs, h->cons[i]->scope->to_org);
         }
     }
     if ((rc = s_register(b, subject, o->id)) != 0)
         return rc;
-    if ((rc = s_erase(b, subject, b->now_ms, h, &gs, &gc, &kc, &gl)) != 0)
+    erasure_set_add(subject, b->now_ms);
+    if ((rc = s_erase(b, subject, b->now_ms, h, &gs, &gc, &kc, &gl)) != 0 ||
+        (rc = erasure_referrals(b, subject, b->now_ms, &hs, &gr)) != 0 ||
+        (rc = erasure_queued(b, o->id, subject, b->now_ms, &hs, &gq)) != 0)
         return rc;
-    for (size_t i = 0; i < nh; i++)
-        if ((rc = s_notice(b, holders[i], subject, o->id)) != 0)
+    for (size_t i = 0; i < hs.n; i++)
+        if ((rc = s_notice(b, hs.v[i], subject, o->id)) != 0)
             return rc;
     /* The request's own record: final at once, no payload kept. */
     Kr__V1__StoredMessage m = KR__V1__STORED_MESSAGE__INIT;
@@ -251,8 +255,9 @@ erasure_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
                                     "erasure executed")) != 0)
         return rc;
     snprintf(detail, sizeof(detail),
-             "removed: signals=%u links=%zu consents(ended)=%u; notified=%zu",
-             gs, gl, gc, nh);
+             "removed: signals=%u links=%zu consents(ended)=%u "
+             "referral_pseudonyms=%u withdrawn(not final)=%u; notified=%zu",
+             gs, gl, gc, gr, gq, hs.n);
     log_info("erasure: by=%s %s", o->id, detail);
     if ((rc = audit_write(b, &(struct audit_ev){.event = "erasure.executed",
                                                 .action = 'D',
@@ -261,27 +266,52 @@ erasure_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
                                                 .check = "AVG art. 17",
                                                 .detail = detail})) != 0)
         return rc;
-    for (size_t i = 0; i < nh; i++)
+    for (size_t i = 0; i < hs.n; i++)
         if ((rc = audit_write(b,
                               &(struct audit_ev){
                                   .event = "erasure.notified",
                                   .action = 'E',
                                   .org_id = o->id,
                                   .env = env,
-                                  .object = holders[i],
+                                  .object = hs.v[i],
                                   .check = "holds data on the subject"})) != 0)
             return rc;
     snprintf(detail, sizeof(detail),
              "kept: the audit trail (art. 17(3)(b), (e): NEN 7513 duty); "
              "active consents=%u (art. 17(3)(b): the basis of what was "
-             "shared); message records hold no subject and go by retention",
-             kc);
+             "shared); referral records=%u without the pseudonym: state, "
+             "parties, codes and times (art. 17(3)(b): the coalition's "
+             "accountability for its referrals; they name no one); "
+             "message records hold no subject and go by retention",
+             kc, gr);
     return audit_write(b, &(struct audit_ev){.event = "erasure.kept",
                                              .action = 'R',
                                              .org_id = o->id,
                                              .env = env,
                                              .check = "AVG art. 17(3)",
                                              .detail = detail});
+}
+
+static bool
+s_erased_since(ProtobufCBinaryData d, uint64_t made)
+{
+    uint64_t at = d.len == 32 ? erasure_set_find(d.data) : 0;
+    return at != 0 && made <= at;
+}
+
+int
+erasure_refusal(const Kr__V1__Envelope *env, const char **why)
+{
+    if (env->type == KR__V1__MESSAGE_TYPE__ERASURE_REQUEST ||
+        env->type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE)
+        return 0;
+    if (s_erased_since(env->subject_pseudonym, env->created_at_ms) ||
+        s_erased_since(env->previous_subject_pseudonym, env->created_at_ms)) {
+        *why = "its subject was erased after it was made (AVG art. 17): "
+               "a node held it until now";
+        return KR__V1__REASON__ERASED;
+    }
+    return 0;
 }
 
 void
@@ -312,23 +342,27 @@ erasure_cron(struct broker *b)
                       n + 1);
             continue;
         }
+        erasure_set_add(subject, at);
         struct s_held *h = arena_alloc(&b->pb, sizeof(*h));
-        unsigned gs, gc, kc;
+        unsigned gs, gc, kc, gr, gq;
         size_t gl;
+        struct erasure_holders hs = {.n = 0};
         if (s_held(b, subject, h) != 0 ||
-            s_erase(b, subject, at, h, &gs, &gc, &kc, &gl) != 0)
+            s_erase(b, subject, at, h, &gs, &gc, &kc, &gl) != 0 ||
+            erasure_referrals(b, subject, at, &hs, &gr) != 0 ||
+            erasure_queued(b, "", subject, at, &hs, &gq) != 0)
             break; /* the commit fails; the next start tries again */
-        if (gs + gc + gl == 0)
+        if (gs + gc + gl + gr + gq == 0)
             continue;
-        total += gs + gc + (unsigned)gl;
-        char detail[160];
+        total += gs + gc + (unsigned)gl + gr + gq;
+        char detail[320];
         Kr__V1__Envelope e = KR__V1__ENVELOPE__INIT;
         e.subject_pseudonym = (ProtobufCBinaryData){32, subject};
         e.type = KR__V1__MESSAGE_TYPE__ERASURE_REQUEST;
         snprintf(detail, sizeof(detail),
                  "erasure of %llu by %s applied again: signals=%u links=%zu "
-                 "consents(ended)=%u",
-                 at, by, gs, gl, gc);
+                 "consents(ended)=%u referral_pseudonyms=%u withdrawn=%u",
+                 at, by, gs, gl, gc, gr, gq);
         audit_write(b, &(struct audit_ev){.event = "erasure.reapplied",
                                           .action = 'D',
                                           .org_id = "",

@@ -27,6 +27,10 @@ int erasure_check(struct broker *b, struct org *o, struct org *to,
  * sender's DELIVERED receipt; the register first. 0 or KR_E*. */
 int erasure_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
                    const Kr__V1__Submit *s);
+/* 0, or ERASED with *why: env names (as its subject or previous subject)
+ * a subject erased after env was made. Not for erasure requests and
+ * consent revokes. Reads memory only. */
+int erasure_refusal(const Kr__V1__Envelope *env, const char **why);
 /* The first cron pass after start: apply the register again. */
 void erasure_cron(struct broker *b);
 

@@ -216,6 +216,8 @@ handle_submit(struct broker *b, struct org *o, const uint8_t *rid,
         reason = consent_check_revoke(b, o, env, &why, &crec);
     else
         reason = consent_gate(b, o, to, env, cid, &has_cid, &noodknop, &why);
+    if (reason == 0)
+        reason = erasure_refusal(env, &why);
     if (reason != 0) {
         s_refuse(b, o, rid, rid_len, env, msg_id, reason, why);
         goto done;

@@ -20,6 +20,22 @@ match_decide(const char *new_org, bool known, const struct match_sig *other,
     return other->linked ? MATCH_FAMILY : MATCH_CLIENT;
 }
 
+enum match_result
+match_decide_link(const struct match_sig *a, const struct match_sig *b,
+                  bool already, uint64_t now)
+{
+    /* The same order as match_decide: the link makes a family of the two
+     * sides, so a pair not matched before matches now, once. */
+    if (strcmp(a->org, b->org) == 0)
+        return MATCH_NONE_SAME_ORG;
+    if ((a->expires_at_ms != 0 && a->expires_at_ms <= now) ||
+        (b->expires_at_ms != 0 && b->expires_at_ms <= now))
+        return MATCH_NONE_EXPIRED;
+    if (already)
+        return MATCH_NONE_KNOWN;
+    return MATCH_FAMILY;
+}
+
 const char *
 match_result_name(enum match_result r)
 {

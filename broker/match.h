@@ -33,6 +33,14 @@ enum match_result {
  * now: the pass's time. Pure. */
 enum match_result match_decide(const char *new_org, bool known,
                                const struct match_sig *other, uint64_t now);
+/* A SUBJECT_LINK joins mother and child after signals were made on both:
+ * does signal a (on one side of the new link) match signal b (on the
+ * other)? already: the two organisations both had an active signal in
+ * the mother's family, or both in the child's, before the link (they
+ * matched then). MATCH_FAMILY or a MATCH_NONE_*. Pure. */
+enum match_result match_decide_link(const struct match_sig *a,
+                                    const struct match_sig *b, bool already,
+                                    uint64_t now);
 const char *match_result_name(enum match_result r);
 
 #endif

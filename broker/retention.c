@@ -6,6 +6,7 @@
 
 #include "bstore.h"
 #include "bstore_retention.h"
+#include "latency.h"
 #include "log.h"
 
 static struct retention_stats s_stats;
@@ -26,6 +27,7 @@ retention_cron(struct broker *b)
     uint64_t ret = b->cfg.retention_messages_s * 1000, n_msgs = 0;
     size_t n = 0;
     int rc = KR_OK;
+    uint64_t t0 = latency_now_us();
 
     if (txn == NULL)
         return;
@@ -57,6 +59,11 @@ retention_cron(struct broker *b)
                  (unsigned long long)anchor);
         s_stats.messages_purged += n_msgs;
         s_stats.audit_purged += purged;
+        uint64_t us = latency_now_us() - t0;
+        s_stats.purge_passes++;
+        s_stats.purge_total_us += us;
+        if (us > s_stats.purge_max_us)
+            s_stats.purge_max_us = (uint32_t)us;
         if (purged > 0)
             s_stats.audit_anchor_seq = anchor;
         log_info("retention: purged %s", detail);

@@ -22,6 +22,9 @@ struct retention_stats {
     uint64_t messages_purged;
     uint64_t audit_purged;
     uint64_t audit_anchor_seq; /* 0: none this run */
+    /* The cron's work in passes that purged something (not the commit). */
+    uint64_t purge_passes, purge_total_us;
+    uint32_t purge_max_us;
 };
 void retention_stats(struct retention_stats *out);
 

@@ -398,6 +398,92 @@ signal_accept(struct broker *b, struct org *o, const Kr__V1__Envelope *env,
     return s_match_all(b, &r, ctx->route, env);
 }
 
+/* Whether org has an active signal among f's (either side). */
+static bool
+s_in(const struct s_found *f, const char *org, uint64_t now)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->v[i]->org_id, org) == 0 && s_active(f->v[i], now))
+            return true;
+    return false;
+}
+
+/* Whether f->v[i] is its organisation's first active signal on the
+ * subject itself (not a linked one): one match per pair of
+ * organisations, with the earliest signals. */
+static bool
+s_first(const struct s_found *f, size_t i, uint64_t now)
+{
+    for (size_t j = 0; j < f->n; j++) {
+        if (j == i || f->linked[j] || !s_active(f->v[j], now) ||
+            strcmp(f->v[j]->org_id, f->v[i]->org_id) != 0)
+            continue;
+        if (f->v[j]->made_at_ms < f->v[i]->made_at_ms ||
+            (f->v[j]->made_at_ms == f->v[i]->made_at_ms && j < i))
+            return false;
+    }
+    return true;
+}
+
+/* A SUBJECT_LINK between mother and child, in the commit that accepts
+ * it. A new link joins two families: each pair of organisations with an
+ * active signal on either side that had not matched before (match.c,
+ * match_decide_link) matches now, in this commit, exactly once: the link
+ * is recorded here too, so the same link again finds it and matches
+ * nothing, and later signals see one family. */
+static int
+s_link(struct broker *b, const uint8_t mother[32], const uint8_t child[32],
+       const Kr__V1__Envelope *env)
+{
+    MDB_txn *txn = broker_txn(b);
+    uint8_t links[S_LINKS_MAX][32];
+    size_t nl = 0;
+    int rc;
+
+    if ((rc = bstore_link_list(b->store, txn, mother, S_LINKS_MAX, links,
+                               &nl)) != 0)
+        return rc;
+    for (size_t i = 0; i < nl; i++)
+        if (memcmp(links[i], child, 32) == 0) /* known: matched then */
+            return bstore_link_put(b->store, txn, mother, child,
+                                   env->case_id.data);
+    /* Both families as they were before the link. */
+    struct s_found *fm = arena_alloc(&b->pb, sizeof(*fm));
+    struct s_found *fc = arena_alloc(&b->pb, sizeof(*fc));
+    memset(fm, 0, sizeof(*fm));
+    memset(fc, 0, sizeof(*fc));
+    if ((rc = s_find(b, mother, fm)) != 0 || (rc = s_find(b, child, fc)) != 0 ||
+        (rc = bstore_link_put(b->store, txn, mother, child,
+                              env->case_id.data)) != 0)
+        return rc;
+    for (size_t i = 0; i < fm->n; i++) {
+        if (fm->linked[i] || !s_first(fm, i, b->now_ms))
+            continue;
+        for (size_t j = 0; j < fc->n; j++) {
+            if (fc->linked[j] || !s_first(fc, j, b->now_ms))
+                continue;
+            const Kr__V1__SignalRecord *x = fm->v[i], *y = fc->v[j];
+            bool already = (s_in(fm, x->org_id, b->now_ms) &&
+                            s_in(fm, y->org_id, b->now_ms)) ||
+                           (s_in(fc, x->org_id, b->now_ms) &&
+                            s_in(fc, y->org_id, b->now_ms));
+            struct match_sig sx = {x->org_id, x->expires_at_ms, false};
+            struct match_sig sy = {y->org_id, y->expires_at_ms, true};
+            if (match_decide_link(&sx, &sy, already, b->now_ms) != MATCH_FAMILY)
+                continue;
+            /* Told as if the later signal had come last: its route says
+             * whether the coordinator hears of it. */
+            bool x_later = x->made_at_ms > y->made_at_ms;
+            const Kr__V1__SignalRecord *me = x_later ? x : y;
+            const Kr__V1__SignalRecord *other = x_later ? y : x;
+            if ((rc = s_match(b, me, other, true, routes_find(me->purpose),
+                              env)) != 0)
+                return rc;
+        }
+    }
+    return KR_OK;
+}
+
 int
 signal_on_message(struct broker *b, const Kr__V1__Envelope *env)
 {
@@ -423,8 +509,7 @@ signal_on_message(struct broker *b, const Kr__V1__Envelope *env)
             return rc;
         if (memcmp(mother, env->subject_pseudonym.data, 32) == 0)
             return KR_OK;
-        return bstore_link_put(b->store, txn, mother,
-                               env->subject_pseudonym.data, env->case_id.data);
+        return s_link(b, mother, env->subject_pseudonym.data, env);
     default:
         return KR_OK;
     }

@@ -161,6 +161,8 @@ reason_name(int reason)
     /* Reasons past the table's run are numbered in ranges of their own. */
     if (reason == KR__V1__REASON__RECIPIENT_REMOVED)
         return "recipient-removed";
+    if (reason == KR__V1__REASON__ERASED)
+        return "erased";
     return s_name(s_reasons, S_COUNT(s_reasons), reason);
 }
 
@@ -169,6 +171,8 @@ reason_parse(const char *name)
 {
     if (name != NULL && strcmp(name, "recipient-removed") == 0)
         return KR__V1__REASON__RECIPIENT_REMOVED;
+    if (name != NULL && strcmp(name, "erased") == 0)
+        return KR__V1__REASON__ERASED;
     return s_parse(s_reasons, S_COUNT(s_reasons), name);
 }
 

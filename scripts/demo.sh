@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The kansrijk hand-off, end to end, on this machine: install what is
 # missing, build, start a broker and two organisation nodes in a temporary
-# directory, send a referral from a verloskunde practice to JGZ, show what
-# JGZ opened and what the practice saw, and stop everything.
+# directory with an HL7 FHIR gateway (krfhir) in front of each node, send a
+# referral from a verloskunde practice's EPD to JGZ's dossier as FHIR, move
+# it along to completed, show what each side and the broker saw, and stop
+# everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$(pwd)
@@ -82,36 +84,67 @@ wait_for 100 connected verloskunde
 wait_for 100 connected jgz
 echo "  both nodes connected"
 
-# The examples carry fixed dates; the demo moves them to today.
-today=$(date -u +%Y-%m-%d)
-sed -e "s/\"valid_from\": \"[0-9-]*\"/\"valid_from\": \"$today\"/" \
-    -e "s/\"valid_until\": \"[0-9-]*\"/\"valid_until\": \"$(date -u -d '+1 year' +%Y-%m-%d)\"/" \
-    -e "s/\"given_on\": \"[0-9-]*\"/\"given_on\": \"$today\"/" \
-    examples/consent-grant.json >"$work/consent-grant.json"
-sed -e "s/\"not_after\": \"[^\"]*\"/\"not_after\": \"$(date -u -d '+90 days' +%Y-%m-%dT00:00:00Z)\"/" \
-    examples/referral.json >"$work/referral.json"
+say "krfhir: each organisation's HL7 FHIR R4 gateway, next to its node (loopback only)"
+start_fhir() {
+  local name=$1
+  mkdir -p "$work/$name-fhir"
+  "$bin/clients/krfhir/krfhir" --node "ipc://$work/$name/node.sock" --listen 127.0.0.1:0 \
+    --port_file "$work/$name-fhir/port" --state_dir "$work/$name-fhir" 2>"$work/$name-fhir.log" &
+  pids+=($!)
+}
+start_fhir verloskunde
+start_fhir jgz
+wait_for 100 test -s "$work/verloskunde-fhir/port"
+wait_for 100 test -s "$work/jgz-fhir/port"
+epd=http://127.0.0.1:$(cat "$work/verloskunde-fhir/port")     # the practice's EPD talks here
+dossier=http://127.0.0.1:$(cat "$work/jgz-fhir/port")          # JGZ's dossier talks here
+echo "  the practice's EPD uses $epd, JGZ's dossier $dossier"
+fhir() { curl -sS -H 'Accept: application/fhir+json' "$@"; }
+# A FHIR JSON answer as one "element: value" line per value (node came
+# with the test tools), code systems and meta left out for brevity;
+# test_fhir checks every answer against the R4 specification.
+brief() {
+  node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+    const walk = (v, p) => {
+      if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${p}[${i}]`));
+      else if (v && typeof v === "object") {
+        for (const k of Object.keys(v))
+          if (!["system", "meta", "_line"].includes(k)) walk(v[k], p ? `${p}.${k}` : k);
+      } else console.log(`${p}: ${v}`);
+    };
+    walk(JSON.parse(s), "");
+  })' | sed 's/^/    /'
+}
 
-say "the woman consents; the practice records it (the scope in clear, the evidence sealed for JGZ)"
-sed 's/^/  /' "$work/consent-grant.json"
-$krctl --node "ipc://$work/verloskunde/node.sock" consent grant "$work/consent-grant.json" | sed 's/^/  /'
+say "the woman consents; the practice's EPD records it: POST Consent (examples/fhir/consent.json)"
+fhir -o "$work/consent.out" -w '  HTTP %{http_code}\n' -H 'Content-Type: application/fhir+json' \
+  --data-binary @examples/fhir/consent.json "$epd/Consent"
+echo "  (the scope travels in clear to the broker's consent register; the evidence sealed for JGZ)"
 
-say "the practice sends a referral for a prenatal home visit"
-sed 's/^/  /' "$work/referral.json"
-msg=$($krctl --node "ipc://$work/verloskunde/node.sock" send "$work/referral.json")
-echo "  committed to the practice's outbox as msg_id $msg"
+say "the practice's EPD refers her to JGZ for a prenatal home visit: a FHIR message Bundle"
+echo "  examples/fhir/referral-bundle.json: MessageHeader -> Task -> ServiceRequest, Patient (BSN), PractitionerRole, Observation"
+fhir -o "$work/referral.out" -w '  POST /$process-message: HTTP %{http_code}\n' -H 'Content-Type: application/fhir+json' \
+  --data-binary @examples/fhir/referral-bundle.json "$epd/\$process-message"
+echo "  its response Bundle's MessageHeader.response:"
+grep -o '"response":{[^}]*}' "$work/referral.out" | sed 's/^/    /'
+echo "  the same Bundle again is the same message (its msg_id derives from Bundle.id):"
+fhir -o /dev/null -w '  POST /$process-message again: HTTP %{http_code}\n' -H 'Content-Type: application/fhir+json' \
+  --data-binary @examples/fhir/referral-bundle.json "$epd/\$process-message"
 
-say "JGZ's node received, verified and opened it"
-has_inbox() { $krctl --node "ipc://$work/jgz/node.sock" inbox | grep -q "$msg"; }
-wait_for 100 has_inbox
-$krctl --node "ipc://$work/jgz/node.sock" inbox | sed 's/^/  /'
+ref=b0e0a1e2c3d4e5f60718293a4b5c6d7e   # Task.identifier in the example Bundle
+say "JGZ's dossier long-polls its gateway for new Tasks, and reads the referral"
+echo "  GET /Task?status=requested&_wait=10:"
+fhir "$dossier/Task?status=requested&_wait=10" | grep -oE '"(total":[0-9]*|fullUrl":"[^"]*")' | sed 's/^/    /'
+echo "  GET /ServiceRequest/$ref (opened at JGZ's node; the broker never saw it):"
+fhir "$dossier/ServiceRequest/$ref" | brief
+echo "  GET /Patient/$ref:"
+fhir "$dossier/Patient/$ref" | brief
 
-say "the practice sees the receipt"
-delivered() { $krctl --node "ipc://$work/verloskunde/node.sock" receipts | grep -A8 "$msg" | grep -q '"delivered"'; }
+say "the practice sees the delivery receipt"
+delivered() { $krctl --node "ipc://$work/verloskunde/node.sock" receipts | grep -q '"delivered"'; }
 wait_for 100 delivered
 $krctl --node "ipc://$work/verloskunde/node.sock" receipts | sed 's/^/  /'
 
-ref=$($krctl --node "ipc://$work/jgz/node.sock" inbox | grep -A6 "\"msg_id\": \"$msg\"" | grep -m1 '"referral_id"' |
-  sed 's/.*: *"\([0-9a-f]*\)".*/\1/')
 # The referral's state as the broker and both nodes keep it, one line each.
 show_state() {
   echo "    broker:       $($krctl referral show "$ref" | head -1 | cut -c34-)"
@@ -120,20 +153,36 @@ show_state() {
 }
 say "the referral's state (referral_id $ref): requested"
 show_state
-# JGZ moves it along: received, accepted, in-progress, completed with an
-# outcome. Each status is a REFERRAL_STATUS whose code travels in clear
-# (the broker keeps the state from it); its note and dates stay sealed.
-for st in received accepted in-progress completed; do
-  $krctl --node "ipc://$work/jgz/node.sock" send "examples/referral-$st.json" >/dev/null
-  at_state() { $krctl referral show "$ref" --json | grep -q "\"state\": \"$st\""; }
+# JGZ's dossier moves the Task along with JSON Patches. Each is a
+# REFERRAL_STATUS whose code travels in clear (the broker keeps the state
+# from it and checks it against the state table); its note and dates stay
+# sealed. The gateway answers once the broker has.
+cat >"$work/in-progress.json" <<'JSON'
+[{"op": "replace", "path": "/status", "value": "in-progress"}]
+JSON
+cat >"$work/completed.json" <<'JSON'
+[{"op": "replace", "path": "/status", "value": "completed"},
+ {"op": "add", "path": "/output", "value": [{
+   "type": {"coding": [{"system": "urn:kansrijk:cs:output-type", "code": "outcome"}]},
+   "valueCodeableConcept": {"coding": [{"system": "urn:kansrijk:cs:outcome", "code": "visit-done"}]}}]}]
+JSON
+for step in accepted:examples/fhir/task-accept-patch.json in-progress:"$work/in-progress.json" \
+            completed:"$work/completed.json"; do
+  st=${step%%:*}
+  say "JGZ's dossier: PATCH Task/$ref to $st (${step#*:})"
+  fhir -o "$work/patch.out" -w '  HTTP %{http_code}\n' -X PATCH -H 'Content-Type: application/json-patch+json' \
+    --data-binary @"${step#*:}" "$dossier/Task/$ref"
   seen_by_practice() { $krctl --admin '' --node "ipc://$work/verloskunde/node.sock" referral show "$ref" --json | grep -q "\"state\": \"$st\""; }
-  wait_for 100 at_state
   wait_for 100 seen_by_practice
-  say "JGZ sets $st"
   show_state
 done
-say "what the practice received: JGZ's answers, opened (the last one)"
-$krctl --node "ipc://$work/verloskunde/node.sock" inbox | grep -B2 -A12 '"completed"' | sed 's/^/  /'
+say "the practice's EPD reads the Task at its own gateway: GET /Task/$ref"
+fhir "$epd/Task/$ref" | brief
+
+say "a change the state table refuses is an OperationOutcome, and nothing is sent: completed -> accepted"
+fhir -w '  HTTP %{http_code}\n' -X PATCH -H 'Content-Type: application/json-patch+json' \
+  -d '[{"op": "replace", "path": "/status", "value": "accepted"}]' -o "$work/refused.out" "$dossier/Task/$ref"
+brief <"$work/refused.out"
 say "the referral's history at the broker: codes, parties and times only"
 $krctl referral show "$ref" | sed 's/^/  /'
 

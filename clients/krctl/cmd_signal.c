@@ -422,7 +422,9 @@ static const char s_retention_usage[] =
     "Print the broker's retention as JSON: messages_purged and audit_purged\n"
     "(records removed since start), audit_anchor_seq (the last audit record\n"
     "purged; the chain verifies on from it; 0: none), finals_pending (final\n"
-    "message records whose retention has not ended), and the signals\n"
+    "message records whose retention has not ended), purge_passes,\n"
+    "purge_total_us and purge_max_us (the purge's own work in the loop\n"
+    "passes that purged, not their commits), and the signals\n"
     "stored, made, withdrawn and expired, and matches since start.\n"
     "\n"
     "Exit status: 0 printed, 1 refused, 2 usage error, 3 no answer.\n";

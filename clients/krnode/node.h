@@ -248,6 +248,13 @@ int nstore_purge_due(nstore_t *st, MDB_txn *txn, uint64_t before, size_t max,
 /* A final message's envelope (its sealed content), for an erasure. */
 int nstore_outbox_drop_envelope(nstore_t *st, MDB_txn *txn,
                                 const uint8_t *msg_id);
+/* A message not yet final whose subject was erased: its envelope goes in
+ * the commit that records its final outcome (OutboxRecord.erased). */
+int nstore_outbox_mark_erased(nstore_t *st, MDB_txn *txn,
+                              const uint8_t *msg_id);
+/* Remove a referral record (an erasure); absent is not an error. */
+int nstore_referral_del(nstore_t *st, MDB_txn *txn,
+                        const uint8_t id[KR_ID_LEN]);
 /* erasure.c: a NOTICE_ERASURE was filed at inbox seq notice_seq: remove
  * the inbox records about the subject and the envelopes of final sent
  * messages about it. 0 or a KR_E* store error. */

@@ -543,6 +543,34 @@ nstore_outbox_drop_envelope(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id)
     return rc == MDB_NOTFOUND ? KR_OK : s_err(rc);
 }
 
+int
+nstore_outbox_mark_erased(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id)
+{
+    MDB_val key = {KR_ID_LEN, (void *)msg_id};
+    const uint8_t *v;
+    size_t vlen;
+    int rc;
+
+    if ((rc = nstore_outbox_get(st, txn, msg_id, &v, &vlen)) != KR_OK)
+        return rc == KR_ENOTFOUND ? KR_OK : rc;
+    struct arena_mark mark = arena_mark(&st->pb);
+    Kr__V1__OutboxRecord *rec =
+        kr__v1__outbox_record__unpack(arena_allocator(&st->pb), vlen, v);
+    if (rec == NULL) {
+        rc = KR_ESTORE;
+        goto done;
+    }
+    rec->erased = true;
+    if ((rc = s_put_msg(txn, st->dbi[S_DBI_OUTBOX], &key, &rec->base, 0)) !=
+        MDB_SUCCESS) {
+        s_log_fail("outbox mark erased", rc);
+        rc = s_err(rc);
+    }
+done:
+    arena_release(&st->pb, mark);
+    return rc;
+}
+
 /*
  * The inbox is keyed by arrival seq: msg_ids come from the senders, and
  * random ones would scatter every arrival over the tree (copy-on-write
@@ -615,6 +643,8 @@ s_inbox_put(nstore_t *st, MDB_txn *txn, const uint8_t k[8],
 }
 
 static bool s_outcome_final(int outcome);
+static int s_done_put(nstore_t *st, MDB_txn *txn, uint64_t at, char kind,
+                      const uint8_t *msg_id, uint64_t seq);
 
 /* If the outbox holds a not-held record (a receipt for a message the node
  * had not committed) under rec's msg_id, move its outcome into rec and
@@ -686,6 +716,10 @@ nstore_outbox_add_not_held(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
         goto fail;
     if (outcome == KR__V1__OUTCOME__ACCEPTED &&
         (rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], seq, msg_id)) != 0)
+        goto fail;
+    /* Final already: retention purges it like any final record. */
+    if (outcome != KR__V1__OUTCOME__ACCEPTED &&
+        (rc = s_done_put(st, txn, at_ms, 'o', msg_id, seq)) != 0)
         goto fail;
     return KR_OK;
 fail:
@@ -849,6 +883,9 @@ nstore_outbox_add(nstore_t *st, MDB_txn *txn, Kr__V1__OutboxRecord *rec)
         rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_ORDER], seq, key.mv_data);
     else if (rec->item->outcome == KR__V1__OUTCOME__ACCEPTED)
         rc = s_put_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], seq, key.mv_data);
+    else /* final (a not-held record taken over): due for retention, under
+          * its new seq (the entry's key is the same: rewritten) */
+        rc = s_done_put(st, txn, rec->item->final_at_ms, 'o', key.mv_data, seq);
     if (rc != MDB_SUCCESS)
         goto fail;
     return KR_OK;
@@ -929,6 +966,14 @@ nstore_outbox_set_outcome(nstore_t *st, MDB_txn *txn, const uint8_t *msg_id,
         rc = s_del_index(txn, st->dbi[S_DBI_OUTBOX_OPEN], rec->seq);
     if (rc == MDB_SUCCESS && outcome != KR__V1__OUTCOME__ACCEPTED)
         rc = s_done_put(st, txn, at_ms, 'o', msg_id, rec->seq);
+    /* Its subject was erased while it was open: now that no resend needs
+     * the envelope, it goes (krnode/erasure.c). */
+    if (rc == MDB_SUCCESS && outcome != KR__V1__OUTCOME__ACCEPTED &&
+        rec->erased) {
+        rc = mdb_del(txn, st->dbi[S_DBI_OUTBOX_ENV], &key, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = MDB_SUCCESS;
+    }
     if (rc != MDB_SUCCESS)
         goto store_fail;
     out->changed = true;
@@ -1325,4 +1370,13 @@ nstore_referral_scan(nstore_t *st, MDB_txn *txn, const uint8_t *after,
             break;
     mdb_cursor_close(cur);
     return (rc == 0 || rc == MDB_NOTFOUND) ? KR_OK : s_err(rc);
+}
+
+int
+nstore_referral_del(nstore_t *st, MDB_txn *txn, const uint8_t id[KR_ID_LEN])
+{
+    MDB_val key = {KR_ID_LEN, (void *)id};
+    int rc = mdb_del(txn, st->dbi[S_DBI_REFERRALS], &key, NULL);
+
+    return rc == MDB_NOTFOUND ? KR_OK : s_err(rc);
 }

@@ -8,6 +8,7 @@
 
 #include "crypto.h"
 #include "json_map.h"
+#include "json_map_oom.h"
 #include "names.h"
 #include "referral_table.h"
 #include "util.h"
@@ -38,7 +39,8 @@ s_hex(const ProtobufCBinaryData *b)
 
     if (b->len == 0)
         return NULL;
-    hex = xmalloc(2 * b->len + 1);
+    if ((hex = malloc(2 * b->len + 1)) == NULL)
+        return NULL; /* errno ENOMEM: json_map_oom.h */
     util_hex(b->data, b->len, hex);
     j = json_object_new_string(hex);
     free(hex);

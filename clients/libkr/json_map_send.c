@@ -43,6 +43,14 @@ struct s_build {
     size_t content_len;
 };
 
+/* libkr runs in other people's processes: out of memory is an answer. */
+static int
+s_oom(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "out of memory");
+    return KR_ENOMEM;
+}
+
 static int
 s_parse_address(json_object *o, const char *path, Kr__V1__Address *a, char *err,
                 size_t errlen)
@@ -193,7 +201,9 @@ s_parse_referral(json_object *o, const char *path, struct s_build *b, char *err,
         if (n > JM_REASON_CODES_MAX)
             return jm_fail(err, errlen, path, "reason_codes",
                            "more than %d codes", JM_REASON_CODES_MAX);
-        b->reason_codes = xcalloc(n > 0 ? n : 1, sizeof(char *));
+        b->reason_codes = calloc(n > 0 ? n : 1, sizeof(char *));
+        if (b->reason_codes == NULL)
+            return s_oom(err, errlen);
         for (size_t i = 0; i < n; i++) {
             json_object *c = json_object_array_get_idx(v, i);
             char key[32];
@@ -363,7 +373,9 @@ s_parse_handover(json_object *o, const char *path, struct s_build *b,
         if (n > JM_REASON_CODES_MAX)
             return jm_fail(err, errlen, path, "risk_factors",
                            "more than %d codes", JM_REASON_CODES_MAX);
-        b->reason_codes = xcalloc(n > 0 ? n : 1, sizeof(char *));
+        b->reason_codes = calloc(n > 0 ? n : 1, sizeof(char *));
+        if (b->reason_codes == NULL)
+            return s_oom(err, errlen);
         for (size_t i = 0; i < n; i++) {
             json_object *c = json_object_array_get_idx(v, i);
             char key[32];
@@ -930,7 +942,8 @@ json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
         return jm_fail(err, errlen, NULL, NULL,
                        "wrong type: expected an object, got %s",
                        in == NULL ? "null" : jm_type_name(in));
-    b = xcalloc(1, sizeof(*b));
+    if ((b = calloc(1, sizeof(*b))) == NULL)
+        return s_oom(err, errlen);
     kr__v1__local_request__init(&b->lreq);
     kr__v1__send_request__init(&b->send);
     kr__v1__content__init(&b->content);
@@ -980,7 +993,11 @@ json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
         b->send.type == KR__V1__MESSAGE_TYPE__CONSENT_REVOKE) {
         b->content.version = KR__V1__VERSION__VERSION_1;
         b->content_len = kr__v1__content__get_packed_size(&b->content);
-        b->content_buf = xmalloc(b->content_len > 0 ? b->content_len : 1);
+        b->content_buf = malloc(b->content_len > 0 ? b->content_len : 1);
+        if (b->content_buf == NULL) {
+            rc = s_oom(err, errlen);
+            goto done;
+        }
         kr__v1__content__pack(&b->content, b->content_buf);
         b->send.content.data = b->content_buf;
         b->send.content.len = b->content_len;
@@ -989,7 +1006,11 @@ json_map_send_parse(json_object *in, uint64_t now_ms, uint8_t **req,
     b->lreq.op_case = KR__V1__LOCAL_REQUEST__OP_SEND;
     b->lreq.send = &b->send;
     *req_len = kr__v1__local_request__get_packed_size(&b->lreq);
-    *req = xmalloc(*req_len > 0 ? *req_len : 1);
+    if ((*req = malloc(*req_len > 0 ? *req_len : 1)) == NULL) {
+        *req_len = 0;
+        rc = s_oom(err, errlen);
+        goto done;
+    }
     kr__v1__local_request__pack(&b->lreq, *req);
     rc = KR_OK;
 done:

@@ -21,4 +21,10 @@ json_map_signal_stats(json_object *o, const Kr__V1__BrokerStats *st)
                            json_object_new_uint64(st->audit_anchor_seq));
     json_object_object_add(o, "finals_pending",
                            json_object_new_uint64(st->finals_pending));
+    json_object_object_add(o, "purge_passes",
+                           json_object_new_uint64(st->purge_passes));
+    json_object_object_add(o, "purge_total_us",
+                           json_object_new_uint64(st->purge_total_us));
+    json_object_object_add(o, "purge_max_us",
+                           json_object_new_uint64(st->purge_max_us));
 }

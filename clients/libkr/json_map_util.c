@@ -2,12 +2,18 @@
  * name the path, checked getters for the keys of a description, dates and
  * times, and the strict JSON text parser. See json_map.h and
  * json_map_internal.h. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "json_map_internal.h"
+#include "json_map_oom.h"
 #include "util.h"
+
+/* The real adders below, not json_map_oom.h's. */
+#undef json_object_object_add
+#undef json_object_array_add
 
 /*
  * Errors
@@ -444,6 +450,49 @@ json_map_time_format(uint64_t ms, char out[JSON_MAP_TIME_LEN])
 }
 
 /*
+ * Out of memory (json_map_oom.h)
+ */
+
+int
+jm_object_add(json_object *o, const char *key, json_object *v)
+{
+    /* Not a key of ours: every key we write is a word. */
+    static const char probe[] = "\x01jm-grow";
+
+    if (o == NULL || !json_object_is_type(o, json_type_object))
+        goto fail;
+    /* json-c (0.16) copies a new key, then grows the table for it, and
+     * when the growing fails it returns -1 and leaks the copy. A key it
+     * does not copy (constant) goes first, so that the table has grown
+     * (or failed to, leaking nothing) before the real key is copied. */
+    if (!json_object_object_get_ex(o, key, NULL)) {
+        if (json_object_object_add_ex(o, probe, NULL,
+                                      JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0)
+            goto fail;
+        json_object_object_del(o, probe);
+    }
+    if (json_object_object_add(o, key, v) != 0)
+        goto fail;
+    return 0;
+fail:
+    json_object_put(v);
+    errno = ENOMEM;
+    return -1;
+}
+
+int
+jm_array_add(json_object *a, json_object *v)
+{
+    if (a == NULL || !json_object_is_type(a, json_type_array) ||
+        json_object_array_add(a, v) != 0) {
+        json_object_put(v);
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+/*
  * Text
  */
 
@@ -461,6 +510,10 @@ json_map_parse_text(const char *text, size_t len, json_object **out, char *err,
         snprintf(err, errlen, "input too large");
         return KR_EINVAL;
     }
+    /* json-c (0.16) does not report every failed allocation of its parser
+     * (a string that cannot grow is cut short, a key that cannot be added
+     * left out), but the malloc behind it leaves errno at ENOMEM. */
+    errno = 0;
     if ((tok = json_tokener_new()) == NULL) {
         snprintf(err, errlen, "out of memory");
         return KR_ENOMEM;
@@ -477,6 +530,12 @@ json_map_parse_text(const char *text, size_t len, json_object **out, char *err,
         j = json_tokener_parse_ex(tok, "", 1);
         if ((e = json_tokener_get_error(tok)) != json_tokener_success)
             e = json_tokener_continue;
+    }
+    if (errno == ENOMEM || (j == NULL && e == json_tokener_success)) {
+        json_object_put(j);
+        json_tokener_free(tok);
+        snprintf(err, errlen, "out of memory");
+        return KR_ENOMEM;
     }
     /* Anything but white space after the value is an error too: a second
      * object glued to the first is a mistake, not something to ignore. */

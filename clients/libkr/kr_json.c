@@ -8,6 +8,7 @@
  * failure is a return code with its reason in 'err', never an abort on
  * bad input.
  */
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include "crypto.h"
 #include "json_map.h"
+#include "json_map_oom.h"
 #include "kr.h"
 #include "libkr_internal.h"
 #include "local.pb-c.h"
@@ -64,8 +66,13 @@ s_call(kr_client_t *c, const Kr__V1__LocalRequest *req,
         s_err(err, errlen, "krnode: %s", kr_strerror(rc));
         return rc;
     }
+    errno = 0;
     *out = kr__v1__local_response__unpack(NULL, rlen, rb);
     kr_buf_free(rb);
+    if (*out == NULL && errno == ENOMEM) {
+        s_err(err, errlen, "out of memory");
+        return KR_ENOMEM;
+    }
     if (*out == NULL) {
         s_err(err, errlen, "krnode: an answer that does not parse");
         return KR_EPROTO;
@@ -79,10 +86,13 @@ s_call(kr_client_t *c, const Kr__V1__LocalRequest *req,
         kr__v1__local_response__free_unpacked(*out, NULL);
         *out = NULL;
     }
+    errno = 0; /* what the caller builds from *out: s_text */
     return rc;
 }
 
-/* A JSON value as text the caller owns. */
+/* A JSON value as text the caller owns. The caller cleared errno before
+ * building j: ENOMEM now means that a part of it is missing or that json-c
+ * could not write it all (json_map_oom.h). */
 static int
 s_text(json_object *j, char **json, size_t *json_len, char *err, size_t errlen)
 {
@@ -96,7 +106,8 @@ s_text(json_object *j, char **json, size_t *json_len, char *err, size_t errlen)
         s = json_object_to_json_string_ext(
             j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                    JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (s == NULL || (*json = malloc((n = strlen(s)) + 1)) == NULL) {
+    if (j == NULL || s == NULL || errno == ENOMEM ||
+        (*json = malloc((n = strlen(s)) + 1)) == NULL) {
         s_err(err, errlen, "out of memory");
         return KR_ENOMEM;
     }
@@ -104,6 +115,13 @@ s_text(json_object *j, char **json, size_t *json_len, char *err, size_t errlen)
     if (json_len != NULL)
         *json_len = n;
     return KR_OK;
+}
+
+int
+libkr_json_text(json_object *j, char **json, size_t *json_len, char *err,
+                size_t errlen)
+{
+    return s_text(j, json, json_len, err, errlen);
 }
 
 int
@@ -150,7 +168,13 @@ s_map(const char *org, const char *json, size_t len,
         !json_object_object_get_ex(in, "msg_id", &v) && org != NULL) {
         char hex[KR_MSG_ID_HEX_LEN];
         kr_json_msg_id(org, json, len, hex);
-        json_object_object_add(in, "msg_id", json_object_new_string(hex));
+        /* Without it the node would choose one: not idempotent. */
+        json_object *id = json_object_new_string(hex);
+        if (id == NULL || json_object_object_add(in, "msg_id", id) != 0) {
+            json_object_put(in);
+            s_err(err, errlen, "out of memory");
+            return KR_ENOMEM;
+        }
     }
     rc = json_map_send_parse(in, util_now_ms(), req, req_len, buf, sizeof(buf));
     if (rc != KR_OK) {
@@ -293,6 +317,7 @@ s_list(kr_client_t *c, int inbox, const Kr__V1__ListRequest *lr, char **json,
         libkr_timeout_set(c, old);
     if (rc != KR_OK)
         return rc;
+    errno = 0; /* s_text */
     a = json_object_new_array();
     for (size_t i = 0; i < (inbox ? resp->n_inbox : resp->n_outbox); i++) {
         int ok;
@@ -358,6 +383,7 @@ kr_status_json(kr_client_t *c, char **json, size_t *json_len, char *err,
         kr__v1__local_response__free_unpacked(resp, NULL);
         return KR_EPROTO;
     }
+    errno = 0; /* s_text */
     o = json_map_status(resp->status);
     rc = s_text(o, json, json_len, err, errlen);
     json_object_put(o);

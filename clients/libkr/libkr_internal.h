@@ -10,4 +10,11 @@
 /* Set the bound on c's calls to 'timeout_ms' (> 0); returns the old one. */
 int libkr_timeout_set(kr_client_t *c, int timeout_ms);
 
+/* A record built by json_map_out.c as text for the caller (kr_json_free):
+ * KR_ENOMEM if memory ran out while it was built (errno cleared before
+ * building it: json_map_oom.h) or written. */
+struct json_object;
+int libkr_json_text(struct json_object *j, char **json, size_t *json_len,
+                    char *err, size_t errlen);
+
 #endif

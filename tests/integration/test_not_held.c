@@ -179,5 +179,40 @@ main(void)
     /* Anything sent after the retry arrives after it would have. */
     h_roundtrip(&c, vl, jgz, "after the retry", 20000);
     H_CHECK(s_inbox_count(kj, id) == 1, "JGZ holds the message exactly once");
+
+    h_note("== retention purges not-held records once final, like others");
+    uint8_t id2[16];
+    H_REQUIRE(h_node_stop(&c, vl), "the midwife's node stops cleanly");
+    h_node_set(&c, vl, "retention_s", "2");
+    setenv("KRNODE_TEST_EXIT_AFTER_AHEAD", "1", 1);
+    h_node_start(&c, vl);
+    unsetenv("KRNODE_TEST_EXIT_AFTER_AHEAD");
+    if (!h_node_wait_connected(&c, vl, H_CONNECT_MS))
+        h_abort();
+    util_random_id(id2);
+    H_REQUIRE(kr_client_connect(c.nodes[vl].local, 3000, &once) == KR_OK,
+              "an adapter with a short timeout");
+    rc = h_send_referral(once, S_JGZ_ORG, &ref, id2, got);
+    kr_client_destroy(&once);
+    H_REQUIRE(h_proc_wait(&c.nodes[vl].proc, 20000, &status) == KR_OK &&
+                  WIFEXITED(status) && WEXITSTATUS(status) == 70,
+              "the node died again after its submit, before its commit");
+    c.nodes[vl].proc.expected = false;
+    h_node_start(&c, vl);
+    kv = h_node_client(&c, vl);
+    H_POLL(ok, 20000,
+           s_outbox_says(kv, id2, KR__V1__OUTCOME__DELIVERED, true, &f));
+    H_CHECK(ok, "a second not-held record, delivered");
+    /* The newest record of the outbox stays until a newer one comes. */
+    h_roundtrip(&c, vl, jgz, "after the second not-held record", 20000);
+    H_POLL(ok, 30000,
+           (s_outbox_says(kv, id2, KR__V1__OUTCOME__DELIVERED, true, &f),
+            f.n == 0) &&
+               (s_outbox_says(kv, id, KR__V1__OUTCOME__DELIVERED, false, &f),
+                f.n == 0));
+    H_CHECK(ok,
+            "retention_s after their outcome both the not-held record and "
+            "the one a retry took over are purged (%u left)",
+            f.n);
     return h_finish(&c);
 }

@@ -5,13 +5,15 @@
  * while the second signal is on its way; different subjects never match;
  * a signal signalled again changes nothing; a withdrawn signal and one
  * past its lifetime (a route of three seconds) no longer match; a family
- * match of a mother and her child linked by SUBJECT_LINK; bad input: a
+ * match of a mother and her child linked by SUBJECT_LINK, also when the
+ * link comes after both signals (once); bad input: a
  * signal without a route, one addressed to another organisation, one on a
  * consent route without consent, a withdrawal of another organisation's
  * signal and of an unknown one, each refused with its reason.
  */
 #define _GNU_SOURCE
 #include <json-c/json.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,6 +409,85 @@ s_family(void)
             s_matches(s_wt, S_JGZ).family - fw);
 }
 
+/* A SUBJECT_LINK that comes after signals on the mother and the child:
+ * the family match is made when the link is recorded, once (the same
+ * link again matches nothing). */
+static void
+s_family_late(void)
+{
+    char mother[10], child[10], k[10];
+    uint8_t case_id[16], id[16];
+    struct s_fate f;
+    bool ok;
+
+    h_note("== a family match made by a SUBJECT_LINK after both signals");
+    h_bsn(12, mother);
+    h_bsn(13, child);
+    h_bsn(14, k);
+    uint64_t now = util_now_ms();
+    const char *bsns[] = {mother, child};
+    for (int i = 0; i < 2; i++) {
+        struct h_consent g = {0};
+        g.recipient = S_JGZ;
+        g.bsn = bsns[i];
+        g.purpose = "overdracht-jgz";
+        g.from_org = S_VL;
+        g.to_category = KR__V1__ORG_CATEGORY__JGZ;
+        g.from_ms = now - 3600000;
+        g.until_ms = now + 365ull * 86400000;
+        H_REQUIRE(h_send_consent(h_node_client(&s_c, s_vl), &g, NULL, id) ==
+                      KR_OK,
+                  "consent %d", i);
+        H_POLL(ok, 20000,
+               h_outcome(h_node_client(&s_c, s_vl), id) >=
+                   KR__V1__OUTCOME__ACCEPTED);
+        H_REQUIRE(ok, "the broker accepts consent %d", i);
+    }
+    util_time_ordered_id(case_id);
+    struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__HANDOVER,
+                      .to = S_JGZ,
+                      .bsn = mother,
+                      .purpose = "overdracht-jgz",
+                      .case_id = case_id};
+    f = s_do(s_vl, &m, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "the mother's handover on the case (%s)", f.detail);
+    int fj = s_matches(s_jgz, S_WT).family, fw = s_matches(s_wt, S_JGZ).family;
+    int fc = s_matches(s_coord, NULL).family;
+    int nj = s_matches(s_jgz, S_WT).n;
+    s_signal(s_jgz, mother, NULL, id);
+    f = s_signal(s_wt, child, NULL, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "signals on the mother and the child, not linked yet");
+    m.type = KR__V1__MESSAGE_TYPE__SUBJECT_LINK;
+    m.bsn = child;
+    f = s_do(s_vl, &m, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "the child linked to the case after both signals (%s)", f.detail);
+    H_POLL(ok, 20000,
+           s_matches(s_jgz, S_WT).family == fj + 1 &&
+               s_matches(s_wt, S_JGZ).family == fw + 1);
+    H_CHECK(ok,
+            "the link makes the family match: JGZ (on the mother) and the "
+            "wijkteam (on the child) each get one (%d, %d)",
+            s_matches(s_jgz, S_WT).family - fj,
+            s_matches(s_wt, S_JGZ).family - fw);
+    H_POLL(ok, 20000, s_matches(s_coord, NULL).family == fc + 1);
+    H_CHECK(ok, "and the route's coordinator one");
+    /* The same link again, then a sentinel match behind it in both
+     * queues: nothing more came of the link. */
+    f = s_do(s_vl, &m, id);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED, "the same link again");
+    s_signal(s_jgz, k, NULL, id);
+    s_signal(s_wt, k, NULL, id);
+    H_POLL(ok, 20000, s_matches(s_jgz, S_WT).n == nj + 2);
+    H_CHECK(ok && s_matches(s_jgz, S_WT).family == fj + 1 &&
+                s_matches(s_wt, S_JGZ).family == fw + 1,
+            "the pair matched exactly once (jgz %d family of %d, wt %d)",
+            s_matches(s_jgz, S_WT).family - fj, s_matches(s_jgz, S_WT).n - nj,
+            s_matches(s_wt, S_JGZ).family - fw);
+}
+
 static void
 s_bad_input(void)
 {
@@ -617,6 +698,314 @@ s_erasure(void)
             "and it is executed (%s)", ff.detail);
 }
 
+/* Where a store still holds 'subject' (LMDB API, read-only, every named
+ * database, keys and values): "db:count ..." in out, the number of hits
+ * returned; -1 if it cannot be read. Not counted: the audit trail (kept
+ * by law), the active consent's ledger entries at the broker (kept:
+ * art. 17(3)(b)), and a node's erasure notice itself (what tells its
+ * adapters which subject to erase). */
+static int
+s_scan(const char *path, bool node, const uint8_t subject[32], char *out,
+       size_t outlen)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_cursor *mc = NULL;
+    MDB_dbi main_dbi;
+    MDB_val k, v;
+    int hits = -1;
+
+    out[0] = '\0';
+    if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 64) != 0 ||
+        mdb_env_open(env, path, MDB_RDONLY | (node ? MDB_NOSUBDIR : 0), 0600) !=
+            0 ||
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0 ||
+        mdb_dbi_open(txn, NULL, 0, &main_dbi) != 0 ||
+        mdb_cursor_open(txn, main_dbi, &mc) != 0)
+        goto out;
+    hits = 0;
+    for (int rc = mdb_cursor_get(mc, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
+        char name[64];
+        MDB_dbi dbi;
+        MDB_cursor *c;
+        MDB_val dk, dv;
+        int n = 0;
+        if (k.mv_size == 0 || k.mv_size >= sizeof(name))
+            continue;
+        memcpy(name, k.mv_data, k.mv_size);
+        name[k.mv_size] = '\0';
+        if (strcmp(name, "audit") == 0 ||
+            (!node && (strcmp(name, "consents") == 0 ||
+                       strcmp(name, "consent_subject") == 0)))
+            continue;
+        if (mdb_dbi_open(txn, name, 0, &dbi) != 0 ||
+            mdb_cursor_open(txn, dbi, &c) != 0)
+            continue;
+        for (int r = mdb_cursor_get(c, &dk, &dv, MDB_FIRST); r == 0;
+             r = mdb_cursor_get(c, &dk, &dv, MDB_NEXT)) {
+            bool in_key = memmem(dk.mv_data, dk.mv_size, subject, 32) != NULL;
+            bool in_val = memmem(dv.mv_data, dv.mv_size, subject, 32) != NULL;
+            if (!in_key && !in_val)
+                continue;
+            if (node && strcmp(name, "inbox") == 0 && dv.mv_size > 16) {
+                Kr__V1__InboxRecord *ir = kr__v1__inbox_record__unpack(
+                    NULL, dv.mv_size - 16, (const uint8_t *)dv.mv_data + 16);
+                bool notice = ir != NULL && ir->item != NULL &&
+                              ir->item->notice &&
+                              ir->item->notice->kind ==
+                                  KR__V1__NOTICE_KIND__NOTICE_ERASURE;
+                if (ir != NULL)
+                    kr__v1__inbox_record__free_unpacked(ir, NULL);
+                if (notice)
+                    continue;
+            }
+            n++;
+        }
+        mdb_cursor_close(c);
+        if (n > 0) {
+            size_t l = strlen(out);
+            snprintf(out + l, outlen - l, "%s:%d ", name, n);
+            hits += n;
+        }
+    }
+out:
+    if (mc != NULL)
+        mdb_cursor_close(mc);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (env != NULL)
+        mdb_env_close(env);
+    return hits;
+}
+
+/* The hits of s_scan in the broker's store and three nodes' stores. */
+static int
+s_scan_all(const uint8_t subject[32], const int *nodes, int nn, char *out,
+           size_t outlen)
+{
+    char path[H_PATH + 16], one[512];
+    int total = s_scan(s_c.broker_dir, false, subject, one, sizeof(one));
+
+    snprintf(out, outlen, "broker: %s", total < 0 ? "unreadable" : one);
+    for (int i = 0; i < nn && total >= 0; i++) {
+        snprintf(path, sizeof(path), "%s/node.mdb", s_c.nodes[nodes[i]].dir);
+        int h = s_scan(path, true, subject, one, sizeof(one));
+        size_t l = strlen(out);
+        snprintf(out + l, outlen - l, "; %s: %s", s_c.nodes[nodes[i]].label,
+                 h < 0 ? "unreadable" : one);
+        total = h < 0 ? -1 : total + h;
+    }
+    return total;
+}
+
+/* The subject pseudonym of a message in a node's inbox. */
+struct s_pseud {
+    const uint8_t *id;
+    uint8_t subject[32], rid[16];
+    bool need_rid, found;
+};
+
+static int
+s_pseud_cb(const Kr__V1__InboxItem *it, void *arg)
+{
+    struct s_pseud *p = arg;
+
+    if (it->msg_id.len == 16 && memcmp(it->msg_id.data, p->id, 16) == 0 &&
+        it->subject_pseudonym.len == 32) {
+        memcpy(p->subject, it->subject_pseudonym.data, 32);
+        p->found = !p->need_rid || it->referral_id.len == 16;
+        if (it->referral_id.len == 16)
+            memcpy(p->rid, it->referral_id.data, 16);
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether a node's referrals table holds the referral (krctl referral
+ * show answers from it). */
+static bool
+s_node_has_referral(int node, const uint8_t rid[16])
+{
+    struct h_run r;
+    char hex[33];
+
+    h_krctl(&r, "--node", s_c.nodes[node].local, "referral", "show",
+            h_hex16(rid, hex), NULL);
+    bool has = r.code == 0;
+    h_run_free(&r);
+    return has;
+}
+
+/* Erasure end to end, scanned: a subject with a consent, a handover
+ * delivered (a referral at the broker and in both nodes' tables) and one
+ * not yet final (its recipient's node stopped). */
+static void
+s_erasure_scan(void)
+{
+    char bsn[10], where[2048];
+    uint8_t cid[16], case1[16], case2[16], id1[16], id2[16], eid[16];
+    struct s_fate f;
+    bool ok;
+
+    h_note("== erasure end to end: no store holds the pseudonym afterwards");
+    h_bsn(44, bsn);
+    uint64_t now = util_now_ms();
+    struct h_consent g = {0};
+    g.recipient = S_JGZ;
+    g.bsn = bsn;
+    g.purpose = "overdracht-jgz";
+    g.from_org = S_VL;
+    g.to_category = KR__V1__ORG_CATEGORY__JGZ;
+    g.from_ms = now - 3600000;
+    g.until_ms = now + 365ull * 86400000;
+    H_REQUIRE(h_send_consent(h_node_client(&s_c, s_vl), &g, NULL, cid) == KR_OK,
+              "consent on F");
+    H_POLL(ok, 20000,
+           h_outcome(h_node_client(&s_c, s_vl), cid) ==
+               KR__V1__OUTCOME__DELIVERED);
+    H_REQUIRE(ok, "the consent on F is recorded and delivered");
+    util_time_ordered_id(case1);
+    util_time_ordered_id(case2);
+    struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__HANDOVER,
+                      .to = S_JGZ,
+                      .bsn = bsn,
+                      .purpose = "overdracht-jgz",
+                      .case_id = case1};
+    f = s_do(s_vl, &m, id1);
+    H_REQUIRE(f.outcome == KR__V1__OUTCOME__DELIVERED,
+              "a handover on F is delivered (%s)", f.detail);
+    struct s_pseud p = {.id = id1, .need_rid = true};
+    h_inbox_foreach_all(h_node_client(&s_c, s_jgz), s_pseud_cb, &p);
+    H_REQUIRE(p.found, "JGZ's inbox names F's pseudonym and the referral");
+    H_POLL(ok, 20000,
+           s_node_has_referral(s_jgz, p.rid) &&
+               s_node_has_referral(s_vl, p.rid));
+    H_CHECK(ok, "both nodes hold the referral in their referrals table");
+    int nodes[] = {s_vl, s_jgz, s_wt};
+    H_CHECK(s_scan_all(p.subject, nodes, 3, where, sizeof(where)) > 0,
+            "before the erasure the stores hold F's pseudonym (%s)", where);
+
+    /* A second handover while JGZ's node is down: accepted, not final. */
+    H_REQUIRE(h_node_stop(&s_c, s_jgz), "JGZ's node stops");
+    m.case_id = case2;
+    H_REQUIRE(s_send(s_vl, &m, id2) == KR_OK, "a second handover on F");
+    H_POLL(ok, 20000,
+           h_outcome(h_node_client(&s_c, s_vl), id2) ==
+               KR__V1__OUTCOME__ACCEPTED);
+    H_REQUIRE(ok, "the broker accepted it and holds it for JGZ");
+
+    struct s_msg e = {.type = KR__V1__MESSAGE_TYPE__ERASURE_REQUEST,
+                      .bsn = bsn,
+                      .purpose = "overdracht-jgz"};
+    f = s_do(s_vl, &e, eid);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "the midwife's erasure request on F is executed (%s)", f.detail);
+    struct s_fate f2 = {.id = id2};
+    H_POLL(ok, 20000,
+           s_final(h_node_client(&s_c, s_vl), &f2) ||
+               f2.outcome == KR__V1__OUTCOME__WITHDRAWN);
+    H_CHECK(ok && f2.outcome == KR__V1__OUTCOME__WITHDRAWN &&
+                f2.reason == KR__V1__REASON__ERASED,
+            "the handover not yet final ends withdrawn, reason erased, and "
+            "its sender sees it (outcome %d, reason %d: %s)",
+            f2.outcome, f2.reason, f2.detail);
+    h_node_start(&s_c, s_jgz);
+    H_REQUIRE(h_node_wait_connected(&s_c, s_jgz, H_CONNECT_MS),
+              "JGZ's node is back");
+    H_POLL(ok, 20000,
+           !s_node_has_referral(s_jgz, p.rid) &&
+               !s_node_has_referral(s_vl, p.rid));
+    H_CHECK(ok, "both nodes removed the referral from their referrals "
+                "table");
+    /* The notices wait in the broker's queues until acknowledged. */
+    int hits = -1;
+    H_POLL(ok, 30000,
+           (hits = s_scan_all(p.subject, nodes, 3, where, sizeof(where))) == 0);
+    H_CHECK(ok,
+            "after the erasure no store holds F's pseudonym outside the "
+            "audit trail, the kept consent and the notice (%d: %s)",
+            hits, where);
+    H_CHECK(s_audit_has("erasure.kept"), "what was kept is audited");
+    struct h_run r;
+    h_krctl(&r, "--admin", s_c.admin, "audit", "tail", "-n", "100", NULL);
+    H_CHECK(r.code == 0 && r.out != NULL &&
+                strstr(r.out, "referral records=2") != NULL &&
+                strstr(r.out, "art. 17(3)(b)") != NULL,
+            "the two referral records kept without their pseudonym, with the "
+            "legal ground, are in the audit trail");
+    h_run_free(&r);
+}
+
+/* A message still pending at its node (its organisation suspended) when
+ * another organisation has its subject erased: the broker refuses it
+ * when it comes (reason erased: made before the erasure), the node drops
+ * its envelope at that outcome, and no store holds the pseudonym. */
+static void
+s_erasure_pending(void)
+{
+    char bsn[10], where[2048];
+    uint8_t cid[16], case_id[16], id[16], eid[16];
+    struct h_status st;
+    struct s_fate f;
+    bool ok;
+
+    h_note("== erasure of a subject a pending message names");
+    h_bsn(45, bsn);
+    uint64_t now = util_now_ms();
+    struct h_consent g = {0};
+    g.recipient = S_JGZ;
+    g.bsn = bsn;
+    g.purpose = "overdracht-jgz";
+    g.from_org = S_VL;
+    g.to_category = KR__V1__ORG_CATEGORY__JGZ;
+    g.from_ms = now - 3600000;
+    g.until_ms = now + 365ull * 86400000;
+    H_REQUIRE(h_send_consent(h_node_client(&s_c, s_vl), &g, NULL, cid) == KR_OK,
+              "consent on P");
+    H_POLL(ok, 20000,
+           h_outcome(h_node_client(&s_c, s_vl), cid) ==
+               KR__V1__OUTCOME__DELIVERED);
+    H_REQUIRE(ok, "the consent on P is recorded and delivered");
+    struct s_pseud p = {.id = cid};
+    h_inbox_foreach_all(h_node_client(&s_c, s_jgz), s_pseud_cb, &p);
+    H_REQUIRE(p.found, "JGZ's inbox names P's pseudonym (the consent)");
+    H_REQUIRE(h_org_suspend(&s_c, S_VL) == KR_OK, "suspend the midwife");
+    H_POLL(ok, 20000,
+           h_status(h_node_client(&s_c, s_vl), &st) == KR_OK && !st.connected);
+    H_REQUIRE(ok, "the midwife's node lost its link");
+    util_time_ordered_id(case_id);
+    struct s_msg m = {.type = KR__V1__MESSAGE_TYPE__HANDOVER,
+                      .to = S_JGZ,
+                      .bsn = bsn,
+                      .purpose = "overdracht-jgz",
+                      .case_id = case_id};
+    H_REQUIRE(s_send(s_vl, &m, id) == KR_OK,
+              "the midwife's node takes a handover on P, pending");
+    struct s_msg e = {.type = KR__V1__MESSAGE_TYPE__ERASURE_REQUEST,
+                      .bsn = bsn,
+                      .purpose = "overdracht-jgz"};
+    f = s_do(s_jgz, &e, eid);
+    H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
+            "JGZ's erasure request on P is executed (%s)", f.detail);
+    H_REQUIRE(h_org_resume(&s_c, S_VL) == KR_OK, "resume the midwife");
+    struct s_fate fp = {.id = id};
+    H_POLL(ok, 60000, s_final(h_node_client(&s_c, s_vl), &fp));
+    H_CHECK(ok && fp.outcome == KR__V1__OUTCOME__REFUSED &&
+                fp.reason == KR__V1__REASON__ERASED,
+            "the pending handover, made before the erasure, is refused when "
+            "it comes, reason erased (outcome %d, reason %d: %s)",
+            fp.outcome, fp.reason, fp.detail);
+    int nodes[] = {s_vl, s_jgz, s_wt};
+    int hits = -1;
+    H_POLL(ok, 30000,
+           (hits = s_scan_all(p.subject, nodes, 3, where, sizeof(where))) == 0);
+    H_CHECK(ok,
+            "no store holds P's pseudonym outside the audit trail, the kept "
+            "consent and the notice (%d: %s)",
+            hits, where);
+}
+
 int
 main(void)
 {
@@ -665,7 +1054,10 @@ main(void)
     s_kill9();
     s_withdraw_expire();
     s_family();
+    s_family_late();
     s_krctl();
     s_erasure();
+    s_erasure_scan();
+    s_erasure_pending();
     return h_finish(&s_c);
 }

@@ -1,7 +1,8 @@
 /* test_match.c - every cell of the match decision (broker/match.c): the
  * signalling organisation against another signal's organisation, its
  * lifetime, whether the pair matched already and whether it is on the
- * linked mother or child; and the signal keys of the routes file. */
+ * linked mother or child; the decision when a link comes after signals
+ * on both sides; and the signal keys of the routes file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +51,47 @@ test_cells(void **state)
         if (got != cells[i].want)
             fail_msg("cell %zu: %s, want %s", i, match_result_name(got),
                      match_result_name(cells[i].want));
+    }
+}
+
+/* The decision when a SUBJECT_LINK comes after signals on both sides:
+ * same org, either side expired (before, at, after now), matched before,
+ * and the family match. */
+static void
+test_link_cells(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *a, *b;
+        uint64_t exp_a, exp_b;
+        bool already;
+        enum match_result want;
+    } cells[] = {
+        {"ura:1", "ura:1", NOW + 1, NOW + 1, false, MATCH_NONE_SAME_ORG},
+        {"ura:1", "ura:1", NOW - 1, 0, true, MATCH_NONE_SAME_ORG},
+        {"ura:1", "ura:2", NOW - 1, NOW + 1, false, MATCH_NONE_EXPIRED},
+        {"ura:1", "ura:2", NOW, NOW + 1, false, MATCH_NONE_EXPIRED},
+        {"ura:1", "ura:2", NOW + 1, NOW, false, MATCH_NONE_EXPIRED},
+        {"ura:1", "ura:2", 0, NOW - 1, true, MATCH_NONE_EXPIRED},
+        {"ura:1", "ura:2", NOW + 1, NOW + 1, true, MATCH_NONE_KNOWN},
+        {"ura:1", "ura:2", 0, 0, true, MATCH_NONE_KNOWN},
+        {"ura:1", "ura:2", NOW + 1, NOW + 1, false, MATCH_FAMILY},
+        {"ura:1", "ura:2", 0, NOW + 1, false, MATCH_FAMILY},
+        {"ura:1", "ura:2", 0, 0, false, MATCH_FAMILY},
+    };
+    for (size_t i = 0; i < sizeof(cells) / sizeof(cells[0]); i++) {
+        struct match_sig a = {cells[i].a, cells[i].exp_a, false};
+        struct match_sig b = {cells[i].b, cells[i].exp_b, true};
+        enum match_result got =
+            match_decide_link(&a, &b, cells[i].already, NOW);
+        if (got != cells[i].want)
+            fail_msg("link cell %zu: %s, want %s", i, match_result_name(got),
+                     match_result_name(cells[i].want));
+        /* The link joins both ways: the decision is symmetric. */
+        got = match_decide_link(&b, &a, cells[i].already, NOW);
+        if (got != cells[i].want)
+            fail_msg("link cell %zu swapped: %s, want %s", i,
+                     match_result_name(got), match_result_name(cells[i].want));
     }
 }
 
@@ -113,6 +155,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells),
+        cmocka_unit_test(test_link_cells),
         cmocka_unit_test(test_route_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
