@@ -23,6 +23,7 @@
  *      answers 500 once, then 200: the notification arrives after the
  *      retries, names the Task without its content, and the item is then
  *      processed at JGZ's node.
+ *   5. A Consent POSTed (granted) and PUT with status inactive (revoked).
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
@@ -1013,6 +1014,48 @@ main(void)
             "the slow client (half a request, then silence) is cut off "
             "after the idle timeout of %d s: %ld ms",
             S_IDLE_S, cut);
+
+    /* A consent granted and revoked through the gateway. */
+    h_note("== consent");
+    {
+        const char *cid = "c0115e47000000000000000000b00002";
+        char curl_[512], out[H_PATH];
+        json_object *c = s_read(KR_SOURCE_DIR "/examples/fhir/consent.json"),
+                    *ids;
+        H_REQUIRE(c != NULL, "examples/fhir/consent.json reads");
+        json_object_object_add(c, "id", json_object_new_string(cid));
+        if (json_object_object_get_ex(c, "identifier", &ids) &&
+            json_object_array_length(ids) > 0)
+            json_object_object_add(json_object_array_get_idx(ids, 0), "value",
+                                   json_object_new_string(cid));
+        s_write_json(s_path("consent.json"), c);
+        snprintf(curl_, sizeof(curl_), "%s/Consent", gv.base);
+        snprintf(out, sizeof(out), "%s", s_path("consent-post.json"));
+        code = s_curl("POST", curl_, "application/fhir+json",
+                      s_path("consent.json"), out);
+        o = s_read(out);
+        H_CHECK(code == 201 && s_eq(s_str(o, "resourceType"), "Consent") &&
+                    s_eq(s_str(o, "id"), cid),
+                "POST /Consent at the practice: 201, the Consent with its id "
+                "(HTTP %d)",
+                code);
+        json_object_put(o);
+        s_keep(out);
+        json_object_object_add(c, "status", json_object_new_string("inactive"));
+        s_write_json(s_path("consent-revoke.json"), c);
+        json_object_put(c);
+        snprintf(curl_, sizeof(curl_), "%s/Consent/%s", gv.base, cid);
+        snprintf(out, sizeof(out), "%s", s_path("consent-put.json"));
+        code = s_curl("PUT", curl_, "application/fhir+json",
+                      s_path("consent-revoke.json"), out);
+        o = s_read(out);
+        H_CHECK(
+            code == 200 && s_eq(s_str(o, "resourceType"), "Consent"),
+            "PUT /Consent/{id} with status inactive: 200, revoked (HTTP %d)",
+            code);
+        json_object_put(o);
+        s_keep(out);
+    }
 
     /* 2. The validator on everything returned. */
     h_note("== validation");
