@@ -2,7 +2,7 @@
  * fhir_out.c - a referral as the node holds it (kr_referral_json's record
  * and the inbox item that opened it) as the FHIR R4 Task, ServiceRequest
  * and Patient the gateway returns. docs/FHIR.md, "Resources out" (and
- * docs/FHIR-out.md until it is merged there).
+ * docs/FHIR.md, "The mapping out").
  *
  * The mapping mirrors the inbound one (fhir_in.c) so that a Task read,
  * changed and PUT back means the same thing. Every value is checked
