@@ -256,3 +256,11 @@ erasure_set_find(const uint8_t subject[32])
     size_t i = s_set_pos(subject, &found);
     return found ? s_set[i].at_ms : 0;
 }
+
+void
+erasure_set_clear(void)
+{
+    free(s_set);
+    s_set = NULL;
+    s_nset = s_capset = 0;
+}

@@ -42,5 +42,8 @@ int erasure_queued(struct broker *b, const char *by, const uint8_t subject[32],
 void erasure_set_add(const uint8_t subject[32], uint64_t at_ms);
 /* The erasure time of subject, or 0. */
 uint64_t erasure_set_find(const uint8_t subject[32]);
+/* Tests only: forget every subject (the fuzz targets' reset, so that no
+ * input sees what an earlier one erased). */
+void erasure_set_clear(void);
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * cmd_referral.c - `krctl referral show`, `krctl referrals`, `krctl
- * routes` and `krctl escalations`: the referral state the broker keeps
- * (ids, codes, parties and times; never content), the routes it loaded,
- * and the escalations an organisation received.
+ * cmd_referral.c - `krctl referral show` and `krctl referrals`: the
+ * referral state the broker keeps (ids, codes, parties and times; never
+ * content). `krctl referrals --coalition` is in cmd_referral_coalition.c,
+ * `krctl routes` in cmd_routes.c, `krctl escalations` in
+ * cmd_escalations.c.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 #include "names.h"
 #include "referral_table.h"
 #include "util.h"
+
+#include "cmd_referral.h"
 
 static const char s_usage_show[] =
     "usage: krctl referral show REFERRAL_ID [--json]\n"
@@ -50,21 +53,8 @@ static const char s_usage_list[] =
     "query is audited. 100 a page unless --limit (at most 1000); when\n"
     "there are more, krctl says which --after gives the next page.\n";
 
-static const char s_usage_routes[] =
-    "usage: krctl routes [--json]\n"
-    "\n"
-    "The routes the broker loaded from its routes file (--admin): per\n"
-    "purpose, which categories may refer to which, the data category and\n"
-    "legal basis, the coordinator and the timers.\n";
-
-static const char s_usage_esc[] =
-    "usage: krctl escalations [--json]\n"
-    "\n"
-    "The escalations this organisation received (--node): per referral,\n"
-    "which timer ran out, the state it was in and how late it was.\n";
-
-static json_object *
-s_hex(const ProtobufCBinaryData *b)
+json_object *
+krctl_referral_hex(const ProtobufCBinaryData *b)
 {
     char buf[129];
 
@@ -73,8 +63,8 @@ s_hex(const ProtobufCBinaryData *b)
     return json_object_new_string(util_hex(b->data, b->len, buf));
 }
 
-static json_object *
-s_time(uint64_t ms)
+json_object *
+krctl_referral_time(uint64_t ms)
 {
     char buf[JSON_MAP_TIME_LEN];
 
@@ -83,14 +73,14 @@ s_time(uint64_t ms)
     return json_object_new_string(buf);
 }
 
-static json_object *
-s_str(const char *s)
+json_object *
+krctl_referral_str(const char *s)
 {
     return s != NULL && s[0] != '\0' ? json_object_new_string(s) : NULL;
 }
 
-static const char *
-s_timer_name(uint32_t step)
+const char *
+krctl_referral_timer_name(uint32_t step)
 {
     static const char *const names[] = {"unknown",  "ack",     "decide",
                                         "decide",   "contact", "handover",
@@ -104,14 +94,16 @@ s_record(const Kr__V1__ReferralRecord *r, uint64_t now_ms)
     json_object *o = json_object_new_object();
 
     (void)now_ms;
-    json_object_object_add(o, "referral_id", s_hex(&r->referral_id));
+    json_object_object_add(o, "referral_id",
+                           krctl_referral_hex(&r->referral_id));
     json_object_object_add(o, "type",
                            json_object_new_string(message_type_name(r->type)));
-    json_object_object_add(o, "case_id", s_hex(&r->case_id));
-    json_object_object_add(o, "placer", s_str(r->placer));
-    json_object_object_add(o, "performer", s_str(r->performer));
-    json_object_object_add(o, "coordinator", s_str(r->coordinator));
-    json_object_object_add(o, "purpose", s_str(r->purpose));
+    json_object_object_add(o, "case_id", krctl_referral_hex(&r->case_id));
+    json_object_object_add(o, "placer", krctl_referral_str(r->placer));
+    json_object_object_add(o, "performer", krctl_referral_str(r->performer));
+    json_object_object_add(o, "coordinator",
+                           krctl_referral_str(r->coordinator));
+    json_object_object_add(o, "purpose", krctl_referral_str(r->purpose));
     json_object_object_add(
         o, "data_category",
         r->data_category
@@ -122,19 +114,21 @@ s_record(const Kr__V1__ReferralRecord *r, uint64_t now_ms)
         r->priority ? json_object_new_string(priority_name(r->priority))
                     : NULL);
     json_object_object_add(o, "subject_pseudonym",
-                           s_hex(&r->subject_pseudonym));
-    json_object_object_add(o, "consent_id", s_hex(&r->consent_id));
+                           krctl_referral_hex(&r->subject_pseudonym));
+    json_object_object_add(o, "consent_id", krctl_referral_hex(&r->consent_id));
     json_object_object_add(o, "state",
                            json_object_new_string(task_status_name(r->state)));
-    json_object_object_add(o, "state_at", s_time(r->state_at_ms));
-    json_object_object_add(o, "opened_at", s_time(r->opened_at_ms));
+    json_object_object_add(o, "state_at", krctl_referral_time(r->state_at_ms));
+    json_object_object_add(o, "opened_at",
+                           krctl_referral_time(r->opened_at_ms));
     json_object_object_add(o, "cancel_pending",
                            json_object_new_boolean(r->cancel_pending));
-    json_object_object_add(o, "reason", s_str(r->reason));
-    json_object_object_add(o, "outcome", s_str(r->outcome));
+    json_object_object_add(o, "reason", krctl_referral_str(r->reason));
+    json_object_object_add(o, "outcome", krctl_referral_str(r->outcome));
     json_object_object_add(o, "escalations",
                            json_object_new_int64((int64_t)r->escalations));
-    json_object_object_add(o, "last_escalation", s_time(r->last_escalation_ms));
+    json_object_object_add(o, "last_escalation",
+                           krctl_referral_time(r->last_escalation_ms));
     json_object_object_add(
         o, "overdue",
         json_object_new_boolean(!rt_final(r->state) &&
@@ -143,12 +137,13 @@ s_record(const Kr__V1__ReferralRecord *r, uint64_t now_ms)
     json_object *t = json_object_new_array();
     for (size_t i = 0; i < r->n_timers; i++) {
         json_object *e = json_object_new_object();
-        json_object_object_add(
-            e, "timer",
-            json_object_new_string(s_timer_name(r->timers[i]->step)));
+        json_object_object_add(e, "timer",
+                               json_object_new_string(krctl_referral_timer_name(
+                                   r->timers[i]->step)));
         json_object_object_add(e, "step",
                                json_object_new_int((int)r->timers[i]->step));
-        json_object_object_add(e, "due", s_time(r->timers[i]->due_at_ms));
+        json_object_object_add(e, "due",
+                               krctl_referral_time(r->timers[i]->due_at_ms));
         json_object_array_add(t, e);
     }
     json_object_object_add(o, "timers", t);
@@ -157,14 +152,15 @@ s_record(const Kr__V1__ReferralRecord *r, uint64_t now_ms)
         for (size_t i = 0; i < r->n_history; i++) {
             const Kr__V1__ReferralStep *s = r->history[i];
             json_object *e = json_object_new_object();
-            json_object_object_add(e, "at", s_time(s->at_ms));
+            json_object_object_add(e, "at", krctl_referral_time(s->at_ms));
             /* One object, not two: the first of a test-then-make pair
              * leaked (LeakSanitizer failed krctl under ASan). */
             json_object_object_add(
                 e, "org",
                 json_object_new_string(
                     s->org_id != NULL && s->org_id[0] ? s->org_id : "broker"));
-            json_object_object_add(e, "actor_ref", s_hex(&s->actor_ref));
+            json_object_object_add(e, "actor_ref",
+                                   krctl_referral_hex(&s->actor_ref));
             json_object_object_add(
                 e, "from",
                 s->from ? json_object_new_string(task_status_name(s->from))
@@ -176,9 +172,10 @@ s_record(const Kr__V1__ReferralRecord *r, uint64_t now_ms)
                 s->cancel_step
                     ? json_object_new_string(cancel_step_name(s->cancel_step))
                     : NULL);
-            json_object_object_add(e, "reason", s_str(s->reason));
-            json_object_object_add(e, "outcome", s_str(s->outcome));
-            json_object_object_add(e, "msg_id", s_hex(&s->msg_id));
+            json_object_object_add(e, "reason", krctl_referral_str(s->reason));
+            json_object_object_add(e, "outcome",
+                                   krctl_referral_str(s->outcome));
+            json_object_object_add(e, "msg_id", krctl_referral_hex(&s->msg_id));
             json_object_array_add(h, e);
         }
         json_object_object_add(o, "history", h);
@@ -271,119 +268,8 @@ enum {
     S_OPT_PURPOSE
 };
 
-static json_object *
-s_state_json(const Kr__V1__ReferralState *r)
-{
-    json_object *o = json_object_new_object();
-
-    json_object_object_add(o, "referral_id", s_hex(&r->referral_id));
-    json_object_object_add(o, "type",
-                           json_object_new_string(message_type_name(r->type)));
-    json_object_object_add(o, "placer", s_str(r->placer));
-    json_object_object_add(o, "performer", s_str(r->performer));
-    json_object_object_add(o, "coordinator", s_str(r->coordinator));
-    json_object_object_add(o, "purpose", s_str(r->purpose));
-    json_object_object_add(
-        o, "priority",
-        r->priority ? json_object_new_string(priority_name(r->priority))
-                    : NULL);
-    json_object_object_add(o, "state",
-                           json_object_new_string(task_status_name(r->state)));
-    json_object_object_add(o, "state_at", s_time(r->state_at_ms));
-    json_object_object_add(o, "opened_at", s_time(r->opened_at_ms));
-    json_object_object_add(o, "cancel_pending",
-                           json_object_new_boolean(r->cancel_pending));
-    json_object_object_add(o, "reason", s_str(r->reason));
-    json_object_object_add(o, "outcome", s_str(r->outcome));
-    json_object_object_add(o, "escalations",
-                           json_object_new_int64((int64_t)r->escalations));
-    json_object_object_add(o, "last_escalation", s_time(r->last_escalation_ms));
-    json_object_object_add(o, "overdue", json_object_new_boolean(r->overdue));
-    json_object *t = json_object_new_array();
-    for (size_t i = 0; i < r->n_timers; i++) {
-        json_object *e = json_object_new_object();
-        json_object_object_add(
-            e, "timer",
-            json_object_new_string(s_timer_name(r->timers[i]->step)));
-        json_object_object_add(e, "due_at", s_time(r->timers[i]->due_at_ms));
-        json_object_array_add(t, e);
-    }
-    json_object_object_add(o, "timers", t);
-    json_object *h = json_object_new_array();
-    for (size_t i = 0; i < r->n_history; i++) {
-        const Kr__V1__ReferralStateStep *st = r->history[i];
-        json_object *e = json_object_new_object();
-        json_object_object_add(e, "at", s_time(st->at_ms));
-        json_object_object_add(
-            e, "org",
-            json_object_new_string(st->org_id[0] ? st->org_id : "broker"));
-        json_object_object_add(
-            e, "from",
-            st->from ? json_object_new_string(task_status_name(st->from))
-                     : NULL);
-        json_object_object_add(
-            e, "to", json_object_new_string(task_status_name(st->to)));
-        json_object_object_add(
-            e, "cancel_step",
-            st->cancel_step
-                ? json_object_new_string(cancel_step_name(st->cancel_step))
-                : NULL);
-        json_object_object_add(e, "reason", s_str(st->reason));
-        json_object_object_add(e, "outcome", s_str(st->outcome));
-        json_object_array_add(h, e);
-    }
-    json_object_object_add(o, "history", h);
-    return o;
-}
-
-/* --coalition: the broker's answer, through this organisation's node. */
-static int
-s_coalition(struct krctl *k, Kr__V1__CoalitionQuery *q, bool json)
-{
-    Kr__V1__LocalRequest lr = KR__V1__LOCAL_REQUEST__INIT;
-    Kr__V1__LocalResponse *resp = NULL;
-    int rc;
-
-    lr.version = KR__V1__VERSION__VERSION_1;
-    lr.op_case = KR__V1__LOCAL_REQUEST__OP_COALITION_REFERRALS;
-    lr.coalition_referrals = q;
-    if ((rc = krctl_node(k, &lr, &resp)) != KRCTL_EXIT_OK)
-        return rc;
-    const Kr__V1__ReferralStates *st = resp->coalition;
-    size_t n = st != NULL ? st->n_referrals : 0;
-    if (json) {
-        json_object *a = json_object_new_array();
-        for (size_t i = 0; i < n; i++)
-            json_object_array_add(a, s_state_json(st->referrals[i]));
-        rc = krctl_print_json(k, a);
-        json_object_put(a);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            const Kr__V1__ReferralState *r = st->referrals[i];
-            char id[KR_ID_HEX_LEN] = "-", at[JSON_MAP_TIME_LEN] = "-";
-            if (r->referral_id.len == 16)
-                util_hex(r->referral_id.data, 16, id);
-            json_map_time_format(r->state_at_ms, at);
-            printf("%s %-16s %s -> %s %s since=%s escalations=%u%s%s%s%s%s%s\n",
-                   id, task_status_name(r->state), r->placer, r->performer,
-                   r->purpose, at, r->escalations, r->overdue ? " overdue" : "",
-                   r->cancel_pending ? " cancel-requested" : "",
-                   r->reason[0] ? " reason=" : "", r->reason,
-                   r->outcome[0] ? " outcome=" : "", r->outcome);
-        }
-        rc = KRCTL_EXIT_OK;
-    }
-    if (st != NULL && st->more_after.len == 16) {
-        char id[KR_ID_HEX_LEN];
-        fprintf(stderr, "krctl: more: next page with --after %s\n",
-                util_hex(st->more_after.data, 16, id));
-    }
-    kr__v1__local_response__free_unpacked(resp, NULL);
-    return rc;
-}
-
-static int
-s_need_admin(struct krctl *k)
+int
+krctl_need_admin(struct krctl *k)
 {
     if (k->admin == NULL)
         return krctl_usage_err(k, "no broker admin socket: use --admin "
@@ -427,7 +313,7 @@ s_show(struct krctl *k, int argc, char **argv)
         lr.referral_get = (ProtobufCBinaryData){KR_ID_LEN, id};
         return s_node_call(k, &lr, json, true);
     }
-    if ((rc = s_need_admin(k)) != 0)
+    if ((rc = krctl_need_admin(k)) != 0)
         return rc;
     req.version = KR__V1__VERSION__VERSION_1;
     req.op_case = KR__V1__ADMIN_REQUEST__OP_REFERRAL_SHOW;
@@ -567,7 +453,7 @@ cmd_referrals(struct krctl *k, int argc, char **argv)
         cq.purpose = (char *)(purpose != NULL ? purpose : "");
         cq.after = q.after;
         cq.limit = q.limit;
-        return s_coalition(k, &cq, json);
+        return krctl_referral_coalition(k, &cq, json);
     }
     if (s_at_node(k)) {
         Kr__V1__LocalRequest lr = KR__V1__LOCAL_REQUEST__INIT;
@@ -584,7 +470,7 @@ cmd_referrals(struct krctl *k, int argc, char **argv)
         lr.referral_list = &lq;
         return s_node_call(k, &lr, json, false);
     }
-    if ((rc = s_need_admin(k)) != 0)
+    if ((rc = krctl_need_admin(k)) != 0)
         return rc;
     req.version = KR__V1__VERSION__VERSION_1;
     req.op_case = KR__V1__ADMIN_REQUEST__OP_REFERRAL_LIST;
@@ -604,202 +490,5 @@ cmd_referrals(struct krctl *k, int argc, char **argv)
         rc = KRCTL_EXIT_OK;
     }
     kr__v1__admin_response__free_unpacked(resp, NULL);
-    return rc;
-}
-
-static json_object *
-s_strings(char **v, size_t n)
-{
-    json_object *a = json_object_new_array();
-
-    for (size_t i = 0; i < n; i++)
-        json_object_array_add(a, json_object_new_string(v[i]));
-    return a;
-}
-
-int
-cmd_routes(struct krctl *k, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, S_OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    Kr__V1__AdminRequest req = KR__V1__ADMIN_REQUEST__INIT;
-    Kr__V1__AdminResponse *resp = NULL;
-    bool json = false;
-    int c, rc;
-
-    krctl_getopt_reset();
-    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
-        if (c == S_OPT_JSON)
-            json = true;
-        else if (c == 'h') {
-            fputs(s_usage_routes, stdout);
-            return KRCTL_EXIT_OK;
-        } else
-            return KRCTL_EXIT_USAGE;
-    }
-    if (optind < argc)
-        return krctl_usage_err(k, "unexpected argument '%s'", argv[optind]);
-    if ((rc = s_need_admin(k)) != 0)
-        return rc;
-    req.version = KR__V1__VERSION__VERSION_1;
-    req.op_case = KR__V1__ADMIN_REQUEST__OP_ROUTES;
-    req.routes = true;
-    if ((rc = krctl_admin(k, &req, &resp)) != KRCTL_EXIT_OK)
-        return rc;
-    json_object *top = json_object_new_object();
-    json_object *a = json_object_new_array();
-    json_object_object_add(top, "routes_file", s_str(resp->routes_file));
-    for (size_t i = 0; i < resp->n_routes; i++) {
-        const Kr__V1__RouteInfo *r = resp->routes[i];
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "purpose", s_str(r->purpose));
-        json_object_object_add(o, "from", s_strings(r->from, r->n_from));
-        json_object_object_add(o, "to", s_strings(r->to, r->n_to));
-        json_object_object_add(o, "data_category", s_str(r->data_category));
-        json_object_object_add(o, "legal_basis",
-                               s_strings(r->legal_basis, r->n_legal_basis));
-        json_object_object_add(o, "coordinator", s_str(r->coordinator));
-        json_object_object_add(o, "t_ack", s_str(r->t_ack));
-        json_object_object_add(o, "t_decide",
-                               s_strings(r->t_decide, r->n_t_decide));
-        json_object_object_add(o, "t_contact", s_str(r->t_contact));
-        json_object_object_add(o, "t_handover",
-                               s_strings(r->t_handover, r->n_t_handover));
-        json_object_object_add(o, "line", json_object_new_int((int)r->line));
-        json_object_array_add(a, o);
-    }
-    json_object_object_add(top, "routes", a);
-    if (json) {
-        rc = krctl_print_json(k, top);
-    } else {
-        if (resp->routes_file[0] == '\0')
-            printf("no routes file: every purpose passes, no timers\n");
-        for (size_t i = 0; i < resp->n_routes; i++) {
-            const Kr__V1__RouteInfo *r = resp->routes[i];
-            printf("%s:", r->purpose);
-            for (size_t j = 0; j < r->n_from; j++)
-                printf("%s%s", j ? "," : " ", r->from[j]);
-            printf(" ->");
-            for (size_t j = 0; j < r->n_to; j++)
-                printf("%s%s", j ? "," : " ", r->to[j]);
-            printf(" %s coordinator=%s t_ack=%s t_decide=%s,%s "
-                   "t_contact=%s\n",
-                   r->data_category[0] ? r->data_category : "any",
-                   r->coordinator[0] ? r->coordinator : "-", r->t_ack,
-                   r->n_t_decide > 0 ? r->t_decide[0] : "-",
-                   r->n_t_decide > 1 ? r->t_decide[1] : "-", r->t_contact);
-        }
-        rc = KRCTL_EXIT_OK;
-    }
-    json_object_put(top);
-    kr__v1__admin_response__free_unpacked(resp, NULL);
-    return rc;
-}
-
-int
-cmd_escalations(struct krctl *k, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, S_OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
-    Kr__V1__ListRequest lr = KR__V1__LIST_REQUEST__INIT;
-    json_object *a;
-    bool json = false;
-    uint64_t after = 0;
-    int c, rc;
-
-    krctl_getopt_reset();
-    while ((c = krctl_getopt(k, argc, argv, "h", opts)) != -1) {
-        if (c == S_OPT_JSON)
-            json = true;
-        else if (c == 'h') {
-            fputs(s_usage_esc, stdout);
-            return KRCTL_EXIT_OK;
-        } else
-            return KRCTL_EXIT_USAGE;
-    }
-    if (optind < argc)
-        return krctl_usage_err(k, "unexpected argument '%s'", argv[optind]);
-    if (k->node == NULL)
-        return krctl_usage_err(k, "no node socket: use --node ENDPOINT or "
-                                  "set KR_NODE");
-    a = json_object_new_array();
-    req.version = KR__V1__VERSION__VERSION_1;
-    req.op_case = KR__V1__LOCAL_REQUEST__OP_INBOX;
-    req.inbox = &lr;
-    /* The whole inbox, a page at a time (bounded by what it holds). */
-    for (int page = 0; page < 100000; page++) {
-        Kr__V1__LocalResponse *resp = NULL;
-        lr.after_seq = after;
-        lr.limit = 1000;
-        if ((rc = krctl_node(k, &req, &resp)) != KRCTL_EXIT_OK) {
-            json_object_put(a);
-            return rc;
-        }
-        size_t n = resp->n_inbox;
-        for (size_t i = 0; i < n; i++) {
-            const Kr__V1__InboxItem *it = resp->inbox[i];
-            after = it->seq;
-            const Kr__V1__Notice *nt = it->notice;
-            if (nt == NULL ||
-                nt->kind != KR__V1__NOTICE_KIND__NOTICE_ESCALATION)
-                continue;
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "notice_id", s_hex(&nt->notice_id));
-            json_object_object_add(o, "referral_id", s_hex(&nt->referral_id));
-            json_object_object_add(o, "timer", s_str(nt->timer));
-            json_object_object_add(o, "step",
-                                   json_object_new_int((int)nt->step));
-            json_object_object_add(
-                o, "state",
-                json_object_new_string(task_status_name(nt->state)));
-            json_object_object_add(o, "due", s_time(nt->due_at_ms));
-            json_object_object_add(
-                o, "overdue_ms",
-                json_object_new_int64((int64_t)nt->overdue_ms));
-            json_object_object_add(o, "at", s_time(nt->at_ms));
-            json_object_object_add(o, "processed",
-                                   json_object_new_boolean(it->processed));
-            json_object_array_add(a, o);
-        }
-        kr__v1__local_response__free_unpacked(resp, NULL);
-        if (n == 0)
-            break;
-    }
-    if (json) {
-        rc = krctl_print_json(k, a);
-    } else {
-        for (size_t i = 0; i < json_object_array_length(a); i++) {
-            json_object *o = json_object_array_get_idx(a, i);
-            json_object *v;
-            printf("%s timer=%s step=%d state=%s overdue_ms=%lld at=%s\n",
-                   json_object_object_get_ex(o, "referral_id", &v)
-                       ? json_object_get_string(v)
-                       : "-",
-                   json_object_object_get_ex(o, "timer", &v)
-                       ? json_object_get_string(v)
-                       : "-",
-                   json_object_object_get_ex(o, "step", &v)
-                       ? json_object_get_int(v)
-                       : 0,
-                   json_object_object_get_ex(o, "state", &v)
-                       ? json_object_get_string(v)
-                       : "-",
-                   json_object_object_get_ex(o, "overdue_ms", &v)
-                       ? (long long)json_object_get_int64(v)
-                       : 0LL,
-                   json_object_object_get_ex(o, "at", &v)
-                       ? json_object_get_string(v)
-                       : "-");
-        }
-        rc = KRCTL_EXIT_OK;
-    }
-    json_object_put(a);
     return rc;
 }

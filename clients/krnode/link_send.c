@@ -318,8 +318,8 @@ link_outbox_changed(struct node *n)
  *    with the same msg_id; we store and submit that, and the broker answers
  *    with the state of the message it already has. Every id in the envelope
  *    that the retry must repeat comes from the request or from the msg_id
- *    (a new referral's id is derived from it, local.c), so the recipient's
- *    copy and our outbox agree;
+ *    (a new referral's id is derived from it, local_send.c), so the
+ *    recipient's copy and our outbox agree;
  *  - the commit fails (a full disk): the adapter is told that the message
  *    may have gone, and to send it again with the same msg_id
  *    (local_flush), which is again answered from the broker's record.

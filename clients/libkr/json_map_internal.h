@@ -6,6 +6,8 @@
  *
  *   json_map_util.c  these helpers, dates and times, JSON text
  *   json_map_send.c  a send description -> kr.v1.LocalRequest
+ *     json_map_send_content.c  its sealed content
+ *     json_map_send_consent.c  a consent-grant's scope and evidence
  *   json_map_out.c   protobuf -> JSON for krctl's output
  */
 #ifndef KRCTL_JSON_MAP_INTERNAL_H

@@ -4,6 +4,7 @@
  * json_map_internal.h. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -496,6 +497,30 @@ jm_array_add(json_object *a, json_object *v)
  * Text
  */
 
+/* json-c 0.16 takes 'single-quoted' strings even in strict mode; RFC 8259
+ * does not, and a description that only json-c reads would be refused by
+ * every other JSON reader. Outside a string a quote mark is never JSON:
+ * the offset of the first one, or len. */
+static size_t
+s_single_quote_at(const char *text, size_t len)
+{
+    bool in = false;
+
+    for (size_t i = 0; i < len; i++) {
+        if (in) {
+            if (text[i] == '\\')
+                i++;
+            else if (text[i] == '"')
+                in = false;
+        } else if (text[i] == '"') {
+            in = true;
+        } else if (text[i] == '\'') {
+            return i;
+        }
+    }
+    return len;
+}
+
 int
 json_map_parse_text(const char *text, size_t len, json_object **out, char *err,
                     size_t errlen)
@@ -503,13 +528,15 @@ json_map_parse_text(const char *text, size_t len, json_object **out, char *err,
     json_tokener *tok;
     json_object *j;
     enum json_tokener_error e;
-    size_t used, line = 1, col = 1;
+    size_t used, quote, line = 1, col = 1;
+    const char *why;
 
     *out = NULL;
     if (len > (size_t)INT32_MAX) {
         snprintf(err, errlen, "input too large");
         return KR_EINVAL;
     }
+    quote = s_single_quote_at(text, len);
     /* json-c (0.16) does not report every failed allocation of its parser
      * (a string that cannot grow is cut short, a key that cannot be added
      * left out), but the malloc behind it leaves errno at ENOMEM. */
@@ -543,12 +570,21 @@ json_map_parse_text(const char *text, size_t len, json_object **out, char *err,
         size_t i = used;
         while (i < len && strchr(" \t\r\n", text[i]) != NULL)
             i++;
-        if (i == len) {
+        if (i == len && quote == len) {
             json_tokener_free(tok);
             *out = j;
             return KR_OK;
         }
         used = i;
+    }
+    why = e == json_tokener_success    ? "text after the JSON value"
+          : e == json_tokener_continue ? "unexpected end of input"
+                                       : json_tokener_error_desc(e);
+    /* The first mistake is the one reported: a quote mark at or before
+     * where json-c stopped. */
+    if (quote < len && quote <= used) {
+        used = quote;
+        why = "single-quoted string (JSON strings take double quotes)";
     }
     for (size_t i = 0; i < used && i < len; i++) {
         if (text[i] == '\n') {
@@ -558,10 +594,7 @@ json_map_parse_text(const char *text, size_t len, json_object **out, char *err,
             col++;
         }
     }
-    snprintf(err, errlen, "line %zu, column %zu: %s", line, col,
-             e == json_tokener_success    ? "text after the JSON value"
-             : e == json_tokener_continue ? "unexpected end of input"
-                                          : json_tokener_error_desc(e));
+    snprintf(err, errlen, "line %zu, column %zu: %s", line, col, why);
     json_object_put(j);
     json_tokener_free(tok);
     return KR_EINVAL;

@@ -7,6 +7,7 @@
 #include <zmq.h>
 
 #include "bstore.h"
+#include "erasure_records.h"
 #include "fuzz_common.h"
 #include "log.h"
 
@@ -87,6 +88,7 @@ fzb_reset(void)
     orgs_free(b);
     deliver_reset();
     broker_reset();
+    erasure_set_clear();
     fzb_drain();
     b->store_full_until = b->store_free_est = b->store_reserve = 0;
     b->acks_in_pass = 0;

@@ -408,6 +408,49 @@ test_parse_text_is_strict(void **state)
     json_object_put(j);
 }
 
+/* json-c 0.16 takes 'single-quoted' strings even in strict mode: refused,
+ * at the quote mark, and only outside strings. */
+static void
+test_parse_text_single_quotes(void **state)
+{
+    json_object *j = NULL;
+    char err[256];
+    static const char one[] = "{'a': 1}";
+    static const char later[] = "{\"a\": 1,\n \"b\": 'two'}";
+    static const char after[] = "{\"a\": 1} 'x'";
+    static const char earlier[] = "{\"a\": 1,, 'b': 2}";
+    static const char inside[] = "{\"it's\": \"don't \\\" isn't\"}";
+
+    (void)state;
+    assert_int_equal(
+        json_map_parse_text(one, strlen(one), &j, err, sizeof(err)), KR_EINVAL);
+    assert_null(j);
+    assert_non_null(strstr(err, "line 1, column 2: single-quoted string"));
+    assert_int_equal(
+        json_map_parse_text(later, strlen(later), &j, err, sizeof(err)),
+        KR_EINVAL);
+    assert_null(j);
+    assert_non_null(strstr(err, "line 2, column 7: single-quoted string"));
+    assert_int_equal(
+        json_map_parse_text(after, strlen(after), &j, err, sizeof(err)),
+        KR_EINVAL);
+    assert_non_null(strstr(err, "line 1, column 10: single-quoted string"));
+    /* The first mistake is the one named. */
+    assert_int_equal(
+        json_map_parse_text(earlier, strlen(earlier), &j, err, sizeof(err)),
+        KR_EINVAL);
+    assert_null(strstr(err, "single-quoted"));
+    assert_non_null(strstr(err, "line 1, column 9"));
+    /* Quote marks inside strings, after an escaped double quote too. */
+    assert_int_equal(
+        json_map_parse_text(inside, strlen(inside), &j, err, sizeof(err)),
+        KR_OK);
+    assert_string_equal(
+        json_object_get_string(json_object_object_get(j, "it's")),
+        "don't \" isn't");
+    json_object_put(j);
+}
+
 static void
 test_times(void **state)
 {
@@ -1196,6 +1239,7 @@ main(void)
         cmocka_unit_test(test_bad_input_names_the_field),
         cmocka_unit_test(test_top_level_must_be_object),
         cmocka_unit_test(test_parse_text_is_strict),
+        cmocka_unit_test(test_parse_text_single_quotes),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_inbox_item),
         cmocka_unit_test(test_outbox_item),

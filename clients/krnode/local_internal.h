@@ -1,0 +1,62 @@
+/*
+ * local_internal.h - what the parts of the adapters' socket share: the
+ * routing of a request, the requests that wait, and the replies. Not for
+ * use outside local*.c.
+ */
+#ifndef KR_LOCAL_INTERNAL_H
+#define KR_LOCAL_INTERNAL_H
+
+#include "node.h"
+
+/* The routing envelope of a request: who gets the reply. */
+struct origin {
+    uint8_t rid[NODE_RID_MAX];
+    size_t rid_len;
+    bool delim; /* REQ clients put an empty frame first */
+};
+
+struct parked {
+    struct origin from;
+    uint8_t *req; /* the LocalRequest as received */
+    size_t len;
+    char org[KR_ORG_ID_MAX]; /* the recipient we wait for */
+    uint64_t deadline_mono;
+};
+
+/* An inbox request that waits for something to arrive. */
+struct inbox_wait {
+    struct origin from;
+    Kr__V1__ListRequest lr; /* its parameters (no pointers) */
+    uint64_t deadline_mono;
+};
+
+/* Replies (local.c): added to the pass, sent after its commit. */
+void local_reply(struct node *n, const struct origin *from,
+                 const Kr__V1__LocalResponse *resp);
+void local_reply_err(struct node *n, const struct origin *from, int err,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void local_reply_ids(struct node *n, const struct origin *from,
+                     const uint8_t *msg_id, const uint8_t *consent_id);
+void local_reply_id(struct node *n, const struct origin *from,
+                    const uint8_t *msg_id);
+
+/* A send (local_send.c); data/len: the LocalRequest, kept if it parks. */
+void local_send(struct node *n, const struct origin *from,
+                const Kr__V1__SendRequest *sr, const uint8_t *data, size_t len);
+/* Log once when sends are taken again after the store was full. */
+void local_room_again(struct node *n);
+
+/* Listings (local_list.c). */
+void local_list_inbox(struct node *n, MDB_txn *txn, const struct origin *from,
+                      const Kr__V1__ListRequest *lr, uint64_t deadline_mono);
+void local_list_outbox(struct node *n, const struct origin *from,
+                       const Kr__V1__ListRequest *lr);
+void local_outbox_get(struct node *n, const struct origin *from,
+                      const ProtobufCBinaryData *id);
+void local_inbox_get(struct node *n, const struct origin *from,
+                     const ProtobufCBinaryData *id);
+/* Answer the inbox waits that are due (all of them after an arrival). */
+void local_answer_waits(struct node *n, MDB_txn *txn, bool arrival);
+
+#endif
