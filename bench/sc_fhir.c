@@ -57,6 +57,7 @@
 #define S_CLIENT_MS 30000
 #define S_QUEUE 1024 /* notified, not yet read (at least S_MAX_N) */
 #define S_BLOCK 100  /* messages of one path in a row */
+#define S_MARKERS 4 /* the libkr path's markers, as many as krfhir's */
 #define S_PATHS 3    /* libkr, the gateway's rest-hook, its long poll */
 #define S_BODY_MAX (8u << 20) /* a searchset's bound */
 
@@ -91,6 +92,10 @@ struct s_run {
     pthread_cond_t q_cv;
     uint64_t q[S_QUEUE];
     size_t q_head, q_len;
+    /* Read at B by the libkr path, to be marked processed. */
+    pthread_cond_t m_cv;
+    char (*marks)[KR_MSG_ID_HEX_LEN];
+    size_t nmarks;
     atomic_int quit; /* the readers end */
     atomic_int stop; /* a thread failed: the others give up */
     char err[BENCH_ERR];
@@ -468,10 +473,45 @@ s_poll_main(void *arg)
     return NULL;
 }
 
+/* A marker of the libkr path: as krfhir does by default (gw_notify.c),
+ * what B's system read is marked processed (kr_processed, a commit at the
+ * node) by threads of their own, one item at a time each, so that the
+ * marks share the node's commits and do not hold back the reading. */
+static void *
+s_mark_main(void *arg)
+{
+    struct s_run *r = arg;
+    kr_client_t *kb = NULL;
+    char todo[KR_MSG_ID_HEX_LEN], err[256];
+    int rc;
+
+    if ((rc = kr_client_connect(r->node_b, S_CLIENT_MS, &kb)) != KR_OK) {
+        s_fail(r, "marker: connect: %s", kr_strerror(rc));
+        return NULL;
+    }
+    for (;;) {
+        pthread_mutex_lock(&r->q_lock);
+        /* Bounded: quit is set at the end of the scenario. */
+        while (r->nmarks == 0 && !atomic_load(&r->quit))
+            pthread_cond_wait(&r->m_cv, &r->q_lock);
+        if (r->nmarks == 0) {
+            pthread_mutex_unlock(&r->q_lock);
+            break;
+        }
+        memcpy(todo, r->marks[--r->nmarks], sizeof(todo));
+        pthread_mutex_unlock(&r->q_lock);
+        if ((rc = kr_processed(kb, todo, err, sizeof(err))) != KR_OK) {
+            s_fail(r, "marker: processed: %s: %s", kr_strerror(rc), err);
+            break;
+        }
+    }
+    kr_client_destroy(&kb);
+    return NULL;
+}
+
 /* The libkr path's reader: B's inbox, a long poll as sc_e2e's receiver
- * asks it, then kr_referral_json of each new referral; then, as an
- * adapter does (and krfhir by default), it marks the batch's items
- * processed (kr_processed, a commit at the node each). */
+ * asks it, then kr_referral_json of each new referral, which it hands to
+ * the markers. */
 static void *
 s_inbox_main(void *arg)
 {
@@ -479,7 +519,6 @@ s_inbox_main(void *arg)
     kr_client_t *kb = NULL;
     uint64_t after = 0;
     char err[256];
-    const char *marks[200];
     int rc;
 
     if ((rc = kr_client_connect(r->node_b, S_CLIENT_MS, &kb)) != KR_OK) {
@@ -496,7 +535,6 @@ s_inbox_main(void *arg)
             break;
         }
         json_object *arr = json_tokener_parse(json), *v, *mid;
-        size_t nm = 0;
         kr_json_free(json);
         for (size_t k = 0; arr != NULL && k < json_object_array_length(arr);
              k++) {
@@ -520,19 +558,22 @@ s_inbox_main(void *arg)
                 if (rc == KR_OK) {
                     s_seen(r, 0, idx);
                     if (json_object_object_get_ex(it, "msg_id", &mid) &&
-                        json_object_is_type(mid, json_type_string))
-                        marks[nm++] = json_object_get_string(mid);
+                        json_object_is_type(mid, json_type_string) &&
+                        strlen(json_object_get_string(mid)) ==
+                            KR_MSG_ID_HEX_LEN - 1) {
+                        pthread_mutex_lock(&r->q_lock);
+                        if (r->nmarks < S_MAX_N)
+                            memcpy(r->marks[r->nmarks++],
+                                   json_object_get_string(mid),
+                                   KR_MSG_ID_HEX_LEN);
+                        pthread_cond_signal(&r->m_cv);
+                        pthread_mutex_unlock(&r->q_lock);
+                    }
                     break;
                 }
                 bench_sleep_ns(S_POLL_US * 1000ull);
             }
         }
-        for (size_t k = 0; k < nm && !atomic_load(&r->quit); k++)
-            if ((rc = kr_processed(kb, marks[k], err, sizeof(err))) !=
-                KR_OK) {
-                s_fail(r, "reader: processed: %s: %s", kr_strerror(rc), err);
-                break;
-            }
         json_object_put(arr);
     }
     kr_client_destroy(&kb);
@@ -592,8 +633,8 @@ s_block(struct s_run *r, int p, uint64_t lo, uint64_t hi, char *why,
 static int
 s_run_all(struct s_run *r, char *why, size_t len)
 {
-    pthread_t hth, ith, pth, gth[S_WORKERS];
-    int ng = 0, rc = KR_OK;
+    pthread_t hth, ith, pth, gth[S_WORKERS], mth[S_MARKERS];
+    int ng = 0, nm = 0, rc = KR_OK;
     bool hs, is, ps;
 
     atomic_store(&r->quit, 0);
@@ -603,7 +644,10 @@ s_run_all(struct s_run *r, char *why, size_t len)
     for (int k = 0; k < S_WORKERS; k++)
         if (pthread_create(&gth[ng], NULL, s_get_main, r) == 0)
             ng++;
-    if (!hs || !is || !ps || ng == 0) {
+    for (int k = 0; k < S_MARKERS; k++)
+        if (pthread_create(&mth[nm], NULL, s_mark_main, r) == 0)
+            nm++;
+    if (!hs || !is || !ps || ng == 0 || nm == 0) {
         s_fail(r, "cannot start the readers");
         snprintf(why, len, "%s", r->err);
         rc = KR_ESYS;
@@ -617,6 +661,7 @@ s_run_all(struct s_run *r, char *why, size_t len)
     atomic_store(&r->quit, 1);
     pthread_mutex_lock(&r->q_lock);
     pthread_cond_broadcast(&r->q_cv);
+    pthread_cond_broadcast(&r->m_cv);
     pthread_mutex_unlock(&r->q_lock);
     if (hs)
         pthread_join(hth, NULL);
@@ -626,6 +671,8 @@ s_run_all(struct s_run *r, char *why, size_t len)
         pthread_join(pth, NULL);
     for (int k = 0; k < ng; k++)
         pthread_join(gth[k], NULL);
+    for (int k = 0; k < nm; k++)
+        pthread_join(mth[k], NULL);
     return rc;
 }
 
@@ -885,6 +932,8 @@ sc_fhir(const struct bench_opts *o, uint64_t n, const char *krfhir_bin,
         r.rids[p] = xcalloc(r.n, sizeof(*r.rids[p]));
     }
     pthread_cond_init(&r.q_cv, NULL);
+    pthread_cond_init(&r.m_cv, NULL);
+    r.marks = xcalloc(S_MAX_N, sizeof(*r.marks));
     r.descs = xcalloc(r.n, sizeof(char *));
     /* The example's parties. */
     if ((rc = cluster_init(&c, o, "fhir")) != KR_OK ||
@@ -944,6 +993,8 @@ done:
     pthread_mutex_destroy(&r.err_lock);
     pthread_mutex_destroy(&r.q_lock);
     pthread_cond_destroy(&r.q_cv);
+    pthread_cond_destroy(&r.m_cv);
+    free(r.marks);
     if (r.hook_fd >= 0)
         close(r.hook_fd);
     cluster_destroy(&c, failed);
