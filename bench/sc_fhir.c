@@ -408,6 +408,7 @@ s_poll_main(void *arg)
     struct s_run *r = arg;
     uint64_t cursor = (uint64_t)(time(NULL) - 1) * 1000u;
     char path[1200];
+    int fails = 0;
 
     /* Bounded by quit: each long poll ends within about a second. */
     while (!atomic_load(&r->quit) && !atomic_load(&r->stop)) {
@@ -415,6 +416,7 @@ s_poll_main(void *arg)
         struct tm tm;
         char at[32];
         uint64_t best = cursor;
+        bool whole = true; /* every page read: the cursor may move */
         gmtime_r(&sec, &tm);
         strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(path, sizeof(path), "/Task?_lastUpdated=gt%s.%03uZ&_wait=1",
@@ -427,11 +429,18 @@ s_poll_main(void *arg)
             free(body);
             path[0] = '\0';
             if (st != 200 || b == NULL) {
+                /* A 503 (the node slow to answer on a loaded machine) is
+                 * asked again, a few times in a row at most. */
                 json_object_put(b);
-                if (!atomic_load(&r->quit))
+                if (++fails >= 5 && !atomic_load(&r->quit)) {
                     s_fail(r, "long poll: GET /Task?_lastUpdated: %d", st);
-                return NULL;
+                    return NULL;
+                }
+                bench_sleep_ns(100000000ull);
+                whole = false;
+                break;
             }
+            fails = 0;
             json_object_object_get_ex(b, "entry", &entries);
             for (size_t k = 0;
                  json_object_is_type(entries, json_type_array) &&
@@ -468,7 +477,10 @@ s_poll_main(void *arg)
             }
             json_object_put(b);
         }
-        cursor = best;
+        /* The pages go in referral_id order, not in time: the cursor moves
+         * only past a whole answer. */
+        if (whole && path[0] == '\0')
+            cursor = best;
     }
     return NULL;
 }
