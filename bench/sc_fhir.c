@@ -57,7 +57,7 @@
 #define S_CLIENT_MS 30000
 #define S_QUEUE 1024 /* notified, not yet read (at least S_MAX_N) */
 #define S_BLOCK 100  /* messages of one path in a row */
-#define S_MARKERS 4 /* the libkr path's markers, as many as krfhir's */
+#define S_MARKERS 4  /* the libkr path's markers, as many as krfhir's */
 #define S_PATHS 3    /* libkr, the gateway's rest-hook, its long poll */
 #define S_BODY_MAX (8u << 20) /* a searchset's bound */
 
@@ -75,10 +75,10 @@ struct s_run {
     int path;           /* this block's path */
     int port_a, port_b; /* the gateways */
     const char *node_a, *node_b;
-    uint64_t n;                         /* messages per path */
-    uint64_t lo, hi, t0, interval_ns;   /* this block: [lo, hi) from t0 */
-    char **bundles[S_PATHS];                   /* [1], [2]: the Bundles */
-    char **descs;                              /* [0]: the descriptions */
+    uint64_t n;                               /* messages per path */
+    uint64_t lo, hi, t0, interval_ns;         /* this block: [lo, hi) from t0 */
+    char **bundles[S_PATHS];                  /* [1], [2]: the Bundles */
+    char **descs;                             /* [0]: the descriptions */
     char (*rids[S_PATHS])[KR_MSG_ID_HEX_LEN]; /* the referral_ids */
     /* Per message and path: its scheduled moment, how long until A
      * answered, until B's system had it. */
@@ -86,7 +86,7 @@ struct s_run {
     atomic_ullong nseen[S_PATHS]; /* messages seen at B */
     uint64_t busy_ns[S_PATHS];    /* the blocks' spans, for msgs/s */
     uint8_t prefix[S_PATHS][12];  /* the referral_ids (bench_msg_id) */
-    int hook_fd;            /* the rest-hook's listening socket */
+    int hook_fd;                  /* the rest-hook's listening socket */
     /* Notified messages waiting for a reader (the FHIR path). */
     pthread_mutex_t q_lock;
     pthread_cond_t q_cv;
@@ -384,9 +384,9 @@ s_instant_ms(const char *s)
     int ms = 0, n = 0;
 
     memset(&tm, 0, sizeof(tm));
-    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year,
-                            &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                            &tm.tm_sec, &n) != 6)
+    if (s == NULL ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
         return 0;
     if (s[n] == '.' && sscanf(s + n, ".%3d", &ms) != 1)
         return 0;
@@ -442,9 +442,8 @@ s_poll_main(void *arg)
             }
             fails = 0;
             json_object_object_get_ex(b, "entry", &entries);
-            for (size_t k = 0;
-                 json_object_is_type(entries, json_type_array) &&
-                 k < json_object_array_length(entries);
+            for (size_t k = 0; json_object_is_type(entries, json_type_array) &&
+                               k < json_object_array_length(entries);
                  k++) {
                 json_object *res = NULL, *meta = NULL;
                 uint8_t id[16];
@@ -463,9 +462,8 @@ s_poll_main(void *arg)
                     s_seen(r, 2, idx);
             }
             json_object_object_get_ex(b, "link", &links);
-            for (size_t k = 0;
-                 json_object_is_type(links, json_type_array) &&
-                 k < json_object_array_length(links);
+            for (size_t k = 0; json_object_is_type(links, json_type_array) &&
+                               k < json_object_array_length(links);
                  k++) {
                 json_object *l = json_object_array_get_idx(links, k), *u;
                 const char *q;
@@ -595,8 +593,7 @@ s_inbox_main(void *arg)
 /* One block: messages [lo, hi) of one path at 100 msgs/s, until B's
  * system has them all. */
 static int
-s_block(struct s_run *r, int p, uint64_t lo, uint64_t hi, char *why,
-        size_t len)
+s_block(struct s_run *r, int p, uint64_t lo, uint64_t hi, char *why, size_t len)
 {
     static const char *const names[S_PATHS] = {"libkr", "gateway rest-hook",
                                                "gateway long poll"};
@@ -629,8 +626,8 @@ s_block(struct s_run *r, int p, uint64_t lo, uint64_t hi, char *why,
     r->busy_ns[p] += bench_now_ns() - r->t0;
     if (r->err[0] == '\0' && atomic_load(&r->nseen[p]) < hi)
         s_fail(r, "%llu of the %s path's messages not at B within %d ms",
-               (unsigned long long)(hi - atomic_load(&r->nseen[p])),
-               names[p], S_MSG_MS);
+               (unsigned long long)(hi - atomic_load(&r->nseen[p])), names[p],
+               S_MSG_MS);
     if (r->err[0] != '\0') {
         snprintf(why, len, "%s", r->err);
         return KR_EIO;
@@ -852,16 +849,15 @@ s_messages(struct s_run *r, const char *org_a, char *why, size_t len)
          * and referral_id each (the last, [1], stays in b for the
          * mapper). */
         for (int p = S_PATHS - 1; p >= 1; p--) {
-            snprintf(bid, sizeof(bid), "bench-%02x%02x%02x%02x-%d-%llu",
-                     run[0], run[1], run[2], run[3], p, (unsigned long long)i);
+            snprintf(bid, sizeof(bid), "bench-%02x%02x%02x%02x-%d-%llu", run[0],
+                     run[1], run[2], run[3], p, (unsigned long long)i);
             json_object_object_add(b, "id", json_object_new_string(bid));
             bench_msg_id(r->prefix[p], i, rid);
             util_hex(rid, 16, r->rids[p][i]);
             if (task != NULL &&
                 json_object_object_get_ex(task, "identifier", &v) &&
                 json_object_array_length(v) > 0)
-                json_object_object_add(json_object_array_get_idx(v, 0),
-                                       "value",
+                json_object_object_add(json_object_array_get_idx(v, 0), "value",
                                        json_object_new_string(r->rids[p][i]));
             r->bundles[p][i] = xstrdup(json_object_to_json_string_ext(
                 b, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
