@@ -8,18 +8,23 @@
  *
  * How time is taken: a message starts at its scheduled moment (its
  * sender sleeps until then, so a late sender is not hidden); it ends when
- * B's system has read it, told as each path tells it: through krfhir, B's
- * rest-hook notification (krbench listens) and then GET /Task/{id}
- * answering 200; through libkr, B's inbox (a long poll) and then
- * kr_referral_json answering. B's system does not wait for A's answer to
- * A's client; when A answered (the POST, which waits for the broker's
- * answer; the send, which does not) is a figure of its own ("sent"). The
- * two paths run in alternating blocks of S_BLOCK messages (libkr first,
- * then the gateway first, ...), so that a machine whose load drifts
- * weighs on both alike. Each message gets its own referral_id
- * (Task.identifier), so B's answer names
- * exactly it. The kansrijk descriptions of the libkr path are made from
- * the same Bundles by the same mapper (fhir_in_message) before the clock.
+ * B's system has read it, told as each of three paths tells it: through
+ * libkr, B's inbox (a long poll) and then kr_referral_json answering;
+ * through krfhir told by its rest-hook, the notification (krbench
+ * listens) and then GET /Task/{id} answering 200; through krfhir's own
+ * long poll, GET /Task?_lastUpdated=gt...&_wait=1 answering with the
+ * Task in its searchset. Both ways mark what was read processed at the
+ * node (a commit each): krfhir by default (mark_processed), and the
+ * libkr path's reader by handing it to S_MARKERS marker threads, as
+ * krfhir does, so that both paths do the same durable work. B's system
+ * does not wait for A's answer to A's client; when A answered (the POST,
+ * which waits for the broker's answer; the send, which does not) is a
+ * figure of its own ("sent"). The paths run in turn in blocks of S_BLOCK
+ * messages, each round starting with the next path, so that a machine
+ * whose load drifts weighs on all alike. Each message gets its own
+ * referral_id (Task.identifier), so B's answer names exactly it. The
+ * kansrijk descriptions of the libkr path are made from the same Bundles
+ * by the same mapper (fhir_in_message) before the clock.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
