@@ -8,18 +8,23 @@
  *
  * How time is taken: a message starts at its scheduled moment (its
  * sender sleeps until then, so a late sender is not hidden); it ends when
- * B's system has read it, told as each path tells it: through krfhir, B's
- * rest-hook notification (krbench listens) and then GET /Task/{id}
- * answering 200; through libkr, B's inbox (a long poll) and then
- * kr_referral_json answering. B's system does not wait for A's answer to
- * A's client; when A answered (the POST, which waits for the broker's
- * answer; the send, which does not) is a figure of its own ("sent"). The
- * two paths run in alternating blocks of S_BLOCK messages (libkr first,
- * then the gateway first, ...), so that a machine whose load drifts
- * weighs on both alike. Each message gets its own referral_id
- * (Task.identifier), so B's answer names
- * exactly it. The kansrijk descriptions of the libkr path are made from
- * the same Bundles by the same mapper (fhir_in_message) before the clock.
+ * B's system has read it, told as each of three paths tells it: through
+ * libkr, B's inbox (a long poll) and then kr_referral_json answering;
+ * through krfhir told by its rest-hook, the notification (krbench
+ * listens) and then GET /Task/{id} answering 200; through krfhir's own
+ * long poll, GET /Task?_lastUpdated=gt...&_wait=1 answering with the
+ * Task in its searchset. Both ways mark what was read processed at the
+ * node (a commit each): krfhir by default (mark_processed), and the
+ * libkr path's reader by handing it to S_MARKERS marker threads, as
+ * krfhir does, so that both paths do the same durable work. B's system
+ * does not wait for A's answer to A's client; when A answered (the POST,
+ * which waits for the broker's answer; the send, which does not) is a
+ * figure of its own ("sent"). The paths run in turn in blocks of S_BLOCK
+ * messages, each round starting with the next path, so that a machine
+ * whose load drifts weighs on all alike. Each message gets its own
+ * referral_id (Task.identifier), so B's answer names exactly it. The
+ * kansrijk descriptions of the libkr path are made from the same Bundles
+ * by the same mapper (fhir_in_message) before the clock.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
@@ -34,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -56,6 +62,9 @@
 #define S_CLIENT_MS 30000
 #define S_QUEUE 1024 /* notified, not yet read (at least S_MAX_N) */
 #define S_BLOCK 100  /* messages of one path in a row */
+#define S_MARKERS 4  /* the libkr path's markers, as many as krfhir's */
+#define S_PATHS 3    /* libkr, the gateway's rest-hook, its long poll */
+#define S_BODY_MAX (8u << 20) /* a searchset's bound */
 
 struct s_gw {
     char port_file[BENCH_PATH + 16];
@@ -65,28 +74,33 @@ struct s_gw {
     struct bproc proc;
 };
 
+/* The paths: [0] libkr, [1] the gateway told by its rest-hook, [2] the
+ * gateway told by its long poll. */
 struct s_run {
-    bool fhir;          /* this block's path: the gateway, or libkr */
+    int path;           /* this block's path */
     int port_a, port_b; /* the gateways */
     const char *node_a, *node_b;
-    uint64_t n;                         /* messages per path */
-    uint64_t lo, hi, t0, interval_ns;   /* this block: [lo, hi) from t0 */
-    char **bundles;                     /* FHIR path: the Bundles' text */
-    char **descs;                       /* libkr path: the descriptions */
-    char (*rids)[KR_MSG_ID_HEX_LEN];    /* the Bundles' referral_ids */
-    char (*rids_kr)[KR_MSG_ID_HEX_LEN]; /* the descriptions' */
-    /* Per message and path ([0] libkr, [1] the gateway): its scheduled
-     * moment, how long until A answered, until B's system had it. */
-    uint64_t *sched[2], *sent[2], *lat[2];
-    atomic_ullong nseen[2]; /* messages seen at B */
-    uint64_t busy_ns[2];    /* the blocks' spans, for msgs/s */
-    uint8_t prefix[2][12];  /* the referral_ids (bench_msg_id) */
-    int hook_fd;            /* the rest-hook's listening socket */
+    uint64_t n;                               /* messages per path */
+    uint64_t lo, hi, t0, interval_ns;         /* this block: [lo, hi) from t0 */
+    char **bundles[S_PATHS];                  /* [1], [2]: the Bundles */
+    char **descs;                             /* [0]: the descriptions */
+    char (*rids[S_PATHS])[KR_MSG_ID_HEX_LEN]; /* the referral_ids */
+    /* Per message and path: its scheduled moment, how long until A
+     * answered, until B's system had it. */
+    uint64_t *sched[S_PATHS], *sent[S_PATHS], *lat[S_PATHS];
+    atomic_ullong nseen[S_PATHS]; /* messages seen at B */
+    uint64_t busy_ns[S_PATHS];    /* the blocks' spans, for msgs/s */
+    uint8_t prefix[S_PATHS][12];  /* the referral_ids (bench_msg_id) */
+    int hook_fd;                  /* the rest-hook's listening socket */
     /* Notified messages waiting for a reader (the FHIR path). */
     pthread_mutex_t q_lock;
     pthread_cond_t q_cv;
     uint64_t q[S_QUEUE];
     size_t q_head, q_len;
+    /* Read at B by the libkr path, to be marked processed. */
+    pthread_cond_t m_cv;
+    char (*marks)[KR_MSG_ID_HEX_LEN];
+    size_t nmarks;
     atomic_int quit; /* the readers end */
     atomic_int stop; /* a thread failed: the others give up */
     char err[BENCH_ERR];
@@ -117,13 +131,15 @@ s_fail(struct s_run *r, const char *fmt, ...)
 }
 
 /* One HTTP/1.1 exchange on a fresh loopback connection: the status, or a
- * negative KR_E*. The answer's body is read and dropped. */
+ * negative KR_E*. The answer's body is kept in *ans (NUL-terminated, to
+ * free) when ans is not NULL, else read and dropped. */
 static int
 s_http(int port, const char *method, const char *path, const char *body,
-       size_t len)
+       size_t len, char **ans)
 {
     struct sockaddr_in a;
     char head[512], buf[16384];
+    size_t acap = 0, alen = 0;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), status = KR_EIO;
     size_t got = 0;
     long clen = -1;
@@ -177,11 +193,28 @@ s_http(int port, const char *method, const char *path, const char *body,
             (long)(got - (size_t)(end + 4 - buf)) >= clen)
             break;
         if (got >= sizeof(buf) - 1) {
-            /* Keep the head, drop the body read so far. */
+            /* Keep the head, move the body read so far out (or drop). */
             size_t keep = end != NULL ? (size_t)(end + 4 - buf) : 0;
+            if (ans != NULL && end != NULL) {
+                size_t m = got - keep;
+                if (alen + m + 1 > S_BODY_MAX)
+                    goto done;
+                if (alen + m + 1 > acap) {
+                    acap = (alen + m + 1) * 2;
+                    *ans = xrealloc(*ans, acap);
+                }
+                memcpy(*ans + alen, buf + keep, m);
+                alen += m;
+            }
             clen -= (long)(got - keep);
             got = keep;
         }
+    }
+    if (ans != NULL && end != NULL) {
+        size_t keep = (size_t)(end + 4 - buf), m = got - keep;
+        *ans = xrealloc(*ans, alen + m + 1);
+        memcpy(*ans + alen, buf + keep, m);
+        (*ans)[alen + m] = '\0';
     }
 done:
     close(fd);
@@ -194,12 +227,12 @@ s_sender_main(void *arg)
 {
     struct s_worker *w = arg;
     struct s_run *r = w->r;
-    int p = r->fhir ? 1 : 0;
+    int p = r->path;
     kr_client_t *ka = NULL;
     char err[256], mid[KR_MSG_ID_HEX_LEN];
     int rc;
 
-    if (!r->fhir &&
+    if (p == 0 &&
         (rc = kr_client_connect(r->node_a, S_CLIENT_MS, &ka)) != KR_OK) {
         s_fail(r, "sender %d: connect: %s", w->k, kr_strerror(rc));
         return NULL;
@@ -209,9 +242,9 @@ s_sender_main(void *arg)
         uint64_t at = r->t0 + (i - r->lo) * r->interval_ns;
         bench_sleep_until_ns(at);
         __atomic_store_n(&r->sched[p][i], at, __ATOMIC_RELEASE);
-        if (r->fhir) {
-            rc = s_http(r->port_a, "POST", "/$process-message", r->bundles[i],
-                        strlen(r->bundles[i]));
+        if (p != 0) {
+            rc = s_http(r->port_a, "POST", "/$process-message",
+                        r->bundles[p][i], strlen(r->bundles[p][i]), NULL);
             if (rc != 200) {
                 s_fail(r, "message %llu: POST /$process-message: %d",
                        (unsigned long long)i, rc);
@@ -269,9 +302,9 @@ s_get_main(void *arg)
         r->q_head = (r->q_head + 1) % S_QUEUE;
         r->q_len--;
         pthread_mutex_unlock(&r->q_lock);
-        snprintf(path, sizeof(path), "/Task/%s", r->rids[idx]);
+        snprintf(path, sizeof(path), "/Task/%s", r->rids[1][idx]);
         for (int k = 0; k < 1000 && !atomic_load(&r->quit); k++) {
-            if (s_http(r->port_b, "GET", path, NULL, 0) == 200) {
+            if (s_http(r->port_b, "GET", path, NULL, 0, NULL) == 200) {
                 s_seen(r, 1, idx);
                 break;
             }
@@ -347,8 +380,153 @@ s_hook_main(void *arg)
     return NULL;
 }
 
+/* A FHIR instant (YYYY-MM-DDTHH:MM:SS[.fff]Z) in ms since the epoch; 0
+ * if it is not one. */
+static uint64_t
+s_instant_ms(const char *s)
+{
+    struct tm tm;
+    int ms = 0, n = 0;
+
+    memset(&tm, 0, sizeof(tm));
+    if (s == NULL ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+        return 0;
+    if (s[n] == '.' && sscanf(s + n, ".%3d", &ms) != 1)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    return t > 0 ? (uint64_t)t * 1000u + (uint64_t)ms : 0;
+}
+
+/* The long poll's reader (path [2]): B's system as it asks the gateway
+ * itself, GET /Task?_lastUpdated=gt<the latest meta.lastUpdated seen>
+ * &_wait=1, following the next links; a Task in the answer is read (the
+ * searchset holds it whole). meta.lastUpdated is B's node time of the
+ * state (ms) at the node pass that stored it; a pass's referrals commit
+ * together and passes follow each other, so the cursor passes none. */
+static void *
+s_poll_main(void *arg)
+{
+    struct s_run *r = arg;
+    uint64_t cursor = (uint64_t)(time(NULL) - 1) * 1000u;
+    char path[1200];
+    int fails = 0;
+
+    /* Bounded by quit: each long poll ends within about a second. */
+    while (!atomic_load(&r->quit) && !atomic_load(&r->stop)) {
+        time_t sec = (time_t)(cursor / 1000u);
+        struct tm tm;
+        char at[32];
+        uint64_t best = cursor;
+        bool whole = true; /* every page read: the cursor may move */
+        gmtime_r(&sec, &tm);
+        strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(path, sizeof(path), "/Task?_lastUpdated=gt%s.%03uZ&_wait=1",
+                 at, (unsigned)(cursor % 1000u));
+        for (int pg = 0; pg < 100 && path[0] != '\0'; pg++) {
+            char *body = NULL;
+            int st = s_http(r->port_b, "GET", path, NULL, 0, &body);
+            json_object *b = body != NULL ? json_tokener_parse(body) : NULL;
+            json_object *entries = NULL, *links = NULL, *v;
+            free(body);
+            path[0] = '\0';
+            if (st != 200 || b == NULL) {
+                /* A 503 (the node slow to answer on a loaded machine) is
+                 * asked again, a few times in a row at most. */
+                json_object_put(b);
+                if (++fails >= 5 && !atomic_load(&r->quit)) {
+                    s_fail(r, "long poll: GET /Task?_lastUpdated: %d", st);
+                    return NULL;
+                }
+                bench_sleep_ns(100000000ull);
+                whole = false;
+                break;
+            }
+            fails = 0;
+            json_object_object_get_ex(b, "entry", &entries);
+            for (size_t k = 0; json_object_is_type(entries, json_type_array) &&
+                               k < json_object_array_length(entries);
+                 k++) {
+                json_object *res = NULL, *meta = NULL;
+                uint8_t id[16];
+                uint64_t idx, ms;
+                if (!json_object_object_get_ex(
+                        json_object_array_get_idx(entries, k), "resource",
+                        &res))
+                    continue;
+                if (json_object_object_get_ex(res, "meta", &meta) &&
+                    json_object_object_get_ex(meta, "lastUpdated", &v) &&
+                    (ms = s_instant_ms(json_object_get_string(v))) > best)
+                    best = ms;
+                if (json_object_object_get_ex(res, "id", &v) &&
+                    util_unhex(json_object_get_string(v), id, 16) == 0 &&
+                    bench_msg_index(r->prefix[2], id, 16, &idx) && idx < r->n)
+                    s_seen(r, 2, idx);
+            }
+            json_object_object_get_ex(b, "link", &links);
+            for (size_t k = 0; json_object_is_type(links, json_type_array) &&
+                               k < json_object_array_length(links);
+                 k++) {
+                json_object *l = json_object_array_get_idx(links, k), *u;
+                const char *q;
+                if (json_object_object_get_ex(l, "relation", &v) &&
+                    strcmp(json_object_get_string(v), "next") == 0 &&
+                    json_object_object_get_ex(l, "url", &u) &&
+                    (q = strstr(json_object_get_string(u), "/Task?")) != NULL)
+                    snprintf(path, sizeof(path), "%s", q);
+            }
+            json_object_put(b);
+        }
+        /* The pages go in referral_id order, not in time: the cursor moves
+         * only past a whole answer. */
+        if (whole && path[0] == '\0')
+            cursor = best;
+    }
+    return NULL;
+}
+
+/* A marker of the libkr path: as krfhir does by default (gw_notify.c),
+ * what B's system read is marked processed (kr_processed, a commit at the
+ * node) by threads of their own, one item at a time each, so that the
+ * marks share the node's commits and do not hold back the reading. */
+static void *
+s_mark_main(void *arg)
+{
+    struct s_run *r = arg;
+    kr_client_t *kb = NULL;
+    char todo[KR_MSG_ID_HEX_LEN], err[256];
+    int rc;
+
+    if ((rc = kr_client_connect(r->node_b, S_CLIENT_MS, &kb)) != KR_OK) {
+        s_fail(r, "marker: connect: %s", kr_strerror(rc));
+        return NULL;
+    }
+    for (;;) {
+        pthread_mutex_lock(&r->q_lock);
+        /* Bounded: quit is set at the end of the scenario. */
+        while (r->nmarks == 0 && !atomic_load(&r->quit))
+            pthread_cond_wait(&r->m_cv, &r->q_lock);
+        if (r->nmarks == 0) {
+            pthread_mutex_unlock(&r->q_lock);
+            break;
+        }
+        memcpy(todo, r->marks[--r->nmarks], sizeof(todo));
+        pthread_mutex_unlock(&r->q_lock);
+        if ((rc = kr_processed(kb, todo, err, sizeof(err))) != KR_OK) {
+            s_fail(r, "marker: processed: %s: %s", kr_strerror(rc), err);
+            break;
+        }
+    }
+    kr_client_destroy(&kb);
+    return NULL;
+}
+
 /* The libkr path's reader: B's inbox, a long poll as sc_e2e's receiver
- * asks it, then kr_referral_json of each new referral. */
+ * asks it, then kr_referral_json of each new referral, which it hands to
+ * the markers. */
 static void *
 s_inbox_main(void *arg)
 {
@@ -371,7 +549,7 @@ s_inbox_main(void *arg)
             s_fail(r, "reader: inbox: %s: %s", kr_strerror(rc), err);
             break;
         }
-        json_object *arr = json_tokener_parse(json), *v;
+        json_object *arr = json_tokener_parse(json), *v, *mid;
         kr_json_free(json);
         for (size_t k = 0; arr != NULL && k < json_object_array_length(arr);
              k++) {
@@ -394,6 +572,18 @@ s_inbox_main(void *arg)
                 kr_json_free(rj);
                 if (rc == KR_OK) {
                     s_seen(r, 0, idx);
+                    if (json_object_object_get_ex(it, "msg_id", &mid) &&
+                        json_object_is_type(mid, json_type_string) &&
+                        strlen(json_object_get_string(mid)) ==
+                            KR_MSG_ID_HEX_LEN - 1) {
+                        pthread_mutex_lock(&r->q_lock);
+                        if (r->nmarks < S_MAX_N)
+                            memcpy(r->marks[r->nmarks++],
+                                   json_object_get_string(mid),
+                                   KR_MSG_ID_HEX_LEN);
+                        pthread_cond_signal(&r->m_cv);
+                        pthread_mutex_unlock(&r->q_lock);
+                    }
                     break;
                 }
                 bench_sleep_ns(S_POLL_US * 1000ull);
@@ -408,14 +598,15 @@ s_inbox_main(void *arg)
 /* One block: messages [lo, hi) of one path at 100 msgs/s, until B's
  * system has them all. */
 static int
-s_block(struct s_run *r, bool fhir, uint64_t lo, uint64_t hi, char *why,
-        size_t len)
+s_block(struct s_run *r, int p, uint64_t lo, uint64_t hi, char *why, size_t len)
 {
+    static const char *const names[S_PATHS] = {"libkr", "gateway rest-hook",
+                                               "gateway long poll"};
     pthread_t th[S_WORKERS];
     struct s_worker w[S_WORKERS];
-    int started = 0, p = fhir ? 1 : 0;
+    int started = 0;
 
-    r->fhir = fhir;
+    r->path = p;
     r->lo = lo;
     r->hi = hi;
     r->interval_ns = 1000000000ull / S_RATE;
@@ -440,8 +631,8 @@ s_block(struct s_run *r, bool fhir, uint64_t lo, uint64_t hi, char *why,
     r->busy_ns[p] += bench_now_ns() - r->t0;
     if (r->err[0] == '\0' && atomic_load(&r->nseen[p]) < hi)
         s_fail(r, "%llu of the %s path's messages not at B within %d ms",
-               (unsigned long long)(hi - atomic_load(&r->nseen[p])),
-               fhir ? "gateway" : "libkr", S_MSG_MS);
+               (unsigned long long)(hi - atomic_load(&r->nseen[p])), names[p],
+               S_MSG_MS);
     if (r->err[0] != '\0') {
         snprintf(why, len, "%s", r->err);
         return KR_EIO;
@@ -449,42 +640,53 @@ s_block(struct s_run *r, bool fhir, uint64_t lo, uint64_t hi, char *why,
     return KR_OK;
 }
 
-/* Both paths in blocks of S_BLOCK messages, alternating (libkr first,
- * then the gateway first, ...), so that a machine whose load drifts
- * weighs on both alike; the readers run throughout. */
+/* The paths in blocks of S_BLOCK messages, in turn, each block of blocks
+ * starting with the next path (libkr, rest-hook, long poll; rest-hook,
+ * long poll, libkr; ...), so that a machine whose load drifts weighs on
+ * all alike; the readers run throughout. */
 static int
 s_run_all(struct s_run *r, char *why, size_t len)
 {
-    pthread_t hth, ith, gth[S_WORKERS];
-    int ng = 0, rc = KR_OK;
-    bool hs, is;
+    pthread_t hth, ith, pth, gth[S_WORKERS], mth[S_MARKERS];
+    int ng = 0, nm = 0, rc = KR_OK;
+    bool hs, is, ps;
 
     atomic_store(&r->quit, 0);
     hs = pthread_create(&hth, NULL, s_hook_main, r) == 0;
     is = pthread_create(&ith, NULL, s_inbox_main, r) == 0;
+    ps = pthread_create(&pth, NULL, s_poll_main, r) == 0;
     for (int k = 0; k < S_WORKERS; k++)
         if (pthread_create(&gth[ng], NULL, s_get_main, r) == 0)
             ng++;
-    if (!hs || !is || ng == 0) {
+    for (int k = 0; k < S_MARKERS; k++)
+        if (pthread_create(&mth[nm], NULL, s_mark_main, r) == 0)
+            nm++;
+    if (!hs || !is || !ps || ng == 0 || nm == 0) {
         s_fail(r, "cannot start the readers");
         snprintf(why, len, "%s", r->err);
         rc = KR_ESYS;
     }
     for (uint64_t lo = 0, b = 0; rc == KR_OK && lo < r->n; lo += S_BLOCK, b++) {
         uint64_t hi = lo + S_BLOCK < r->n ? lo + S_BLOCK : r->n;
-        for (int k = 0; k < 2 && rc == KR_OK; k++)
-            rc = s_block(r, (b % 2 == 0) == (k == 1), lo, hi, why, len);
+        for (int k = 0; k < S_PATHS && rc == KR_OK; k++)
+            rc = s_block(r, (int)((b + (uint64_t)k) % S_PATHS), lo, hi, why,
+                         len);
     }
     atomic_store(&r->quit, 1);
     pthread_mutex_lock(&r->q_lock);
     pthread_cond_broadcast(&r->q_cv);
+    pthread_cond_broadcast(&r->m_cv);
     pthread_mutex_unlock(&r->q_lock);
     if (hs)
         pthread_join(hth, NULL);
     if (is)
         pthread_join(ith, NULL);
+    if (ps)
+        pthread_join(pth, NULL);
     for (int k = 0; k < ng; k++)
         pthread_join(gth[k], NULL);
+    for (int k = 0; k < nm; k++)
+        pthread_join(mth[k], NULL);
     return rc;
 }
 
@@ -626,11 +828,11 @@ s_messages(struct s_run *r, const char *org_a, char *why, size_t len)
     }
     free(text);
     util_random_id(run);
-    uint8_t pfx[16];
-    util_random_id(pfx);
-    memcpy(r->prefix[1], pfx, sizeof(r->prefix[1]));
-    util_random_id(pfx);
-    memcpy(r->prefix[0], pfx, sizeof(r->prefix[0]));
+    for (int p = 0; p < S_PATHS; p++) {
+        uint8_t pfx[16];
+        util_random_id(pfx);
+        memcpy(r->prefix[p], pfx, sizeof(r->prefix[p]));
+    }
     for (uint64_t i = 0; i < r->n; i++) {
         json_object *b = json_tokener_parse(json_object_to_json_string(ex));
         json_object *entries, *task = NULL, *kr = NULL, *v;
@@ -639,11 +841,6 @@ s_messages(struct s_run *r, const char *org_a, char *why, size_t len)
         uint8_t rid[16];
         char bid[64];
 
-        snprintf(bid, sizeof(bid), "bench-%02x%02x%02x%02x-%llu", run[0],
-                 run[1], run[2], run[3], (unsigned long long)i);
-        json_object_object_add(b, "id", json_object_new_string(bid));
-        bench_msg_id(r->prefix[1], i, rid);
-        util_hex(rid, 16, r->rids[i]);
         json_object_object_get_ex(b, "entry", &entries);
         for (size_t k = 0; k < json_object_array_length(entries); k++) {
             json_object *res;
@@ -653,12 +850,23 @@ s_messages(struct s_run *r, const char *org_a, char *why, size_t len)
                 strcmp(json_object_get_string(v), "Task") == 0)
                 task = res;
         }
-        if (task != NULL && json_object_object_get_ex(task, "identifier", &v) &&
-            json_object_array_length(v) > 0)
-            json_object_object_add(json_object_array_get_idx(v, 0), "value",
-                                   json_object_new_string(r->rids[i]));
-        r->bundles[i] = xstrdup(json_object_to_json_string_ext(
-            b, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        /* The gateway's paths: the same Bundle under their own Bundle.id
+         * and referral_id each (the last, [1], stays in b for the
+         * mapper). */
+        for (int p = S_PATHS - 1; p >= 1; p--) {
+            snprintf(bid, sizeof(bid), "bench-%02x%02x%02x%02x-%d-%llu", run[0],
+                     run[1], run[2], run[3], p, (unsigned long long)i);
+            json_object_object_add(b, "id", json_object_new_string(bid));
+            bench_msg_id(r->prefix[p], i, rid);
+            util_hex(rid, 16, r->rids[p][i]);
+            if (task != NULL &&
+                json_object_object_get_ex(task, "identifier", &v) &&
+                json_object_array_length(v) > 0)
+                json_object_object_add(json_object_array_get_idx(v, 0), "value",
+                                       json_object_new_string(r->rids[p][i]));
+            r->bundles[p][i] = xstrdup(json_object_to_json_string_ext(
+                b, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        }
         memset(&e, 0, sizeof(e));
         if (fhir_in_message(&ctx, b, &kr, NULL, &e) != KR_OK) {
             snprintf(why, len, "the mapper refuses the example: %s",
@@ -670,10 +878,10 @@ s_messages(struct s_run *r, const char *org_a, char *why, size_t len)
         /* The libkr path sends the same message under another msg_id and
          * referral_id: it must not be taken for the Bundle's. */
         bench_msg_id(r->prefix[0], i, rid);
-        util_hex(rid, 16, r->rids_kr[i]);
+        util_hex(rid, 16, r->rids[0][i]);
         json_object_object_del(kr, "msg_id");
         json_object_object_add(kr, "referral_id",
-                               json_object_new_string(r->rids_kr[i]));
+                               json_object_new_string(r->rids[0][i]));
         r->descs[i] = xstrdup(json_object_to_json_string_ext(
             kr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(kr);
@@ -704,10 +912,19 @@ s_figures(const char *prefix, struct s_run *r, int p, double *p50)
     figures_add(name, "ms", r->n, TARGET_NONE, 0, NULL, sent50);
     snprintf(name, sizeof(name), "%s_100_msgs_per_s", prefix);
     figures_add(name, "msg/s", r->n, TARGET_NONE, 0, NULL, rate);
+    /* The first and the last block apart: a cost that grows with what B
+     * holds (B's referrals, 3 per index by the end) shows there. */
+    uint64_t nb = r->n < S_BLOCK ? r->n : S_BLOCK;
+    memcpy(v, r->lat[p], nb * sizeof(uint64_t));
+    double first50 = stats_percentile(v, nb, 50) / 1e6;
+    memcpy(v, r->lat[p] + (r->n - nb), nb * sizeof(uint64_t));
+    double last50 = stats_percentile(v, nb, 50) / 1e6;
     fprintf(stderr,
             "krbench:   %s at %d msgs/s: %llu messages, p50 %.3f ms, p99 "
-            "%.3f ms, %.1f msgs/s; A answered after %.3f ms (p50)\n",
-            prefix, S_RATE, (unsigned long long)r->n, *p50, p99, rate, sent50);
+            "%.3f ms, %.1f msgs/s; A answered after %.3f ms (p50); p50 "
+            "of the first %llu %.3f ms, of the last %.3f ms\n",
+            prefix, S_RATE, (unsigned long long)r->n, *p50, p99, rate, sent50,
+            (unsigned long long)nb, first50, last50);
     free(v);
 }
 
@@ -728,17 +945,18 @@ sc_fhir(const struct bench_opts *o, uint64_t n, const char *krfhir_bin,
     memset(&gb, 0, sizeof(gb));
     pthread_mutex_init(&r.err_lock, NULL);
     pthread_mutex_init(&r.q_lock, NULL);
-    for (int p = 0; p < 2; p++) {
+    r.n = n > S_MAX_N ? S_MAX_N : n < 10 ? 10 : n;
+    for (int p = 0; p < S_PATHS; p++) {
         r.sched[p] = xcalloc(S_MAX_N, sizeof(uint64_t));
         r.sent[p] = xcalloc(S_MAX_N, sizeof(uint64_t));
         r.lat[p] = xcalloc(S_MAX_N, sizeof(uint64_t));
+        r.bundles[p] = xcalloc(r.n, sizeof(char *));
+        r.rids[p] = xcalloc(r.n, sizeof(*r.rids[p]));
     }
     pthread_cond_init(&r.q_cv, NULL);
-    r.n = n > S_MAX_N ? S_MAX_N : n < 10 ? 10 : n;
-    r.bundles = xcalloc(r.n, sizeof(char *));
+    pthread_cond_init(&r.m_cv, NULL);
+    r.marks = xcalloc(S_MAX_N, sizeof(*r.marks));
     r.descs = xcalloc(r.n, sizeof(char *));
-    r.rids = xcalloc(r.n, sizeof(*r.rids));
-    r.rids_kr = xcalloc(r.n, sizeof(*r.rids_kr));
     /* The example's parties. */
     if ((rc = cluster_init(&c, o, "fhir")) != KR_OK ||
         (rc = cluster_broker_start(&c)) != KR_OK ||
@@ -762,30 +980,34 @@ sc_fhir(const struct bench_opts *o, uint64_t n, const char *krfhir_bin,
     r.port_b = gb.port;
 
     /* Both paths on the same cluster, in alternating blocks. */
-    double p50_kr, p50_fhir;
+    double p50_kr, p50_hook, p50_poll;
     if ((rc = s_run_all(&r, why, len)) != KR_OK)
         goto done;
     s_figures("fhir_libkr", &r, 0, &p50_kr);
-    s_figures("fhir_gateway", &r, 1, &p50_fhir);
+    s_figures("fhir_gateway", &r, 1, &p50_hook);
+    s_figures("fhir_gateway_poll", &r, 2, &p50_poll);
     figures_add("fhir_gateway_added_p50_ms", "ms", r.n, TARGET_LE, 1.0, NULL,
-                p50_fhir - p50_kr);
-    fprintf(stderr, "krbench:   the gateway adds %.3f ms to the p50\n",
-            p50_fhir - p50_kr);
+                p50_hook - p50_kr);
+    figures_add("fhir_gateway_poll_added_p50_ms", "ms", r.n, TARGET_LE, 1.0,
+                NULL, p50_poll - p50_kr);
+    fprintf(stderr,
+            "krbench:   the gateway adds %.3f ms to the p50 (rest-hook), "
+            "%.3f ms (long poll)\n",
+            p50_hook - p50_kr, p50_poll - p50_kr);
     failed = false;
 done:
     if (ga.proc.running)
         bproc_stop(&ga.proc, SIGTERM, 10000, &rc);
     if (gb.proc.running)
         bproc_stop(&gb.proc, SIGTERM, 10000, &rc);
-    for (uint64_t i = 0; i < r.n; i++) {
-        free(r.bundles[i]);
+    for (uint64_t i = 0; i < r.n; i++)
         free(r.descs[i]);
-    }
-    free(r.bundles);
     free(r.descs);
-    free(r.rids);
-    free(r.rids_kr);
-    for (int p = 0; p < 2; p++) {
+    for (int p = 0; p < S_PATHS; p++) {
+        for (uint64_t i = 0; i < r.n; i++)
+            free(r.bundles[p][i]);
+        free(r.bundles[p]);
+        free(r.rids[p]);
         free(r.sched[p]);
         free(r.sent[p]);
         free(r.lat[p]);
@@ -793,6 +1015,8 @@ done:
     pthread_mutex_destroy(&r.err_lock);
     pthread_mutex_destroy(&r.q_lock);
     pthread_cond_destroy(&r.q_cv);
+    pthread_cond_destroy(&r.m_cv);
+    free(r.marks);
     if (r.hook_fd >= 0)
         close(r.hook_fd);
     cluster_destroy(&c, failed);
