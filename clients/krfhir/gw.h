@@ -203,6 +203,7 @@ struct gw_resp {
     json_object *body;
     char location[GW_URL_MAX + 80];
     char ctype[48]; /* "" : application/fhir+json */
+    char allow[48]; /* a 405's Allow header: "GET, PUT, PATCH" */
 };
 
 /* A query parameter, NULL if absent. */

@@ -79,8 +79,29 @@ s_id_ok(const char *id)
     return true;
 }
 
-/* The mappers' context: this organisation (asked of the node once), the
- * base URL and the clock. */
+/* The node is down: 503 naming its endpoint, so that an operator sees
+ * which socket. */
+static void
+s_node_down(struct gw *g, struct gw_resp *out, int rc)
+{
+    s_fail(out, 503, "transient", NULL,
+           "the node at %s does not answer (%s): try again later",
+           g->cfg->node, kr_strerror(rc));
+}
+
+/* The mappers' context without the organisation (NULL): the base URL and
+ * the clock. */
+static void
+s_ctx_base(struct gw *g, struct fhir_ctx *ctx)
+{
+    ctx->org_id = NULL;
+    ctx->base_url = g->base_url;
+    ctx->now_ms = util_now_ms();
+}
+
+/* The mappers' context: this organisation (asked of the node once, then
+ * remembered by gw_node_org: it never changes for a node), the base URL
+ * and the clock. */
 static bool
 s_ctx(struct gw *g, struct fhir_ctx *ctx, char org[GW_ORG_MAX],
       struct gw_resp *out)
@@ -88,14 +109,11 @@ s_ctx(struct gw *g, struct fhir_ctx *ctx, char org[GW_ORG_MAX],
     int rc = gw_node_org(&g->node, org);
 
     if (rc != KR_OK) {
-        s_fail(out, 503, "transient", NULL,
-               "the node does not answer (%s): try again later",
-               kr_strerror(rc));
+        s_node_down(g, out, rc);
         return false;
     }
+    s_ctx_base(g, ctx);
     ctx->org_id = org;
-    ctx->base_url = g->base_url;
-    ctx->now_ms = util_now_ms();
     return true;
 }
 
@@ -172,8 +190,8 @@ s_type_is(json_object *o, const char *type)
 /* The OperationOutcome for a send that did not go through: a refusal by
  * the node (rc) or by the broker (s->fate). */
 static void
-s_send_error(const struct gw_sent *s, int rc, const char *err,
-             struct fhir_error *e)
+s_send_error(const char *node, const struct gw_sent *s, int rc,
+             const char *err, struct fhir_error *e)
 {
     if (rc != KR_OK) {
         switch (rc) {
@@ -203,9 +221,10 @@ s_send_error(const struct gw_sent *s, int rc, const char *err,
         case KR_EUNAVAIL:
         case KR_ETIMEDOUT:
             fhir_error_set(e, 503, "transient", NULL,
-                           "the node cannot take the message now (%s): "
-                           "send it again later, it is then sent once: %s",
-                           kr_strerror(rc), err);
+                           "the node at %s cannot take the message now "
+                           "(%s): send it again later, it is then sent "
+                           "once: %s",
+                           node, kr_strerror(rc), err);
             break;
         default:
             fhir_error_set(e, 500, "exception", NULL, "the node failed: %s: %s",
@@ -271,7 +290,7 @@ s_send(struct gw *g, json_object *kr, struct gw_sent *s, struct fhir_error *e)
                           s, err, sizeof(err));
 
     if (rc != KR_OK || s->fate == GW_FATE_REFUSED) {
-        s_send_error(s, rc, err, e);
+        s_send_error(g->cfg->node, s, rc, err, e);
         log_info("send: msg_id=%s not taken: %s",
                  s->msg_id[0] ? s->msg_id : "-", e->diagnostics);
         return rc != KR_OK ? rc : KR_EREFUSED;
@@ -312,8 +331,9 @@ s_load(struct gw *g, const char *id, json_object **ref, json_object **item,
         return rc;
     }
     if (rc != KR_OK) {
-        s_fail(out, 503, "transient", NULL, "reading the referral: %s: %s",
-               kr_strerror(rc), err);
+        s_fail(out, 503, "transient", NULL,
+               "reading the referral from the node at %s: %s: %s",
+               g->cfg->node, kr_strerror(rc), err);
         return rc;
     }
     if (json_object_object_get_ex(*ref, "history", &hist) &&
@@ -326,8 +346,9 @@ s_load(struct gw *g, const char *id, json_object **ref, json_object **item,
             json_object_put(*ref);
             *ref = NULL;
             s_fail(out, 503, "transient", NULL,
-                   "reading the referral's message: %s: %s", kr_strerror(rc),
-                   err);
+                   "reading the referral's message from the node at %s: "
+                   "%s: %s",
+                   g->cfg->node, kr_strerror(rc), err);
             return rc;
         }
     }
@@ -409,21 +430,32 @@ s_header_id(json_object *bundle)
 }
 
 static void
-s_process_message(struct gw *g, const struct fhir_ctx *ctx,
-                  const struct gw_req *r, struct gw_resp *out)
+s_process_message(struct gw *g, const struct gw_req *r, struct gw_resp *out)
 {
     json_object *bundle = s_body(r, out), *kr = NULL, *focus = NULL;
     const char *kind = NULL, *hdr;
+    struct fhir_ctx cx, *ctx = &cx;
+    char org[GW_ORG_MAX];
     struct fhir_error e;
     struct gw_sent sent;
 
     if (bundle == NULL)
         return;
+    /* Another resource is not what the operation takes: the request's
+     * form, 400, as for a body that is not JSON (docs/FHIR.md). */
     if (!s_type_is(bundle, "Bundle")) {
         s_fail(out, 400, "structure", "resourceType",
                "$process-message takes a Bundle of type message");
         goto done;
     }
+    /* The mapper needs this organisation; while the node has never
+     * answered, it checks the Bundle with the sender standing for it
+     * (fhir_in.h), so that a malformed Bundle is refused as such and only
+     * a good one waits for the node. */
+    s_ctx_base(g, ctx);
+    int org_rc = gw_node_org(&g->node, org);
+    if (org_rc == KR_OK)
+        ctx->org_id = org;
     memset(&e, 0, sizeof(e));
     /* A message the mapper refuses is not processed at all: a plain
      * OperationOutcome, as for any invalid request. */
@@ -432,6 +464,10 @@ s_process_message(struct gw *g, const struct fhir_ctx *ctx,
             fhir_error_set(&e, 422, "processing", NULL,
                            "the message could not be read");
         gw_resp_error(out, &e);
+        goto done;
+    }
+    if (org_rc != KR_OK) {
+        s_node_down(g, out, org_rc);
         goto done;
     }
     hdr = s_header_id(bundle);
@@ -738,8 +774,9 @@ s_search_once(struct gw *g, const struct fhir_ctx *ctx, const struct s_query *q,
         int rc = gw_node_referrals(&g->node, q->state, after[0] ? after : NULL,
                                    page, &refs, err, sizeof(err));
         if (rc != KR_OK) {
-            s_fail(out, 503, "transient", NULL, "listing referrals: %s: %s",
-                   kr_strerror(rc), err);
+            s_fail(out, 503, "transient", NULL,
+                   "listing the referrals of the node at %s: %s: %s",
+                   g->cfg->node, kr_strerror(rc), err);
             json_object_put(*tasks);
             *tasks = NULL;
             return rc;
@@ -969,10 +1006,12 @@ s_content_get(struct gw *g, const struct fhir_ctx *ctx, const char *type,
 }
 
 static void
-s_consent(struct gw *g, const struct fhir_ctx *ctx, const struct gw_req *r,
-          const char *id, struct gw_resp *out)
+s_consent(struct gw *g, const struct gw_req *r, const char *id,
+          struct gw_resp *out)
 {
     json_object *c = s_body(r, out), *kr = NULL;
+    struct fhir_ctx cx, *ctx = &cx;
+    char org[GW_ORG_MAX];
     struct fhir_error e;
     struct gw_sent sent;
     const char *cid;
@@ -990,6 +1029,8 @@ s_consent(struct gw *g, const struct fhir_ctx *ctx, const struct gw_req *r,
                "Consent.id must be the id in the URL");
         goto done;
     }
+    if (!s_ctx(g, ctx, org, out))
+        goto done;
     memset(&e, 0, sizeof(e));
     if (fhir_in_consent(ctx, c, &kr, &e) != KR_OK) {
         if (e.status == 0)
@@ -1068,11 +1109,47 @@ s_fhir_type(const char *t)
     return false;
 }
 
+/* 405 with the Allow header (RFC 9110) and the same list in words. */
 static void
-s_not_allowed(struct gw_resp *out, const char *method, const char *allowed)
+s_not_allowed(struct gw_resp *out, const char *method, const char *allowed,
+              const char *what)
 {
-    s_fail(out, 405, "not-supported", NULL, "%s is not allowed here (only %s)",
-           method, allowed);
+    s_fail(out, 405, "not-supported", NULL,
+           "%s is not allowed here: only %s (%s)", method, allowed, what);
+    snprintf(out->allow, sizeof(out->allow), "%s", allowed);
+}
+
+/* What a route serves: the methods (the Allow header) and, in words,
+ * what they do. */
+struct s_route {
+    const char *type;
+    bool has_id;
+    const char *allow;
+    const char *what;
+    bool id_is_referral; /* the id is a referral_id (or a consent_id) */
+};
+
+static const struct s_route s_routes[] = {
+    {"$process-message", false, "POST", "a message Bundle", false},
+    {"Task", false, "GET", "a search", false},
+    {"Task", true, "GET, PUT, PATCH", "a read or a status change", true},
+    {"ServiceRequest", true, "GET", "a read", true},
+    {"Patient", true, "GET", "a read", true},
+    {"Consent", false, "POST", "a grant", false},
+    {"Consent", true, "PUT", "a revocation", true},
+    {"Subscription", false, "GET", "a read", false},
+    {"Subscription", true, "GET", "a read", false},
+};
+
+static bool
+s_allowed(const char *allow, const char *method)
+{
+    size_t n = strlen(method);
+
+    for (const char *p = allow; (p = strstr(p, method)) != NULL; p += n)
+        if ((p == allow || p[-1] == ' ') && (p[n] == '\0' || p[n] == ','))
+            return true;
+    return false;
 }
 
 void
@@ -1116,7 +1193,7 @@ gw_route(struct gw *g, const struct gw_req *r, struct gw_resp *out)
         ctx.base_url = g->base_url;
         ctx.now_ms = util_now_ms();
         if (!get)
-            s_not_allowed(out, m, "GET");
+            s_not_allowed(out, m, "GET", "a read");
         else
             s_metadata(g, &ctx, r, out);
         return;
@@ -1137,54 +1214,56 @@ gw_route(struct gw *g, const struct gw_req *r, struct gw_resp *out)
                    "lists what it serves)");
         return;
     }
-    if (!s_ctx(g, &ctx, org, out))
-        return;
-    if (strcmp(type, "$process-message") == 0 && !has_id) {
-        if (strcmp(m, "POST") != 0)
-            s_not_allowed(out, m, "POST");
-        else
-            s_process_message(g, &ctx, r, out);
+
+    /* What needs no node is answered without it: the route, the method,
+     * the form of the id (a node that is down does not turn these into
+     * 503s). */
+    const struct s_route *rt = NULL;
+    for (size_t i = 0; i < sizeof(s_routes) / sizeof(s_routes[0]); i++)
+        if (strcmp(type, s_routes[i].type) == 0 &&
+            s_routes[i].has_id == has_id)
+            rt = &s_routes[i];
+    if (rt == NULL) {
+        s_fail(out, 404, "not-found", NULL,
+               "this path is not served (GET /metadata lists what is)");
         return;
     }
+    if (!s_allowed(rt->allow, m)) {
+        s_not_allowed(out, m, rt->allow, rt->what);
+        return;
+    }
+    if (rt->id_is_referral && !s_id_ok(id)) {
+        /* The id is not quoted: a client may have put a BSN there. */
+        s_fail(out, 404, "not-found", NULL,
+               "no such %s: the id is not a %s id (32 lower-case hex "
+               "digits)",
+               type, strcmp(type, "Consent") == 0 ? "consent" : "referral");
+        return;
+    }
+    if (strcmp(type, "$process-message") == 0) {
+        s_process_message(g, r, out);
+        return;
+    }
+    if (strcmp(type, "Consent") == 0) {
+        s_consent(g, r, has_id ? id : NULL, out);
+        return;
+    }
+    if (!s_ctx(g, &ctx, org, out))
+        return;
     if (strcmp(type, "Task") == 0) {
-        if (!has_id && get)
+        if (!has_id)
             s_task_search(g, &ctx, r, out);
-        else if (!has_id)
-            s_not_allowed(out, m, "GET (search)");
         else if (get)
             s_task_get(g, &ctx, id, out);
         else if (strcmp(m, "PUT") == 0)
             s_task_put(g, &ctx, r, id, out);
-        else if (strcmp(m, "PATCH") == 0)
+        else
             s_task_patch(g, &ctx, r, id, out);
-        else
-            s_not_allowed(out, m, "GET, PUT and PATCH");
-        return;
-    }
-    if ((strcmp(type, "ServiceRequest") == 0 || strcmp(type, "Patient") == 0) &&
-        has_id) {
-        if (!get)
-            s_not_allowed(out, m, "GET");
-        else
-            s_content_get(g, &ctx, type, id, out);
-        return;
-    }
-    if (strcmp(type, "Consent") == 0) {
-        if (!has_id && strcmp(m, "POST") == 0)
-            s_consent(g, &ctx, r, NULL, out);
-        else if (has_id && strcmp(m, "PUT") == 0)
-            s_consent(g, &ctx, r, id, out);
-        else
-            s_not_allowed(out, m,
-                          has_id ? "PUT (a revocation)" : "POST (a grant)");
         return;
     }
     if (strcmp(type, "Subscription") == 0) {
-        if (!get)
-            s_not_allowed(out, m, "GET");
-        else
-            s_subscription(g, &ctx, has_id ? id : NULL, out);
+        s_subscription(g, &ctx, has_id ? id : NULL, out);
         return;
     }
-    s_fail(out, 404, "not-found", NULL, "this path is not served");
+    s_content_get(g, &ctx, type, id, out);
 }
