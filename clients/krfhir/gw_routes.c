@@ -448,28 +448,24 @@ s_process_message(struct gw *g, const struct gw_req *r, struct gw_resp *out)
                "$process-message takes a Bundle of type message");
         goto done;
     }
-    /* The mapper needs this organisation; while the node has never
-     * answered, it checks the Bundle with the sender standing for it
-     * (fhir_in.h), so that a malformed Bundle is refused as such and only
-     * a good one waits for the node. */
-    s_ctx_base(g, ctx);
-    int org_rc = gw_node_org(&g->node, org);
-    if (org_rc == KR_OK)
-        ctx->org_id = org;
+    /* The mapper needs this organisation. While the node has not yet
+     * told it, the mapper first checks the Bundle with the sender standing
+     * for it (fhir_in.h): a malformed Bundle is refused at once, whether
+     * the node is up or not, and only a good one waits for the node. */
     memset(&e, 0, sizeof(e));
+    if (!atomic_load(&g->node.have_org)) {
+        s_ctx_base(g, ctx);
+        if (fhir_in_message(ctx, bundle, &kr, &kind, &e) != KR_OK)
+            goto refused;
+        json_object_put(kr);
+        kr = NULL;
+    }
+    if (!s_ctx(g, ctx, org, out))
+        goto done;
     /* A message the mapper refuses is not processed at all: a plain
      * OperationOutcome, as for any invalid request. */
-    if (fhir_in_message(ctx, bundle, &kr, &kind, &e) != KR_OK) {
-        if (e.status == 0)
-            fhir_error_set(&e, 422, "processing", NULL,
-                           "the message could not be read");
-        gw_resp_error(out, &e);
-        goto done;
-    }
-    if (org_rc != KR_OK) {
-        s_node_down(g, out, org_rc);
-        goto done;
-    }
+    if (fhir_in_message(ctx, bundle, &kr, &kind, &e) != KR_OK)
+        goto refused;
     hdr = s_header_id(bundle);
     /* A message that is read but refused by the node or the broker is
      * answered as FHIR messaging says: a response message whose code says
@@ -510,6 +506,12 @@ s_process_message(struct gw *g, const struct gw_req *r, struct gw_resp *out)
     }
     log_info("process-message: %s msg_id=%s", kind != NULL ? kind : "?",
              sent.msg_id);
+    goto done;
+refused:
+    if (e.status == 0)
+        fhir_error_set(&e, 422, "processing", NULL,
+                       "the message could not be read");
+    gw_resp_error(out, &e);
 done:
     json_object_put(kr);
     json_object_put(bundle);
