@@ -24,6 +24,13 @@
  *      retries, names the Task without its content, and the item is then
  *      processed at JGZ's node.
  *   5. A Consent POSTed (granted) and PUT with status inactive (revoked).
+ *   6. What needs no node, answered by a krfhir whose node socket does
+ *      not exist, at once: ids not 32 hex (404), a Bundle the mapper
+ *      refuses and a non-Bundle (400), other methods (405 with Allow);
+ *      what needs it: 503 naming the node's endpoint. A long poll that
+ *      finds nothing: an empty searchset after the wait. With the
+ *      practice's node stopped, its krfhir still refuses another sender's
+ *      Bundle (403: the organisation is remembered).
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
