@@ -273,9 +273,9 @@ s_signal(const struct fin_bundle *b, json_object *f, const char *fp,
  * copied into 'self': a check of everything else (fhir_in.h). */
 static int
 s_header(struct fhir_ctx *ctx, char self[KR_ORG_ID_MAX + 1],
-         const struct fin_bundle *b,
-         json_object *mh, const char **event, json_object **focus,
-         char fpath[FIN_PATH], json_object *out, struct fhir_error *e)
+         const struct fin_bundle *b, json_object *mh, const char **event,
+         json_object **focus, char fpath[FIN_PATH], json_object *out,
+         struct fhir_error *e)
 {
     static const char *const mhp = "Bundle.entry[0].resource";
     json_object *ec, *v, *a, *it, *reason;
@@ -449,7 +449,8 @@ fhir_in_message(const struct fhir_ctx *ctx_in, json_object *bundle,
                               "with its MessageHeader");
 
     out = json_object_new_object();
-    if ((rc = s_header(ctx, self, &b, mh, &event, &focus, fpath, out, e)) != KR_OK)
+    if ((rc = s_header(ctx, self, &b, mh, &event, &focus, fpath, out, e)) !=
+        KR_OK)
         goto fail;
     fin_put(out, "type", event);
     if (strcmp(event, "referral") == 0 || strcmp(event, "handover") == 0)

@@ -519,8 +519,8 @@ test_other_refusals(void **state)
     static const struct s_cell consent[] = {
         {S_P("replace", "/status", S_V("\"draft\"")), 422, "value",
          "Consent.status"},
-        {S_P("replace", "/resourceType", S_V("\"Patient\"")), 400,
-         "structure", "resourceType"},
+        {S_P("replace", "/resourceType", S_V("\"Patient\"")), 400, "structure",
+         "resourceType"},
         {S_P("replace", "/patient/identifier/value", S_V("\"123456789\"")), 422,
          "value", "Consent.patient.identifier.value"},
         {S_P("replace", "/patient/identifier/system", S_V("\"urn:x\"")), 422,
