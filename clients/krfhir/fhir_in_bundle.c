@@ -268,11 +268,14 @@ s_signal(const struct fin_bundle *b, json_object *f, const char *fp,
 }
 
 /* MessageHeader: the event, the sender (this organisation), the
- * receiver, the author, and the focus resolved. */
+ * receiver, the author, and the focus resolved. Without ctx->org_id (the
+ * gateway does not know it yet) the sender stands for this organisation,
+ * copied into 'self': a check of everything else (fhir_in.h). */
 static int
-s_header(const struct fhir_ctx *ctx, const struct fin_bundle *b,
-         json_object *mh, const char **event, json_object **focus,
-         char fpath[FIN_PATH], json_object *out, struct fhir_error *e)
+s_header(struct fhir_ctx *ctx, char self[KR_ORG_ID_MAX + 1],
+         const struct fin_bundle *b, json_object *mh, const char **event,
+         json_object **focus, char fpath[FIN_PATH], json_object *out,
+         struct fhir_error *e)
 {
     static const char *const mhp = "Bundle.entry[0].resource";
     json_object *ec, *v, *a, *it, *reason;
@@ -313,7 +316,10 @@ s_header(const struct fhir_ctx *ctx, const struct fin_bundle *b,
     fin_join(p, mhp, "sender");
     if ((rc = fin_org_ref(v, p, org, e)) != KR_OK)
         return rc;
-    if (ctx->org_id == NULL || strcmp(org, ctx->org_id) != 0)
+    if (ctx->org_id == NULL) {
+        snprintf(self, KR_ORG_ID_MAX + 1, "%s", org);
+        ctx->org_id = self;
+    } else if (strcmp(org, ctx->org_id) != 0)
         return fhir_error_set(e, 403, "security", p,
                               "not this gateway's organisation: a gateway "
                               "sends for its own organisation only");
@@ -383,10 +389,12 @@ s_header(const struct fhir_ctx *ctx, const struct fin_bundle *b,
 }
 
 int
-fhir_in_message(const struct fhir_ctx *ctx, json_object *bundle,
+fhir_in_message(const struct fhir_ctx *ctx_in, json_object *bundle,
                 json_object **kr_out, const char **kind_out,
                 struct fhir_error *e)
 {
+    struct fhir_ctx own = *ctx_in, *ctx = &own;
+    char self[KR_ORG_ID_MAX + 1];
     struct fin_bundle b = {NULL, 0};
     json_object *out = NULL, *mh, *v, *focus;
     const char *s, *bundle_id, *event = NULL;
@@ -401,7 +409,7 @@ fhir_in_message(const struct fhir_ctx *ctx, json_object *bundle,
     if ((rc = fin_str(bundle, "", "resourceType", true, &s, e)) != KR_OK)
         return rc;
     if (strcmp(s, "Bundle") != 0)
-        return fhir_error_set(e, 422, "not-supported", "resourceType",
+        return fhir_error_set(e, 400, "structure", "resourceType",
                               "$process-message takes a Bundle");
     if ((rc = fin_str(bundle, "Bundle", "type", true, &s, e)) != KR_OK)
         return rc;
@@ -441,7 +449,8 @@ fhir_in_message(const struct fhir_ctx *ctx, json_object *bundle,
                               "with its MessageHeader");
 
     out = json_object_new_object();
-    if ((rc = s_header(ctx, &b, mh, &event, &focus, fpath, out, e)) != KR_OK)
+    if ((rc = s_header(ctx, self, &b, mh, &event, &focus, fpath, out, e)) !=
+        KR_OK)
         goto fail;
     fin_put(out, "type", event);
     if (strcmp(event, "referral") == 0 || strcmp(event, "handover") == 0)

@@ -332,7 +332,7 @@ fhir_in_consent(const struct fhir_ctx *ctx, json_object *consent,
     if ((rc = fin_str(consent, "", "resourceType", true, &s, e)) != KR_OK)
         return rc;
     if (strcmp(s, "Consent") != 0)
-        return fhir_error_set(e, 422, "not-supported", "resourceType",
+        return fhir_error_set(e, 400, "structure", "resourceType",
                               "not a Consent");
     out = json_object_new_object();
     if ((rc = fin_consent(ctx, NULL, consent, "Consent", out, e)) != KR_OK ||

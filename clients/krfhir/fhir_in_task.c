@@ -163,7 +163,7 @@ s_fixed(json_object *task, const struct s_ref *r, struct fhir_error *e)
     if ((rc = fin_str(task, "Task", "resourceType", true, &s, e)) != KR_OK)
         return rc;
     if (strcmp(s, "Task") != 0)
-        return fhir_error_set(e, 422, "not-supported", "resourceType",
+        return fhir_error_set(e, 400, "structure", "resourceType",
                               "not a Task");
     if ((rc = fin_str(task, "Task", "id", false, &s, e)) != KR_OK)
         return rc;

@@ -7,7 +7,10 @@
  *
  *   gw_config.c  the options (one table: file, flags, --help, sample)
  *   gw_http.c    libmicrohttpd: methods, bodies, limits, negotiation
- *   gw_routes.c  the FHIR interactions, one handler per route
+ *   gw_routes.c  the FHIR interactions: the dispatcher, the helpers,
+ *                metadata and Subscription; gw_routes_task.c (Task read,
+ *                search, update; ServiceRequest, Patient) and
+ *                gw_routes_message.c ($process-message, Consent)
  *   gw_node.c    libkr: a pool of clients, sends that wait for the
  *                broker's answer, reads
  *   gw_notify.c  the inbox watcher: rest-hook notifications with
@@ -203,6 +206,7 @@ struct gw_resp {
     json_object *body;
     char location[GW_URL_MAX + 80];
     char ctype[48]; /* "" : application/fhir+json */
+    char allow[48]; /* a 405's Allow header: "GET, PUT, PATCH" */
 };
 
 /* A query parameter, NULL if absent. */

@@ -88,6 +88,8 @@ s_send(struct MHD_Connection *c, const struct gw_resp *resp)
     MHD_add_response_header(r, "Cache-Control", "no-store");
     if (resp->location[0] != '\0')
         MHD_add_response_header(r, "Location", resp->location);
+    if (resp->allow[0] != '\0')
+        MHD_add_response_header(r, "Allow", resp->allow);
     ret = MHD_queue_response(c, (unsigned)resp->status, r);
     MHD_destroy_response(r);
     return ret;

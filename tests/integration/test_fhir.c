@@ -24,6 +24,13 @@
  *      retries, names the Task without its content, and the item is then
  *      processed at JGZ's node.
  *   5. A Consent POSTed (granted) and PUT with status inactive (revoked).
+ *   6. What needs no node, answered by a krfhir whose node socket does
+ *      not exist, at once: ids not 32 hex (404), a Bundle the mapper
+ *      refuses and a non-Bundle (400), other methods (405 with Allow);
+ *      what needs it: 503 naming the node's endpoint. A long poll that
+ *      finds nothing: an empty searchset after the wait. With the
+ *      practice's node stopped, its krfhir still refuses another sender's
+ *      Bundle (403: the organisation is remembered).
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
@@ -48,6 +55,7 @@
 #define S_VALIDATOR KR_SOURCE_DIR "/tests/fhir/validate.js"
 #define S_BODY_MAX "65536"
 #define S_IDLE_S 2
+#define S_DOWN_TIMEOUT_MS "4000" /* node_timeout_ms of the node-down krfhir */
 
 struct s_gw {
     char label[16];
@@ -82,9 +90,11 @@ s_which(const char *name, char out[H_PATH])
 static int s_nfiles; /* resources saved for the validator */
 static char s_files[64][H_PATH];
 
+/* A krfhir for 'node'; 'hook' (or NULL) its rest-hook; 'node_timeout_ms'
+ * (or NULL: the default) its bound on each call to the node. */
 static void
 s_gw_start(struct s_gw *g, const char *label, const char *node,
-           const char *hook)
+           const char *hook, const char *node_timeout_ms)
 {
     char name[64], *text = NULL;
     size_t len;
@@ -95,18 +105,27 @@ s_gw_start(struct s_gw *g, const char *label, const char *node,
     snprintf(g->log, sizeof(g->log), "%s/krfhir-%s.log", s_c.tmp, label);
     snprintf(g->port_file, sizeof(g->port_file), "%s/port", g->dir);
     H_ENSURE(mkdir(g->dir, 0750) == 0, "mkdir %s", g->dir);
-    char *argv[] = {
-        S_KRFHIR,      "--node",
-        (char *)node,  "--listen",
-        "127.0.0.1:0", "--port_file",
-        g->port_file,  "--state_dir",
-        g->dir,        "--max_body_bytes",
-        S_BODY_MAX,    "--idle_timeout_s",
-        "2",           "--retry_initial_ms",
-        "200",         "--retry_max_ms",
-        "1000",        "--log_level",
-        "debug",       hook != NULL ? "--subscription_endpoint" : NULL,
-        (char *)hook,  NULL};
+    char *argv[] = {S_KRFHIR,      "--node",
+                    (char *)node,  "--listen",
+                    "127.0.0.1:0", "--port_file",
+                    g->port_file,  "--state_dir",
+                    g->dir,        "--max_body_bytes",
+                    S_BODY_MAX,    "--idle_timeout_s",
+                    "2",           "--retry_initial_ms",
+                    "200",         "--retry_max_ms",
+                    "1000",        "--log_level",
+                    "debug",       NULL,
+                    NULL,          NULL,
+                    NULL,          NULL};
+    int k = (int)(sizeof(argv) / sizeof(argv[0])) - 5;
+    if (hook != NULL) {
+        argv[k++] = "--subscription_endpoint";
+        argv[k++] = (char *)hook;
+    }
+    if (node_timeout_ms != NULL) {
+        argv[k++] = "--node_timeout_ms";
+        argv[k++] = (char *)node_timeout_ms;
+    }
     snprintf(name, sizeof(name), "krfhir %s", label);
     H_ENSURE(h_proc_spawn(&g->proc, name, g->log, argv) == KR_OK, "start %s",
              name);
@@ -119,14 +138,16 @@ s_gw_start(struct s_gw *g, const char *label, const char *node,
 }
 
 /* curl: METHOD url [body file with content type] -> HTTP status; the
- * answer is written to 'out'. */
+ * answer is written to 'out', its headers to 'out'.hdr. */
 static int
 s_curl(const char *method, const char *url, const char *ctype,
        const char *body_file, const char *out)
 {
     struct h_run r;
-    char data[H_PATH + 2], hdr[128];
+    char data[H_PATH + 2], hdr[128], dump[H_PATH + 8];
     int code = -1;
+
+    snprintf(dump, sizeof(dump), "%s.hdr", out);
 
     snprintf(data, sizeof(data), "@%s", body_file ? body_file : "");
     snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype ? ctype : "");
@@ -134,6 +155,8 @@ s_curl(const char *method, const char *url, const char *ctype,
                          "-sS",
                          "-o",
                          (char *)out,
+                         "-D",
+                         dump,
                          "-w",
                          "%{http_code}",
                          "-X",
@@ -150,6 +173,7 @@ s_curl(const char *method, const char *url, const char *ctype,
                          NULL};
     char *argv_get[] = {s_curl_bin,   "-sS",
                         "-o",         (char *)out,
+                        "-D",         dump,
                         "-w",         "%{http_code}",
                         "-X",         (char *)method,
                         "-H",         "Accept: application/fhir+json",
@@ -444,6 +468,66 @@ s_refused(const char *what, const struct s_gw *g, const char *path,
             what);
 }
 
+/* The value of header 'name' in the answer s_curl wrote to 'out' ("" if
+ * none). */
+static void
+s_header_of(const char *out, const char *name, char *val, size_t len)
+{
+    char path[H_PATH + 8], *text = NULL;
+    size_t n, nl = strlen(name);
+
+    val[0] = '\0';
+    snprintf(path, sizeof(path), "%s.hdr", out);
+    if (util_read_file(path, 1 << 16, &text, &n) != KR_OK)
+        return;
+    for (char *save = NULL, *l = strtok_r(text, "\r\n", &save); l != NULL;
+         l = strtok_r(NULL, "\r\n", &save))
+        if (strncasecmp(l, name, nl) == 0 && l[nl] == ':') {
+            snprintf(val, len, "%s", l + nl + 1 + strspn(l + nl + 1, " "));
+            break;
+        }
+    free(text);
+}
+
+/* The ms the last s_expect took. */
+static uint64_t s_expect_ms;
+
+/* METHOD a gateway's path (body file or NULL) and check the answer: HTTP
+ * 'status' and an OperationOutcome whose diagnostics or expression
+ * mention 'needle'. The answer is kept for the validator; its file is
+ * returned (for its headers). */
+static const char *
+s_expect(const char *what, const struct s_gw *g, const char *method,
+         const char *path, const char *body, int status, const char *needle)
+{
+    static char outs[32][H_PATH];
+    static int k;
+    char *out = outs[k % 32], url[512];
+    json_object *o, *iss;
+
+    snprintf(out, H_PATH, "%s/expect-%d.json", s_c.tmp, k++);
+    snprintf(url, sizeof(url), "%s%s", g->base, path);
+    uint64_t t0 = h_mono_ms();
+    int code =
+        s_curl(method, url, body ? "application/fhir+json" : NULL, body, out);
+    uint64_t ms = s_expect_ms = h_mono_ms() - t0;
+    o = s_read(out);
+    iss = s_issue(o);
+    const char *diag = s_str(iss, "diagnostics"),
+               *expr = s_str(iss, "expression.0");
+    bool mentions = (diag != NULL && strcasestr(diag, needle) != NULL) ||
+                    (expr != NULL && strcasestr(expr, needle) != NULL);
+    H_CHECK(code == status && mentions,
+            "%s: %d (want %d) in %llu ms, an OperationOutcome saying '%s' "
+            "(%s%s%s)",
+            what, code, status, (unsigned long long)ms, needle,
+            diag ? diag : "no issue", expr ? " at " : "", expr ? expr : "");
+    if (o != NULL)
+        s_keep(out);
+    json_object_put(o);
+    return out;
+}
+
 /*
  * The rest-hook listener: a child process on a real socket. It answers
  * the first request 500 and every later one 200, writing each body to
@@ -705,8 +789,8 @@ main(void)
     H_ENSURE(hook.port > 0, "a free port for the listener");
     snprintf(hook.dir, sizeof(hook.dir), "%s", s_c.tmp);
     snprintf(hook_url, sizeof(hook_url), "http://127.0.0.1:%d/hook", hook.port);
-    s_gw_start(&gv, "vl", s_c.nodes[vl].local, NULL);
-    s_gw_start(&gj, "jgz", s_c.nodes[jgz].local, hook_url);
+    s_gw_start(&gv, "vl", s_c.nodes[vl].local, NULL, NULL);
+    s_gw_start(&gj, "jgz", s_c.nodes[jgz].local, hook_url, NULL);
 
     /* GET /metadata. */
     h_note("== metadata");
@@ -1055,6 +1139,140 @@ main(void)
             code);
         json_object_put(o);
         s_keep(out);
+    }
+
+    /* 6. What needs no node is answered without it: a krfhir whose node
+     * socket does not exist. */
+    h_note("== node down");
+    {
+        struct s_gw gd;
+        char dead[H_PATH + 16], allow[64];
+        const char *f;
+        snprintf(dead, sizeof(dead), "ipc://%s/no-such-node.sock", s_c.tmp);
+        /* Each ask of the node waits node_timeout_ms: what answers
+         * sooner did not ask it. */
+        s_gw_start(&gd, "down", dead, NULL, S_DOWN_TIMEOUT_MS);
+        uint64_t slowest = 0;
+        s_expect("GET /Task/abc (not a referral id), node down", &gd, "GET",
+                 "/Task/abc", NULL, 404, "32 lower-case hex");
+        slowest = s_expect_ms > slowest ? s_expect_ms : slowest;
+        s_expect("GET /ServiceRequest/abc, node down", &gd, "GET",
+                 "/ServiceRequest/abc", NULL, 404, "32 lower-case hex");
+        slowest = s_expect_ms > slowest ? s_expect_ms : slowest;
+        s_expect("GET /Patient/abc, node down", &gd, "GET", "/Patient/abc",
+                 NULL, 404, "32 lower-case hex");
+        slowest = s_expect_ms > slowest ? s_expect_ms : slowest;
+        s_expect("PUT /Consent/abc (not a consent id), node down", &gd, "PUT",
+                 "/Consent/abc", s_path("consent-revoke.json"), 404,
+                 "32 lower-case hex");
+        slowest = s_expect_ms > slowest ? s_expect_ms : slowest;
+        H_ENSURE(h_write_file(s_path("bare-bundle.json"),
+                              "{\"resourceType\":\"Bundle\"}", 0600) == KR_OK,
+                 "write bare-bundle.json");
+        s_expect("POST $process-message {\"resourceType\":\"Bundle\"}, node "
+                 "down: the mapper's refusal, not 503",
+                 &gd, "POST", "/$process-message", s_path("bare-bundle.json"),
+                 400, "Bundle.type");
+        slowest = s_expect_ms > slowest ? s_expect_ms : slowest;
+        H_ENSURE(h_write_file(s_path("patient-body.json"),
+                              "{\"resourceType\":\"Patient\"}", 0600) == KR_OK,
+                 "write patient-body.json");
+        s_expect("POST $process-message with a Patient, node down: 400 "
+                 "structure",
+                 &gd, "POST", "/$process-message", s_path("patient-body.json"),
+                 400, "Bundle");
+        slowest = s_expect_ms > slowest ? s_expect_ms : slowest;
+        f = s_expect("DELETE /Task/x, node down: 405", &gd, "DELETE", "/Task/x",
+                     NULL, 405, "GET, PUT, PATCH");
+        slowest = s_expect_ms > slowest ? s_expect_ms : slowest;
+        H_CHECK(slowest < (uint64_t)atoi(S_DOWN_TIMEOUT_MS),
+                "the 404s, 400s and the 405 come at once, without the node: "
+                "the slowest in %llu ms (an ask of the node takes %s ms)",
+                (unsigned long long)slowest, S_DOWN_TIMEOUT_MS);
+        s_header_of(f, "Allow", allow, sizeof(allow));
+        H_CHECK(s_eq(allow, "GET, PUT, PATCH"),
+                "its Allow header names GET, PUT, PATCH (%s)", allow);
+        o = s_read(f);
+        H_CHECK(s_eq(s_str(s_issue(o), "code"), "not-supported"),
+                "its OperationOutcome says not-supported");
+        json_object_put(o);
+        f = s_expect("DELETE /Task (the search), node down: 405", &gd, "DELETE",
+                     "/Task", NULL, 405, "GET");
+        s_header_of(f, "Allow", allow, sizeof(allow));
+        H_CHECK(s_eq(allow, "GET"), "its Allow header is GET (%s)", allow);
+        f = s_expect("GET /$process-message: 405", &gd, "GET",
+                     "/$process-message", NULL, 405, "POST");
+        s_header_of(f, "Allow", allow, sizeof(allow));
+        H_CHECK(s_eq(allow, "POST"), "its Allow header is POST (%s)", allow);
+        /* What does need the node: 503 naming its endpoint. */
+        s_expect("GET /Task/{a referral id}, node down: 503 naming the node",
+                 &gd, "GET", "/Task/0123456789abcdef0123456789abcdef", NULL,
+                 503, dead);
+        s_expect("POST the example Bundle, node down: 503 naming the node", &gd,
+                 "POST", "/$process-message", S_EXAMPLE, 503, dead);
+        int st = 0;
+        char buf[32];
+        H_CHECK(h_proc_stop(&gd.proc, SIGTERM, H_STOP_MS, &st) == KR_OK &&
+                    WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                "krfhir down exits 0 after SIGTERM (%s)",
+                h_status_str(st, buf, sizeof(buf)));
+    }
+
+    /* A long poll that finds nothing: an empty searchset after the wait. */
+    h_note("== long poll, nothing");
+    {
+        snprintf(url, sizeof(url),
+                 "%s/Task?_lastUpdated=gt2099-01-01T00:00:00Z&_wait=2",
+                 gj.base);
+        uint64_t t1 = h_mono_ms();
+        code = s_curl("GET", url, NULL, NULL, s_path("poll-empty.json"));
+        uint64_t waited = h_mono_ms() - t1;
+        o = s_read(s_path("poll-empty.json"));
+        json_object *tot;
+        H_CHECK(code == 200 && s_eq(s_str(o, "type"), "searchset") &&
+                    (tot = h_json_path(o, "total")) != NULL &&
+                    json_object_is_type(tot, json_type_int) &&
+                    json_object_get_int(tot) == 0 &&
+                    h_json_path(o, "entry.0") == NULL,
+                "a long poll that finds nothing: 200, an empty searchset, "
+                "total 0 (HTTP %d)",
+                code);
+        H_CHECK(waited >= 1900 && waited < 2000 + 15000,
+                "it answers after about the wait of 2 s: %llu ms",
+                (unsigned long long)waited);
+        json_object_put(o);
+        s_keep(s_path("poll-empty.json"));
+    }
+
+    /* The organisation is remembered once known: with the practice's
+     * node stopped, a Bundle from another sender is still refused as such
+     * (403, which needs the organisation), and a read is 503 naming the
+     * node. */
+    h_note("== practice node stopped");
+    {
+        o = json_tokener_parse(json_object_to_json_string(ex));
+        json_object *hdr = s_entry(o, "MessageHeader"), *sid;
+        H_ENSURE(hdr != NULL &&
+                     (sid = h_json_path(hdr, "sender.identifier")) != NULL,
+                 "the example's sender identifier");
+        json_object_object_add(sid, "value",
+                               json_object_new_string("99999999"));
+        s_fresh(o, "other-sender-1");
+        s_write_json(s_path("other-sender.json"), o);
+        json_object_put(o);
+        H_REQUIRE(h_node_stop(&s_c, vl), "the practice's node stops");
+        s_expect("a Bundle from another sender, the node stopped: 403", &gv,
+                 "POST", "/$process-message", s_path("other-sender.json"), 403,
+                 "organisation");
+        char tpath[80];
+        snprintf(tpath, sizeof(tpath), "/Task/%s", tid);
+        s_expect("GET Task, the node stopped: 503 naming the node", &gv, "GET",
+                 tpath, NULL, 503, s_c.nodes[vl].local);
+        /* Back up, so that krfhir stops as usual (its notifier is not
+         * left waiting on a dead node). */
+        h_node_start(&s_c, vl);
+        H_CHECK(h_node_wait_connected(&s_c, vl, H_CONNECT_MS),
+                "the practice's node is back");
     }
 
     /* 2. The validator on everything returned. */

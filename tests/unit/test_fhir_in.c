@@ -120,6 +120,19 @@ test_referral_bundle(void **state)
     assert_int_equal(fhir_in_message(&s_practice, b, &again, NULL, &e), KR_OK);
     assert_true(json_object_equal(out, again));
     json_object_put(again);
+    /* Without the organisation (the gateway's node never answered) the
+     * sender stands for it: the same description, and a Bundle that
+     * fails its checks still fails them. */
+    const struct fhir_ctx unknown = {NULL, s_practice.base_url, NOW_MS};
+    assert_int_equal(fhir_in_message(&unknown, b, &again, NULL, &e), KR_OK);
+    assert_true(json_object_equal(out, again));
+    json_object_put(again);
+    json_object *bare = s_json("{\"resourceType\":\"Bundle\"}");
+    assert_int_equal(fhir_in_message(&unknown, bare, &again, NULL, &e),
+                     KR_EINVAL);
+    assert_int_equal(e.status, 400);
+    assert_string_equal(e.expression, "Bundle.type");
+    json_object_put(bare);
     /* Another organisation's gateway would derive another id. */
     char other[KR_MSG_ID_HEX_LEN];
     fhir_bundle_msg_id("ura:00005678", "vlk-verwijzing-2026-0815", other);
@@ -199,7 +212,7 @@ test_referral_refusals(void **state)
 {
     static const struct s_cell cells[] = {
         /* Not a message Bundle. */
-        {S_P("replace", "/resourceType", S_V("\"Task\"")), 422, "not-supported",
+        {S_P("replace", "/resourceType", S_V("\"Task\"")), 400, "structure",
          "resourceType"},
         {S_P("replace", "/type", S_V("\"transaction\"")), 422, "value",
          "Bundle.type"},
@@ -506,8 +519,8 @@ test_other_refusals(void **state)
     static const struct s_cell consent[] = {
         {S_P("replace", "/status", S_V("\"draft\"")), 422, "value",
          "Consent.status"},
-        {S_P("replace", "/resourceType", S_V("\"Patient\"")), 422,
-         "not-supported", "resourceType"},
+        {S_P("replace", "/resourceType", S_V("\"Patient\"")), 400, "structure",
+         "resourceType"},
         {S_P("replace", "/patient/identifier/value", S_V("\"123456789\"")), 422,
          "value", "Consent.patient.identifier.value"},
         {S_P("replace", "/patient/identifier/system", S_V("\"urn:x\"")), 422,
@@ -895,8 +908,8 @@ test_task_refusals(void **state)
          "{\"op\":\"add\",\"path\":\"/statusReason\",\"value\":{\"coding\":[{"
          "\"system\":\"urn:kansrijk:cs:status-reason\",\"code\":\"\"}]}}]",
          400, "structure", "Task.statusReason.coding[0].code"},
-        {S_P("replace", "/resourceType", S_V("\"ServiceRequest\"")), 422,
-         "not-supported", "resourceType"},
+        {S_P("replace", "/resourceType", S_V("\"ServiceRequest\"")), 400,
+         "structure", "resourceType"},
     };
     json_object *ref = s_referral("in-progress", false, 4);
 
