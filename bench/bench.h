@@ -260,7 +260,7 @@ struct timer_stats {
     uint64_t messages_purged, finals_pending; /* retention (sc_signals.c) */
     uint64_t purge_passes, purge_total_us;
     uint32_t purge_max_us;
-    uint64_t signals;                         /* signals stored */
+    uint64_t signals; /* signals stored */
 };
 int cluster_broker_timers(struct cluster *c, struct timer_stats *out);
 int cluster_node_commits(const char *endpoint, struct commit_stats *out);

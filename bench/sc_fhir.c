@@ -748,9 +748,12 @@ s_gw_start(struct cluster *c, int i, const char *bin, const char *hook,
     uint64_t deadline = bench_now_ns() + 15000000000ull;
     while (bench_now_ns() < deadline) {
         if (util_read_file(g->port_file, 64, &text, &tl) == KR_OK) {
-            g->port = atoi(text);
+            long v = strtol(text, NULL, 10);
             free(text);
-            return KR_OK;
+            if (v > 0 && v <= 65535) { /* else not yet written whole */
+                g->port = (int)v;
+                return KR_OK;
+            }
         }
         if (!bproc_alive(&g->proc))
             break;

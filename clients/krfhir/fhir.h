@@ -37,15 +37,15 @@ struct fhir_ctx {
 
 /* Why a request was refused: an OperationOutcome's one issue. */
 struct fhir_error {
-    int status;             /* HTTP status: 400, 404, 409, 413, 415, 422,
-                               500, 503 */
-    char code[24];          /* IssueType: invalid, structure, required,
-                               value, not-found, conflict, business-rule,
-                               not-supported, too-long, transient,
-                               exception, security, processing */
-    char expression[192];   /* FHIRPath of the element ("" if none):
-                               "Bundle.entry[2].resource.identifier[0]" */
-    char diagnostics[384];  /* why, in words; never a value */
+    int status;            /* HTTP status: 400, 404, 409, 413, 415, 422,
+                              500, 503 */
+    char code[24];         /* IssueType: invalid, structure, required,
+                              value, not-found, conflict, business-rule,
+                              not-supported, too-long, transient,
+                              exception, security, processing */
+    char expression[192];  /* FHIRPath of the element ("" if none):
+                              "Bundle.entry[2].resource.identifier[0]" */
+    char diagnostics[384]; /* why, in words; never a value */
 };
 
 /* Set 'e' (printf-style diagnostics). Returns KR_EINVAL for a 4xx status,
@@ -66,9 +66,8 @@ bool fhir_bsn_valid(const char *s);
 /* An organisation identifier (system URA or AGB, value digits) as a
  * kansrijk org_id ("ura:00001234", "agb:01234567") in out[outlen].
  * KR_EINVAL (with 'e' set, naming 'expression') if it is neither. */
-int fhir_org_id_from_identifier(json_object *identifier,
-                                const char *expression, char *out,
-                                size_t outlen, struct fhir_error *e);
+int fhir_org_id_from_identifier(json_object *identifier, const char *expression,
+                                char *out, size_t outlen, struct fhir_error *e);
 /* The FHIR Identifier of a kansrijk org_id, NULL if it is not "ura:" or
  * "agb:" followed by digits. */
 json_object *fhir_identifier_from_org_id(const char *org_id);

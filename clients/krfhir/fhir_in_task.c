@@ -23,30 +23,14 @@
 
 /* The elements of a Task the gateway reads or shows; anything else in a
  * PUT would be a change it could not carry. */
-static const char *const s_task_keys[] = {"resourceType",
-                                          "id",
-                                          "meta",
-                                          "text",
-                                          "identifier",
-                                          "status",
-                                          "statusReason",
-                                          "businessStatus",
-                                          "intent",
-                                          "priority",
-                                          "focus",
-                                          "for",
-                                          "authoredOn",
-                                          "lastModified",
-                                          "requester",
-                                          "owner",
-                                          "note",
-                                          "executionPeriod",
-                                          "output",
-                                          "restriction",
-                                          /* a handover's birth data, as
-                                           * shown: read-only (fhir-out) */
-                                          "input",
-                                          NULL};
+static const char *const s_task_keys[] = {
+    "resourceType", "id", "meta", "text", "identifier", "status",
+    "statusReason", "businessStatus", "intent", "priority", "focus", "for",
+    "authoredOn", "lastModified", "requester", "owner", "note",
+    "executionPeriod", "output", "restriction",
+    /* a handover's birth data, as
+     * shown: read-only (fhir-out) */
+    "input", NULL};
 
 /* What the node's record says (kr_referral_json()). */
 struct s_ref {

@@ -36,11 +36,10 @@ void fhir_out_task_add_status(const struct fhir_ctx *ctx, json_object *task,
  * or HANDOVER inbox item; NULL (with 'e' set 404, saying why) where the
  * item holds no such content. */
 json_object *fhir_out_service_request(const struct fhir_ctx *ctx,
-                                      json_object *referral,
-                                      json_object *item, struct fhir_error *e);
-json_object *fhir_out_patient(const struct fhir_ctx *ctx,
-                              json_object *referral, json_object *item,
-                              struct fhir_error *e);
+                                      json_object *referral, json_object *item,
+                                      struct fhir_error *e);
+json_object *fhir_out_patient(const struct fhir_ctx *ctx, json_object *referral,
+                              json_object *item, struct fhir_error *e);
 
 /* A Communication for a broker notice about a referral (an escalation, a
  * cancellation request): 'item' an inbox item whose "notice" is set. */

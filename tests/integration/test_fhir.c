@@ -56,6 +56,7 @@
 #define S_BODY_MAX "65536"
 #define S_IDLE_S 2
 #define S_DOWN_TIMEOUT_MS "4000" /* node_timeout_ms of the node-down krfhir */
+#define S_DOWN_TIMEOUT_MS_N 4000u
 
 struct s_gw {
     char label[16];
@@ -181,7 +182,7 @@ s_curl(const char *method, const char *url, const char *ctype,
                         (char *)url,  NULL};
     if (h_run(&r, 100000, body_file ? argv_body : argv_get) == KR_OK &&
         r.code == 0)
-        code = atoi(r.out);
+        code = (int)strtol(r.out, NULL, 10); /* curl -w %{http_code} */
     else
         h_note("curl %s %s: exit %d: %s", method, url, r.code,
                r.err ? r.err : "");
@@ -638,7 +639,10 @@ s_slow_client(const struct s_gw *g, int limit_ms, bool *other_served)
     const char *p = strrchr(g->base, ':');
     char out[H_PATH], url[256];
 
-    port = p != NULL ? atoi(p + 1) : 0;
+    if (p != NULL) {
+        long v = strtol(p + 1, NULL, 10);
+        port = v > 0 && v < 65536 ? (int)v : 0;
+    }
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
@@ -1185,7 +1189,7 @@ main(void)
         f = s_expect("DELETE /Task/x, node down: 405", &gd, "DELETE", "/Task/x",
                      NULL, 405, "GET, PUT, PATCH");
         slowest = s_expect_ms > slowest ? s_expect_ms : slowest;
-        H_CHECK(slowest < (uint64_t)atoi(S_DOWN_TIMEOUT_MS),
+        H_CHECK(slowest < S_DOWN_TIMEOUT_MS_N,
                 "the 404s, 400s and the 405 come at once, without the node: "
                 "the slowest in %llu ms (an ask of the node takes %s ms)",
                 (unsigned long long)slowest, S_DOWN_TIMEOUT_MS);
