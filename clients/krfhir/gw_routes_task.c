@@ -550,8 +550,11 @@ gwr_task_search(struct gw *g, const struct fhir_ctx *ctx,
         for (const char *c = val; *c; c++) {
             if (isalnum((unsigned char)*c) || strchr("-._~:", *c))
                 enc[k++] = *c;
-            else
-                k += (size_t)sprintf(enc + k, "%%%02X", (unsigned char)*c);
+            else { /* percent-encoded: 3 bytes, within el */
+                enc[k++] = '%';
+                enc[k++] = "0123456789ABCDEF"[(unsigned char)*c >> 4];
+                enc[k++] = "0123456789ABCDEF"[(unsigned char)*c & 15];
+            }
         }
         enc[k] = '\0';
         n += snprintf(self + n, sizeof(self) - (size_t)n, "%s%s=%s",

@@ -1,8 +1,8 @@
 /*
- * json_map.h - the JSON <-> protobuf mapping of libkr (krctl, krspool and the JSON
- * entry points of kr.h use it): the referral description
- * that `krctl send` reads, the opened kr.v1.Content of received messages,
- * and the directory, queue, outbox and status records that krctl prints.
+ * json_map.h - the JSON <-> protobuf mapping of libkr (krctl, krspool and the
+ * JSON entry points of kr.h use it): the referral description that `krctl send`
+ * reads, the opened kr.v1.Content of received messages, and the directory,
+ * queue, outbox and status records that krctl prints.
  *
  * These are pure functions (no sockets, no clock: "now" is an argument), so
  * that every rule can be tested. Every parse error is written into 'err'

@@ -695,9 +695,8 @@ json_map_broker_stats(const Kr__V1__BrokerStats *st)
                            json_object_new_uint64(st->timer_scans));
     json_object_object_add(
         o, "timer_scan_avg_us",
-        json_object_new_uint64(st->timer_scans
-                                   ? st->timer_scan_total_us / st->timer_scans
-                                   : 0));
+        json_object_new_uint64(
+            st->timer_scans ? st->timer_scan_total_us / st->timer_scans : 0));
     json_object_object_add(o, "timer_scan_max_us",
                            json_object_new_uint64(st->timer_scan_max_us));
     json_map_signal_stats(o, st);
