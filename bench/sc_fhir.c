@@ -30,10 +30,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,36 +132,140 @@ s_fail(struct s_run *r, const char *fmt, ...)
     atomic_store(&r->stop, 1);
 }
 
-/* One HTTP/1.1 exchange on a fresh loopback connection: the status, or a
- * negative KR_E*. The answer's body is kept in *ans (NUL-terminated, to
- * free) when ans is not NULL, else read and dropped. */
+/* Each thread keeps one HTTP/1.1 connection open (keep-alive), as a
+ * care system's FHIR client does: a fresh connection per request would
+ * add a TCP handshake and, at krfhir, a thread's start to every figure. */
+static __thread int t_fd = -1, t_port = -1;
+
+static void
+s_http_close(void)
+{
+    if (t_fd >= 0)
+        close(t_fd);
+    t_fd = t_port = -1;
+}
+
 static int
-s_http(int port, const char *method, const char *path, const char *body,
-       size_t len, char **ans)
+s_http_connect(int port)
 {
     struct sockaddr_in a;
-    char head[512], buf[16384];
-    size_t acap = 0, alen = 0;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), status = KR_EIO;
-    size_t got = 0;
-    long clen = -1;
-    char *end = NULL;
+    int one = 1;
 
-    if (fd < 0)
+    if (t_fd >= 0 && t_port == port)
+        return KR_OK;
+    s_http_close();
+    t_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (t_fd < 0)
         return KR_ESYS;
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
+    if (connect(t_fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        s_http_close();
         return KR_EUNAVAIL;
     }
+    /* Requests go in one write each; no reason to hold them back. */
+    setsockopt(t_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    t_port = port;
+    return KR_OK;
+}
+
+/* One exchange on the thread's connection: the status, or a negative
+ * KR_E* (then the connection is closed). *reused: the connection had
+ * served before (a failure there may be the server's idle close). */
+static int
+s_http_once(int port, const char *req, size_t rlen, char **ans, bool *reused)
+{
+    char buf[16384];
+    size_t acap = 0, alen = 0, got = 0;
+    long clen = -1;
+    char *end = NULL;
+    int status = KR_EIO;
+    bool close_after = false;
+
+    *reused = t_fd >= 0 && t_port == port;
+    if (s_http_connect(port) != KR_OK)
+        return KR_EUNAVAIL;
+    if (send(t_fd, req, rlen, MSG_NOSIGNAL) != (ssize_t)rlen)
+        goto fail;
+    /* Bounded: each read waits at most S_MSG_MS; the answer is read to
+     * its Content-Length. */
+    for (int i = 0; i < 100000; i++) {
+        struct pollfd pf = {t_fd, POLLIN, 0};
+        if (poll(&pf, 1, S_MSG_MS) <= 0)
+            goto fail;
+        ssize_t r = recv(t_fd, buf + got, sizeof(buf) - 1 - got, 0);
+        if (r <= 0)
+            goto fail;
+        got += (size_t)r;
+        buf[got] = '\0';
+        if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
+            char *cl = strcasestr(buf, "Content-Length:");
+            char *cc = strcasestr(buf, "Connection: close");
+            clen = cl != NULL && cl < end ? strtol(cl + 15, NULL, 10) : -1;
+            close_after = cc != NULL && cc < end;
+            if (clen < 0 || sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+                status = KR_EPROTO;
+                goto fail;
+            }
+        }
+        size_t keep = end != NULL ? (size_t)(end + 4 - buf) : 0;
+        if (end != NULL && (long)(got - keep) >= clen)
+            break;
+        if (got >= sizeof(buf) - 1) {
+            if (end == NULL)
+                goto fail; /* a head this long is not krfhir's */
+            /* Move the body read so far out (or drop it). */
+            size_t m = got - keep;
+            if (ans != NULL) {
+                if (alen + m + 1 > S_BODY_MAX)
+                    goto fail;
+                if (alen + m + 1 > acap) {
+                    acap = (alen + m + 1) * 2;
+                    *ans = xrealloc(*ans, acap);
+                }
+                memcpy(*ans + alen, buf + keep, m);
+                alen += m;
+            }
+            clen -= (long)m;
+            got = keep;
+        }
+    }
+    if (ans != NULL) {
+        size_t keep = (size_t)(end + 4 - buf), m = got - keep;
+        *ans = xrealloc(*ans, alen + m + 1);
+        memcpy(*ans + alen, buf + keep, m);
+        (*ans)[alen + m] = '\0';
+    }
+    if (close_after)
+        s_http_close();
+    return status;
+fail:
+    s_http_close();
+    if (ans != NULL) {
+        free(*ans);
+        *ans = NULL;
+    }
+    return status == KR_EPROTO ? status : KR_EIO;
+}
+
+/* One HTTP/1.1 exchange with krfhir on loopback: the status, or a
+ * negative KR_E*. The answer's body is kept in *ans (NUL-terminated, to
+ * free) when ans is not NULL, else read and dropped. A kept connection
+ * that fails before answering (krfhir closed it while idle) is replaced
+ * once: every request here may be repeated (the POSTs are idempotent by
+ * Bundle.id). */
+static int
+s_http(int port, const char *method, const char *path, const char *body,
+       size_t len, char **ans)
+{
+    char head[512];
+    bool reused;
     int n = snprintf(
         head, sizeof(head),
         "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: "
-        "application/fhir+json\r\n%sContent-Length: "
-        "%zu\r\nConnection: close\r\n\r\n",
+        "application/fhir+json\r\n%sContent-Length: %zu\r\n\r\n",
         method, path,
         body != NULL ? "Content-Type: application/fhir+json\r\n" : "", len);
     /* One write: a head and a body in two small segments would wait for
@@ -168,56 +274,12 @@ s_http(int port, const char *method, const char *path, const char *body,
     memcpy(req, head, (size_t)n);
     if (len > 0)
         memcpy(req + n, body, len);
-    ssize_t w = send(fd, req, (size_t)n + len, MSG_NOSIGNAL);
+    if (ans != NULL)
+        *ans = NULL;
+    int status = s_http_once(port, req, (size_t)n + len, ans, &reused);
+    if (status < 0 && status != KR_EPROTO && reused)
+        status = s_http_once(port, req, (size_t)n + len, ans, &reused);
     free(req);
-    if (w != (ssize_t)((size_t)n + len))
-        goto done;
-    /* Bounded: each read waits at most S_MSG_MS; the answer is read to
-     * its Content-Length (or the close). */
-    for (int i = 0; i < 100000; i++) {
-        struct pollfd pf = {fd, POLLIN, 0};
-        if (poll(&pf, 1, S_MSG_MS) <= 0)
-            break;
-        ssize_t r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        buf[got] = '\0';
-        if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
-            char *cl = strcasestr(buf, "Content-Length:");
-            clen = cl != NULL && cl < end ? strtol(cl + 15, NULL, 10) : -1;
-            if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-                status = KR_EPROTO;
-        }
-        if (end != NULL && clen >= 0 &&
-            (long)(got - (size_t)(end + 4 - buf)) >= clen)
-            break;
-        if (got >= sizeof(buf) - 1) {
-            /* Keep the head, move the body read so far out (or drop). */
-            size_t keep = end != NULL ? (size_t)(end + 4 - buf) : 0;
-            if (ans != NULL && end != NULL) {
-                size_t m = got - keep;
-                if (alen + m + 1 > S_BODY_MAX)
-                    goto done;
-                if (alen + m + 1 > acap) {
-                    acap = (alen + m + 1) * 2;
-                    *ans = xrealloc(*ans, acap);
-                }
-                memcpy(*ans + alen, buf + keep, m);
-                alen += m;
-            }
-            clen -= (long)(got - keep);
-            got = keep;
-        }
-    }
-    if (ans != NULL && end != NULL) {
-        size_t keep = (size_t)(end + 4 - buf), m = got - keep;
-        *ans = xrealloc(*ans, alen + m + 1);
-        memcpy(*ans + alen, buf + keep, m);
-        (*ans)[alen + m] = '\0';
-    }
-done:
-    close(fd);
     return status;
 }
 
@@ -262,6 +324,7 @@ s_sender_main(void *arg)
         r->sent[p][i] = bench_now_ns() - at;
     }
     kr_client_destroy(&ka);
+    s_http_close();
     return NULL;
 }
 
@@ -311,6 +374,7 @@ s_get_main(void *arg)
             bench_sleep_ns(S_POLL_US * 1000ull);
         }
     }
+    s_http_close();
     return NULL;
 }
 
@@ -485,6 +549,7 @@ s_poll_main(void *arg)
         if (whole && path[0] == '\0')
             cursor = best;
     }
+    s_http_close();
     return NULL;
 }
 

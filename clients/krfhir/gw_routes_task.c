@@ -26,14 +26,13 @@
  */
 
 /* The referral and the inbox item that opened it here (NULL at the
- * placer, which holds no opened content). KR_OK, or 'out' set. */
+ * placer, which holds no opened content), in one node call. KR_OK, or
+ * 'out' set. */
 static int
 s_load(struct gw *g, const char *id, json_object **ref, json_object **item,
        struct gw_resp *out)
 {
     char err[256] = "";
-    json_object *hist, *h0;
-    const char *mid;
     int rc;
 
     *ref = *item = NULL;
@@ -43,7 +42,7 @@ s_load(struct gw *g, const char *id, json_object **ref, json_object **item,
                  "referral_id)");
         return KR_ENOTFOUND;
     }
-    rc = gw_node_referral(&g->node, id, ref, err, sizeof(err));
+    rc = gw_node_referral_view(&g->node, id, ref, item, err, sizeof(err));
     if (rc == KR_ENOTFOUND) {
         gwr_fail(out, 404, "not-found", NULL,
                  "the node holds no referral with this id");
@@ -54,22 +53,6 @@ s_load(struct gw *g, const char *id, json_object **ref, json_object **item,
                  "reading the referral from the node at %s: %s: %s",
                  g->cfg->node, kr_strerror(rc), err);
         return rc;
-    }
-    if (json_object_object_get_ex(*ref, "history", &hist) &&
-        json_object_is_type(hist, json_type_array) &&
-        json_object_array_length(hist) > 0 &&
-        (h0 = json_object_array_get_idx(hist, 0)) != NULL &&
-        (mid = gwr_str(h0, "msg_id")) != NULL && gwr_id_ok(mid)) {
-        rc = gw_node_inbox_item(&g->node, mid, item, err, sizeof(err));
-        if (rc != KR_OK && rc != KR_ENOTFOUND) {
-            json_object_put(*ref);
-            *ref = NULL;
-            gwr_fail(out, 503, "transient", NULL,
-                     "reading the referral's message from the node at %s: "
-                     "%s: %s",
-                     g->cfg->node, kr_strerror(rc), err);
-            return rc;
-        }
     }
     return KR_OK;
 }

@@ -485,6 +485,7 @@ struct pass_ack {
 struct pass {
     uint64_t id;     /* counts passes, from 1 */
     MDB_txn *txn;    /* the write transaction, opened on need */
+    MDB_txn *read;   /* while a read is answered at once: its snapshot */
     int err;         /* first store failure: nothing commits */
     uint64_t now_ms; /* wall clock at the start of the pass */
     uint64_t now_mono;
@@ -505,7 +506,9 @@ struct pass {
 struct node;
 
 /* The pass's write transaction, begun on first use. Returns the pass's
- * error once a write failed: the rest of the pass then writes nothing. */
+ * error once a write failed: the rest of the pass then writes nothing.
+ * While a read-only request is answered at once (local.c), its read
+ * snapshot of the last commit instead. */
 int pass_txn(struct node *n, MDB_txn **out);
 /* Record a store failure (KR_EFULL, KR_EDISKFULL, KR_ESTORE) that killed
  * the txn. */

@@ -503,6 +503,58 @@ kr_referral_json(kr_client_t *c, const char *referral_id_hex, char **json,
 }
 
 int
+kr_referral_view_json(kr_client_t *c, const char *referral_id_hex, char **json,
+                      size_t *json_len, char *err, size_t errlen)
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__LocalResponse *resp = NULL;
+    uint8_t id[KR_ID_LEN];
+    json_object *o, *r, *it;
+    int rc, ok;
+
+    s_err(err, errlen, "%s", "");
+    if (json != NULL)
+        *json = NULL;
+    if (json_len != NULL)
+        *json_len = 0;
+    if (c == NULL || json == NULL)
+        return KR_EINVAL;
+    if ((rc = s_id(referral_id_hex, "referral_id", id, err, errlen)) != KR_OK)
+        return rc;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW;
+    req.referral_view = (ProtobufCBinaryData){KR_ID_LEN, id};
+    if ((rc = s_call(c, &req, &resp, err, errlen)) != KR_OK)
+        return rc;
+    if (resp->n_referrals != 1 || resp->n_inbox > 1) {
+        s_err(err, errlen, "krnode answered without the referral");
+        kr__v1__local_response__free_unpacked(resp, NULL);
+        return KR_EPROTO;
+    }
+    o = json_object_new_object();
+    r = json_map_node_referral(resp->referrals[0], 1);
+    it = resp->n_inbox == 1 ? json_map_inbox_item(resp->inbox[0], &ok) : NULL;
+    if (o == NULL || r == NULL || (resp->n_inbox == 1 && it == NULL) ||
+        json_object_object_add(o, "referral", r) != 0) {
+        json_object_put(o);
+        json_object_put(r);
+        json_object_put(it);
+        kr__v1__local_response__free_unpacked(resp, NULL);
+        return KR_ENOMEM;
+    }
+    if (it != NULL && json_object_object_add(o, "item", it) != 0) {
+        json_object_put(o);
+        json_object_put(it);
+        kr__v1__local_response__free_unpacked(resp, NULL);
+        return KR_ENOMEM;
+    }
+    rc = s_text(o, json, json_len, err, errlen);
+    json_object_put(o);
+    kr__v1__local_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+int
 kr_referrals_json(kr_client_t *c, const char *state, int overdue,
                   const char *after_hex, uint32_t limit, char **json,
                   size_t *json_len, char *err, size_t errlen)
