@@ -15,6 +15,8 @@
  *                broker's answer, reads
  *   gw_notify.c  the inbox watcher: rest-hook notifications with
  *                retries, a persisted cursor, and the long poll's wake-up
+ *   gw_hook.c    libcurl: the rest-hook's HTTP(S) client, one kept
+ *                connection
  */
 #ifndef KR_FHIR_GW_H
 #define KR_FHIR_GW_H
@@ -58,9 +60,13 @@ struct gw_config {
     uint64_t accept_wait_ms;     /* wait for the broker's answer to a send */
     uint64_t search_max;         /* most Tasks a search returns at once */
     uint64_t long_poll_max_s;    /* bound on _wait */
-    char *subscription_endpoint; /* rest-hook URL (http://), "": none */
+    char *subscription_endpoint; /* rest-hook URL (http:// or https://),
+                                    "": none */
     char *subscription_header;   /* one "Name: value" header sent with
                                     each notification, "": none */
+    char *subscription_ca_file;  /* PEM CAs trusted for an https
+                                    endpoint instead of the system's,
+                                    "": the system's */
     uint64_t notify_timeout_ms;  /* one notification's HTTP exchange */
     uint64_t retry_initial_ms;   /* first wait after a failed notification */
     uint64_t retry_max_ms;       /* the waits double up to this */
@@ -187,10 +193,43 @@ json_object *gw_notify_subscription(struct gw_notify *nt);
 /* The notification Bundle for one Task (pure; exposed for tests). */
 json_object *gw_notify_bundle(const char *base_url, const char *task_id,
                               uint64_t event_number);
-/* POST 'body' to an http:// URL within timeout_ms. The HTTP status, or a
+/* POST 'body' to an http:// or https:// URL within timeout_ms, on a
+ * connection of its own (gw_hook_post keeps one). The HTTP status, or a
  * negative KR_E* with 'err' saying why. */
 int gw_http_post(const char *url, const char *header, const char *body,
                  size_t len, int timeout_ms, char *err, size_t errlen);
+
+/*
+ * The rest-hook's HTTP client (gw_hook.c, libcurl).
+ */
+
+struct gw_hook;
+/* Once at start, before any thread (curl_global_init). KR_OK or
+ * KR_ESYS, said on stderr. */
+int gw_hook_global_init(void);
+/* At the end, after every thread (curl_global_cleanup). */
+void gw_hook_global_fini(void);
+/* Whether 'url' is an http:// or https:// URL with a host: KR_OK, or
+ * KR_ECONFIG with 'err' saying what is wrong. */
+int gw_hook_check_url(const char *url, char *err, size_t errlen);
+/* A client for one endpoint: 'header' ("Name: value", "": none) sent with
+ * each post as is, 'ca_file' (PEM; "": the system's CAs) the CAs an https
+ * endpoint's certificate must chain to, 'timeout_ms' the bound on one
+ * exchange. Peer and host are always verified; redirects are not
+ * followed. Used by one thread at a time. KR_OK with *out set, or a
+ * negative KR_E* with 'err' set. */
+int gw_hook_new(const char *url, const char *header, const char *ca_file,
+                int timeout_ms, struct gw_hook **out, char *err,
+                size_t errlen);
+/* POST 'body' (application/fhir+json), on the connection kept from the
+ * last post when the endpoint kept it open. The HTTP status (any: a 3xx
+ * is not followed), or a negative KR_E* with 'err' naming the cause
+ * ("connect: Connection refused", "no answer within 5000 ms", "TLS: SSL
+ * certificate problem: ..."). The answer's body is dropped. */
+int gw_hook_post(struct gw_hook *h, const char *body, size_t len, char *err,
+                 size_t errlen);
+/* Close the connection and free the client; *hp becomes NULL. */
+void gw_hook_destroy(struct gw_hook **hp);
 
 /*
  * HTTP (gw_http.c) and routes (gw_routes.c).

@@ -2,15 +2,20 @@
  * --help and --sample-config, as for the other daemons (common/config.h).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gw.h"
 #include "log.h"
 #include "util.h"
+
+/* A bundle of CAs is some hundred kilobytes (the system's is 200). */
+#define S_CA_FILE_MAX (8 << 20)
 
 #define S_OPT(k, t, f, d, lo, hi, req, h)                                      \
     {                                                                          \
@@ -52,11 +57,15 @@ const struct cfg_option gw_config_options[] = {
     S_OPT("long_poll_max_s", CFG_U64, long_poll_max_s, "60", 0, 600, 0,
           "bound on a search's _wait (the long poll)"),
     S_OPT("subscription_endpoint", CFG_STR, subscription_endpoint, "", 0, 0, 0,
-          "http:// URL that gets an id-only notification (rest-hook) per "
-          "new or changed Task (empty: none)"),
+          "http:// or https:// URL that gets an id-only notification "
+          "(rest-hook) per new or changed Task (empty: none)"),
     S_OPT("subscription_header", CFG_STR, subscription_header, "", 0, 0, 0,
           "one 'Name: value' header sent with every notification (e.g. "
           "Authorization)"),
+    S_OPT("subscription_ca_file", CFG_STR, subscription_ca_file, "", 0, 0, 0,
+          "PEM file of the CAs an https subscription_endpoint's certificate "
+          "must chain to, instead of the system's (empty: the system's); "
+          "the certificate and its host name are always verified"),
     S_OPT("notify_timeout_ms", CFG_U64, notify_timeout_ms, "5000", 100, 600000,
           0, "bound on one notification's HTTP exchange"),
     S_OPT("retry_initial_ms", CFG_U64, retry_initial_ms, "500", 10, 3600000, 0,
@@ -122,6 +131,39 @@ gw_host_loopback(const char *host)
     return false;
 }
 
+/* Whether 'path' can be read and holds a PEM certificate: checked here,
+ * so that a wrong path stops the start instead of failing every
+ * notification later. */
+static int
+s_check_pem(const char *path, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    errno = 0;
+    if ((rc = util_read_file(path, S_CA_FILE_MAX, &text, &len)) != KR_OK) {
+        if (rc == KR_EINVAL)
+            snprintf(err, errlen,
+                     "subscription_ca_file: %s is over %d bytes: not a file "
+                     "of CAs",
+                     path, S_CA_FILE_MAX);
+        else
+            snprintf(err, errlen, "subscription_ca_file: cannot read %s: %s",
+                     path, errno != 0 ? strerror(errno) : kr_strerror(rc));
+        return KR_ECONFIG;
+    }
+    rc = strstr(text, "-----BEGIN CERTIFICATE-----") != NULL ? KR_OK
+                                                              : KR_ECONFIG;
+    if (rc != KR_OK)
+        snprintf(err, errlen,
+                 "subscription_ca_file: %s holds no PEM certificate "
+                 "(-----BEGIN CERTIFICATE-----)",
+                 path);
+    free(text);
+    return rc;
+}
+
 int
 gw_config_check(struct gw_config *cfg, char *err, size_t errlen)
 {
@@ -174,30 +216,23 @@ gw_config_check(struct gw_config *cfg, char *err, size_t errlen)
         return KR_ECONFIG;
     }
     if (cfg->subscription_endpoint[0] != '\0') {
-        char h2[256];
-        unsigned p2;
-        const char *rest = cfg->subscription_endpoint + 7;
-        size_t n = strcspn(rest, "/");
-        if (strncmp(cfg->subscription_endpoint, "http://", 7) != 0 || n == 0 ||
-            n >= sizeof(h2) - 8) {
+        char why[GW_URL_MAX + 64];
+        if (gw_hook_check_url(cfg->subscription_endpoint, why, sizeof(why)) !=
+            KR_OK) {
+            snprintf(err, errlen, "subscription_endpoint: %s", why);
+            return KR_ECONFIG;
+        }
+    }
+    if (cfg->subscription_ca_file[0] != '\0') {
+        if (strncasecmp(cfg->subscription_endpoint, "https://", 8) != 0) {
             snprintf(err, errlen,
-                     "subscription_endpoint: '%s' is not an http:// URL "
-                     "(https: put a local proxy in between)",
+                     "subscription_ca_file: set, but subscription_endpoint "
+                     "('%s') is not an https:// URL",
                      cfg->subscription_endpoint);
             return KR_ECONFIG;
         }
-        memcpy(h2, rest, n);
-        h2[n] = '\0';
-        if (strchr(h2, ':') == NULL)
-            strcat(h2, ":80");
-        char hh[200];
-        if (gw_split_listen(h2, hh, sizeof(hh), &p2) != KR_OK || p2 == 0) {
-            snprintf(err, errlen,
-                     "subscription_endpoint: '%s' has no valid host and "
-                     "port",
-                     cfg->subscription_endpoint);
+        if (s_check_pem(cfg->subscription_ca_file, err, errlen) != KR_OK)
             return KR_ECONFIG;
-        }
     }
     if (cfg->subscription_header[0] != '\0') {
         const char *c = strchr(cfg->subscription_header, ':');

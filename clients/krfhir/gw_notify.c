@@ -21,14 +21,10 @@
  * an id, and the receiver reads the Task again, so a repeat is
  * harmless). */
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -270,136 +266,6 @@ gw_notify_subscription(struct gw_notify *nt)
 }
 
 /*
- * A small HTTP/1.1 client: one POST, one answer, Connection: close.
- */
-
-int
-gw_http_post(const char *url, const char *header, const char *body, size_t len,
-             int timeout_ms, char *err, size_t errlen)
-{
-    char host[256], port[8] = "80", path[GW_URL_MAX], req[GW_URL_MAX + 1024];
-    const char *p, *slash, *colon;
-    struct addrinfo hints, *ai = NULL;
-    uint64_t deadline = util_mono_ms() + (uint64_t)timeout_ms;
-    int fd = -1, rc = KR_EUNAVAIL, n;
-
-    if (strncmp(url, "http://", 7) != 0) {
-        snprintf(err, errlen, "not an http:// URL");
-        return KR_EINVAL;
-    }
-    p = url + 7;
-    slash = strchr(p, '/');
-    if (slash == NULL)
-        slash = p + strlen(p);
-    colon = memchr(p, ':', (size_t)(slash - p));
-    size_t hl = (size_t)((colon != NULL ? colon : slash) - p);
-    if (hl == 0 || hl >= sizeof(host)) {
-        snprintf(err, errlen, "no host in the URL");
-        return KR_EINVAL;
-    }
-    memcpy(host, p, hl);
-    host[hl] = '\0';
-    if (colon != NULL) {
-        size_t pl = (size_t)(slash - colon - 1);
-        if (pl == 0 || pl >= sizeof(port)) {
-            snprintf(err, errlen, "a bad port in the URL");
-            return KR_EINVAL;
-        }
-        memcpy(port, colon + 1, pl);
-        port[pl] = '\0';
-    }
-    snprintf(path, sizeof(path), "%s", *slash ? slash : "/");
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    if ((n = getaddrinfo(host, port, &hints, &ai)) != 0) {
-        snprintf(err, errlen, "cannot resolve the host: %s", gai_strerror(n));
-        return KR_EUNAVAIL;
-    }
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        goto done;
-    }
-    /* The head and the body are two writes: without this the body would
-     * wait for the receiver's delayed ACK of the head (Nagle). */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
-        snprintf(err, errlen, "connect: %s", strerror(errno));
-        goto done;
-    }
-    n = snprintf(req, sizeof(req),
-                 "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: "
-                 "application/fhir+json\r\nContent-Length: %zu\r\n%s%s"
-                 "Connection: close\r\nUser-Agent: krfhir\r\n\r\n",
-                 path, host, port, len, header && header[0] ? header : "",
-                 header && header[0] ? "\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof(req)) {
-        snprintf(err, errlen, "the request head is too long");
-        rc = KR_EINVAL;
-        goto done;
-    }
-    /* Write the head, then the body, then read the status line: each
-     * step waits with poll() until the deadline. */
-    const char *parts[2] = {req, body};
-    size_t lens[2] = {(size_t)n, len};
-    for (int k = 0; k < 2; k++) {
-        size_t off = 0;
-        while (off < lens[k]) {
-            int64_t left = (int64_t)deadline - (int64_t)util_mono_ms();
-            struct pollfd pf = {fd, POLLOUT, 0};
-            if (left <= 0 || poll(&pf, 1, (int)left) <= 0) {
-                snprintf(err, errlen, "no connection within %d ms", timeout_ms);
-                rc = KR_ETIMEDOUT;
-                goto done;
-            }
-            ssize_t w = send(fd, parts[k] + off, lens[k] - off, MSG_NOSIGNAL);
-            if (w < 0 && (errno == EAGAIN || errno == EINTR))
-                continue;
-            if (w <= 0) {
-                snprintf(err, errlen, "connection: %s", strerror(errno));
-                goto done;
-            }
-            off += (size_t)w;
-        }
-    }
-    char head[256];
-    size_t got = 0;
-    while (got < sizeof(head) - 1 && memchr(head, '\n', got) == NULL) {
-        int64_t left = (int64_t)deadline - (int64_t)util_mono_ms();
-        struct pollfd pf = {fd, POLLIN, 0};
-        if (left <= 0 || poll(&pf, 1, (int)left) <= 0) {
-            snprintf(err, errlen, "no answer within %d ms", timeout_ms);
-            rc = KR_ETIMEDOUT;
-            goto done;
-        }
-        ssize_t r = recv(fd, head + got, sizeof(head) - 1 - got, 0);
-        if (r < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        if (r <= 0) {
-            snprintf(err, errlen, "the connection closed without an answer%s%s",
-                     r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
-            goto done;
-        }
-        got += (size_t)r;
-    }
-    head[got] = '\0';
-    int status = 0;
-    if (sscanf(head, "HTTP/1.%*d %d", &status) != 1 || status < 100 ||
-        status > 599) {
-        snprintf(err, errlen, "the answer is not HTTP");
-        rc = KR_EPROTO;
-        goto done;
-    }
-    rc = status;
-done:
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(ai);
-    return rc;
-}
-
-/*
  * The thread.
  */
 
@@ -573,19 +439,27 @@ s_read(struct gw_notify *nt, kr_client_t *c, uint64_t *watch, struct s_event *q,
     return got;
 }
 
-/* Try to notify the head of the queue. true once it is done with (sent,
- * or given up on). */
+/* Try to notify the head of the queue through *hookp, the thread's
+ * client, whose connection stays open between notifications (made here
+ * the first time; a failure to make it is a failed attempt). true once
+ * it is done with (sent, or given up on). */
 static bool
-s_deliver(struct gw_notify *nt, const struct s_event *e, unsigned *attempts)
+s_deliver(struct gw_notify *nt, struct gw_hook **hookp,
+          const struct s_event *e, unsigned *attempts)
 {
     const struct gw_config *cfg = nt->cfg;
     json_object *b = gw_notify_bundle(nt->base_url, e->task_id, e->seq);
     const char *text = json_object_to_json_string_ext(
         b, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     char err[160] = "";
-    int rc = gw_http_post(cfg->subscription_endpoint, cfg->subscription_header,
-                          text, strlen(text), (int)cfg->notify_timeout_ms, err,
-                          sizeof(err));
+    int rc = KR_OK;
+
+    if (*hookp == NULL)
+        rc = gw_hook_new(cfg->subscription_endpoint, cfg->subscription_header,
+                         cfg->subscription_ca_file,
+                         (int)cfg->notify_timeout_ms, hookp, err, sizeof(err));
+    if (rc == KR_OK)
+        rc = gw_hook_post(*hookp, text, strlen(text), err, sizeof(err));
 
     json_object_put(b);
     if (rc >= 200 && rc < 300) {
@@ -627,6 +501,7 @@ s_run(void *arg)
     struct s_event *q = xcalloc(S_QUEUE_MAX, sizeof(*q));
     size_t nq = 0;
     kr_client_t *c = NULL;
+    struct gw_hook *client = NULL; /* the rest-hook's, kept open */
     uint64_t watch, saved, done, next_try = 0, backoff = cfg->retry_initial_ms;
     uint64_t last_read = 0, last_save = 0;
     unsigned attempts = 0;
@@ -675,7 +550,7 @@ s_run(void *arg)
         for (int k = 0; k < 64 && hook && nq > 0 && !atomic_load(&nt->stop) &&
                         util_mono_ms() >= next_try;
              k++) {
-            if (s_deliver(nt, &q[0], &attempts)) {
+            if (s_deliver(nt, &client, &q[0], &attempts)) {
                 memmove(q, q + 1, (nq - 1) * sizeof(*q));
                 nq--;
                 backoff = cfg->retry_initial_ms;
@@ -703,6 +578,7 @@ s_run(void *arg)
     }
     if (done != saved)
         s_cursor_save(cfg, done);
+    gw_hook_destroy(&client);
     kr_client_destroy(&c);
     free(q);
     return NULL;

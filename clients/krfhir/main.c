@@ -102,6 +102,10 @@ main(int argc, char **argv)
         return 0;
     }
     log_init("krfhir", (enum log_level)log_level_parse(cfg.log_level));
+    /* libcurl's global state (OpenSSL's included) before any thread:
+     * curl_global_init is not thread-safe. */
+    if (gw_hook_global_init() != KR_OK)
+        goto done;
 
     /* The server's and the notifier's threads never see SIGTERM or
      * SIGINT: the main thread takes them with sigwait(). */
@@ -151,6 +155,7 @@ done:
     }
     if (stop_pipe[0] >= 0)
         close(stop_pipe[0]);
+    gw_hook_global_fini(); /* the threads are gone */
     cfg_free(gw_config_options, &cfg);
     return ret;
 }

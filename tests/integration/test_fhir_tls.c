@@ -1,0 +1,503 @@
+/*
+ * test_fhir_tls.c - krfhir's rest-hook over https, between a real broker,
+ * two real krnodes, JGZ's krfhir and a real HTTPS receiver (Node.js's
+ * https module, as a care system's endpoint would be), with a certificate
+ * for 127.0.0.1 made here by the openssl CLI.
+ *
+ *   1. A subscription_ca_file that does not exist: krfhir --check-config
+ *      refuses it (exit 2) naming the option and the cause.
+ *   2. Without subscription_ca_file the system's CAs do not trust the
+ *      self-signed certificate: the notification fails, GET /Subscription
+ *      says status error with the TLS verification failure, the receiver
+ *      gets nothing, and attempts go on.
+ *   3. krfhir restarted on the same state_dir with subscription_ca_file =
+ *      the certificate and a subscription_header: the waiting
+ *      notification arrives (an id-only history Bundle naming a Task that
+ *      krfhir serves, Content-Type application/fhir+json, the header as
+ *      configured), GET /Subscription says active; a second referral's
+ *      notification arrives on the same TLS connection (kept open).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "harness.h"
+#include "util.h"
+
+#define S_KRFHIR KR_BIN_DIR "/clients/krfhir/krfhir"
+#define S_VL_ORG "ura:00001234"
+#define S_JGZ_ORG "ura:00005678"
+#define S_SECRET "Authorization: Bearer hook-test-token"
+
+static struct h_cluster s_c;
+static char s_curl_bin[H_PATH], s_node_bin[H_PATH], s_openssl_bin[H_PATH];
+
+/* The receiver: every request answered 200 after its body is written to
+ * DIR/hook-N.json and what came with it (the TLS connection's number,
+ * method, path, content type, the Authorization header) to
+ * DIR/hook-N.meta, each by a rename so that a poll never reads half. */
+static const char s_receiver_js[] =
+    "'use strict';\n"
+    "const https = require('https'), fs = require('fs');\n"
+    "const [key, cert, dir, portFile] = process.argv.slice(2);\n"
+    "let n = 0, conns = 0;\n"
+    "function put(name, data) {\n"
+    "  fs.writeFileSync(dir + '/.' + name, data);\n"
+    "  fs.renameSync(dir + '/.' + name, dir + '/' + name);\n"
+    "}\n"
+    "const srv = https.createServer({key: fs.readFileSync(key),\n"
+    "                                cert: fs.readFileSync(cert)},\n"
+    "                               (req, res) => {\n"
+    "  const chunks = [];\n"
+    "  let size = 0;\n"
+    "  req.on('data', (c) => { size += c.length;\n"
+    "                         if (size <= 1 << 20) chunks.push(c); });\n"
+    "  req.on('end', () => {\n"
+    "    const k = ++n;\n"
+    "    put('hook-' + k + '.json', Buffer.concat(chunks));\n"
+    "    put('hook-' + k + '.meta', JSON.stringify({\n"
+    "      conn: req.socket.krConn, method: req.method, url: req.url,\n"
+    "      ctype: req.headers['content-type'] || '',\n"
+    "      auth: req.headers['authorization'] || ''}));\n"
+    "    console.log('receiver: request ' + k + ' on connection ' +\n"
+    "                req.socket.krConn);\n"
+    "    res.writeHead(200, {'Content-Type': 'application/fhir+json'});\n"
+    "    res.end('{\"resourceType\":\"OperationOutcome\"}');\n"
+    "  });\n"
+    "});\n"
+    "srv.keepAliveTimeout = 120000;\n"
+    "srv.on('secureConnection', (s) => {\n"
+    "  s.krConn = ++conns;\n"
+    "  console.log('receiver: connection ' + conns);\n"
+    "});\n"
+    "srv.on('tlsClientError', (e) => {\n"
+    "  console.log('receiver: a TLS handshake failed: ' + e.message);\n"
+    "});\n"
+    "srv.listen(0, '127.0.0.1', () => {\n"
+    "  put('port', String(srv.address().port));\n"
+    "  console.log('receiver: listening on ' + srv.address().port);\n"
+    "});\n";
+
+/* A program in PATH (h_run takes a path). */
+static bool
+s_which(const char *name, char out[H_PATH])
+{
+    const char *path = getenv("PATH");
+    char buf[4096];
+
+    snprintf(buf, sizeof(buf), "%s",
+             path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
+    for (char *save = NULL, *d = strtok_r(buf, ":", &save); d != NULL;
+         d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, H_PATH, "%s/%s", d, name);
+        if (access(out, X_OK) == 0)
+            return true;
+    }
+    out[0] = '\0';
+    return false;
+}
+
+static const char *
+s_path(const char *name)
+{
+    static char bufs[8][H_PATH];
+    static int k;
+    char *b = bufs[k++ % 8];
+
+    snprintf(b, H_PATH, "%s/%s", s_c.tmp, name);
+    return b;
+}
+
+static json_object *
+s_read(const char *path)
+{
+    char *text = NULL;
+    size_t len;
+    json_object *o;
+
+    if (util_read_file(path, 8 << 20, &text, &len) != KR_OK)
+        return NULL;
+    o = json_tokener_parse(text);
+    free(text);
+    return o;
+}
+
+static bool
+s_eq(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static const char *
+s_str(json_object *o, const char *path)
+{
+    return o != NULL ? h_json_str(o, path) : NULL;
+}
+
+/* GET url with curl into 'out': the HTTP status, -1 if curl failed. */
+static int
+s_get(const char *url, const char *out)
+{
+    struct h_run r;
+    int code = -1;
+    char *argv[] = {s_curl_bin,   "-sS",
+                    "-o",         (char *)out,
+                    "-w",         "%{http_code}",
+                    "-H",         "Accept: application/fhir+json",
+                    "--max-time", "30",
+                    (char *)url,  NULL};
+
+    if (h_run(&r, 40000, argv) == KR_OK && r.code == 0)
+        code = (int)strtol(r.out, NULL, 10);
+    else
+        h_note("curl GET %s: exit %d: %s", url, r.code, r.err ? r.err : "");
+    h_run_free(&r);
+    return code;
+}
+
+/* The port a daemon wrote to 'file' (0 if not yet). */
+static int
+s_port_of(const char *file)
+{
+    char *text = NULL;
+    size_t len;
+    long v = 0;
+
+    if (util_read_file(file, 64, &text, &len) == KR_OK)
+        v = strtol(text, NULL, 10);
+    free(text);
+    return v > 0 && v < 65536 ? (int)v : 0;
+}
+
+struct s_gw {
+    struct h_proc proc;
+    char log[H_PATH];
+    char base[128]; /* http://127.0.0.1:PORT */
+};
+
+/* JGZ's krfhir on 'dir' (its state_dir, kept across starts), notifying
+ * 'hook'; with 'ca_file' and 'header' if not NULL. */
+static void
+s_gw_start(struct s_gw *g, const char *name, const char *node,
+           const char *dir, const char *hook, const char *ca_file,
+           const char *header)
+{
+    char port_file[H_PATH + 16];
+    int port = 0;
+    bool ok;
+    char *argv[32] = {S_KRFHIR,
+                      "--node",
+                      (char *)node,
+                      "--listen",
+                      "127.0.0.1:0",
+                      "--port_file",
+                      port_file,
+                      "--state_dir",
+                      (char *)dir,
+                      "--subscription_endpoint",
+                      (char *)hook,
+                      "--retry_initial_ms",
+                      "200",
+                      "--retry_max_ms",
+                      "1000",
+                      "--log_level",
+                      "debug"};
+    int k = 17;
+
+    if (ca_file != NULL) {
+        argv[k++] = "--subscription_ca_file";
+        argv[k++] = (char *)ca_file;
+    }
+    if (header != NULL) {
+        argv[k++] = "--subscription_header";
+        argv[k++] = (char *)header;
+    }
+    argv[k] = NULL;
+    snprintf(port_file, sizeof(port_file), "%s/port", dir);
+    unlink(port_file);
+    snprintf(g->log, sizeof(g->log), "%s/%s.log", s_c.tmp, name);
+    H_ENSURE(h_proc_spawn(&g->proc, name, g->log, argv) == KR_OK, "start %s",
+             name);
+    H_POLL(ok, H_START_MS, (port = s_port_of(port_file)) > 0);
+    H_ENSURE(ok, "%s writes its port within %d ms", name, H_START_MS);
+    snprintf(g->base, sizeof(g->base), "http://127.0.0.1:%d", port);
+}
+
+static void
+s_gw_stop(struct s_gw *g, const char *name)
+{
+    int st = 0;
+    char buf[32];
+
+    H_CHECK(h_proc_stop(&g->proc, SIGTERM, H_STOP_MS, &st) == KR_OK &&
+                WIFEXITED(st) && WEXITSTATUS(st) == 0,
+            "%s exits 0 after SIGTERM (%s)", name,
+            h_status_str(st, buf, sizeof(buf)));
+}
+
+/* GET /Subscription's first resource into *out (the caller puts it). */
+static bool
+s_subscription(const struct s_gw *g, json_object **out)
+{
+    char url[160];
+
+    *out = NULL;
+    snprintf(url, sizeof(url), "%s/Subscription", g->base);
+    if (s_get(url, s_path("subscription.json")) != 200)
+        return false;
+    json_object *o = s_read(s_path("subscription.json"));
+    json_object *res = o != NULL ? h_json_path(o, "entry.0.resource") : NULL;
+    if (res != NULL)
+        *out = json_object_get(res);
+    json_object_put(o);
+    return *out != NULL;
+}
+
+/* Whether GET /Subscription says status error with 'needle' in it. */
+static bool
+s_sub_error(const struct s_gw *g, const char *needle)
+{
+    json_object *s;
+    bool ok;
+
+    if (!s_subscription(g, &s))
+        return false;
+    ok = s_eq(s_str(s, "status"), "error") && s_str(s, "error") != NULL &&
+         strstr(s_str(s, "error"), needle) != NULL;
+    json_object_put(s);
+    return ok;
+}
+
+/* Whether GET /Subscription says status active without an error. */
+static bool
+s_sub_active(const struct s_gw *g)
+{
+    json_object *s;
+    bool ok;
+
+    if (!s_subscription(g, &s))
+        return false;
+    ok = s_eq(s_str(s, "status"), "active") && s_str(s, "error") == NULL;
+    json_object_put(s);
+    return ok;
+}
+
+/* How many notifications the receiver has (hook-1.json ... in a row). */
+static int
+s_received(void)
+{
+    char p[64];
+    int n = 0;
+
+    /* Bounded: a run makes a handful. */
+    while (n < 1000) {
+        snprintf(p, sizeof(p), "hook-%d.meta", n + 1);
+        if (access(s_path(p), R_OK) != 0)
+            break;
+        n++;
+    }
+    return n;
+}
+
+/* The connection number request 'k' came on (-1 if unknown). */
+static int
+s_conn_of(int k)
+{
+    char p[64];
+    json_object *m, *v;
+    int conn = -1;
+
+    snprintf(p, sizeof(p), "hook-%d.meta", k);
+    m = s_read(s_path(p));
+    if (m != NULL && json_object_object_get_ex(m, "conn", &v) &&
+        json_object_is_type(v, json_type_int))
+        conn = json_object_get_int(v);
+    json_object_put(m);
+    return conn;
+}
+
+int
+main(void)
+{
+    struct s_gw g1, g2;
+    struct h_proc recv;
+    struct h_run r;
+    char hook_url[128], gw_dir[H_PATH], url[256];
+    json_object *o;
+    bool ok;
+    int port = 0;
+
+    h_init("test_fhir_tls", 240);
+    h_cluster_init(&s_c, "fhirtls");
+    H_REQUIRE(s_which("curl", s_curl_bin), "curl is installed");
+    H_REQUIRE(s_which("node", s_node_bin),
+              "node (nodejs) is installed, for the HTTPS receiver");
+    H_REQUIRE(s_which("openssl", s_openssl_bin),
+              "openssl is installed, for the certificate");
+
+    /* A self-signed certificate for 127.0.0.1 (subjectAltName: curl
+     * matches the address there, not in the CN). */
+    char *gen[] = {s_openssl_bin,
+                   "req",
+                   "-x509",
+                   "-newkey",
+                   "ec",
+                   "-pkeyopt",
+                   "ec_paramgen_curve:prime256v1",
+                   "-nodes",
+                   "-days",
+                   "2",
+                   "-subj",
+                   "/CN=127.0.0.1",
+                   "-addext",
+                   "subjectAltName=IP:127.0.0.1",
+                   "-keyout",
+                   (char *)s_path("hook-key.pem"),
+                   "-out",
+                   (char *)s_path("hook-cert.pem"),
+                   NULL};
+    /* Run first: the check's arguments are evaluated in no set order. */
+    ok = h_run(&r, 30000, gen) == KR_OK && r.code == 0;
+    if (!ok)
+        h_note("openssl: %s", r.err ? r.err : "");
+    H_REQUIRE(ok, "openssl makes a certificate for 127.0.0.1 (exit %d)",
+              r.code);
+    h_run_free(&r);
+
+    H_ENSURE(h_write_file(s_path("receiver.js"), s_receiver_js, 0600) == KR_OK,
+             "write receiver.js");
+    char *rargv[] = {s_node_bin,
+                     (char *)s_path("receiver.js"),
+                     (char *)s_path("hook-key.pem"),
+                     (char *)s_path("hook-cert.pem"),
+                     s_c.tmp,
+                     "port",
+                     NULL};
+    H_ENSURE(h_proc_spawn(&recv, "receiver", s_path("receiver.log"), rargv) ==
+                 KR_OK,
+             "start the HTTPS receiver");
+    H_POLL(ok, H_START_MS, (port = s_port_of(s_path("port"))) > 0);
+    H_REQUIRE(ok, "the HTTPS receiver listens");
+    snprintf(hook_url, sizeof(hook_url), "https://127.0.0.1:%d/hook", port);
+
+    h_broker_start(&s_c);
+    int vl = h_org_add(&s_c, "vl", S_VL_ORG, "verloskunde", "De Wieg");
+    int jgz = h_org_add(&s_c, "jgz", S_JGZ_ORG, "jgz", "JGZ Noord");
+    h_node_start(&s_c, vl);
+    h_node_start(&s_c, jgz);
+    H_REQUIRE(h_node_wait_connected(&s_c, vl, H_CONNECT_MS) &&
+                  h_node_wait_connected(&s_c, jgz, H_CONNECT_MS),
+              "both nodes connected");
+    H_REQUIRE(h_consent_default(&s_c, vl, jgz), "the referrals' consent");
+    snprintf(gw_dir, sizeof(gw_dir), "%s/fhir-jgz", s_c.tmp);
+    H_ENSURE(mkdir(gw_dir, 0750) == 0, "mkdir %s", gw_dir);
+
+    /* 1. A CA file that is not there stops the start, saying so. */
+    h_note("== a missing subscription_ca_file");
+    char *check[] = {S_KRFHIR,
+                     "--node",
+                     s_c.nodes[jgz].local,
+                     "--state_dir",
+                     gw_dir,
+                     "--subscription_endpoint",
+                     hook_url,
+                     "--subscription_ca_file",
+                     (char *)s_path("no-such-ca.pem"),
+                     "--check-config",
+                     NULL};
+    h_run(&r, 20000, check);
+    H_CHECK(r.code == 2 && r.err != NULL &&
+                strstr(r.err, "subscription_ca_file") != NULL &&
+                strstr(r.err, "no-such-ca.pem") != NULL &&
+                strstr(r.err, "No such file or directory") != NULL,
+            "krfhir --check-config with a subscription_ca_file that does not "
+            "exist: exit 2 naming the option, the file and the cause (exit "
+            "%d: %s)",
+            r.code, r.err ? r.err : "");
+    h_run_free(&r);
+
+    /* 2. The system's CAs do not know the receiver's certificate. */
+    h_note("== https, the certificate not trusted");
+    s_gw_start(&g1, "krfhir-jgz-1", s_c.nodes[jgz].local, gw_dir, hook_url,
+               NULL, NULL);
+    h_roundtrip(&s_c, vl, jgz, "a referral to JGZ", 30000);
+    H_POLL(ok, 20000, s_sub_error(&g1, "certificate"));
+    H_CHECK(ok,
+            "GET /Subscription: status error, naming the certificate that "
+            "did not verify");
+    json_object *s;
+    if (s_subscription(&g1, &s)) {
+        h_note("its error: %s", s_str(s, "error") ? s_str(s, "error") : "-");
+        json_object_put(s);
+    }
+    H_POLL(ok, 20000, h_log_count(g1.log, "failed: TLS: ") >= 2);
+    H_CHECK(ok, "krfhir logs the TLS failure and tries again");
+    H_CHECK(s_received() == 0 &&
+                h_log_contains(s_path("receiver.log"),
+                               "a TLS handshake failed"),
+            "the receiver got no request: the handshake failed");
+    s_gw_stop(&g1, "krfhir-jgz-1");
+
+    /* 3. The certificate as the CA: the waiting notification arrives. */
+    h_note("== https with subscription_ca_file");
+    s_gw_start(&g2, "krfhir-jgz-2", s_c.nodes[jgz].local, gw_dir, hook_url,
+               s_path("hook-cert.pem"), S_SECRET);
+    uint64_t t0 = h_mono_ms();
+    H_POLL(ok, 30000, s_received() >= 1);
+    H_CHECK(ok,
+            "restarted with subscription_ca_file, krfhir delivers the "
+            "notification that waited, in %llu ms",
+            (unsigned long long)(h_mono_ms() - t0));
+    o = s_read(s_path("hook-1.json"));
+    const char *full = s_str(o, "entry.1.fullUrl");
+    const char *tid = full != NULL ? strstr(full, "/Task/") : NULL;
+    H_CHECK(s_eq(s_str(o, "resourceType"), "Bundle") &&
+                s_eq(s_str(o, "type"), "history") && tid != NULL &&
+                strlen(tid + 6) == 32 &&
+                h_json_path(o, "entry.1.resource") == NULL,
+            "it is id-only: a history Bundle naming a Task, no content (%s)",
+            full ? full : "-");
+    if (tid != NULL) {
+        snprintf(url, sizeof(url), "%s%s", g2.base, tid);
+        H_CHECK(s_get(url, s_path("task.json")) == 200,
+                "the Task it names is served by krfhir: GET %s: 200", tid);
+    }
+    json_object_put(o);
+    o = s_read(s_path("hook-1.meta"));
+    H_CHECK(s_eq(s_str(o, "method"), "POST") && s_eq(s_str(o, "url"), "/hook") &&
+                s_eq(s_str(o, "ctype"), "application/fhir+json") &&
+                s_eq(s_str(o, "auth"), "Bearer hook-test-token"),
+            "a POST to /hook, application/fhir+json, with the configured "
+            "header");
+    json_object_put(o);
+    H_POLL(ok, 10000, s_sub_active(&g2));
+    H_CHECK(ok, "GET /Subscription: status active, no error");
+
+    /* Another referral: its notification on the same connection. */
+    int before = s_received();
+    h_roundtrip(&s_c, vl, jgz, "a second referral to JGZ", 30000);
+    H_POLL(ok, 30000, s_received() > before);
+    H_CHECK(ok, "the second referral's notification arrives");
+    int last = s_received(), first_conn = s_conn_of(1);
+    bool same = first_conn > 0;
+    for (int k = 2; k <= last; k++)
+        same = same && s_conn_of(k) == first_conn;
+    H_CHECK(same,
+            "all %d notifications came on one TLS connection (kept open): "
+            "connection %d",
+            last, first_conn);
+    /* The harness's line that starts krfhir holds its arguments. */
+    H_CHECK(h_log_count(g2.log, "hook-test-token") ==
+                h_log_count(g2.log, "==== harness: start"),
+            "the header's secret is in none of krfhir's own log lines");
+    s_gw_stop(&g2, "krfhir-jgz-2");
+    int st = 0;
+    h_proc_stop(&recv, SIGTERM, H_STOP_MS, &st);
+    return h_finish(&s_c);
+}
