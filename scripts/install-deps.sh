@@ -15,6 +15,8 @@ packages=(
   clang-14 libclang-rt-14-dev        # libFuzzer and its sanitizers: tests/fuzz
   libsystemd-dev                     # sd_notify: Type=notify units, watchdog
   libmicrohttpd-dev                  # the daemons' /metrics, /healthz, /readyz
+  libcurl4-openssl-dev               # libcurl: krfhir's rest-hook (https)
+  openssl                            # tests: test_fhir_tls's certificate
   systemd groff-base man-db          # tests: systemd-analyze verify, man pages
   strace curl                        # tests: the units' syscall filter, HTTP
   prometheus                         # tests: promtool, a real scrape

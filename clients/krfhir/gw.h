@@ -219,8 +219,7 @@ int gw_hook_check_url(const char *url, char *err, size_t errlen);
  * followed. Used by one thread at a time. KR_OK with *out set, or a
  * negative KR_E* with 'err' set. */
 int gw_hook_new(const char *url, const char *header, const char *ca_file,
-                int timeout_ms, struct gw_hook **out, char *err,
-                size_t errlen);
+                int timeout_ms, struct gw_hook **out, char *err, size_t errlen);
 /* POST 'body' (application/fhir+json), on the connection kept from the
  * last post when the endpoint kept it open. The HTTP status (any: a 3xx
  * is not followed), or a negative KR_E* with 'err' naming the cause

@@ -154,7 +154,7 @@ s_check_pem(const char *path, char *err, size_t errlen)
         return KR_ECONFIG;
     }
     rc = strstr(text, "-----BEGIN CERTIFICATE-----") != NULL ? KR_OK
-                                                              : KR_ECONFIG;
+                                                             : KR_ECONFIG;
     if (rc != KR_OK)
         snprintf(err, errlen,
                  "subscription_ca_file: %s holds no PEM certificate "

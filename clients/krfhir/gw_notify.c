@@ -444,8 +444,8 @@ s_read(struct gw_notify *nt, kr_client_t *c, uint64_t *watch, struct s_event *q,
  * the first time; a failure to make it is a failed attempt). true once
  * it is done with (sent, or given up on). */
 static bool
-s_deliver(struct gw_notify *nt, struct gw_hook **hookp,
-          const struct s_event *e, unsigned *attempts)
+s_deliver(struct gw_notify *nt, struct gw_hook **hookp, const struct s_event *e,
+          unsigned *attempts)
 {
     const struct gw_config *cfg = nt->cfg;
     json_object *b = gw_notify_bundle(nt->base_url, e->task_id, e->seq);
@@ -456,8 +456,8 @@ s_deliver(struct gw_notify *nt, struct gw_hook **hookp,
 
     if (*hookp == NULL)
         rc = gw_hook_new(cfg->subscription_endpoint, cfg->subscription_header,
-                         cfg->subscription_ca_file,
-                         (int)cfg->notify_timeout_ms, hookp, err, sizeof(err));
+                         cfg->subscription_ca_file, (int)cfg->notify_timeout_ms,
+                         hookp, err, sizeof(err));
     if (rc == KR_OK)
         rc = gw_hook_post(*hookp, text, strlen(text), err, sizeof(err));
 

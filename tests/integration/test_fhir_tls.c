@@ -16,6 +16,9 @@
  *      krfhir serves, Content-Type application/fhir+json, the header as
  *      configured), GET /Subscription says active; a second referral's
  *      notification arrives on the same TLS connection (kept open).
+ *   4. An endpoint that does not answer: "no answer within
+ *      notify_timeout_ms"; one that answers 302: a failed attempt (the
+ *      redirect is not followed), "the endpoint answered 302".
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,7 +41,8 @@
 static struct h_cluster s_c;
 static char s_curl_bin[H_PATH], s_node_bin[H_PATH], s_openssl_bin[H_PATH];
 
-/* The receiver: every request answered 200 after its body is written to
+/* The receiver: /slow is never answered, /moved is answered 302 to
+ * /hook; every other request is answered 200 after its body is written to
  * DIR/hook-N.json and what came with it (the TLS connection's number,
  * method, path, content type, the Authorization header) to
  * DIR/hook-N.meta, each by a rename so that a poll never reads half. */
@@ -59,6 +63,15 @@ static const char s_receiver_js[] =
     "  req.on('data', (c) => { size += c.length;\n"
     "                         if (size <= 1 << 20) chunks.push(c); });\n"
     "  req.on('end', () => {\n"
+    "    if (req.url === '/slow') {\n"
+    "      console.log('receiver: /slow, not answered');\n"
+    "      return;\n"
+    "    }\n"
+    "    if (req.url === '/moved') {\n"
+    "      res.writeHead(302, {'Location': '/hook'});\n"
+    "      res.end();\n"
+    "      return;\n"
+    "    }\n"
     "    const k = ++n;\n"
     "    put('hook-' + k + '.json', Buffer.concat(chunks));\n"
     "    put('hook-' + k + '.meta', JSON.stringify({\n"
@@ -182,31 +195,24 @@ struct s_gw {
 };
 
 /* JGZ's krfhir on 'dir' (its state_dir, kept across starts), notifying
- * 'hook'; with 'ca_file' and 'header' if not NULL. */
+ * 'hook'; with 'ca_file', 'header' and 'timeout_ms' (notify_timeout_ms)
+ * if not NULL. */
 static void
-s_gw_start(struct s_gw *g, const char *name, const char *node,
-           const char *dir, const char *hook, const char *ca_file,
-           const char *header)
+s_gw_start(struct s_gw *g, const char *name, const char *node, const char *dir,
+           const char *hook, const char *ca_file, const char *header,
+           const char *timeout_ms)
 {
     char port_file[H_PATH + 16];
     int port = 0;
     bool ok;
-    char *argv[32] = {S_KRFHIR,
-                      "--node",
-                      (char *)node,
-                      "--listen",
-                      "127.0.0.1:0",
-                      "--port_file",
-                      port_file,
-                      "--state_dir",
-                      (char *)dir,
-                      "--subscription_endpoint",
-                      (char *)hook,
-                      "--retry_initial_ms",
-                      "200",
-                      "--retry_max_ms",
-                      "1000",
-                      "--log_level",
+    char *argv[32] = {S_KRFHIR,      "--node",
+                      (char *)node,  "--listen",
+                      "127.0.0.1:0", "--port_file",
+                      port_file,     "--state_dir",
+                      (char *)dir,   "--subscription_endpoint",
+                      (char *)hook,  "--retry_initial_ms",
+                      "200",         "--retry_max_ms",
+                      "1000",        "--log_level",
                       "debug"};
     int k = 17;
 
@@ -217,6 +223,10 @@ s_gw_start(struct s_gw *g, const char *name, const char *node,
     if (header != NULL) {
         argv[k++] = "--subscription_header";
         argv[k++] = (char *)header;
+    }
+    if (timeout_ms != NULL) {
+        argv[k++] = "--notify_timeout_ms";
+        argv[k++] = (char *)timeout_ms;
     }
     argv[k] = NULL;
     snprintf(port_file, sizeof(port_file), "%s/port", dir);
@@ -425,12 +435,11 @@ main(void)
     /* 2. The system's CAs do not know the receiver's certificate. */
     h_note("== https, the certificate not trusted");
     s_gw_start(&g1, "krfhir-jgz-1", s_c.nodes[jgz].local, gw_dir, hook_url,
-               NULL, NULL);
+               NULL, NULL, NULL);
     h_roundtrip(&s_c, vl, jgz, "a referral to JGZ", 30000);
     H_POLL(ok, 20000, s_sub_error(&g1, "certificate"));
-    H_CHECK(ok,
-            "GET /Subscription: status error, naming the certificate that "
-            "did not verify");
+    H_CHECK(ok, "GET /Subscription: status error, naming the certificate that "
+                "did not verify");
     json_object *s;
     if (s_subscription(&g1, &s)) {
         h_note("its error: %s", s_str(s, "error") ? s_str(s, "error") : "-");
@@ -438,16 +447,15 @@ main(void)
     }
     H_POLL(ok, 20000, h_log_count(g1.log, "failed: TLS: ") >= 2);
     H_CHECK(ok, "krfhir logs the TLS failure and tries again");
-    H_CHECK(s_received() == 0 &&
-                h_log_contains(s_path("receiver.log"),
-                               "a TLS handshake failed"),
+    H_CHECK(s_received() == 0 && h_log_contains(s_path("receiver.log"),
+                                                "a TLS handshake failed"),
             "the receiver got no request: the handshake failed");
     s_gw_stop(&g1, "krfhir-jgz-1");
 
     /* 3. The certificate as the CA: the waiting notification arrives. */
     h_note("== https with subscription_ca_file");
     s_gw_start(&g2, "krfhir-jgz-2", s_c.nodes[jgz].local, gw_dir, hook_url,
-               s_path("hook-cert.pem"), S_SECRET);
+               s_path("hook-cert.pem"), S_SECRET, NULL);
     uint64_t t0 = h_mono_ms();
     H_POLL(ok, 30000, s_received() >= 1);
     H_CHECK(ok,
@@ -470,7 +478,8 @@ main(void)
     }
     json_object_put(o);
     o = s_read(s_path("hook-1.meta"));
-    H_CHECK(s_eq(s_str(o, "method"), "POST") && s_eq(s_str(o, "url"), "/hook") &&
+    H_CHECK(s_eq(s_str(o, "method"), "POST") &&
+                s_eq(s_str(o, "url"), "/hook") &&
                 s_eq(s_str(o, "ctype"), "application/fhir+json") &&
                 s_eq(s_str(o, "auth"), "Bearer hook-test-token"),
             "a POST to /hook, application/fhir+json, with the configured "
@@ -497,6 +506,33 @@ main(void)
                 h_log_count(g2.log, "==== harness: start"),
             "the header's secret is in none of krfhir's own log lines");
     s_gw_stop(&g2, "krfhir-jgz-2");
+
+    /* 4. No answer, and a redirect: failed attempts, each named. Each
+     * krfhir has a state_dir of its own, so it starts from the first
+     * inbox item. */
+    h_note("== no answer, a redirect");
+    struct s_gw g3, g4;
+    char dir3[H_PATH], dir4[H_PATH], slow_url[160], moved_url[160];
+    snprintf(dir3, sizeof(dir3), "%s/fhir-jgz-slow", s_c.tmp);
+    snprintf(dir4, sizeof(dir4), "%s/fhir-jgz-moved", s_c.tmp);
+    H_ENSURE(mkdir(dir3, 0750) == 0 && mkdir(dir4, 0750) == 0, "mkdir");
+    snprintf(slow_url, sizeof(slow_url), "https://127.0.0.1:%d/slow", port);
+    snprintf(moved_url, sizeof(moved_url), "https://127.0.0.1:%d/moved", port);
+    int got = s_received();
+    s_gw_start(&g3, "krfhir-jgz-slow", s_c.nodes[jgz].local, dir3, slow_url,
+               s_path("hook-cert.pem"), NULL, "300");
+    s_gw_start(&g4, "krfhir-jgz-moved", s_c.nodes[jgz].local, dir4, moved_url,
+               s_path("hook-cert.pem"), NULL, NULL);
+    H_POLL(ok, 20000, s_sub_error(&g3, "no answer within 300 ms"));
+    H_CHECK(ok, "an endpoint that does not answer: GET /Subscription says "
+                "'no answer within 300 ms'");
+    H_POLL(ok, 20000, s_sub_error(&g4, "the endpoint answered 302"));
+    H_CHECK(ok, "an endpoint that answers 302: GET /Subscription says 'the "
+                "endpoint answered 302'");
+    H_CHECK(s_received() == got,
+            "the redirect was not followed: nothing more reached /hook");
+    s_gw_stop(&g3, "krfhir-jgz-slow");
+    s_gw_stop(&g4, "krfhir-jgz-moved");
     int st = 0;
     h_proc_stop(&recv, SIGTERM, H_STOP_MS, &st);
     return h_finish(&s_c);
