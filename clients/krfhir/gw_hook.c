@@ -138,7 +138,11 @@ gw_hook_new(const char *url, const char *header, const char *ca_file,
             c = curl_easy_setopt(h->curl, opt, val);                           \
     } while (0)
     S_SET(CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85 */
     S_SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    S_SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
     S_SET(CURLOPT_FOLLOWLOCATION, 0L);
     /* Threads: no signals (a timeout must not be a SIGALRM). */
     S_SET(CURLOPT_NOSIGNAL, 1L);

@@ -18,7 +18,9 @@
  *      notification arrives on the same TLS connection (kept open).
  *   4. An endpoint that does not answer: "no answer within
  *      notify_timeout_ms"; one that answers 302: a failed attempt (the
- *      redirect is not followed), "the endpoint answered 302".
+ *      redirect is not followed), "the endpoint answered 302"; one that
+ *      answers 200 with a body of 4 MiB: delivered (the body is read up to
+ *      a bound and dropped).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,7 +44,8 @@ static struct h_cluster s_c;
 static char s_curl_bin[H_PATH], s_node_bin[H_PATH], s_openssl_bin[H_PATH];
 
 /* The receiver: /slow is never answered, /moved is answered 302 to
- * /hook; every other request is answered 200 after its body is written to
+ * /hook, /big 200 with a body of 4 MiB; every other request is answered
+ * 200 after its body is written to
  * DIR/hook-N.json and what came with it (the TLS connection's number,
  * method, path, content type, the Authorization header) to
  * DIR/hook-N.meta, each by a rename so that a poll never reads half. */
@@ -65,6 +68,11 @@ static const char s_receiver_js[] =
     "  req.on('end', () => {\n"
     "    if (req.url === '/slow') {\n"
     "      console.log('receiver: /slow, not answered');\n"
+    "      return;\n"
+    "    }\n"
+    "    if (req.url === '/big') {\n"
+    "      res.writeHead(200, {'Content-Type': 'text/plain'});\n"
+    "      res.end(Buffer.alloc(4 << 20, 'x'));\n"
     "      return;\n"
     "    }\n"
     "    if (req.url === '/moved') {\n"
@@ -511,13 +519,18 @@ main(void)
      * krfhir has a state_dir of its own, so it starts from the first
      * inbox item. */
     h_note("== no answer, a redirect");
-    struct s_gw g3, g4;
-    char dir3[H_PATH], dir4[H_PATH], slow_url[160], moved_url[160];
+    struct s_gw g3, g4, g5;
+    char dir3[H_PATH], dir4[H_PATH], dir5[H_PATH], slow_url[160],
+        moved_url[160], big_url[160];
     snprintf(dir3, sizeof(dir3), "%s/fhir-jgz-slow", s_c.tmp);
     snprintf(dir4, sizeof(dir4), "%s/fhir-jgz-moved", s_c.tmp);
-    H_ENSURE(mkdir(dir3, 0750) == 0 && mkdir(dir4, 0750) == 0, "mkdir");
+    snprintf(dir5, sizeof(dir5), "%s/fhir-jgz-big", s_c.tmp);
+    H_ENSURE(mkdir(dir3, 0750) == 0 && mkdir(dir4, 0750) == 0 &&
+                 mkdir(dir5, 0750) == 0,
+             "mkdir");
     snprintf(slow_url, sizeof(slow_url), "https://127.0.0.1:%d/slow", port);
     snprintf(moved_url, sizeof(moved_url), "https://127.0.0.1:%d/moved", port);
+    snprintf(big_url, sizeof(big_url), "https://127.0.0.1:%d/big", port);
     int got = s_received();
     s_gw_start(&g3, "krfhir-jgz-slow", s_c.nodes[jgz].local, dir3, slow_url,
                s_path("hook-cert.pem"), NULL, "300");
@@ -533,6 +546,14 @@ main(void)
             "the redirect was not followed: nothing more reached /hook");
     s_gw_stop(&g3, "krfhir-jgz-slow");
     s_gw_stop(&g4, "krfhir-jgz-moved");
+    /* Two referrals came, so two notifications are announced. */
+    s_gw_start(&g5, "krfhir-jgz-big", s_c.nodes[jgz].local, dir5, big_url,
+               s_path("hook-cert.pem"), NULL, NULL);
+    H_POLL(ok, 20000, h_log_count(g5.log, "announced") >= 2);
+    H_CHECK(ok && s_sub_active(&g5),
+            "an endpoint that answers 200 with 4 MiB: the notifications "
+            "count as delivered, the body dropped");
+    s_gw_stop(&g5, "krfhir-jgz-big");
     int st = 0;
     h_proc_stop(&recv, SIGTERM, H_STOP_MS, &st);
     return h_finish(&s_c);
