@@ -196,7 +196,7 @@ static int
 s_error(struct gw_hook *h, CURLcode c, char *err, size_t errlen)
 {
     long os_errno = 0;
-    curl_off_t connect_us = 0;
+    curl_off_t ready_us = 0;
     const char *words = h->errbuf[0] ? h->errbuf : curl_easy_strerror(c);
 
     curl_easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &os_errno);
@@ -209,9 +209,11 @@ s_error(struct gw_hook *h, CURLcode c, char *err, size_t errlen)
             snprintf(err, errlen, "connect: %s", words);
         return KR_EUNAVAIL;
     case CURLE_OPERATION_TIMEDOUT:
-        curl_easy_getinfo(h->curl, CURLINFO_CONNECT_TIME_T, &connect_us);
+        /* Whether the request went out: the pre-transfer time is set on
+         * a kept connection too (the connect time is 0 there). */
+        curl_easy_getinfo(h->curl, CURLINFO_PRETRANSFER_TIME_T, &ready_us);
         snprintf(err, errlen, "no %s within %d ms",
-                 connect_us > 0 ? "answer" : "connection", h->timeout_ms);
+                 ready_us > 0 ? "answer" : "connection", h->timeout_ms);
         return KR_ETIMEDOUT;
     case CURLE_COULDNT_RESOLVE_HOST:
         snprintf(err, errlen, "cannot resolve the host: %s", words);
@@ -237,6 +239,14 @@ s_error(struct gw_hook *h, CURLcode c, char *err, size_t errlen)
     case CURLE_UNSUPPORTED_PROTOCOL:
         snprintf(err, errlen, "the answer is not HTTP: %s", words);
         return KR_EPROTO;
+    case CURLE_WRITE_ERROR:
+        if (!h->body_cut)
+            break;
+        snprintf(err, errlen,
+                 "the answer's body is over %d bytes, and no status came "
+                 "with it",
+                 S_BODY_MAX);
+        return KR_EPROTO;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
         if (os_errno != 0)
@@ -245,9 +255,10 @@ s_error(struct gw_hook *h, CURLcode c, char *err, size_t errlen)
             snprintf(err, errlen, "connection: %s", words);
         return KR_EUNAVAIL;
     default:
-        snprintf(err, errlen, "%s", words);
-        return KR_EUNAVAIL;
+        break;
     }
+    snprintf(err, errlen, "%s", words);
+    return KR_EUNAVAIL;
 }
 
 int

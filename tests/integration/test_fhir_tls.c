@@ -17,7 +17,9 @@
  *      configured), GET /Subscription says active; a second referral's
  *      notification arrives on the same TLS connection (kept open).
  *   4. An endpoint that does not answer: "no answer within
- *      notify_timeout_ms"; one that answers 302: a failed attempt (the
+ *      notify_timeout_ms"; one that stops answering on the kept
+ *      connection: the same error, then the notification goes through on
+ *      a new connection; one that answers 302: a failed attempt (the
  *      redirect is not followed), "the endpoint answered 302"; one that
  *      answers 200 with a body of 4 MiB: delivered (the body is read up to
  *      a bound and dropped).
@@ -43,9 +45,9 @@
 static struct h_cluster s_c;
 static char s_curl_bin[H_PATH], s_node_bin[H_PATH], s_openssl_bin[H_PATH];
 
-/* The receiver: /slow is never answered, /moved is answered 302 to
- * /hook, /big 200 with a body of 4 MiB; every other request is answered
- * 200 after its body is written to
+/* The receiver: /slow is never answered, /stall only the first request
+ * of each connection, /moved is answered 302 to /hook, /big 200 with a body of
+ * 4 MiB; every other request is answered 200 after its body is written to
  * DIR/hook-N.json and what came with it (the TLS connection's number,
  * method, path, content type, the Authorization header) to
  * DIR/hook-N.meta, each by a rename so that a poll never reads half. */
@@ -66,6 +68,16 @@ static const char s_receiver_js[] =
     "  req.on('data', (c) => { size += c.length;\n"
     "                         if (size <= 1 << 20) chunks.push(c); });\n"
     "  req.on('end', () => {\n"
+    "    req.socket.krCount = (req.socket.krCount || 0) + 1;\n"
+    "    if (req.url === '/stall') {\n"
+    "      if (req.socket.krCount > 1) {\n"
+    "        console.log('receiver: /stall, not answered');\n"
+    "        return;\n"
+    "      }\n"
+    "      res.writeHead(200);\n"
+    "      res.end();\n"
+    "      return;\n"
+    "    }\n"
     "    if (req.url === '/slow') {\n"
     "      console.log('receiver: /slow, not answered');\n"
     "      return;\n"
@@ -554,6 +566,20 @@ main(void)
             "an endpoint that answers 200 with 4 MiB: the notifications "
             "count as delivered, the body dropped");
     s_gw_stop(&g5, "krfhir-jgz-big");
+    /* The kept connection goes silent after one answer: the second
+     * notification times out on it, and goes through on a new one. */
+    struct s_gw g6;
+    char dir6[H_PATH], stall_url[160];
+    snprintf(dir6, sizeof(dir6), "%s/fhir-jgz-stall", s_c.tmp);
+    H_ENSURE(mkdir(dir6, 0750) == 0, "mkdir");
+    snprintf(stall_url, sizeof(stall_url), "https://127.0.0.1:%d/stall", port);
+    s_gw_start(&g6, "krfhir-jgz-stall", s_c.nodes[jgz].local, dir6, stall_url,
+               s_path("hook-cert.pem"), NULL, "1000");
+    H_POLL(ok, 30000, h_log_count(g6.log, "announced") >= 2);
+    H_CHECK(ok && h_log_contains(g6.log, "failed: no answer within 1000 ms"),
+            "an endpoint silent on the kept connection: 'no answer within "
+            "1000 ms', then both notifications delivered on new connections");
+    s_gw_stop(&g6, "krfhir-jgz-stall");
     int st = 0;
     h_proc_stop(&recv, SIGTERM, H_STOP_MS, &st);
     return h_finish(&s_c);
