@@ -206,6 +206,18 @@ int kr_referrals_json(kr_client_t *c, const char *state, int overdue,
                       const char *after_hex, uint32_t limit, char **json,
                       size_t *json_len, char *err, size_t errlen);
 
+/* The referrals this organisation is party to that its node changed at
+ * or after since_ms (ms since 1970; "updated_at" in each record), as
+ * kr_referrals_json() gives them, in the order they changed: a reader
+ * that follows changes reads only the new, not every referral. A page
+ * ends at 'limit' (0: 1000); the next starts at the last record's
+ * updated_at with after_hex its referral_id (NULL: from since_ms). A
+ * record that changes again moves to the end. */
+int kr_referrals_changed_json(kr_client_t *c, uint64_t since_ms,
+                              const char *after_hex, uint32_t limit,
+                              char **json, size_t *json_len, char *err,
+                              size_t errlen);
+
 /* Free a JSON result. Safe on NULL. */
 void kr_json_free(char *json);
 

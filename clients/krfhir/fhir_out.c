@@ -124,14 +124,17 @@ s_content(json_object *item, int *handover)
     return NULL;
 }
 
-/* meta with lastUpdated (the state's time, else now) and security. */
+/* meta with lastUpdated (when the node last changed the referral, else
+ * its state's time, else the item's arrival, else now) and security. */
 static json_object *
 s_meta(const struct fhir_ctx *ctx, json_object *referral, json_object *item)
 {
     json_object *m = json_object_new_object();
-    const char *at = fo_time(referral, "state_at");
+    const char *at = fo_time(referral, "updated_at");
     char now[32];
 
+    if (at == NULL)
+        at = fo_time(referral, "state_at");
     if (at == NULL)
         at = fo_time(item, "received_at");
     if (at == NULL) {

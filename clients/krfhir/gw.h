@@ -135,6 +135,11 @@ int gw_node_referral(struct gw_node *n, const char *referral_id,
 int gw_node_referral_view(struct gw_node *n, const char *referral_id,
                           json_object **ref, json_object **item, char *err,
                           size_t errlen);
+/* Those changed at or after since_ms, in the order they changed
+ * (kr_referrals_changed_json). */
+int gw_node_referrals_changed(struct gw_node *n, uint64_t since_ms,
+                              const char *after, uint32_t limit,
+                              json_object **out, char *err, size_t errlen);
 int gw_node_referrals(struct gw_node *n, const char *state, const char *after,
                       uint32_t limit, json_object **out, char *err,
                       size_t errlen);

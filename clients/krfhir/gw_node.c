@@ -274,6 +274,25 @@ gw_node_referral_view(struct gw_node *n, const char *referral_id,
 }
 
 int
+gw_node_referrals_changed(struct gw_node *n, uint64_t since_ms,
+                          const char *after, uint32_t limit, json_object **out,
+                          char *err, size_t errlen)
+{
+    kr_client_t *c = NULL;
+    char *json = NULL;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    if ((rc = gw_node_take(n, &c)) != KR_OK)
+        return rc;
+    rc = kr_referrals_changed_json(c, since_ms, after, limit, &json, &len, err,
+                                   errlen);
+    gw_node_give(n, c);
+    return rc == KR_OK ? s_parse(json, out) : rc;
+}
+
+int
 gw_node_referrals(struct gw_node *n, const char *state, const char *after,
                   uint32_t limit, json_object **out, char *err, size_t errlen)
 {

@@ -266,12 +266,20 @@ void node_retention(struct node *n);
 
 /* Store a directory entry, replacing an older one of that org. */
 /* Referrals (referrals.c): the record's bytes, borrowed like
- * nstore_inbox_get's; put writes; scan calls fn in id order after
- * 'after' (NULL: from the first) until it returns non-zero. */
+ * nstore_inbox_get's; put writes and moves its referrals_changed entry
+ * from old_at (0: none yet) to new_at (its updated_at_ms); scan calls fn
+ * in id order after 'after' (NULL: from the first) until it returns
+ * non-zero. */
 int nstore_referral_get(nstore_t *st, MDB_txn *txn, const uint8_t id[KR_ID_LEN],
                         const uint8_t **val, size_t *len);
 int nstore_referral_put(nstore_t *st, MDB_txn *txn, const uint8_t id[KR_ID_LEN],
-                        const uint8_t *val, size_t len);
+                        const uint8_t *val, size_t len, uint64_t old_at,
+                        uint64_t new_at);
+/* As scan, but those changed at or after 'since' (ms) in the order they
+ * changed, after the one (since, after) when after is not NULL. */
+int nstore_referral_changed_scan(
+    nstore_t *st, MDB_txn *txn, uint64_t since, const uint8_t *after,
+    int (*fn)(const uint8_t *val, size_t len, void *arg), void *arg);
 int nstore_referral_scan(nstore_t *st, MDB_txn *txn, const uint8_t *after,
                          int (*fn)(const uint8_t *val, size_t len, void *arg),
                          void *arg);

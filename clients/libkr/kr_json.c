@@ -554,10 +554,12 @@ kr_referral_view_json(kr_client_t *c, const char *referral_id_hex, char **json,
     return rc;
 }
 
-int
-kr_referrals_json(kr_client_t *c, const char *state, int overdue,
-                  const char *after_hex, uint32_t limit, char **json,
-                  size_t *json_len, char *err, size_t errlen)
+/* A listing: by state and overdue in referral_id order, or (since_ms
+ * nonzero) those changed since, in the order they changed. */
+static int
+s_referrals(kr_client_t *c, const char *state, int overdue, uint64_t since_ms,
+            const char *after_hex, uint32_t limit, char **json,
+            size_t *json_len, char *err, size_t errlen)
 {
     Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__ReferralListRequest lq = KR__V1__REFERRAL_LIST_REQUEST__INIT;
@@ -595,6 +597,7 @@ kr_referrals_json(kr_client_t *c, const char *state, int overdue,
     }
     lq.overdue = overdue != 0;
     lq.limit = limit;
+    lq.changed_since_ms = since_ms;
     req.version = KR__V1__VERSION__VERSION_1;
     req.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_LIST;
     req.referral_list = &lq;
@@ -607,6 +610,30 @@ kr_referrals_json(kr_client_t *c, const char *state, int overdue,
     json_object_put(a);
     kr__v1__local_response__free_unpacked(resp, NULL);
     return rc;
+}
+
+int
+kr_referrals_json(kr_client_t *c, const char *state, int overdue,
+                  const char *after_hex, uint32_t limit, char **json,
+                  size_t *json_len, char *err, size_t errlen)
+{
+    return s_referrals(c, state, overdue, 0, after_hex, limit, json, json_len,
+                       err, errlen);
+}
+
+int
+kr_referrals_changed_json(kr_client_t *c, uint64_t since_ms,
+                          const char *after_hex, uint32_t limit, char **json,
+                          size_t *json_len, char *err, size_t errlen)
+{
+    if (since_ms == 0) {
+        s_err(err, errlen, "since_ms: a time after 1970 (ms)");
+        if (json != NULL)
+            *json = NULL;
+        return KR_EINVAL;
+    }
+    return s_referrals(c, NULL, 0, since_ms, after_hex, limit, json, json_len,
+                       err, errlen);
 }
 
 void
