@@ -378,66 +378,124 @@ s_get_main(void *arg)
     return NULL;
 }
 
+/* A notification's body: hand its Task to a reader (once per message of
+ * the gateway path; the libkr path's and repeats are dropped). */
+static void
+s_hook_note(struct s_run *r, const char *body)
+{
+    const char *t = strstr(body, "/Task/");
+    uint8_t id[16];
+    uint64_t idx;
+    char hex[KR_MSG_ID_HEX_LEN];
+
+    if (t == NULL || strlen(t) < 6 + 32)
+        return;
+    memcpy(hex, t + 6, 32);
+    hex[32] = '\0';
+    if (util_unhex(hex, id, 16) != 0 ||
+        !bench_msg_index(r->prefix[1], id, 16, &idx) || idx >= r->n ||
+        __atomic_load_n(&r->lat[1][idx], __ATOMIC_ACQUIRE) != 0)
+        return;
+    pthread_mutex_lock(&r->q_lock);
+    if (r->q_len < S_QUEUE)
+        r->q[(r->q_head + r->q_len++) % S_QUEUE] = idx;
+    pthread_cond_signal(&r->q_cv);
+    pthread_mutex_unlock(&r->q_lock);
+}
+
+#define S_HOOK_CONNS 8
+
+/* One connection of the rest-hook's listener: what it sent so far. */
+struct s_hook_conn {
+    int fd;
+    size_t got;
+    char buf[16384];
+};
+
+/* Answer every whole request in c's buffer; false: close it. */
+static bool
+s_hook_serve(struct s_run *r, struct s_hook_conn *c)
+{
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+    /* Bounded: each round takes one request out of the buffer. */
+    for (int k = 0; k < 64; k++) {
+        char *end = strstr(c->buf, "\r\n\r\n");
+        if (end == NULL)
+            return c->got < sizeof(c->buf) - 1;
+        char *cl = strcasestr(c->buf, "Content-Length:");
+        long clen = cl != NULL && cl < end ? strtol(cl + 15, NULL, 10) : 0;
+        size_t whole = (size_t)(end + 4 - c->buf) + (size_t)clen;
+        if (clen < 0 || whole > sizeof(c->buf) - 1)
+            return false;
+        if (c->got < whole)
+            return true; /* the body is still coming */
+        /* A failed answer: krfhir tries again. */
+        if (send(c->fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL) < 0)
+            return false;
+        char save = c->buf[whole];
+        c->buf[whole] = '\0';
+        s_hook_note(r, end + 4);
+        c->buf[whole] = save;
+        memmove(c->buf, c->buf + whole, c->got - whole);
+        c->got -= whole;
+        c->buf[c->got] = '\0';
+    }
+    return true;
+}
+
 /* The FHIR path's reader: B's system as krfhir tells it, the rest-hook.
  * It runs through the whole scenario (B's krfhir notifies of the libkr
- * path's referrals too): each notification is answered 200 at once, and
- * one of the gateway's messages goes to a reader of the pool. */
+ * path's referrals too): each notification is answered 200 at once on a
+ * connection kept open for the next (HTTP/1.1 keep-alive, as a care
+ * system's endpoint would), and one of the gateway's messages goes to a
+ * reader of the pool. */
 static void *
 s_hook_main(void *arg)
 {
     struct s_run *r = arg;
-    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
-                             "Connection: close\r\n\r\n";
+    static struct s_hook_conn conns[S_HOOK_CONNS];
+    size_t nc = 0;
 
     /* Bounded by quit, looked at every 100 ms. */
     while (!atomic_load(&r->quit)) {
-        struct pollfd pf = {r->hook_fd, POLLIN, 0};
-        if (poll(&pf, 1, 100) <= 0)
+        struct pollfd pf[S_HOOK_CONNS + 1];
+        pf[0] = (struct pollfd){r->hook_fd, POLLIN, 0};
+        for (size_t i = 0; i < nc; i++)
+            pf[i + 1] = (struct pollfd){conns[i].fd, POLLIN, 0};
+        if (poll(pf, (nfds_t)(nc + 1), 100) <= 0)
             continue;
-        int fd = accept4(r->hook_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
-            continue;
-        char buf[16384];
-        size_t got = 0;
-        char *end = NULL;
-        long clen = -1;
-        for (int k = 0; k < 1000 && got < sizeof(buf) - 1; k++) {
-            struct pollfd qf = {fd, POLLIN, 0};
-            if (poll(&qf, 1, 5000) <= 0)
-                break;
-            ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-            buf[got] = '\0';
-            if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
-                char *cl = strcasestr(buf, "Content-Length:");
-                clen = cl != NULL ? strtol(cl + 15, NULL, 10) : 0;
+        for (size_t i = nc; i-- > 0;) {
+            if (pf[i + 1].revents == 0)
+                continue;
+            struct s_hook_conn *c = &conns[i];
+            ssize_t n =
+                recv(c->fd, c->buf + c->got, sizeof(c->buf) - 1 - c->got, 0);
+            bool keep = n > 0;
+            if (keep) {
+                c->got += (size_t)n;
+                c->buf[c->got] = '\0';
+                keep = s_hook_serve(r, c);
             }
-            if (end != NULL && (long)(got - (size_t)(end + 4 - buf)) >= clen)
-                break;
+            if (!keep) {
+                close(c->fd);
+                conns[i] = conns[--nc];
+            }
         }
-        /* A failed answer: krfhir tries again. */
-        (void)!send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL);
-        close(fd);
-        char *t = end != NULL ? strstr(end, "/Task/") : NULL;
-        uint8_t id[16];
-        uint64_t idx;
-        char hex[KR_MSG_ID_HEX_LEN];
-        if (t == NULL || strlen(t) < 6 + 32)
-            continue;
-        memcpy(hex, t + 6, 32);
-        hex[32] = '\0';
-        if (util_unhex(hex, id, 16) != 0 ||
-            !bench_msg_index(r->prefix[1], id, 16, &idx) || idx >= r->n ||
-            __atomic_load_n(&r->lat[1][idx], __ATOMIC_ACQUIRE) != 0)
-            continue; /* the libkr path's, or a repeat */
-        pthread_mutex_lock(&r->q_lock);
-        if (r->q_len < S_QUEUE)
-            r->q[(r->q_head + r->q_len++) % S_QUEUE] = idx;
-        pthread_cond_signal(&r->q_cv);
-        pthread_mutex_unlock(&r->q_lock);
+        if ((pf[0].revents & POLLIN) != 0) {
+            int fd = accept4(r->hook_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0 && nc == S_HOOK_CONNS)
+                close(fd); /* krfhir has one: more are not ours */
+            else if (fd >= 0) {
+                conns[nc].fd = fd;
+                conns[nc].got = 0;
+                conns[nc].buf[0] = '\0';
+                nc++;
+            }
+        }
     }
+    for (size_t i = 0; i < nc; i++)
+        close(conns[i].fd);
     pthread_mutex_lock(&r->q_lock);
     pthread_cond_broadcast(&r->q_cv);
     pthread_mutex_unlock(&r->q_lock);
