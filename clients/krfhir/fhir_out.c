@@ -1,7 +1,8 @@
 /*
  * fhir_out.c - a referral as the node holds it (kr_referral_json's record
- * and the inbox item that opened it) as the FHIR R4 Task, ServiceRequest
- * and Patient the gateway returns. docs/FHIR.md, "Resources out" (and
+ * and the inbox item that opened it) as the FHIR R4 Task the gateway
+ * returns, and the helpers the Task shares with the ServiceRequest and
+ * Patient (fhir_out_request.c). docs/FHIR.md, "Resources out" (and
  * docs/FHIR.md, "The mapping out").
  *
  * The mapping mirrors the inbound one (fhir_in.c) so that a Task read,
