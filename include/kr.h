@@ -186,12 +186,14 @@ int kr_inbox_get_json(kr_client_t *c, const char *msg_id_hex, char **json,
 int kr_referral_json(kr_client_t *c, const char *referral_id_hex, char **json,
                      size_t *json_len, char *err, size_t errlen);
 
-/* A referral and what opened it here, read by the node in one snapshot:
- * {"referral": <as kr_referral_json()>, "item": <as kr_inbox_get_json():
- * the REFERRAL or HANDOVER of history[0]>}; no "item" where this node
- * sent it (the placer) or the item is not shown yet. One round trip
- * instead of two (what the FHIR gateway serves a Task from).
- * KR_ENOTFOUND if the node has no such referral. */
+/* A referral and the messages of it that this node received, read by the
+ * node in one snapshot: {"referral": <as kr_referral_json()>, "item": <as
+ * kr_inbox_get_json(): the REFERRAL or HANDOVER of history[0]>,
+ * "received": [<every message of its history held in this inbox, in
+ * order: the opening one and the other party's status changes, at most
+ * 64>]}; no "item" where this node sent it (the placer) or the item is
+ * not shown yet. One round trip (what the FHIR gateway serves a Task
+ * from). KR_ENOTFOUND if the node has no such referral. */
 int kr_referral_view_json(kr_client_t *c, const char *referral_id_hex,
                           char **json, size_t *json_len, char *err,
                           size_t errlen);

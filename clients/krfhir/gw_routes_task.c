@@ -26,24 +26,27 @@
  * Reading a referral.
  */
 
-/* The referral and the inbox item that opened it here (NULL at the
- * placer, which holds no opened content), in one node call. KR_OK, or
- * 'out' set. */
+/* The referral, the inbox item that opened it here (NULL at the placer,
+ * which holds no opened content) and, when 'received' is not NULL, the
+ * messages of it received here, in one node call. KR_OK, or 'out' set. */
 static int
 s_load(struct gw *g, const char *id, json_object **ref, json_object **item,
-       struct gw_resp *out)
+       json_object **received, struct gw_resp *out)
 {
     char err[256] = "";
     int rc;
 
     *ref = *item = NULL;
+    if (received != NULL)
+        *received = NULL;
     if (!gwr_id_ok(id)) {
         gwr_fail(out, 404, "not-found", NULL,
                  "no such resource: ids here are 32 lower-case hex digits (the "
                  "referral_id)");
         return KR_ENOTFOUND;
     }
-    rc = gw_node_referral_view(&g->node, id, ref, item, err, sizeof(err));
+    rc = gw_node_referral_view(&g->node, id, ref, item, received, err,
+                               sizeof(err));
     if (rc == KR_ENOTFOUND) {
         gwr_fail(out, 404, "not-found", NULL,
                  "the node holds no referral with this id");
@@ -83,18 +86,22 @@ static json_object *
 s_task(struct gw *g, const struct fhir_ctx *ctx, const char *id,
        struct gw_resp *out)
 {
-    json_object *ref, *item, *task;
+    json_object *ref, *item, *received, *task;
 
-    if (s_load(g, id, &ref, &item, out) != KR_OK)
+    if (s_load(g, id, &ref, &item, &received, out) != KR_OK)
         return NULL;
     task = fhir_out_task(ctx, ref, item);
-    if (task == NULL)
+    if (task == NULL) {
         gwr_fail(out, 500, "exception", NULL,
                  "the referral could not be shown as a Task");
-    else
+    } else {
+        /* The other party's status changes: notes, the planned date. */
+        fhir_out_task_add_status(ctx, task, received);
         s_mark_read(g, ref, ctx->org_id);
+    }
     json_object_put(ref);
     json_object_put(item);
+    json_object_put(received);
     return task;
 }
 
@@ -129,7 +136,7 @@ s_task_change(struct gw *g, const struct fhir_ctx *ctx, const char *id,
                  "Task.id must be the id in the URL");
         goto done;
     }
-    if (s_load(g, id, &ref, &item, out) != KR_OK)
+    if (s_load(g, id, &ref, &item, NULL, out) != KR_OK)
         goto done;
     memset(&e, 0, sizeof(e));
     if (fhir_in_task_update(ctx, ref, task, &kr, &e) != KR_OK) {
@@ -417,14 +424,16 @@ s_search_once(struct gw *g, const struct fhir_ctx *ctx, const struct s_query *q,
                 continue;
             /* The list holds no history: the whole record, and the item
              * that opened it, come one referral at a time. */
-            json_object *full = NULL, *item = NULL, *task = NULL;
+            json_object *full = NULL, *item = NULL, *rcv = NULL, *task = NULL;
             struct gw_resp scratch;
             memset(&scratch, 0, sizeof(scratch));
-            if (s_load(g, rid, &full, &item, &scratch) == KR_OK)
-                task = fhir_out_task(ctx, full, item);
+            if (s_load(g, rid, &full, &item, &rcv, &scratch) == KR_OK &&
+                (task = fhir_out_task(ctx, full, item)) != NULL)
+                fhir_out_task_add_status(ctx, task, rcv);
             json_object_put(scratch.body);
             json_object_put(full);
             json_object_put(item);
+            json_object_put(rcv);
             if (task != NULL)
                 json_object_array_add(*tasks, task);
             if (json_object_array_length(*tasks) >= q->count) {
@@ -637,7 +646,7 @@ gwr_content_get(struct gw *g, const struct fhir_ctx *ctx, const char *type,
     json_object *ref, *item, *res;
     struct fhir_error e;
 
-    if (s_load(g, id, &ref, &item, out) != KR_OK)
+    if (s_load(g, id, &ref, &item, NULL, out) != KR_OK)
         return;
     memset(&e, 0, sizeof(e));
     if (item == NULL) {
