@@ -136,11 +136,17 @@ int gw_node_send(struct gw_node *n, const char *json, size_t len,
  * kr_referrals_json. */
 int gw_node_referral(struct gw_node *n, const char *referral_id,
                      json_object **out, char *err, size_t errlen);
-/* The referral and the inbox item that opened it here (*item NULL at the
- * placer), in one call: one snapshot of the node. */
+/* The referral, the inbox item that opened it here (*item NULL at the
+ * placer) and (received, when not NULL) every message of its history in
+ * this inbox, in one call: one snapshot of the node. */
 int gw_node_referral_view(struct gw_node *n, const char *referral_id,
-                          json_object **ref, json_object **item, char *err,
-                          size_t errlen);
+                          json_object **ref, json_object **item,
+                          json_object **received, char *err, size_t errlen);
+/* Those changed at or after since_ms, in the order they changed
+ * (kr_referrals_changed_json). */
+int gw_node_referrals_changed(struct gw_node *n, uint64_t since_ms,
+                              const char *after, uint32_t limit,
+                              json_object **out, char *err, size_t errlen);
 int gw_node_referrals(struct gw_node *n, const char *state, const char *after,
                       uint32_t limit, json_object **out, char *err,
                       size_t errlen);

@@ -230,7 +230,12 @@ s_referrals(struct node *n, const struct origin *from,
     referrals_local_free(&resp);
 }
 
-/* A referral and the item that opened it here, from one snapshot. */
+/* A referral and the messages of its history that this node received
+ * (the one that opened it, at the performer, and the other party's
+ * status changes), from one snapshot: the FHIR gateway's Task in one
+ * round trip. */
+#define S_VIEW_ITEMS 64
+
 static void
 s_referral_view(struct node *n, const struct origin *from,
                 const Kr__V1__LocalRequest *req)
@@ -238,7 +243,8 @@ s_referral_view(struct node *n, const struct origin *from,
     Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
     Kr__V1__LocalRequest get = *req;
     struct arena_mark mark = arena_mark(&n->pb);
-    Kr__V1__InboxItem *item = NULL;
+    Kr__V1__InboxItem *items[S_VIEW_ITEMS];
+    size_t nitems = 0;
     const char *why = "";
     MDB_txn *txn;
     int rc;
@@ -251,22 +257,24 @@ s_referral_view(struct node *n, const struct origin *from,
         local_reply_err(n, from, rc, "%s", why);
         return;
     }
-    /* history[0] is the message that opened it; at the placer that is
-     * its own send, not in its inbox. */
+    /* Its own steps' messages are in the outbox, not here. */
     const Kr__V1__NodeReferral *r = resp.referrals[0];
-    if (r->n_history > 0 && r->history[0]->msg_id.len == KR_ID_LEN) {
-        rc = local_inbox_item(n, txn, r->history[0]->msg_id.data, &item);
-        if (rc != KR_OK && rc != KR_ENOTFOUND) {
+    for (size_t i = 0; i < r->n_history && nitems < S_VIEW_ITEMS; i++) {
+        const ProtobufCBinaryData *id = &r->history[i]->msg_id;
+        if (id->len != KR_ID_LEN)
+            continue; /* a broker's notice */
+        rc = local_inbox_item(n, txn, id->data, &items[nitems]);
+        if (rc == KR_OK)
+            nitems++;
+        else if (rc != KR_ENOTFOUND) {
             referrals_local_free(&resp);
             arena_release(&n->pb, mark);
             local_reply_err(n, from, rc, "inbox: %s", kr_strerror(rc));
             return;
         }
     }
-    if (item != NULL) {
-        resp.inbox = &item;
-        resp.n_inbox = 1;
-    }
+    resp.inbox = nitems > 0 ? items : NULL;
+    resp.n_inbox = nitems;
     local_reply(n, from, &resp);
     referrals_local_free(&resp);
     arena_release(&n->pb, mark);

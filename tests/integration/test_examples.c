@@ -255,6 +255,34 @@ s_records(struct h_cluster *c, int vl, int jgz, const char *ref,
     kr_json_free(text);
     text = NULL;
 
+    /* What changed since a moment, in the order it changed. */
+    rc =
+        kr_referrals_changed_json(k, 1, NULL, 0, &text, &len, err, sizeof(err));
+    json_object *ch = rc == KR_OK ? json_tokener_parse(text) : NULL;
+    json_object *c0 = ch != NULL && json_object_array_length(ch) > 0
+                          ? json_object_array_get_idx(ch, 0)
+                          : NULL;
+    H_CHECK(c0 != NULL && s_eq(c0, "referral_id", S_RID) &&
+                h_json_str(c0, "updated_at") != NULL,
+            "kr_referrals_changed_json since 1970: the referral, with its "
+            "updated_at (rc %d: %s)",
+            rc, err);
+    json_object_put(ch);
+    kr_json_free(text);
+    text = NULL;
+    rc = kr_referrals_changed_json(k, 253402300799000ull, NULL, 0, &text, &len,
+                                   err, sizeof(err));
+    H_CHECK(rc == KR_OK && strcmp(text, "[]") == 0,
+            "kr_referrals_changed_json since 9999: [] (rc %d)", rc);
+    kr_json_free(text);
+    text = NULL;
+    rc =
+        kr_referrals_changed_json(k, 0, NULL, 0, &text, &len, err, sizeof(err));
+    H_CHECK(rc == KR_EINVAL && text == NULL && strstr(err, "since_ms"),
+            "kr_referrals_changed_json since 0: KR_EINVAL naming since_ms "
+            "(%s)",
+            err);
+
     /* The referral and its opening item in one answer. */
     rc = kr_referral_view_json(k, S_RID, &text, &len, err, sizeof(err));
     json_object *vw = rc == KR_OK ? json_tokener_parse(text) : NULL;
