@@ -56,7 +56,7 @@ int
 gw_hook_check_url(const char *url, char *err, size_t errlen)
 {
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL;
     int rc = KR_ECONFIG;
 
     if (u == NULL) {
@@ -74,6 +74,11 @@ gw_hook_check_url(const char *url, char *err, size_t errlen)
         snprintf(err, errlen, "'%s' has no host", url);
         goto done;
     }
+    if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+        strcmp(port, "0") == 0) {
+        snprintf(err, errlen, "'%s' has port 0", url);
+        goto done;
+    }
     if (strlen(url) >= GW_URL_MAX) {
         snprintf(err, errlen, "longer than %d bytes", GW_URL_MAX - 1);
         goto done;
@@ -82,6 +87,7 @@ gw_hook_check_url(const char *url, char *err, size_t errlen)
 done:
     curl_free(scheme);
     curl_free(host);
+    curl_free(port);
     curl_url_cleanup(u);
     return rc;
 }

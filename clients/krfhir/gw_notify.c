@@ -9,11 +9,13 @@
  *     is POSTed there (R4 Subscription, in the form of the Subscriptions
  *     R5 Backport IG: a history Bundle whose first entry is the
  *     subscription's status and whose second names the Task, without
- *     its content). A failed attempt (no connection, no 2xx within
- *     notify_timeout_ms) is retried after retry_initial_ms, doubling up
- *     to retry_max_ms, at most retry_max_attempts times (0: until it
- *     succeeds); later notifications wait behind it, so that they arrive
- *     in order. A 2xx marks the item processed at the node.
+ *     its content), by gw_hook.c's libcurl client over http or https, on
+ *     one connection kept open between notifications. A failed attempt
+ *     (no connection, no 2xx within notify_timeout_ms) is retried after
+ *     retry_initial_ms, doubling up to retry_max_ms, at most
+ *     retry_max_attempts times (0: until it succeeds); later
+ *     notifications wait behind it, so that they arrive in order. A 2xx
+ *     marks the item processed at the node.
  * The cursor (the inbox seq of the last item done) is written atomically
  * to state_dir/notify.cursor at most every second and at the stop: after
  * a restart the watch goes on from it, so a notification is sent at least

@@ -74,6 +74,7 @@ test_check_url(void **state)
         "127.0.0.1:8080/hook",
         "http://",
         "http://:8080/nohost",
+        "http://127.0.0.1:0/hook",
         "gopher://x/",
     };
 
