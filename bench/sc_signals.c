@@ -39,20 +39,27 @@
 #define S_PURGE_WATCH_MS 60000
 #define S_W1_CHUNK 500
 
-/* krbench_match, beside this program. */
+/* krbench_match: that of the build tree whose broker is measured (with
+ * --compare the two builds' stores may differ in layout), else the one
+ * beside this program. */
 static int
 s_fill(struct cluster *c, const char *mode, uint64_t n, char *why, size_t len)
 {
-    char self[PATH_MAX], bin[PATH_MAX + 32], count[32];
+    char self[PATH_MAX], tree[BENCH_PATH], bin[PATH_MAX + 32], count[32];
     ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
     int status;
 
-    if (k <= 0) {
-        snprintf(why, len, "cannot find krbench_match: /proc/self/exe");
-        return KR_ESYS;
+    snprintf(tree, sizeof(tree), "%s", c->opts->broker_bin);
+    snprintf(bin, sizeof(bin), "%s/bench/krbench_match",
+             dirname(dirname(tree)));
+    if (access(bin, X_OK) != 0) {
+        if (k <= 0) {
+            snprintf(why, len, "cannot find krbench_match: /proc/self/exe");
+            return KR_ESYS;
+        }
+        self[k] = '\0';
+        snprintf(bin, sizeof(bin), "%s/krbench_match", dirname(self));
     }
-    self[k] = '\0';
-    snprintf(bin, sizeof(bin), "%s/krbench_match", dirname(self));
     snprintf(count, sizeof(count), "%llu", (unsigned long long)n);
     pid_t pid = fork();
     if (pid < 0) {

@@ -234,6 +234,14 @@ bstore_signal_count(struct broker_store *st, MDB_txn *txn, uint64_t *n)
     return bstore_from_mdb(rc);
 }
 
+void
+bstore_signal_index_size(const struct broker_store *st, uint64_t *n,
+                         uint64_t *bytes)
+{
+    *n = signal_index_count(st->sigidx);
+    *bytes = signal_index_bytes(st->sigidx);
+}
+
 /* The subject of a packed SignalRecord (field 2, 32 bytes), read from its
  * wire format without unpacking the rest: the index is built from a
  * million of them at start. false if it has none or does not parse. */
