@@ -57,8 +57,8 @@ s_each(struct broker_store *st, MDB_txn *txn, const uint8_t subject[32],
        int (*fn)(Kr__V1__SignalRecord *r, void *arg), void *arg)
 {
     uint8_t(*ids)[16] = xmalloc(S_CANDIDATES_MAX * 16);
-    size_t n = signal_index_find(st->sigidx, s_fp(st, subject), ids,
-                                 S_CANDIDATES_MAX);
+    size_t n =
+        signal_index_find(st->sigidx, s_fp(st, subject), ids, S_CANDIDATES_MAX);
     size_t passed = 0;
     int rc = KR_OK;
 
@@ -146,8 +146,8 @@ bstore_signal_put(struct broker_store *st, MDB_txn *txn,
      * one that exists already is a bug, not a signal to overwrite. */
     k = (MDB_val){16, r->signal_id.data};
     v.mv_size = protobuf_c_message_get_packed_size(&r->base);
-    if ((rc = mdb_put(txn, st->signals, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE)) !=
-        0)
+    if ((rc = mdb_put(txn, st->signals, &k, &v,
+                      MDB_NOOVERWRITE | MDB_RESERVE)) != 0)
         return bstore_from_mdb(rc);
     protobuf_c_message_pack(&r->base, v.mv_data);
     if (r->expires_at_ms != 0) {
@@ -401,8 +401,8 @@ s_build(struct broker_store *st, MDB_txn *txn, const char *dir)
         log_warnx("store: %s: %llu signal records without a subject: not "
                   "matched (expiry still removes them)",
                   dir, (unsigned long long)bad);
-    log_info("store: %s: signal index: %zu signals in %llu ms, %zu KiB",
-             dir, signal_index_count(st->sigidx),
+    log_info("store: %s: signal index: %zu signals in %llu ms, %zu KiB", dir,
+             signal_index_count(st->sigidx),
              (unsigned long long)(util_mono_ms() - t0),
              signal_index_bytes(st->sigidx) >> 10);
     return KR_OK;

@@ -32,10 +32,10 @@ struct s_undo {
 struct signal_index {
     struct s_slot *slot; /* nslots slots */
     size_t nslots;
-    size_t count;         /* occupied slots */
-    uint64_t key[2];      /* SipHash key, random per process */
-    uint64_t fp_mask;     /* all ones but in tests */
-    struct s_undo *log;   /* changes since the last commit or rollback */
+    size_t count;       /* occupied slots */
+    uint64_t key[2];    /* SipHash key, random per process */
+    uint64_t fp_mask;   /* all ones but in tests */
+    struct s_undo *log; /* changes since the last commit or rollback */
     size_t nlog, caplog;
 };
 

@@ -230,8 +230,8 @@ s_store_teardown(void **state)
 }
 
 static void
-s_record(Kr__V1__SignalRecord *r, const uint8_t id[16],
-         const uint8_t subj[32], const char *org)
+s_record(Kr__V1__SignalRecord *r, const uint8_t id[16], const uint8_t subj[32],
+         const char *org)
 {
     Kr__V1__SignalRecord init = KR__V1__SIGNAL_RECORD__INIT;
 
@@ -311,11 +311,10 @@ test_store_txn(void **state)
         /* Oldest id first. */
         assert_string_equal(seen.orgs[0], "ura:00000001");
         assert_string_equal(seen.orgs[1], "oin:00000001000000000002");
-        assert_int_equal(bstore_signal_get(s->st, txn, subj,
-                                           "oin:00000001000000000002",
-                                           "signaal-kansrijke-start", NULL,
-                                           &got),
-                         0);
+        assert_int_equal(
+            bstore_signal_get(s->st, txn, subj, "oin:00000001000000000002",
+                              "signaal-kansrijke-start", NULL, &got),
+            0);
         assert_memory_equal(got->signal_id.data, id2, 16);
         kr__v1__signal_record__free_unpacked(got, NULL);
         assert_int_equal(bstore_signal_get(s->st, txn, subj, "ura:00000009",
