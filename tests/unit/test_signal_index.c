@@ -392,6 +392,55 @@ test_store_collisions(void **state)
     bstore_abort(txn);
 }
 
+/* A pass whose store fills up: LMDB refuses a put (map full), the commit
+ * of that transaction fails, and the index holds just what was committed
+ * before, as LMDB does. */
+static void
+test_store_full(void **state)
+{
+    char dir[64], cmd[128];
+    struct broker_store *st = NULL;
+    uint8_t subj[32], id[16], first[32];
+    Kr__V1__SignalRecord r;
+    MDB_txn *txn;
+    uint64_t count = 0;
+    uint32_t i;
+    int rc = 0;
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/kr-test-sigfull.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(bstore_open(dir, 1, true, &st), 0); /* a 1 MiB map */
+    s_subject(0, first);
+    assert_int_equal(bstore_begin(st, false, &txn), 0);
+    for (i = 0; i < 10; i++) {
+        s_subject(i, subj);
+        s_id(i, id);
+        s_record(&r, id, subj, "ura:00000001");
+        assert_int_equal(bstore_signal_put(st, txn, &r), 0);
+    }
+    assert_int_equal(bstore_commit(txn), 0);
+    assert_int_equal(bstore_begin(st, false, &txn), 0);
+    /* Same subject as the first: the pass's own lookups see them. */
+    for (i = 10; i < 100000 && rc == 0; i++) {
+        s_id(i, id);
+        s_record(&r, id, first, i % 2 ? "ura:00000002" : "ura:00000003");
+        rc = bstore_signal_put(st, txn, &r);
+    }
+    assert_int_equal(rc, KR_EFULL);
+    assert_true(signal_index_count(st->sigidx) > 10);
+    assert_int_not_equal(bstore_commit(txn), 0);
+    assert_int_equal(signal_index_count(st->sigidx), 10);
+    assert_int_equal(s_scan_committed(st, first), 1);
+    assert_int_equal(bstore_begin(st, true, &txn), 0);
+    assert_int_equal(bstore_signal_count(st, txn, &count), 0);
+    bstore_abort(txn);
+    assert_int_equal(count, 10);
+    bstore_close(&st);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* A schema 2 store, written with LMDB as the old broker wrote it: opened,
  * its signals are under their ids, found by subject, due as before, and
  * the old trees are gone. */
@@ -494,6 +543,7 @@ main(void)
                                         s_store_teardown),
         cmocka_unit_test_setup_teardown(test_store_collisions, s_store_setup,
                                         s_store_teardown),
+        cmocka_unit_test(test_store_full),
         cmocka_unit_test(test_migrate),
     };
 
