@@ -30,10 +30,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,67 +47,11 @@
 #include <json-c/json.h>
 
 #include "bench.h"
+#include "bench_http.h"
 #include "fhir_in.h"
 #include "util.h"
 
-#ifndef KR_BENCH_SOURCE_DIR
-#define KR_BENCH_SOURCE_DIR "."
-#endif
-
-#define S_EXAMPLE KR_BENCH_SOURCE_DIR "/examples/fhir/referral-bundle.json"
-#define S_CONSENT KR_BENCH_SOURCE_DIR "/examples/consent-grant.json"
-#define S_RATE 100 /* msgs/s */
-#define S_MAX_N 1000
-#define S_WORKERS 8
-#define S_POLL_US 500
-#define S_MSG_MS 30000 /* one message's bound */
-#define S_CLIENT_MS 30000
-#define S_QUEUE 1024 /* notified, not yet read (at least S_MAX_N) */
-#define S_BLOCK 100  /* messages of one path in a row */
-#define S_MARKERS 4  /* the libkr path's markers, as many as krfhir's */
-#define S_PATHS 3    /* libkr, the gateway's rest-hook, its long poll */
-#define S_BODY_MAX (8u << 20) /* a searchset's bound */
-
-struct s_gw {
-    char port_file[BENCH_PATH + 16];
-    char dir[BENCH_PATH];
-    char log[BENCH_PATH];
-    int port;
-    struct bproc proc;
-};
-
-/* The paths: [0] libkr, [1] the gateway told by its rest-hook, [2] the
- * gateway told by its long poll. */
-struct s_run {
-    int path;           /* this block's path */
-    int port_a, port_b; /* the gateways */
-    const char *node_a, *node_b;
-    uint64_t n;                               /* messages per path */
-    uint64_t lo, hi, t0, interval_ns;         /* this block: [lo, hi) from t0 */
-    char **bundles[S_PATHS];                  /* [1], [2]: the Bundles */
-    char **descs;                             /* [0]: the descriptions */
-    char (*rids[S_PATHS])[KR_MSG_ID_HEX_LEN]; /* the referral_ids */
-    /* Per message and path: its scheduled moment, how long until A
-     * answered, until B's system had it. */
-    uint64_t *sched[S_PATHS], *sent[S_PATHS], *lat[S_PATHS];
-    atomic_ullong nseen[S_PATHS]; /* messages seen at B */
-    uint64_t busy_ns[S_PATHS];    /* the blocks' spans, for msgs/s */
-    uint8_t prefix[S_PATHS][12];  /* the referral_ids (bench_msg_id) */
-    int hook_fd;                  /* the rest-hook's listening socket */
-    /* Notified messages waiting for a reader (the FHIR path). */
-    pthread_mutex_t q_lock;
-    pthread_cond_t q_cv;
-    uint64_t q[S_QUEUE];
-    size_t q_head, q_len;
-    /* Read at B by the libkr path, to be marked processed. */
-    pthread_cond_t m_cv;
-    char (*marks)[KR_MSG_ID_HEX_LEN];
-    size_t nmarks;
-    atomic_int quit; /* the readers end */
-    atomic_int stop; /* a thread failed: the others give up */
-    char err[BENCH_ERR];
-    pthread_mutex_t err_lock;
-};
+#include "sc_fhir.h"
 
 struct s_worker {
     struct s_run *r;
@@ -130,97 +76,6 @@ s_fail(struct s_run *r, const char *fmt, ...)
     atomic_store(&r->stop, 1);
 }
 
-/* One HTTP/1.1 exchange on a fresh loopback connection: the status, or a
- * negative KR_E*. The answer's body is kept in *ans (NUL-terminated, to
- * free) when ans is not NULL, else read and dropped. */
-static int
-s_http(int port, const char *method, const char *path, const char *body,
-       size_t len, char **ans)
-{
-    struct sockaddr_in a;
-    char head[512], buf[16384];
-    size_t acap = 0, alen = 0;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), status = KR_EIO;
-    size_t got = 0;
-    long clen = -1;
-    char *end = NULL;
-
-    if (fd < 0)
-        return KR_ESYS;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return KR_EUNAVAIL;
-    }
-    int n = snprintf(
-        head, sizeof(head),
-        "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: "
-        "application/fhir+json\r\n%sContent-Length: "
-        "%zu\r\nConnection: close\r\n\r\n",
-        method, path,
-        body != NULL ? "Content-Type: application/fhir+json\r\n" : "", len);
-    /* One write: a head and a body in two small segments would wait for
-     * the server's delayed ACK (Nagle), 40 ms on Linux. */
-    char *req = xmalloc((size_t)n + len);
-    memcpy(req, head, (size_t)n);
-    if (len > 0)
-        memcpy(req + n, body, len);
-    ssize_t w = send(fd, req, (size_t)n + len, MSG_NOSIGNAL);
-    free(req);
-    if (w != (ssize_t)((size_t)n + len))
-        goto done;
-    /* Bounded: each read waits at most S_MSG_MS; the answer is read to
-     * its Content-Length (or the close). */
-    for (int i = 0; i < 100000; i++) {
-        struct pollfd pf = {fd, POLLIN, 0};
-        if (poll(&pf, 1, S_MSG_MS) <= 0)
-            break;
-        ssize_t r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        buf[got] = '\0';
-        if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
-            char *cl = strcasestr(buf, "Content-Length:");
-            clen = cl != NULL && cl < end ? strtol(cl + 15, NULL, 10) : -1;
-            if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-                status = KR_EPROTO;
-        }
-        if (end != NULL && clen >= 0 &&
-            (long)(got - (size_t)(end + 4 - buf)) >= clen)
-            break;
-        if (got >= sizeof(buf) - 1) {
-            /* Keep the head, move the body read so far out (or drop). */
-            size_t keep = end != NULL ? (size_t)(end + 4 - buf) : 0;
-            if (ans != NULL && end != NULL) {
-                size_t m = got - keep;
-                if (alen + m + 1 > S_BODY_MAX)
-                    goto done;
-                if (alen + m + 1 > acap) {
-                    acap = (alen + m + 1) * 2;
-                    *ans = xrealloc(*ans, acap);
-                }
-                memcpy(*ans + alen, buf + keep, m);
-                alen += m;
-            }
-            clen -= (long)(got - keep);
-            got = keep;
-        }
-    }
-    if (ans != NULL && end != NULL) {
-        size_t keep = (size_t)(end + 4 - buf), m = got - keep;
-        *ans = xrealloc(*ans, alen + m + 1);
-        memcpy(*ans + alen, buf + keep, m);
-        (*ans)[alen + m] = '\0';
-    }
-done:
-    close(fd);
-    return status;
-}
-
 /* A sender: hands the block's messages to A at their moments. */
 static void *
 s_sender_main(void *arg)
@@ -243,8 +98,8 @@ s_sender_main(void *arg)
         bench_sleep_until_ns(at);
         __atomic_store_n(&r->sched[p][i], at, __ATOMIC_RELEASE);
         if (p != 0) {
-            rc = s_http(r->port_a, "POST", "/$process-message",
-                        r->bundles[p][i], strlen(r->bundles[p][i]), NULL);
+            rc = bench_http(r->port_a, "POST", "/$process-message",
+                            r->bundles[p][i], strlen(r->bundles[p][i]), NULL);
             if (rc != 200) {
                 s_fail(r, "message %llu: POST /$process-message: %d",
                        (unsigned long long)i, rc);
@@ -262,6 +117,7 @@ s_sender_main(void *arg)
         r->sent[p][i] = bench_now_ns() - at;
     }
     kr_client_destroy(&ka);
+    bench_http_close();
     return NULL;
 }
 
@@ -304,76 +160,60 @@ s_get_main(void *arg)
         pthread_mutex_unlock(&r->q_lock);
         snprintf(path, sizeof(path), "/Task/%s", r->rids[1][idx]);
         for (int k = 0; k < 1000 && !atomic_load(&r->quit); k++) {
-            if (s_http(r->port_b, "GET", path, NULL, 0, NULL) == 200) {
+            if (bench_http(r->port_b, "GET", path, NULL, 0, NULL) == 200) {
                 s_seen(r, 1, idx);
                 break;
             }
             bench_sleep_ns(S_POLL_US * 1000ull);
         }
     }
+    bench_http_close();
     return NULL;
 }
 
-/* The FHIR path's reader: B's system as krfhir tells it, the rest-hook.
- * It runs through the whole scenario (B's krfhir notifies of the libkr
- * path's referrals too): each notification is answered 200 at once, and
- * one of the gateway's messages goes to a reader of the pool. */
+/* A notification's body: hand its Task to a reader (once per message of
+ * the gateway path; the libkr path's and repeats are dropped). */
+static void
+s_hook_note(struct s_run *r, const char *body)
+{
+    const char *t = strstr(body, "/Task/");
+    uint8_t id[16];
+    uint64_t idx;
+    char hex[KR_MSG_ID_HEX_LEN];
+
+    if (t == NULL || strlen(t) < 6 + 32)
+        return;
+    memcpy(hex, t + 6, 32);
+    hex[32] = '\0';
+    if (util_unhex(hex, id, 16) != 0 ||
+        !bench_msg_index(r->prefix[1], id, 16, &idx) || idx >= r->n ||
+        __atomic_load_n(&r->lat[1][idx], __ATOMIC_ACQUIRE) != 0)
+        return;
+    pthread_mutex_lock(&r->q_lock);
+    if (r->q_len < S_QUEUE)
+        r->q[(r->q_head + r->q_len++) % S_QUEUE] = idx;
+    pthread_cond_signal(&r->q_cv);
+    pthread_mutex_unlock(&r->q_lock);
+}
+
+/* The FHIR path's reader: B's system as krfhir tells it, the rest-hook
+ * (bench_http_listen: answered 200 at once, on a kept connection). It
+ * runs through the whole scenario (B's krfhir notifies of the libkr
+ * path's referrals too); one of the gateway's messages goes to a reader
+ * of the pool. */
+static bool
+s_hook_on(void *arg, const char *body)
+{
+    s_hook_note(arg, body);
+    return true;
+}
+
 static void *
 s_hook_main(void *arg)
 {
     struct s_run *r = arg;
-    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
-                             "Connection: close\r\n\r\n";
 
-    /* Bounded by quit, looked at every 100 ms. */
-    while (!atomic_load(&r->quit)) {
-        struct pollfd pf = {r->hook_fd, POLLIN, 0};
-        if (poll(&pf, 1, 100) <= 0)
-            continue;
-        int fd = accept4(r->hook_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
-            continue;
-        char buf[16384];
-        size_t got = 0;
-        char *end = NULL;
-        long clen = -1;
-        for (int k = 0; k < 1000 && got < sizeof(buf) - 1; k++) {
-            struct pollfd qf = {fd, POLLIN, 0};
-            if (poll(&qf, 1, 5000) <= 0)
-                break;
-            ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-            buf[got] = '\0';
-            if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
-                char *cl = strcasestr(buf, "Content-Length:");
-                clen = cl != NULL ? strtol(cl + 15, NULL, 10) : 0;
-            }
-            if (end != NULL && (long)(got - (size_t)(end + 4 - buf)) >= clen)
-                break;
-        }
-        /* A failed answer: krfhir tries again. */
-        (void)!send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL);
-        close(fd);
-        char *t = end != NULL ? strstr(end, "/Task/") : NULL;
-        uint8_t id[16];
-        uint64_t idx;
-        char hex[KR_MSG_ID_HEX_LEN];
-        if (t == NULL || strlen(t) < 6 + 32)
-            continue;
-        memcpy(hex, t + 6, 32);
-        hex[32] = '\0';
-        if (util_unhex(hex, id, 16) != 0 ||
-            !bench_msg_index(r->prefix[1], id, 16, &idx) || idx >= r->n ||
-            __atomic_load_n(&r->lat[1][idx], __ATOMIC_ACQUIRE) != 0)
-            continue; /* the libkr path's, or a repeat */
-        pthread_mutex_lock(&r->q_lock);
-        if (r->q_len < S_QUEUE)
-            r->q[(r->q_head + r->q_len++) % S_QUEUE] = idx;
-        pthread_cond_signal(&r->q_cv);
-        pthread_mutex_unlock(&r->q_lock);
-    }
+    bench_http_listen(r->hook_fd, &r->quit, s_hook_on, r);
     pthread_mutex_lock(&r->q_lock);
     pthread_cond_broadcast(&r->q_cv);
     pthread_mutex_unlock(&r->q_lock);
@@ -428,7 +268,7 @@ s_poll_main(void *arg)
                  at, (unsigned)(cursor % 1000u));
         for (int pg = 0; pg < 100 && path[0] != '\0'; pg++) {
             char *body = NULL;
-            int st = s_http(r->port_b, "GET", path, NULL, 0, &body);
+            int st = bench_http(r->port_b, "GET", path, NULL, 0, &body);
             json_object *b = body != NULL ? json_tokener_parse(body) : NULL;
             json_object *entries = NULL, *links = NULL, *v;
             free(body);
@@ -485,6 +325,7 @@ s_poll_main(void *arg)
         if (whole && path[0] == '\0')
             cursor = best;
     }
+    bench_http_close();
     return NULL;
 }
 
@@ -690,210 +531,6 @@ s_run_all(struct s_run *r, char *why, size_t len)
     return rc;
 }
 
-/* The rest-hook's socket: krbench listens where B's krfhir notifies. */
-static int
-s_hook_listen(struct s_run *r, char *url, size_t urllen, char *why, size_t len)
-{
-    struct sockaddr_in a;
-    socklen_t al = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(fd, 64) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-        snprintf(why, len, "the rest-hook's socket: %s", strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return KR_ESYS;
-    }
-    r->hook_fd = fd;
-    snprintf(url, urllen, "http://127.0.0.1:%d/notify", ntohs(a.sin_port));
-    return KR_OK;
-}
-
-/* krfhir of one organisation, on a free port it writes to a file. */
-static int
-s_gw_start(struct cluster *c, int i, const char *bin, const char *hook,
-           struct s_gw *g, char *why, size_t len)
-{
-    char name[64], *text = NULL;
-    size_t tl;
-
-    snprintf(g->dir, sizeof(g->dir), "%s/fhir-%s", c->tmp, c->orgs[i].label);
-    snprintf(g->port_file, sizeof(g->port_file), "%s/port", g->dir);
-    snprintf(g->log, sizeof(g->log), "%s/krfhir-%s.log", c->tmp,
-             c->orgs[i].label);
-    char *argv[] = {(char *)bin,
-                    "--node",
-                    c->orgs[i].local,
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--port_file",
-                    g->port_file,
-                    "--state_dir",
-                    g->dir,
-                    "--log_level",
-                    (char *)c->opts->log_level,
-                    hook != NULL ? "--subscription_endpoint" : NULL,
-                    (char *)hook,
-                    NULL};
-    snprintf(name, sizeof(name), "krfhir %s", c->orgs[i].label);
-    if (bproc_spawn(&g->proc, name, g->log, argv) != KR_OK) {
-        snprintf(why, len, "cannot start %s (%s)", name, bin);
-        return KR_ESYS;
-    }
-    uint64_t deadline = bench_now_ns() + 15000000000ull;
-    while (bench_now_ns() < deadline) {
-        if (util_read_file(g->port_file, 64, &text, &tl) == KR_OK) {
-            long v = strtol(text, NULL, 10);
-            free(text);
-            if (v > 0 && v <= 65535) { /* else not yet written whole */
-                g->port = (int)v;
-                return KR_OK;
-            }
-        }
-        if (!bproc_alive(&g->proc))
-            break;
-        bench_sleep_ns(10000000);
-    }
-    snprintf(why, len, "%s did not start (see %s)", name, g->log);
-    return KR_ETIMEDOUT;
-}
-
-/* The consent (examples/consent-grant.json) through A, accepted by the
- * broker. */
-static int
-s_consent(const char *node_a, char *why, size_t len)
-{
-    kr_client_t *kc = NULL;
-    char *text = NULL, err[256], mid[KR_MSG_ID_HEX_LEN];
-    size_t tl = 0;
-    int rc;
-
-    if ((rc = util_read_file(S_CONSENT, 1 << 20, &text, &tl)) != KR_OK ||
-        (rc = kr_client_connect(node_a, S_CLIENT_MS, &kc)) != KR_OK ||
-        (rc = kr_send_json(kc, text, tl, mid, err, sizeof(err))) != KR_OK) {
-        snprintf(why, len, "consent: %s", kr_strerror(rc));
-        goto done;
-    }
-    rc = KR_ETIMEDOUT;
-    uint64_t deadline = bench_now_ns() + 30000000000ull;
-    while (bench_now_ns() < deadline) {
-        char *json = NULL;
-        size_t jl = 0;
-        if (kr_receipts_json(kc, 0, 0, &json, &jl, err, sizeof(err)) == KR_OK &&
-            strstr(json, mid) != NULL) {
-            json_object *arr = json_tokener_parse(json), *v;
-            for (size_t k = 0; arr != NULL && k < json_object_array_length(arr);
-                 k++) {
-                json_object *it = json_object_array_get_idx(arr, k);
-                if (json_object_object_get_ex(it, "msg_id", &v) &&
-                    strcmp(json_object_get_string(v), mid) == 0 &&
-                    json_object_object_get_ex(it, "outcome", &v) &&
-                    strcmp(json_object_get_string(v), "pending") != 0)
-                    rc = strcmp(json_object_get_string(v), "refused") == 0
-                             ? KR_EREFUSED
-                             : KR_OK;
-            }
-            json_object_put(arr);
-        }
-        kr_json_free(json);
-        if (rc != KR_ETIMEDOUT)
-            break;
-        bench_sleep_ns(10000000);
-    }
-    if (rc != KR_OK)
-        snprintf(why, len, "consent not accepted: %s", kr_strerror(rc));
-done:
-    free(text);
-    kr_client_destroy(&kc);
-    return rc;
-}
-
-/* The Bundles (each its own Bundle.id and referral_id) and the
- * descriptions the mapper makes of them. */
-static int
-s_messages(struct s_run *r, const char *org_a, char *why, size_t len)
-{
-    char *text = NULL;
-    size_t tl = 0;
-    json_object *ex;
-    uint8_t run[16];
-
-    if (util_read_file(S_EXAMPLE, 1 << 20, &text, &tl) != KR_OK ||
-        (ex = json_tokener_parse(text)) == NULL) {
-        free(text);
-        snprintf(why, len, "cannot read %s", S_EXAMPLE);
-        return KR_EIO;
-    }
-    free(text);
-    util_random_id(run);
-    for (int p = 0; p < S_PATHS; p++) {
-        uint8_t pfx[16];
-        util_random_id(pfx);
-        memcpy(r->prefix[p], pfx, sizeof(r->prefix[p]));
-    }
-    for (uint64_t i = 0; i < r->n; i++) {
-        json_object *b = json_tokener_parse(json_object_to_json_string(ex));
-        json_object *entries, *task = NULL, *kr = NULL, *v;
-        struct fhir_ctx ctx = {org_a, "http://127.0.0.1", util_now_ms()};
-        struct fhir_error e;
-        uint8_t rid[16];
-        char bid[64];
-
-        json_object_object_get_ex(b, "entry", &entries);
-        for (size_t k = 0; k < json_object_array_length(entries); k++) {
-            json_object *res;
-            if (json_object_object_get_ex(json_object_array_get_idx(entries, k),
-                                          "resource", &res) &&
-                json_object_object_get_ex(res, "resourceType", &v) &&
-                strcmp(json_object_get_string(v), "Task") == 0)
-                task = res;
-        }
-        /* The gateway's paths: the same Bundle under their own Bundle.id
-         * and referral_id each (the last, [1], stays in b for the
-         * mapper). */
-        for (int p = S_PATHS - 1; p >= 1; p--) {
-            snprintf(bid, sizeof(bid), "bench-%02x%02x%02x%02x-%d-%llu", run[0],
-                     run[1], run[2], run[3], p, (unsigned long long)i);
-            json_object_object_add(b, "id", json_object_new_string(bid));
-            bench_msg_id(r->prefix[p], i, rid);
-            util_hex(rid, 16, r->rids[p][i]);
-            if (task != NULL &&
-                json_object_object_get_ex(task, "identifier", &v) &&
-                json_object_array_length(v) > 0)
-                json_object_object_add(json_object_array_get_idx(v, 0), "value",
-                                       json_object_new_string(r->rids[p][i]));
-            r->bundles[p][i] = xstrdup(json_object_to_json_string_ext(
-                b, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        }
-        memset(&e, 0, sizeof(e));
-        if (fhir_in_message(&ctx, b, &kr, NULL, &e) != KR_OK) {
-            snprintf(why, len, "the mapper refuses the example: %s",
-                     e.diagnostics);
-            json_object_put(b);
-            json_object_put(ex);
-            return KR_EINVAL;
-        }
-        /* The libkr path sends the same message under another msg_id and
-         * referral_id: it must not be taken for the Bundle's. */
-        bench_msg_id(r->prefix[0], i, rid);
-        util_hex(rid, 16, r->rids[0][i]);
-        json_object_object_del(kr, "msg_id");
-        json_object_object_add(kr, "referral_id",
-                               json_object_new_string(r->rids[0][i]));
-        r->descs[i] = xstrdup(json_object_to_json_string_ext(
-            kr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(kr);
-        json_object_put(b);
-    }
-    json_object_put(ex);
-    return KR_OK;
-}
-
 static void
 s_figures(const char *prefix, struct s_run *r, int p, double *p50)
 {
@@ -973,11 +610,11 @@ sc_fhir(const struct bench_opts *o, uint64_t n, const char *krfhir_bin,
     }
     r.node_a = c.orgs[a].local;
     r.node_b = c.orgs[b].local;
-    if ((rc = s_consent(r.node_a, why, len)) != KR_OK ||
-        (rc = s_messages(&r, c.orgs[a].id, why, len)) != KR_OK ||
-        (rc = s_hook_listen(&r, hook, sizeof(hook), why, len)) != KR_OK ||
-        (rc = s_gw_start(&c, a, krfhir_bin, NULL, &ga, why, len)) != KR_OK ||
-        (rc = s_gw_start(&c, b, krfhir_bin, hook, &gb, why, len)) != KR_OK)
+    if ((rc = fhir_consent(r.node_a, why, len)) != KR_OK ||
+        (rc = fhir_messages(&r, c.orgs[a].id, why, len)) != KR_OK ||
+        (rc = fhir_hook_listen(&r, hook, sizeof(hook), why, len)) != KR_OK ||
+        (rc = fhir_gw_start(&c, a, krfhir_bin, NULL, &ga, why, len)) != KR_OK ||
+        (rc = fhir_gw_start(&c, b, krfhir_bin, hook, &gb, why, len)) != KR_OK)
         goto done;
     r.port_a = ga.port;
     r.port_b = gb.port;

@@ -186,6 +186,18 @@ int kr_inbox_get_json(kr_client_t *c, const char *msg_id_hex, char **json,
 int kr_referral_json(kr_client_t *c, const char *referral_id_hex, char **json,
                      size_t *json_len, char *err, size_t errlen);
 
+/* A referral and the messages of it that this node received, read by the
+ * node in one snapshot: {"referral": <as kr_referral_json()>, "item": <as
+ * kr_inbox_get_json(): the REFERRAL or HANDOVER of history[0]>,
+ * "received": [<every message of its history held in this inbox, in
+ * order: the opening one and the other party's status changes, at most
+ * 64>]}; no "item" where this node sent it (the placer) or the item is
+ * not shown yet. One round trip (what the FHIR gateway serves a Task
+ * from). KR_ENOTFOUND if the node has no such referral. */
+int kr_referral_view_json(kr_client_t *c, const char *referral_id_hex,
+                          char **json, size_t *json_len, char *err,
+                          size_t errlen);
+
 /* The referrals this organisation is party to, a JSON array of records as
  * kr_referral_json() gives them but without "history", in referral_id
  * order: those in 'state' ("requested", "accepted", ...: a FHIR Task
@@ -195,6 +207,18 @@ int kr_referral_json(kr_client_t *c, const char *referral_id_hex, char **json,
 int kr_referrals_json(kr_client_t *c, const char *state, int overdue,
                       const char *after_hex, uint32_t limit, char **json,
                       size_t *json_len, char *err, size_t errlen);
+
+/* The referrals this organisation is party to that its node changed at
+ * or after since_ms (ms since 1970; "updated_at" in each record), as
+ * kr_referrals_json() gives them, in the order they changed: a reader
+ * that follows changes reads only the new, not every referral. A page
+ * ends at 'limit' (0: 1000); the next starts at the last record's
+ * updated_at with after_hex its referral_id (NULL: from since_ms). A
+ * record that changes again moves to the end. */
+int kr_referrals_changed_json(kr_client_t *c, uint64_t since_ms,
+                              const char *after_hex, uint32_t limit,
+                              char **json, size_t *json_len, char *err,
+                              size_t errlen);
 
 /* Free a JSON result. Safe on NULL. */
 void kr_json_free(char *json);

@@ -176,7 +176,7 @@ for step in accepted:examples/fhir/task-accept-patch.json in-progress:"$work/in-
   wait_for 100 seen_by_practice
   show_state
 done
-say "the practice's EPD reads the Task at its own gateway: GET /Task/$ref"
+say "the practice's EPD reads the Task at its own gateway, with JGZ's planned date and note: GET /Task/$ref"
 fhir "$epd/Task/$ref" | brief
 
 say "a change the state table refuses is an OperationOutcome, and nothing is sent: completed -> accepted"

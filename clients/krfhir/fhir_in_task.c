@@ -359,7 +359,11 @@ fhir_in_task_update(const struct fhir_ctx *ctx, json_object *referral,
             d[10] = '\0';
             if ((rc = fin_date(d, "Task.executionPeriod.start", d, e)) != KR_OK)
                 return rc;
-            planned = d;
+            /* The performer plans; at the placer the Task shows the
+             * performer's date (fhir_out_task_add_status), which its own
+             * changes do not repeat. */
+            if (role == RT_PERFORMER)
+                planned = d;
         }
     }
 

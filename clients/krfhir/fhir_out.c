@@ -1,7 +1,8 @@
 /*
  * fhir_out.c - a referral as the node holds it (kr_referral_json's record
- * and the inbox item that opened it) as the FHIR R4 Task, ServiceRequest
- * and Patient the gateway returns. docs/FHIR.md, "Resources out" (and
+ * and the inbox item that opened it) as the FHIR R4 Task the gateway
+ * returns, and the helpers the Task shares with the ServiceRequest and
+ * Patient (fhir_out_request.c). docs/FHIR.md, "Resources out" (and
  * docs/FHIR.md, "The mapping out").
  *
  * The mapping mirrors the inbound one (fhir_in.c) so that a Task read,
@@ -25,8 +26,8 @@ static const char *const s_task_states[] = {
     "on-hold",   "in-progress", "completed", "failed",   "entered-in-error",
 };
 
-static const char *
-s_task_status(json_object *referral)
+const char *
+fo_task_status(json_object *referral)
 {
     const char *s = fo_str(referral, "state");
 
@@ -39,8 +40,8 @@ s_task_status(json_object *referral)
 
 /* A FHIR request priority from kansrijk's (routine, urgent); others are
  * left out. */
-static const char *
-s_priority(const char *p)
+const char *
+fo_priority(const char *p)
 {
     if (p == NULL)
         return NULL;
@@ -109,8 +110,8 @@ s_business_status(json_object *referral)
 }
 
 /* The opened content of a REFERRAL or HANDOVER item, and which. */
-static json_object *
-s_content(json_object *item, int *handover)
+json_object *
+fo_content(json_object *item, int *handover)
 {
     json_object *c = fo_obj(item, "content"), *r;
 
@@ -124,14 +125,17 @@ s_content(json_object *item, int *handover)
     return NULL;
 }
 
-/* meta with lastUpdated (the state's time, else now) and security. */
-static json_object *
-s_meta(const struct fhir_ctx *ctx, json_object *referral, json_object *item)
+/* meta with lastUpdated (when the node last changed the referral, else
+ * its state's time, else the item's arrival, else now) and security. */
+json_object *
+fo_meta(const struct fhir_ctx *ctx, json_object *referral, json_object *item)
 {
     json_object *m = json_object_new_object();
-    const char *at = fo_time(referral, "state_at");
+    const char *at = fo_time(referral, "updated_at");
     char now[32];
 
+    if (at == NULL)
+        at = fo_time(referral, "state_at");
     if (at == NULL)
         at = fo_time(item, "received_at");
     if (at == NULL) {
@@ -271,17 +275,17 @@ fhir_out_task(const struct fhir_ctx *ctx, json_object *referral,
               json_object *item)
 {
     const char *id = fo_hex32(referral, "referral_id");
-    const char *status = s_task_status(referral);
+    const char *status = fo_task_status(referral);
     json_object *t, *a;
     int handover;
 
     if (id == NULL || status == NULL)
         return NULL;
-    json_object *content = s_content(item, &handover);
+    json_object *content = fo_content(item, &handover);
     t = json_object_new_object();
     json_object_object_add(t, "resourceType", json_object_new_string("Task"));
     json_object_object_add(t, "id", json_object_new_string(id));
-    json_object_object_add(t, "meta", s_meta(ctx, referral, item));
+    json_object_object_add(t, "meta", fo_meta(ctx, referral, item));
 
     a = json_object_new_array();
     json_object_array_add(a, fo_identifier(FO_ID_REFERRAL, id));
@@ -297,7 +301,7 @@ fhir_out_task(const struct fhir_ctx *ctx, json_object *referral,
                                fo_cc(FO_CS_STATUS_REASON, reason));
     fo_add(t, "businessStatus", s_business_status(referral));
     json_object_object_add(t, "intent", json_object_new_string("order"));
-    fo_add_str(t, "priority", s_priority(fo_code(item, "priority")));
+    fo_add_str(t, "priority", fo_priority(fo_code(item, "priority")));
 
     /* The ServiceRequest and Patient exist only where the content was
      * opened (at the performer): no reference that would not resolve. */
@@ -416,355 +420,11 @@ fhir_out_task_add_status(const struct fhir_ctx *ctx, json_object *task,
     }
 }
 
-/*
- * ServiceRequest and Patient
- */
-
-/* The referrer (or a handover's responsible professional) as a contained
- * PractitionerRole "#referrer". */
-static json_object *
-s_practitioner_role(json_object *p, const char *placer)
-{
-    json_object *r, *a;
-    const char *name = fo_str(p, "name"), *role = fo_str(p, "role");
-    const char *phone = fo_str(p, "phone"), *email = fo_str(p, "email");
-    const char *agb = fo_str(p, "agb");
-
-    if (p == NULL)
-        return NULL;
-    r = json_object_new_object();
-    json_object_object_add(r, "resourceType",
-                           json_object_new_string("PractitionerRole"));
-    json_object_object_add(r, "id", json_object_new_string("referrer"));
-    if (agb != NULL) {
-        a = json_object_new_array();
-        json_object_array_add(a, fo_identifier(FHIR_SYS_AGB, agb));
-        json_object_object_add(r, "identifier", a);
-    }
-    if (name != NULL) {
-        json_object *pr = json_object_new_object();
-        json_object_object_add(pr, "display", fo_string(name));
-        json_object_object_add(r, "practitioner", pr);
-    }
-    fo_add(r, "organization", fo_org_ref(placer));
-    if (role != NULL) {
-        a = json_object_new_array();
-        json_object_array_add(a, fo_cc_text(role));
-        json_object_object_add(r, "code", a);
-    }
-    a = json_object_new_array();
-    if (phone != NULL) {
-        json_object *cp = json_object_new_object();
-        json_object_object_add(cp, "system", json_object_new_string("phone"));
-        json_object_object_add(cp, "value", fo_string(phone));
-        json_object_array_add(a, cp);
-    }
-    if (email != NULL) {
-        json_object *cp = json_object_new_object();
-        json_object_object_add(cp, "system", json_object_new_string("email"));
-        json_object_object_add(cp, "value", fo_string(email));
-        json_object_array_add(a, cp);
-    }
-    fo_add_array(r, "telecom", a);
-    return r;
-}
-
-/* The expected delivery date as a contained Observation "#edd" (LOINC
- * 11778-8, Delivery date Estimated). */
-static json_object *
-s_edd(const char *date, const char *patient_id)
-{
-    json_object *o = json_object_new_object(), *code, *a;
-
-    json_object_object_add(o, "resourceType",
-                           json_object_new_string("Observation"));
-    json_object_object_add(o, "id", json_object_new_string("edd"));
-    json_object_object_add(o, "status", json_object_new_string("final"));
-    code = fo_cc(FO_LOINC, "11778-8");
-    a = json_object_object_get(code, "coding");
-    json_object_object_add(json_object_array_get_idx(a, 0), "display",
-                           json_object_new_string("Delivery date Estimated"));
-    json_object_object_add(o, "code", code);
-    json_object_object_add(o, "subject", fo_ref("Patient", patient_id));
-    json_object_object_add(o, "valueDateTime", json_object_new_string(date));
-    return o;
-}
-
-/* A ServiceRequest's status from the referral's state: active while it
- * runs, then what FHIR's RequestStatus says of the end. */
-static const char *
-s_request_status(json_object *referral)
-{
-    const char *s = s_task_status(referral);
-
-    if (s == NULL)
-        return "active";
-    if (strcmp(s, "completed") == 0)
-        return "completed";
-    if (strcmp(s, "cancelled") == 0 || strcmp(s, "rejected") == 0 ||
-        strcmp(s, "failed") == 0)
-        return "revoked";
-    if (strcmp(s, "entered-in-error") == 0)
-        return "entered-in-error";
-    if (strcmp(s, "on-hold") == 0)
-        return "on-hold";
-    return "active";
-}
-
 /* The referral's id: the record's, else the item's. */
-static const char *
-s_referral_id(json_object *referral, json_object *item)
+const char *
+fo_referral_id(json_object *referral, json_object *item)
 {
     const char *id = fo_hex32(referral, "referral_id");
 
     return id != NULL ? id : fo_hex32(item, "referral_id");
-}
-
-static void
-s_texts(json_object *notes, const char *text)
-{
-    if (text != NULL) {
-        json_object *n = json_object_new_object();
-        json_object_object_add(n, "text", fo_string(text));
-        json_object_array_add(notes, n);
-    }
-}
-
-json_object *
-fhir_out_service_request(const struct fhir_ctx *ctx, json_object *referral,
-                         json_object *item, struct fhir_error *e)
-{
-    const char *id = s_referral_id(referral, item);
-    json_object *sr, *a, *contained, *codes;
-    int handover;
-    json_object *c = s_content(item, &handover);
-
-    if (id == NULL) {
-        fhir_error_set(e, 404, "not-found", "ServiceRequest.id",
-                       "no such referral");
-        return NULL;
-    }
-    if (c == NULL) {
-        fhir_error_set(e, 404, "not-found", "ServiceRequest",
-                       "this organisation holds no opened content of the "
-                       "referral (it is the placer, or the item is gone)");
-        return NULL;
-    }
-    const char *placer = fo_str(referral, "placer");
-    if (placer == NULL)
-        placer = fo_str(item, "sender");
-
-    sr = json_object_new_object();
-    json_object_object_add(sr, "resourceType",
-                           json_object_new_string("ServiceRequest"));
-    json_object_object_add(sr, "id", json_object_new_string(id));
-    json_object_object_add(sr, "meta", s_meta(ctx, referral, item));
-
-    contained = json_object_new_array();
-    json_object *role = s_practitioner_role(
-        fo_obj(c, handover ? "responsible" : "referrer"), placer);
-    fo_push(contained, role);
-    const char *edd = handover ? NULL : fo_date(c, "expected_delivery_date");
-    if (edd != NULL)
-        json_object_array_add(contained, s_edd(edd, id));
-    fo_add_array(sr, "contained", contained);
-
-    a = json_object_new_array();
-    json_object_array_add(a, fo_identifier(FO_ID_REFERRAL, id));
-    json_object_object_add(sr, "identifier", a);
-    json_object_object_add(sr, "status",
-                           json_object_new_string(s_request_status(referral)));
-    json_object_object_add(sr, "intent", json_object_new_string("order"));
-
-    const char *purpose = fo_code(referral, "purpose");
-    if (purpose == NULL)
-        purpose = fo_code(item, "purpose");
-    if (purpose != NULL) {
-        a = json_object_new_array();
-        json_object_array_add(a, fo_cc(FO_CS_PURPOSE, purpose));
-        json_object_object_add(sr, "category", a);
-    }
-    const char *prio = s_priority(handover ? NULL : fo_code(c, "urgency"));
-    if (prio == NULL)
-        prio = s_priority(fo_code(item, "priority"));
-    fo_add_str(sr, "priority", prio);
-    if (!handover)
-        fo_add(sr, "code",
-               fo_cc(FO_CS_SERVICE, fo_code(c, "requested_service")));
-    json_object_object_add(sr, "subject", fo_ref("Patient", id));
-    fo_add_str(sr, "authoredOn", fo_time(item, "created_at"));
-    if (role != NULL) {
-        json_object *r = json_object_new_object();
-        json_object_object_add(r, "reference",
-                               json_object_new_string("#referrer"));
-        json_object_object_add(sr, "requester", r);
-    } else {
-        fo_add(sr, "requester", fo_org_ref(placer));
-    }
-    const char *performer = fo_str(referral, "performer");
-    json_object *perf = fo_org_ref(performer != NULL ? performer
-                                   : ctx != NULL     ? ctx->org_id
-                                                     : NULL);
-    if (perf != NULL) {
-        a = json_object_new_array();
-        json_object_array_add(a, perf);
-        json_object_object_add(sr, "performer", a);
-    }
-
-    codes = fo_arr(c, handover ? "risk_factors" : "reason_codes");
-    a = json_object_new_array();
-    for (size_t i = 0; codes != NULL && i < json_object_array_length(codes);
-         i++) {
-        json_object *v = json_object_array_get_idx(codes, i);
-        if (json_object_is_type(v, json_type_string))
-            fo_push(a, fo_cc(FO_CS_REASON, json_object_get_string(v)));
-    }
-    fo_add_array(sr, "reasonCode", a);
-
-    a = json_object_new_array();
-    const char *consent = fo_hex32(item, "consent_id");
-    if (consent != NULL) {
-        json_object *r = json_object_new_object();
-        json_object_object_add(r, "type", json_object_new_string("Consent"));
-        json_object_object_add(r, "identifier",
-                               fo_identifier(FO_ID_CONSENT, consent));
-        json_object_array_add(a, r);
-    }
-    if (edd != NULL) {
-        json_object *r = json_object_new_object();
-        json_object_object_add(r, "reference", json_object_new_string("#edd"));
-        json_object_array_add(a, r);
-    }
-    fo_add_array(sr, "supportingInfo", a);
-
-    a = json_object_new_array();
-    if (handover) {
-        s_texts(a, fo_str(c, "notes"));
-    } else {
-        s_texts(a, fo_str(c, "reason_text"));
-    }
-    fo_add_array(sr, "note", a);
-    return sr;
-}
-
-/* "street house_number" with each part in its ADXP extension. */
-static json_object *
-s_address(json_object *ad)
-{
-    const char *street = fo_str(ad, "street");
-    const char *number = fo_str(ad, "house_number");
-    const char *postal = fo_str(ad, "postal_code");
-    const char *city = fo_str(ad, "city");
-    json_object *o, *a;
-
-    if (street == NULL && number == NULL && postal == NULL && city == NULL)
-        return NULL;
-    o = json_object_new_object();
-    if (street != NULL || number != NULL) {
-        size_t n = (street ? strlen(street) : 0) + 1 +
-                   (number ? strlen(number) : 0) + 1;
-        char *line = xmalloc(n);
-        json_object *ext = json_object_new_array(), *lx, *l;
-        /* Whole, never cut: a cut could split a UTF-8 character. */
-        snprintf(line, n, "%s%s%s", street ? street : "",
-                 street && number ? " " : "", number ? number : "");
-        a = json_object_new_array();
-        json_object_array_add(a, fo_string(line));
-        free(line);
-        json_object_object_add(o, "line", a);
-        if (street != NULL) {
-            json_object *x = json_object_new_object();
-            json_object_object_add(
-                x, "url",
-                json_object_new_string(
-                    "http://hl7.org/fhir/StructureDefinition/"
-                    "iso21090-ADXP-streetName"));
-            json_object_object_add(x, "valueString", fo_string(street));
-            json_object_array_add(ext, x);
-        }
-        if (number != NULL) {
-            json_object *x = json_object_new_object();
-            json_object_object_add(
-                x, "url",
-                json_object_new_string(
-                    "http://hl7.org/fhir/StructureDefinition/"
-                    "iso21090-ADXP-houseNumber"));
-            json_object_object_add(x, "valueString", fo_string(number));
-            json_object_array_add(ext, x);
-        }
-        lx = json_object_new_object();
-        json_object_object_add(lx, "extension", ext);
-        l = json_object_new_array();
-        json_object_array_add(l, lx);
-        json_object_object_add(o, "_line", l);
-    }
-    fo_add_str(o, "city", city);
-    fo_add_str(o, "postalCode", postal);
-    return o;
-}
-
-json_object *
-fhir_out_patient(const struct fhir_ctx *ctx, json_object *referral,
-                 json_object *item, struct fhir_error *e)
-{
-    const char *id = s_referral_id(referral, item);
-    json_object *p, *a;
-    int handover;
-    json_object *c = s_content(item, &handover);
-    json_object *m = fo_obj(c, "mother");
-
-    if (id == NULL) {
-        fhir_error_set(e, 404, "not-found", "Patient.id", "no such referral");
-        return NULL;
-    }
-    if (m == NULL) {
-        fhir_error_set(e, 404, "not-found", "Patient",
-                       "this organisation holds no opened content of the "
-                       "referral (it is the placer, or the item is gone)");
-        return NULL;
-    }
-    p = json_object_new_object();
-    json_object_object_add(p, "resourceType",
-                           json_object_new_string("Patient"));
-    json_object_object_add(p, "id", json_object_new_string(id));
-    json_object_object_add(p, "meta", s_meta(ctx, referral, item));
-    /* The BSN as the opened content holds it: only here, at the
-     * recipient, never in a log line. */
-    const char *bsn = fo_str(m, "bsn");
-    if (bsn != NULL) {
-        a = json_object_new_array();
-        json_object_array_add(a, fo_identifier(FHIR_SYS_BSN, bsn));
-        json_object_object_add(p, "identifier", a);
-    }
-    const char *family = fo_str(m, "family_name");
-    const char *given = fo_str(m, "given_name");
-    if (family != NULL || given != NULL) {
-        json_object *n = json_object_new_object();
-        fo_add_str(n, "family", family);
-        if (given != NULL) {
-            json_object *g = json_object_new_array();
-            json_object_array_add(g, fo_string(given));
-            json_object_object_add(n, "given", g);
-        }
-        a = json_object_new_array();
-        json_object_array_add(a, n);
-        json_object_object_add(p, "name", a);
-    }
-    const char *phone = fo_str(m, "phone");
-    if (phone != NULL) {
-        json_object *cp = json_object_new_object();
-        json_object_object_add(cp, "system", json_object_new_string("phone"));
-        json_object_object_add(cp, "value", fo_string(phone));
-        a = json_object_new_array();
-        json_object_array_add(a, cp);
-        json_object_object_add(p, "telecom", a);
-    }
-    fo_add_str(p, "birthDate", fo_date(m, "birth_date"));
-    json_object *ad = s_address(fo_obj(m, "address"));
-    if (ad != NULL) {
-        a = json_object_new_array();
-        json_object_array_add(a, ad);
-        json_object_object_add(p, "address", a);
-    }
-    return p;
 }

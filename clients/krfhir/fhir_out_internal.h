@@ -93,4 +93,16 @@ void fo_uuid(char urn[46], char hex[33], const char *part, ...);
  * (nothing if it has neither). */
 json_object *fo_security(json_object *item);
 
+/* What the Task (fhir_out.c) and the ServiceRequest and Patient
+ * (fhir_out_request.c) share: the Task status of a referral record, a
+ * FHIR request priority, the opened content of a REFERRAL or HANDOVER
+ * item (and *handover, which), meta (lastUpdated and security), and the
+ * referral's id (the record's, else the item's). */
+const char *fo_task_status(json_object *referral);
+const char *fo_priority(const char *p);
+json_object *fo_content(json_object *item, int *handover);
+json_object *fo_meta(const struct fhir_ctx *ctx, json_object *referral,
+                     json_object *item);
+const char *fo_referral_id(json_object *referral, json_object *item);
+
 #endif

@@ -36,6 +36,9 @@
 #define GW_URL_MAX 512
 #define GW_MARKS_MAX 256
 #define GW_MARKERS 4
+/* A mark waits this long for others to share the node's commit with it
+ * (and to keep out of the way of the Task read its notification causes). */
+#define GW_MARK_DELAY_MS 50
 
 struct gw_config {
     char *node;                  /* the krnode's local endpoint */
@@ -123,12 +126,21 @@ struct gw_sent {
 int gw_node_send(struct gw_node *n, const char *json, size_t len,
                  uint64_t wait_ms, struct gw_sent *out, char *err,
                  size_t errlen);
-/* JSON reads (the caller puts the object): kr_referral_json,
- * kr_inbox_get_json (an item) and kr_referrals_json. */
+/* JSON reads (the caller puts the object): kr_referral_json and
+ * kr_referrals_json. */
 int gw_node_referral(struct gw_node *n, const char *referral_id,
                      json_object **out, char *err, size_t errlen);
-int gw_node_inbox_item(struct gw_node *n, const char *msg_id, json_object **out,
-                       char *err, size_t errlen);
+/* The referral, the inbox item that opened it here (*item NULL at the
+ * placer) and (received, when not NULL) every message of its history in
+ * this inbox, in one call: one snapshot of the node. */
+int gw_node_referral_view(struct gw_node *n, const char *referral_id,
+                          json_object **ref, json_object **item,
+                          json_object **received, char *err, size_t errlen);
+/* Those changed at or after since_ms, in the order they changed
+ * (kr_referrals_changed_json). */
+int gw_node_referrals_changed(struct gw_node *n, uint64_t since_ms,
+                              const char *after, uint32_t limit,
+                              json_object **out, char *err, size_t errlen);
 int gw_node_referrals(struct gw_node *n, const char *state, const char *after,
                       uint32_t limit, json_object **out, char *err,
                       size_t errlen);
@@ -159,7 +171,8 @@ struct gw_notify {
      * so that no request waits for the node's commit of a mark. */
     char marks[GW_MARKS_MAX][KR_MSG_ID_HEX_LEN];
     size_t nmarks;
-    pthread_cond_t mark_cv; /* signalled when a mark is queued */
+    uint64_t marks_since_ms; /* when the oldest queued mark came (mono) */
+    pthread_cond_t mark_cv;  /* signalled when a mark is queued */
 };
 
 int gw_notify_start(struct gw_notify *nt, const struct gw_config *cfg,

@@ -243,8 +243,45 @@ gw_node_referral(struct gw_node *n, const char *referral_id, json_object **out,
 }
 
 int
-gw_node_inbox_item(struct gw_node *n, const char *msg_id, json_object **out,
-                   char *err, size_t errlen)
+gw_node_referral_view(struct gw_node *n, const char *referral_id,
+                      json_object **ref, json_object **item,
+                      json_object **received, char *err, size_t errlen)
+{
+    kr_client_t *c = NULL;
+    json_object *o = NULL, *r, *it;
+    char *json = NULL;
+    size_t len = 0;
+    int rc;
+
+    *ref = *item = NULL;
+    if (received != NULL)
+        *received = NULL;
+    if ((rc = gw_node_take(n, &c)) != KR_OK)
+        return rc;
+    rc = kr_referral_view_json(c, referral_id, &json, &len, err, errlen);
+    gw_node_give(n, c);
+    if (rc != KR_OK || (rc = s_parse(json, &o)) != KR_OK)
+        return rc;
+    if (!json_object_object_get_ex(o, "referral", &r) ||
+        !json_object_is_type(r, json_type_object)) {
+        json_object_put(o);
+        return KR_EPROTO;
+    }
+    *ref = json_object_get(r);
+    if (json_object_object_get_ex(o, "item", &it) &&
+        json_object_is_type(it, json_type_object))
+        *item = json_object_get(it);
+    if (received != NULL && json_object_object_get_ex(o, "received", &it) &&
+        json_object_is_type(it, json_type_array))
+        *received = json_object_get(it);
+    json_object_put(o);
+    return KR_OK;
+}
+
+int
+gw_node_referrals_changed(struct gw_node *n, uint64_t since_ms,
+                          const char *after, uint32_t limit, json_object **out,
+                          char *err, size_t errlen)
 {
     kr_client_t *c = NULL;
     char *json = NULL;
@@ -254,7 +291,8 @@ gw_node_inbox_item(struct gw_node *n, const char *msg_id, json_object **out,
     *out = NULL;
     if ((rc = gw_node_take(n, &c)) != KR_OK)
         return rc;
-    rc = kr_inbox_get_json(c, msg_id, &json, &len, err, errlen);
+    rc = kr_referrals_changed_json(c, since_ms, after, limit, &json, &len, err,
+                                   errlen);
     gw_node_give(n, c);
     return rc == KR_OK ? s_parse(json, out) : rc;
 }

@@ -13,6 +13,7 @@
 #include "fhir_out.h"
 #include "gw.h"
 #include "gw_routes_internal.h"
+#include "json_map.h"
 #include "log.h"
 #include "util.h"
 
@@ -25,25 +26,27 @@
  * Reading a referral.
  */
 
-/* The referral and the inbox item that opened it here (NULL at the
- * placer, which holds no opened content). KR_OK, or 'out' set. */
+/* The referral, the inbox item that opened it here (NULL at the placer,
+ * which holds no opened content) and, when 'received' is not NULL, the
+ * messages of it received here, in one node call. KR_OK, or 'out' set. */
 static int
 s_load(struct gw *g, const char *id, json_object **ref, json_object **item,
-       struct gw_resp *out)
+       json_object **received, struct gw_resp *out)
 {
     char err[256] = "";
-    json_object *hist, *h0;
-    const char *mid;
     int rc;
 
     *ref = *item = NULL;
+    if (received != NULL)
+        *received = NULL;
     if (!gwr_id_ok(id)) {
         gwr_fail(out, 404, "not-found", NULL,
                  "no such resource: ids here are 32 lower-case hex digits (the "
                  "referral_id)");
         return KR_ENOTFOUND;
     }
-    rc = gw_node_referral(&g->node, id, ref, err, sizeof(err));
+    rc = gw_node_referral_view(&g->node, id, ref, item, received, err,
+                               sizeof(err));
     if (rc == KR_ENOTFOUND) {
         gwr_fail(out, 404, "not-found", NULL,
                  "the node holds no referral with this id");
@@ -54,22 +57,6 @@ s_load(struct gw *g, const char *id, json_object **ref, json_object **item,
                  "reading the referral from the node at %s: %s: %s",
                  g->cfg->node, kr_strerror(rc), err);
         return rc;
-    }
-    if (json_object_object_get_ex(*ref, "history", &hist) &&
-        json_object_is_type(hist, json_type_array) &&
-        json_object_array_length(hist) > 0 &&
-        (h0 = json_object_array_get_idx(hist, 0)) != NULL &&
-        (mid = gwr_str(h0, "msg_id")) != NULL && gwr_id_ok(mid)) {
-        rc = gw_node_inbox_item(&g->node, mid, item, err, sizeof(err));
-        if (rc != KR_OK && rc != KR_ENOTFOUND) {
-            json_object_put(*ref);
-            *ref = NULL;
-            gwr_fail(out, 503, "transient", NULL,
-                     "reading the referral's message from the node at %s: "
-                     "%s: %s",
-                     g->cfg->node, kr_strerror(rc), err);
-            return rc;
-        }
     }
     return KR_OK;
 }
@@ -99,18 +86,22 @@ static json_object *
 s_task(struct gw *g, const struct fhir_ctx *ctx, const char *id,
        struct gw_resp *out)
 {
-    json_object *ref, *item, *task;
+    json_object *ref, *item, *received, *task;
 
-    if (s_load(g, id, &ref, &item, out) != KR_OK)
+    if (s_load(g, id, &ref, &item, &received, out) != KR_OK)
         return NULL;
     task = fhir_out_task(ctx, ref, item);
-    if (task == NULL)
+    if (task == NULL) {
         gwr_fail(out, 500, "exception", NULL,
                  "the referral could not be shown as a Task");
-    else
+    } else {
+        /* The other party's status changes: notes, the planned date. */
+        fhir_out_task_add_status(ctx, task, received);
         s_mark_read(g, ref, ctx->org_id);
+    }
     json_object_put(ref);
     json_object_put(item);
+    json_object_put(received);
     return task;
 }
 
@@ -145,7 +136,7 @@ s_task_change(struct gw *g, const struct fhir_ctx *ctx, const char *id,
                  "Task.id must be the id in the URL");
         goto done;
     }
-    if (s_load(g, id, &ref, &item, out) != KR_OK)
+    if (s_load(g, id, &ref, &item, NULL, out) != KR_OK)
         goto done;
     memset(&e, 0, sizeof(e));
     if (fhir_in_task_update(ctx, ref, task, &kr, &e) != KR_OK) {
@@ -326,12 +317,25 @@ struct s_query {
     const char *after;
 };
 
+/* When the node last changed a referral ("updated_at"; a node before
+ * that field: its state's time): what meta.lastUpdated shows. */
+static const char *
+s_changed(json_object *ref)
+{
+    const char *p = gwr_str(ref, "updated_at");
+
+    return p != NULL ? p : gwr_str(ref, "state_at");
+}
+
 static bool
 s_match(const struct s_query *q, json_object *ref)
 {
     const char *p;
     uint64_t at;
 
+    if (q->state != NULL &&
+        ((p = gwr_str(ref, "state")) == NULL || strcmp(p, q->state) != 0))
+        return false;
     if (q->owner[0] &&
         ((p = gwr_str(ref, "performer")) == NULL || strcmp(p, q->owner) != 0))
         return false;
@@ -339,8 +343,7 @@ s_match(const struct s_query *q, json_object *ref)
         ((p = gwr_str(ref, "placer")) == NULL || strcmp(p, q->requester) != 0))
         return false;
     if (q->cmp != 0) {
-        if ((p = gwr_str(ref, "state_at")) == NULL ||
-            s_instant(p, &at) != KR_OK)
+        if ((p = s_changed(ref)) == NULL || s_instant(p, &at) != KR_OK)
             return false;
         switch (q->cmp) {
         case 'g':
@@ -356,24 +359,46 @@ s_match(const struct s_query *q, json_object *ref)
     return true;
 }
 
-/* One pass of a search: the matching Tasks (an array), and the id to
- * page on if there may be more ("" if not). KR_OK or 'out' set. */
+/* One page of the node's listing: in the order referrals changed from
+ * (since, after) when the search asks for _lastUpdated gt or ge (then it
+ * reads only what changed: a long poll costs what is new, not what the
+ * node holds), else in referral_id order after 'after'. */
+static int
+s_list(struct gw *g, const struct s_query *q, uint64_t since, const char *after,
+       uint32_t page, json_object **refs, char *err, size_t errlen)
+{
+    if (since != 0)
+        return gw_node_referrals_changed(
+            &g->node, since, after[0] ? after : NULL, page, refs, err, errlen);
+    return gw_node_referrals(&g->node, q->state, after[0] ? after : NULL, page,
+                             refs, err, errlen);
+}
+
+/* One pass of a search: the matching Tasks (an array), and where to page
+ * on if there may be more: next (an id, "" if not) and, in change order,
+ * *next_at (the ms its _lastUpdated=ge starts at; 0 in id order). KR_OK
+ * or 'out' set. */
 static int
 s_search_once(struct gw *g, const struct fhir_ctx *ctx, const struct s_query *q,
-              json_object **tasks, char next[GWR_ID_LEN + 1],
+              json_object **tasks, char next[GWR_ID_LEN + 1], uint64_t *next_at,
               struct gw_resp *out)
 {
     char after[GWR_ID_LEN + 1] = "", err[256];
     uint32_t page = (uint32_t)g->cfg->search_max;
+    uint64_t since = 0;
 
     *tasks = json_object_new_array();
     next[0] = '\0';
+    *next_at = 0;
+    if (q->cmp == 'g' || q->cmp == 'G')
+        since = q->at_ms + (q->cmp == 'g' ? 1 : 0);
+    if (since == 0 && q->cmp != 0)
+        since = 1; /* ge 1970-01-01: every one, in change order */
     if (q->after != NULL)
         snprintf(after, sizeof(after), "%s", q->after);
     for (int pg = 0; pg < S_SEARCH_PAGES; pg++) {
         json_object *refs = NULL;
-        int rc = gw_node_referrals(&g->node, q->state, after[0] ? after : NULL,
-                                   page, &refs, err, sizeof(err));
+        int rc = s_list(g, q, since, after, page, &refs, err, sizeof(err));
         if (rc != KR_OK) {
             gwr_fail(out, 503, "transient", NULL,
                      "listing the referrals of the node at %s: %s: %s",
@@ -387,27 +412,35 @@ s_search_once(struct gw *g, const struct fhir_ctx *ctx, const struct s_query *q,
                        : 0;
         for (size_t i = 0; i < n; i++) {
             json_object *ref = json_object_array_get_idx(refs, i);
-            const char *rid = gwr_str(ref, "referral_id");
+            const char *rid = gwr_str(ref, "referral_id"), *ch;
+            uint64_t at = 0;
             if (rid == NULL || !gwr_id_ok(rid))
                 continue;
             snprintf(after, sizeof(after), "%s", rid);
+            if (since != 0 && (ch = gwr_str(ref, "updated_at")) != NULL &&
+                s_instant(ch, &at) == KR_OK)
+                since = at; /* the next page goes on from here */
             if (!s_match(q, ref))
                 continue;
             /* The list holds no history: the whole record, and the item
              * that opened it, come one referral at a time. */
-            json_object *full = NULL, *item = NULL, *task = NULL;
+            json_object *full = NULL, *item = NULL, *rcv = NULL, *task = NULL;
             struct gw_resp scratch;
             memset(&scratch, 0, sizeof(scratch));
-            if (s_load(g, rid, &full, &item, &scratch) == KR_OK)
-                task = fhir_out_task(ctx, full, item);
+            if (s_load(g, rid, &full, &item, &rcv, &scratch) == KR_OK &&
+                (task = fhir_out_task(ctx, full, item)) != NULL)
+                fhir_out_task_add_status(ctx, task, rcv);
             json_object_put(scratch.body);
             json_object_put(full);
             json_object_put(item);
+            json_object_put(rcv);
             if (task != NULL)
                 json_object_array_add(*tasks, task);
             if (json_object_array_length(*tasks) >= q->count) {
-                if (i + 1 < n || n == page)
+                if (i + 1 < n || n == page) {
                     snprintf(next, GWR_ID_LEN + 1, "%s", after);
+                    *next_at = since;
+                }
                 json_object_put(refs);
                 return KR_OK;
             }
@@ -417,7 +450,29 @@ s_search_once(struct gw *g, const struct fhir_ctx *ctx, const struct s_query *q,
             return KR_OK; /* the end of the node's list */
     }
     snprintf(next, GWR_ID_LEN + 1, "%s", after);
+    *next_at = since;
     return KR_OK;
+}
+
+/* Append val percent-encoded to buf at *n (a query value: what is not
+ * unreserved or ':' is encoded); stops at the end of buf. */
+static void
+s_encode(char *buf, size_t size, int *n, const char *val)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    /* Bounded by val and by buf. */
+    for (const char *c = val; *c && *n >= 0 && (size_t)*n + 4 < size; c++) {
+        if (isalnum((unsigned char)*c) || strchr("-._~:", *c)) {
+            buf[(*n)++] = *c;
+        } else {
+            buf[(*n)++] = '%';
+            buf[(*n)++] = hex[(unsigned char)*c >> 4];
+            buf[(*n)++] = hex[(unsigned char)*c & 15];
+        }
+    }
+    if (*n >= 0 && (size_t)*n < size)
+        buf[*n] = '\0';
 }
 
 void
@@ -514,9 +569,10 @@ gwr_task_search(struct gw *g, const struct fhir_ctx *ctx,
     uint64_t deadline = util_mono_ms() + wait_s * 1000u;
     json_object *tasks = NULL;
     char next[GWR_ID_LEN + 1];
+    uint64_t next_at = 0;
     for (unsigned pass = 0; pass < 100000; pass++) {
         uint64_t gen = gw_notify_gen(&g->notify);
-        if (s_search_once(g, ctx, &q, &tasks, next, out) != KR_OK)
+        if (s_search_once(g, ctx, &q, &tasks, next, &next_at, out) != KR_OK)
             return;
         uint64_t now = util_mono_ms();
         if (json_object_array_length(tasks) > 0 || now >= deadline)
@@ -543,30 +599,37 @@ gwr_task_search(struct gw *g, const struct fhir_ctx *ctx,
         const char *val = gw_req_arg(r, keys[i]);
         if (val == NULL || n >= (int)sizeof(self))
             continue;
-        char *enc = NULL;
-        size_t el = strlen(val) * 3 + 1;
-        enc = xmalloc(el);
-        size_t k = 0;
-        for (const char *c = val; *c; c++) {
-            if (isalnum((unsigned char)*c) || strchr("-._~:", *c))
-                enc[k++] = *c;
-            else { /* percent-encoded: 3 bytes, within el */
-                enc[k++] = '%';
-                enc[k++] = "0123456789ABCDEF"[(unsigned char)*c >> 4];
-                enc[k++] = "0123456789ABCDEF"[(unsigned char)*c & 15];
-            }
-        }
-        enc[k] = '\0';
-        n += snprintf(self + n, sizeof(self) - (size_t)n, "%s%s=%s",
-                      self[n - 1] == '?' ? "" : "&", keys[i], enc);
-        free(enc);
+        n += snprintf(self + n, sizeof(self) - (size_t)n,
+                      "%s%s=", self[n - 1] == '?' ? "" : "&", keys[i]);
+        s_encode(self, sizeof(self), &n, val);
     }
     if (n > 0 && n < (int)sizeof(self) &&
         (self[n - 1] == '?' || self[n - 1] == '&'))
         self[n - 1] = '\0';
-    if (next[0] != '\0')
+    if (next[0] != '\0' && next_at != 0) {
+        /* In change order the next page starts at the last one's time:
+         * the self link with _lastUpdated=ge that instant. */
+        char inst[JSON_MAP_TIME_LEN], base[1024];
+        int m = snprintf(base, sizeof(base), "%s/Task?", g->base_url);
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            const char *val = gw_req_arg(r, keys[i]);
+            if (val == NULL || strcmp(keys[i], "_lastUpdated") == 0 ||
+                m >= (int)sizeof(base))
+                continue;
+            m += snprintf(base + m, sizeof(base) - (size_t)m, "%s=", keys[i]);
+            s_encode(base, sizeof(base), &m, val);
+            if (m < (int)sizeof(base))
+                base[m++] = '&', base[m] = '\0';
+        }
+        if (json_map_time_format(next_at, inst) == 0 && m < (int)sizeof(base))
+            snprintf(nextu, sizeof(nextu), "%s_lastUpdated=ge%s&_page_after=%s",
+                     base, inst, next);
+        else
+            next[0] = '\0';
+    } else if (next[0] != '\0') {
         snprintf(nextu, sizeof(nextu), "%s%s_page_after=%s", self,
                  strchr(self, '?') != NULL ? "&" : "?", next);
+    }
     size_t total = json_object_array_length(tasks);
     json_object *b = fhir_out_searchset(ctx, tasks, total, self,
                                         next[0] != '\0' ? nextu : NULL);
@@ -583,7 +646,7 @@ gwr_content_get(struct gw *g, const struct fhir_ctx *ctx, const char *type,
     json_object *ref, *item, *res;
     struct fhir_error e;
 
-    if (s_load(g, id, &ref, &item, out) != KR_OK)
+    if (s_load(g, id, &ref, &item, NULL, out) != KR_OK)
         return;
     memset(&e, 0, sizeof(e));
     if (item == NULL) {

@@ -54,6 +54,8 @@ void local_list_outbox(struct node *n, const struct origin *from,
                        const Kr__V1__ListRequest *lr);
 void local_outbox_get(struct node *n, const struct origin *from,
                       const ProtobufCBinaryData *id);
+int local_inbox_item(struct node *n, MDB_txn *txn, const uint8_t id[KR_ID_LEN],
+                     Kr__V1__InboxItem **out);
 void local_inbox_get(struct node *n, const struct origin *from,
                      const ProtobufCBinaryData *id);
 /* Answer the inbox waits that are due (all of them after an arrival). */

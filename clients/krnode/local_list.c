@@ -189,9 +189,32 @@ local_outbox_get(struct node *n, const struct origin *from,
     arena_release(&n->pb, mark);
 }
 
-/* One received item by msg_id (libkr's kr_inbox_get_json: the FHIR
- * gateway reads the REFERRAL that opened a referral). An item held for
- * the broker's pass result is not shown, as in the listing. */
+/* The inbox item with this msg_id, unpacked in the node's arena (the
+ * caller releases it), or KR_ENOTFOUND: not held, or held back for the
+ * broker's pass result (not shown, as in the listing). */
+int
+local_inbox_item(struct node *n, MDB_txn *txn, const uint8_t id[KR_ID_LEN],
+                 Kr__V1__InboxItem **out)
+{
+    const struct prov_entry *held = prov_find(n, id);
+    const uint8_t *v;
+    size_t len;
+    int rc;
+
+    *out = NULL;
+    if (held != NULL && held->state != PROV_CONFIRMED)
+        return KR_ENOTFOUND;
+    if ((rc = nstore_inbox_get(n->store, txn, id, &v, &len)) != KR_OK)
+        return rc;
+    Kr__V1__InboxRecord *rec =
+        kr__v1__inbox_record__unpack(arena_allocator(&n->pb), len, v);
+    if (rec == NULL || rec->item == NULL)
+        return KR_ESTORE;
+    *out = rec->item;
+    return KR_OK;
+}
+
+/* One received item by msg_id (libkr's kr_inbox_get_json). */
 void
 local_inbox_get(struct node *n, const struct origin *from,
                 const ProtobufCBinaryData *id)
@@ -199,8 +222,7 @@ local_inbox_get(struct node *n, const struct origin *from,
     Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
     struct arena_mark mark = arena_mark(&n->pb);
     char hex[KR_ID_HEX_LEN];
-    const uint8_t *v;
-    size_t len;
+    Kr__V1__InboxItem *item;
     MDB_txn *txn;
     int rc;
 
@@ -209,31 +231,16 @@ local_inbox_get(struct node *n, const struct origin *from,
         return;
     }
     util_hex(id->data, KR_ID_LEN, hex);
-    const struct prov_entry *held = prov_find(n, id->data);
-    if (held != NULL && held->state != PROV_CONFIRMED) {
-        local_reply_err(n, from, KR_ENOTFOUND, "no message %s in the inbox",
-                        hex);
-        return;
-    }
-    if ((rc = pass_txn(n, &txn)) != KR_OK) {
+    if ((rc = pass_txn(n, &txn)) != KR_OK)
         local_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
-        return;
-    }
-    rc = nstore_inbox_get(n->store, txn, id->data, &v, &len);
-    if (rc == KR_ENOTFOUND) {
+    else if ((rc = local_inbox_item(n, txn, id->data, &item)) == KR_ENOTFOUND)
         local_reply_err(n, from, rc, "no message %s in the inbox", hex);
-        return;
-    }
-    if (rc != KR_OK) {
+    else if (rc == KR_ESTORE)
+        local_reply_err(n, from, rc, "inbox: record does not parse");
+    else if (rc != KR_OK)
         local_reply_err(n, from, rc, "inbox: %s", kr_strerror(rc));
-        return;
-    }
-    Kr__V1__InboxRecord *rec =
-        kr__v1__inbox_record__unpack(arena_allocator(&n->pb), len, v);
-    if (rec == NULL || rec->item == NULL) {
-        local_reply_err(n, from, KR_ESTORE, "inbox: record does not parse");
-    } else {
-        resp.inbox = &rec->item;
+    else {
+        resp.inbox = &item;
         resp.n_inbox = 1;
         local_reply(n, from, &resp);
     }

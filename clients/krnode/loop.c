@@ -34,6 +34,10 @@ pass_txn(struct node *n, MDB_txn **out)
     struct pass *p = &n->pass;
     int rc;
 
+    if (p->read != NULL) {
+        *out = p->read;
+        return KR_OK;
+    }
     if (p->err != KR_OK)
         return p->err;
     if (p->txn == NULL && (rc = nstore_begin(n->store, true, &p->txn)) != 0) {

@@ -13,12 +13,23 @@
 
 #include "nstore_internal.h"
 
-#define S_SCHEMA "3" /* 2: envelopes apart; 3: inbox keyed by arrival */
+/* 2: envelopes apart; 3: inbox keyed by arrival; 4: referrals_changed */
+#define S_SCHEMA "4"
 
 static const char *s_dbi_names[NSTORE_NDBI] = {
-    "outbox",      "outbox_env", "outbox_all",  "outbox_order",
-    "outbox_open", "inbox",      "inbox_order", "inbox_unprocessed",
-    "peers",       "meta",       "referrals",   "done",
+    "outbox",
+    "outbox_env",
+    "outbox_all",
+    "outbox_order",
+    "outbox_open",
+    "inbox",
+    "inbox_order",
+    "inbox_unprocessed",
+    "peers",
+    "meta",
+    "referrals",
+    "done",
+    "referrals_changed",
 };
 
 /* The first chunk of the arena records are read into to be rewritten. */
@@ -174,6 +185,16 @@ s_init_dbs(nstore_t *st)
             goto fail;
     }
     rc = mdb_get(txn, st->dbi[NSTORE_DBI_META], &key, &val);
+    if (rc == MDB_SUCCESS && val.mv_size == 1 &&
+        memcmp(val.mv_data, "3", 1) == 0) {
+        /* Schema 3 had no referrals_changed: made from the records once,
+         * in this transaction. */
+        if ((rc = nstore_referral_index_build(st, txn)) != KR_OK) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+        rc = MDB_NOTFOUND; /* then written as the current schema */
+    }
     if (rc == MDB_NOTFOUND) {
         val.mv_size = strlen(S_SCHEMA);
         val.mv_data = S_SCHEMA;

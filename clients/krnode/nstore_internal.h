@@ -25,6 +25,9 @@ enum {
     NSTORE_DBI_META,
     NSTORE_DBI_REFERRALS, /* referral_id -> kr.v1.NodeReferral (referrals.c) */
     NSTORE_DBI_DONE, /* done_at (8) || 'i'/'o' || msg_id -> seq: retention */
+    /* updated_at (8) || referral_id -> "": the referrals in the order they
+     * last changed (a FHIR search by _lastUpdated reads only the new) */
+    NSTORE_DBI_REFERRALS_CHANGED,
     NSTORE_NDBI
 };
 
@@ -76,5 +79,8 @@ int nstore_inbox_at(nstore_t *st, MDB_txn *txn, const uint8_t k[8],
  * (inbox) or 'o' (outbox). Returns an MDB_* code. */
 int nstore_done_put(nstore_t *st, MDB_txn *txn, uint64_t at, char kind,
                     const uint8_t *msg_id, uint64_t seq);
+
+/* Schema 3 -> 4: referrals_changed made from the referral records. */
+int nstore_referral_index_build(nstore_t *st, MDB_txn *txn);
 
 #endif

@@ -82,15 +82,26 @@ s_load(struct node *n, MDB_txn *txn, const uint8_t id[KR_ID_LEN], int *rc)
     return r;
 }
 
+/* Save a change: updated_at_ms is the pass's time (and moves the
+ * record's place in referrals_changed). 'fresh': a new record, in no
+ * index yet. */
 static int
-s_save(struct node *n, MDB_txn *txn, const Kr__V1__NodeReferral *r)
+s_save(struct node *n, MDB_txn *txn, Kr__V1__NodeReferral *r, bool fresh)
 {
-    size_t len = kr__v1__node_referral__get_packed_size(r);
-    uint8_t *buf = xmalloc(len ? len : 1);
+    uint64_t old_at = fresh ? 0 : r->updated_at_ms;
     int rc;
 
+    if (!fresh && old_at == 0) /* written by a schema 3 node: indexed so */
+        old_at = r->state_at_ms    ? r->state_at_ms
+                 : r->opened_at_ms ? r->opened_at_ms
+                                   : 1;
+    r->updated_at_ms = n->pass.now_ms != 0 ? n->pass.now_ms : util_now_ms();
+    size_t len = kr__v1__node_referral__get_packed_size(r);
+    uint8_t *buf = xmalloc(len ? len : 1);
+
     kr__v1__node_referral__pack(r, buf);
-    rc = nstore_referral_put(n->store, txn, r->referral_id.data, buf, len);
+    rc = nstore_referral_put(n->store, txn, r->referral_id.data, buf, len,
+                             old_at, r->updated_at_ms);
     free(buf);
     return rc;
 }
@@ -174,7 +185,7 @@ referrals_on_message(struct node *n, MDB_txn *txn, const Kr__V1__Envelope *e)
         st.to = KR__V1__TASK_STATUS__TASK_REQUESTED;
         nr.history = &hp;
         nr.n_history = 1;
-        return s_save(n, txn, &nr);
+        return s_save(n, txn, &nr, true);
     }
     if (r == NULL) {
         /* A status on a referral this node never saw open (it joined
@@ -192,7 +203,7 @@ referrals_on_message(struct node *n, MDB_txn *txn, const Kr__V1__Envelope *e)
         st.to = e->task_status;
         nr.history = &hp;
         nr.n_history = 1;
-        return s_save(n, txn, &nr);
+        return s_save(n, txn, &nr, true);
     }
     orig = r->history;
     norig = r->n_history;
@@ -239,7 +250,7 @@ referrals_on_message(struct node *n, MDB_txn *txn, const Kr__V1__Envelope *e)
         r->reason = e->status_reason;
     if (e->status_outcome[0] != '\0')
         r->outcome = e->status_outcome;
-    rc = s_save(n, txn, r);
+    rc = s_save(n, txn, r, false);
     r->reason = keep_reason;
     r->outcome = keep_outcome;
     s_free(r, orig, norig, grown);
@@ -307,7 +318,7 @@ referrals_on_notice(struct node *n, MDB_txn *txn, const Kr__V1__Notice *nt)
         s_step(r, &st, &grown);
         r->history = grown;
     }
-    rc = s_save(n, txn, r);
+    rc = s_save(n, txn, r, false);
     r->reason = keep_reason;
     s_free(r, orig, norig, grown);
     return rc;
@@ -371,8 +382,13 @@ referrals_local(struct node *n, MDB_txn *txn, const Kr__V1__LocalRequest *req,
     struct s_list l = {q, resp,
                        q->limit > 0 && q->limit < 1000 ? q->limit : 1000};
     resp->referrals = xcalloc(l.max, sizeof(*resp->referrals));
-    rc = nstore_referral_scan(
-        n->store, txn, q->after.len ? q->after.data : NULL, s_list_one, &l);
+    if (q->changed_since_ms != 0)
+        rc = nstore_referral_changed_scan(n->store, txn, q->changed_since_ms,
+                                          q->after.len ? q->after.data : NULL,
+                                          s_list_one, &l);
+    else
+        rc = nstore_referral_scan(
+            n->store, txn, q->after.len ? q->after.data : NULL, s_list_one, &l);
     if (rc != KR_OK)
         *why = "store";
     return rc;

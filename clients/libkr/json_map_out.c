@@ -1,6 +1,6 @@
-/* json_map_out.c - protobuf -> JSON for krctl's output: opened content,
- * a SendRequest as a description again, inbox and outbox items, directory
- * entries, queue and node status, consent and audit records. See
+/* json_map_out.c - protobuf -> JSON for krctl's output and libkr's JSON
+ * reads: opened content, a SendRequest as a description again, inbox and
+ * outbox items (the operator's records are in json_map_ops.c). See
  * json_map.h. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include "crypto.h"
 #include "json_map.h"
 #include "json_map_oom.h"
+#include "json_map_out_internal.h"
 #include "names.h"
 #include "referral_table.h"
 #include "util.h"
@@ -17,22 +18,22 @@
  * protobuf -> JSON
  */
 
-static void
-s_put_str(json_object *o, const char *key, const char *s)
+void
+jmo_put_str(json_object *o, const char *key, const char *s)
 {
     if (s != NULL && *s != '\0')
         json_object_object_add(o, key, json_object_new_string(s));
 }
 
-static void
-s_put_str_or_null(json_object *o, const char *key, const char *s)
+void
+jmo_put_str_or_null(json_object *o, const char *key, const char *s)
 {
     json_object_object_add(
         o, key, s != NULL && *s != '\0' ? json_object_new_string(s) : NULL);
 }
 
-static json_object *
-s_hex(const ProtobufCBinaryData *b)
+json_object *
+jmo_hex(const ProtobufCBinaryData *b)
 {
     char *hex;
     json_object *j;
@@ -47,15 +48,15 @@ s_hex(const ProtobufCBinaryData *b)
     return j;
 }
 
-static void
-s_put_hex(json_object *o, const char *key, const ProtobufCBinaryData *b)
+void
+jmo_put_hex(json_object *o, const char *key, const ProtobufCBinaryData *b)
 {
     if (b->len > 0)
-        json_object_object_add(o, key, s_hex(b));
+        json_object_object_add(o, key, jmo_hex(b));
 }
 
-static json_object *
-s_time(uint64_t ms)
+json_object *
+jmo_time(uint64_t ms)
 {
     char t[JSON_MAP_TIME_LEN];
 
@@ -65,8 +66,8 @@ s_time(uint64_t ms)
 }
 
 /* An enum by its name, or null for the zero value. */
-static json_object *
-s_enum(int v, const char *(*name)(int))
+json_object *
+jmo_enum(int v, const char *(*name)(int))
 {
     return v != 0 ? json_object_new_string(name(v)) : NULL;
 }
@@ -121,10 +122,10 @@ s_address_json(const Kr__V1__Address *a)
 {
     json_object *o = json_object_new_object();
 
-    s_put_str(o, "street", a->street);
-    s_put_str(o, "house_number", a->house_number);
-    s_put_str(o, "postal_code", a->postal_code);
-    s_put_str(o, "city", a->city);
+    jmo_put_str(o, "street", a->street);
+    jmo_put_str(o, "house_number", a->house_number);
+    jmo_put_str(o, "postal_code", a->postal_code);
+    jmo_put_str(o, "city", a->city);
     return o;
 }
 
@@ -133,13 +134,13 @@ s_person_json(const Kr__V1__Person *p)
 {
     json_object *o = json_object_new_object();
 
-    s_put_str(o, "bsn", p->bsn);
-    s_put_str(o, "given_name", p->given_name);
-    s_put_str(o, "family_name", p->family_name);
-    s_put_str(o, "birth_date", p->birth_date);
+    jmo_put_str(o, "bsn", p->bsn);
+    jmo_put_str(o, "given_name", p->given_name);
+    jmo_put_str(o, "family_name", p->family_name);
+    jmo_put_str(o, "birth_date", p->birth_date);
     if (p->address != NULL)
         json_object_object_add(o, "address", s_address_json(p->address));
-    s_put_str(o, "phone", p->phone);
+    jmo_put_str(o, "phone", p->phone);
     return o;
 }
 
@@ -148,11 +149,11 @@ s_professional_json(const Kr__V1__Professional *p)
 {
     json_object *o = json_object_new_object();
 
-    s_put_str(o, "name", p->name);
-    s_put_str(o, "role", p->role);
-    s_put_str(o, "phone", p->phone);
-    s_put_str(o, "email", p->email);
-    s_put_str(o, "agb", p->agb);
+    jmo_put_str(o, "name", p->name);
+    jmo_put_str(o, "role", p->role);
+    jmo_put_str(o, "phone", p->phone);
+    jmo_put_str(o, "email", p->email);
+    jmo_put_str(o, "agb", p->agb);
     return o;
 }
 
@@ -163,7 +164,7 @@ s_referral_json(const Kr__V1__Referral *r)
 
     if (r->mother != NULL)
         json_object_object_add(o, "mother", s_person_json(r->mother));
-    s_put_str(o, "expected_delivery_date", r->expected_delivery_date);
+    jmo_put_str(o, "expected_delivery_date", r->expected_delivery_date);
     if (r->n_reason_codes > 0) {
         json_object *a = json_object_new_array();
         for (size_t i = 0; i < r->n_reason_codes; i++)
@@ -171,11 +172,11 @@ s_referral_json(const Kr__V1__Referral *r)
                                   json_object_new_string(r->reason_codes[i]));
         json_object_object_add(o, "reason_codes", a);
     }
-    s_put_str(o, "reason_text", r->reason_text);
-    s_put_str(o, "requested_service", r->requested_service);
+    jmo_put_str(o, "reason_text", r->reason_text);
+    jmo_put_str(o, "requested_service", r->requested_service);
     if (r->urgency != 0)
         json_object_object_add(o, "urgency",
-                               s_enum((int)r->urgency, priority_name));
+                               jmo_enum((int)r->urgency, priority_name));
     if (r->referrer != NULL)
         json_object_object_add(o, "referrer", s_professional_json(r->referrer));
     return o;
@@ -195,9 +196,9 @@ s_handover_json(const Kr__V1__Handover *h)
 
     if (h->mother != NULL)
         json_object_object_add(o, "mother", s_person_json(h->mother));
-    s_put_str(o, "child_bsn", h->child_bsn);
-    s_put_str(o, "child_given_name", h->child_given_name);
-    s_put_str(o, "birth_datetime", h->birth_datetime);
+    jmo_put_str(o, "child_bsn", h->child_bsn);
+    jmo_put_str(o, "child_given_name", h->child_given_name);
+    jmo_put_str(o, "birth_datetime", h->birth_datetime);
     s_put_u32(o, "gestational_age_days", h->gestational_age_days);
     s_put_u32(o, "birth_weight_g", h->birth_weight_g);
     /* An Apgar of 0 is a score, but 0 is also "not given": both are
@@ -206,10 +207,10 @@ s_handover_json(const Kr__V1__Handover *h)
         json_object_object_add(o, "apgar_1", json_object_new_int64(h->apgar_1));
         json_object_object_add(o, "apgar_5", json_object_new_int64(h->apgar_5));
     }
-    s_put_str(o, "feeding", h->feeding);
-    s_put_str(o, "heel_prick", h->heel_prick);
-    s_put_str(o, "hearing_screening", h->hearing_screening);
-    s_put_str(o, "family_situation", h->family_situation);
+    jmo_put_str(o, "feeding", h->feeding);
+    jmo_put_str(o, "heel_prick", h->heel_prick);
+    jmo_put_str(o, "hearing_screening", h->hearing_screening);
+    jmo_put_str(o, "family_situation", h->family_situation);
     if (h->n_risk_factors > 0) {
         json_object *a = json_object_new_array();
         for (size_t i = 0; i < h->n_risk_factors; i++)
@@ -220,7 +221,7 @@ s_handover_json(const Kr__V1__Handover *h)
     if (h->responsible != NULL)
         json_object_object_add(o, "responsible",
                                s_professional_json(h->responsible));
-    s_put_str(o, "notes", h->notes);
+    jmo_put_str(o, "notes", h->notes);
     return o;
 }
 
@@ -229,11 +230,11 @@ s_referral_status_json(const Kr__V1__ReferralStatus *r)
 {
     json_object *o = json_object_new_object();
 
-    s_put_str(o, "status", r->status);
-    s_put_str(o, "status_reason", r->status_reason);
-    s_put_str(o, "outcome", r->outcome);
-    s_put_str(o, "note", r->note);
-    s_put_str(o, "planned_date", r->planned_date);
+    jmo_put_str(o, "status", r->status);
+    jmo_put_str(o, "status_reason", r->status_reason);
+    jmo_put_str(o, "outcome", r->outcome);
+    jmo_put_str(o, "note", r->note);
+    jmo_put_str(o, "planned_date", r->planned_date);
     if (r->contact != NULL)
         json_object_object_add(o, "contact", s_professional_json(r->contact));
     return o;
@@ -244,13 +245,13 @@ s_evidence_json(const Kr__V1__ConsentEvidence *ev)
 {
     json_object *o = json_object_new_object();
 
-    s_put_str(o, "given_on", ev->given_on);
-    s_put_str(o, "given_by_name", ev->given_by_name);
-    s_put_str(o, "given_by_role", ev->given_by_role);
-    s_put_str(o, "representation_checked", ev->representation_checked);
-    s_put_str(o, "form_reference", ev->form_reference);
-    s_put_str(o, "recorded_by", ev->recorded_by);
-    s_put_str(o, "notes", ev->notes);
+    jmo_put_str(o, "given_on", ev->given_on);
+    jmo_put_str(o, "given_by_name", ev->given_by_name);
+    jmo_put_str(o, "given_by_role", ev->given_by_role);
+    jmo_put_str(o, "representation_checked", ev->representation_checked);
+    jmo_put_str(o, "form_reference", ev->form_reference);
+    jmo_put_str(o, "recorded_by", ev->recorded_by);
+    jmo_put_str(o, "notes", ev->notes);
     return o;
 }
 
@@ -260,7 +261,7 @@ s_evidence_json(const Kr__V1__ConsentEvidence *ev)
 static void
 s_content_into(json_object *o, const Kr__V1__Content *c)
 {
-    s_put_str(o, "justification", c->justification);
+    jmo_put_str(o, "justification", c->justification);
     switch (c->body_case) {
     case KR__V1__CONTENT__BODY_CONSENT_EVIDENCE:
         if (c->consent_evidence != NULL)
@@ -287,7 +288,7 @@ s_content_into(json_object *o, const Kr__V1__Content *c)
                 json_object_new_string_len((const char *)c->opaque.data,
                                            (int)c->opaque.len));
         else
-            json_object_object_add(o, "opaque_hex", s_hex(&c->opaque));
+            json_object_object_add(o, "opaque_hex", jmo_hex(&c->opaque));
         break;
     default:
         break;
@@ -317,56 +318,56 @@ s_party(const char *org, int category)
 
 /* A scope as the send description writes it (with only what is set), or,
  * 'record' != 0, with every key of a ledger record. */
-static json_object *
-s_scope_json(const Kr__V1__ConsentScope *sc, int record)
+json_object *
+jmo_scope_json(const Kr__V1__ConsentScope *sc, int record)
 {
     json_object *o = json_object_new_object();
 
     if (record) {
-        json_object_object_add(o, "consent_id", s_hex(&sc->consent_id));
+        json_object_object_add(o, "consent_id", jmo_hex(&sc->consent_id));
         json_object_object_add(o, "subject_pseudonym",
-                               s_hex(&sc->subject_pseudonym));
+                               jmo_hex(&sc->subject_pseudonym));
         json_object_object_add(o, "key_version",
                                json_object_new_uint64(sc->subject_key_version));
-        s_put_str_or_null(o, "purpose", sc->purpose);
+        jmo_put_str_or_null(o, "purpose", sc->purpose);
         json_object_object_add(
             o, "data_category",
-            s_enum((int)sc->data_category, data_category_name));
+            jmo_enum((int)sc->data_category, data_category_name));
         json_object_object_add(o, "from",
                                s_party(sc->from_org, (int)sc->from_category));
         json_object_object_add(o, "to",
                                s_party(sc->to_org, (int)sc->to_category));
-        json_object_object_add(o, "valid_from", s_time(sc->valid_from_ms));
-        json_object_object_add(o, "valid_until", s_time(sc->valid_until_ms));
+        json_object_object_add(o, "valid_from", jmo_time(sc->valid_from_ms));
+        json_object_object_add(o, "valid_until", jmo_time(sc->valid_until_ms));
         json_object_object_add(o, "grantor",
-                               s_enum((int)sc->grantor, grantor_name));
-        json_object_object_add(o, "supersedes", s_hex(&sc->supersedes));
+                               jmo_enum((int)sc->grantor, grantor_name));
+        json_object_object_add(o, "supersedes", jmo_hex(&sc->supersedes));
         return o;
     }
-    s_put_hex(o, "consent_id", &sc->consent_id);
-    s_put_str(o, "purpose", sc->purpose);
+    jmo_put_hex(o, "consent_id", &sc->consent_id);
+    jmo_put_str(o, "purpose", sc->purpose);
     if (sc->data_category != 0)
         json_object_object_add(
             o, "data_category",
             json_object_new_string(data_category_name(sc->data_category)));
-    s_put_str(o, "from_org", sc->from_org);
+    jmo_put_str(o, "from_org", sc->from_org);
     if (sc->from_category != 0)
         json_object_object_add(
             o, "from_category",
             json_object_new_string(util_category_name(sc->from_category)));
-    s_put_str(o, "to_org", sc->to_org);
+    jmo_put_str(o, "to_org", sc->to_org);
     if (sc->to_category != 0)
         json_object_object_add(
             o, "to_category",
             json_object_new_string(util_category_name(sc->to_category)));
     if (sc->valid_from_ms != 0)
-        json_object_object_add(o, "valid_from", s_time(sc->valid_from_ms));
+        json_object_object_add(o, "valid_from", jmo_time(sc->valid_from_ms));
     if (sc->valid_until_ms != 0)
-        json_object_object_add(o, "valid_until", s_time(sc->valid_until_ms));
+        json_object_object_add(o, "valid_until", jmo_time(sc->valid_until_ms));
     if (sc->grantor != 0)
         json_object_object_add(
             o, "grantor", json_object_new_string(grantor_name(sc->grantor)));
-    s_put_hex(o, "supersedes", &sc->supersedes);
+    jmo_put_hex(o, "supersedes", &sc->supersedes);
     return o;
 }
 
@@ -387,11 +388,11 @@ json_map_send_to_json(const Kr__V1__SendRequest *s, char *err, size_t errlen)
     if (s->type != 0)
         json_object_object_add(
             o, "type", json_object_new_string(message_type_name(s->type)));
-    s_put_str(o, "recipient", s->recipient);
-    s_put_hex(o, "msg_id", &s->msg_id);
-    s_put_hex(o, "referral_id", &s->referral_id);
-    s_put_hex(o, "case_id", &s->case_id);
-    s_put_hex(o, "in_reply_to", &s->in_reply_to);
+    jmo_put_str(o, "recipient", s->recipient);
+    jmo_put_hex(o, "msg_id", &s->msg_id);
+    jmo_put_hex(o, "referral_id", &s->referral_id);
+    jmo_put_hex(o, "case_id", &s->case_id);
+    jmo_put_hex(o, "in_reply_to", &s->in_reply_to);
     /* The subject of a referral is its mother; the key is only written
      * when it says something the referral does not. */
     const Kr__V1__Person *mother =
@@ -403,8 +404,8 @@ json_map_send_to_json(const Kr__V1__SendRequest *s, char *err, size_t errlen)
             : NULL;
     if (s->subject_bsn != NULL && *s->subject_bsn != '\0' &&
         !(mother != NULL && strcmp(mother->bsn, s->subject_bsn) == 0))
-        s_put_str(o, "subject_bsn", s->subject_bsn);
-    s_put_str(o, "purpose", s->purpose);
+        jmo_put_str(o, "subject_bsn", s->subject_bsn);
+    jmo_put_str(o, "purpose", s->purpose);
     if (s->data_category != 0)
         json_object_object_add(
             o, "data_category",
@@ -413,7 +414,7 @@ json_map_send_to_json(const Kr__V1__SendRequest *s, char *err, size_t errlen)
         json_object_object_add(
             o, "legal_basis",
             json_object_new_string(legal_basis_name(s->legal_basis)));
-    s_put_hex(o, "consent_id", &s->consent_id);
+    jmo_put_hex(o, "consent_id", &s->consent_id);
     if (s->priority != 0)
         json_object_object_add(
             o, "priority", json_object_new_string(priority_name(s->priority)));
@@ -426,10 +427,10 @@ json_map_send_to_json(const Kr__V1__SendRequest *s, char *err, size_t errlen)
             s_utf8_text(s->actor_ref.data, s->actor_ref.len)
                 ? json_object_new_string_len((const char *)s->actor_ref.data,
                                              (int)s->actor_ref.len)
-                : s_hex(&s->actor_ref));
+                : jmo_hex(&s->actor_ref));
     if (s->consent_scope != NULL)
         json_object_object_add(o, "consent_scope",
-                               s_scope_json(s->consent_scope, 0));
+                               jmo_scope_json(s->consent_scope, 0));
     if (c != NULL) {
         s_content_into(o, c);
         kr__v1__content__free_unpacked(c, NULL);
@@ -444,18 +445,18 @@ s_notice_json(const Kr__V1__Notice *nt)
 
     json_object_object_add(o, "kind",
                            json_object_new_string(notice_kind_name(nt->kind)));
-    json_object_object_add(o, "consent_id", s_hex(&nt->consent_id));
+    json_object_object_add(o, "consent_id", jmo_hex(&nt->consent_id));
     for (size_t i = 0; i < nt->n_msg_ids; i++)
-        json_object_array_add(a, s_hex(&nt->msg_ids[i]));
+        json_object_array_add(a, jmo_hex(&nt->msg_ids[i]));
     json_object_object_add(o, "msg_ids", a);
-    s_put_str_or_null(o, "revoked_by", nt->revoked_by);
-    json_object_object_add(o, "at", s_time(nt->at_ms));
+    jmo_put_str_or_null(o, "revoked_by", nt->revoked_by);
+    json_object_object_add(o, "at", jmo_time(nt->at_ms));
     /* A referral's notice (escalation, referral-cancelled,
      * cancel-request): its ids, codes and times, which the FHIR gateway
      * shows as Task.businessStatus and a Communication. */
     if (nt->referral_id.len > 0) {
-        json_object_object_add(o, "referral_id", s_hex(&nt->referral_id));
-        s_put_str_or_null(o, "timer", nt->timer);
+        json_object_object_add(o, "referral_id", jmo_hex(&nt->referral_id));
+        jmo_put_str_or_null(o, "timer", nt->timer);
         json_object_object_add(o, "step",
                                json_object_new_int64((int64_t)nt->step));
         json_object_object_add(
@@ -463,10 +464,10 @@ s_notice_json(const Kr__V1__Notice *nt)
             nt->state != 0
                 ? json_object_new_string(task_status_name((int)nt->state))
                 : NULL);
-        json_object_object_add(o, "due", s_time(nt->due_at_ms));
+        json_object_object_add(o, "due", jmo_time(nt->due_at_ms));
         json_object_object_add(o, "overdue_ms",
                                json_object_new_int64((int64_t)nt->overdue_ms));
-        s_put_str_or_null(o, "reason", nt->reason);
+        jmo_put_str_or_null(o, "reason", nt->reason);
     }
     return o;
 }
@@ -477,26 +478,28 @@ json_map_inbox_item(const Kr__V1__InboxItem *it, int *content_ok)
     json_object *o = json_object_new_object();
     Kr__V1__Content *c;
 
-    json_object_object_add(o, "msg_id", s_hex(&it->msg_id));
+    json_object_object_add(o, "msg_id", jmo_hex(&it->msg_id));
     json_object_object_add(o, "seq", json_object_new_uint64(it->seq));
-    s_put_str_or_null(o, "sender", it->sender);
-    json_object_object_add(o, "type", s_enum((int)it->type, message_type_name));
-    json_object_object_add(o, "referral_id", s_hex(&it->referral_id));
-    json_object_object_add(o, "case_id", s_hex(&it->case_id));
+    jmo_put_str_or_null(o, "sender", it->sender);
+    json_object_object_add(o, "type",
+                           jmo_enum((int)it->type, message_type_name));
+    json_object_object_add(o, "referral_id", jmo_hex(&it->referral_id));
+    json_object_object_add(o, "case_id", jmo_hex(&it->case_id));
     json_object_object_add(o, "subject_pseudonym",
-                           s_hex(&it->subject_pseudonym));
-    s_put_str_or_null(o, "purpose", it->purpose);
-    json_object_object_add(o, "data_category",
-                           s_enum((int)it->data_category, data_category_name));
+                           jmo_hex(&it->subject_pseudonym));
+    jmo_put_str_or_null(o, "purpose", it->purpose);
+    json_object_object_add(
+        o, "data_category",
+        jmo_enum((int)it->data_category, data_category_name));
     json_object_object_add(o, "legal_basis",
-                           s_enum((int)it->legal_basis, legal_basis_name));
+                           jmo_enum((int)it->legal_basis, legal_basis_name));
     json_object_object_add(o, "priority",
-                           s_enum((int)it->priority, priority_name));
-    json_object_object_add(o, "created_at", s_time(it->created_at_ms));
-    json_object_object_add(o, "received_at", s_time(it->received_at_ms));
+                           jmo_enum((int)it->priority, priority_name));
+    json_object_object_add(o, "created_at", jmo_time(it->created_at_ms));
+    json_object_object_add(o, "received_at", jmo_time(it->received_at_ms));
     json_object_object_add(o, "processed",
                            json_object_new_boolean(it->processed));
-    json_object_object_add(o, "consent_id", s_hex(&it->consent_id));
+    json_object_object_add(o, "consent_id", jmo_hex(&it->consent_id));
     json_object_object_add(
         o, "notice", it->notice != NULL ? s_notice_json(it->notice) : NULL);
     /* A notice comes from the broker, which has no content to give. */
@@ -519,238 +522,20 @@ json_map_outbox_item(const Kr__V1__OutboxItem *it)
 {
     json_object *o = json_object_new_object();
 
-    json_object_object_add(o, "msg_id", s_hex(&it->msg_id));
+    json_object_object_add(o, "msg_id", jmo_hex(&it->msg_id));
     json_object_object_add(o, "seq", json_object_new_uint64(it->seq));
-    s_put_str_or_null(o, "recipient", it->recipient);
-    json_object_object_add(o, "type", s_enum((int)it->type, message_type_name));
-    json_object_object_add(o, "referral_id", s_hex(&it->referral_id));
-    json_object_object_add(o, "created_at", s_time(it->created_at_ms));
+    jmo_put_str_or_null(o, "recipient", it->recipient);
+    json_object_object_add(o, "type",
+                           jmo_enum((int)it->type, message_type_name));
+    json_object_object_add(o, "referral_id", jmo_hex(&it->referral_id));
+    json_object_object_add(o, "created_at", jmo_time(it->created_at_ms));
     json_object_object_add(
         o, "outcome", json_object_new_string(outcome_name((int)it->outcome)));
-    json_object_object_add(o, "reason", s_enum((int)it->reason, reason_name));
-    s_put_str_or_null(o, "detail", it->detail);
-    json_object_object_add(o, "accepted_at", s_time(it->accepted_at_ms));
-    json_object_object_add(o, "final_at", s_time(it->final_at_ms));
+    json_object_object_add(o, "reason", jmo_enum((int)it->reason, reason_name));
+    jmo_put_str_or_null(o, "detail", it->detail);
+    json_object_object_add(o, "accepted_at", jmo_time(it->accepted_at_ms));
+    json_object_object_add(o, "final_at", jmo_time(it->final_at_ms));
     if (it->not_held)
         json_object_object_add(o, "not_held", json_object_new_boolean(1));
-    return o;
-}
-
-static json_object *
-s_key_z85(const ProtobufCBinaryData *k)
-{
-    char z85[KR_Z85_KEY_LEN];
-
-    if (k->len != KR_KEY_LEN || kcrypto_z85_encode(k->data, z85) != KR_OK)
-        return NULL;
-    return json_object_new_string(z85);
-}
-
-static json_object *
-s_key_id(const ProtobufCBinaryData *k)
-{
-    char id[KR_KEY_ID_LEN];
-
-    if (k->len != KR_KEY_LEN)
-        return NULL;
-    kcrypto_key_id(k->data, id);
-    return json_object_new_string(id);
-}
-
-json_object *
-json_map_org(const Kr__V1__OrgEntry *e)
-{
-    json_object *o = json_object_new_object();
-
-    s_put_str_or_null(o, "org_id", e->org_id);
-    json_object_object_add(
-        o, "category",
-        e->category != 0
-            ? json_object_new_string(util_category_name((int)e->category))
-            : NULL);
-    s_put_str_or_null(o, "name", e->name);
-    json_object_object_add(o, "status",
-                           json_object_new_string(e->removed     ? "removed"
-                                                  : e->suspended ? "suspended"
-                                                                 : "active"));
-    json_object_object_add(o, "curve_public", s_key_z85(&e->curve_public));
-    json_object_object_add(o, "box_public", s_key_z85(&e->box_public));
-    json_object_object_add(o, "sign_public", s_key_z85(&e->sign_public));
-    json_object_object_add(o, "curve_key_id", s_key_id(&e->curve_public));
-    json_object_object_add(o, "box_key_id", s_key_id(&e->box_public));
-    json_object_object_add(o, "sign_key_id", s_key_id(&e->sign_public));
-    json_object_object_add(o, "added_at", s_time(e->added_at_ms));
-    json_object_object_add(o, "changed_at", s_time(e->changed_at_ms));
-    if (e->previous_until_ms != 0) {
-        /* A rekey's grace period: the old keys are honoured until then. */
-        json_object_object_add(o, "previous_sign_key_id",
-                               s_key_id(&e->previous_sign_public));
-        json_object_object_add(o, "previous_until",
-                               s_time(e->previous_until_ms));
-    }
-    return o;
-}
-
-json_object *
-json_map_queue(const Kr__V1__QueueStat *q)
-{
-    json_object *o = json_object_new_object();
-
-    s_put_str_or_null(o, "org_id", q->org_id);
-    json_object_object_add(o, "depth", json_object_new_uint64(q->depth));
-    json_object_object_add(o, "oldest_age_ms",
-                           json_object_new_uint64(q->oldest_age_ms));
-    json_object_object_add(o, "connected",
-                           json_object_new_boolean(q->connected));
-    json_object_object_add(o, "inflight", json_object_new_uint64(q->inflight));
-    json_object_object_add(o, "early_delivery",
-                           json_object_new_boolean(q->early_delivery));
-    return o;
-}
-
-/* A daemon's commits and their latency (node status, broker stats). */
-static void
-s_put_commits(json_object *o, uint64_t commits, uint32_t p50, uint32_t p99,
-              uint32_t max, uint32_t window, uint64_t total)
-{
-    json_object_object_add(o, "commits", json_object_new_uint64(commits));
-    json_object_object_add(o, "commit_total_us", json_object_new_uint64(total));
-    json_object_object_add(o, "commit_p50_us", json_object_new_uint64(p50));
-    json_object_object_add(o, "commit_p99_us", json_object_new_uint64(p99));
-    json_object_object_add(o, "commit_max_us", json_object_new_uint64(max));
-    json_object_object_add(o, "commit_window", json_object_new_uint64(window));
-}
-
-json_object *
-json_map_status(const Kr__V1__NodeStatus *st)
-{
-    json_object *o = json_object_new_object();
-
-    s_put_str_or_null(o, "org_id", st->org_id);
-    json_object_object_add(o, "connected",
-                           json_object_new_boolean(st->connected));
-    json_object_object_add(o, "outbox_pending",
-                           json_object_new_uint64(st->outbox_pending));
-    json_object_object_add(o, "outbox_open",
-                           json_object_new_uint64(st->outbox_open));
-    json_object_object_add(o, "inbox_unprocessed",
-                           json_object_new_uint64(st->inbox_unprocessed));
-    json_object_object_add(o, "held", json_object_new_uint64(st->held));
-    json_object_object_add(o, "disk_full",
-                           json_object_new_boolean(st->disk_full));
-    json_object_object_add(o, "disk_free_bytes",
-                           json_object_new_uint64(st->disk_free_bytes));
-    json_object_object_add(o, "store_file_bytes",
-                           json_object_new_uint64(st->store_file_bytes));
-    /* Why the broker refuses the pending ones for now, or null. */
-    if (st->broker_refusing != 0)
-        json_object_object_add(
-            o, "broker_refusing",
-            json_object_new_string(reason_name((int)st->broker_refusing)));
-    else
-        json_object_object_add(o, "broker_refusing", NULL);
-    s_put_commits(o, st->commits, st->commit_p50_us, st->commit_p99_us,
-                  st->commit_max_us, st->commit_window, st->commit_total_us);
-    s_put_str_or_null(o, "last_link_error", st->last_link_error);
-    json_object_object_add(o, "last_link_error_at_ms",
-                           json_object_new_uint64(st->last_link_error_at_ms));
-    json_object_object_add(o, "link_errors",
-                           json_object_new_uint64(st->link_errors));
-    return o;
-}
-
-json_object *
-json_map_broker_stats(const Kr__V1__BrokerStats *st)
-{
-    json_object *o = json_object_new_object();
-
-    json_object_object_add(o, "uptime_ms",
-                           json_object_new_uint64(st->uptime_ms));
-    s_put_commits(o, st->commits, st->commit_p50_us, st->commit_p99_us,
-                  st->commit_max_us, st->commit_window, st->commit_total_us);
-    json_object_object_add(o, "commits_failed",
-                           json_object_new_uint64(st->commits_failed));
-    json_object_object_add(o, "early_deliveries",
-                           json_object_new_uint64(st->early_deliveries));
-    json_object_object_add(o, "early_passes_failed",
-                           json_object_new_uint64(st->early_passes_failed));
-    json_object_object_add(o, "disk_full",
-                           json_object_new_boolean(st->disk_full));
-    json_object_object_add(o, "disk_free_bytes",
-                           json_object_new_uint64(st->disk_free_bytes));
-    json_object_object_add(o, "store_file_bytes",
-                           json_object_new_uint64(st->store_file_bytes));
-    json_object_object_add(o, "store_room_bytes",
-                           json_object_new_uint64(st->store_room_bytes));
-    json_object_object_add(o, "refused_full",
-                           json_object_new_uint64(st->refused_full));
-    /* Referrals and their timers (broker/timers.c). */
-    json_object_object_add(o, "referrals",
-                           json_object_new_uint64(st->referrals));
-    json_object_object_add(o, "escalations",
-                           json_object_new_uint64(st->escalations));
-    json_object_object_add(o, "timers_pending",
-                           json_object_new_uint64(st->timers_pending));
-    json_object_object_add(o, "timer_scans",
-                           json_object_new_uint64(st->timer_scans));
-    json_object_object_add(
-        o, "timer_scan_avg_us",
-        json_object_new_uint64(
-            st->timer_scans ? st->timer_scan_total_us / st->timer_scans : 0));
-    json_object_object_add(o, "timer_scan_max_us",
-                           json_object_new_uint64(st->timer_scan_max_us));
-    json_map_signal_stats(o, st);
-    return o;
-}
-
-json_object *
-json_map_consent_record(const Kr__V1__ConsentRecord *r)
-{
-    Kr__V1__ConsentScope empty = KR__V1__CONSENT_SCOPE__INIT;
-    json_object *o = s_scope_json(r->scope != NULL ? r->scope : &empty, 1);
-
-    json_object_object_add(o, "status",
-                           s_enum((int)r->status, consent_status_name));
-    s_put_str_or_null(o, "recorded_by", r->recorded_by);
-    json_object_object_add(o, "recorded_at", s_time(r->recorded_at_ms));
-    json_object_object_add(o, "grant_msg_id", s_hex(&r->grant_msg_id));
-    json_object_object_add(o, "ended_at", s_time(r->ended_at_ms));
-    s_put_str_or_null(o, "ended_by", r->ended_by);
-    json_object_object_add(o, "superseded_by", s_hex(&r->superseded_by));
-    return o;
-}
-
-json_object *
-json_map_audit_record(const Kr__V1__AuditRecord *r)
-{
-    json_object *o = json_object_new_object();
-
-    json_object_object_add(o, "seq", json_object_new_uint64(r->seq));
-    json_object_object_add(o, "at", s_time(r->at_ms));
-    s_put_str_or_null(o, "event", r->event);
-    s_put_str_or_null(o, "action", r->action);
-    s_put_str_or_null(o, "result", r->result);
-    s_put_str_or_null(o, "check", r->check);
-    s_put_str_or_null(o, "org_id", r->org_id);
-    json_object_object_add(o, "actor_ref", s_hex(&r->actor_ref));
-    json_object_object_add(o, "msg_id", s_hex(&r->msg_id));
-    json_object_object_add(o, "referral_id", s_hex(&r->referral_id));
-    json_object_object_add(o, "consent_id", s_hex(&r->consent_id));
-    json_object_object_add(o, "subject_pseudonym",
-                           s_hex(&r->subject_pseudonym));
-    s_put_str_or_null(o, "object", r->object);
-    s_put_str_or_null(o, "purpose", r->purpose);
-    json_object_object_add(o, "legal_basis",
-                           s_enum((int)r->legal_basis, legal_basis_name));
-    json_object_object_add(o, "noodknop", json_object_new_boolean(r->noodknop));
-    json_object_object_add(o, "reason", s_enum((int)r->reason, reason_name));
-    s_put_str_or_null(o, "detail", r->detail);
-    s_put_str_or_null(o, "instance", r->instance);
-    json_object_object_add(o, "message_type",
-                           s_enum((int)r->message_type, message_type_name));
-    json_object_object_add(o, "data_category",
-                           s_enum((int)r->data_category, data_category_name));
-    json_object_object_add(o, "prev_hash", s_hex(&r->prev_hash));
-    json_object_object_add(o, "hash", s_hex(&r->hash));
     return o;
 }

@@ -81,6 +81,7 @@ json_map_node_referral(const Kr__V1__NodeReferral *r, int with_history)
                            json_object_new_string(task_status_name(r->state)));
     json_object_object_add(o, "state_at", s_time(r->state_at_ms));
     json_object_object_add(o, "opened_at", s_time(r->opened_at_ms));
+    json_object_object_add(o, "updated_at", s_time(r->updated_at_ms));
     json_object_object_add(o, "cancel_pending",
                            json_object_new_boolean(r->cancel_pending));
     json_object_object_add(o, "reason", s_str(r->reason));

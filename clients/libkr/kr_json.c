@@ -503,9 +503,88 @@ kr_referral_json(kr_client_t *c, const char *referral_id_hex, char **json,
 }
 
 int
-kr_referrals_json(kr_client_t *c, const char *state, int overdue,
-                  const char *after_hex, uint32_t limit, char **json,
-                  size_t *json_len, char *err, size_t errlen)
+kr_referral_view_json(kr_client_t *c, const char *referral_id_hex, char **json,
+                      size_t *json_len, char *err, size_t errlen)
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__LocalResponse *resp = NULL;
+    uint8_t id[KR_ID_LEN];
+    json_object *o, *r, *rcv, *opening = NULL;
+    int rc, ok;
+
+    s_err(err, errlen, "%s", "");
+    if (json != NULL)
+        *json = NULL;
+    if (json_len != NULL)
+        *json_len = 0;
+    if (c == NULL || json == NULL)
+        return KR_EINVAL;
+    if ((rc = s_id(referral_id_hex, "referral_id", id, err, errlen)) != KR_OK)
+        return rc;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW;
+    req.referral_view = (ProtobufCBinaryData){KR_ID_LEN, id};
+    if ((rc = s_call(c, &req, &resp, err, errlen)) != KR_OK)
+        return rc;
+    if (resp->n_referrals != 1) {
+        s_err(err, errlen, "krnode answered without the referral");
+        kr__v1__local_response__free_unpacked(resp, NULL);
+        return KR_EPROTO;
+    }
+    const Kr__V1__NodeReferral *nr = resp->referrals[0];
+    o = json_object_new_object();
+    r = json_map_node_referral(nr, 1);
+    rcv = json_object_new_array();
+    rc = o != NULL && r != NULL && rcv != NULL ? KR_OK : KR_ENOMEM;
+    for (size_t i = 0; rc == KR_OK && i < resp->n_inbox; i++) {
+        json_object *it = json_map_inbox_item(resp->inbox[i], &ok);
+        const ProtobufCBinaryData *mid = &resp->inbox[i]->msg_id;
+        if (it == NULL || json_object_array_add(rcv, it) != 0) {
+            json_object_put(it);
+            rc = KR_ENOMEM;
+            break;
+        }
+        /* The opening one: history[0]'s message, received here. */
+        if (nr->n_history > 0 && mid->len == KR_ID_LEN &&
+            nr->history[0]->msg_id.len == KR_ID_LEN &&
+            memcmp(mid->data, nr->history[0]->msg_id.data, KR_ID_LEN) == 0)
+            opening = it;
+    }
+    /* json_object_object_add leaves the value to the caller when it
+     * fails: each is put below unless it was taken. */
+    if (rc == KR_OK) {
+        if (json_object_object_add(o, "referral", r) != 0)
+            rc = KR_ENOMEM;
+        else
+            r = NULL;
+    }
+    if (rc == KR_OK && opening != NULL) {
+        if (json_object_object_add(o, "item", json_object_get(opening)) != 0) {
+            json_object_put(opening);
+            rc = KR_ENOMEM;
+        }
+    }
+    if (rc == KR_OK) {
+        if (json_object_object_add(o, "received", rcv) != 0)
+            rc = KR_ENOMEM;
+        else
+            rcv = NULL;
+    }
+    json_object_put(r);
+    json_object_put(rcv);
+    if (rc == KR_OK)
+        rc = s_text(o, json, json_len, err, errlen);
+    json_object_put(o);
+    kr__v1__local_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+/* A listing: by state and overdue in referral_id order, or (since_ms
+ * nonzero) those changed since, in the order they changed. */
+static int
+s_referrals(kr_client_t *c, const char *state, int overdue, uint64_t since_ms,
+            const char *after_hex, uint32_t limit, char **json,
+            size_t *json_len, char *err, size_t errlen)
 {
     Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__ReferralListRequest lq = KR__V1__REFERRAL_LIST_REQUEST__INIT;
@@ -543,6 +622,7 @@ kr_referrals_json(kr_client_t *c, const char *state, int overdue,
     }
     lq.overdue = overdue != 0;
     lq.limit = limit;
+    lq.changed_since_ms = since_ms;
     req.version = KR__V1__VERSION__VERSION_1;
     req.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_LIST;
     req.referral_list = &lq;
@@ -555,6 +635,30 @@ kr_referrals_json(kr_client_t *c, const char *state, int overdue,
     json_object_put(a);
     kr__v1__local_response__free_unpacked(resp, NULL);
     return rc;
+}
+
+int
+kr_referrals_json(kr_client_t *c, const char *state, int overdue,
+                  const char *after_hex, uint32_t limit, char **json,
+                  size_t *json_len, char *err, size_t errlen)
+{
+    return s_referrals(c, state, overdue, 0, after_hex, limit, json, json_len,
+                       err, errlen);
+}
+
+int
+kr_referrals_changed_json(kr_client_t *c, uint64_t since_ms,
+                          const char *after_hex, uint32_t limit, char **json,
+                          size_t *json_len, char *err, size_t errlen)
+{
+    if (since_ms == 0) {
+        s_err(err, errlen, "since_ms: a time after 1970 (ms)");
+        if (json != NULL)
+            *json = NULL;
+        return KR_EINVAL;
+    }
+    return s_referrals(c, NULL, 0, since_ms, after_hex, limit, json, json_len,
+                       err, errlen);
 }
 
 void

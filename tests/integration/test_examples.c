@@ -12,7 +12,8 @@
  *   3. libkr's record readers on that referral, at both nodes:
  *      kr_referral_json (state, parties, history[0].msg_id the REFERRAL),
  *      kr_referrals_json (by state, without history) and
- *      kr_inbox_get_json (the opened REFERRAL at JGZ), and their refusals.
+ *      kr_inbox_get_json (the opened REFERRAL at JGZ), kr_referral_view_json
+ *      (both at once), and their refusals.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -254,6 +255,55 @@ s_records(struct h_cluster *c, int vl, int jgz, const char *ref,
     kr_json_free(text);
     text = NULL;
 
+    /* What changed since a moment, in the order it changed. */
+    rc =
+        kr_referrals_changed_json(k, 1, NULL, 0, &text, &len, err, sizeof(err));
+    json_object *ch = rc == KR_OK ? json_tokener_parse(text) : NULL;
+    json_object *c0 = ch != NULL && json_object_array_length(ch) > 0
+                          ? json_object_array_get_idx(ch, 0)
+                          : NULL;
+    H_CHECK(c0 != NULL && s_eq(c0, "referral_id", S_RID) &&
+                h_json_str(c0, "updated_at") != NULL,
+            "kr_referrals_changed_json since 1970: the referral, with its "
+            "updated_at (rc %d: %s)",
+            rc, err);
+    json_object_put(ch);
+    kr_json_free(text);
+    text = NULL;
+    rc = kr_referrals_changed_json(k, 253402300799000ull, NULL, 0, &text, &len,
+                                   err, sizeof(err));
+    H_CHECK(rc == KR_OK && strcmp(text, "[]") == 0,
+            "kr_referrals_changed_json since 9999: [] (rc %d)", rc);
+    kr_json_free(text);
+    text = NULL;
+    rc =
+        kr_referrals_changed_json(k, 0, NULL, 0, &text, &len, err, sizeof(err));
+    H_CHECK(rc == KR_EINVAL && text == NULL && strstr(err, "since_ms"),
+            "kr_referrals_changed_json since 0: KR_EINVAL naming since_ms "
+            "(%s)",
+            err);
+
+    /* The referral and its opening item in one answer. */
+    rc = kr_referral_view_json(k, S_RID, &text, &len, err, sizeof(err));
+    json_object *vw = rc == KR_OK ? json_tokener_parse(text) : NULL;
+    json_object *vr = vw != NULL ? h_json_path(vw, "referral") : NULL;
+    json_object *vi = vw != NULL ? h_json_path(vw, "item") : NULL;
+    H_CHECK(vr != NULL && s_eq(vr, "referral_id", S_RID) && vi != NULL &&
+                s_eq(vi, "msg_id", ref) && s_eq(vi, "type", "referral") &&
+                h_json_path(vi, "content.referral.mother") != NULL,
+            "kr_referral_view_json at JGZ: the record and the REFERRAL that "
+            "opened it (rc %d: %s)",
+            rc, err);
+    json_object_put(vw);
+    kr_json_free(text);
+    text = NULL;
+    rc = kr_referral_view_json(k, "00000000000000000000000000000001", &text,
+                               &len, err, sizeof(err));
+    H_CHECK(rc == KR_ENOTFOUND && text == NULL,
+            "kr_referral_view_json of an unknown referral: KR_ENOTFOUND "
+            "(%d: %s)",
+            rc, err);
+
     /* Refusals: clear codes, nothing returned. */
     rc = kr_inbox_get_json(k, "00000000000000000000000000000001", &text, &len,
                            err, sizeof(err));
@@ -281,6 +331,16 @@ s_records(struct h_cluster *c, int vl, int jgz, const char *ref,
             "kr_inbox_get_json of the REFERRAL at its sender: KR_ENOTFOUND "
             "(%d)",
             rc);
+    rc = kr_referral_view_json(k, S_RID, &text, &len, err, sizeof(err));
+    vw = rc == KR_OK ? json_tokener_parse(text) : NULL;
+    H_CHECK(vw != NULL && h_json_path(vw, "referral") != NULL &&
+                h_json_path(vw, "item") == NULL,
+            "kr_referral_view_json at the placer: the record, no item (rc "
+            "%d: %s)",
+            rc, err);
+    json_object_put(vw);
+    kr_json_free(text);
+    text = NULL;
     rc = kr_inbox_get_json(k, acc, &text, &len, err, sizeof(err));
     it = rc == KR_OK ? json_tokener_parse(text) : NULL;
     H_CHECK(it != NULL && s_eq(it, "type", "referral-status") &&

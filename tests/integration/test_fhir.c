@@ -876,12 +876,17 @@ main(void)
     json_object_put(o);
     s_keep(s_path("patient-jgz.json"));
 
-    /* JGZ accepts by a JSON Patch; the practice sees accepted. */
-    H_ENSURE(h_write_file(s_path("accept.json"),
-                          "[{\"op\": \"replace\", \"path\": \"/status\", "
-                          "\"value\": \"accepted\"}]",
-                          0600) == KR_OK,
-             "write accept.json");
+    /* JGZ accepts by a JSON Patch, with its planned date and a note; the
+     * practice sees accepted, the date and the note. */
+    H_ENSURE(
+        h_write_file(s_path("accept.json"),
+                     "[{\"op\": \"replace\", \"path\": \"/status\", "
+                     "\"value\": \"accepted\"}, {\"op\": \"add\", \"path\": "
+                     "\"/executionPeriod\", \"value\": {\"start\": "
+                     "\"2027-01-12\"}}, {\"op\": \"add\", \"path\": \"/note\", "
+                     "\"value\": [{\"text\": \"Home visit planned\"}]}]",
+                     0600) == KR_OK,
+        "write accept.json");
     snprintf(url, sizeof(url), "%s/Task/%s", gj.base, tid);
     code = s_curl("PATCH", url, "application/json-patch+json",
                   s_path("accept.json"), s_path("task-accepted.json"));
@@ -895,6 +900,20 @@ main(void)
     snprintf(url, sizeof(url), "%s/Task/%s", gv.base, tid);
     H_POLL(ok, 20000, s_status_is(url, s_path("task-vl.json"), "accepted"));
     H_CHECK(ok, "the practice's GET Task says accepted");
+    o = s_read(s_path("task-vl.json"));
+    const char *note = s_str(o, "note.0.text");
+    H_CHECK(s_eq(s_str(o, "executionPeriod.start"), "2027-01-12") &&
+                note != NULL && strstr(note, "Home visit planned") != NULL &&
+                x.receiver[0] != '\0' &&
+                s_eq(s_str(o, "note.0.authorReference.identifier.value"),
+                     strchr(x.receiver, ':') + 1),
+            "the practice's Task shows JGZ's planned date and note, by JGZ "
+            "(%s; %s)",
+            s_str(o, "executionPeriod.start")
+                ? s_str(o, "executionPeriod.start")
+                : "no date",
+            note != NULL ? note : "no note");
+    json_object_put(o);
     s_keep(s_path("task-vl.json"));
 
     /* The same Bundle again: one referral. */

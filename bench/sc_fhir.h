@@ -1,0 +1,89 @@
+/*
+ * sc_fhir.h - what the FHIR scenario's parts share: sc_fhir.c (the paths,
+ * their readers and figures) and sc_fhir_setup.c (the gateways, the
+ * consent and the messages, made before the clock).
+ */
+#ifndef KR_BENCH_SC_FHIR_H
+#define KR_BENCH_SC_FHIR_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "bench.h"
+#include "kr.h"
+
+#ifndef KR_BENCH_SOURCE_DIR
+#define KR_BENCH_SOURCE_DIR "."
+#endif
+
+#define S_EXAMPLE KR_BENCH_SOURCE_DIR "/examples/fhir/referral-bundle.json"
+#define S_CONSENT KR_BENCH_SOURCE_DIR "/examples/consent-grant.json"
+#define S_RATE 100 /* msgs/s */
+#define S_MAX_N 1000
+#define S_WORKERS 8
+#define S_POLL_US 500
+#define S_MSG_MS 30000 /* one message's bound */
+#define S_CLIENT_MS 30000
+#define S_QUEUE 1024 /* notified, not yet read (at least S_MAX_N) */
+#define S_BLOCK 100  /* messages of one path in a row */
+#define S_MARKERS 4  /* the libkr path's markers, as many as krfhir's */
+#define S_PATHS 3    /* libkr, the gateway's rest-hook, its long poll */
+#define S_BODY_MAX (8u << 20) /* a searchset's bound */
+
+struct s_gw {
+    char port_file[BENCH_PATH + 16];
+    char dir[BENCH_PATH];
+    char log[BENCH_PATH];
+    int port;
+    struct bproc proc;
+};
+
+/* The paths: [0] libkr, [1] the gateway told by its rest-hook, [2] the
+ * gateway told by its long poll. */
+struct s_run {
+    int path;           /* this block's path */
+    int port_a, port_b; /* the gateways */
+    const char *node_a, *node_b;
+    uint64_t n;                               /* messages per path */
+    uint64_t lo, hi, t0, interval_ns;         /* this block: [lo, hi) from t0 */
+    char **bundles[S_PATHS];                  /* [1], [2]: the Bundles */
+    char **descs;                             /* [0]: the descriptions */
+    char (*rids[S_PATHS])[KR_MSG_ID_HEX_LEN]; /* the referral_ids */
+    /* Per message and path: its scheduled moment, how long until A
+     * answered, until B's system had it. */
+    uint64_t *sched[S_PATHS], *sent[S_PATHS], *lat[S_PATHS];
+    atomic_ullong nseen[S_PATHS]; /* messages seen at B */
+    uint64_t busy_ns[S_PATHS];    /* the blocks' spans, for msgs/s */
+    uint8_t prefix[S_PATHS][12];  /* the referral_ids (bench_msg_id) */
+    int hook_fd;                  /* the rest-hook's listening socket */
+    /* Notified messages waiting for a reader (the FHIR path). */
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_cv;
+    uint64_t q[S_QUEUE];
+    size_t q_head, q_len;
+    /* Read at B by the libkr path, to be marked processed. */
+    pthread_cond_t m_cv;
+    char (*marks)[KR_MSG_ID_HEX_LEN];
+    size_t nmarks;
+    atomic_int quit; /* the readers end */
+    atomic_int stop; /* a thread failed: the others give up */
+    char err[BENCH_ERR];
+    pthread_mutex_t err_lock;
+};
+
+/* A listening socket on loopback for the rest-hook: r->hook_fd, and
+ * its URL. */
+int fhir_hook_listen(struct s_run *r, char *url, size_t urllen, char *why,
+                     size_t len);
+/* krfhir of organisation i (hook: its rest-hook URL, or NULL), on a free
+ * port it writes to a file. */
+int fhir_gw_start(struct cluster *c, int i, const char *bin, const char *hook,
+                  struct s_gw *g, char *why, size_t len);
+/* The consent (examples/consent-grant.json) through A. */
+int fhir_consent(const char *node_a, char *why, size_t len);
+/* The Bundles and descriptions of every path, each with its own
+ * referral_id. */
+int fhir_messages(struct s_run *r, const char *org_a, char *why, size_t len);
+
+#endif
