@@ -695,8 +695,9 @@ main(int argc, char **argv)
     if ((o.only & SC_TIMERS) && !s_scenario(&o, "timers", SC_TIMERS, 0))
         ok = false;
     if ((o.only & SC_FHIR) && !s_scenario(&o, "fhir", SC_FHIR, 0))
-        if ((o.only & SC_SIGNALS) && !s_scenario(&o, "signals", SC_SIGNALS, 0))
-            ok = false;
+        ok = false;
+    if ((o.only & SC_SIGNALS) && !s_scenario(&o, "signals", SC_SIGNALS, 0))
+        ok = false;
     if (o.only & SC_BACKLOG) {
         /* The ladder up to --backlog, so that a cost per message that
          * grows with the backlog shows. */

@@ -94,7 +94,7 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
     struct broker_store *st = xcalloc(1, sizeof(*st));
     MDB_txn *txn = NULL;
     unsigned flags = MDB_NOTLS;
-    int rc;
+    int rc, krc;
 
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         log_errorx("store: %s: cannot create: %s", dir, strerror(errno));
@@ -134,8 +134,7 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
         {"consent_msgs", &st->consent_msgs},
         {"referrals", &st->referrals},
         {"timers", &st->timers},
-        {"signals", &st->signals},
-        {"signal_ids", &st->signal_ids},
+        {"signal_log", &st->signals}, /* schema 3; "signals" was 2's */
         {"signal_due", &st->signal_due},
         {"subject_links", &st->subject_links},
         {"case_subjects", &st->case_subjects},
@@ -145,9 +144,13 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
         if ((rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi)) != 0)
             goto fail;
 
-    /* A store of another schema version is not ours to interpret. */
+    /* A store of another schema version is not ours to interpret, but
+     * for 2, whose signals are rewritten (bstore_signal.c). */
     MDB_val k = {6, "schema"}, v;
+    bool migrate = false;
     rc = mdb_get(txn, st->meta, &k, &v);
+    if (rc == 0 && v.mv_size == 1 && memcmp(v.mv_data, "2", 1) == 0)
+        migrate = true, rc = MDB_NOTFOUND;
     if (rc == MDB_NOTFOUND) {
         v.mv_data = BSTORE_SCHEMA;
         v.mv_size = strlen(BSTORE_SCHEMA);
@@ -170,6 +173,8 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
     if ((rc = bstore_load_audit_tail(st, txn)) != 0 ||
         (rc = bstore_load_msg_seq(st, txn)) != 0)
         goto fail;
+    if ((krc = bstore_signal_open(st, txn, dir, migrate)) != KR_OK)
+        goto fail_kr;
     if ((rc = mdb_txn_commit(txn)) != 0) {
         txn = NULL;
         goto fail;
@@ -178,12 +183,15 @@ bstore_open(const char *dir, uint64_t map_size_mb, bool nosync,
     return KR_OK;
 fail:
     log_errorx("store: %s: open: %s", dir, mdb_strerror(rc));
+    krc = bstore_from_mdb(rc);
+fail_kr:
     if (txn != NULL)
         mdb_txn_abort(txn);
+    bstore_signal_close(st);
     if (st->env != NULL)
         mdb_env_close(st->env);
     free(st);
-    return bstore_from_mdb(rc);
+    return krc;
 }
 
 void
@@ -193,6 +201,7 @@ bstore_close(struct broker_store **stp)
         return;
     prefill_stop(&(*stp)->prefill); /* before LMDB closes the file */
     mdb_env_close((*stp)->env);
+    bstore_signal_close(*stp);
     free(*stp);
     *stp = NULL;
 }
@@ -286,6 +295,8 @@ bstore_commit(MDB_txn *txn)
         info.me_last_txnid == id)
         latency_add(&st->commit_lat, latency_now_us() - t0);
 
+    if (st->wtxn == txn) /* the index keeps, or undoes, what it did */
+        bstore_signal_txn_end(st, rc == 0);
     s_txn_ended(st, txn);
     return s_commit_result(st, rc);
 }
@@ -301,6 +312,8 @@ bstore_abort(MDB_txn *txn)
 {
     if (txn != NULL) {
         struct broker_store *st = mdb_env_get_userctx(mdb_txn_env(txn));
+        if (st != NULL && st->wtxn == txn)
+            bstore_signal_txn_end(st, false);
         mdb_txn_abort(txn);
         s_txn_ended(st, txn);
     }

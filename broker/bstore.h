@@ -31,7 +31,9 @@
 #include "store.pb-c.h"
 #include "wire.pb-c.h"
 
-#define BSTORE_SCHEMA "2" /* 2: messages and payloads keyed by seq */
+/* 2: messages and payloads keyed by seq; 3: signals keyed by id (2's are
+ * rewritten at open: bstore_signal.c) */
+#define BSTORE_SCHEMA "3"
 
 struct broker_store;
 

@@ -21,9 +21,11 @@ struct broker_store {
     MDB_dbi msg_index; /* msg_id -> the message's seq (bstore_queue.c) */
     MDB_dbi consents, consent_subject, consent_msgs;
     MDB_dbi referrals, timers; /* bstore_referral.c */
-    /* bstore_signal.c: signals, their ids, their expiry, and the mother
-     * and child links the matcher reads. */
-    MDB_dbi signals, signal_ids, signal_due, subject_links, case_subjects;
+    /* bstore_signal.c: signals (by id), their expiry, and the mother
+     * and child links the matcher reads; the signals by subject, in
+     * memory (signal_index.h). */
+    MDB_dbi signals, signal_due, subject_links, case_subjects;
+    struct signal_index *sigidx;
     MDB_dbi finals;        /* bstore_retention.c */
     uint64_t next_audit;   /* next audit seq, loaded at open */
     uint64_t next_msg_seq; /* next message seq, loaded at open */
@@ -58,5 +60,12 @@ int bstore_load_msg_seq(struct broker_store *st, MDB_txn *txn);
  * if it has none yet. */
 int bstore_msg_key(struct broker_store *st, MDB_txn *txn,
                    const uint8_t msg_id[16], bool create, uint8_t key[8]);
+/* At open (bstore_signal.c): a schema "2" store's signal trees rewritten
+ * into the new layout (with 'migrate'), then the subject index built. */
+int bstore_signal_open(struct broker_store *st, MDB_txn *txn, const char *dir,
+                       bool migrate);
+/* The write transaction ended: the index keeps or undoes its changes. */
+void bstore_signal_txn_end(struct broker_store *st, bool committed);
+void bstore_signal_close(struct broker_store *st);
 
 #endif

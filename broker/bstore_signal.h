@@ -1,16 +1,19 @@
 /*
  * bstore_signal.h - the broker's signal trees (bstore_signal.c):
  *
- *   signals       <subject (32)><org>\0<purpose> -> SignalRecord
- *   signal_ids    <signal_id (16)>               -> its signals key
- *   signal_due    <expires (8, BE)><signal_id>   -> its signals key
+ *   signal_log    <signal_id (16)>               -> SignalRecord
+ *   signal_due    <expires (8, BE)><signal_id>   -> (empty)
  *   subject_links <subject (32)><subject (32)>   -> case_id (16)
  *   case_subjects <case_id (16)>                 -> the mother's subject
  *
- * Signals of one subject are adjacent, so the matcher reads a subject's
- * signals with one range scan; the expiry scan reads signal_due from the
- * front and stops at the first signal not yet due. All in the caller's
- * write transaction.
+ * Signals are keyed by their time-ordered id (the SIGNAL's msg_id), so a
+ * new one is an append near the right edge of the tree, not a write to a
+ * random leaf (schema 3; schema 2 keyed them by subject and is rewritten
+ * at open). A subject's signals are found through an in-memory index
+ * (signal_index.h) built when the store opens and kept in step with each
+ * write transaction: its changes are undone when one aborts. The expiry
+ * scan reads signal_due from the front and stops at the first signal not
+ * yet due. All in the caller's transaction.
  */
 #ifndef KR_BSTORE_SIGNAL_H
 #define KR_BSTORE_SIGNAL_H
@@ -33,14 +36,17 @@ int bstore_signal_get(struct broker_store *st, MDB_txn *txn,
 int bstore_signal_get_id(struct broker_store *st, MDB_txn *txn,
                          const uint8_t id[16], ProtobufCAllocator *pa,
                          Kr__V1__SignalRecord **out);
-/* Write a new signal and its id and expiry entries. */
+/* Write a new signal and its expiry entry; KR_EEXIST if its id is
+ * there already. */
 int bstore_signal_put(struct broker_store *st, MDB_txn *txn,
                       const Kr__V1__SignalRecord *r);
 /* Remove a signal and its entries (absent ones are not an error). */
 int bstore_signal_del(struct broker_store *st, MDB_txn *txn,
                       const Kr__V1__SignalRecord *r);
-/* Call fn for each signal on subject, in key order, until it returns
- * non-zero. At most 'max' records are read (the scan is bounded). */
+/* Call fn for each signal on subject, oldest id first, until it returns
+ * non-zero; fn owns the record. At most 'max' records are passed, and at
+ * most 1024 candidates read from the index (the scan is bounded). Sees
+ * the transaction's own puts and deletes. */
 int bstore_signal_scan(struct broker_store *st, MDB_txn *txn,
                        const uint8_t subject[32], size_t max,
                        ProtobufCAllocator *pa,
@@ -50,6 +56,9 @@ int bstore_signal_scan(struct broker_store *st, MDB_txn *txn,
 int bstore_signal_due(struct broker_store *st, MDB_txn *txn, uint64_t now,
                       size_t max, uint8_t (*ids)[16], size_t *n);
 int bstore_signal_count(struct broker_store *st, MDB_txn *txn, uint64_t *n);
+/* The in-memory subject index: signals held and bytes it takes. */
+void bstore_signal_index_size(const struct broker_store *st, uint64_t *n,
+                              uint64_t *bytes);
 
 /* A mother and child linked by SUBJECT_LINK: both directions. */
 int bstore_link_put(struct broker_store *st, MDB_txn *txn, const uint8_t a[32],
