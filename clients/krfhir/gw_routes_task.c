@@ -586,7 +586,7 @@ gwr_task_search(struct gw *g, const struct fhir_ctx *ctx,
         tasks = json_object_new_array();
 
     /* The self link repeats the query as asked; next pages on. */
-    char self[1024], nextu[1100];
+    char self[1024], nextu[1200]; /* self or base, and 84 more */
     int n = snprintf(self, sizeof(self), "%s/Task?", g->base_url);
     const char *keys[] = {"status",
                           "owner",
