@@ -25,8 +25,6 @@
 
 static void s_handle(struct node *n, const struct origin *from,
                      const uint8_t *data, size_t len);
-static void s_send_replies(struct node *n, size_t from, size_t to,
-                           int commit_rc);
 
 /*
  * Replies
@@ -210,76 +208,6 @@ s_processed(struct node *n, const struct origin *from,
     local_reply_id(n, from, id->data);
 }
 
-/* A referral's state, or a listing (referrals.c). */
-static void
-s_referrals(struct node *n, const struct origin *from,
-            const Kr__V1__LocalRequest *req)
-{
-    Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
-    const char *why = "";
-    MDB_txn *txn;
-    int rc;
-
-    if ((rc = pass_txn(n, &txn)) != KR_OK ||
-        (rc = referrals_local(n, txn, req, &resp, &why)) != KR_OK) {
-        referrals_local_free(&resp);
-        local_reply_err(n, from, rc, "%s", why);
-        return;
-    }
-    local_reply(n, from, &resp);
-    referrals_local_free(&resp);
-}
-
-/* A referral and the messages of its history that this node received
- * (the one that opened it, at the performer, and the other party's
- * status changes), from one snapshot: the FHIR gateway's Task in one
- * round trip. */
-#define S_VIEW_ITEMS 64
-
-static void
-s_referral_view(struct node *n, const struct origin *from,
-                const Kr__V1__LocalRequest *req)
-{
-    Kr__V1__LocalResponse resp = KR__V1__LOCAL_RESPONSE__INIT;
-    Kr__V1__LocalRequest get = *req;
-    struct arena_mark mark = arena_mark(&n->pb);
-    Kr__V1__InboxItem *items[S_VIEW_ITEMS];
-    size_t nitems = 0;
-    const char *why = "";
-    MDB_txn *txn;
-    int rc;
-
-    get.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_GET;
-    get.referral_get = req->referral_view;
-    if ((rc = pass_txn(n, &txn)) != KR_OK ||
-        (rc = referrals_local(n, txn, &get, &resp, &why)) != KR_OK) {
-        referrals_local_free(&resp);
-        local_reply_err(n, from, rc, "%s", why);
-        return;
-    }
-    /* Its own steps' messages are in the outbox, not here. */
-    const Kr__V1__NodeReferral *r = resp.referrals[0];
-    for (size_t i = 0; i < r->n_history && nitems < S_VIEW_ITEMS; i++) {
-        const ProtobufCBinaryData *id = &r->history[i]->msg_id;
-        if (id->len != KR_ID_LEN)
-            continue; /* a broker's notice */
-        rc = local_inbox_item(n, txn, id->data, &items[nitems]);
-        if (rc == KR_OK)
-            nitems++;
-        else if (rc != KR_ENOTFOUND) {
-            referrals_local_free(&resp);
-            arena_release(&n->pb, mark);
-            local_reply_err(n, from, rc, "inbox: %s", kr_strerror(rc));
-            return;
-        }
-    }
-    resp.inbox = nitems > 0 ? items : NULL;
-    resp.n_inbox = nitems;
-    local_reply(n, from, &resp);
-    referrals_local_free(&resp);
-    arena_release(&n->pb, mark);
-}
-
 static void
 s_status(struct node *n, const struct origin *from)
 {
@@ -328,69 +256,6 @@ s_status(struct node *n, const struct origin *from)
     local_reply(n, from, &resp);
 }
 
-/* Requests that only read the store. */
-static bool
-s_read_only(const Kr__V1__LocalRequest *req)
-{
-    switch (req->op_case) {
-    case KR__V1__LOCAL_REQUEST__OP_INBOX:
-    case KR__V1__LOCAL_REQUEST__OP_OUTBOX:
-    case KR__V1__LOCAL_REQUEST__OP_REFERRAL_GET:
-    case KR__V1__LOCAL_REQUEST__OP_REFERRAL_LIST:
-    case KR__V1__LOCAL_REQUEST__OP_OUTBOX_GET:
-    case KR__V1__LOCAL_REQUEST__OP_INBOX_GET:
-    case KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW:
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* A read is answered at once from a snapshot of the last commit, not
- * after this pass's commit: what the pass writes is not durable yet, so
- * the read could not show it anyway, and its answer need not wait behind
- * an fsync (the FHIR gateway reads twice for every Task it serves, right
- * while the marks of what it announced commit). A client sees what it
- * was answered about before: its writes are answered after their commit.
- * false: no snapshot, handled in the pass as before. */
-static bool
-s_read_now(struct node *n, const struct origin *from,
-           const Kr__V1__LocalRequest *req)
-{
-    struct pass *p = &n->pass;
-    size_t before = p->nreplies;
-    MDB_txn *txn = NULL;
-
-    if (nstore_begin(n->store, false, &txn) != KR_OK)
-        return false;
-    p->read = txn;
-    switch (req->op_case) {
-    case KR__V1__LOCAL_REQUEST__OP_INBOX:
-        local_list_inbox(n, txn, from, req->inbox, 0);
-        break;
-    case KR__V1__LOCAL_REQUEST__OP_OUTBOX:
-        local_list_outbox(n, from, req->outbox);
-        break;
-    case KR__V1__LOCAL_REQUEST__OP_OUTBOX_GET:
-        local_outbox_get(n, from, &req->outbox_get);
-        break;
-    case KR__V1__LOCAL_REQUEST__OP_INBOX_GET:
-        local_inbox_get(n, from, &req->inbox_get);
-        break;
-    case KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW:
-        s_referral_view(n, from, req);
-        break;
-    default:
-        s_referrals(n, from, req);
-        break;
-    }
-    p->read = NULL;
-    nstore_abort(&txn);
-    s_send_replies(n, before, p->nreplies, KR_OK);
-    p->nreplies = before;
-    return true;
-}
-
 static void
 s_handle(struct node *n, const struct origin *from, const uint8_t *data,
          size_t len)
@@ -414,7 +279,7 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
                         (int)req->version);
         goto done;
     }
-    if (s_read_only(req) && s_read_now(n, from, req))
+    if (local_read_now(n, from, req))
         goto done;
     switch (req->op_case) {
     case KR__V1__LOCAL_REQUEST__OP_SEND:
@@ -431,7 +296,7 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
         break;
     case KR__V1__LOCAL_REQUEST__OP_REFERRAL_GET:
     case KR__V1__LOCAL_REQUEST__OP_REFERRAL_LIST:
-        s_referrals(n, from, req);
+        local_referrals(n, from, req);
         break;
     case KR__V1__LOCAL_REQUEST__OP_STATUS:
         s_status(n, from);
@@ -443,7 +308,7 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
         local_inbox_get(n, from, &req->inbox_get);
         break;
     case KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW:
-        s_referral_view(n, from, req);
+        local_referral_view(n, from, req);
         break;
     case KR__V1__LOCAL_REQUEST__OP_COALITION_REFERRALS:
         coalition_request(n, from->rid, from->rid_len, from->delim,
@@ -627,7 +492,7 @@ local_inbox_shown(struct node *n)
         return;
     local_answer_waits(n, txn, true);
     nstore_abort(&txn);
-    s_send_replies(n, before, p->nreplies, KR_OK);
+    local_send_replies(n, before, p->nreplies, KR_OK);
     p->nreplies = before;
 }
 
@@ -666,8 +531,8 @@ local_stop(struct node *n)
 }
 
 /* Send the pass's replies [from, to). */
-static void
-s_send_replies(struct node *n, size_t from, size_t to, int commit_rc)
+void
+local_send_replies(struct node *n, size_t from, size_t to, int commit_rc)
 {
     struct pass *p = &n->pass;
 
@@ -709,6 +574,6 @@ s_send_replies(struct node *n, size_t from, size_t to, int commit_rc)
 void
 local_flush(struct node *n, int commit_rc)
 {
-    s_send_replies(n, 0, n->pass.nreplies, commit_rc);
+    local_send_replies(n, 0, n->pass.nreplies, commit_rc);
     n->pass.nreplies = 0;
 }

@@ -61,4 +61,16 @@ void local_inbox_get(struct node *n, const struct origin *from,
 /* Answer the inbox waits that are due (all of them after an arrival). */
 void local_answer_waits(struct node *n, MDB_txn *txn, bool arrival);
 
+/* local_read.c: a read-only request answered at once from the last
+ * commit (false: not a read, or no snapshot: the pass handles it); the
+ * referral reads. */
+bool local_read_now(struct node *n, const struct origin *from,
+                    const Kr__V1__LocalRequest *req);
+void local_referrals(struct node *n, const struct origin *from,
+                     const Kr__V1__LocalRequest *req);
+void local_referral_view(struct node *n, const struct origin *from,
+                         const Kr__V1__LocalRequest *req);
+/* Send the pass's replies [from, to) now (after commit_rc). */
+void local_send_replies(struct node *n, size_t from, size_t to, int commit_rc);
+
 #endif
