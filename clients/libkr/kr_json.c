@@ -428,15 +428,18 @@ s_id(const char *hex, const char *what, uint8_t id[KR_ID_LEN], char *err,
     return KR_OK;
 }
 
-int
-kr_inbox_get_json(kr_client_t *c, const char *msg_id_hex, char **json,
-                  size_t *json_len, char *err, size_t errlen)
+/* What a read of one thing by its id starts with: the outputs cleared,
+ * the id checked ('what' names it in the error), the request made and
+ * answered. */
+static int
+s_get_by_id(kr_client_t *c, Kr__V1__LocalRequest__OpCase op, const char *hex,
+            const char *what, Kr__V1__LocalResponse **resp, char **json,
+            size_t *json_len, char *err, size_t errlen)
 {
     Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
-    Kr__V1__LocalResponse *resp = NULL;
     uint8_t id[KR_ID_LEN];
-    json_object *o;
-    int rc, ok;
+    ProtobufCBinaryData b = {KR_ID_LEN, id};
+    int rc;
 
     s_err(err, errlen, "%s", "");
     if (json != NULL)
@@ -445,12 +448,30 @@ kr_inbox_get_json(kr_client_t *c, const char *msg_id_hex, char **json,
         *json_len = 0;
     if (c == NULL || json == NULL)
         return KR_EINVAL;
-    if ((rc = s_id(msg_id_hex, "msg_id", id, err, errlen)) != KR_OK)
+    if ((rc = s_id(hex, what, id, err, errlen)) != KR_OK)
         return rc;
     req.version = KR__V1__VERSION__VERSION_1;
-    req.op_case = KR__V1__LOCAL_REQUEST__OP_INBOX_GET;
-    req.inbox_get = (ProtobufCBinaryData){KR_ID_LEN, id};
-    if ((rc = s_call(c, &req, &resp, err, errlen)) != KR_OK)
+    req.op_case = op;
+    if (op == KR__V1__LOCAL_REQUEST__OP_INBOX_GET)
+        req.inbox_get = b;
+    else if (op == KR__V1__LOCAL_REQUEST__OP_REFERRAL_GET)
+        req.referral_get = b;
+    else
+        req.referral_view = b;
+    return s_call(c, &req, resp, err, errlen);
+}
+
+int
+kr_inbox_get_json(kr_client_t *c, const char *msg_id_hex, char **json,
+                  size_t *json_len, char *err, size_t errlen)
+{
+    Kr__V1__LocalResponse *resp = NULL;
+    json_object *o;
+    int rc, ok;
+
+    if ((rc = s_get_by_id(c, KR__V1__LOCAL_REQUEST__OP_INBOX_GET, msg_id_hex,
+                          "msg_id", &resp, json, json_len, err, errlen)) !=
+        KR_OK)
         return rc;
     if (resp->n_inbox != 1) {
         /* A node older than this op answers every unknown op with an
@@ -470,25 +491,13 @@ int
 kr_referral_json(kr_client_t *c, const char *referral_id_hex, char **json,
                  size_t *json_len, char *err, size_t errlen)
 {
-    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__LocalResponse *resp = NULL;
-    uint8_t id[KR_ID_LEN];
     json_object *o;
     int rc;
 
-    s_err(err, errlen, "%s", "");
-    if (json != NULL)
-        *json = NULL;
-    if (json_len != NULL)
-        *json_len = 0;
-    if (c == NULL || json == NULL)
-        return KR_EINVAL;
-    if ((rc = s_id(referral_id_hex, "referral_id", id, err, errlen)) != KR_OK)
-        return rc;
-    req.version = KR__V1__VERSION__VERSION_1;
-    req.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_GET;
-    req.referral_get = (ProtobufCBinaryData){KR_ID_LEN, id};
-    if ((rc = s_call(c, &req, &resp, err, errlen)) != KR_OK)
+    if ((rc = s_get_by_id(c, KR__V1__LOCAL_REQUEST__OP_REFERRAL_GET,
+                          referral_id_hex, "referral_id", &resp, json, json_len,
+                          err, errlen)) != KR_OK)
         return rc;
     if (resp->n_referrals != 1) {
         s_err(err, errlen, "krnode answered without the referral");
@@ -506,25 +515,13 @@ int
 kr_referral_view_json(kr_client_t *c, const char *referral_id_hex, char **json,
                       size_t *json_len, char *err, size_t errlen)
 {
-    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__LocalResponse *resp = NULL;
-    uint8_t id[KR_ID_LEN];
     json_object *o, *r, *rcv, *opening = NULL;
     int rc, ok;
 
-    s_err(err, errlen, "%s", "");
-    if (json != NULL)
-        *json = NULL;
-    if (json_len != NULL)
-        *json_len = 0;
-    if (c == NULL || json == NULL)
-        return KR_EINVAL;
-    if ((rc = s_id(referral_id_hex, "referral_id", id, err, errlen)) != KR_OK)
-        return rc;
-    req.version = KR__V1__VERSION__VERSION_1;
-    req.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW;
-    req.referral_view = (ProtobufCBinaryData){KR_ID_LEN, id};
-    if ((rc = s_call(c, &req, &resp, err, errlen)) != KR_OK)
+    if ((rc = s_get_by_id(c, KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW,
+                          referral_id_hex, "referral_id", &resp, json, json_len,
+                          err, errlen)) != KR_OK)
         return rc;
     if (resp->n_referrals != 1) {
         s_err(err, errlen, "krnode answered without the referral");
