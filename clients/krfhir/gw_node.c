@@ -25,8 +25,7 @@
 #include "util.h"
 
 /* The first poll of a send's fate, and the longest gap between polls. */
-#define S_POLL_FIRST_US 300
-#define S_POLL_MAX_US 20000
+#define S_ASK_GAP_US 1000
 
 int
 gw_node_init(struct gw_node *n, const char *endpoint, int timeout_ms,
@@ -135,20 +134,25 @@ s_sleep_us(long us)
     nanosleep(&ts, NULL);
 }
 
-/* The broker's answer about msg_id, as the node's outbox holds it. */
+/* The broker's answer about msg_id, as the node's outbox holds it, held
+ * by the node up to wait_ms until there is one. */
 static int
-s_fate(kr_client_t *c, const uint8_t id[KR_ID_LEN], struct gw_sent *out)
+s_fate(kr_client_t *c, const uint8_t id[KR_ID_LEN], uint32_t wait_ms,
+       struct gw_sent *out)
 {
     Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__OutboxWait ow = KR__V1__OUTBOX_WAIT__INIT;
     Kr__V1__LocalResponse *resp = NULL;
     uint8_t buf[64], *rbuf = NULL;
     size_t len, rlen = 0;
     int rc;
 
     req.version = KR__V1__VERSION__VERSION_1;
-    req.op_case = KR__V1__LOCAL_REQUEST__OP_OUTBOX_GET;
-    req.outbox_get.data = (uint8_t *)id;
-    req.outbox_get.len = KR_ID_LEN;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_OUTBOX_WAIT;
+    ow.msg_id.data = (uint8_t *)id;
+    ow.msg_id.len = KR_ID_LEN;
+    ow.wait_ms = wait_ms;
+    req.outbox_wait = &ow;
     len = kr__v1__local_request__pack(&req, buf);
     rc = kr_call(c, buf, len, &rbuf, &rlen);
     if (rc != KR_OK) {
@@ -196,19 +200,24 @@ gw_node_send(struct gw_node *n, const char *json, size_t len, uint64_t wait_ms,
     if (rc != KR_OK || util_unhex(out->msg_id, id, KR_ID_LEN) != 0)
         goto done;
     uint64_t deadline = util_mono_ms() + wait_ms;
-    long gap = S_POLL_FIRST_US;
-    /* Bounded by the deadline: each pass sleeps at least
-     * S_POLL_FIRST_US, and each call by the client's timeout. */
+    /* The node holds each ask until the message has an outcome or the
+     * ask's wait is over (outbox_wait), each at most half the client's
+     * timeout. Bounded by the deadline; a node whose wait table is full
+     * answers at once, and then the next ask comes a millisecond later. */
     for (unsigned i = 0; i < 1000000; i++) {
-        if ((rc = s_fate(c, id, out)) != KR_OK) {
+        uint64_t t0 = util_mono_ms();
+        uint64_t w = t0 < deadline ? deadline - t0 : 0;
+        if (w > (uint64_t)n->timeout_ms / 2)
+            w = (uint64_t)n->timeout_ms / 2;
+        if ((rc = s_fate(c, id, (uint32_t)w, out)) != KR_OK) {
             snprintf(err, errlen, "asking the node about the message: %s",
                      kr_strerror(rc));
             goto done;
         }
         if (out->fate != GW_FATE_PENDING || util_mono_ms() >= deadline)
             break;
-        s_sleep_us(gap);
-        gap = gap * 2 > S_POLL_MAX_US ? S_POLL_MAX_US : gap * 2;
+        if (util_mono_ms() - t0 < w / 2)
+            s_sleep_us(S_ASK_GAP_US);
     }
 done:
     gw_node_give(n, c);

@@ -251,6 +251,10 @@ link_on_receipt(struct node *n, const Kr__V1__Receipt *r)
         return; /* no commit, no ack: the broker resends */
     rc = nstore_outbox_set_outcome(n->store, txn, r->msg_id.data, o, r->reason,
                                    detail, n->pass.now_ms, &res);
+    /* An adapter waits for this outcome: no deferred commit for it. */
+    if (rc == KR_OK && n->local.nowaits > 0 &&
+        local_outbox_waited(n, r->msg_id.data))
+        n->pass.urgent = true;
     if (rc == KR_ENOTFOUND) {
         /* A send that left ahead of our commit, and we stopped before
          * the commit: the broker has the message, we do not. Keep what

@@ -119,6 +119,7 @@ local_open(struct node *n)
     }
     lo->parked = xcalloc(NODE_PARK_MAX, sizeof(*lo->parked));
     lo->waits = xcalloc(NODE_WAIT_MAX, sizeof(*lo->waits));
+    lo->owaits = xcalloc(NODE_WAIT_MAX, sizeof(*lo->owaits));
     if ((lo->sock = zmq_socket(n->zctx, ZMQ_ROUTER)) == NULL ||
         zmq_setsockopt(lo->sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
         zmq_setsockopt(lo->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) !=
@@ -160,6 +161,9 @@ local_close(struct node *n)
     free(lo->waits);
     lo->waits = NULL;
     lo->nwaits = 0;
+    free(lo->owaits);
+    lo->owaits = NULL;
+    lo->nowaits = 0;
     free(lo->endpoint);
     lo->endpoint = NULL;
 }
@@ -310,6 +314,15 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
     case KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW:
         local_referral_view(n, from, req);
         break;
+    case KR__V1__LOCAL_REQUEST__OP_OUTBOX_WAIT: {
+        MDB_txn *txn;
+        int rc = pass_txn(n, &txn);
+        if (rc != KR_OK)
+            local_reply_err(n, from, rc, "store: %s", kr_strerror(rc));
+        else
+            local_outbox_wait(n, txn, from, req->outbox_wait);
+        break;
+    }
     case KR__V1__LOCAL_REQUEST__OP_COALITION_REFERRALS:
         coalition_request(n, from->rid, from->rid_len, from->delim,
                           req->coalition_referrals);
@@ -459,6 +472,7 @@ local_timers(struct node *n)
     lo->nparked = j;
 
     local_answer_waits(n, NULL, false);
+    local_outbox_timers(n);
     coalition_timers(n);
 }
 
@@ -508,7 +522,7 @@ local_timeout(const struct node *n, long timeout)
         if (left < timeout)
             timeout = left;
     }
-    return coalition_timeout(timeout);
+    return coalition_timeout(local_outbox_timeout(n, timeout));
 }
 
 void
@@ -528,6 +542,7 @@ local_stop(struct node *n)
         local_list_inbox(n, NULL, &lo->waits[i].from, &lo->waits[i].lr,
                          UINT64_MAX);
     lo->nwaits = 0;
+    local_outbox_stop(n);
 }
 
 /* Send the pass's replies [from, to). */

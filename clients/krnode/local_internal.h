@@ -30,6 +30,23 @@ struct inbox_wait {
     uint64_t deadline_mono;
 };
 
+struct outbox_wait {
+    struct origin from;
+    uint8_t msg_id[KR_ID_LEN];
+    uint64_t deadline_mono;
+};
+
+/* local_outbox_wait.c: an outbox_wait request, answered from 'txn' (the
+ * read snapshot) now if its message has an outcome, else held. */
+void local_outbox_wait(struct node *n, MDB_txn *txn, const struct origin *from,
+                       const Kr__V1__OutboxWait *w);
+
+/* Outbox waits past their deadline are answered as they are (pending);
+ * at a stop all are; the loop's poll ends by the nearest deadline. */
+void local_outbox_timers(struct node *n);
+void local_outbox_stop(struct node *n);
+long local_outbox_timeout(const struct node *n, long timeout);
+
 /* Replies (local.c): added to the pass, sent after its commit. */
 void local_reply(struct node *n, const struct origin *from,
                  const Kr__V1__LocalResponse *resp);

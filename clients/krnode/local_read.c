@@ -91,6 +91,7 @@ s_read_only(const Kr__V1__LocalRequest *req)
     case KR__V1__LOCAL_REQUEST__OP_OUTBOX_GET:
     case KR__V1__LOCAL_REQUEST__OP_INBOX_GET:
     case KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW:
+    case KR__V1__LOCAL_REQUEST__OP_OUTBOX_WAIT:
         return true;
     default:
         return false;
@@ -130,6 +131,9 @@ local_read_now(struct node *n, const struct origin *from,
         break;
     case KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW:
         local_referral_view(n, from, req);
+        break;
+    case KR__V1__LOCAL_REQUEST__OP_OUTBOX_WAIT:
+        local_outbox_wait(n, txn, from, req->outbox_wait);
         break;
     default:
         local_referrals(n, from, req);

@@ -233,6 +233,8 @@ node_pass_end(struct node *n, bool stop)
     local_flush(n, rc);
     if (rc == KR_OK && n->pass.inbox_added)
         local_inbox_grew(n);
+    if (rc == KR_OK && n->local.nowaits > 0)
+        local_outbox_committed(n);
     if (!stop)
         link_pump(n);
 }

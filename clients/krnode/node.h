@@ -490,6 +490,8 @@ void prov_free(struct node *n);
 
 struct parked;
 
+struct inbox_wait;
+struct outbox_wait;
 struct local {
     void *sock;            /* ROUTER */
     char *endpoint;        /* as bound */
@@ -497,6 +499,8 @@ struct local {
     size_t nparked;
     struct inbox_wait *waits; /* inbox requests waiting for an arrival */
     size_t nwaits;
+    struct outbox_wait *owaits; /* outbox_wait requests: until an outcome */
+    size_t nowaits;
 };
 
 int local_open(struct node *n);
@@ -514,6 +518,12 @@ void local_on_directory(struct node *n);
 /* Parked sends past their deadline fail; inbox waits past theirs get an
  * empty page; after local_inbox_grew, waits are answered. */
 void local_timers(struct node *n);
+/* A committed pass: answer the outbox waits whose message it gave an
+ * outcome (local_outbox_wait.c). */
+void local_outbox_committed(struct node *n);
+/* The outcome of msg_id was set in this pass: true if an adapter waits for
+ * it (the pass then commits at once instead of deferring). */
+bool local_outbox_waited(const struct node *n, const uint8_t *msg_id);
 /* A committed pass added to the inbox: answer the waits now, from what
  * it committed. */
 void local_inbox_grew(struct node *n);

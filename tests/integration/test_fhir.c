@@ -1123,6 +1123,46 @@ main(void)
             S_IDLE_S, cut);
 
     /* A consent granted and revoked through the gateway. */
+    /* 4b. A write waits for the broker's answer, held by the node (no
+     * polling): with the broker down the answer is 202 transient-error
+     * once accept_wait_ms (5 s) has passed; with the broker back, the
+     * same Bundle is the same message, and its answer is 200 ok. */
+    h_note("== broker down");
+    {
+        o = json_tokener_parse(json_object_to_json_string(ex));
+        s_fresh(o, "broker-down-1");
+        s_write_json(s_path("broker-down.json"), o);
+        json_object_put(o);
+        H_ENSURE(h_broker_stop(&s_c), "stop the broker");
+        snprintf(url, sizeof(url), "%s/$process-message", gv.base);
+        uint64_t bt0 = util_mono_ms();
+        code = s_curl("POST", url, "application/fhir+json",
+                      s_path("broker-down.json"), s_path("bd1.json"));
+        uint64_t took = util_mono_ms() - bt0;
+        o = s_read(s_path("bd1.json"));
+        mh = o != NULL ? s_entry(o, "MessageHeader") : NULL;
+        H_CHECK(code == 202 &&
+                    s_eq(s_str(mh, "response.code"), "transient-error") &&
+                    took >= 4500,
+                "broker down: 202 transient-error after accept_wait_ms "
+                "(HTTP %d, %llu ms)",
+                code, (unsigned long long)took);
+        json_object_put(o);
+        s_keep(s_path("bd1.json"));
+        h_broker_start(&s_c);
+        bool ok200 = false;
+        H_POLL(ok200, 30000,
+               s_curl("POST", url, "application/fhir+json",
+                      s_path("broker-down.json"), s_path("bd2.json")) == 200);
+        o = s_read(s_path("bd2.json"));
+        mh = o != NULL ? s_entry(o, "MessageHeader") : NULL;
+        H_CHECK(ok200 && s_eq(s_str(mh, "response.code"), "ok"),
+                "broker back: the same Bundle again is 200 ok (%s)",
+                s_str(mh, "response.code") ? s_str(mh, "response.code")
+                                           : "no answer");
+        json_object_put(o);
+    }
+
     h_note("== consent");
     {
         const char *cid = "c0115e47000000000000000000b00002";
