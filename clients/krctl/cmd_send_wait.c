@@ -1,8 +1,9 @@
 /*
  * cmd_send_wait.c - `krctl send --wait`: after the node has the message,
- * ask it for that one message (LocalRequest.outbox_get) until the broker
- * has accepted or refused it, so that a refusal is an exit status and not
- * a line to look for in `krctl receipts` later.
+ * ask it for that one message until the broker has accepted or refused
+ * it (LocalRequest.outbox_wait: the node answers right after the commit
+ * that sets the outcome), so that a refusal is an exit status and not a
+ * line to look for in `krctl receipts` later.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,15 +31,22 @@ krctl_send_wait(struct krctl *k, const uint8_t msg_id[16])
     int rc;
 
     util_hex(msg_id, KR_ID_LEN, hex);
-    /* Bounded by the deadline: one request per S_POLL_MS at most. */
+    /* Bounded by the deadline: the node holds each ask until the outcome
+     * or three quarters of the time left (the rest is this call's margin
+     * within the client's own timeout); one that comes back early (the
+     * node's wait table is full) is asked again S_POLL_MS later. */
     for (uint64_t i = 0; i <= (uint64_t)k->timeout_ms / S_POLL_MS + 1; i++) {
         Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+        Kr__V1__OutboxWait ow = KR__V1__OUTBOX_WAIT__INIT;
         Kr__V1__LocalResponse *resp = NULL;
+        uint64_t t0 = util_mono_ms();
 
         req.version = KR__V1__VERSION__VERSION_1;
-        req.op_case = KR__V1__LOCAL_REQUEST__OP_OUTBOX_GET;
-        req.outbox_get.data = (uint8_t *)msg_id;
-        req.outbox_get.len = KR_ID_LEN;
+        req.op_case = KR__V1__LOCAL_REQUEST__OP_OUTBOX_WAIT;
+        ow.msg_id.data = (uint8_t *)msg_id;
+        ow.msg_id.len = KR_ID_LEN;
+        ow.wait_ms = t0 < deadline ? (uint32_t)((deadline - t0) * 3 / 4) : 0;
+        req.outbox_wait = &ow;
         if ((rc = krctl_node(k, &req, &resp)) != KRCTL_EXIT_OK)
             return rc;
         const Kr__V1__OutboxItem *it =
@@ -65,7 +73,8 @@ krctl_send_wait(struct krctl *k, const uint8_t msg_id[16])
         kr__v1__local_response__free_unpacked(resp, NULL);
         if (util_mono_ms() >= deadline)
             break;
-        s_sleep_ms(S_POLL_MS);
+        if (util_mono_ms() - t0 < ow.wait_ms / 2)
+            s_sleep_ms(S_POLL_MS);
     }
     krctl_err(k,
               "msg_id %s: no answer from the broker within %d ms; the node "
