@@ -460,7 +460,7 @@ test_migrate(void **state)
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
     assert_int_equal(mdb_env_set_mapsize(env, 64u << 20), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_NOSYNC, 0600), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
     assert_int_equal(mdb_dbi_open(txn, "signals", MDB_CREATE, &sig), 0);
