@@ -283,8 +283,8 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
                         (int)req->version);
         goto done;
     }
-    if (local_read_now(n, from, req))
-        goto done;
+    size_t before = 0;
+    bool snapshot = local_read_begin(n, req, &before);
     switch (req->op_case) {
     case KR__V1__LOCAL_REQUEST__OP_SEND:
         local_send(n, from, req->send, data, len);
@@ -331,6 +331,8 @@ s_handle(struct node *n, const struct origin *from, const uint8_t *data,
         local_reply_err(n, from, KR_EPROTO, "request names no operation");
         break;
     }
+    if (snapshot)
+        local_read_end(n, before);
 done:
     arena_release(&n->pb, mark);
 }

@@ -78,11 +78,13 @@ void local_inbox_get(struct node *n, const struct origin *from,
 /* Answer the inbox waits that are due (all of them after an arrival). */
 void local_answer_waits(struct node *n, MDB_txn *txn, bool arrival);
 
-/* local_read.c: a read-only request answered at once from the last
- * commit (false: not a read, or no snapshot: the pass handles it); the
+/* local_read.c: a read-only request is answered at once from the last
+ * commit: between begin (false: not a read, or no snapshot) and end, the
+ * handlers' pass_txn() is the snapshot, and end sends their replies. The
  * referral reads. */
-bool local_read_now(struct node *n, const struct origin *from,
-                    const Kr__V1__LocalRequest *req);
+bool local_read_begin(struct node *n, const Kr__V1__LocalRequest *req,
+                      size_t *before);
+void local_read_end(struct node *n, size_t before);
 void local_referrals(struct node *n, const struct origin *from,
                      const Kr__V1__LocalRequest *req);
 void local_referral_view(struct node *n, const struct origin *from,

@@ -101,47 +101,32 @@ s_read_only(const Kr__V1__LocalRequest *req)
 /* A read is answered at once from a snapshot of the last commit, not
  * after this pass's commit: what the pass writes is not durable yet, so
  * the read could not show it anyway, and its answer need not wait behind
- * an fsync (the FHIR gateway reads twice for every Task it serves, right
- * while the marks of what it announced commit). A client sees what it
- * was answered about before: its writes are answered after their commit.
- * false: no snapshot, handled in the pass as before. */
+ * an fsync (the FHIR gateway reads a Task right while the marks of what
+ * it announced commit). A client sees what it was answered about before:
+ * its writes are answered after their commit. The request goes through
+ * the same handlers as in the pass: pass_txn() gives them the snapshot.
+ * false: not a read, or no snapshot (handled in the pass as before). */
 bool
-local_read_now(struct node *n, const struct origin *from,
-               const Kr__V1__LocalRequest *req)
+local_read_begin(struct node *n, const Kr__V1__LocalRequest *req,
+                 size_t *before)
 {
-    struct pass *p = &n->pass;
-    size_t before = p->nreplies;
     MDB_txn *txn = NULL;
 
     if (!s_read_only(req) || nstore_begin(n->store, false, &txn) != KR_OK)
         return false;
-    p->read = txn;
-    switch (req->op_case) {
-    case KR__V1__LOCAL_REQUEST__OP_INBOX:
-        local_list_inbox(n, txn, from, req->inbox, 0);
-        break;
-    case KR__V1__LOCAL_REQUEST__OP_OUTBOX:
-        local_list_outbox(n, from, req->outbox);
-        break;
-    case KR__V1__LOCAL_REQUEST__OP_OUTBOX_GET:
-        local_outbox_get(n, from, &req->outbox_get);
-        break;
-    case KR__V1__LOCAL_REQUEST__OP_INBOX_GET:
-        local_inbox_get(n, from, &req->inbox_get);
-        break;
-    case KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW:
-        local_referral_view(n, from, req);
-        break;
-    case KR__V1__LOCAL_REQUEST__OP_OUTBOX_WAIT:
-        local_outbox_wait(n, txn, from, req->outbox_wait);
-        break;
-    default:
-        local_referrals(n, from, req);
-        break;
-    }
+    *before = n->pass.nreplies;
+    n->pass.read = txn;
+    return true;
+}
+
+void
+local_read_end(struct node *n, size_t before)
+{
+    struct pass *p = &n->pass;
+    MDB_txn *txn = p->read;
+
     p->read = NULL;
     nstore_abort(&txn);
     local_send_replies(n, before, p->nreplies, KR_OK);
     p->nreplies = before;
-    return true;
 }
