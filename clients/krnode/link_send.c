@@ -254,7 +254,7 @@ link_on_receipt(struct node *n, const Kr__V1__Receipt *r)
     /* An adapter waits for this outcome: no deferred commit for it. */
     if (rc == KR_OK && n->local.nowaits > 0 &&
         local_outbox_waited(n, r->msg_id.data))
-        n->pass.urgent = true;
+        n->pass.urgent = n->pass.awaited = true;
     if (rc == KR_ENOTFOUND) {
         /* A send that left ahead of our commit, and we stopped before
          * the commit: the broker has the message, we do not. Keep what

@@ -67,6 +67,11 @@ local_outbox_wait(struct node *n, MDB_txn *txn, const struct origin *from,
     memcpy(ow->msg_id, w->msg_id.data, KR_ID_LEN);
     uint32_t ms = w->wait_ms < NODE_WAIT_MS_MAX ? w->wait_ms : NODE_WAIT_MS_MAX;
     ow->deadline_mono = n->pass.now_mono + ms;
+    /* The outcome may be in this pass's writes, which the snapshot did
+     * not see: its commit looks again, at once. */
+    n->pass.awaited = true;
+    if (n->pass.txn != NULL)
+        n->pass.urgent = true;
 }
 
 bool
@@ -112,10 +117,19 @@ local_outbox_committed(struct node *n)
     s_answer_waits(n, false);
 }
 
+/* Only once a deadline has passed: outcomes are answered after the
+ * commit that sets them (local_outbox_committed). */
 void
 local_outbox_timers(struct node *n)
 {
-    s_answer_waits(n, false);
+    const struct local *lo = &n->local;
+    uint64_t now = util_mono_ms();
+
+    for (size_t i = 0; i < lo->nowaits; i++)
+        if (now >= lo->owaits[i].deadline_mono) {
+            s_answer_waits(n, false);
+            return;
+        }
 }
 
 void

@@ -149,6 +149,7 @@ node_pass_begin(struct node *n)
     p->dir_changed = false;
     p->urgent = false;
     p->inbox_added = false;
+    p->awaited = false;
 }
 
 /* Someone waits on this pass's commit: an adapter for its reply, the
@@ -233,7 +234,7 @@ node_pass_end(struct node *n, bool stop)
     local_flush(n, rc);
     if (rc == KR_OK && n->pass.inbox_added)
         local_inbox_grew(n);
-    if (rc == KR_OK && n->local.nowaits > 0)
+    if (rc == KR_OK && n->pass.awaited)
         local_outbox_committed(n);
     if (!stop)
         link_pump(n);

@@ -318,6 +318,7 @@ struct pass {
     bool dir_changed; /* a directory response came */
     bool urgent;      /* a delivery or notice: its ack and inbox wait on us */
     bool inbox_added; /* something was added to the inbox */
+    bool awaited;     /* an outcome an adapter waits for (outbox_wait) */
     char (*unknown)[KR_ORG_ID_MAX]; /* orgs the directory does not know */
     size_t nunknown, capunknown;
     struct ahead *ahead; /* sends that leave before the commit */
@@ -518,8 +519,8 @@ void local_on_directory(struct node *n);
 /* Parked sends past their deadline fail; inbox waits past theirs get an
  * empty page; after local_inbox_grew, waits are answered. */
 void local_timers(struct node *n);
-/* A committed pass: answer the outbox waits whose message it gave an
- * outcome (local_outbox_wait.c). */
+/* A committed pass gave an awaited message its outcome (pass.awaited):
+ * answer those waits (local_outbox_wait.c). */
 void local_outbox_committed(struct node *n);
 /* The outcome of msg_id was set in this pass: true if an adapter waits for
  * it (the pass then commits at once instead of deferring). */
