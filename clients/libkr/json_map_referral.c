@@ -6,29 +6,10 @@
 #include <string.h>
 
 #include "json_map.h"
+#include "json_map_out_internal.h"
 #include "names.h"
 #include "referral_table.h"
 #include "util.h"
-
-static json_object *
-s_hex(const ProtobufCBinaryData *b)
-{
-    char buf[129];
-
-    if (b->len == 0 || b->len > 64)
-        return NULL;
-    return json_object_new_string(util_hex(b->data, b->len, buf));
-}
-
-static json_object *
-s_time(uint64_t ms)
-{
-    char buf[JSON_MAP_TIME_LEN];
-
-    if (ms == 0 || json_map_time_format(ms, buf) != 0)
-        return NULL;
-    return json_object_new_string(buf);
-}
 
 static json_object *
 s_str(const char *s)
@@ -43,7 +24,7 @@ s_step(const Kr__V1__NodeReferralStep *st)
     const char *org =
         st->org_id != NULL && st->org_id[0] != '\0' ? st->org_id : "broker";
 
-    json_object_object_add(e, "at", s_time(st->at_ms));
+    json_object_object_add(e, "at", jmo_time(st->at_ms));
     /* "org" is the key krctl printed first (the broker's record has it
      * too); "org_id" the one the FHIR gateway's contract names. Both
      * stay, so that neither reader breaks. */
@@ -61,7 +42,7 @@ s_step(const Kr__V1__NodeReferralStep *st)
             : NULL);
     json_object_object_add(e, "reason", s_str(st->reason));
     json_object_object_add(e, "outcome", s_str(st->outcome));
-    json_object_object_add(e, "msg_id", s_hex(&st->msg_id));
+    json_object_object_add(e, "msg_id", jmo_hex(&st->msg_id));
     return e;
 }
 
@@ -70,25 +51,26 @@ json_map_node_referral(const Kr__V1__NodeReferral *r, int with_history)
 {
     json_object *o = json_object_new_object();
 
-    json_object_object_add(o, "referral_id", s_hex(&r->referral_id));
+    json_object_object_add(o, "referral_id", jmo_hex(&r->referral_id));
     json_object_object_add(o, "type",
                            json_object_new_string(message_type_name(r->type)));
-    json_object_object_add(o, "case_id", s_hex(&r->case_id));
+    json_object_object_add(o, "case_id", jmo_hex(&r->case_id));
     json_object_object_add(o, "placer", s_str(r->placer));
     json_object_object_add(o, "performer", s_str(r->performer));
     json_object_object_add(o, "purpose", s_str(r->purpose));
     json_object_object_add(o, "state",
                            json_object_new_string(task_status_name(r->state)));
-    json_object_object_add(o, "state_at", s_time(r->state_at_ms));
-    json_object_object_add(o, "opened_at", s_time(r->opened_at_ms));
-    json_object_object_add(o, "updated_at", s_time(r->updated_at_ms));
+    json_object_object_add(o, "state_at", jmo_time(r->state_at_ms));
+    json_object_object_add(o, "opened_at", jmo_time(r->opened_at_ms));
+    json_object_object_add(o, "updated_at", jmo_time(r->updated_at_ms));
     json_object_object_add(o, "cancel_pending",
                            json_object_new_boolean(r->cancel_pending));
     json_object_object_add(o, "reason", s_str(r->reason));
     json_object_object_add(o, "outcome", s_str(r->outcome));
     json_object_object_add(o, "escalations",
                            json_object_new_int64((int64_t)r->escalations));
-    json_object_object_add(o, "last_escalation", s_time(r->last_escalation_ms));
+    json_object_object_add(o, "last_escalation",
+                           jmo_time(r->last_escalation_ms));
     json_object_object_add(
         o, "overdue",
         json_object_new_boolean(!rt_final(r->state) &&
