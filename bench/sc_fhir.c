@@ -136,43 +136,8 @@ s_seen(struct s_run *r, int p, uint64_t i)
         atomic_fetch_add(&r->nseen[p], 1);
 }
 
-/* A reader of the FHIR path: GET /Task/{id} at B for each notified
- * message, until it answers 200. */
-static void *
-s_get_main(void *arg)
-{
-    struct s_run *r = arg;
-    char path[64];
-
-    for (;;) {
-        uint64_t idx;
-        pthread_mutex_lock(&r->q_lock);
-        /* Bounded: quit is set at the end of the scenario. */
-        while (r->q_len == 0 && !atomic_load(&r->quit))
-            pthread_cond_wait(&r->q_cv, &r->q_lock);
-        if (r->q_len == 0) {
-            pthread_mutex_unlock(&r->q_lock);
-            break;
-        }
-        idx = r->q[r->q_head];
-        r->q_head = (r->q_head + 1) % S_QUEUE;
-        r->q_len--;
-        pthread_mutex_unlock(&r->q_lock);
-        snprintf(path, sizeof(path), "/Task/%s", r->rids[1][idx]);
-        for (int k = 0; k < 1000 && !atomic_load(&r->quit); k++) {
-            if (bench_http(r->port_b, "GET", path, NULL, 0, NULL) == 200) {
-                s_seen(r, 1, idx);
-                break;
-            }
-            bench_sleep_ns(S_POLL_US * 1000ull);
-        }
-    }
-    bench_http_close();
-    return NULL;
-}
-
-/* A notification's body: hand its Task to a reader (once per message of
- * the gateway path; the libkr path's and repeats are dropped). */
+/* A notification's body: the message of the gateway path it names, to be
+ * read once it is answered (the libkr path's and repeats are left). */
 static void
 s_hook_note(struct s_run *r, const char *body)
 {
@@ -181,6 +146,7 @@ s_hook_note(struct s_run *r, const char *body)
     uint64_t idx;
     char hex[KR_MSG_ID_HEX_LEN];
 
+    r->hook_idx = -1;
     if (t == NULL || strlen(t) < 6 + 32)
         return;
     memcpy(hex, t + 6, 32);
@@ -189,18 +155,17 @@ s_hook_note(struct s_run *r, const char *body)
         !bench_msg_index(r->prefix[1], id, 16, &idx) || idx >= r->n ||
         __atomic_load_n(&r->lat[1][idx], __ATOMIC_ACQUIRE) != 0)
         return;
-    pthread_mutex_lock(&r->q_lock);
-    if (r->q_len < S_QUEUE)
-        r->q[(r->q_head + r->q_len++) % S_QUEUE] = idx;
-    pthread_cond_signal(&r->q_cv);
-    pthread_mutex_unlock(&r->q_lock);
+    r->hook_idx = (int64_t)idx;
 }
 
 /* The FHIR path's reader: B's system as krfhir tells it, the rest-hook
- * (bench_http_listen: answered 200 at once, on a kept connection). It
- * runs through the whole scenario (B's krfhir notifies of the libkr
- * path's referrals too); one of the gateway's messages goes to a reader
- * of the pool. */
+ * (bench_http_listen, on a kept connection). It runs through the whole
+ * scenario (B's krfhir notifies of the other paths' referrals too). A
+ * notification of the gateway path's message is answered 200 at once,
+ * and then its Task is read, GET /Task/{id} at B until it answers 200, in
+ * the same thread, as the libkr path's reader reads the referral in the
+ * thread that took the inbox item: a hand-over between krbench's own
+ * threads is no cost of the gateway's. */
 static bool
 s_hook_on(void *arg, const char *body)
 {
@@ -208,15 +173,33 @@ s_hook_on(void *arg, const char *body)
     return true;
 }
 
+static void
+s_hook_then(void *arg)
+{
+    struct s_run *r = arg;
+    char path[64];
+
+    if (r->hook_idx < 0)
+        return;
+    uint64_t idx = (uint64_t)r->hook_idx;
+    r->hook_idx = -1;
+    snprintf(path, sizeof(path), "/Task/%s", r->rids[1][idx]);
+    for (int k = 0; k < 1000 && !atomic_load(&r->quit); k++) {
+        if (bench_http(r->port_b, "GET", path, NULL, 0, NULL) == 200) {
+            s_seen(r, 1, idx);
+            break;
+        }
+        bench_sleep_ns(S_POLL_US * 1000ull);
+    }
+}
+
 static void *
 s_hook_main(void *arg)
 {
     struct s_run *r = arg;
 
-    bench_http_listen(r->hook_fd, &r->quit, s_hook_on, r);
-    pthread_mutex_lock(&r->q_lock);
-    pthread_cond_broadcast(&r->q_cv);
-    pthread_mutex_unlock(&r->q_lock);
+    bench_http_listen(r->hook_fd, &r->quit, s_hook_on, s_hook_then, r);
+    bench_http_close();
     return NULL;
 }
 
@@ -488,21 +471,18 @@ s_block(struct s_run *r, int p, uint64_t lo, uint64_t hi, char *why, size_t len)
 static int
 s_run_all(struct s_run *r, char *why, size_t len)
 {
-    pthread_t hth, ith, pth, gth[S_WORKERS], mth[S_MARKERS];
-    int ng = 0, nm = 0, rc = KR_OK;
+    pthread_t hth, ith, pth, mth[S_MARKERS];
+    int nm = 0, rc = KR_OK;
     bool hs, is, ps;
 
     atomic_store(&r->quit, 0);
     hs = pthread_create(&hth, NULL, s_hook_main, r) == 0;
     is = pthread_create(&ith, NULL, s_inbox_main, r) == 0;
     ps = pthread_create(&pth, NULL, s_poll_main, r) == 0;
-    for (int k = 0; k < S_WORKERS; k++)
-        if (pthread_create(&gth[ng], NULL, s_get_main, r) == 0)
-            ng++;
     for (int k = 0; k < S_MARKERS; k++)
         if (pthread_create(&mth[nm], NULL, s_mark_main, r) == 0)
             nm++;
-    if (!hs || !is || !ps || ng == 0 || nm == 0) {
+    if (!hs || !is || !ps || nm == 0) {
         s_fail(r, "cannot start the readers");
         snprintf(why, len, "%s", r->err);
         rc = KR_ESYS;
@@ -515,7 +495,6 @@ s_run_all(struct s_run *r, char *why, size_t len)
     }
     atomic_store(&r->quit, 1);
     pthread_mutex_lock(&r->q_lock);
-    pthread_cond_broadcast(&r->q_cv);
     pthread_cond_broadcast(&r->m_cv);
     pthread_mutex_unlock(&r->q_lock);
     if (hs)
@@ -524,8 +503,6 @@ s_run_all(struct s_run *r, char *why, size_t len)
         pthread_join(ith, NULL);
     if (ps)
         pthread_join(pth, NULL);
-    for (int k = 0; k < ng; k++)
-        pthread_join(gth[k], NULL);
     for (int k = 0; k < nm; k++)
         pthread_join(mth[k], NULL);
     return rc;
@@ -581,6 +558,7 @@ sc_fhir(const struct bench_opts *o, uint64_t n, const char *krfhir_bin,
 
     memset(&r, 0, sizeof(r));
     r.hook_fd = -1;
+    r.hook_idx = -1;
     memset(&ga, 0, sizeof(ga));
     memset(&gb, 0, sizeof(gb));
     pthread_mutex_init(&r.err_lock, NULL);
@@ -593,7 +571,6 @@ sc_fhir(const struct bench_opts *o, uint64_t n, const char *krfhir_bin,
         r.bundles[p] = xcalloc(r.n, sizeof(char *));
         r.rids[p] = xcalloc(r.n, sizeof(*r.rids[p]));
     }
-    pthread_cond_init(&r.q_cv, NULL);
     pthread_cond_init(&r.m_cv, NULL);
     r.marks = xcalloc(S_MAX_N, sizeof(*r.marks));
     r.descs = xcalloc(r.n, sizeof(char *));
@@ -654,7 +631,6 @@ done:
     }
     pthread_mutex_destroy(&r.err_lock);
     pthread_mutex_destroy(&r.q_lock);
-    pthread_cond_destroy(&r.q_cv);
     pthread_cond_destroy(&r.m_cv);
     free(r.marks);
     if (r.hook_fd >= 0)

@@ -25,7 +25,6 @@
 #define S_POLL_US 500
 #define S_MSG_MS 30000 /* one message's bound */
 #define S_CLIENT_MS 30000
-#define S_QUEUE 1024 /* notified, not yet read (at least S_MAX_N) */
 #define S_BLOCK 100  /* messages of one path in a row */
 #define S_MARKERS 4  /* the libkr path's markers, as many as krfhir's */
 #define S_PATHS 3    /* libkr, the gateway's rest-hook, its long poll */
@@ -57,12 +56,11 @@ struct s_run {
     uint64_t busy_ns[S_PATHS];    /* the blocks' spans, for msgs/s */
     uint8_t prefix[S_PATHS][12];  /* the referral_ids (bench_msg_id) */
     int hook_fd;                  /* the rest-hook's listening socket */
-    /* Notified messages waiting for a reader (the FHIR path). */
-    pthread_mutex_t q_lock;
-    pthread_cond_t q_cv;
-    uint64_t q[S_QUEUE];
-    size_t q_head, q_len;
+    /* The message of the rest-hook path that the notification being
+     * answered names, to be read once it is answered; -1: none. */
+    int64_t hook_idx;
     /* Read at B by the libkr path, to be marked processed. */
+    pthread_mutex_t q_lock;
     pthread_cond_t m_cv;
     char (*marks)[KR_MSG_ID_HEX_LEN];
     size_t nmarks;

@@ -92,6 +92,7 @@ s_read_only(const Kr__V1__LocalRequest *req)
     case KR__V1__LOCAL_REQUEST__OP_INBOX_GET:
     case KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW:
     case KR__V1__LOCAL_REQUEST__OP_OUTBOX_WAIT:
+    case KR__V1__LOCAL_REQUEST__OP_STATUS:
         return true;
     default:
         return false;

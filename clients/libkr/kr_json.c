@@ -206,7 +206,8 @@ kr_check_json(const char *json, size_t len, char *err, size_t errlen)
     return rc;
 }
 
-/* The node's organisation id, asked of the node. */
+/* The node's organisation id: asked of the node once a connection (a
+ * round trip saved on every later send). */
 static int
 s_org(kr_client_t *c, char org[KR_ORG_ID_MAX + 1], char *err, size_t errlen)
 {
@@ -214,6 +215,10 @@ s_org(kr_client_t *c, char org[KR_ORG_ID_MAX + 1], char *err, size_t errlen)
     Kr__V1__LocalResponse *resp = NULL;
     int rc;
 
+    if (libkr_org(c)[0] != '\0') {
+        snprintf(org, KR_ORG_ID_MAX + 1, "%s", libkr_org(c));
+        return KR_OK;
+    }
     req.version = KR__V1__VERSION__VERSION_1;
     req.op_case = KR__V1__LOCAL_REQUEST__OP_STATUS;
     req.status = 1;
@@ -226,6 +231,7 @@ s_org(kr_client_t *c, char org[KR_ORG_ID_MAX + 1], char *err, size_t errlen)
         return KR_EPROTO;
     }
     snprintf(org, KR_ORG_ID_MAX + 1, "%s", resp->status->org_id);
+    libkr_org_remember(c, org);
     kr__v1__local_response__free_unpacked(resp, NULL);
     return KR_OK;
 }
@@ -244,9 +250,10 @@ kr_send_json(kr_client_t *c, const char *json, size_t len,
     if (c == NULL || msg_id_hex == NULL)
         return KR_EINVAL;
     msg_id_hex[0] = '\0';
-    /* The organisation is needed only when the id is derived, but asking
-     * first keeps one order of calls (and a node that is down is reported
-     * as such before the description is judged). */
+    /* The organisation is needed only when the id is derived, but knowing
+     * it first keeps one order of calls (and a node that is down at a
+     * client's first send is reported as such before the description is
+     * judged). */
     if ((rc = s_org(c, org, err, errlen)) != KR_OK)
         return rc;
     if ((rc = s_map(org, json, len, msg_id_hex, &req, &req_len, err, errlen)) !=

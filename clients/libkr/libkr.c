@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 
 #include "libkr_internal.h"
 #include "local.pb-c.h"
+#include "util.h"
 
 #define S_DEFAULT_TIMEOUT_MS 10000
 /* A reply larger than this closes the connection instead of being read: a
@@ -32,6 +34,11 @@ struct kr_client {
     void *sock;     /* DEALER; NULL if re-creating it failed */
     char *endpoint; /* kept to re-create the socket after a timeout */
     int timeout_ms; /* bound on each call, > 0 */
+    /* The node's organisation, as it last said (kr_send_json derives ids
+     * from it): asked once, not before every send. Forgotten with the
+     * socket, so that a node started anew behind the endpoint is asked
+     * again. "" while not known. */
+    char org[KR_ORG_ID_MAX + 1];
 };
 
 /*
@@ -169,6 +176,7 @@ s_socket_close(kr_client_t *c)
         zmq_close(c->sock);
         c->sock = NULL;
     }
+    c->org[0] = '\0';
 }
 
 int
@@ -389,6 +397,18 @@ void
 kr_buf_free(uint8_t *buf)
 {
     free(buf);
+}
+
+const char *
+libkr_org(const kr_client_t *c)
+{
+    return c->org;
+}
+
+void
+libkr_org_remember(kr_client_t *c, const char *org)
+{
+    snprintf(c->org, sizeof(c->org), "%s", org);
 }
 
 int

@@ -10,6 +10,12 @@
 /* Set the bound on c's calls to 'timeout_ms' (> 0); returns the old one. */
 int libkr_timeout_set(kr_client_t *c, int timeout_ms);
 
+/* The node's organisation as it last told this client ("" if not known
+ * since the socket was made), and remembering it (at most KR_ORG_ID_MAX
+ * characters). */
+const char *libkr_org(const kr_client_t *c);
+void libkr_org_remember(kr_client_t *c, const char *org);
+
 /* A record built by json_map_out.c as text for the caller (kr_json_free):
  * KR_ENOMEM if memory ran out while it was built (errno cleared before
  * building it: json_map_oom.h) or written. */
