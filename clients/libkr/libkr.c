@@ -34,10 +34,12 @@ struct kr_client {
     void *sock;     /* DEALER; NULL if re-creating it failed */
     char *endpoint; /* kept to re-create the socket after a timeout */
     int timeout_ms; /* bound on each call, > 0 */
-    /* The node's organisation, as it last said (kr_send_json derives ids
-     * from it): asked once, not before every send. Forgotten with the
-     * socket, so that a node started anew behind the endpoint is asked
-     * again. "" while not known. */
+    /* The node's organisation, as it said (kr_send_json derives ids from
+     * it): asked once, not before every send; "" while not known, and
+     * again whenever the socket is made anew (after a timeout). It is the
+     * node's configuration: a node behind the same endpoint restarted
+     * with another organisation keeps another store, whose ids never meet
+     * the old one's. */
     char org[KR_ORG_ID_MAX + 1];
 };
 
