@@ -61,7 +61,7 @@ static int
 s_views(struct node *n, MDB_txn *txn, const Kr__V1__ReferralListRequest *q,
         Kr__V1__LocalResponse *resp, Kr__V1__InboxItem **items)
 {
-    size_t bound = q->views_bytes == 0              ? S_VIEWS_BYTES
+    size_t bound = q->views_bytes == 0                ? S_VIEWS_BYTES
                    : q->views_bytes > NODE_LIST_BYTES ? NODE_LIST_BYTES
                                                       : q->views_bytes;
     size_t nitems = 0, bytes = 0, i;

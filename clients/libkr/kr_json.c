@@ -692,8 +692,7 @@ s_of(const Kr__V1__NodeReferral *r, const Kr__V1__InboxItem *it)
         return false;
     for (size_t i = 0; i < r->n_history; i++)
         if (r->history[i]->msg_id.len == KR_ID_LEN &&
-            memcmp(r->history[i]->msg_id.data, it->msg_id.data, KR_ID_LEN) ==
-                0)
+            memcmp(r->history[i]->msg_id.data, it->msg_id.data, KR_ID_LEN) == 0)
             return true;
     return false;
 }
@@ -704,8 +703,9 @@ s_of(const Kr__V1__NodeReferral *r, const Kr__V1__InboxItem *it)
  * (after_hex, since_ms of the next page). */
 static int
 s_views_page(kr_client_t *c, const Kr__V1__ReferralListRequest *lq,
-             json_object *a, uint32_t *got, bool *more, char last[2 * KR_ID_LEN + 1],
-             uint64_t *last_at, char *err, size_t errlen)
+             json_object *a, uint32_t *got, bool *more,
+             char last[2 * KR_ID_LEN + 1], uint64_t *last_at, char *err,
+             size_t errlen)
 {
     Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__LocalResponse *resp = NULL;
@@ -744,7 +744,8 @@ s_views_page(kr_client_t *c, const Kr__V1__ReferralListRequest *lq,
         (*got)++;
     }
     if (j < resp->n_inbox) {
-        s_err(err, errlen, "krnode answered with an item of no referral listed");
+        s_err(err, errlen,
+              "krnode answered with an item of no referral listed");
         rc = KR_EPROTO;
         goto done;
     }
@@ -763,8 +764,8 @@ done:
 int
 kr_referral_views_json(kr_client_t *c, const char *state,
                        uint64_t changed_since_ms, const char *after_hex,
-                       uint32_t limit, char **json, size_t *json_len,
-                       char *err, size_t errlen)
+                       uint32_t limit, char **json, size_t *json_len, char *err,
+                       size_t errlen)
 {
     Kr__V1__ReferralListRequest lq = KR__V1__REFERRAL_LIST_REQUEST__INIT;
     uint8_t after[KR_ID_LEN];
