@@ -17,7 +17,8 @@
  *   4. kr_referral_views_json on more referrals than a page holds: at both
  *      nodes, in id order, in change order and by state, paged, its views
  *      equal kr_referral_view_json's one by one; the node cuts a page of
- *      views by the bytes of its items (views_bytes) and libkr pages on.
+ *      views by the bytes of its items (views_bytes; at 4 MiB with 80
+ *      large referrals) and libkr pages on to its limit.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -539,6 +540,106 @@ s_views_cut(struct h_cluster *c, int node)
         kr__v1__local_response__free_unpacked(r, NULL);
 }
 
+/* Referrals whose REFERRAL is large (60,000 characters of reason_text)
+ * until JGZ's received items pass what the node answers in one page of
+ * views (4 MiB): the node cuts the page short, and kr_referral_views_json
+ * pages on to its limit. */
+#define S_BIG 80
+
+static void
+s_views_big(struct h_cluster *c, int vl, int jgz)
+{
+    char path[H_PATH], err[256], id[KR_MSG_ID_HEX_LEN], why[256] = "";
+    kr_client_t *k = NULL;
+    size_t n = 0;
+    static char ids_sent[S_BIG][KR_MSG_ID_HEX_LEN];
+    int sent = 0;
+    bool ok;
+
+    snprintf(path, sizeof(path), "%s/referral.json", S_EXAMPLES);
+    json_object *o = json_object_from_file(path);
+    json_object *r = o != NULL ? h_json_path(o, "referral") : NULL;
+    H_REQUIRE(r != NULL, "examples/referral.json parses");
+    char *big = malloc(60001);
+    H_REQUIRE(big != NULL, "memory for a large reason_text");
+    memset(big, 'x', 60000);
+    big[60000] = '\0';
+    json_object_object_add(r, "reason_text", json_object_new_string(big));
+    free(big);
+    H_REQUIRE(kr_client_connect(c->nodes[vl].local, 5000, &k) == KR_OK,
+              "libkr connects to the practice's node");
+    for (int i = 0; i < S_BIG; i++) {
+        char rid[KR_MSG_ID_HEX_LEN];
+        snprintf(rid, sizeof(rid), "b1%030x", (unsigned)i);
+        json_object_object_add(o, "referral_id", json_object_new_string(rid));
+        const char *text = json_object_to_json_string(o);
+        if (kr_send_json(k, text, strlen(text), id, err, sizeof(err)) == KR_OK)
+            snprintf(ids_sent[sent++], KR_MSG_ID_HEX_LEN, "%s", id);
+    }
+    kr_client_destroy(&k);
+    json_object_put(o);
+    H_CHECK(sent == S_BIG,
+            "kr_send_json: %d referrals of 60,000 characters "
+            "(%d taken)",
+            S_BIG, sent);
+
+    H_REQUIRE(kr_client_connect(c->nodes[jgz].local, 5000, &k) == KR_OK,
+              "libkr connects to JGZ's node");
+    json_object *ids = NULL;
+    H_POLL(ok, 60000,
+           (json_object_put(ids), ids = s_ids(k, NULL, 0),
+            json_object_array_length(ids) == 1 + S_MORE + S_BIG));
+    H_CHECK(ok, "JGZ holds them all (%zu referrals)",
+            json_object_array_length(ids));
+    json_object_put(ids);
+
+    /* The node's own page of views, asked for every referral, is cut. */
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__ReferralListRequest lq = KR__V1__REFERRAL_LIST_REQUEST__INIT;
+    uint8_t *buf, *rb = NULL;
+    size_t len, rlen = 0;
+    lq.views = true;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_LIST;
+    req.referral_list = &lq;
+    len = kr__v1__local_request__get_packed_size(&req);
+    buf = malloc(len);
+    kr__v1__local_request__pack(&req, buf);
+    int rc = kr_call(k, buf, len, &rb, &rlen);
+    free(buf);
+    Kr__V1__LocalResponse *resp =
+        rc == KR_OK ? kr__v1__local_response__unpack(NULL, rlen, rb) : NULL;
+    kr_buf_free(rb);
+    size_t bytes = 0;
+    for (size_t i = 0; resp != NULL && i < resp->n_inbox; i++)
+        bytes += kr__v1__inbox_item__get_packed_size(resp->inbox[i]);
+    H_CHECK(resp != NULL && resp->n_referrals > 1 &&
+                resp->n_referrals < 1 + S_MORE + S_BIG && bytes >= (4u << 20),
+            "referral_list with views of every referral at JGZ: the page "
+            "ends at 4 MiB of items (%zu referrals, %zu bytes; rc %d)",
+            resp != NULL ? resp->n_referrals : 0, bytes, rc);
+    if (resp != NULL)
+        kr__v1__local_response__free_unpacked(resp, NULL);
+
+    /* libkr pages on: every one, each as its own view. */
+    ok = s_views_match(k, NULL, 0, 1000, &n, why, sizeof(why));
+    H_CHECK(ok && n == 1 + S_MORE + S_BIG,
+            "kr_referral_views_json at JGZ, id order, limit 1000: %zu "
+            "views past the node's cut, each kr_referral_view_json's (%s)",
+            n, why);
+    ok = s_views_match(k, NULL, 1, 60, &n, why, sizeof(why));
+    H_CHECK(ok && n == 1 + S_MORE + S_BIG,
+            "kr_referral_views_json at JGZ, change order, pages of 60: %zu "
+            "views, each kr_referral_view_json's (%s)",
+            n, why);
+    /* Taken over, so that the inbox listings of what follows see it. */
+    int done = 0;
+    for (int i = 0; i < sent; i++)
+        done += kr_processed(k, ids_sent[i], err, sizeof(err)) == KR_OK;
+    H_CHECK(done == sent, "JGZ marks them processed (%d of %d)", done, sent);
+    kr_client_destroy(&k);
+}
+
 /* kr_referral_views_json against kr_referral_view_json, at both nodes. */
 static void
 s_views(struct h_cluster *c, int vl, int jgz)
@@ -635,6 +736,7 @@ main(void)
     s_records(&c, vl, jgz, ref, acc);
     s_send_more(&c, vl, jgz);
     s_views(&c, vl, jgz);
+    s_views_big(&c, vl, jgz);
     s_through(&c, vl, jgz, "supplement.json", id);
     s_through(&c, jgz, vl, "communication.json", id);
     s_through(&c, vl, jgz, "consent-revoke.json", id);
