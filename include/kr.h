@@ -220,6 +220,23 @@ int kr_referrals_changed_json(kr_client_t *c, uint64_t since_ms,
                               char **json, size_t *json_len, char *err,
                               size_t errlen);
 
+/* A page of the referrals this organisation is party to, each as
+ * kr_referral_view_json() gives it (the record with its "history", the
+ * "item" that opened it here, the messages "received"), a JSON array read
+ * in one round trip where kr_referrals_json() and a kr_referral_view_json()
+ * per referral take one each (the FHIR gateway's Task search). In
+ * referral_id order after after_hex as kr_referrals_json() (changed_since_ms
+ * 0), or, changed_since_ms nonzero, in the order they changed as
+ * kr_referrals_changed_json() (the next page starts at the last one's
+ * referral.updated_at with after_hex its referral_id); 'state' (NULL:
+ * every state) filters either. At most 'limit' (0: 1000); fewer only at
+ * the end of the listing. A node older than this call gives the records
+ * without "item" and with "received" empty. */
+int kr_referral_views_json(kr_client_t *c, const char *state,
+                           uint64_t changed_since_ms, const char *after_hex,
+                           uint32_t limit, char **json, size_t *json_len,
+                           char *err, size_t errlen);
+
 /* Free a JSON result. Safe on NULL. */
 void kr_json_free(char *json);
 

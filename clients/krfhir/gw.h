@@ -142,6 +142,14 @@ int gw_node_referral(struct gw_node *n, const char *referral_id,
 int gw_node_referral_view(struct gw_node *n, const char *referral_id,
                           json_object **ref, json_object **item,
                           json_object **received, char *err, size_t errlen);
+/* A page of the listing with each referral's view, as one array of
+ * {"referral", "item", "received"} (kr_referral_views_json): in
+ * referral_id order after 'after' (since_ms 0, 'state' NULL: every one),
+ * or changed at or after since_ms, in the order they changed; at most
+ * 'limit', fewer only at the listing's end. One node call. */
+int gw_node_referral_views(struct gw_node *n, const char *state,
+                           uint64_t since_ms, const char *after, uint32_t limit,
+                           json_object **out, char *err, size_t errlen);
 /* Those changed at or after since_ms, in the order they changed
  * (kr_referrals_changed_json). */
 int gw_node_referrals_changed(struct gw_node *n, uint64_t since_ms,

@@ -288,6 +288,31 @@ gw_node_referral_view(struct gw_node *n, const char *referral_id,
 }
 
 int
+gw_node_referral_views(struct gw_node *n, const char *state, uint64_t since_ms,
+                       const char *after, uint32_t limit, json_object **out,
+                       char *err, size_t errlen)
+{
+    kr_client_t *c = NULL;
+    char *json = NULL;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    if ((rc = gw_node_take(n, &c)) != KR_OK)
+        return rc;
+    rc = kr_referral_views_json(c, state, since_ms, after, limit, &json, &len,
+                                err, errlen);
+    gw_node_give(n, c);
+    if (rc == KR_OK && (rc = s_parse(json, out)) == KR_OK &&
+        !json_object_is_type(*out, json_type_array)) {
+        json_object_put(*out);
+        *out = NULL;
+        rc = KR_EPROTO;
+    }
+    return rc;
+}
+
+int
 gw_node_referrals_changed(struct gw_node *n, uint64_t since_ms,
                           const char *after, uint32_t limit, json_object **out,
                           char *err, size_t errlen)

@@ -359,19 +359,19 @@ s_match(const struct s_query *q, json_object *ref)
     return true;
 }
 
-/* One page of the node's listing: in the order referrals changed from
- * (since, after) when the search asks for _lastUpdated gt or ge (then it
- * reads only what changed: a long poll costs what is new, not what the
- * node holds), else in referral_id order after 'after'. */
+/* One page of the node's listing, each referral with its view (the
+ * whole record, the item that opened it here, the messages received):
+ * in the order referrals changed from (since, after) when the search
+ * asks for _lastUpdated gt or ge (then it reads only what changed: a long
+ * poll costs what is new, not what the node holds), else in referral_id
+ * order after 'after'. One node call a page, whatever it holds. */
 static int
 s_list(struct gw *g, const struct s_query *q, uint64_t since, const char *after,
-       uint32_t page, json_object **refs, char *err, size_t errlen)
+       uint32_t page, json_object **views, char *err, size_t errlen)
 {
-    if (since != 0)
-        return gw_node_referrals_changed(
-            &g->node, since, after[0] ? after : NULL, page, refs, err, errlen);
-    return gw_node_referrals(&g->node, q->state, after[0] ? after : NULL, page,
-                             refs, err, errlen);
+    return gw_node_referral_views(&g->node, since != 0 ? NULL : q->state, since,
+                                  after[0] ? after : NULL, page, views, err,
+                                  errlen);
 }
 
 /* One pass of a search: the matching Tasks (an array), and where to page
@@ -397,8 +397,8 @@ s_search_once(struct gw *g, const struct fhir_ctx *ctx, const struct s_query *q,
     if (q->after != NULL)
         snprintf(after, sizeof(after), "%s", q->after);
     for (int pg = 0; pg < S_SEARCH_PAGES; pg++) {
-        json_object *refs = NULL;
-        int rc = s_list(g, q, since, after, page, &refs, err, sizeof(err));
+        json_object *views = NULL;
+        int rc = s_list(g, q, since, after, page, &views, err, sizeof(err));
         if (rc != KR_OK) {
             gwr_fail(out, 503, "transient", NULL,
                      "listing the referrals of the node at %s: %s: %s",
@@ -407,11 +407,13 @@ s_search_once(struct gw *g, const struct fhir_ctx *ctx, const struct s_query *q,
             *tasks = NULL;
             return rc;
         }
-        size_t n = json_object_is_type(refs, json_type_array)
-                       ? json_object_array_length(refs)
-                       : 0;
+        size_t n = json_object_array_length(views);
         for (size_t i = 0; i < n; i++) {
-            json_object *ref = json_object_array_get_idx(refs, i);
+            json_object *view = json_object_array_get_idx(views, i), *ref,
+                        *item, *rcv, *task;
+            if (!json_object_object_get_ex(view, "referral", &ref) ||
+                !json_object_is_type(ref, json_type_object))
+                continue;
             const char *rid = gwr_str(ref, "referral_id"), *ch;
             uint64_t at = 0;
             if (rid == NULL || !gwr_id_ok(rid))
@@ -422,18 +424,15 @@ s_search_once(struct gw *g, const struct fhir_ctx *ctx, const struct s_query *q,
                 since = at; /* the next page goes on from here */
             if (!s_match(q, ref))
                 continue;
-            /* The list holds no history: the whole record, and the item
-             * that opened it, come one referral at a time. */
-            json_object *full = NULL, *item = NULL, *rcv = NULL, *task = NULL;
-            struct gw_resp scratch;
-            memset(&scratch, 0, sizeof(scratch));
-            if (s_load(g, rid, &full, &item, &rcv, &scratch) == KR_OK &&
-                (task = fhir_out_task(ctx, full, item)) != NULL)
+            /* The view holds what GET /Task/{id} shows the Task from. */
+            if (!json_object_object_get_ex(view, "item", &item) ||
+                !json_object_is_type(item, json_type_object))
+                item = NULL;
+            if (!json_object_object_get_ex(view, "received", &rcv) ||
+                !json_object_is_type(rcv, json_type_array))
+                rcv = NULL;
+            if ((task = fhir_out_task(ctx, ref, item)) != NULL)
                 fhir_out_task_add_status(ctx, task, rcv);
-            json_object_put(scratch.body);
-            json_object_put(full);
-            json_object_put(item);
-            json_object_put(rcv);
             if (task != NULL)
                 json_object_array_add(*tasks, task);
             if (json_object_array_length(*tasks) >= q->count) {
@@ -441,11 +440,11 @@ s_search_once(struct gw *g, const struct fhir_ctx *ctx, const struct s_query *q,
                     snprintf(next, GWR_ID_LEN + 1, "%s", after);
                     *next_at = since;
                 }
-                json_object_put(refs);
+                json_object_put(views);
                 return KR_OK;
             }
         }
-        json_object_put(refs);
+        json_object_put(views);
         if (n < page)
             return KR_OK; /* the end of the node's list */
     }

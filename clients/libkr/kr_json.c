@@ -518,31 +518,23 @@ kr_referral_json(kr_client_t *c, const char *referral_id_hex, char **json,
     return rc;
 }
 
-int
-kr_referral_view_json(kr_client_t *c, const char *referral_id_hex, char **json,
-                      size_t *json_len, char *err, size_t errlen)
+/* One referral's view as kr_referral_view_json() gives it, from its
+ * record and the messages of its history received here (in order); NULL
+ * when out of memory. */
+static json_object *
+s_view(const Kr__V1__NodeReferral *nr, Kr__V1__InboxItem *const *items,
+       size_t nitems)
 {
-    Kr__V1__LocalResponse *resp = NULL;
     json_object *o, *r, *rcv, *opening = NULL;
     int rc, ok;
 
-    if ((rc = s_get_by_id(c, KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW,
-                          referral_id_hex, "referral_id", &resp, json, json_len,
-                          err, errlen)) != KR_OK)
-        return rc;
-    if (resp->n_referrals != 1) {
-        s_err(err, errlen, "krnode answered without the referral");
-        kr__v1__local_response__free_unpacked(resp, NULL);
-        return KR_EPROTO;
-    }
-    const Kr__V1__NodeReferral *nr = resp->referrals[0];
     o = json_object_new_object();
     r = json_map_node_referral(nr, 1);
     rcv = json_object_new_array();
     rc = o != NULL && r != NULL && rcv != NULL ? KR_OK : KR_ENOMEM;
-    for (size_t i = 0; rc == KR_OK && i < resp->n_inbox; i++) {
-        json_object *it = json_map_inbox_item(resp->inbox[i], &ok);
-        const ProtobufCBinaryData *mid = &resp->inbox[i]->msg_id;
+    for (size_t i = 0; rc == KR_OK && i < nitems; i++) {
+        json_object *it = json_map_inbox_item(items[i], &ok);
+        const ProtobufCBinaryData *mid = &items[i]->msg_id;
         if (it == NULL || json_object_array_add(rcv, it) != 0) {
             json_object_put(it);
             rc = KR_ENOMEM;
@@ -576,15 +568,80 @@ kr_referral_view_json(kr_client_t *c, const char *referral_id_hex, char **json,
     }
     json_object_put(r);
     json_object_put(rcv);
-    if (rc == KR_OK)
+    if (rc != KR_OK) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+int
+kr_referral_view_json(kr_client_t *c, const char *referral_id_hex, char **json,
+                      size_t *json_len, char *err, size_t errlen)
+{
+    Kr__V1__LocalResponse *resp = NULL;
+    json_object *o;
+    int rc;
+
+    if ((rc = s_get_by_id(c, KR__V1__LOCAL_REQUEST__OP_REFERRAL_VIEW,
+                          referral_id_hex, "referral_id", &resp, json, json_len,
+                          err, errlen)) != KR_OK)
+        return rc;
+    if (resp->n_referrals != 1) {
+        s_err(err, errlen, "krnode answered without the referral");
+        kr__v1__local_response__free_unpacked(resp, NULL);
+        return KR_EPROTO;
+    }
+    o = s_view(resp->referrals[0], resp->inbox, resp->n_inbox);
+    if (o == NULL) {
+        s_err(err, errlen, "out of memory");
+        rc = KR_ENOMEM;
+    } else {
         rc = s_text(o, json, json_len, err, errlen);
+    }
     json_object_put(o);
     kr__v1__local_response__free_unpacked(resp, NULL);
     return rc;
 }
 
-/* A listing: by state and overdue in referral_id order, or (since_ms
- * nonzero) those changed since, in the order they changed. */
+/* A listing's request: by state and overdue in referral_id order, or
+ * (since_ms nonzero) those changed since, in the order they changed;
+ * 'after' holds the bytes lq->after points at. */
+static int
+s_list_request(const char *state, int overdue, uint64_t since_ms,
+               const char *after_hex, uint32_t limit,
+               Kr__V1__ReferralListRequest *lq, uint8_t after[KR_ID_LEN],
+               char *err, size_t errlen)
+{
+    int rc, st;
+
+    if (state != NULL) {
+        if ((st = task_status_parse(state)) <= 0) {
+            s_err(err, errlen,
+                  "state: not a FHIR Task status (requested, "
+                  "received, accepted, rejected, cancelled, "
+                  "on-hold, in-progress, completed, failed, "
+                  "entered-in-error)");
+            return KR_EINVAL;
+        }
+        lq->state = st;
+    }
+    if (after_hex != NULL) {
+        if ((rc = s_id(after_hex, "after", after, err, errlen)) != KR_OK)
+            return rc;
+        lq->after = (ProtobufCBinaryData){KR_ID_LEN, after};
+    }
+    if (limit > 1000) {
+        s_err(err, errlen, "limit: at most 1000");
+        return KR_EINVAL;
+    }
+    lq->overdue = overdue != 0;
+    lq->limit = limit;
+    lq->changed_since_ms = since_ms;
+    return KR_OK;
+}
+
+/* A listing of records (without history). */
 static int
 s_referrals(kr_client_t *c, const char *state, int overdue, uint64_t since_ms,
             const char *after_hex, uint32_t limit, char **json,
@@ -595,7 +652,7 @@ s_referrals(kr_client_t *c, const char *state, int overdue, uint64_t since_ms,
     Kr__V1__LocalResponse *resp = NULL;
     uint8_t after[KR_ID_LEN];
     json_object *a;
-    int rc, st;
+    int rc;
 
     s_err(err, errlen, "%s", "");
     if (json != NULL)
@@ -604,29 +661,9 @@ s_referrals(kr_client_t *c, const char *state, int overdue, uint64_t since_ms,
         *json_len = 0;
     if (c == NULL || json == NULL)
         return KR_EINVAL;
-    if (state != NULL) {
-        if ((st = task_status_parse(state)) <= 0) {
-            s_err(err, errlen,
-                  "state: not a FHIR Task status (requested, "
-                  "received, accepted, rejected, cancelled, "
-                  "on-hold, in-progress, completed, failed, "
-                  "entered-in-error)");
-            return KR_EINVAL;
-        }
-        lq.state = st;
-    }
-    if (after_hex != NULL) {
-        if ((rc = s_id(after_hex, "after", after, err, errlen)) != KR_OK)
-            return rc;
-        lq.after = (ProtobufCBinaryData){KR_ID_LEN, after};
-    }
-    if (limit > 1000) {
-        s_err(err, errlen, "limit: at most 1000");
-        return KR_EINVAL;
-    }
-    lq.overdue = overdue != 0;
-    lq.limit = limit;
-    lq.changed_since_ms = since_ms;
+    if ((rc = s_list_request(state, overdue, since_ms, after_hex, limit, &lq,
+                             after, err, errlen)) != KR_OK)
+        return rc;
     req.version = KR__V1__VERSION__VERSION_1;
     req.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_LIST;
     req.referral_list = &lq;
@@ -638,6 +675,143 @@ s_referrals(kr_client_t *c, const char *state, int overdue, uint64_t since_ms,
     rc = s_text(a, json, json_len, err, errlen);
     json_object_put(a);
     kr__v1__local_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+/* The bytes of received items a page of views may reach before the node
+ * cuts it short (ReferralListRequest.views_bytes): asked explicitly, so
+ * that a short page can be told from the listing's end here. */
+#define S_VIEWS_BYTES (4u << 20)
+
+/* Whether the node found this item through r's history (its rule for
+ * the items of a view: msg_ids of the history held in the inbox). */
+static bool
+s_of(const Kr__V1__NodeReferral *r, const Kr__V1__InboxItem *it)
+{
+    if (it->msg_id.len != KR_ID_LEN)
+        return false;
+    for (size_t i = 0; i < r->n_history; i++)
+        if (r->history[i]->msg_id.len == KR_ID_LEN &&
+            memcmp(r->history[i]->msg_id.data, it->msg_id.data, KR_ID_LEN) == 0)
+            return true;
+    return false;
+}
+
+/* One page of views appended to a; *got grows by the referrals of the
+ * page, *more says whether the node may hold more than it gave (the page
+ * was cut by the bytes of its items), and last is its last referral
+ * (after_hex, since_ms of the next page). */
+static int
+s_views_page(kr_client_t *c, const Kr__V1__ReferralListRequest *lq,
+             json_object *a, uint32_t *got, bool *more,
+             char last[2 * KR_ID_LEN + 1], uint64_t *last_at, char *err,
+             size_t errlen)
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__LocalResponse *resp = NULL;
+    size_t j = 0, bytes = 0;
+    int rc;
+
+    *more = false;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_REFERRAL_LIST;
+    req.referral_list = (Kr__V1__ReferralListRequest *)lq;
+    if ((rc = s_call(c, &req, &resp, err, errlen)) != KR_OK)
+        return rc;
+    errno = 0; /* s_text */
+    /* The items come referral after referral, each one's in its history's
+     * order. */
+    for (size_t i = 0; i < resp->n_referrals; i++) {
+        const Kr__V1__NodeReferral *nr = resp->referrals[i];
+        size_t from = j;
+        json_object *v;
+        if (nr->referral_id.len != KR_ID_LEN) {
+            s_err(err, errlen, "krnode answered with a referral without id");
+            rc = KR_EPROTO;
+            goto done;
+        }
+        while (j < resp->n_inbox && s_of(nr, resp->inbox[j]))
+            bytes += kr__v1__inbox_item__get_packed_size(resp->inbox[j++]);
+        if ((v = s_view(nr, resp->inbox + from, j - from)) == NULL ||
+            json_object_array_add(a, v) != 0) {
+            json_object_put(v);
+            s_err(err, errlen, "out of memory");
+            rc = KR_ENOMEM;
+            goto done;
+        }
+        util_hex(nr->referral_id.data, KR_ID_LEN, last);
+        *last_at = nr->updated_at_ms;
+        (*got)++;
+    }
+    if (j < resp->n_inbox) {
+        s_err(err, errlen,
+              "krnode answered with an item of no referral listed");
+        rc = KR_EPROTO;
+        goto done;
+    }
+    if (errno == ENOMEM) {
+        s_err(err, errlen, "out of memory");
+        rc = KR_ENOMEM;
+        goto done;
+    }
+    *more = resp->n_referrals > 0 && resp->n_referrals < lq->limit &&
+            bytes >= lq->views_bytes;
+done:
+    kr__v1__local_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+int
+kr_referral_views_json(kr_client_t *c, const char *state,
+                       uint64_t changed_since_ms, const char *after_hex,
+                       uint32_t limit, char **json, size_t *json_len, char *err,
+                       size_t errlen)
+{
+    Kr__V1__ReferralListRequest lq = KR__V1__REFERRAL_LIST_REQUEST__INIT;
+    uint8_t after[KR_ID_LEN];
+    char last[2 * KR_ID_LEN + 1];
+    uint32_t want = limit > 0 ? limit : 1000, got = 0;
+    uint64_t last_at = 0;
+    bool more = true;
+    json_object *a;
+    int rc;
+
+    s_err(err, errlen, "%s", "");
+    if (json != NULL)
+        *json = NULL;
+    if (json_len != NULL)
+        *json_len = 0;
+    if (c == NULL || json == NULL)
+        return KR_EINVAL;
+    if ((rc = s_list_request(state, 0, changed_since_ms, after_hex, want, &lq,
+                             after, err, errlen)) != KR_OK)
+        return rc;
+    lq.views = true;
+    lq.views_bytes = S_VIEWS_BYTES;
+    if ((a = json_object_new_array()) == NULL) {
+        s_err(err, errlen, "out of memory");
+        return KR_ENOMEM;
+    }
+    /* A page the node cut short for the size of its items goes on from
+     * its last referral until 'limit' or the listing's end: the caller
+     * tells the end by a short answer, as with kr_referrals_json().
+     * Bounded: every page but the last brings at least one referral. */
+    for (uint32_t pg = 0; more && got < want && pg <= want; pg++) {
+        if ((rc = s_views_page(c, &lq, a, &got, &more, last, &last_at, err,
+                               errlen)) != KR_OK)
+            goto done;
+        if (more) {
+            util_unhex(last, after, KR_ID_LEN);
+            lq.after = (ProtobufCBinaryData){KR_ID_LEN, after};
+            lq.limit = want - got;
+            if (lq.changed_since_ms != 0)
+                lq.changed_since_ms = last_at;
+        }
+    }
+    errno = 0; /* s_text */
+    rc = s_text(a, json, json_len, err, errlen);
+done:
+    json_object_put(a);
     return rc;
 }
 

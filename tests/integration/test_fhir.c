@@ -8,8 +8,9 @@
  *      poll there (GET /Task?requester=...&_wait=) finds its Task; GET
  *      Task, ServiceRequest and Patient at JGZ hold the Bundle's patient
  *      (BSN, family name), reason and requester; JGZ's PATCH to accepted
- *      shows at the practice as accepted; the same Bundle POSTed again is
- *      one referral (JGZ's node holds it once).
+ *      shows at the practice as accepted, and its search holds the Task
+ *      as GET gives it; the same Bundle POSTed again is one referral
+ *      (JGZ's node holds it once).
  *   2. Every resource krfhir returned validates with the independent
  *      validator (tests/fhir/validate.js, node).
  *   3. Bad input, each an OperationOutcome with its status and nothing
@@ -740,6 +741,31 @@ s_path(const char *name)
     return b;
 }
 
+/* The searchset at 'search' holds the Task 'tid' equal to what GET 'one'
+ * gives. */
+static bool
+s_search_as_read(const char *search, const char *one, const char *tid)
+{
+    int c1 = s_curl("GET", search, NULL, NULL, s_path("search-vl.json"));
+    int c2 = s_curl("GET", one, NULL, NULL, s_path("task-vl-one.json"));
+    json_object *b = s_read(s_path("search-vl.json"));
+    json_object *t = s_read(s_path("task-vl-one.json"));
+    json_object *e = b != NULL ? h_json_path(b, "entry") : NULL, *found = NULL;
+    for (size_t i = 0; e != NULL && json_object_is_type(e, json_type_array) &&
+                       i < json_object_array_length(e);
+         i++) {
+        json_object *r =
+            h_json_path(json_object_array_get_idx(e, i), "resource");
+        if (r != NULL && s_eq(s_str(r, "id"), tid))
+            found = r;
+    }
+    bool ok = c1 == 200 && c2 == 200 && found != NULL && t != NULL &&
+              json_object_equal(found, t);
+    json_object_put(b);
+    json_object_put(t);
+    return ok;
+}
+
 int
 main(void)
 {
@@ -915,6 +941,15 @@ main(void)
             note != NULL ? note : "no note");
     json_object_put(o);
     s_keep(s_path("task-vl.json"));
+
+    /* A search shows each Task as GET /Task/{id} does (one node call a
+     * page: the views hold the history and the received messages). */
+    snprintf(url, sizeof(url), "%s/Task?status=accepted", gv.base);
+    char one[H_PATH + 64];
+    snprintf(one, sizeof(one), "%s/Task/%s", gv.base, tid);
+    H_POLL(ok, 20000, s_search_as_read(url, one, tid));
+    H_CHECK(ok, "the practice's GET /Task?status=accepted holds the Task as "
+                "GET /Task/{id} gives it (its note, date and status)");
 
     /* The same Bundle again: one referral. */
     snprintf(url, sizeof(url), "%s/$process-message", gv.base);
