@@ -41,7 +41,7 @@ struct s_gw {
 /* The paths: [0] libkr, [1] the gateway told by its rest-hook, [2] the
  * gateway told by its long poll. */
 struct s_run {
-    int path;           /* this block's path */
+    atomic_int path;    /* this block's path */
     int port_a, port_b; /* the gateways */
     const char *node_a, *node_b;
     uint64_t n;                               /* messages per path */

@@ -132,8 +132,9 @@ struct gw_sent {
 int gw_node_send(struct gw_node *n, const char *json, size_t len,
                  uint64_t wait_ms, struct gw_sent *out, char *err,
                  size_t errlen);
-/* JSON reads (the caller puts the object): kr_referral_json and
- * kr_referrals_json. */
+/* JSON reads (the caller puts the objects): kr_referral_json; the views
+ * as libkr builds them, not read back from its text
+ * (libkr_internal.h). */
 int gw_node_referral(struct gw_node *n, const char *referral_id,
                      json_object **out, char *err, size_t errlen);
 /* The referral, the inbox item that opened it here (*item NULL at the
@@ -150,14 +151,6 @@ int gw_node_referral_view(struct gw_node *n, const char *referral_id,
 int gw_node_referral_views(struct gw_node *n, const char *state,
                            uint64_t since_ms, const char *after, uint32_t limit,
                            json_object **out, char *err, size_t errlen);
-/* Those changed at or after since_ms, in the order they changed
- * (kr_referrals_changed_json). */
-int gw_node_referrals_changed(struct gw_node *n, uint64_t since_ms,
-                              const char *after, uint32_t limit,
-                              json_object **out, char *err, size_t errlen);
-int gw_node_referrals(struct gw_node *n, const char *state, const char *after,
-                      uint32_t limit, json_object **out, char *err,
-                      size_t errlen);
 
 /*
  * Notifications (gw_notify.c).

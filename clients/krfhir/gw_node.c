@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "gw.h"
+#include "libkr_internal.h"
 #include "local.pb-c.h"
 #include "log.h"
 #include "names.h"
@@ -258,8 +259,6 @@ gw_node_referral_view(struct gw_node *n, const char *referral_id,
 {
     kr_client_t *c = NULL;
     json_object *o = NULL, *r, *it;
-    char *json = NULL;
-    size_t len = 0;
     int rc;
 
     *ref = *item = NULL;
@@ -267,9 +266,9 @@ gw_node_referral_view(struct gw_node *n, const char *referral_id,
         *received = NULL;
     if ((rc = gw_node_take(n, &c)) != KR_OK)
         return rc;
-    rc = kr_referral_view_json(c, referral_id, &json, &len, err, errlen);
+    rc = libkr_referral_view_obj(c, referral_id, &o, err, errlen);
     gw_node_give(n, c);
-    if (rc != KR_OK || (rc = s_parse(json, &o)) != KR_OK)
+    if (rc != KR_OK)
         return rc;
     if (!json_object_object_get_ex(o, "referral", &r) ||
         !json_object_is_type(r, json_type_object)) {
@@ -293,57 +292,13 @@ gw_node_referral_views(struct gw_node *n, const char *state, uint64_t since_ms,
                        char *err, size_t errlen)
 {
     kr_client_t *c = NULL;
-    char *json = NULL;
-    size_t len = 0;
     int rc;
 
     *out = NULL;
     if ((rc = gw_node_take(n, &c)) != KR_OK)
         return rc;
-    rc = kr_referral_views_json(c, state, since_ms, after, limit, &json, &len,
-                                err, errlen);
+    rc = libkr_referral_views_obj(c, state, since_ms, after, limit, out, err,
+                                  errlen);
     gw_node_give(n, c);
-    if (rc == KR_OK && (rc = s_parse(json, out)) == KR_OK &&
-        !json_object_is_type(*out, json_type_array)) {
-        json_object_put(*out);
-        *out = NULL;
-        rc = KR_EPROTO;
-    }
     return rc;
-}
-
-int
-gw_node_referrals_changed(struct gw_node *n, uint64_t since_ms,
-                          const char *after, uint32_t limit, json_object **out,
-                          char *err, size_t errlen)
-{
-    kr_client_t *c = NULL;
-    char *json = NULL;
-    size_t len = 0;
-    int rc;
-
-    *out = NULL;
-    if ((rc = gw_node_take(n, &c)) != KR_OK)
-        return rc;
-    rc = kr_referrals_changed_json(c, since_ms, after, limit, &json, &len, err,
-                                   errlen);
-    gw_node_give(n, c);
-    return rc == KR_OK ? s_parse(json, out) : rc;
-}
-
-int
-gw_node_referrals(struct gw_node *n, const char *state, const char *after,
-                  uint32_t limit, json_object **out, char *err, size_t errlen)
-{
-    kr_client_t *c = NULL;
-    char *json = NULL;
-    size_t len = 0;
-    int rc;
-
-    *out = NULL;
-    if ((rc = gw_node_take(n, &c)) != KR_OK)
-        return rc;
-    rc = kr_referrals_json(c, state, 0, after, limit, &json, &len, err, errlen);
-    gw_node_give(n, c);
-    return rc == KR_OK ? s_parse(json, out) : rc;
 }

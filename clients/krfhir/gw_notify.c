@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "libkr_internal.h"
 #include "log.h"
 #include "util.h"
 
@@ -389,53 +390,39 @@ s_mark_run(void *arg)
     return NULL;
 }
 
-/* Read what arrived after 'watch' into the queue. Returns items read. */
+/* Read what arrived after 'watch' into the queue. Returns items read.
+ * Read as the node answers it, not as JSON: only the seq and the two ids
+ * are wanted, and the listing holds the messages' content. */
 static int
 s_read(struct gw_notify *nt, kr_client_t *c, uint64_t *watch, struct s_event *q,
        size_t *nq, uint32_t wait_ms)
 {
-    char *json = NULL, err[256];
-    size_t len = 0;
-    json_object *arr;
+    Kr__V1__ListRequest lr = KR__V1__LIST_REQUEST__INIT;
+    Kr__V1__LocalResponse *resp = NULL;
+    char err[256];
     int rc, got = 0;
 
-    rc = kr_inbox_json(c, *watch, (uint32_t)(S_QUEUE_MAX - *nq), wait_ms,
-                       KR_INBOX_ALL, &json, &len, err, sizeof(err));
-    if (rc != KR_OK) {
-        kr_json_free(json);
+    lr.after_seq = *watch;
+    lr.limit = (uint32_t)(S_QUEUE_MAX - *nq);
+    lr.wait_ms = wait_ms;
+    lr.unprocessed_only = false;
+    if ((rc = libkr_inbox_list(c, &lr, &resp, err, sizeof(err))) != KR_OK)
         return rc;
-    }
-    arr = json_tokener_parse(json);
-    kr_json_free(json);
-    if (arr == NULL || !json_object_is_type(arr, json_type_array)) {
-        json_object_put(arr);
-        return KR_EPROTO;
-    }
-    for (size_t i = 0; i < json_object_array_length(arr); i++) {
-        json_object *it = json_object_array_get_idx(arr, i), *v;
-        uint64_t seq = 0;
-        if (json_object_object_get_ex(it, "seq", &v))
-            seq = (uint64_t)json_object_get_int64(v);
-        if (seq <= *watch)
+    for (size_t i = 0; i < resp->n_inbox; i++) {
+        const Kr__V1__InboxItem *it = resp->inbox[i];
+        if (it->seq <= *watch)
             continue;
-        *watch = seq;
+        *watch = it->seq;
         got++;
-        const char *rid = NULL, *mid = NULL;
-        if (json_object_object_get_ex(it, "referral_id", &v) &&
-            json_object_is_type(v, json_type_string))
-            rid = json_object_get_string(v);
-        if (json_object_object_get_ex(it, "msg_id", &v) &&
-            json_object_is_type(v, json_type_string))
-            mid = json_object_get_string(v);
-        if (rid == NULL || strlen(rid) != 32 || mid == NULL ||
-            strlen(mid) != 32 || *nq >= S_QUEUE_MAX)
+        if (it->referral_id.len != KR_ID_LEN || it->msg_id.len != KR_ID_LEN ||
+            *nq >= S_QUEUE_MAX)
             continue;
         struct s_event *e = &q[(*nq)++];
-        e->seq = seq;
-        memcpy(e->msg_id, mid, KR_MSG_ID_HEX_LEN);
-        memcpy(e->task_id, rid, KR_MSG_ID_HEX_LEN);
+        e->seq = it->seq;
+        util_hex(it->msg_id.data, KR_ID_LEN, e->msg_id);
+        util_hex(it->referral_id.data, KR_ID_LEN, e->task_id);
     }
-    json_object_put(arr);
+    kr__v1__local_response__free_unpacked(resp, NULL);
     if (got > 0)
         gw_notify_bump(nt);
     return got;
