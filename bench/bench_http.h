@@ -20,10 +20,8 @@ int bench_http(int port, const char *method, const char *path, const char *body,
 void bench_http_close(void);
 /* Serve the listening socket lfd until *quit: every request is answered
  * 200 when on(arg, body) says true, else 500, on connections kept open
- * (at most 8 at once); then(arg), when not NULL, is called after each
- * answer has been sent. */
+ * (at most 8 at once). */
 void bench_http_listen(int lfd, atomic_int *quit,
-                       bool (*on)(void *arg, const char *body),
-                       void (*then)(void *arg), void *arg);
+                       bool (*on)(void *arg, const char *body), void *arg);
 
 #endif

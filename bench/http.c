@@ -184,8 +184,7 @@ struct h_conn {
 
 /* Answer every whole request in c's buffer; false: close it. */
 static bool
-s_serve(struct h_conn *c, bool (*on)(void *arg, const char *body),
-        void (*then)(void *arg), void *arg)
+s_serve(struct h_conn *c, bool (*on)(void *arg, const char *body), void *arg)
 {
     static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
     static const char bad[] =
@@ -210,8 +209,6 @@ s_serve(struct h_conn *c, bool (*on)(void *arg, const char *body),
         if (send(c->fd, good ? ok : bad,
                  good ? sizeof(ok) - 1 : sizeof(bad) - 1, MSG_NOSIGNAL) < 0)
             return false;
-        if (then != NULL)
-            then(arg);
         memmove(c->buf, c->buf + whole, c->got - whole);
         c->got -= whole;
         c->buf[c->got] = '\0';
@@ -221,8 +218,7 @@ s_serve(struct h_conn *c, bool (*on)(void *arg, const char *body),
 
 void
 bench_http_listen(int lfd, atomic_int *quit,
-                  bool (*on)(void *arg, const char *body),
-                  void (*then)(void *arg), void *arg)
+                  bool (*on)(void *arg, const char *body), void *arg)
 {
     struct h_conn *conns = xcalloc(H_CONNS, sizeof(*conns));
     size_t nc = 0;
@@ -245,7 +241,7 @@ bench_http_listen(int lfd, atomic_int *quit,
             if (keep) {
                 c->got += (size_t)n;
                 c->buf[c->got] = '\0';
-                keep = s_serve(c, on, then, arg);
+                keep = s_serve(c, on, arg);
             }
             if (!keep) {
                 close(c->fd);

@@ -94,17 +94,35 @@ fhir_gw_start(struct cluster *c, int i, const char *bin, const char *hook,
 }
 
 /* The consent (examples/consent-grant.json) through A, accepted by the
- * broker. */
+ * broker; to 'to_org' under 'consent_id' when they are not NULL. */
 int
-fhir_consent(const char *node_a, char *why, size_t len)
+fhir_consent(const char *node_a, const char *to_org, const char *consent_id,
+             char *why, size_t len)
 {
     kr_client_t *kc = NULL;
     char *text = NULL, err[256], mid[KR_MSG_ID_HEX_LEN];
     size_t tl = 0;
+    json_object *g = NULL, *scope;
     int rc;
 
     if ((rc = util_read_file(S_CONSENT, 1 << 20, &text, &tl)) != KR_OK ||
-        (rc = kr_client_connect(node_a, S_CLIENT_MS, &kc)) != KR_OK ||
+        (g = json_tokener_parse(text)) == NULL ||
+        !json_object_object_get_ex(g, "consent_scope", &scope)) {
+        snprintf(why, len, "consent: cannot read %s", S_CONSENT);
+        rc = KR_EIO;
+        goto done;
+    }
+    if (to_org != NULL) {
+        json_object_object_add(g, "recipient", json_object_new_string(to_org));
+        json_object_object_add(scope, "to_org", json_object_new_string(to_org));
+    }
+    if (consent_id != NULL)
+        json_object_object_add(scope, "consent_id",
+                               json_object_new_string(consent_id));
+    free(text);
+    text = xstrdup(json_object_to_json_string(g));
+    tl = strlen(text);
+    if ((rc = kr_client_connect(node_a, S_CLIENT_MS, &kc)) != KR_OK ||
         (rc = kr_send_json(kc, text, tl, mid, err, sizeof(err))) != KR_OK) {
         snprintf(why, len, "consent: %s", kr_strerror(rc));
         goto done;
@@ -138,6 +156,7 @@ fhir_consent(const char *node_a, char *why, size_t len)
     if (rc != KR_OK)
         snprintf(why, len, "consent not accepted: %s", kr_strerror(rc));
 done:
+    json_object_put(g);
     free(text);
     kr_client_destroy(&kc);
     return rc;
@@ -209,10 +228,15 @@ fhir_messages(struct s_run *r, const char *org_a, char *why, size_t len)
             return KR_EINVAL;
         }
         /* The libkr path sends the same message under another msg_id and
-         * referral_id: it must not be taken for the Bundle's. */
+         * referral_id, to C under C's consent: it must not be taken for
+         * the Bundle's. */
         bench_msg_id(r->prefix[0], i, rid);
         util_hex(rid, 16, r->rids[0][i]);
         json_object_object_del(kr, "msg_id");
+        json_object_object_add(kr, "recipient",
+                               json_object_new_string(S_ORG_C));
+        json_object_object_add(kr, "consent_id",
+                               json_object_new_string(S_CONSENT_C));
         json_object_object_add(kr, "referral_id",
                                json_object_new_string(r->rids[0][i]));
         r->descs[i] = xstrdup(json_object_to_json_string_ext(
