@@ -705,17 +705,6 @@ s_notice_get(struct s_notice *nt)
            KR_OK;
 }
 
-/* Received so far: JGZ's unprocessed count (nobody processes). */
-static uint64_t
-s_jgz_received(void)
-{
-    struct h_status st;
-
-    if (h_status(h_node_client(&t.c, t.jgz), &st) != KR_OK)
-        return 0;
-    return st.inbox_unprocessed;
-}
-
 /* Freeze or thaw a node we started (SIGSTOP / SIGCONT, by its pid): it
  * stays connected, and what the broker sends it waits in its socket. */
 static void
@@ -758,7 +747,6 @@ s_part_revoke_race(int bsn_n, bool freeze)
     /* All 200 accepted first, so that the revoke (which follows them in
      * the practice's outbox) cannot overtake any: JGZ's node is paused
      * meanwhile, connected, so that none is delivered yet. */
-    uint64_t base = s_jgz_received();
     s_node_freeze(t.jgz, true);
     kr_client_t *kv = h_node_client(&t.c, t.vl);
     struct s_send s = {.to = S_JGZ_ORG, .bsn = t.bsn, .text = text};
@@ -775,16 +763,24 @@ s_part_revoke_race(int bsn_n, bool freeze)
             y.by_outcome[KR__V1__OUTCOME__ACCEPTED]);
     s_node_freeze(t.jgz, false);
 
-    /* They flow; after the first 50 the woman withdraws her consent. */
-    H_POLL(ok, 30000, s_jgz_received() >= base + 50);
-    /* Counted before a pause: a paused node answers no status request. */
-    uint64_t at = s_jgz_received() - base;
+    /* They flow; once the practice sees the first 50 delivered, the woman
+     * withdraws her consent. Counted at the sender, not at JGZ: a message
+     * JGZ has stored is delivered only once its acknowledgement is in at
+     * the broker, and one still on its way when the revoke commits ends
+     * withdrawn (PROTOCOL.md, CONSENT_REVOKE), so JGZ's own count is no
+     * floor for the delivered. */
+    H_POLL(ok, 30000,
+           s_tally(t.vl, &set, &y) &&
+               y.by_outcome[KR__V1__OUTCOME__DELIVERED] >= 50);
+    H_CHECK(ok, "the first 50 are delivered (%zu)",
+            y.by_outcome[KR__V1__OUTCOME__DELIVERED]);
+    uint64_t at = y.by_outcome[KR__V1__OUTCOME__DELIVERED];
     if (freeze)
         s_node_freeze(t.jgz, true);
     rc = h_send_revoke(kv, S_JGZ_ORG, cid, rid);
     H_REQUIRE(rc == KR_OK, "the practice revokes while deliveries flow (%s)",
               kr_strerror(rc));
-    h_note("revoke handed to the node with %llu of %d received by JGZ",
+    h_note("revoke handed to the node with %llu of %d delivered",
            (unsigned long long)at, S_BULK);
     struct s_out o;
     s_wait_outcome(t.vl, rid, KR__V1__OUTCOME__ACCEPTED, &o, S_FINAL_MS);
