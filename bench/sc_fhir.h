@@ -55,7 +55,7 @@ struct s_run {
     char **descs;                     /* [0]: the descriptions */
     char (*rids[S_PATHS])[KR_MSG_ID_HEX_LEN]; /* the referral_ids */
     /* Per message and path: its scheduled moment, how long until A
-     * answered, until B's system had it. */
+     * answered, until the receiver's system had it. */
     uint64_t *sched[S_PATHS], *sent[S_PATHS], *lat[S_PATHS];
     atomic_ullong nseen[S_PATHS]; /* messages seen at B */
     uint64_t busy_ns[S_PATHS];    /* the blocks' spans, for msgs/s */
