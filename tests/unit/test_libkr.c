@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -31,6 +33,82 @@
 
 static char s_endpoint[128];
 static void *s_zctx;
+
+/*
+ * The watchdog. CI once saw this program stop inside the fork test until
+ * ctest's timeout, with nothing to say where it waited (thousands of runs
+ * here did not repeat it). Should the whole run outlast S_WATCHDOG_S, the
+ * watchdog prints the stack of every thread of this process and of the
+ * forked child (gdb, when the machine has it) and ends the run.
+ */
+#define S_WATCHDOG_S 60
+#define S_CHILD_WAIT_MS 20000
+
+static pthread_mutex_t s_wd_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_wd_cv = PTHREAD_COND_INITIALIZER;
+static int s_wd_done;
+static volatile pid_t s_child;
+
+static void
+s_stacks(pid_t pid)
+{
+    char cmd[160];
+
+    fprintf(stderr, "test_libkr: the stacks of process %ld:\n", (long)pid);
+    snprintf(cmd, sizeof(cmd),
+             "gdb -p %ld -batch -ex 'thread apply all bt' </dev/null 1>&2",
+             (long)pid);
+    if (system(cmd) != 0)
+        fprintf(stderr, "test_libkr: (gdb could not show them)\n");
+}
+
+static void *
+s_watchdog(void *arg)
+{
+    struct timespec ts;
+    int rc = 0;
+
+    (void)arg;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += S_WATCHDOG_S;
+    pthread_mutex_lock(&s_wd_mu);
+    while (!s_wd_done && rc == 0)
+        rc = pthread_cond_timedwait(&s_wd_cv, &s_wd_mu, &ts);
+    pthread_mutex_unlock(&s_wd_mu);
+    if (s_wd_done)
+        return NULL;
+    fprintf(stderr, "test_libkr: still running after %d s\n", S_WATCHDOG_S);
+    s_stacks(getpid());
+    if (s_child > 0) {
+        s_stacks(s_child);
+        kill(s_child, SIGKILL);
+    }
+    _exit(3);
+}
+
+/* Wait for 'pid' to end, for at most 'ms'. Returns its status, or -1 (it
+ * is killed, after its stacks are shown). */
+static int
+s_wait_child(pid_t pid, int ms)
+{
+    int status = 0;
+
+    for (int waited = 0; waited <= ms; waited += 5) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            return status;
+        if (w < 0)
+            return -1;
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "test_libkr: the forked child did not end in %d ms\n",
+            ms);
+    s_stacks(pid);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
 
 static void
 s_reply(void *router, const uint8_t *rid, size_t rid_len, int error,
@@ -365,7 +443,10 @@ test_forked_child_has_its_own(void **state)
         kr_client_destroy(&cc);
         _exit(rc == KR_OK ? 0 : 1);
     }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    s_child = pid;
+    status = s_wait_child(pid, S_CHILD_WAIT_MS);
+    s_child = 0;
+    assert_true(status != -1);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(kr_send(c, (const uint8_t *)"O", 1, id), KR_OK);
     kr_client_destroy(&c);
@@ -386,12 +467,19 @@ main(void)
         cmocka_unit_test(test_forked_child_has_its_own),
     };
     void *state[2];
+    pthread_t watchdog;
 
+    pthread_create(&watchdog, NULL, s_watchdog, NULL);
     if (s_setup(state) != 0) {
         fprintf(stderr, "test_libkr: cannot bind %s\n", s_endpoint);
         return 1;
     }
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     s_teardown(state);
+    pthread_mutex_lock(&s_wd_mu);
+    s_wd_done = 1;
+    pthread_cond_signal(&s_wd_cv);
+    pthread_mutex_unlock(&s_wd_mu);
+    pthread_join(watchdog, NULL);
     return rc;
 }
