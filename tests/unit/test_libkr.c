@@ -11,6 +11,7 @@
  *   'G' answer with bytes that do not parse  'N' answer ok without msg_id
  *   'Q' answer and stop
  */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,24 +89,25 @@ s_watchdog(void *arg)
     _exit(3);
 }
 
-/* Wait for 'pid' to end, for at most 'ms'. Returns its status, or -1 (it
- * is killed, after its stacks are shown). */
+/* Wait for 'pid' to end, for at most 'ms' (a pidfd becomes readable when
+ * the process ends). Returns its status, or -1 (it is killed, after its
+ * stacks are shown). */
 static int
 s_wait_child(pid_t pid, int ms)
 {
-    int status = 0;
+    int status = 0, pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 
-    for (int waited = 0; waited <= ms; waited += 5) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
-            return status;
-        if (w < 0)
-            return -1;
-        struct timespec ts = {0, 5 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    fprintf(stderr, "test_libkr: the forked child did not end in %d ms\n",
-            ms);
+    /* Without pidfds (a kernel before 5.3) the watchdog is the bound. */
+    if (pfd < 0)
+        return waitpid(pid, &status, 0) == pid ? status : -1;
+    struct pollfd p = {pfd, POLLIN, 0};
+    int n;
+    while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+        ;
+    close(pfd);
+    if (n > 0 && waitpid(pid, &status, 0) == pid)
+        return status;
+    fprintf(stderr, "test_libkr: the forked child did not end in %d ms\n", ms);
     s_stacks(pid);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
