@@ -9,9 +9,9 @@
  * asserted. A scenario fails (exit 1) only when the system does something
  * wrong or does not finish in time.
  *
- *   main.c        flags, the order of the scenarios, the table and the
- *                 machine-readable lines
+ *   main.c        flags, the order of the scenarios, --compare's runs
  *   stats.c       clocks, percentiles, the figures and their runs
+ *   table.c       the table and the machine-readable lines at the end
  *   cluster.c     its own small process module: keys and directory entries
  *                 (krctl), configuration files, start, readiness, stop
  *   wire.c        the raw node-to-broker client (DEALER + CURVE) and the
@@ -152,6 +152,16 @@ void figure_summary(const struct figure *f, double *median, double *min,
 /* "yes", "no" or "n/a"; the target as text ("<= 0.6"). */
 const char *figure_met(const struct figure *f, char *target_text, size_t len);
 void figures_free(void);
+
+/*
+ * table.c: the figures as printed at the end.
+ */
+
+/* The table and one "krbench figure=..." line per figure ('size': the
+ * content size the run used). */
+void bench_table(size_t size);
+/* --compare: each figure's B/A ratio, paired run by run. */
+void bench_compare_table(void);
 
 /*
  * cluster.c: processes and the temporary directory.
