@@ -23,6 +23,12 @@
  *   sc_backlog.c  a backlog for an offline node: restart, memory, drain
  *   sc_machine.c  the machine's own floor before every run: flushes,
  *                 Ed25519, BLAKE2b
+ *   sc_timers.c   the broker's timers with many referrals open
+ *   sc_signals.c  signals on a large store, and a purge's longest pass
+ *   sc_fhir.c     two krfhir gateways against libkr (sc_fhir_setup.c
+ *                 starts them; http.c is krbench's HTTP client and
+ *                 rest-hook listener)
+ *   bproc.c       child processes, and what the kernel tells of them
  */
 #ifndef KR_BENCH_H
 #define KR_BENCH_H
