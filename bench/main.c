@@ -1,8 +1,7 @@
 /*
  * main.c - krbench: flags, the scenarios in order (with --compare, each
- * run with both builds), then table.c's table. See bench.h for the modules and
- * README.md
- * ("Benchmarks") for what each figure means.
+ * run with both builds), then table.c's table. See bench.h for the
+ * modules and README.md ("Benchmarks") for what each figure means.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
