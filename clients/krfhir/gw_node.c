@@ -9,10 +9,9 @@
  * A send is answered by the node once it holds the message; whether the
  * broker takes it (consent, the referral's state table, the directory) is
  * known only when the broker answers. A FHIR client wants that answer
- * (an OperationOutcome for "no consent"), so gw_node_send waits for it
- * through the node's outbox_get, polling quickly at first (the broker
- * answers within milliseconds on a healthy coalition) and more slowly
- * later, up to accept_wait_ms. */
+ * (an OperationOutcome for "no consent"), so gw_node_send waits for it,
+ * up to accept_wait_ms, in the node's outbox_wait: the node answers the
+ * moment the message has an outcome. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,8 @@
 #include "names.h"
 #include "util.h"
 
-/* The first poll of a send's fate, and the longest gap between polls. */
+/* The pause before asking again when the node answered an ask at once
+ * without an outcome (its table of waiting asks was full). */
 #define S_ASK_GAP_US 1000
 
 int
