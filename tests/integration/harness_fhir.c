@@ -567,18 +567,21 @@ h_fhir_outbox_total(struct h_cluster *c, int node)
     return st.total;
 }
 
-void
-h_fhir_logs_clean(const struct h_fhir_example *x,
-                  const struct h_fhir_gw *const *gws, int n)
+int
+h_fhir_finish(struct h_cluster *c, struct h_fhir_example *x,
+              struct h_fhir_gw *const *gws, int n)
 {
     bool clean = true;
 
-    for (int i = 0; i < n; i++)
+    h_fhir_validate();
+    for (int i = 0; i < n; i++) {
+        h_fhir_gw_stop(gws[i]);
         clean =
             clean && !h_log_contains(gws[i]->log, x->bsn) &&
             (x->family[0] == '\0' || !h_log_contains(gws[i]->log, x->family));
+    }
     H_CHECK(clean,
-            "krfhir's logs (%d) hold neither the BSN nor the family "
-            "name",
-            n);
+            "krfhir's logs (%d) hold neither the BSN nor the family name", n);
+    h_fhir_example_free(x);
+    return h_finish(c);
 }

@@ -145,9 +145,11 @@ bool h_fhir_processed(struct h_cluster *c, int node, const char *from,
                       const char *rid_hex);
 /* The node's outbox total. */
 size_t h_fhir_outbox_total(struct h_cluster *c, int node);
-/* A check that none of the gateways' logs holds the example's BSN or
- * family name. */
-void h_fhir_logs_clean(const struct h_fhir_example *x,
-                       const struct h_fhir_gw *const *gws, int n);
+/* The end of a test on the example: the validator over what was kept,
+ * each of the 'n' gateways stopped (exit 0), a check that none of their
+ * logs holds the example's BSN or family name, the example freed; then
+ * h_finish (its exit code). */
+int h_fhir_finish(struct h_cluster *c, struct h_fhir_example *x,
+                  struct h_fhir_gw *const *gws, int n);
 
 #endif

@@ -368,11 +368,6 @@ main(void)
     s_consent(&gv);
 
     h_note("== validation");
-    h_fhir_validate();
-    h_fhir_gw_stop(&gv);
-    h_fhir_gw_stop(&gj);
-    const struct h_fhir_gw *gws[] = {&gv, &gj};
-    h_fhir_logs_clean(&x, gws, 2);
-    h_fhir_example_free(&x);
-    return h_finish(&s_c);
+    struct h_fhir_gw *gws[] = {&gv, &gj};
+    return h_fhir_finish(&s_c, &x, gws, 2);
 }

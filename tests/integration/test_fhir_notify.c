@@ -230,13 +230,8 @@ main(void)
     h_note("== rest-hook");
     s_rest_hook(&gj, &hook, hook_url, &x, jgz, tid, &hp);
 
-    h_note("== validation");
-    h_fhir_validate();
     h_proc_kill9(&hp);
-    h_fhir_gw_stop(&gv);
-    h_fhir_gw_stop(&gj);
-    const struct h_fhir_gw *gws[] = {&gv, &gj};
-    h_fhir_logs_clean(&x, gws, 2);
-    h_fhir_example_free(&x);
-    return h_finish(&s_c);
+    h_note("== validation");
+    struct h_fhir_gw *gws[] = {&gv, &gj};
+    return h_fhir_finish(&s_c, &x, gws, 2);
 }

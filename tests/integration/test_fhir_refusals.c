@@ -299,10 +299,6 @@ main(void)
     s_node_stopped(&gv, &x);
 
     h_note("== validation");
-    h_fhir_validate();
-    h_fhir_gw_stop(&gv);
-    const struct h_fhir_gw *gws[] = {&gv};
-    h_fhir_logs_clean(&x, gws, 1);
-    h_fhir_example_free(&x);
-    return h_finish(&s_c);
+    struct h_fhir_gw *gws[] = {&gv};
+    return h_fhir_finish(&s_c, &x, gws, 1);
 }
