@@ -2,13 +2,14 @@
 # ctest unit_fhir_validate: every resource krfhir's mappers return passes
 # the independent FHIR R4 validator (validate.js), and the validator has
 # teeth (each file in invalid/ fails it).
-#   tests/fhir/run.sh BUILD/tests/test_fhir_out
+#   tests/fhir/run.sh BUILD/tests/test_fhir_out BUILD/tests/test_fhir_out_answers
+# (every program given writes its resources into one directory).
 # Exit 77 (skipped) only where node or the validator's npm packages are
 # missing and CI is not set: CI installs them (scripts/install-deps.sh),
 # so there their absence is a failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-mapper=${1:?usage: run.sh PATH/TO/test_fhir_out}
+[ $# -ge 1 ] || { echo "usage: run.sh PATH/TO/test_fhir_out..." >&2; exit 2; }
 
 skip() {
   if [ "${CI:-}" = "true" ]; then
@@ -25,7 +26,9 @@ command -v node >/dev/null 2>&1 || skip "node is not installed"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/kr-fhir-validate.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-"$mapper" --write "$dir" >/dev/null
+for mapper in "$@"; do
+  "$mapper" --write "$dir" >/dev/null
+done
 n=$(find "$dir" -name '*.json' | wc -l)
 # Every resource type the gateway returns.
 for t in task servicerequest patient communication capabilitystatement \

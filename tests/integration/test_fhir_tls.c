@@ -34,10 +34,9 @@
 
 #include <json-c/json.h>
 
-#include "harness.h"
+#include "harness_fhir.h"
 #include "util.h"
 
-#define S_KRFHIR KR_BIN_DIR "/clients/krfhir/krfhir"
 #define S_VL_ORG "ura:00001234"
 #define S_JGZ_ORG "ura:00005678"
 #define S_SECRET "Authorization: Bearer hook-test-token"
@@ -117,171 +116,50 @@ static const char s_receiver_js[] =
     "  console.log('receiver: listening on ' + srv.address().port);\n"
     "});\n";
 
-/* A program in PATH (h_run takes a path). */
-static bool
-s_which(const char *name, char out[H_PATH])
-{
-    const char *path = getenv("PATH");
-    char buf[4096];
-
-    snprintf(buf, sizeof(buf), "%s",
-             path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
-    for (char *save = NULL, *d = strtok_r(buf, ":", &save); d != NULL;
-         d = strtok_r(NULL, ":", &save)) {
-        snprintf(out, H_PATH, "%s/%s", d, name);
-        if (access(out, X_OK) == 0)
-            return true;
-    }
-    out[0] = '\0';
-    return false;
-}
-
 static const char *
 s_path(const char *name)
 {
-    static char bufs[8][H_PATH];
-    static int k;
-    char *b = bufs[k++ % 8];
-
-    snprintf(b, H_PATH, "%s/%s", s_c.tmp, name);
-    return b;
+    return h_fhir_path(&s_c, name);
 }
 
-static json_object *
-s_read(const char *path)
-{
-    char *text = NULL;
-    size_t len;
-    json_object *o;
-
-    if (util_read_file(path, 8 << 20, &text, &len) != KR_OK)
-        return NULL;
-    o = json_tokener_parse(text);
-    free(text);
-    return o;
-}
-
-static bool
-s_eq(const char *a, const char *b)
-{
-    return a != NULL && b != NULL && strcmp(a, b) == 0;
-}
-
-static const char *
-s_str(json_object *o, const char *path)
-{
-    return o != NULL ? h_json_str(o, path) : NULL;
-}
-
-/* GET url with curl into 'out': the HTTP status, -1 if curl failed. */
-static int
-s_get(const char *url, const char *out)
-{
-    struct h_run r;
-    int code = -1;
-    char *argv[] = {s_curl_bin,   "-sS",
-                    "-o",         (char *)out,
-                    "-w",         "%{http_code}",
-                    "-H",         "Accept: application/fhir+json",
-                    "--max-time", "30",
-                    (char *)url,  NULL};
-
-    if (h_run(&r, 40000, argv) == KR_OK && r.code == 0)
-        code = (int)strtol(r.out, NULL, 10);
-    else
-        h_note("curl GET %s: exit %d: %s", url, r.code, r.err ? r.err : "");
-    h_run_free(&r);
-    return code;
-}
-
-/* The port a daemon wrote to 'file' (0 if not yet). */
-static int
-s_port_of(const char *file)
-{
-    char *text = NULL;
-    size_t len;
-    long v = 0;
-
-    if (util_read_file(file, 64, &text, &len) == KR_OK)
-        v = strtol(text, NULL, 10);
-    free(text);
-    return v > 0 && v < 65536 ? (int)v : 0;
-}
-
-struct s_gw {
-    struct h_proc proc;
-    char log[H_PATH];
-    char base[128]; /* http://127.0.0.1:PORT */
-};
-
-/* JGZ's krfhir on 'dir' (its state_dir, kept across starts), notifying
- * 'hook'; with 'ca_file', 'header' and 'timeout_ms' (notify_timeout_ms)
- * if not NULL. */
+/* JGZ's krfhir 'label' on 'dir' (its state_dir, kept across starts),
+ * notifying 'hook'; with 'ca_file', 'header' and 'timeout_ms'
+ * (notify_timeout_ms) if not NULL. */
 static void
-s_gw_start(struct s_gw *g, const char *name, const char *node, const char *dir,
-           const char *hook, const char *ca_file, const char *header,
-           const char *timeout_ms)
+s_gw_start(struct h_fhir_gw *g, const char *label, const char *node,
+           const char *dir, const char *hook, const char *ca_file,
+           const char *header, const char *timeout_ms)
 {
-    char port_file[H_PATH + 16];
-    int port = 0;
-    bool ok;
-    char *argv[32] = {S_KRFHIR,      "--node",
-                      (char *)node,  "--listen",
-                      "127.0.0.1:0", "--port_file",
-                      port_file,     "--state_dir",
-                      (char *)dir,   "--subscription_endpoint",
-                      (char *)hook,  "--retry_initial_ms",
-                      "200",         "--retry_max_ms",
-                      "1000",        "--log_level",
-                      "debug"};
-    int k = 17;
+    const char *opts[10] = {"--subscription_endpoint", hook};
+    int k = 2;
 
     if (ca_file != NULL) {
-        argv[k++] = "--subscription_ca_file";
-        argv[k++] = (char *)ca_file;
+        opts[k++] = "--subscription_ca_file";
+        opts[k++] = ca_file;
     }
     if (header != NULL) {
-        argv[k++] = "--subscription_header";
-        argv[k++] = (char *)header;
+        opts[k++] = "--subscription_header";
+        opts[k++] = header;
     }
     if (timeout_ms != NULL) {
-        argv[k++] = "--notify_timeout_ms";
-        argv[k++] = (char *)timeout_ms;
+        opts[k++] = "--notify_timeout_ms";
+        opts[k++] = timeout_ms;
     }
-    argv[k] = NULL;
-    snprintf(port_file, sizeof(port_file), "%s/port", dir);
-    unlink(port_file);
-    snprintf(g->log, sizeof(g->log), "%s/%s.log", s_c.tmp, name);
-    H_ENSURE(h_proc_spawn(&g->proc, name, g->log, argv) == KR_OK, "start %s",
-             name);
-    H_POLL(ok, H_START_MS, (port = s_port_of(port_file)) > 0);
-    H_ENSURE(ok, "%s writes its port within %d ms", name, H_START_MS);
-    snprintf(g->base, sizeof(g->base), "http://127.0.0.1:%d", port);
-}
-
-static void
-s_gw_stop(struct s_gw *g, const char *name)
-{
-    int st = 0;
-    char buf[32];
-
-    H_CHECK(h_proc_stop(&g->proc, SIGTERM, H_STOP_MS, &st) == KR_OK &&
-                WIFEXITED(st) && WEXITSTATUS(st) == 0,
-            "%s exits 0 after SIGTERM (%s)", name,
-            h_status_str(st, buf, sizeof(buf)));
+    opts[k] = NULL;
+    h_fhir_gw_start(g, &s_c, label, node, dir, opts);
 }
 
 /* GET /Subscription's first resource into *out (the caller puts it). */
 static bool
-s_subscription(const struct s_gw *g, json_object **out)
+s_subscription(const struct h_fhir_gw *g, json_object **out)
 {
     char url[160];
 
     *out = NULL;
     snprintf(url, sizeof(url), "%s/Subscription", g->base);
-    if (s_get(url, s_path("subscription.json")) != 200)
+    if (h_fhir_curl("GET", url, NULL, NULL, s_path("subscription.json")) != 200)
         return false;
-    json_object *o = s_read(s_path("subscription.json"));
+    json_object *o = h_fhir_read(s_path("subscription.json"));
     json_object *res = o != NULL ? h_json_path(o, "entry.0.resource") : NULL;
     if (res != NULL)
         *out = json_object_get(res);
@@ -291,29 +169,31 @@ s_subscription(const struct s_gw *g, json_object **out)
 
 /* Whether GET /Subscription says status error with 'needle' in it. */
 static bool
-s_sub_error(const struct s_gw *g, const char *needle)
+s_sub_error(const struct h_fhir_gw *g, const char *needle)
 {
     json_object *s;
     bool ok;
 
     if (!s_subscription(g, &s))
         return false;
-    ok = s_eq(s_str(s, "status"), "error") && s_str(s, "error") != NULL &&
-         strstr(s_str(s, "error"), needle) != NULL;
+    ok = h_fhir_eq(h_fhir_str(s, "status"), "error") &&
+         h_fhir_str(s, "error") != NULL &&
+         strstr(h_fhir_str(s, "error"), needle) != NULL;
     json_object_put(s);
     return ok;
 }
 
 /* Whether GET /Subscription says status active without an error. */
 static bool
-s_sub_active(const struct s_gw *g)
+s_sub_active(const struct h_fhir_gw *g)
 {
     json_object *s;
     bool ok;
 
     if (!s_subscription(g, &s))
         return false;
-    ok = s_eq(s_str(s, "status"), "active") && s_str(s, "error") == NULL;
+    ok = h_fhir_eq(h_fhir_str(s, "status"), "active") &&
+         h_fhir_str(s, "error") == NULL;
     json_object_put(s);
     return ok;
 }
@@ -344,7 +224,7 @@ s_conn_of(int k)
     int conn = -1;
 
     snprintf(p, sizeof(p), "hook-%d.meta", k);
-    m = s_read(s_path(p));
+    m = h_fhir_read(s_path(p));
     if (m != NULL && json_object_object_get_ex(m, "conn", &v) &&
         json_object_is_type(v, json_type_int))
         conn = json_object_get_int(v);
@@ -355,7 +235,7 @@ s_conn_of(int k)
 int
 main(void)
 {
-    struct s_gw g1, g2;
+    struct h_fhir_gw g1, g2;
     struct h_proc recv;
     struct h_run r;
     char hook_url[128], gw_dir[H_PATH], url[256];
@@ -365,10 +245,10 @@ main(void)
 
     h_init("test_fhir_tls", 240);
     h_cluster_init(&s_c, "fhirtls");
-    H_REQUIRE(s_which("curl", s_curl_bin), "curl is installed");
-    H_REQUIRE(s_which("node", s_node_bin),
+    H_REQUIRE(h_fhir_which("curl", s_curl_bin), "curl is installed");
+    H_REQUIRE(h_fhir_which("node", s_node_bin),
               "node (nodejs) is installed, for the HTTPS receiver");
-    H_REQUIRE(s_which("openssl", s_openssl_bin),
+    H_REQUIRE(h_fhir_which("openssl", s_openssl_bin),
               "openssl is installed, for the certificate");
 
     /* A self-signed certificate for 127.0.0.1 (subjectAltName: curl
@@ -412,7 +292,7 @@ main(void)
     H_ENSURE(h_proc_spawn(&recv, "receiver", s_path("receiver.log"), rargv) ==
                  KR_OK,
              "start the HTTPS receiver");
-    H_POLL(ok, H_START_MS, (port = s_port_of(s_path("port"))) > 0);
+    H_POLL(ok, H_START_MS, (port = h_fhir_port_of(s_path("port"))) > 0);
     H_REQUIRE(ok, "the HTTPS receiver listens");
     snprintf(hook_url, sizeof(hook_url), "https://127.0.0.1:%d/hook", port);
 
@@ -430,7 +310,7 @@ main(void)
 
     /* 1. A CA file that is not there stops the start, saying so. */
     h_note("== a missing subscription_ca_file");
-    char *check[] = {S_KRFHIR,
+    char *check[] = {H_KRFHIR,
                      "--node",
                      s_c.nodes[jgz].local,
                      "--state_dir",
@@ -454,15 +334,16 @@ main(void)
 
     /* 2. The system's CAs do not know the receiver's certificate. */
     h_note("== https, the certificate not trusted");
-    s_gw_start(&g1, "krfhir-jgz-1", s_c.nodes[jgz].local, gw_dir, hook_url,
-               NULL, NULL, NULL);
+    s_gw_start(&g1, "jgz-1", s_c.nodes[jgz].local, gw_dir, hook_url, NULL, NULL,
+               NULL);
     h_roundtrip(&s_c, vl, jgz, "a referral to JGZ", 30000);
     H_POLL(ok, 20000, s_sub_error(&g1, "certificate"));
     H_CHECK(ok, "GET /Subscription: status error, naming the certificate that "
                 "did not verify");
     json_object *s;
     if (s_subscription(&g1, &s)) {
-        h_note("its error: %s", s_str(s, "error") ? s_str(s, "error") : "-");
+        h_note("its error: %s",
+               h_fhir_str(s, "error") ? h_fhir_str(s, "error") : "-");
         json_object_put(s);
     }
     H_POLL(ok, 20000, h_log_count(g1.log, "failed: TLS: ") >= 2);
@@ -470,11 +351,11 @@ main(void)
     H_CHECK(s_received() == 0 && h_log_contains(s_path("receiver.log"),
                                                 "a TLS handshake failed"),
             "the receiver got no request: the handshake failed");
-    s_gw_stop(&g1, "krfhir-jgz-1");
+    h_fhir_gw_stop(&g1);
 
     /* 3. The certificate as the CA: the waiting notification arrives. */
     h_note("== https with subscription_ca_file");
-    s_gw_start(&g2, "krfhir-jgz-2", s_c.nodes[jgz].local, gw_dir, hook_url,
+    s_gw_start(&g2, "jgz-2", s_c.nodes[jgz].local, gw_dir, hook_url,
                s_path("hook-cert.pem"), S_SECRET, NULL);
     uint64_t t0 = h_mono_ms();
     H_POLL(ok, 30000, s_received() >= 1);
@@ -482,26 +363,26 @@ main(void)
             "restarted with subscription_ca_file, krfhir delivers the "
             "notification that waited, in %llu ms",
             (unsigned long long)(h_mono_ms() - t0));
-    o = s_read(s_path("hook-1.json"));
-    const char *full = s_str(o, "entry.1.fullUrl");
+    o = h_fhir_read(s_path("hook-1.json"));
+    const char *full = h_fhir_str(o, "entry.1.fullUrl");
     const char *tid = full != NULL ? strstr(full, "/Task/") : NULL;
-    H_CHECK(s_eq(s_str(o, "resourceType"), "Bundle") &&
-                s_eq(s_str(o, "type"), "history") && tid != NULL &&
+    H_CHECK(h_fhir_eq(h_fhir_str(o, "resourceType"), "Bundle") &&
+                h_fhir_eq(h_fhir_str(o, "type"), "history") && tid != NULL &&
                 strlen(tid + 6) == 32 &&
                 h_json_path(o, "entry.1.resource") == NULL,
             "it is id-only: a history Bundle naming a Task, no content (%s)",
             full ? full : "-");
     if (tid != NULL) {
         snprintf(url, sizeof(url), "%s%s", g2.base, tid);
-        H_CHECK(s_get(url, s_path("task.json")) == 200,
+        H_CHECK(h_fhir_curl("GET", url, NULL, NULL, s_path("task.json")) == 200,
                 "the Task it names is served by krfhir: GET %s: 200", tid);
     }
     json_object_put(o);
-    o = s_read(s_path("hook-1.meta"));
-    H_CHECK(s_eq(s_str(o, "method"), "POST") &&
-                s_eq(s_str(o, "url"), "/hook") &&
-                s_eq(s_str(o, "ctype"), "application/fhir+json") &&
-                s_eq(s_str(o, "auth"), "Bearer hook-test-token"),
+    o = h_fhir_read(s_path("hook-1.meta"));
+    H_CHECK(h_fhir_eq(h_fhir_str(o, "method"), "POST") &&
+                h_fhir_eq(h_fhir_str(o, "url"), "/hook") &&
+                h_fhir_eq(h_fhir_str(o, "ctype"), "application/fhir+json") &&
+                h_fhir_eq(h_fhir_str(o, "auth"), "Bearer hook-test-token"),
             "a POST to /hook, application/fhir+json, with the configured "
             "header");
     json_object_put(o);
@@ -525,13 +406,13 @@ main(void)
     H_CHECK(h_log_count(g2.log, "hook-test-token") ==
                 h_log_count(g2.log, "==== harness: start"),
             "the header's secret is in none of krfhir's own log lines");
-    s_gw_stop(&g2, "krfhir-jgz-2");
+    h_fhir_gw_stop(&g2);
 
     /* 4. No answer, and a redirect: failed attempts, each named. Each
      * krfhir has a state_dir of its own, so it starts from the first
      * inbox item. */
     h_note("== no answer, a redirect");
-    struct s_gw g3, g4, g5;
+    struct h_fhir_gw g3, g4, g5;
     char dir3[H_PATH], dir4[H_PATH], dir5[H_PATH], slow_url[160],
         moved_url[160], big_url[160];
     snprintf(dir3, sizeof(dir3), "%s/fhir-jgz-slow", s_c.tmp);
@@ -544,9 +425,9 @@ main(void)
     snprintf(moved_url, sizeof(moved_url), "https://127.0.0.1:%d/moved", port);
     snprintf(big_url, sizeof(big_url), "https://127.0.0.1:%d/big", port);
     int got = s_received();
-    s_gw_start(&g3, "krfhir-jgz-slow", s_c.nodes[jgz].local, dir3, slow_url,
+    s_gw_start(&g3, "jgz-slow", s_c.nodes[jgz].local, dir3, slow_url,
                s_path("hook-cert.pem"), NULL, "300");
-    s_gw_start(&g4, "krfhir-jgz-moved", s_c.nodes[jgz].local, dir4, moved_url,
+    s_gw_start(&g4, "jgz-moved", s_c.nodes[jgz].local, dir4, moved_url,
                s_path("hook-cert.pem"), NULL, NULL);
     H_POLL(ok, 20000, s_sub_error(&g3, "no answer within 300 ms"));
     H_CHECK(ok, "an endpoint that does not answer: GET /Subscription says "
@@ -556,30 +437,30 @@ main(void)
                 "endpoint answered 302'");
     H_CHECK(s_received() == got,
             "the redirect was not followed: nothing more reached /hook");
-    s_gw_stop(&g3, "krfhir-jgz-slow");
-    s_gw_stop(&g4, "krfhir-jgz-moved");
+    h_fhir_gw_stop(&g3);
+    h_fhir_gw_stop(&g4);
     /* Two referrals came, so two notifications are announced. */
-    s_gw_start(&g5, "krfhir-jgz-big", s_c.nodes[jgz].local, dir5, big_url,
+    s_gw_start(&g5, "jgz-big", s_c.nodes[jgz].local, dir5, big_url,
                s_path("hook-cert.pem"), NULL, NULL);
     H_POLL(ok, 20000, h_log_count(g5.log, "announced") >= 2);
     H_CHECK(ok && s_sub_active(&g5),
             "an endpoint that answers 200 with 4 MiB: the notifications "
             "count as delivered, the body dropped");
-    s_gw_stop(&g5, "krfhir-jgz-big");
+    h_fhir_gw_stop(&g5);
     /* The kept connection goes silent after one answer: the second
      * notification times out on it, and goes through on a new one. */
-    struct s_gw g6;
+    struct h_fhir_gw g6;
     char dir6[H_PATH], stall_url[160];
     snprintf(dir6, sizeof(dir6), "%s/fhir-jgz-stall", s_c.tmp);
     H_ENSURE(mkdir(dir6, 0750) == 0, "mkdir");
     snprintf(stall_url, sizeof(stall_url), "https://127.0.0.1:%d/stall", port);
-    s_gw_start(&g6, "krfhir-jgz-stall", s_c.nodes[jgz].local, dir6, stall_url,
+    s_gw_start(&g6, "jgz-stall", s_c.nodes[jgz].local, dir6, stall_url,
                s_path("hook-cert.pem"), NULL, "1000");
     H_POLL(ok, 30000, h_log_count(g6.log, "announced") >= 2);
     H_CHECK(ok && h_log_contains(g6.log, "failed: no answer within 1000 ms"),
             "an endpoint silent on the kept connection: 'no answer within "
             "1000 ms', then both notifications delivered on new connections");
-    s_gw_stop(&g6, "krfhir-jgz-stall");
+    h_fhir_gw_stop(&g6);
     int st = 0;
     h_proc_stop(&recv, SIGTERM, H_STOP_MS, &st);
     return h_finish(&s_c);
