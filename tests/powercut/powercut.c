@@ -293,6 +293,8 @@ s_walk(const char *path, bool nosubdir, const struct s_ids *want,
     snprintf(log, sizeof(log), "%s/walk.log", t.dir);
     unlink(result);
     w.result = result;
+    /* No libkr client of ours lives across the fork (h_proc_fork). */
+    h_clients_close(&t.c);
     H_ENSURE(h_proc_fork(&p, "walk", log, s_walk_child, &w) == KR_OK,
              "fork the store walker");
     if (h_proc_wait(&p, 60000, &status) != KR_OK) {
@@ -885,8 +887,7 @@ s_node_cut(int k)
      * otherwise hold a lock (the sanitizer's allocator's) at the fork
      * that a child then waits for: once, under ASan, the senders' sends
      * were never answered. */
-    kr_client_destroy(&t.c.nodes[t.vl].kc);
-    kr_client_destroy(&t.c.nodes[t.jgz].kc);
+    h_clients_close(&t.c);
 
     /* Adapters send until the cut. */
     for (int j = 0; j < S_SENDERS; j++) {
