@@ -112,6 +112,21 @@ s_ctx_put(void *ctx)
     pthread_mutex_unlock(&s_ctx_lock);
 }
 
+/* How many libkr clients of this process hold the context (0 when none:
+ * its I/O thread is gone). For the test harness, which must not fork while
+ * that thread runs (libkr_internal.h). */
+size_t
+libkr_ctx_users(void)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&s_ctx_lock);
+    if (s_ctx != NULL && s_ctx_pid == getpid())
+        n = s_ctx_users;
+    pthread_mutex_unlock(&s_ctx_lock);
+    return n;
+}
+
 static uint64_t
 s_mono_ms(void)
 {

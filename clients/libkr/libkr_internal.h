@@ -62,4 +62,12 @@ int libkr_referral_views_obj(kr_client_t *c, const char *state,
                              uint32_t limit, struct json_object **out,
                              char *err, size_t errlen);
 
+/* The libkr clients of this process that hold its ZeroMQ context (0 when
+ * none is open, or the context is a parent's, inherited across fork). The
+ * integration harness refuses to fork while it is not 0: the context's
+ * I/O thread may hold a lock at the fork (the sanitizer allocator's) that
+ * the child then waits for forever. Not exported from libkr.so (libkr.map
+ * exports kr_* only); the harness links kr_static. */
+size_t libkr_ctx_users(void);
+
 #endif

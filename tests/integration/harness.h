@@ -136,7 +136,10 @@ int h_proc_spawn(struct h_proc *p, const char *name, const char *log,
 /* Run fn(arg) in a child process (a concurrent client, e.g. a sender),
  * with stdout+stderr appended to 'log'; it exits with fn's return value.
  * The child must use only its own resources (new libkr clients): ZeroMQ
- * contexts do not survive fork(). */
+ * contexts do not survive fork(). Refused (a failed check, KR_EPERM)
+ * while a libkr client of this process is open: its ZeroMQ I/O thread
+ * could hold a lock at the fork that the child waits for forever (the
+ * sanitizer allocator's); h_clients_close() first. */
 int h_proc_fork(struct h_proc *p, const char *name, const char *log,
                 int (*fn)(void *arg), void *arg);
 /* Wait up to timeout_ms (scaled) for the process to exit by itself. 0
@@ -246,6 +249,9 @@ bool h_node_stop(struct h_cluster *c, int i);
 void h_node_kill9(struct h_cluster *c, int i);
 /* The node's libkr client (10 s timeout), opened on first use. */
 kr_client_t *h_node_client(struct h_cluster *c, int i);
+/* Close every node's libkr client (reopened on next use): before
+ * h_proc_fork(). */
+void h_clients_close(struct h_cluster *c);
 /* Wait until the node's status says connected; a check. */
 bool h_node_wait_connected(struct h_cluster *c, int i, int timeout_ms);
 /* Send one referral from node 'from' to node 'to' through libkr and wait

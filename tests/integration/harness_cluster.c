@@ -420,6 +420,13 @@ h_node_kill9(struct h_cluster *c, int i)
     h_note("krnode %s killed with SIGKILL", c->nodes[i].label);
 }
 
+void
+h_clients_close(struct h_cluster *c)
+{
+    for (int i = 0; i < c->nnodes; i++)
+        kr_client_destroy(&c->nodes[i].kc);
+}
+
 kr_client_t *
 h_node_client(struct h_cluster *c, int i)
 {

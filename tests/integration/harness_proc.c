@@ -21,6 +21,7 @@
 
 #include "harness.h"
 #include "harness_internal.h"
+#include "libkr_internal.h"
 
 #define S_LOG_TAIL_LINES 40
 #define S_RUN_MAX_OUTPUT (64u << 20)
@@ -341,10 +342,23 @@ h_proc_fork(struct h_proc *p, const char *name, const char *log,
             int (*fn)(void *arg), void *arg)
 {
     pid_t parent = getpid(), pid;
+    size_t users;
     int fd;
 
     snprintf(p->name, sizeof(p->name), "%s", name);
     snprintf(p->log, sizeof(p->log), "%s", log);
+    /* Not while a libkr client of ours lives: its context's ZeroMQ I/O
+     * thread may hold a lock at the fork (the sanitizer allocator's, under
+     * ASan) that the child then waits for forever (seen once in CI). Close
+     * them first (h_clients_close); the parent opens them again on use. */
+    if ((users = libkr_ctx_users()) > 0) {
+        h_check(false, __FILE__, __LINE__,
+                "fork of %s refused: %zu libkr client(s) of this process are "
+                "open, and their ZeroMQ I/O thread must not run across a "
+                "fork (close them first: h_clients_close)",
+                name, users);
+        return KR_EPERM;
+    }
     fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
         return KR_ESYS;

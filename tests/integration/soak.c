@@ -254,6 +254,8 @@ main(int argc, char **argv)
     struct h_proc sender;
     snprintf(log, sizeof(log), "%s/sender.log", s.c.tmp);
     uint64_t t0 = h_mono_ms();
+    /* No libkr client of ours lives across the fork (h_proc_fork). */
+    h_clients_close(&s.c);
     H_ENSURE(h_proc_fork(&sender, "sender", log, s_sender, &s) == KR_OK,
              "fork the sender");
 

@@ -1,0 +1,202 @@
+/*
+ * harness_signals.c - what the signal tests share (harness_signals.h).
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness_signals.h"
+#include "util.h"
+
+struct hs_test hs;
+
+void
+hs_setup(const char *name, int budget_s)
+{
+    char routes[H_PATH + 32], text[1024];
+
+    h_init(name, budget_s);
+    h_cluster_init(&hs.c, name);
+    snprintf(routes, sizeof(routes), "%s/routes.ini", hs.c.tmp);
+    snprintf(text, sizeof(text),
+             "[route signaal]\n"
+             "from = jgz, wijkteam, verloskunde\n"
+             "to = coordinator\n"
+             "coordinator = %s\n"
+             "signal_basis = route\n"
+             "match_coordinator = yes\n"
+             "\n"
+             "[route signaal-kort]\n"
+             "from = jgz, wijkteam\n"
+             "to = coordinator\n"
+             "signal_basis = route\n"
+             "signal_lifetime = 3 seconds\n"
+             "\n"
+             "[route signaal-toestemming]\n"
+             "from = jgz, wijkteam\n"
+             "to = coordinator\n"
+             "\n"
+             "[route overdracht-jgz]\n"
+             "from = verloskunde\n"
+             "to = jgz\n",
+             HS_COORD);
+    H_REQUIRE(h_write_file(routes, text, 0600) == KR_OK, "write routes");
+    h_broker_set(&hs.c, "routes", routes);
+    h_broker_start(&hs.c);
+    hs.vl = h_org_add(&hs.c, "vl", HS_VL, "verloskunde", "Praktijk De Wieg");
+    hs.jgz = h_org_add(&hs.c, "jgz", HS_JGZ, "jgz", "JGZ Utrecht");
+    hs.coord = h_org_add(&hs.c, "coord", HS_COORD, "coordinator", "Coalitie");
+    hs.wt = h_org_add(&hs.c, "wt", HS_WT, "wijkteam", "Wijkteam Noord");
+    int nodes[] = {hs.vl, hs.jgz, hs.coord, hs.wt};
+    for (size_t i = 0; i < 4; i++)
+        h_node_start(&hs.c, nodes[i]);
+    for (size_t i = 0; i < 4; i++)
+        if (!h_node_wait_connected(&hs.c, nodes[i], H_CONNECT_MS))
+            h_abort();
+}
+
+static int
+s_fate_cb(const Kr__V1__OutboxItem *it, void *arg)
+{
+    struct hs_fate *f = arg;
+
+    if (it->msg_id.len != 16 || memcmp(it->msg_id.data, f->id, 16) != 0)
+        return 0;
+    f->outcome = it->outcome;
+    f->reason = it->reason;
+    snprintf(f->detail, sizeof(f->detail), "%s", it->detail ? it->detail : "");
+    return 1;
+}
+
+bool
+hs_final(kr_client_t *kc, struct hs_fate *f)
+{
+    f->outcome = -1;
+    return h_outbox_foreach_all(kc, s_fate_cb, f) == KR_OK &&
+           (f->outcome == KR__V1__OUTCOME__DELIVERED ||
+            f->outcome == KR__V1__OUTCOME__REFUSED);
+}
+
+int
+hs_send(int node, const struct hs_msg *m, uint8_t msg_id[16])
+{
+    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
+    Kr__V1__SendRequest s = KR__V1__SEND_REQUEST__INIT;
+    Kr__V1__Content c = KR__V1__CONTENT__INIT;
+    uint8_t content[64], *buf;
+    size_t len;
+    int rc;
+
+    s.type = m->type;
+    s.recipient = (char *)(m->to ? m->to : hs.c.nodes[node].org);
+    s.purpose = (char *)m->purpose;
+    s.data_category = KR__V1__DATA_CATEGORY__MEDISCH;
+    s.legal_basis = KR__V1__LEGAL_BASIS__CONSENT;
+    s.priority = KR__V1__PRIORITY__ROUTINE;
+    s.subject_bsn = (char *)(m->bsn ? m->bsn : "");
+    s.actor_ref = (ProtobufCBinaryData){6, (uint8_t *)"emp-17"};
+    if (m->case_id != NULL)
+        s.case_id = (ProtobufCBinaryData){16, (uint8_t *)m->case_id};
+    s.signal_withdraw = m->withdraw;
+    if (m->signal_id != NULL)
+        s.signal_id = (ProtobufCBinaryData){16, (uint8_t *)m->signal_id};
+    /* A signal's content is nothing but a marker: the contact stays with
+     * the sender (actor_ref). */
+    c.version = KR__V1__VERSION__VERSION_1;
+    c.body_case = KR__V1__CONTENT__BODY_OPAQUE;
+    c.opaque = (ProtobufCBinaryData){1, (uint8_t *)"-"};
+    s.content.len = kr__v1__content__pack(&c, content);
+    s.content.data = content;
+    req.version = KR__V1__VERSION__VERSION_1;
+    req.op_case = KR__V1__LOCAL_REQUEST__OP_SEND;
+    req.send = &s;
+    len = kr__v1__local_request__get_packed_size(&req);
+    buf = malloc(len);
+    kr__v1__local_request__pack(&req, buf);
+    rc = kr_send(h_node_client(&hs.c, node), buf, len, msg_id);
+    free(buf);
+    return rc;
+}
+
+struct hs_fate
+hs_do(int node, const struct hs_msg *m, uint8_t msg_id[16])
+{
+    kr_client_t *kc = h_node_client(&hs.c, node);
+    struct hs_fate f = {.id = msg_id, .outcome = -1};
+    bool ok;
+
+    int rc = hs_send(node, m, msg_id);
+    H_REQUIRE(rc == KR_OK, "the node takes the message (%s)", kr_strerror(rc));
+    H_POLL(ok, 20000, hs_final(kc, &f));
+    H_REQUIRE(ok, "the message ends delivered or refused (outcome %d)",
+              f.outcome);
+    return f;
+}
+
+struct hs_fate
+hs_signal(int node, const char *bsn, const char *purpose, uint8_t id[16])
+{
+    struct hs_msg m = {.type = KR__V1__MESSAGE_TYPE__SIGNAL,
+                       .bsn = bsn,
+                       .purpose = purpose ? purpose : "signaal"};
+    return hs_do(node, &m, id);
+}
+
+void
+hs_expect_refused(struct hs_fate f, int reason, const char *what)
+{
+    H_CHECK(f.outcome == KR__V1__OUTCOME__REFUSED && f.reason == reason,
+            "%s: refused, reason %d (outcome %d, reason %d: %s)", what, reason,
+            f.outcome, f.reason, f.detail);
+}
+
+static int
+s_match_cb(const Kr__V1__InboxItem *it, void *arg)
+{
+    struct hs_matches *m = arg;
+    const Kr__V1__Notice *nt = it->notice;
+
+    if (nt == NULL || nt->kind != KR__V1__NOTICE_KIND__NOTICE_MATCH)
+        return 0;
+    if (m->with != NULL && strcmp(nt->match_org, m->with) != 0 &&
+        strcmp(nt->match_with, m->with) != 0)
+        return 0;
+    m->n++;
+    if (nt->family_match)
+        m->family++;
+    m->fields_ok = it->type == KR__V1__MESSAGE_TYPE__SIGNAL &&
+                   nt->match_since_ms > 0 &&
+                   nt->match_other_subject.len == 32 && nt->match_category != 0;
+    snprintf(m->coord_with, sizeof(m->coord_with), "%s", nt->match_with);
+    return 0;
+}
+
+struct hs_matches
+hs_matches(int node, const char *with)
+{
+    struct hs_matches m = {.with = with};
+
+    h_inbox_foreach_all(h_node_client(&hs.c, node), s_match_cb, &m);
+    return m;
+}
+
+int
+hs_total(int node)
+{
+    return hs_matches(node, NULL).n;
+}
+
+/* An event among the broker's last audit records. */
+bool
+hs_audit_has(const char *event)
+{
+    struct h_run r;
+    char needle[96];
+
+    snprintf(needle, sizeof(needle), "\"%s\"", event);
+    h_krctl(&r, "--admin", hs.c.admin, "audit", "tail", "-n", "100", NULL);
+    bool found = r.code == 0 && r.out != NULL && strstr(r.out, needle) != NULL;
+    h_run_free(&r);
+    return found;
+}
