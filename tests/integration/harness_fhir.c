@@ -494,13 +494,6 @@ h_fhir_cluster(struct h_cluster *c, const struct h_fhir_example *x, int *vl,
     H_REQUIRE(h_consent_default(c, *vl, *jgz), "the round trip's consent");
 }
 
-void
-h_fhir_clients_close(struct h_cluster *c)
-{
-    for (int i = 0; i < c->nnodes; i++)
-        kr_client_destroy(&c->nodes[i].kc);
-}
-
 struct s_tally {
     const char *from;
     size_t n;

@@ -132,11 +132,6 @@ void h_fhir_fresh(json_object *b, const char *bundle_id);
  * woman's for h_roundtrip. */
 void h_fhir_cluster(struct h_cluster *c, const struct h_fhir_example *x,
                     int *vl, int *jgz);
-/* Close the test's own libkr clients of every node (h_node_client opens
- * them again on first use): none may live across h_proc_fork, whose
- * child could otherwise inherit a lock (the sanitizer allocator's) that
- * one of their ZeroMQ threads held at the fork. */
-void h_fhir_clients_close(struct h_cluster *c);
 /* REFERRALs from 'from' in the node's inbox. */
 size_t h_fhir_referrals_at(struct h_cluster *c, int node, const char *from);
 /* Whether the REFERRAL from 'from' that opened referral 'rid_hex' is

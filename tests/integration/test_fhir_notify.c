@@ -131,7 +131,7 @@ s_rest_hook(const struct h_fhir_gw *gj, struct s_hook *hook,
     H_POLL(ok, 20000, h_log_contains(gj->log, "notify: attempt 2"));
     H_CHECK(ok, "JGZ's krfhir retries while the listener refuses");
     /* No libkr client of ours lives across the fork. */
-    h_fhir_clients_close(&s_c);
+    h_clients_close(&s_c);
     H_ENSURE(h_proc_fork(hp, "hook", s_path("hook.log"), s_hook_run, hook) ==
                  KR_OK,
              "start the listener");
