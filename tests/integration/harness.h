@@ -278,7 +278,8 @@ int h_finish(struct h_cluster *c);
 bool h_consent_default(struct h_cluster *c, int from, int to);
 
 /*
- * libkr helpers (harness_kr.c).
+ * libkr helpers: what a test sends (harness_kr.c) and what a node then
+ * holds (harness_box.c: status, inbox and outbox, fates, tallies).
  */
 
 /* A referral's content, with known values to compare against. */
@@ -363,6 +364,22 @@ int h_outbox_tally(kr_client_t *kc, const struct h_idset *sent,
 
 /* The outcome of one outbox message (0 while pending), or -1. */
 int h_outcome(kr_client_t *kc, const uint8_t msg_id[16]);
+
+/* A sent message's fate as its sender's outbox tells it (outcome -1: not
+ * in the outbox). */
+struct h_fate {
+    const uint8_t *id;
+    int outcome, reason;
+    char detail[256];
+    uint8_t referral_id[16];
+};
+/* *f from the outbox; true once the message is delivered or refused. */
+bool h_fate_final(kr_client_t *kc, struct h_fate *f);
+/* Wait for delivered or refused (20 s, scaled; the test ends if
+ * neither); the fate. */
+struct h_fate h_fate_wait(kr_client_t *kc, const uint8_t msg_id[16]);
+/* A check that the fate is a refusal for 'reason'. */
+void h_expect_refused(struct h_fate f, int reason, const char *what);
 
 /* Walk the whole inbox (outbox) in seq order, page by page. fn returns
  * non-zero to stop early. The item is valid during the call only. */

@@ -145,47 +145,18 @@ hr_send(kr_client_t *kc, const struct hr_msg *m, uint8_t msg_id[16])
     return rc;
 }
 
-static int
-s_fate_cb(const Kr__V1__OutboxItem *it, void *arg)
-{
-    struct hr_fate *f = arg;
-
-    if (it->msg_id.len != 16 || memcmp(it->msg_id.data, f->id, 16) != 0)
-        return 0;
-    f->outcome = it->outcome;
-    f->reason = it->reason;
-    snprintf(f->detail, sizeof(f->detail), "%s", it->detail ? it->detail : "");
-    if (it->referral_id.len == 16)
-        memcpy(f->referral_id, it->referral_id.data, 16);
-    return 1;
-}
-
-bool
-hr_final(kr_client_t *kc, struct hr_fate *f)
-{
-    f->outcome = -1;
-    return h_outbox_foreach_all(kc, s_fate_cb, f) == KR_OK &&
-           (f->outcome == KR__V1__OUTCOME__DELIVERED ||
-            f->outcome == KR__V1__OUTCOME__REFUSED);
-}
-
 /* Send and wait for delivered or refused; the fate. */
-struct hr_fate
+struct h_fate
 hr_do(int node, const struct hr_msg *m, uint8_t msg_id[16])
 {
     kr_client_t *kc = h_node_client(&hr.c, node);
-    struct hr_fate f = {.id = msg_id, .outcome = -1};
-    bool ok;
 
     int rc = hr_send(kc, m, msg_id);
     H_REQUIRE(rc == KR_OK, "the node takes the message (%s)", kr_strerror(rc));
-    H_POLL(ok, 20000, hr_final(kc, &f));
-    H_REQUIRE(ok, "the message ends delivered or refused (outcome %d)",
-              f.outcome);
-    return f;
+    return h_fate_wait(kc, msg_id);
 }
 
-struct hr_fate
+struct h_fate
 hr_status(int node, const char *to, const uint8_t rid[16], const char *status,
           const char *reason, const char *outcome)
 {
@@ -267,22 +238,14 @@ hr_expect_state(const uint8_t rid[16], const char *want, size_t history,
     json_object_put(o);
 }
 
-void
-hr_expect_refused(struct hr_fate f, int reason, const char *what)
-{
-    H_CHECK(f.outcome == KR__V1__OUTCOME__REFUSED && f.reason == reason,
-            "%s: refused, reason %d (outcome %d, reason %d: %s)", what, reason,
-            f.outcome, f.reason, f.detail);
-}
-
 /* A new referral from vl to 'to' under 'purpose': its referral_id. */
-struct hr_fate
+struct h_fate
 hr_open(const char *to, const char *purpose, uint8_t rid[16])
 {
     uint8_t id[16];
     struct hr_msg m = {
         .type = KR__V1__MESSAGE_TYPE__REFERRAL, .to = to, .purpose = purpose};
-    struct hr_fate f = hr_do(hr.vl, &m, id);
+    struct h_fate f = hr_do(hr.vl, &m, id);
     memcpy(rid, f.referral_id, 16);
     return f;
 }

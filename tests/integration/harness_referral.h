@@ -46,24 +46,14 @@ struct hr_msg {
     int raw_task_status; /* set in clear as given (bad input) */
 };
 
-/* A sent message's fate as its sender's outbox tells it. */
-struct hr_fate {
-    const uint8_t *id;
-    int outcome, reason;
-    char detail[256];
-    uint8_t referral_id[16];
-};
-
 /* One message through the client's node; its msg_id in msg_id. */
 int hr_send(kr_client_t *kc, const struct hr_msg *m, uint8_t msg_id[16]);
-/* Whether the message ended delivered or refused; *f filled. */
-bool hr_final(kr_client_t *kc, struct hr_fate *f);
 /* Send and wait for delivered or refused; the fate. */
-struct hr_fate hr_do(int node, const struct hr_msg *m, uint8_t msg_id[16]);
+struct h_fate hr_do(int node, const struct hr_msg *m, uint8_t msg_id[16]);
 /* A REFERRAL_STATUS from 'node' to 'to' about rid, to its fate. */
-struct hr_fate hr_status(int node, const char *to, const uint8_t rid[16],
-                         const char *status, const char *reason,
-                         const char *outcome);
+struct h_fate hr_status(int node, const char *to, const uint8_t rid[16],
+                        const char *status, const char *reason,
+                        const char *outcome);
 /* `krctl referral show ID --json` at the broker, parsed (NULL if none). */
 json_object *hr_broker_referral(const uint8_t rid[16]);
 /* The referral's state at the broker into buf ("(none)" if none). */
@@ -76,9 +66,7 @@ const char *hr_node_state(int node, const uint8_t rid[16], char *buf,
  * 'history' steps. */
 void hr_expect_state(const uint8_t rid[16], const char *want, size_t history,
                      const char *what);
-/* A check: f was refused with 'reason'. */
-void hr_expect_refused(struct hr_fate f, int reason, const char *what);
 /* A new referral from vl to 'to' under 'purpose': its referral_id. */
-struct hr_fate hr_open(const char *to, const char *purpose, uint8_t rid[16]);
+struct h_fate hr_open(const char *to, const char *purpose, uint8_t rid[16]);
 
 #endif

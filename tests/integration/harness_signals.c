@@ -56,28 +56,6 @@ hs_setup(const char *name, int budget_s)
             h_abort();
 }
 
-static int
-s_fate_cb(const Kr__V1__OutboxItem *it, void *arg)
-{
-    struct hs_fate *f = arg;
-
-    if (it->msg_id.len != 16 || memcmp(it->msg_id.data, f->id, 16) != 0)
-        return 0;
-    f->outcome = it->outcome;
-    f->reason = it->reason;
-    snprintf(f->detail, sizeof(f->detail), "%s", it->detail ? it->detail : "");
-    return 1;
-}
-
-bool
-hs_final(kr_client_t *kc, struct hs_fate *f)
-{
-    f->outcome = -1;
-    return h_outbox_foreach_all(kc, s_fate_cb, f) == KR_OK &&
-           (f->outcome == KR__V1__OUTCOME__DELIVERED ||
-            f->outcome == KR__V1__OUTCOME__REFUSED);
-}
-
 int
 hs_send(int node, const struct hs_msg *m, uint8_t msg_id[16])
 {
@@ -119,36 +97,23 @@ hs_send(int node, const struct hs_msg *m, uint8_t msg_id[16])
     return rc;
 }
 
-struct hs_fate
+struct h_fate
 hs_do(int node, const struct hs_msg *m, uint8_t msg_id[16])
 {
     kr_client_t *kc = h_node_client(&hs.c, node);
-    struct hs_fate f = {.id = msg_id, .outcome = -1};
-    bool ok;
 
     int rc = hs_send(node, m, msg_id);
     H_REQUIRE(rc == KR_OK, "the node takes the message (%s)", kr_strerror(rc));
-    H_POLL(ok, 20000, hs_final(kc, &f));
-    H_REQUIRE(ok, "the message ends delivered or refused (outcome %d)",
-              f.outcome);
-    return f;
+    return h_fate_wait(kc, msg_id);
 }
 
-struct hs_fate
+struct h_fate
 hs_signal(int node, const char *bsn, const char *purpose, uint8_t id[16])
 {
     struct hs_msg m = {.type = KR__V1__MESSAGE_TYPE__SIGNAL,
                        .bsn = bsn,
                        .purpose = purpose ? purpose : "signaal"};
     return hs_do(node, &m, id);
-}
-
-void
-hs_expect_refused(struct hs_fate f, int reason, const char *what)
-{
-    H_CHECK(f.outcome == KR__V1__OUTCOME__REFUSED && f.reason == reason,
-            "%s: refused, reason %d (outcome %d, reason %d: %s)", what, reason,
-            f.outcome, f.reason, f.detail);
 }
 
 static int

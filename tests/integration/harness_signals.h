@@ -26,13 +26,6 @@ extern struct hs_test hs;
  * consent, overdracht-jgz); the four nodes started and connected. */
 void hs_setup(const char *name, int budget_s);
 
-/* A message's outcome at its sender (hs_final). */
-struct hs_fate {
-    const uint8_t *id;
-    int outcome, reason;
-    char detail[256];
-};
-
 /* One message through a node's libkr. */
 struct hs_msg {
     int type;
@@ -53,18 +46,13 @@ struct hs_matches {
     char coord_with[64];
 };
 
-/* Whether the message ended delivered or refused in the node's outbox;
- * *f filled from its item. */
-bool hs_final(kr_client_t *kc, struct hs_fate *f);
 /* One message through the node's libkr; its msg_id in msg_id. */
 int hs_send(int node, const struct hs_msg *m, uint8_t msg_id[16]);
 /* hs_send, required to be taken, and its final outcome (required). */
-struct hs_fate hs_do(int node, const struct hs_msg *m, uint8_t msg_id[16]);
+struct h_fate hs_do(int node, const struct hs_msg *m, uint8_t msg_id[16]);
 /* A signal on 'bsn' (purpose "signaal" if NULL), to its final outcome. */
-struct hs_fate hs_signal(int node, const char *bsn, const char *purpose,
-                         uint8_t id[16]);
-/* A check: f was refused with 'reason'. */
-void hs_expect_refused(struct hs_fate f, int reason, const char *what);
+struct h_fate hs_signal(int node, const char *bsn, const char *purpose,
+                        uint8_t id[16]);
 /* The NOTICE_MATCH items in the node's inbox with 'with' (NULL: any). */
 struct hs_matches hs_matches(int node, const char *with);
 /* All the node's match notices. */

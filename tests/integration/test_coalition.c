@@ -83,36 +83,6 @@ s_send(kr_client_t *kc, int type, const char *to, const char *purpose,
     return rc;
 }
 
-struct s_fate {
-    const uint8_t *id;
-    int outcome;
-    char detail[256];
-    uint8_t referral_id[16];
-};
-
-static int
-s_fate_cb(const Kr__V1__OutboxItem *it, void *arg)
-{
-    struct s_fate *f = arg;
-
-    if (it->msg_id.len != 16 || memcmp(it->msg_id.data, f->id, 16) != 0)
-        return 0;
-    f->outcome = it->outcome;
-    snprintf(f->detail, sizeof(f->detail), "%s", it->detail ? it->detail : "");
-    if (it->referral_id.len == 16)
-        memcpy(f->referral_id, it->referral_id.data, 16);
-    return 1;
-}
-
-static bool
-s_final(kr_client_t *kc, struct s_fate *f)
-{
-    f->outcome = -1;
-    return h_outbox_foreach_all(kc, s_fate_cb, f) == KR_OK &&
-           (f->outcome == KR__V1__OUTCOME__DELIVERED ||
-            f->outcome == KR__V1__OUTCOME__REFUSED);
-}
-
 /* Send and require delivery; the referral_id it belongs to. */
 static void
 s_do(int node, int type, const char *to, const char *purpose, uint8_t rid[16],
@@ -120,15 +90,13 @@ s_do(int node, int type, const char *to, const char *purpose, uint8_t rid[16],
 {
     kr_client_t *kc = h_node_client(&s_c, node);
     uint8_t id[16];
-    struct s_fate f = {.id = id, .outcome = -1};
-    bool ok;
 
     int rc = s_send(kc, type, to, purpose,
                     type == KR__V1__MESSAGE_TYPE__REFERRAL ? NULL : rid, status,
                     reason, outcome, id);
     H_REQUIRE(rc == KR_OK, "the node takes the message (%s)", kr_strerror(rc));
-    H_POLL(ok, 20000, s_final(kc, &f));
-    H_REQUIRE(ok && f.outcome == KR__V1__OUTCOME__DELIVERED,
+    struct h_fate f = h_fate_wait(kc, id);
+    H_REQUIRE(f.outcome == KR__V1__OUTCOME__DELIVERED,
               "%s %s: delivered (outcome %d %s)", purpose ? purpose : "",
               status ? status : "referral", f.outcome, f.detail);
     if (type == KR__V1__MESSAGE_TYPE__REFERRAL)

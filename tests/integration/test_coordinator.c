@@ -29,48 +29,17 @@ static struct h_cluster s_c;
 static int s_vl, s_jgz, s_gem, s_cat;
 static struct h_referral s_ref;
 
-struct s_out {
-    const uint8_t *msg_id;
-    int outcome;
-    uint8_t referral_id[16];
-};
-
-static int
-s_out_cb(const Kr__V1__OutboxItem *it, void *arg)
-{
-    struct s_out *o = arg;
-
-    if (it->msg_id.len != 16 || memcmp(it->msg_id.data, o->msg_id, 16) != 0)
-        return 0;
-    o->outcome = it->outcome;
-    if (it->referral_id.len == 16)
-        memcpy(o->referral_id, it->referral_id.data, 16);
-    return 1;
-}
-
-static bool
-s_delivered(int node, struct s_out *o)
-{
-    o->outcome = -1;
-    return h_outbox_foreach_all(h_node_client(&s_c, node), s_out_cb, o) ==
-               KR_OK &&
-           (o->outcome == KR__V1__OUTCOME__DELIVERED ||
-            o->outcome == KR__V1__OUTCOME__REFUSED);
-}
-
 /* A referral from the midwife to JGZ: its referral_id. */
 static void
 s_refer(uint8_t rid[16])
 {
     uint8_t msg_id[16];
-    struct s_out o = {.msg_id = msg_id};
-    bool ok;
 
     H_REQUIRE(h_send_referral(h_node_client(&s_c, s_vl), S_JGZ, &s_ref, NULL,
                               msg_id) == KR_OK,
               "the midwife's node takes the referral");
-    H_POLL(ok, 20000, s_delivered(s_vl, &o));
-    H_REQUIRE(ok && o.outcome == KR__V1__OUTCOME__DELIVERED,
+    struct h_fate o = h_fate_wait(h_node_client(&s_c, s_vl), msg_id);
+    H_REQUIRE(o.outcome == KR__V1__OUTCOME__DELIVERED,
               "the referral is delivered (outcome %d)", o.outcome);
     memcpy(rid, o.referral_id, 16);
 }
@@ -84,9 +53,7 @@ s_status(const uint8_t rid[16], const char *status)
     Kr__V1__Content c = KR__V1__CONTENT__INIT;
     Kr__V1__ReferralStatus rs = KR__V1__REFERRAL_STATUS__INIT;
     uint8_t msg_id[16], *buf, *content;
-    struct s_out o = {.msg_id = msg_id};
     size_t len, clen;
-    bool ok;
 
     s.type = KR__V1__MESSAGE_TYPE__REFERRAL_STATUS;
     s.recipient = S_VL;
@@ -112,8 +79,8 @@ s_status(const uint8_t rid[16], const char *status)
     free(buf);
     free(content);
     H_REQUIRE(rc == KR_OK, "JGZ's node takes status %s", status);
-    H_POLL(ok, 20000, s_delivered(s_jgz, &o));
-    H_REQUIRE(ok && o.outcome == KR__V1__OUTCOME__DELIVERED,
+    struct h_fate o = h_fate_wait(h_node_client(&s_c, s_jgz), msg_id);
+    H_REQUIRE(o.outcome == KR__V1__OUTCOME__DELIVERED,
               "status %s is delivered (outcome %d)", status, o.outcome);
 }
 

@@ -22,7 +22,7 @@ static void
 s_closed_loop(void)
 {
     uint8_t rid[16];
-    struct hr_fate f;
+    struct h_fate f;
 
     h_note("== the closed loop");
     f = hr_open(HR_JGZ, NULL, rid);
@@ -39,15 +39,15 @@ s_closed_loop(void)
     }
     /* completed needs an outcome from its list. */
     f = hr_status(hr.jgz, HR_VL, rid, "completed", NULL, NULL);
-    hr_expect_refused(f, KR__V1__REASON__BAD_OUTCOME, "completed, no outcome");
+    h_expect_refused(f, KR__V1__REASON__BAD_OUTCOME, "completed, no outcome");
     f = hr_status(hr.jgz, HR_VL, rid, "completed", NULL, "went-well");
-    hr_expect_refused(f, KR__V1__REASON__BAD_OUTCOME,
-                      "completed, an outcome not in the list");
+    h_expect_refused(f, KR__V1__REASON__BAD_OUTCOME,
+                     "completed, an outcome not in the list");
     hr_expect_state(rid, "in-progress", 4, "after the refusals, unchanged");
     /* The wrong party: the placer cannot complete. */
     f = hr_status(hr.vl, HR_JGZ, rid, "completed", NULL, "visit-done");
-    hr_expect_refused(f, KR__V1__REASON__NOT_REFERRAL_PARTY,
-                      "the placer sets completed");
+    h_expect_refused(f, KR__V1__REASON__NOT_REFERRAL_PARTY,
+                     "the placer sets completed");
     f = hr_status(hr.jgz, HR_VL, rid, "completed", NULL, "visit-done");
     H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
             "JGZ sets completed, outcome visit-done: delivered (%s)", f.detail);
@@ -67,12 +67,12 @@ s_closed_loop(void)
                        .to = HR_JGZ,
                        .referral_id = rid};
     f = hr_do(hr.vl, &m, id);
-    hr_expect_refused(f, KR__V1__REASON__REFERRAL_CLOSED,
-                      "a supplement to a completed referral");
+    h_expect_refused(f, KR__V1__REASON__REFERRAL_CLOSED,
+                     "a supplement to a completed referral");
     /* Another organisation's status on it. */
     f = hr_status(hr.wt, HR_JGZ, rid, "received", NULL, NULL);
-    hr_expect_refused(f, KR__V1__REASON__NOT_REFERRAL_PARTY,
-                      "a wijkteam's status on someone else's referral");
+    h_expect_refused(f, KR__V1__REASON__NOT_REFERRAL_PARTY,
+                     "a wijkteam's status on someone else's referral");
     hr_expect_state(rid, "completed", 5, "nothing changed by the refusals");
 }
 
@@ -80,7 +80,7 @@ static void
 s_cancelling(void)
 {
     uint8_t rid[16], rid2[16], id[16];
-    struct hr_fate f;
+    struct h_fate f;
 
     h_note("== cancelling, before and after work started");
     hr_open(HR_JGZ, NULL, rid);
@@ -98,15 +98,15 @@ s_cancelling(void)
     H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
             "a communication back on it is delivered (%s)", f.detail);
     f = hr_status(hr.vl, HR_JGZ, rid, "cancelled", NULL, NULL);
-    hr_expect_refused(f, KR__V1__REASON__BAD_STATUS_REASON,
-                      "cancelled without a reason");
+    h_expect_refused(f, KR__V1__REASON__BAD_STATUS_REASON,
+                     "cancelled without a reason");
     f = hr_status(hr.vl, HR_JGZ, rid, "cancelled", "no-longer-needed", NULL);
     H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
             "the placer cancels before work started (%s)", f.detail);
     hr_expect_state(rid, "cancelled", 3, "cancelled");
     f = hr_status(hr.jgz, HR_VL, rid, "accepted", NULL, NULL);
-    hr_expect_refused(f, KR__V1__REASON__REFERRAL_CLOSED,
-                      "a status on a cancelled referral");
+    h_expect_refused(f, KR__V1__REASON__REFERRAL_CLOSED,
+                     "a status on a cancelled referral");
     hr_expect_state(rid, "cancelled", 3, "still cancelled");
 
     /* After in-progress: a request, confirmed by the performer. */
@@ -114,11 +114,11 @@ s_cancelling(void)
     hr_status(hr.jgz, HR_VL, rid2, "accepted", NULL, NULL);
     hr_status(hr.jgz, HR_VL, rid2, "in-progress", NULL, NULL);
     f = hr_status(hr.vl, HR_JGZ, rid2, "cancelled", "no-longer-needed", NULL);
-    hr_expect_refused(f, KR__V1__REASON__BAD_TRANSITION,
-                      "the placer cancels outright after in-progress");
+    h_expect_refused(f, KR__V1__REASON__BAD_TRANSITION,
+                     "the placer cancels outright after in-progress");
     f = hr_status(hr.jgz, HR_VL, rid2, "cancel-confirmed", NULL, NULL);
-    hr_expect_refused(f, KR__V1__REASON__NO_CANCEL_REQUEST,
-                      "a confirmation without a request");
+    h_expect_refused(f, KR__V1__REASON__NO_CANCEL_REQUEST,
+                     "a confirmation without a request");
     f = hr_status(hr.vl, HR_JGZ, rid2, "cancel-requested", "entered-elsewhere",
                   NULL);
     H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
@@ -130,8 +130,8 @@ s_cancelling(void)
             "the broker: still in-progress, a cancellation request open");
     json_object_put(o);
     f = hr_status(hr.vl, HR_JGZ, rid2, "cancel-requested", "other", NULL);
-    hr_expect_refused(f, KR__V1__REASON__BAD_TRANSITION,
-                      "a second request while one is open");
+    h_expect_refused(f, KR__V1__REASON__BAD_TRANSITION,
+                     "a second request while one is open");
     f = hr_status(hr.jgz, HR_VL, rid2, "cancel-confirmed", NULL, NULL);
     H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
             "the performer confirms (%s)", f.detail);
@@ -147,7 +147,7 @@ static void
 s_bad_input(void)
 {
     uint8_t rid[16], id[16], unknown[16];
-    struct hr_fate f;
+    struct h_fate f;
     struct h_run r;
 
     h_note("== bad input");
@@ -159,26 +159,26 @@ s_bad_input(void)
                        .status = "received",
                        .raw_task_status = 42};
     f = hr_do(hr.jgz, &m, id);
-    hr_expect_refused(f, KR__V1__REASON__BAD_STATUS, "task_status 42");
+    h_expect_refused(f, KR__V1__REASON__BAD_STATUS, "task_status 42");
     H_CHECK(strstr(f.detail, "42") != NULL, "the refusal names the code (%s)",
             f.detail);
     /* A status for an unknown referral. */
     util_random_id(unknown);
     f = hr_status(hr.jgz, HR_VL, unknown, "received", NULL, NULL);
-    hr_expect_refused(f, KR__V1__REASON__UNKNOWN_REFERRAL,
-                      "a status for an unknown referral");
+    h_expect_refused(f, KR__V1__REASON__UNKNOWN_REFERRAL,
+                     "a status for an unknown referral");
     /* A REFERRAL that reuses the referral_id towards another party. */
     m = (struct hr_msg){.type = KR__V1__MESSAGE_TYPE__REFERRAL,
                         .to = HR_JGZ2,
                         .referral_id = rid};
     f = hr_do(hr.vl, &m, id);
-    hr_expect_refused(f, KR__V1__REASON__REFERRAL_CONFLICT,
-                      "a referral reusing a referral_id with other parties");
+    h_expect_refused(f, KR__V1__REASON__REFERRAL_CONFLICT,
+                     "a referral reusing a referral_id with other parties");
     /* Outside every route: a purpose the routes file does not name, and
      * a route's purpose towards a category it does not allow. */
     uint8_t rid3[16];
     f = hr_open(HR_JGZ, "opvoedondersteuning", rid3);
-    hr_expect_refused(f, KR__V1__REASON__NO_ROUTE, "a purpose without route");
+    h_expect_refused(f, KR__V1__REASON__NO_ROUTE, "a purpose without route");
     H_CHECK(strstr(f.detail, "opvoedondersteuning") != NULL,
             "the refusal names the purpose (%s)", f.detail);
     char st[32];
@@ -261,7 +261,7 @@ static void
 s_revoke(void)
 {
     uint8_t ra[16], rb[16], id[16];
-    struct hr_fate f;
+    struct h_fate f;
     bool ok;
 
     h_note("== a revoked consent and the referrals under it");

@@ -66,7 +66,7 @@ s_timers(void)
 {
     uint8_t r2[16], r4[16], r5[16], r6[16];
     struct s_esc e = {0}, ec = {0};
-    struct hr_fate f;
+    struct h_fate f;
     bool ok;
 
     h_note("== timers: a route with timers of seconds");
@@ -168,7 +168,7 @@ s_handover(void)
 {
     uint8_t c1[16], c2[16], id[16], h2[16];
     struct s_esc e = {0}, ec = {0};
-    struct hr_fate f;
+    struct h_fate f;
     bool ok;
 
     h_note("== birth and handover: T_handover after a SUBJECT_LINK");
@@ -218,8 +218,8 @@ s_handover(void)
     /* A link without its case is refused. */
     m.case_id = NULL;
     f = hr_do(hr.vl, &m, id);
-    hr_expect_refused(f, KR__V1__REASON__MISSING_FIELD,
-                      "a subject link without case_id");
+    h_expect_refused(f, KR__V1__REASON__MISSING_FIELD,
+                     "a subject link without case_id");
 }
 
 int

@@ -26,7 +26,7 @@ s_client_match(void)
 {
     char a[10], b[10], c[10];
     uint8_t id[16], jgz_sig[16];
-    struct hs_fate f;
+    struct h_fate f;
     bool ok;
 
     h_note("== two organisations signal one subject");
@@ -79,7 +79,7 @@ s_kill9(void)
 {
     char d[10];
     uint8_t id[16];
-    struct hs_fate f = {.id = id, .outcome = -1};
+    struct h_fate f = {.id = id, .outcome = -1};
     bool ok;
 
     h_note("== the broker killed -9 while the second signal is on its way");
@@ -93,7 +93,7 @@ s_kill9(void)
     f.id = id;
     h_broker_kill9(&hs.c);
     h_broker_start(&hs.c);
-    H_POLL(ok, 30000, hs_final(h_node_client(&hs.c, hs.wt), &f));
+    H_POLL(ok, 30000, h_fate_final(h_node_client(&hs.c, hs.wt), &f));
     H_CHECK(ok && f.outcome == KR__V1__OUTCOME__DELIVERED,
             "after the restart the signal on D is recorded (%d: %s)", f.outcome,
             f.detail);
@@ -120,7 +120,7 @@ s_withdraw_expire(void)
 {
     char g[10], h[10];
     uint8_t sig[16], id[16], rnd[16];
-    struct hs_fate f;
+    struct h_fate f;
     bool ok;
 
     h_note("== withdrawn and expired signals no longer match");
@@ -132,20 +132,20 @@ s_withdraw_expire(void)
                        .signal_id = sig,
                        .purpose = "signaal"};
     f = hs_do(hs.wt, &w, id);
-    hs_expect_refused(f, KR__V1__REASON__NOT_SIGNAL_OWNER,
-                      "a withdrawal of another organisation's signal");
+    h_expect_refused(f, KR__V1__REASON__NOT_SIGNAL_OWNER,
+                     "a withdrawal of another organisation's signal");
     util_random_id(rnd);
     w.signal_id = rnd;
     f = hs_do(hs.jgz, &w, id);
-    hs_expect_refused(f, KR__V1__REASON__UNKNOWN_SIGNAL,
-                      "a withdrawal of an unknown signal");
+    h_expect_refused(f, KR__V1__REASON__UNKNOWN_SIGNAL,
+                     "a withdrawal of an unknown signal");
     w.signal_id = sig;
     f = hs_do(hs.jgz, &w, id);
     H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
             "JGZ withdraws its own signal (%s)", f.detail);
     f = hs_do(hs.jgz, &w, id);
-    hs_expect_refused(f, KR__V1__REASON__UNKNOWN_SIGNAL,
-                      "a second withdrawal of it");
+    h_expect_refused(f, KR__V1__REASON__UNKNOWN_SIGNAL,
+                     "a second withdrawal of it");
     int before = hs_matches(hs.wt, HS_JGZ).n;
     f = hs_signal(hs.wt, g, NULL, id);
     H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED, "the wijkteam signals G");
@@ -178,7 +178,7 @@ s_family(void)
 {
     char mother[10], child[10];
     uint8_t case_id[16], id[16];
-    struct hs_fate f;
+    struct h_fate f;
     bool ok;
 
     h_note("== a family match through SUBJECT_LINK");
@@ -240,7 +240,7 @@ s_family_late(void)
 {
     char mother[10], child[10], k[10];
     uint8_t case_id[16], id[16];
-    struct hs_fate f;
+    struct h_fate f;
     bool ok;
 
     h_note("== a family match made by a SUBJECT_LINK after both signals");
@@ -318,27 +318,27 @@ s_bad_input(void)
 {
     char a[10];
     uint8_t id[16];
-    struct hs_fate f;
+    struct h_fate f;
 
     h_note("== bad signals");
     h_bsn(20, a);
     f = hs_signal(hs.jgz, a, "geen-route", id);
-    hs_expect_refused(f, KR__V1__REASON__NO_ROUTE, "a signal without a route");
+    h_expect_refused(f, KR__V1__REASON__NO_ROUTE, "a signal without a route");
     struct hs_msg m = {.type = KR__V1__MESSAGE_TYPE__SIGNAL,
                        .to = HS_WT,
                        .bsn = a,
                        .purpose = "signaal"};
     f = hs_do(hs.jgz, &m, id);
-    hs_expect_refused(f, KR__V1__REASON__BAD_SIGNAL,
-                      "a signal addressed to another organisation");
+    h_expect_refused(f, KR__V1__REASON__BAD_SIGNAL,
+                     "a signal addressed to another organisation");
     f = hs_signal(hs.jgz, a, "signaal-toestemming", id);
-    hs_expect_refused(f, KR__V1__REASON__NO_CONSENT,
-                      "a signal on a consent route without consent");
+    h_expect_refused(f, KR__V1__REASON__NO_CONSENT,
+                     "a signal on a consent route without consent");
     m = (struct hs_msg){.type = KR__V1__MESSAGE_TYPE__SIGNAL,
                         .purpose = "signaal"};
     f = hs_do(hs.jgz, &m, id);
-    hs_expect_refused(f, KR__V1__REASON__BAD_SIGNAL,
-                      "a signal without a subject");
+    h_expect_refused(f, KR__V1__REASON__BAD_SIGNAL,
+                     "a signal without a subject");
 }
 
 /* krctl signal send, matches, signal withdraw, through the nodes. */
@@ -360,9 +360,9 @@ s_krctl(void)
     if (r.out != NULL)
         snprintf(sig, sizeof(sig), "%.32s", r.out);
     h_run_free(&r);
-    struct hs_fate f = {.id = id};
+    struct h_fate f = {.id = id};
     H_REQUIRE(util_unhex(sig, id, 16) == KR_OK, "a signal id");
-    H_POLL(ok, 20000, hs_final(h_node_client(&hs.c, hs.jgz), &f));
+    H_POLL(ok, 20000, h_fate_final(h_node_client(&hs.c, hs.jgz), &f));
     H_CHECK(ok && f.outcome == KR__V1__OUTCOME__DELIVERED,
             "the signal is recorded (%s)", f.detail);
     int before = hs_matches(hs.jgz, HS_WT).n;
@@ -399,7 +399,7 @@ s_krctl(void)
             "krctl signal withdraw prints the withdrawal's msg_id (exit %d)",
             r.code);
     h_run_free(&r);
-    H_POLL(ok, 20000, hs_final(h_node_client(&hs.c, hs.jgz), &f));
+    H_POLL(ok, 20000, h_fate_final(h_node_client(&hs.c, hs.jgz), &f));
     H_CHECK(ok && f.outcome == KR__V1__OUTCOME__DELIVERED,
             "the withdrawal is done (%s)", f.detail);
 }

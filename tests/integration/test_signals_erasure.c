@@ -56,7 +56,7 @@ s_erasure(void)
 {
     char e[10], unknown[10], data[H_PATH + 16], backup[H_PATH + 16];
     uint8_t id[16], wt_sig[16];
-    struct hs_fate f;
+    struct h_fate f;
     bool ok;
 
     h_note("== erasure");
@@ -66,8 +66,8 @@ s_erasure(void)
                        .bsn = unknown,
                        .purpose = "signaal"};
     f = hs_do(hs.jgz, &m, id);
-    hs_expect_refused(f, KR__V1__REASON__UNKNOWN_SUBJECT,
-                      "an erasure request for an unknown subject");
+    h_expect_refused(f, KR__V1__REASON__UNKNOWN_SUBJECT,
+                     "an erasure request for an unknown subject");
     int pre = hs_total(hs.wt);
     hs_signal(hs.jgz, e, NULL, id);
     f = hs_signal(hs.wt, e, NULL, wt_sig);
@@ -103,8 +103,8 @@ s_erasure(void)
                        .signal_id = wt_sig,
                        .purpose = "signaal"};
     f = hs_do(hs.wt, &w, id);
-    hs_expect_refused(f, KR__V1__REASON__UNKNOWN_SIGNAL,
-                      "the wijkteam's signal on E is gone after the erasure");
+    h_expect_refused(f, KR__V1__REASON__UNKNOWN_SIGNAL,
+                     "the wijkteam's signal on E is gone after the erasure");
     H_CHECK(hs_audit_has("erasure.executed") && hs_audit_has("erasure.kept") &&
                 hs_audit_has("erasure.notified"),
             "the request, the notice and what was kept are audited");
@@ -117,8 +117,8 @@ s_erasure(void)
                 "(erasure.reapplied)");
     uint8_t id2[16];
     f = hs_do(hs.wt, &w, id2);
-    hs_expect_refused(f, KR__V1__REASON__UNKNOWN_SIGNAL,
-                      "after the restore the erased signal stays gone");
+    h_expect_refused(f, KR__V1__REASON__UNKNOWN_SIGNAL,
+                     "after the restore the erased signal stays gone");
     /* krctl erasure request, on a subject with a signal. */
     char g[10];
     h_bsn(42, g);
@@ -131,8 +131,8 @@ s_erasure(void)
     H_CHECK(r.code == 0 && util_unhex(hex, id, 16) == KR_OK,
             "krctl erasure request prints its msg_id (exit %d)", r.code);
     h_run_free(&r);
-    struct hs_fate ff = {.id = id};
-    H_POLL(ok, 20000, hs_final(h_node_client(&hs.c, hs.jgz), &ff));
+    struct h_fate ff = {.id = id};
+    H_POLL(ok, 20000, h_fate_final(h_node_client(&hs.c, hs.jgz), &ff));
     H_CHECK(ok && ff.outcome == KR__V1__OUTCOME__DELIVERED,
             "and it is executed (%s)", ff.detail);
 }
@@ -284,7 +284,7 @@ s_erasure_scan(void)
 {
     char bsn[10], where[2048];
     uint8_t cid[16], case1[16], case2[16], id1[16], id2[16], eid[16];
-    struct hs_fate f;
+    struct h_fate f;
     bool ok;
 
     h_note("== erasure end to end: no store holds the pseudonym afterwards");
@@ -341,9 +341,9 @@ s_erasure_scan(void)
     f = hs_do(hs.vl, &e, eid);
     H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
             "the midwife's erasure request on F is executed (%s)", f.detail);
-    struct hs_fate f2 = {.id = id2};
+    struct h_fate f2 = {.id = id2};
     H_POLL(ok, 20000,
-           hs_final(h_node_client(&hs.c, hs.vl), &f2) ||
+           h_fate_final(h_node_client(&hs.c, hs.vl), &f2) ||
                f2.outcome == KR__V1__OUTCOME__WITHDRAWN);
     H_CHECK(ok && f2.outcome == KR__V1__OUTCOME__WITHDRAWN &&
                 f2.reason == KR__V1__REASON__ERASED,
@@ -387,7 +387,7 @@ s_erasure_pending(void)
     char bsn[10], where[2048];
     uint8_t cid[16], case_id[16], id[16], eid[16];
     struct h_status st;
-    struct hs_fate f;
+    struct h_fate f;
     bool ok;
 
     h_note("== erasure of a subject a pending message names");
@@ -431,8 +431,8 @@ s_erasure_pending(void)
     H_CHECK(f.outcome == KR__V1__OUTCOME__DELIVERED,
             "JGZ's erasure request on P is executed (%s)", f.detail);
     H_REQUIRE(h_org_resume(&hs.c, HS_VL) == KR_OK, "resume the midwife");
-    struct hs_fate fp = {.id = id};
-    H_POLL(ok, 60000, hs_final(h_node_client(&hs.c, hs.vl), &fp));
+    struct h_fate fp = {.id = id};
+    H_POLL(ok, 60000, h_fate_final(h_node_client(&hs.c, hs.vl), &fp));
     H_CHECK(ok && fp.outcome == KR__V1__OUTCOME__REFUSED &&
                 fp.reason == KR__V1__REASON__ERASED,
             "the pending handover, made before the erasure, is refused when "
