@@ -362,6 +362,10 @@ struct h_tally {
 int h_outbox_tally(kr_client_t *kc, const struct h_idset *sent,
                    struct h_tally *out);
 
+/* One SendRequest through libkr (kr_send): the LocalRequest around it
+ * packed here. */
+int h_send_request(kr_client_t *kc, Kr__V1__SendRequest *s, uint8_t msg_id[16]);
+
 /* The outcome of one outbox message (0 while pending), or -1. */
 int h_outcome(kr_client_t *kc, const uint8_t msg_id[16]);
 

@@ -101,10 +101,9 @@ hc_content(const struct hc_send *s, uint8_t **out, size_t *len)
 int
 hc_send(kr_client_t *kc, const struct hc_send *s, uint8_t msg_id[16])
 {
-    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__SendRequest sr = KR__V1__SEND_REQUEST__INIT;
-    uint8_t *content = NULL, *buf = NULL;
-    size_t clen = 0, len;
+    uint8_t *content = NULL;
+    size_t clen = 0;
     int rc;
 
     if ((rc = hc_content(s, &content, &clen)) != KR_OK)
@@ -123,17 +122,7 @@ hc_send(kr_client_t *kc, const struct hc_send *s, uint8_t msg_id[16])
     sr.priority = KR__V1__PRIORITY__ROUTINE;
     sr.content.data = content;
     sr.content.len = clen;
-    req.version = KR__V1__VERSION__VERSION_1;
-    req.op_case = KR__V1__LOCAL_REQUEST__OP_SEND;
-    req.send = &sr;
-    len = kr__v1__local_request__get_packed_size(&req);
-    if ((buf = malloc(len)) == NULL) {
-        free(content);
-        return KR_ENOMEM;
-    }
-    kr__v1__local_request__pack(&req, buf);
-    rc = kr_send(kc, buf, len, msg_id);
-    free(buf);
+    rc = h_send_request(kc, &sr, msg_id);
     free(content);
     return rc;
 }

@@ -156,10 +156,9 @@ h_send_referral(kr_client_t *kc, const char *recipient,
                 const struct h_referral *r, const uint8_t *msg_id_in,
                 uint8_t msg_id[16])
 {
-    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__SendRequest s = KR__V1__SEND_REQUEST__INIT;
-    uint8_t *content = NULL, *buf = NULL;
-    size_t clen = 0, len;
+    uint8_t *content = NULL;
+    size_t clen = 0;
     int rc;
 
     if ((rc = h_content_pack(r, &content, &clen)) != KR_OK)
@@ -177,18 +176,7 @@ h_send_referral(kr_client_t *kc, const char *recipient,
     s.priority = KR__V1__PRIORITY__ROUTINE;
     s.content.data = content;
     s.content.len = clen;
-    req.version = KR__V1__VERSION__VERSION_1;
-    req.op_case = KR__V1__LOCAL_REQUEST__OP_SEND;
-    req.send = &s;
-    len = kr__v1__local_request__get_packed_size(&req);
-    if ((buf = malloc(len)) == NULL) {
-        rc = KR_ENOMEM;
-        goto done;
-    }
-    kr__v1__local_request__pack(&req, buf);
-    rc = kr_send(kc, buf, len, msg_id);
-done:
-    free(buf);
+    rc = h_send_request(kc, &s, msg_id);
     free(content);
     return rc;
 }
@@ -312,8 +300,8 @@ h_json_str(json_object *o, const char *path)
                : NULL;
 }
 
-static int
-s_send_request(kr_client_t *kc, Kr__V1__SendRequest *s, uint8_t msg_id[16])
+int
+h_send_request(kr_client_t *kc, Kr__V1__SendRequest *s, uint8_t msg_id[16])
 {
     Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     uint8_t *buf;
@@ -388,7 +376,7 @@ h_send_consent(kr_client_t *kc, const struct h_consent *g,
     s.consent_scope = &sc;
     s.content.data = content;
     s.content.len = clen;
-    rc = s_send_request(kc, &s, msg_id);
+    rc = h_send_request(kc, &s, msg_id);
     free(content);
     return rc;
 }
@@ -412,7 +400,7 @@ h_send_revoke(kr_client_t *kc, const char *recipient,
     s.consent_id.len = 16;
     s.content.data = content;
     s.content.len = kr__v1__content__pack(&c, content);
-    return s_send_request(kc, &s, msg_id);
+    return h_send_request(kc, &s, msg_id);
 }
 
 void

@@ -59,11 +59,9 @@ hs_setup(const char *name, int budget_s)
 int
 hs_send(int node, const struct hs_msg *m, uint8_t msg_id[16])
 {
-    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__SendRequest s = KR__V1__SEND_REQUEST__INIT;
     Kr__V1__Content c = KR__V1__CONTENT__INIT;
-    uint8_t content[64], *buf;
-    size_t len;
+    uint8_t content[64];
     int rc;
 
     s.type = m->type;
@@ -86,14 +84,7 @@ hs_send(int node, const struct hs_msg *m, uint8_t msg_id[16])
     c.opaque = (ProtobufCBinaryData){1, (uint8_t *)"-"};
     s.content.len = kr__v1__content__pack(&c, content);
     s.content.data = content;
-    req.version = KR__V1__VERSION__VERSION_1;
-    req.op_case = KR__V1__LOCAL_REQUEST__OP_SEND;
-    req.send = &s;
-    len = kr__v1__local_request__get_packed_size(&req);
-    buf = malloc(len);
-    kr__v1__local_request__pack(&req, buf);
-    rc = kr_send(h_node_client(&hs.c, node), buf, len, msg_id);
-    free(buf);
+    rc = h_send_request(h_node_client(&hs.c, node), &s, msg_id);
     return rc;
 }
 

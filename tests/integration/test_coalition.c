@@ -39,12 +39,11 @@ s_send(kr_client_t *kc, int type, const char *to, const char *purpose,
        const uint8_t *rid, const char *status, const char *reason,
        const char *outcome, uint8_t msg_id[16])
 {
-    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__SendRequest s = KR__V1__SEND_REQUEST__INIT;
     Kr__V1__Content c = KR__V1__CONTENT__INIT;
     Kr__V1__ReferralStatus rs = KR__V1__REFERRAL_STATUS__INIT;
-    uint8_t *content = NULL, *buf = NULL;
-    size_t clen = 0, len;
+    uint8_t *content = NULL;
+    size_t clen = 0;
     int rc;
 
     s.type = type;
@@ -71,14 +70,7 @@ s_send(kr_client_t *kc, int type, const char *to, const char *purpose,
         kr__v1__content__pack(&c, content);
     }
     s.content = (ProtobufCBinaryData){clen, content};
-    req.version = KR__V1__VERSION__VERSION_1;
-    req.op_case = KR__V1__LOCAL_REQUEST__OP_SEND;
-    req.send = &s;
-    len = kr__v1__local_request__get_packed_size(&req);
-    buf = malloc(len);
-    kr__v1__local_request__pack(&req, buf);
-    rc = kr_send(kc, buf, len, msg_id);
-    free(buf);
+    rc = h_send_request(kc, &s, msg_id);
     free(content);
     return rc;
 }

@@ -48,12 +48,11 @@ s_refer(uint8_t rid[16])
 static void
 s_status(const uint8_t rid[16], const char *status)
 {
-    Kr__V1__LocalRequest req = KR__V1__LOCAL_REQUEST__INIT;
     Kr__V1__SendRequest s = KR__V1__SEND_REQUEST__INIT;
     Kr__V1__Content c = KR__V1__CONTENT__INIT;
     Kr__V1__ReferralStatus rs = KR__V1__REFERRAL_STATUS__INIT;
-    uint8_t msg_id[16], *buf, *content;
-    size_t len, clen;
+    uint8_t msg_id[16], *content;
+    size_t clen;
 
     s.type = KR__V1__MESSAGE_TYPE__REFERRAL_STATUS;
     s.recipient = S_VL;
@@ -69,14 +68,7 @@ s_status(const uint8_t rid[16], const char *status)
     content = malloc(clen);
     kr__v1__content__pack(&c, content);
     s.content = (ProtobufCBinaryData){clen, content};
-    req.version = KR__V1__VERSION__VERSION_1;
-    req.op_case = KR__V1__LOCAL_REQUEST__OP_SEND;
-    req.send = &s;
-    len = kr__v1__local_request__get_packed_size(&req);
-    buf = malloc(len);
-    kr__v1__local_request__pack(&req, buf);
-    int rc = kr_send(h_node_client(&s_c, s_jgz), buf, len, msg_id);
-    free(buf);
+    int rc = h_send_request(h_node_client(&s_c, s_jgz), &s, msg_id);
     free(content);
     H_REQUIRE(rc == KR_OK, "JGZ's node takes status %s", status);
     struct h_fate o = h_fate_wait(h_node_client(&s_c, s_jgz), msg_id);
