@@ -1,8 +1,8 @@
 /* test_nstore.c - unit tests for clients/krnode/nstore.c, the node's LMDB
  * store: outbox add/get/dedup and outcomes, inbox dedup and processed
  * (messages and the broker's notices), ordering of the seq indexes, peers,
- * persistence, a full map, and the referrals by when they changed (with
- * the schema 3 -> 4 step that builds that index). */
+ * persistence and a full map. The referrals by when they changed:
+ * test_nstore_referrals.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,52 +22,8 @@
 #include "node.h"
 #include "util.h"
 
-/* The schema step 3 -> 4 is tested from inside: the test empties the new
- * index as a schema 3 store would have it. */
-#include "nstore_internal.h"
 
-struct s_ctx {
-    char dir[64];
-    char path[PATH_MAX];
-    nstore_t *st;
-};
-
-static int
-s_setup(void **state)
-{
-    struct s_ctx *t = calloc(1, sizeof(*t));
-
-    if (t == NULL)
-        return -1;
-    log_init("test_nstore", LOG_LEVEL_ERROR);
-    snprintf(t->dir, sizeof(t->dir), "/tmp/kr_test_nstore.XXXXXX");
-    if (mkdtemp(t->dir) == NULL) {
-        free(t);
-        return -1;
-    }
-    snprintf(t->path, sizeof(t->path), "%s/node.mdb", t->dir);
-    if (nstore_open(t->path, 8u << 20, &t->st) != KR_OK) {
-        free(t);
-        return -1;
-    }
-    *state = t;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    struct s_ctx *t = *state;
-    char lock[PATH_MAX + 8];
-
-    nstore_close(&t->st);
-    snprintf(lock, sizeof(lock), "%s-lock", t->path);
-    unlink(t->path);
-    unlink(lock);
-    rmdir(t->dir);
-    free(t);
-    return 0;
-}
+#include "nstore_fixture.h"
 
 static void
 s_id(uint8_t id[KR_ID_LEN], unsigned n)
@@ -148,7 +104,7 @@ s_counts(nstore_t *st, struct nstore_counts *c)
 static void
 test_outbox_add_get_dedup(void **state)
 {
-    struct s_ctx *t = *state;
+    struct nf_ctx *t = *state;
     Kr__V1__OutboxRecord *rec;
     struct nstore_counts c;
     uint8_t id[KR_ID_LEN];
@@ -202,7 +158,7 @@ test_outbox_add_get_dedup(void **state)
 static void
 test_outbox_outcomes(void **state)
 {
-    struct s_ctx *t = *state;
+    struct nf_ctx *t = *state;
     struct nstore_outcome res;
     struct nstore_counts c;
     uint8_t id1[KR_ID_LEN], id2[KR_ID_LEN], id9[KR_ID_LEN];
@@ -331,7 +287,7 @@ s_expect_walk(nstore_t *st, enum nstore_index idx, uint64_t after,
 static void
 test_ordering(void **state)
 {
-    struct s_ctx *t = *state;
+    struct nf_ctx *t = *state;
     struct nstore_outcome res;
     struct nstore_iter it;
     const uint8_t *id, *v;
@@ -383,7 +339,7 @@ test_ordering(void **state)
 static void
 test_inbox_dedup_processed(void **state)
 {
-    struct s_ctx *t = *state;
+    struct nf_ctx *t = *state;
     struct nstore_counts c;
     uint8_t id[KR_ID_LEN];
     bool changed;
@@ -429,7 +385,7 @@ test_inbox_dedup_processed(void **state)
 static void
 test_inbox_notice(void **state)
 {
-    struct s_ctx *t = *state;
+    struct nf_ctx *t = *state;
     Kr__V1__InboxRecord rec = KR__V1__INBOX_RECORD__INIT, *got;
     Kr__V1__InboxItem item = KR__V1__INBOX_ITEM__INIT;
     Kr__V1__Notice nt = KR__V1__NOTICE__INIT;
@@ -498,7 +454,7 @@ test_inbox_notice(void **state)
 static void
 test_peers_and_reopen(void **state)
 {
-    struct s_ctx *t = *state;
+    struct nf_ctx *t = *state;
     Kr__V1__OrgEntry e = KR__V1__ORG_ENTRY__INIT;
     uint8_t box[KR_KEY_LEN], sign[KR_KEY_LEN];
     struct peers ps;
@@ -541,117 +497,9 @@ test_peers_and_reopen(void **state)
 
 /* A referral record changed at 'at' (its updated_at_ms). */
 static void
-s_ref_put(nstore_t *st, MDB_txn *txn, uint8_t id, uint64_t old_at, uint64_t at)
-{
-    Kr__V1__NodeReferral r = KR__V1__NODE_REFERRAL__INIT;
-    uint8_t rid[KR_ID_LEN], buf[256];
-
-    memset(rid, id, sizeof(rid));
-    r.referral_id.data = rid;
-    r.referral_id.len = sizeof(rid);
-    r.state = KR__V1__TASK_STATUS__TASK_REQUESTED;
-    r.state_at_ms = at;
-    r.updated_at_ms = at;
-    size_t len = kr__v1__node_referral__pack(&r, buf);
-    assert_int_equal(nstore_referral_put(st, txn, rid, buf, len, old_at, at),
-                     KR_OK);
-}
-
-struct s_seen {
-    uint8_t ids[8];
-    size_t n;
-};
-
-static int
-s_seen_one(const uint8_t *val, size_t len, void *arg)
-{
-    struct s_seen *s = arg;
-    Kr__V1__NodeReferral *r = kr__v1__node_referral__unpack(NULL, len, val);
-
-    assert_non_null(r);
-    if (s->n < sizeof(s->ids))
-        s->ids[s->n++] = r->referral_id.data[0];
-    kr__v1__node_referral__free_unpacked(r, NULL);
-    return 0;
-}
-
-/* The ids changed since 'since' (after 'after', 0: none), in order, as
- * a string of digits. */
-static void
-s_changed(nstore_t *st, uint64_t since, uint8_t after, const char *want)
-{
-    struct s_seen seen = {{0}, 0};
-    uint8_t aid[KR_ID_LEN];
-    char got[16] = "";
-    MDB_txn *txn;
-
-    memset(aid, after, sizeof(aid));
-    assert_int_equal(nstore_begin(st, false, &txn), KR_OK);
-    assert_int_equal(nstore_referral_changed_scan(
-                         st, txn, since, after ? aid : NULL, s_seen_one, &seen),
-                     KR_OK);
-    nstore_abort(&txn);
-    for (size_t i = 0; i < seen.n; i++)
-        got[i] = (char)('0' + seen.ids[i]);
-    assert_string_equal(got, want);
-}
-
-static void
-test_referrals_changed(void **state)
-{
-    struct s_ctx *t = *state;
-    MDB_txn *txn;
-    uint8_t rid[KR_ID_LEN];
-
-    assert_int_equal(nstore_begin(t->st, true, &txn), KR_OK);
-    s_ref_put(t->st, txn, 1, 0, 100);
-    s_ref_put(t->st, txn, 2, 0, 200);
-    s_ref_put(t->st, txn, 3, 0, 300);
-    assert_int_equal(nstore_commit(&txn), KR_OK);
-    s_changed(t->st, 1, 0, "123");
-    s_changed(t->st, 150, 0, "23");
-    s_changed(t->st, 301, 0, "");
-
-    /* A change moves a referral to the end; its old place is gone. */
-    assert_int_equal(nstore_begin(t->st, true, &txn), KR_OK);
-    s_ref_put(t->st, txn, 1, 100, 400);
-    assert_int_equal(nstore_commit(&txn), KR_OK);
-    s_changed(t->st, 1, 0, "231");
-    s_changed(t->st, 200, 2, "31"); /* a page goes on from (200, 2) */
-    s_changed(t->st, 401, 0, "");
-
-    /* Deleted (an erasure): gone from both. */
-    assert_int_equal(nstore_begin(t->st, true, &txn), KR_OK);
-    memset(rid, 3, sizeof(rid));
-    assert_int_equal(nstore_referral_del(t->st, txn, rid), KR_OK);
-    assert_int_equal(nstore_referral_del(t->st, txn, rid), KR_OK);
-    assert_int_equal(nstore_commit(&txn), KR_OK);
-    s_changed(t->st, 1, 0, "21");
-
-    /* A schema 3 store had no such index: at open it is made from the
-     * records. */
-    assert_int_equal(nstore_begin(t->st, true, &txn), KR_OK);
-    assert_int_equal(mdb_drop(txn, t->st->dbi[NSTORE_DBI_REFERRALS_CHANGED], 0),
-                     0);
-    MDB_val k = {6, "schema"}, v = {1, "3"};
-    assert_int_equal(mdb_put(txn, t->st->dbi[NSTORE_DBI_META], &k, &v, 0), 0);
-    assert_int_equal(nstore_commit(&txn), KR_OK);
-    s_changed(t->st, 1, 0, "");
-    nstore_close(&t->st);
-    assert_int_equal(nstore_open(t->path, 8u << 20, &t->st), KR_OK);
-    s_changed(t->st, 1, 0, "21");
-    s_changed(t->st, 300, 0, "1");
-    assert_int_equal(nstore_begin(t->st, false, &txn), KR_OK);
-    assert_int_equal(mdb_get(txn, t->st->dbi[NSTORE_DBI_META], &k, &v), 0);
-    assert_int_equal(v.mv_size, 1);
-    assert_memory_equal(v.mv_data, "4", 1);
-    nstore_abort(&txn);
-}
-
-static void
 test_map_full(void **state)
 {
-    struct s_ctx *t = *state;
+    struct nf_ctx *t = *state;
     char path[PATH_MAX + 16], lock[PATH_MAX + 24];
     struct nstore_counts c;
     nstore_t *st;
@@ -690,19 +538,18 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_outbox_add_get_dedup, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_outbox_outcomes, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_ordering, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_inbox_dedup_processed, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_inbox_notice, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_peers_and_reopen, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_map_full, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_referrals_changed, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_add_get_dedup, nf_setup,
+                                        nf_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_outcomes, nf_setup,
+                                        nf_teardown),
+        cmocka_unit_test_setup_teardown(test_ordering, nf_setup, nf_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_dedup_processed, nf_setup,
+                                        nf_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_notice, nf_setup,
+                                        nf_teardown),
+        cmocka_unit_test_setup_teardown(test_peers_and_reopen, nf_setup,
+                                        nf_teardown),
+        cmocka_unit_test_setup_teardown(test_map_full, nf_setup, nf_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
