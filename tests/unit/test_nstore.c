@@ -22,7 +22,6 @@
 #include "node.h"
 #include "util.h"
 
-
 #include "nstore_fixture.h"
 
 static void
