@@ -146,9 +146,41 @@ s_set(json_object *root, const char *path, json_object *val)
 }
 
 struct bad_case {
-    const char *path;   /* what to change in s_full */
+    const char *path;   /* what to change in the description */
     const char *json;   /* its new value as JSON text; NULL: delete it */
     const char *expect; /* the start of the error message */
 };
+
+/* Each case applied to the description 'base' is refused KR_EINVAL, with
+ * no request, an error that starts with the case's text, and none of the
+ * strings in 'never' (NULL-ended: BSNs, names) in it: errors end up on
+ * terminals and in logs. */
+static inline void
+s_refusals(const char *base, const struct bad_case *cases, size_t n,
+           const char *const *never)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct bad_case *c = &cases[i];
+        json_object *in = s_load(base);
+        uint8_t *req = (uint8_t *)"sentinel";
+        size_t len = 1;
+        char err[256] = "";
+        int rc;
+
+        s_set(in, c->path, c->json != NULL ? s_load(c->json) : NULL);
+        rc = json_map_send_parse(in, NOW_MS, &req, &len, err, sizeof(err));
+        if (rc != KR_EINVAL)
+            fail_msg("case %zu (%s): accepted", i, c->path);
+        assert_null(req);
+        assert_int_equal(len, 0);
+        if (strncmp(err, c->expect, strlen(c->expect)) != 0)
+            fail_msg("case %zu: got \"%s\", want \"%s...\"", i, err, c->expect);
+        for (size_t k = 0; never[k] != NULL; k++)
+            if (strstr(err, never[k]) != NULL)
+                fail_msg("case %zu: the error holds \"%s\": %s", i, never[k],
+                         err);
+        json_object_put(in);
+    }
+}
 
 #endif
