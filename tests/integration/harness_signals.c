@@ -56,6 +56,32 @@ hs_setup(const char *name, int budget_s)
             h_abort();
 }
 
+void
+hs_consent(const char *bsn, bool delivered, const char *what, uint8_t cid[16])
+{
+    kr_client_t *kc = h_node_client(&hs.c, hs.vl);
+    uint64_t now = util_now_ms();
+    struct h_consent g = {0};
+    int o = -1;
+    bool ok;
+
+    g.recipient = HS_JGZ;
+    g.bsn = bsn;
+    g.purpose = "overdracht-jgz";
+    g.from_org = HS_VL;
+    g.to_category = KR__V1__ORG_CATEGORY__JGZ;
+    g.from_ms = now - 3600000;
+    g.until_ms = now + 365ull * 86400000;
+    H_REQUIRE(h_send_consent(kc, &g, NULL, cid) == KR_OK,
+              "%s: the practice's node takes it", what);
+    H_POLL(ok, 20000,
+           (o = h_outcome(kc, cid)) == KR__V1__OUTCOME__DELIVERED ||
+               (!delivered && o == KR__V1__OUTCOME__ACCEPTED));
+    H_REQUIRE(ok, "%s: %s (outcome %d)", what,
+              delivered ? "recorded and delivered" : "the broker accepts it",
+              o);
+}
+
 int
 hs_send(int node, const struct hs_msg *m, uint8_t msg_id[16])
 {

@@ -26,6 +26,11 @@ extern struct hs_test hs;
  * consent, overdracht-jgz); the four nodes started and connected. */
 void hs_setup(const char *name, int budget_s);
 
+/* The woman's year-long overdracht-jgz consent on 'bsn' from the practice
+ * to JGZ (its msg_id in cid): required to be taken by the node, then
+ * accepted by the broker, or with 'delivered' also delivered to JGZ. */
+void hs_consent(const char *bsn, bool delivered, const char *what,
+                uint8_t cid[16]);
 /* One message through a node's libkr. */
 struct hs_msg {
     int type;

@@ -184,25 +184,8 @@ s_family(void)
     h_note("== a family match through SUBJECT_LINK");
     h_bsn(10, mother);
     h_bsn(11, child);
-    uint64_t now = util_now_ms();
-    const char *bsns[] = {mother, child};
-    for (int i = 0; i < 2; i++) {
-        struct h_consent g = {0};
-        g.recipient = HS_JGZ;
-        g.bsn = bsns[i];
-        g.purpose = "overdracht-jgz";
-        g.from_org = HS_VL;
-        g.to_category = KR__V1__ORG_CATEGORY__JGZ;
-        g.from_ms = now - 3600000;
-        g.until_ms = now + 365ull * 86400000;
-        H_REQUIRE(h_send_consent(h_node_client(&hs.c, hs.vl), &g, NULL, id) ==
-                      KR_OK,
-                  "consent %d", i);
-        H_POLL(ok, 20000,
-               h_outcome(h_node_client(&hs.c, hs.vl), id) >=
-                   KR__V1__OUTCOME__ACCEPTED);
-        H_REQUIRE(ok, "the broker accepts consent %d", i);
-    }
+    hs_consent(mother, false, "the mother's consent", id);
+    hs_consent(child, false, "the child's consent", id);
     util_time_ordered_id(case_id);
     struct hs_msg m = {.type = KR__V1__MESSAGE_TYPE__HANDOVER,
                        .to = HS_JGZ,
@@ -247,25 +230,8 @@ s_family_late(void)
     h_bsn(12, mother);
     h_bsn(13, child);
     h_bsn(14, k);
-    uint64_t now = util_now_ms();
-    const char *bsns[] = {mother, child};
-    for (int i = 0; i < 2; i++) {
-        struct h_consent g = {0};
-        g.recipient = HS_JGZ;
-        g.bsn = bsns[i];
-        g.purpose = "overdracht-jgz";
-        g.from_org = HS_VL;
-        g.to_category = KR__V1__ORG_CATEGORY__JGZ;
-        g.from_ms = now - 3600000;
-        g.until_ms = now + 365ull * 86400000;
-        H_REQUIRE(h_send_consent(h_node_client(&hs.c, hs.vl), &g, NULL, id) ==
-                      KR_OK,
-                  "consent %d", i);
-        H_POLL(ok, 20000,
-               h_outcome(h_node_client(&hs.c, hs.vl), id) >=
-                   KR__V1__OUTCOME__ACCEPTED);
-        H_REQUIRE(ok, "the broker accepts consent %d", i);
-    }
+    hs_consent(mother, false, "the mother's consent", id);
+    hs_consent(child, false, "the child's consent", id);
     util_time_ordered_id(case_id);
     struct hs_msg m = {.type = KR__V1__MESSAGE_TYPE__HANDOVER,
                        .to = HS_JGZ,

@@ -289,22 +289,7 @@ s_erasure_scan(void)
 
     h_note("== erasure end to end: no store holds the pseudonym afterwards");
     h_bsn(44, bsn);
-    uint64_t now = util_now_ms();
-    struct h_consent g = {0};
-    g.recipient = HS_JGZ;
-    g.bsn = bsn;
-    g.purpose = "overdracht-jgz";
-    g.from_org = HS_VL;
-    g.to_category = KR__V1__ORG_CATEGORY__JGZ;
-    g.from_ms = now - 3600000;
-    g.until_ms = now + 365ull * 86400000;
-    H_REQUIRE(h_send_consent(h_node_client(&hs.c, hs.vl), &g, NULL, cid) ==
-                  KR_OK,
-              "consent on F");
-    H_POLL(ok, 20000,
-           h_outcome(h_node_client(&hs.c, hs.vl), cid) ==
-               KR__V1__OUTCOME__DELIVERED);
-    H_REQUIRE(ok, "the consent on F is recorded and delivered");
+    hs_consent(bsn, true, "the consent on F", cid);
     util_time_ordered_id(case1);
     util_time_ordered_id(case2);
     struct hs_msg m = {.type = KR__V1__MESSAGE_TYPE__HANDOVER,
@@ -392,22 +377,7 @@ s_erasure_pending(void)
 
     h_note("== erasure of a subject a pending message names");
     h_bsn(45, bsn);
-    uint64_t now = util_now_ms();
-    struct h_consent g = {0};
-    g.recipient = HS_JGZ;
-    g.bsn = bsn;
-    g.purpose = "overdracht-jgz";
-    g.from_org = HS_VL;
-    g.to_category = KR__V1__ORG_CATEGORY__JGZ;
-    g.from_ms = now - 3600000;
-    g.until_ms = now + 365ull * 86400000;
-    H_REQUIRE(h_send_consent(h_node_client(&hs.c, hs.vl), &g, NULL, cid) ==
-                  KR_OK,
-              "consent on P");
-    H_POLL(ok, 20000,
-           h_outcome(h_node_client(&hs.c, hs.vl), cid) ==
-               KR__V1__OUTCOME__DELIVERED);
-    H_REQUIRE(ok, "the consent on P is recorded and delivered");
+    hs_consent(bsn, true, "the consent on P", cid);
     struct s_pseud p = {.id = cid};
     h_inbox_foreach_all(h_node_client(&hs.c, hs.jgz), s_pseud_cb, &p);
     H_REQUIRE(p.found, "JGZ's inbox names P's pseudonym (the consent)");
